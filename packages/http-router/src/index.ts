@@ -1,0 +1,4 @@
+/**
+ * @sextant/http-router (filled by its own issue).
+ */
+export {}

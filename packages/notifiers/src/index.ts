@@ -1,0 +1,4 @@
+/**
+ * @sextant/notifiers (filled by its own issue).
+ */
+export {}

@@ -1,0 +1,4 @@
+/**
+ * @sextant/providers (filled by its own issue).
+ */
+export {}

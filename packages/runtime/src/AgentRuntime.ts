@@ -1,0 +1,54 @@
+/**
+ * A Promise facade for hosts that do not use Effect: build it once from a layer that provides the model
+ * and the recorder, run agents, and dispose it on shutdown (which drains the notifiers).
+ */
+import { context as otelContext } from "@opentelemetry/api"
+import { type Duration, Layer, ManagedRuntime, Stream } from "effect"
+import type { Agent, RunOptions } from "./Agent.js"
+import type { LanguageModel } from "./LanguageModel.js"
+import type { Notifier, NotifierStats } from "./Notifier.js"
+import { Notifiers, stats } from "./Notifiers.js"
+import type { Recorder } from "./Recorder.js"
+import type { RunResult } from "./RunResult.js"
+import type { StreamEvent } from "./StreamEvent.js"
+
+/** Options of `AgentRuntime.make`. */
+export interface AgentRuntimeOptions {
+  /** Notifiers that see every run of this runtime. */
+  readonly notifiers?: ReadonlyArray<Notifier> | undefined
+  /** How long `dispose` waits for each notifier's mailbox to drain (default 2 seconds). */
+  readonly drainTimeout?: Duration.DurationInput | undefined
+}
+
+/** A runtime for Promise-based hosts. */
+export interface AgentRuntime {
+  /** Runs an agent; rejects with the typed error (`RecorderError`, `InvalidRunOptions`) when the run could not be recorded. */
+  readonly run: (agent: Agent, input: string, options?: RunOptions) => Promise<RunResult>
+  /** Streams a run's recorded events and deltas; breaking out of the loop cancels the run. */
+  readonly stream: (agent: Agent, input: string, options?: RunOptions) => AsyncIterable<StreamEvent>
+  /** Delivery counters per notifier. */
+  readonly stats: () => Promise<ReadonlyArray<NotifierStats>>
+  /** Releases the layer: drains notifiers up to their deadline, closes database pools. */
+  readonly dispose: () => Promise<void>
+}
+
+/** Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder`. */
+export const make = <E>(
+  layer: Layer.Layer<LanguageModel | Recorder, E>,
+  options?: AgentRuntimeOptions
+): AgentRuntime => {
+  const runtime = ManagedRuntime.make(
+    Layer.merge(layer, Notifiers.layer(options?.notifiers ?? [], { drainTimeout: options?.drainTimeout }))
+  )
+  // The caller's OpenTelemetry context is captured here, synchronously, so later notifier spans can parent to it.
+  const withTrace = (options?: RunOptions): RunOptions => ({
+    ...options,
+    traceContext: options?.traceContext ?? otelContext.active()
+  })
+  return {
+    run: (agent, input, runOptions) => runtime.runPromise(agent.run(input, withTrace(runOptions))),
+    stream: (agent, input, runOptions) => Stream.toAsyncIterableRuntime(agent.stream(input, withTrace(runOptions)), runtime as never),
+    stats: () => runtime.runPromise(stats),
+    dispose: () => runtime.dispose()
+  }
+}

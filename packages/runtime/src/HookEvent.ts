@@ -1,0 +1,475 @@
+/**
+ * The hook events: one `Schema` tagged union that the agent loop emits, the recorder makes durable and
+ * notifiers observe. Every event carries `runId`, `sequenceIndex` (gapless per run, from 0),
+ * `iteration`, `timestamp` (epoch ms) and, where a start pairs with an end, `correlationId`.
+ */
+import { Schema } from "effect"
+
+const opt = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
+/** A JSON value (what tool arguments, results, metadata and provider payloads are made of). */
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+/** Schema of a JSON value (checked structurally: no functions, no `undefined`, no non-finite numbers). */
+export const Json: Schema.Schema<Json> = Schema.suspend(() =>
+  Schema.Union(
+    Schema.Null,
+    Schema.Boolean,
+    Schema.Number.pipe(Schema.finite()),
+    Schema.String,
+    Schema.Array(Json),
+    Schema.Record({ key: Schema.String, value: Json })
+  )
+).annotations({ identifier: "Json" })
+
+/** A JSON object (run metadata). */
+export const JsonObject = Schema.Record({ key: Schema.String, value: Json }).annotations({ identifier: "JsonObject" })
+
+/** Token counts of one model call or a run; optional counts are absent when the vendor did not report them. */
+export const Usage = Schema.Struct({
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  cacheReadTokens: opt(Schema.Number),
+  cacheWriteTokens: opt(Schema.Number),
+  reasoningTokens: opt(Schema.Number),
+  costUsd: opt(Schema.Number)
+}).annotations({ identifier: "Usage" })
+/** Token counts of one model call or a run. */
+export type Usage = typeof Usage.Type
+
+/** Statuses a run can be in. */
+export const RunStatus = Schema.Literal(
+  "running",
+  "success",
+  "error",
+  "max_iterations",
+  "cancelled",
+  "waiting_client_tool",
+  "waiting_approval",
+  "waiting_human_input"
+)
+/** Statuses a run can be in. */
+export type RunStatus = typeof RunStatus.Type
+
+/** A tool call as the model asked for it, with the kernel's id and the provider's id. */
+export const ToolCallRef = Schema.Struct({
+  id: Schema.String,
+  providerCallId: opt(Schema.String),
+  name: Schema.String,
+  arguments: Json
+})
+/** A tool call as the model asked for it. */
+export type ToolCallRef = typeof ToolCallRef.Type
+
+/** A message of the conversation as the kernel keeps it. */
+export const Message = Schema.Union(
+  Schema.TaggedStruct("user", { content: Schema.String }),
+  Schema.TaggedStruct("assistant", { content: Schema.String, toolCalls: Schema.Array(ToolCallRef) }),
+  Schema.TaggedStruct("tool", {
+    toolCallId: Schema.String,
+    providerCallId: opt(Schema.String),
+    toolName: Schema.String,
+    content: Schema.String,
+    isError: Schema.Boolean
+  })
+).annotations({ identifier: "Message" })
+/** A message of the conversation as the kernel keeps it. */
+export type Message = typeof Message.Type
+
+/** An error as it is recorded: its tag and a human-readable message. */
+export const ErrorInfo = Schema.Struct({ tag: Schema.String, message: Schema.String })
+/** An error as it is recorded. */
+export type ErrorInfo = typeof ErrorInfo.Type
+
+const base = {
+  runId: Schema.String,
+  sequenceIndex: Schema.Int.pipe(Schema.nonNegative()),
+  iteration: Schema.Int.pipe(Schema.nonNegative()),
+  timestamp: Schema.Number
+}
+const correlated = { ...base, correlationId: Schema.String }
+
+/** A run (or a retry of one) begins. */
+export const RunStarted = Schema.TaggedStruct("RunStarted", {
+  ...base,
+  agentName: Schema.String,
+  instructions: Schema.String,
+  input: Schema.String,
+  model: opt(Schema.String),
+  provider: opt(Schema.String),
+  tenantId: opt(Schema.String),
+  parentRunId: opt(Schema.String),
+  retryOfRunId: opt(Schema.String),
+  idempotencyKey: opt(Schema.String),
+  delegationLevel: Schema.Int,
+  metadata: opt(JsonObject),
+  tools: Schema.Array(Schema.String)
+})
+/** The `RunStarted` event. */
+export type RunStarted = typeof RunStarted.Type
+
+/** A paused run continues in a new segment. */
+export const RunResumed = Schema.TaggedStruct("RunResumed", {
+  ...base,
+  agentName: Schema.String,
+  resumedFrom: RunStatus,
+  submission: Json
+})
+/** The `RunResumed` event. */
+export type RunResumed = typeof RunResumed.Type
+
+/** A user, assistant or tool message joins the history. */
+export const MessageAppended = Schema.TaggedStruct("MessageAppended", {
+  ...base,
+  orderIndex: Schema.Int.pipe(Schema.nonNegative()),
+  message: Message
+})
+/** The `MessageAppended` event. */
+export type MessageAppended = typeof MessageAppended.Type
+
+/** A model call is about to be made (durable before the call). */
+export const LlmCallStarted = Schema.TaggedStruct("LlmCallStarted", {
+  ...correlated,
+  provider: Schema.String,
+  model: Schema.String,
+  messageCount: Schema.Int
+})
+/** The `LlmCallStarted` event. */
+export type LlmCallStarted = typeof LlmCallStarted.Type
+
+/** A model call returned. */
+export const LlmCallCompleted = Schema.TaggedStruct("LlmCallCompleted", {
+  ...correlated,
+  provider: Schema.String,
+  model: Schema.String,
+  responseModel: opt(Schema.String),
+  responseId: opt(Schema.String),
+  text: Schema.String,
+  toolCalls: Schema.Array(ToolCallRef),
+  finishReason: Schema.String,
+  usage: Usage,
+  /** Why `usage.costUsd` is absent, when it is. */
+  costNote: opt(Schema.String),
+  durationMs: Schema.Number,
+  /** The semantic request: system prompt, messages and tool definitions as the kernel sent them. */
+  request: Json,
+  /** The exact request body sent to the vendor, when there is one. */
+  providerRequest: opt(Json),
+  /** The exact response body from the vendor, when there is one. */
+  providerResponse: opt(Json)
+})
+/** The `LlmCallCompleted` event. */
+export type LlmCallCompleted = typeof LlmCallCompleted.Type
+
+/** A model call failed. */
+export const LlmCallFailed = Schema.TaggedStruct("LlmCallFailed", {
+  ...correlated,
+  provider: Schema.String,
+  model: Schema.String,
+  error: ErrorInfo,
+  durationMs: Schema.Number
+})
+/** The `LlmCallFailed` event. */
+export type LlmCallFailed = typeof LlmCallFailed.Type
+
+/** Where a tool runs: in the kernel's process, or in the client (the run pauses). */
+export const ToolTarget = Schema.Literal("server", "client")
+
+/** A tool call starts (durable before a server tool executes). */
+export const ToolCallStarted = Schema.TaggedStruct("ToolCallStarted", {
+  ...correlated,
+  providerCallId: opt(Schema.String),
+  toolName: Schema.String,
+  target: ToolTarget,
+  arguments: Json
+})
+/** The `ToolCallStarted` event. */
+export type ToolCallStarted = typeof ToolCallStarted.Type
+
+/** A tool call ended; failures are `success: false` with an `error` message. */
+export const ToolCallCompleted = Schema.TaggedStruct("ToolCallCompleted", {
+  ...correlated,
+  providerCallId: opt(Schema.String),
+  toolName: Schema.String,
+  target: ToolTarget,
+  success: Schema.Boolean,
+  result: Json,
+  error: opt(Schema.String),
+  durationMs: Schema.Number
+})
+/** The `ToolCallCompleted` event. */
+export type ToolCallCompleted = typeof ToolCallCompleted.Type
+
+/** A tool call was refused by the agent's deny list; it never executed. */
+export const PolicyDenied = Schema.TaggedStruct("PolicyDenied", {
+  ...correlated,
+  toolName: Schema.String,
+  reason: Schema.String
+})
+/** The `PolicyDenied` event. */
+export type PolicyDenied = typeof PolicyDenied.Type
+
+/** A tool call waits for a human's approval. */
+export const ApprovalRequested = Schema.TaggedStruct("ApprovalRequested", {
+  ...correlated,
+  toolName: Schema.String,
+  arguments: Json
+})
+/** The `ApprovalRequested` event. */
+export type ApprovalRequested = typeof ApprovalRequested.Type
+
+/** A human approved or rejected the pending batch. */
+export const ApprovalDecided = Schema.TaggedStruct("ApprovalDecided", {
+  ...base,
+  approved: Schema.Boolean,
+  reason: opt(Schema.String)
+})
+/** The `ApprovalDecided` event. */
+export type ApprovalDecided = typeof ApprovalDecided.Type
+
+/** What a budget limits. */
+export const BudgetKind = Schema.Literal("tokens", "cost")
+
+/** A run crossed a budget warning fraction. */
+export const BudgetThreshold = Schema.TaggedStruct("BudgetThreshold", {
+  ...base,
+  kind: BudgetKind,
+  fraction: Schema.Number,
+  used: Schema.Number,
+  limit: Schema.Number
+})
+/** The `BudgetThreshold` event. */
+export type BudgetThreshold = typeof BudgetThreshold.Type
+
+/** A run used up its budget. */
+export const BudgetExceeded = Schema.TaggedStruct("BudgetExceeded", {
+  ...base,
+  kind: BudgetKind,
+  used: Schema.Number,
+  limit: Schema.Number,
+  action: Schema.Literal("warn", "stop")
+})
+/** The `BudgetExceeded` event. */
+export type BudgetExceeded = typeof BudgetExceeded.Type
+
+/** Which way a guardrail looked: at what goes to the model, or at what came back. */
+export const GuardrailDirection = Schema.Literal("input", "output")
+/** Entity types a guardrail found and how many of each (never the matched values). */
+export const GuardrailEntities = Schema.Array(Schema.Struct({ type: Schema.String, count: Schema.Int }))
+
+/** A guardrail found something. */
+export const GuardrailDetected = Schema.TaggedStruct("GuardrailDetected", {
+  ...base,
+  guardrail: Schema.String,
+  direction: GuardrailDirection,
+  action: Schema.Literal("redact", "block", "warn"),
+  entities: GuardrailEntities
+})
+/** The `GuardrailDetected` event. */
+export type GuardrailDetected = typeof GuardrailDetected.Type
+
+/** A guardrail replaced values with placeholders before the model saw them. */
+export const GuardrailRedacted = Schema.TaggedStruct("GuardrailRedacted", {
+  ...base,
+  guardrail: Schema.String,
+  direction: GuardrailDirection,
+  entities: GuardrailEntities
+})
+/** The `GuardrailRedacted` event. */
+export type GuardrailRedacted = typeof GuardrailRedacted.Type
+
+/** A guardrail stopped the run. */
+export const GuardrailBlocked = Schema.TaggedStruct("GuardrailBlocked", {
+  ...base,
+  guardrail: Schema.String,
+  direction: GuardrailDirection,
+  entities: GuardrailEntities,
+  reason: Schema.String
+})
+/** The `GuardrailBlocked` event. */
+export type GuardrailBlocked = typeof GuardrailBlocked.Type
+
+/** A provider answered with a retryable failure (429, 408, 5xx, connection error) and will be asked again. */
+export const ProviderRetry = Schema.TaggedStruct("ProviderRetry", {
+  ...correlated,
+  provider: Schema.String,
+  attempt: Schema.Int,
+  statusCode: opt(Schema.Int),
+  retryAfterMs: opt(Schema.Number),
+  endpoint: opt(Schema.String),
+  reason: Schema.String
+})
+/** The `ProviderRetry` event. */
+export type ProviderRetry = typeof ProviderRetry.Type
+
+/** A pending call the run waits on. */
+export const PendingCall = Schema.Struct({
+  id: Schema.String,
+  providerCallId: opt(Schema.String),
+  name: Schema.String,
+  arguments: Json,
+  target: ToolTarget
+})
+
+/** The run waits for a client tool result, an approval or human input. */
+export const RunPaused = Schema.TaggedStruct("RunPaused", {
+  ...base,
+  status: Schema.Literal("waiting_client_tool", "waiting_approval", "waiting_human_input"),
+  pendingCalls: Schema.Array(PendingCall),
+  prompt: opt(Schema.String)
+})
+/** The `RunPaused` event. */
+export type RunPaused = typeof RunPaused.Type
+
+/** The run ended with an answer (`success`) or ran out of iterations (`max_iterations`). */
+export const RunCompleted = Schema.TaggedStruct("RunCompleted", {
+  ...base,
+  status: Schema.Literal("success", "max_iterations"),
+  answer: opt(Schema.String),
+  iterations: Schema.Int,
+  usage: Usage
+})
+/** The `RunCompleted` event. */
+export type RunCompleted = typeof RunCompleted.Type
+
+/** Why a run ended in `error`. */
+export const FailureReason = Schema.Literal(
+  "model",
+  "recorder",
+  "budget",
+  "guardrail",
+  "internal",
+  "stale_running",
+  "abandoned_waiting"
+)
+/** Why a run ended in `error`. */
+export type FailureReason = typeof FailureReason.Type
+
+/** The run ended in `error`. */
+export const RunFailed = Schema.TaggedStruct("RunFailed", {
+  ...base,
+  error: ErrorInfo,
+  failureReason: FailureReason,
+  iterations: Schema.Int,
+  usage: Usage
+})
+/** The `RunFailed` event. */
+export type RunFailed = typeof RunFailed.Type
+
+/** The run was cancelled. */
+export const RunCancelled = Schema.TaggedStruct("RunCancelled", {
+  ...base,
+  reason: Schema.String,
+  iterations: Schema.Int,
+  usage: Usage
+})
+/** The `RunCancelled` event. */
+export type RunCancelled = typeof RunCancelled.Type
+
+/** The sweep found a `running` run with no progress and ended it (`stale_running`). */
+export const RunInterrupted = Schema.TaggedStruct("RunInterrupted", {
+  ...base,
+  failureReason: FailureReason,
+  previousStatus: RunStatus
+})
+/** The `RunInterrupted` event. */
+export type RunInterrupted = typeof RunInterrupted.Type
+
+/** The sweep found a run waiting too long and ended it (`abandoned_waiting`). */
+export const RunAbandoned = Schema.TaggedStruct("RunAbandoned", {
+  ...base,
+  failureReason: FailureReason,
+  previousStatus: RunStatus
+})
+/** The `RunAbandoned` event. */
+export type RunAbandoned = typeof RunAbandoned.Type
+
+/** Every hook event, decodable with `Schema.decodeUnknown(HookEvent)`. */
+export const HookEvent = Schema.Union(
+  RunStarted,
+  RunResumed,
+  MessageAppended,
+  LlmCallStarted,
+  LlmCallCompleted,
+  LlmCallFailed,
+  ToolCallStarted,
+  ToolCallCompleted,
+  PolicyDenied,
+  ApprovalRequested,
+  ApprovalDecided,
+  BudgetThreshold,
+  BudgetExceeded,
+  GuardrailDetected,
+  GuardrailRedacted,
+  GuardrailBlocked,
+  ProviderRetry,
+  RunPaused,
+  RunCompleted,
+  RunFailed,
+  RunCancelled,
+  RunInterrupted,
+  RunAbandoned
+)
+/** Every hook event. */
+export type HookEvent = typeof HookEvent.Type
+/** The `_tag` of a hook event. */
+export type HookEventTag = HookEvent["_tag"]
+
+/** The recorded `event_type` string of each event tag. */
+export const EventTypes = {
+  RunStarted: "run.started",
+  RunResumed: "run.resumed",
+  MessageAppended: "message.appended",
+  LlmCallStarted: "llm.started",
+  LlmCallCompleted: "llm.completed",
+  LlmCallFailed: "llm.failed",
+  ToolCallStarted: "tool.started",
+  ToolCallCompleted: "tool.completed",
+  PolicyDenied: "policy.denied",
+  ApprovalRequested: "approval.requested",
+  ApprovalDecided: "approval.decided",
+  BudgetThreshold: "budget.threshold",
+  BudgetExceeded: "budget.exceeded",
+  GuardrailDetected: "guardrail.detected",
+  GuardrailRedacted: "guardrail.redacted",
+  GuardrailBlocked: "guardrail.blocked",
+  ProviderRetry: "provider.retry",
+  RunPaused: "run.paused",
+  RunCompleted: "run.completed",
+  RunFailed: "run.failed",
+  RunCancelled: "run.cancelled",
+  RunInterrupted: "run.interrupted",
+  RunAbandoned: "run.abandoned"
+} as const satisfies Record<HookEventTag, string>
+/** A recorded `event_type` string. */
+export type EventType = (typeof EventTypes)[HookEventTag]
+
+const tagsByType = Object.fromEntries(Object.entries(EventTypes).map(([tag, type]) => [type, tag])) as Record<
+  EventType,
+  HookEventTag
+>
+
+/** The recorded `event_type` string of an event. */
+export const eventType = (event: HookEvent): EventType => EventTypes[event._tag]
+
+/** The event tag for a recorded `event_type` string, if it is one. */
+export const tagOfEventType = (type: string): HookEventTag | undefined => tagsByType[type as EventType]
+
+/** Tags of the events that end a run segment (terminal events and pauses). */
+export const segmentEndTags: ReadonlySet<HookEventTag> = new Set([
+  "RunCompleted",
+  "RunFailed",
+  "RunCancelled",
+  "RunPaused",
+  "RunInterrupted",
+  "RunAbandoned"
+])
+
+/** Whether an event ends a run segment (a terminal event or a pause). */
+export const isSegmentEnd = (event: HookEvent): boolean => segmentEndTags.has(event._tag)
+
+/** The fields the bus stamps on every event; the loop supplies the rest. */
+export type Stamped = "runId" | "sequenceIndex" | "iteration" | "timestamp"
+
+/** An event before the bus has stamped it: its tag and its own fields. */
+export type HookEventInput = HookEvent extends infer E ? (E extends HookEvent ? Omit<E, Stamped> : never) : never

@@ -1,0 +1,94 @@
+/**
+ * Notifiers observe recorded events live. They are fail-open: each runs in its own bounded mailbox and
+ * fiber, so one that throws, dies, is slow or hangs never changes what a run does or how long it takes.
+ */
+import { Duration, Effect } from "effect"
+import type { StreamEvent } from "./StreamEvent.js"
+
+/** Per-notifier delivery counters. */
+export interface NotifierStats {
+  readonly name: string
+  /** Events handed to the notifier whose handler finished. */
+  readonly delivered: number
+  /** Events whose handler failed or died. */
+  readonly failed: number
+  /** Events whose handler ran past the notifier's timeout (it was interrupted). */
+  readonly timedOut: number
+  /** Events not delivered because the mailbox was full, or still queued when the drain deadline passed. */
+  readonly dropped: number
+}
+
+/** What a notifier is told with each event. */
+export interface DeliveryContext {
+  /** The OpenTelemetry `Context` captured when the run started (an `@opentelemetry/api` Context), if any. */
+  readonly traceContext: unknown
+  /** Current counters of every notifier of the runtime. */
+  readonly stats: Effect.Effect<ReadonlyArray<NotifierStats>>
+}
+
+/** A handler may return an Effect, a Promise or nothing. */
+export type HandlerResult = Effect.Effect<unknown, unknown> | PromiseLike<unknown> | void
+
+/** Per-event handlers keyed by event tag. */
+export type EventHandlers = {
+  readonly [K in StreamEvent["_tag"]]?: (
+    event: Extract<StreamEvent, { readonly _tag: K }>,
+    context: DeliveryContext
+  ) => HandlerResult
+}
+
+/** Options of `Notifier.make`. */
+export interface NotifierOptions {
+  readonly name: string
+  /** Typed handlers per event tag (`ToolCallCompleted`, `RunFailed`, …). */
+  readonly on?: EventHandlers | undefined
+  /** Called for every event, after the typed handler of its tag. */
+  readonly onEvent?: ((event: StreamEvent, context: DeliveryContext) => HandlerResult) | undefined
+  /** Mailbox size (default 1024); events past it are dropped and counted. */
+  readonly capacity?: number | undefined
+  /** `dropping` (default) drops the newest event when full, `sliding` the oldest. */
+  readonly strategy?: "dropping" | "sliding" | undefined
+  /** Per-event handler timeout (default 5 seconds). */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/** A notifier as the dispatcher runs it. */
+export interface Notifier {
+  readonly name: string
+  readonly capacity: number
+  readonly strategy: "dropping" | "sliding"
+  readonly timeout: Duration.Duration
+  /** Handles one event; failures and defects are caught and counted by the dispatcher. */
+  readonly handle: (event: StreamEvent, context: DeliveryContext) => Effect.Effect<void, unknown>
+  /** When present, the dispatcher runs each child in its own mailbox and fiber instead of calling `handle`. */
+  readonly children?: ReadonlyArray<Notifier>
+}
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+/** Runs a handler that returned an Effect, a Promise or nothing, as an Effect (throws become failures). */
+export const runHandler = (thunk: () => HandlerResult): Effect.Effect<void, unknown> =>
+  Effect.suspend(() => {
+    const out = thunk()
+    if (Effect.isEffect(out)) return Effect.asVoid(out)
+    if (isPromiseLike(out)) return Effect.tryPromise({ try: () => Promise.resolve(out), catch: (e) => e }).pipe(Effect.asVoid)
+    return Effect.void
+  })
+
+/** Builds a notifier from typed per-event handlers and/or a catch-all `onEvent`. */
+export const make = (options: NotifierOptions): Notifier => {
+  const on = (options.on ?? {}) as Record<string, ((e: StreamEvent, c: DeliveryContext) => HandlerResult) | undefined>
+  const onEvent = options.onEvent
+  return {
+    name: options.name,
+    capacity: Math.max(1, Math.floor(options.capacity ?? 1024)),
+    strategy: options.strategy ?? "dropping",
+    timeout: Duration.decode(options.timeout ?? "5 seconds"),
+    handle: (event, context) => {
+      const typed = on[event._tag]
+      const first = typed === undefined ? Effect.void : runHandler(() => typed(event, context))
+      return onEvent === undefined ? first : Effect.zipRight(first, runHandler(() => onEvent(event, context)))
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * What a run returns to its caller.
+ */
+import type { FailureReason, Json, RunStatus, Usage } from "./HookEvent.js"
+
+/** A call a paused run waits on. */
+export interface PendingCall {
+  readonly id: string
+  readonly providerCallId?: string
+  readonly name: string
+  readonly arguments: Json
+  readonly target: "server" | "client"
+}
+
+/** The outcome of a run (or of a resumed segment). A run that ended in `error` is a result, not a failure. */
+export interface RunResult {
+  readonly runId: string
+  readonly status: RunStatus
+  /** The final answer (on `success`). */
+  readonly answer?: string
+  /** Model calls made by the run so far. */
+  readonly iterations: number
+  /** Token totals; `costUsd` only when every model call had a known cost. */
+  readonly usage: Usage
+  /** Why the run ended in `error`. */
+  readonly error?: { readonly tag: string; readonly message: string; readonly failureReason: FailureReason }
+  /** What a paused run waits on. */
+  readonly pendingCalls?: ReadonlyArray<PendingCall>
+}

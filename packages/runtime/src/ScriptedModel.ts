@@ -1,0 +1,104 @@
+/**
+ * A model that returns scripted turns in order and records every request it received. It stands in for a
+ * vendor in tests and examples; when the script runs out it fails with a clear `ModelError`.
+ */
+import { Context, Effect, Layer, Ref, Stream } from "effect"
+import { ModelError } from "./Errors.js"
+import type { Json, Usage } from "./HookEvent.js"
+import { LanguageModel, type ModelRequest, type ModelResponse, type ModelStreamPart } from "./LanguageModel.js"
+
+/** One scripted answer. */
+export interface ScriptedTurn {
+  readonly text?: string
+  readonly toolCalls?: ReadonlyArray<{ readonly id?: string; readonly name: string; readonly arguments: Json }>
+  /** Defaults to 10 input and 5 output tokens. */
+  readonly usage?: Usage
+  readonly finishReason?: string
+  /** The response model name (defaults to the scripted model's name). */
+  readonly model?: string
+  /** Makes this turn fail with a `ModelError` carrying this message. */
+  readonly fail?: string
+}
+
+/** A turn, or a function of the request that computes one. */
+export type ScriptStep = ScriptedTurn | ((request: ModelRequest) => ScriptedTurn)
+
+/** Requests a scripted model received, in order. */
+export class ScriptedModelRequests extends Context.Tag("@sextant/runtime/ScriptedModelRequests")<
+  ScriptedModelRequests,
+  { readonly requests: Effect.Effect<ReadonlyArray<ModelRequest>> }
+>() {}
+
+/** Options of `ScriptedModel.layer`. */
+export interface ScriptedModelOptions {
+  readonly model?: string
+}
+
+const toResponse = (turn: ScriptedTurn, index: number, model: string): ModelResponse => {
+  const toolCalls = (turn.toolCalls ?? []).map((c, i) => ({
+    id: c.id ?? `call_${index + 1}_${i + 1}`,
+    name: c.name,
+    arguments: c.arguments
+  }))
+  const response = {
+    text: turn.text ?? "",
+    toolCalls,
+    usage: turn.usage ?? { inputTokens: 10, outputTokens: 5 },
+    finishReason: turn.finishReason ?? (toolCalls.length > 0 ? "tool_calls" : "stop"),
+    model: turn.model ?? model,
+    responseId: `scripted_${index + 1}`
+  }
+  return { ...response, providerResponse: response as unknown as Json }
+}
+
+const streamParts = (response: ModelResponse): ReadonlyArray<ModelStreamPart> => {
+  const parts: Array<ModelStreamPart> = []
+  for (const piece of response.text.match(/\S+\s*|\s+/g) ?? []) parts.push({ _tag: "TextDelta", delta: piece })
+  response.toolCalls.forEach((call, index) => {
+    const json = JSON.stringify(call.arguments)
+    const half = Math.ceil(json.length / 2)
+    parts.push({ _tag: "ToolCallDelta", index, id: call.id, name: call.name, argumentsDelta: json.slice(0, half) })
+    parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: json.slice(half) })
+  })
+  parts.push({ _tag: "Done", response })
+  return parts
+}
+
+const make = (script: ReadonlyArray<ScriptStep>, options?: ScriptedModelOptions) =>
+  Effect.gen(function*() {
+    const model = options?.model ?? "scripted"
+    const seen = yield* Ref.make<ReadonlyArray<ModelRequest>>([])
+    const next = (request: ModelRequest) =>
+      Effect.flatMap(Ref.modify(seen, (all) => [all.length, [...all, request]]), (index) => {
+        const step = script[index]
+        if (step === undefined) {
+          return Effect.fail(
+            new ModelError({
+              provider: "scripted",
+              reason: "exhausted",
+              message: `ScriptedModel: script exhausted: it has ${script.length} turn(s) and got request ${index + 1}`
+            })
+          )
+        }
+        const turn = typeof step === "function" ? step(request) : step
+        if (turn.fail !== undefined) {
+          return Effect.fail(new ModelError({ provider: "scripted", reason: "server", message: turn.fail }))
+        }
+        return Effect.succeed(toResponse(turn, index, model))
+      })
+    const service = LanguageModel.make({
+      provider: "scripted",
+      model,
+      generate: next,
+      stream: (request) => Stream.unwrap(Effect.map(next(request), (r) => Stream.fromIterable(streamParts(r))))
+    })
+    return Context.make(LanguageModel, service).pipe(
+      Context.add(ScriptedModelRequests, { requests: Ref.get(seen) })
+    )
+  })
+
+/** A model answering with `script`, one turn per request, readable through `ScriptedModelRequests`. */
+export const layer = (
+  script: ReadonlyArray<ScriptStep>,
+  options?: ScriptedModelOptions
+): Layer.Layer<LanguageModel | ScriptedModelRequests> => Layer.effectContext(make(script, options))

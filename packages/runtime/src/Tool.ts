@@ -1,0 +1,42 @@
+/**
+ * Tools an agent may call. Arguments from the model are decoded with the tool's `Schema`; every way a
+ * call can go wrong becomes a failed tool result the model sees on its next turn, never a crashed run.
+ * `Tool.make` only describes a tool; `Agent.make` validates it and fails with `AgentConfigError`.
+ */
+import type { Duration, Effect, Schema } from "effect"
+
+/** What a tool handler is told about the call it serves. */
+export interface ToolContext {
+  readonly runId: string
+  readonly callId: string
+  readonly iteration: number
+  /** Aborted when the call times out or the run is interrupted; pass it to `fetch` and friends. */
+  readonly signal: AbortSignal
+}
+
+/** A handler may return an Effect, a Promise or a plain value (which must be JSON-serialisable). */
+export type ToolHandlerResult = Effect.Effect<unknown, unknown> | PromiseLike<unknown> | unknown
+
+/** Options of `Tool.make`. */
+export interface ToolOptions<A, I> {
+  readonly description: string
+  readonly parameters: Schema.Schema<A, I, never>
+  /** Required for server tools; client tools are executed by the caller while the run waits. */
+  readonly handler?: ((args: A, context: ToolContext) => ToolHandlerResult) | undefined
+  /** Default `"server"`. */
+  readonly target?: "server" | "client" | undefined
+  /** Consecutive parallel tools run concurrently; a non-parallel tool is a barrier. Default `true`. */
+  readonly parallel?: boolean | undefined
+  /** Default 120 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Calls past this count in one run get a failed result instead of executing. */
+  readonly maxCallsPerRun?: number | undefined
+}
+
+/** A tool definition, validated when an agent is made. */
+export interface Tool<A = any, I = any> extends ToolOptions<A, I> {
+  readonly name: string
+}
+
+/** Describes a tool; `Agent.make` validates it. */
+export const make = <A, I>(name: string, options: ToolOptions<A, I>): Tool<A, I> => ({ name, ...options })

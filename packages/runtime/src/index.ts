@@ -1,0 +1,29 @@
+/**
+ * @sextant/runtime: the agent loop, its hook events and the ports it records and notifies through.
+ */
+/** Agents and how to run them. */
+export * as Agent from "./Agent.js"
+/** A Promise facade for hosts without Effect. */
+export * as AgentRuntime from "./AgentRuntime.js"
+/** Tagged errors. */
+export * from "./Errors.js"
+/** The hook events. */
+export * as HookEvent from "./HookEvent.js"
+/** Time-sortable ids. */
+export * as Ids from "./Ids.js"
+/** The model port. */
+export * from "./LanguageModel.js"
+/** Notifier definitions. */
+export * as Notifier from "./Notifier.js"
+/** The notifier dispatcher. */
+export * from "./Notifiers.js"
+/** The recorder port. */
+export * from "./Recorder.js"
+/** Run results. */
+export type * from "./RunResult.js"
+/** The scripted test model. */
+export * as ScriptedModel from "./ScriptedModel.js"
+/** Stream-only events. */
+export * as StreamEvent from "./StreamEvent.js"
+/** Tool definitions. */
+export * as Tool from "./Tool.js"

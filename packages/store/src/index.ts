@@ -1,0 +1,4 @@
+/**
+ * @sextant/store (filled by its own issue).
+ */
+export {}

@@ -1,0 +1,52 @@
+/**
+ * Real databases for tests: a fresh SQLite file in a temp dir, or a fresh Postgres database with a random
+ * name on the server at `SEXTANT_TEST_PG_URL` (default `postgres://root@127.0.0.1:5432/test`), dropped
+ * afterwards. Postgres tests never skip: an unreachable server fails them.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, type Scope } from "effect"
+import pg from "pg"
+
+/** The Postgres server tests create their databases on. */
+export const pgAdminUrl = process.env.SEXTANT_TEST_PG_URL ?? "postgres://root@127.0.0.1:5432/test"
+
+const withDatabase = (url: string, database: string) => {
+  const u = new URL(url)
+  u.pathname = `/${database}`
+  return u.toString()
+}
+
+const admin = <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
+  const client = new pg.Client({ connectionString: pgAdminUrl })
+  return client.connect().then(() => f(client)).finally(() => client.end())
+}
+
+/** Creates a Postgres database with a random name; resolves to its URL and a function that drops it. */
+export const createPgDatabase = async (): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
+  const name = `sextant_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+  await admin((c) => c.query(`CREATE DATABASE ${name}`))
+  return {
+    url: withDatabase(pgAdminUrl, name),
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined)
+  }
+}
+
+/** A fresh Postgres database for the scope, dropped when it closes; yields its URL. */
+export const pgDatabase: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(createPgDatabase),
+  (db) => Effect.promise(db.drop)
+).pipe(Effect.map((db) => db.url))
+
+/** A fresh temp directory; resolves to its path and a function that removes it. */
+export const createTempDir = (): { readonly path: string; readonly remove: () => void } => {
+  const path = mkdtempSync(join(tmpdir(), "sextant-test-"))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** A `sqlite:` URL of a new file in a temp dir removed when the scope closes. */
+export const sqliteDatabase: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.sync(createTempDir),
+  (dir) => Effect.sync(dir.remove)
+).pipe(Effect.map((dir) => `sqlite:${join(dir.path, "test.db")}`))

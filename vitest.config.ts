@@ -1,0 +1,24 @@
+import { readdirSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { defineConfig } from "vitest/config"
+
+const root = fileURLToPath(new URL(".", import.meta.url))
+const packages = readdirSync(`${root}packages`)
+
+// Workspace packages resolve to their TypeScript sources, so tests never need a build first.
+const alias = Object.fromEntries(packages.map((dir) => [`@sextant/${dir}`, `${root}packages/${dir}/src/index.ts`]))
+
+export default defineConfig({
+  test: {
+    projects: packages.map((dir) => ({
+      resolve: { alias },
+      test: {
+        name: dir,
+        root: `${root}packages/${dir}`,
+        include: ["test/**/*.test.ts"],
+        testTimeout: 60_000,
+        hookTimeout: 60_000
+      }
+    }))
+  }
+})
