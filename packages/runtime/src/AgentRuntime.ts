@@ -7,7 +7,7 @@ import { type Duration, Layer, ManagedRuntime, Stream } from "effect"
 import type { Agent, RunOptions } from "./Agent.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
-import { Notifiers, stats } from "./Notifiers.js"
+import { notifierStats, Notifiers } from "./Notifiers.js"
 import type { Recorder } from "./Recorder.js"
 import type { RunResult } from "./RunResult.js"
 import type { StreamEvent } from "./StreamEvent.js"
@@ -47,8 +47,22 @@ export const make = <E>(
   })
   return {
     run: (agent, input, runOptions) => runtime.runPromise(agent.run(input, withTrace(runOptions))),
-    stream: (agent, input, runOptions) => Stream.toAsyncIterableRuntime(agent.stream(input, withTrace(runOptions)), runtime as never),
-    stats: () => runtime.runPromise(stats),
+    stream: (agent, input, runOptions) => {
+      const stream = agent.stream(input, withTrace(runOptions))
+      return {
+        [Symbol.asyncIterator]: () => {
+          let inner: Promise<AsyncIterator<StreamEvent>> | undefined
+          const iterator = () =>
+            (inner ??= runtime.runtime().then((rt) => Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()))
+          return {
+            next: () => iterator().then((it) => it.next()),
+            return: (value?: unknown) =>
+              iterator().then((it) => it.return?.(value) ?? { done: true as const, value: undefined })
+          }
+        }
+      }
+    },
+    stats: () => runtime.runPromise(notifierStats),
     dispose: () => runtime.dispose()
   }
 }

@@ -36,7 +36,7 @@ export class Notifiers extends Context.Tag("@sextant/runtime/Notifiers")<Notifie
 }
 
 /** Reads the runtime's notifier counters (empty when the runtime has no dispatcher). */
-export const stats: Effect.Effect<ReadonlyArray<NotifierStats>> = Effect.flatMap(
+export const notifierStats: Effect.Effect<ReadonlyArray<NotifierStats>> = Effect.flatMap(
   Effect.serviceOption(Notifiers),
   (o) => (o._tag === "Some" ? o.value.stats : Effect.succeed([]))
 )

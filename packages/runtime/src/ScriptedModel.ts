@@ -24,8 +24,8 @@ export interface ScriptedTurn {
 export type ScriptStep = ScriptedTurn | ((request: ModelRequest) => ScriptedTurn)
 
 /** Requests a scripted model received, in order. */
-export class ScriptedModelRequests extends Context.Tag("@sextant/runtime/ScriptedModelRequests")<
-  ScriptedModelRequests,
+export class Requests extends Context.Tag("@sextant/runtime/ScriptedModel/Requests")<
+  Requests,
   { readonly requests: Effect.Effect<ReadonlyArray<ModelRequest>> }
 >() {}
 
@@ -93,12 +93,12 @@ const make = (script: ReadonlyArray<ScriptStep>, options?: ScriptedModelOptions)
       stream: (request) => Stream.unwrap(Effect.map(next(request), (r) => Stream.fromIterable(streamParts(r))))
     })
     return Context.make(LanguageModel, service).pipe(
-      Context.add(ScriptedModelRequests, { requests: Ref.get(seen) })
+      Context.add(Requests, { requests: Ref.get(seen) })
     )
   })
 
-/** A model answering with `script`, one turn per request, readable through `ScriptedModelRequests`. */
+/** A model answering with `script`, one turn per request, readable through `Requests`. */
 export const layer = (
   script: ReadonlyArray<ScriptStep>,
   options?: ScriptedModelOptions
-): Layer.Layer<LanguageModel | ScriptedModelRequests> => Layer.effectContext(make(script, options))
+): Layer.Layer<LanguageModel | Requests> => Layer.effectContext(make(script, options))
