@@ -1,9 +1,14 @@
 /**
- * The weather agent: one tool, a scripted model (no API key), the memory recorder. Prints the answer and
- * every recorded event of the run.
+ * The weather agent: one tool, a scripted model (no API key), recorded by the fail-closed SQL recorder to
+ * `sqlite:./.sextant/demo.db`. Prints the answer, the run's recorded events and the row counts per table.
+ * Set DATABASE_URL to record elsewhere (a Postgres URL must be migrated first: `npm run migrate -- <url>`).
  */
-import { Agent, HookEvent, MemoryRecorder, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
+import { SqlClient } from "@effect/sql"
+import { SqlRecorder } from "@sextant/recorder"
+import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, Schema } from "effect"
+
+const databaseUrl = process.env.DATABASE_URL ?? "sqlite:./.sextant/demo.db"
 
 const getWeather = Tool.make("get_weather", {
   description: "Current weather for a city",
@@ -16,6 +21,8 @@ const model = ScriptedModel.layer([
   { text: "It is 21 °C and clear in Lisbon.", usage: { inputTokens: 81, outputTokens: 11 } }
 ])
 
+const tables = ["agent_runs", "react_traces", "tool_calls", "llm_interactions", "token_usage", "run_events"]
+
 const program = Effect.gen(function*() {
   const agent = yield* Agent.make({
     name: "weather",
@@ -24,14 +31,29 @@ const program = Effect.gen(function*() {
   })
   const result = yield* agent.run("What's the weather in Lisbon?")
   console.log(`answer: ${result.answer}`)
-  console.log(`status: ${result.status}, iterations: ${result.iterations}, tokens: ${result.usage.inputTokens} in / ${result.usage.outputTokens} out\n`)
-  const events = yield* (yield* MemoryRecorder).events(result.runId)
+  console.log(`status: ${result.status}, iterations: ${result.iterations}, tokens: ${result.usage.inputTokens} in / ${result.usage.outputTokens} out`)
+
+  const sql = yield* SqlClient.SqlClient
+  console.log(`\nrecorded events of run ${result.runId} in ${databaseUrl.replace(/:[^:@/]*@/, ":***@")}:`)
+  const events = yield* sql<{ sequence_index: number; event_type: string; iteration: number; correlation_id: string | null }>`
+    SELECT sequence_index, event_type, iteration, correlation_id FROM run_events
+    WHERE agent_run_id = ${result.runId} ORDER BY sequence_index`
   for (const e of events) {
-    console.log(`#${String(e.sequenceIndex).padStart(2)} ${HookEvent.eventType(e).padEnd(16)} iteration ${e.iteration}`)
+    const correlation = e.correlation_id === null ? "" : `  ${e.correlation_id}`
+    console.log(`#${String(e.sequence_index).padStart(2)} ${e.event_type.padEnd(16)} iteration ${e.iteration}${correlation}`)
+  }
+
+  console.log("\nrows (this run / whole database):")
+  for (const table of tables) {
+    const runColumn = table === "agent_runs" ? "id" : "agent_run_id"
+    const [mine] = yield* sql<{ n: number }>`SELECT CAST(COUNT(*) AS INTEGER) AS n FROM ${sql(table)}
+      WHERE ${sql(runColumn)} = ${result.runId}`
+    const [all] = yield* sql<{ n: number }>`SELECT CAST(COUNT(*) AS INTEGER) AS n FROM ${sql(table)}`
+    console.log(`  ${table.padEnd(17)} ${String(mine?.n).padStart(3)} / ${all?.n}`)
   }
 })
 
-Effect.runPromise(program.pipe(Effect.provide(Layer.merge(model, Recorder.memory)))).catch((e) => {
+Effect.runPromise(program.pipe(Effect.provide(Layer.merge(model, SqlRecorder.layerFromUrl(databaseUrl))))).catch((e) => {
   console.error(e)
   process.exitCode = 1
 })

@@ -3,9 +3,10 @@
  * (bookkeeping table `sextant_migrations`). SQLite databases migrate when opened; Postgres databases are
  * migrated explicitly with `Migrations.run` or `npm run migrate -- <url>`.
  */
-import type { SqlClient, SqlError } from "@effect/sql"
+import { SqlClient, type SqlError } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
-import type { Effect } from "effect"
+import { Effect } from "effect"
+import { MigrationsPending } from "./Errors.js"
 import init from "./internal/migrations/0001_init.js"
 
 /** The bookkeeping table of applied migrations. */
@@ -19,5 +20,32 @@ export const latest = 1
 /** Applies the migrations not yet applied; returns the `[id, name]` pairs it applied. */
 export const run: Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
-   Migrator.MigrationError | SqlError.SqlError, SqlClient.SqlClient> =
-  Migrator.make({})({ loader, table })
+  Migrator.MigrationError | SqlError.SqlError,
+  SqlClient.SqlClient
+> = Migrator.make({})({ loader, table })
+
+/** The newest migration id applied to the database (0 when none is). */
+export const applied: Effect.Effect<number, SqlError.SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const exists = yield* sql.onDialectOrElse({
+    pg: () => sql<{ name: string | null }>`SELECT to_regclass(${table})::text AS name`,
+    orElse: () => sql<{ name: string | null }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${table}`
+  })
+  if (exists.length === 0 || exists[0]!.name === null) return 0
+  const rows = yield* sql<{ id: number | string | null }>`SELECT MAX(migration_id) AS id FROM ${sql(table)}`
+  return Number(rows[0]?.id ?? 0)
+})
+
+/** Succeeds when every migration is applied; otherwise fails with `MigrationsPending` saying how to migrate. */
+export const check: Effect.Effect<void, MigrationsPending | SqlError.SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  applied,
+  (id) =>
+    id >= latest ? Effect.void : Effect.fail(
+      new MigrationsPending({
+        applied: id,
+        latest,
+        message: `the database schema is at migration ${id}, this recorder needs ${latest}: ` +
+          "run `npm run migrate -- <database-url>` (or `Migrations.run` with a SqlClient) before starting the recorder"
+      })
+    )
+)

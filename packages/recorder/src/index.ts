@@ -1,5 +1,13 @@
 /**
  * @sextant/recorder: the fail-closed SQL recorder, its schema and migrations, and the sweep of stale runs.
  */
+/** A `SqlClient` from a database URL. */
+export * as Database from "./Database.js"
+/** Tagged errors. */
+export * from "./Errors.js"
 /** The versioned migration set. */
 export * as Migrations from "./Migrations.js"
+/** The fail-closed SQL recorder. */
+export * as SqlRecorder from "./SqlRecorder.js"
+/** The sweep of stale and abandoned runs. */
+export * as Sweep from "./Sweep.js"

@@ -1,0 +1,30 @@
+/**
+ * A `SqlClient` from a database URL: `sqlite:./path.db`, `sqlite::memory:`, `postgres://…` or
+ * `postgresql://…`. SQLite files get their parent directories created, WAL mode, a short busy timeout,
+ * foreign keys on, `synchronous=NORMAL` (or `FULL`) and the migrations applied on open. Postgres databases
+ * are migrated explicitly (`Migrations.run`, `npm run migrate -- <url>`); BIGINT values are parsed to numbers.
+ */
+import type { SqlClient, SqlError } from "@effect/sql"
+import type { MigrationError } from "@effect/sql/Migrator"
+import type { Either, Layer } from "effect"
+import type { DatabaseUrlError } from "./Errors.js"
+import * as internal from "./internal/database.js"
+import * as url from "./internal/url.js"
+
+/** Options of `layerFromUrl`. */
+export type DatabaseOptions = internal.DatabaseOptions
+
+/** Where a database URL points: a SQLite file (or `:memory:`) or a Postgres server. */
+export type Target = url.Target
+
+/** Parses a database URL, or fails with a `DatabaseUrlError` that lists the accepted forms. */
+export const parseUrl: (databaseUrl: string) => Either.Either<Target, DatabaseUrlError> = url.parse
+
+/** The URL with its password replaced by `***`, for logs and messages. */
+export const redactUrl: (databaseUrl: string) => string = url.redact
+
+/** A `SqlClient` layer for a database URL (SQLite migrates on open). */
+export const layerFromUrl: (
+  databaseUrl: string,
+  options?: DatabaseOptions
+) => Layer.Layer<SqlClient.SqlClient, DatabaseUrlError | SqlError.SqlError | MigrationError> = internal.layerFromUrl

@@ -1,0 +1,77 @@
+/**
+ * The sweep of runs that will not finish by themselves: `running` runs with no recorded progress for too
+ * long (their process died) end as `error`/`stale_running` with a `run.interrupted` event, and runs waiting
+ * too long for a client, an approval or a human end as `error`/`abandoned_waiting` with `run.abandoned`.
+ * Each event continues its run's sequence; a run that moves meanwhile is left alone (compare-and-swap).
+ */
+import { SqlClient, type SqlError } from "@effect/sql"
+import type { HookEvent } from "@sextant/runtime"
+import { Clock, Duration, Effect, Either } from "effect"
+import { plan } from "./internal/plan.js"
+import { defaultRetryPolicy, transact, withRetry } from "./internal/write.js"
+
+/** Options of `Sweep.run`. */
+export interface SweepOptions {
+  /** A `running` run with no progress for this long is interrupted. */
+  readonly staleRunningAfter: Duration.DurationInput
+  /** A `waiting_*` run with no progress for this long is abandoned. */
+  readonly abandonedWaitingAfter: Duration.DurationInput
+  /** The most runs of each kind one call sweeps (default 1000). */
+  readonly limit?: number | undefined
+}
+
+/** The runs one sweep ended. */
+export interface SweepResult {
+  /** Runs moved to `error`/`stale_running` (with `run.interrupted`). */
+  readonly interrupted: ReadonlyArray<string>
+  /** Runs moved to `error`/`abandoned_waiting` (with `run.abandoned`). */
+  readonly abandoned: ReadonlyArray<string>
+}
+
+const WAITING = ["waiting_client_tool", "waiting_approval", "waiting_human_input"]
+
+interface Candidate {
+  readonly id: string
+  readonly status: HookEvent.RunStatus
+  readonly last_sequence_index: number
+  readonly iteration_count: number
+}
+
+const sweepOne = (sql: SqlClient.SqlClient, run: Candidate, kind: "RunInterrupted" | "RunAbandoned", now: number) =>
+  Effect.gen(function*() {
+    const event = {
+      _tag: kind,
+      runId: run.id,
+      sequenceIndex: Number(run.last_sequence_index) + 1,
+      iteration: Number(run.iteration_count),
+      timestamp: now,
+      failureReason: kind === "RunInterrupted" ? "stale_running" : "abandoned_waiting",
+      previousStatus: run.status
+    } as const
+    const outcome = yield* withRetry(defaultRetryPolicy, transact(sql, [plan(sql, event)]))
+    if (Either.isRight(outcome)) return true
+    // The run moved since it was selected: it is alive (or someone else swept it).
+    if (outcome.left.error._tag === "WriteConflict") return false
+    return yield* outcome.left.error
+  })
+
+/** Ends stale `running` and abandoned `waiting_*` runs; returns the ids it ended. */
+export const run = (options: SweepOptions): Effect.Effect<SweepResult, SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const now = yield* Clock.currentTimeMillis
+    const limit = Math.max(1, Math.floor(options.limit ?? 1000))
+    const before = (after: Duration.DurationInput) => new Date(now - Duration.toMillis(after)).toISOString()
+    const select = (statuses: ReadonlyArray<string>, cutoff: string) =>
+      sql<Candidate>`SELECT id, status, last_sequence_index, iteration_count FROM agent_runs
+        WHERE status IN ${sql.in(statuses)} AND last_progress_at < ${cutoff}
+        ORDER BY last_progress_at LIMIT ${limit}`
+    const sweep = (candidates: ReadonlyArray<Candidate>, kind: "RunInterrupted" | "RunAbandoned") =>
+      Effect.map(
+        Effect.forEach(candidates, (c) => Effect.map(sweepOne(sql, c, kind, now), (done) => (done ? [c.id] : []))),
+        (ids) => ids.flat()
+      )
+    const interrupted = yield* sweep(yield* select(["running"], before(options.staleRunningAfter)), "RunInterrupted")
+    const abandoned = yield* sweep(yield* select(WAITING, before(options.abandonedWaitingAfter)), "RunAbandoned")
+    return { interrupted, abandoned }
+  })

@@ -1,0 +1,346 @@
+import type { SqlClient, Statement } from "@effect/sql"
+import { HookEvent } from "@sextant/runtime"
+import { stringify } from "./json.js"
+
+type Sql = SqlClient.SqlClient
+type Fragment = Statement.Fragment
+type Row = Statement.Statement<Record<string, unknown>>
+type Value = string | number | null
+
+/** Everything one event writes: how it moves its run's row forward, its own rows, and its `run_events` row. */
+export interface Plan {
+  readonly runId: string
+  readonly sequenceIndex: number
+  readonly eventType: string
+  readonly at: string
+  /** Moves the run's row to this event (insert for `run.started`, compare-and-swap update otherwise); returns a row when it did. */
+  readonly advance: Statement.Statement<{ readonly id: string }>
+  /** The event's rows in its own tables, written after `advance`. */
+  readonly rows: ReadonlyArray<Row>
+  /** The `run_events` row. */
+  readonly event: Row
+  /** The statuses the run must be in for this event (compare-and-swap), when it is a status change. */
+  readonly expect: ReadonlyArray<HookEvent.RunStatus> | undefined
+}
+
+/** What one event type adds to the common write: columns of `agent_runs`, a status guard, rows, the event data. */
+interface Parts {
+  readonly set?: ReadonlyArray<Fragment>
+  readonly expect?: ReadonlyArray<HookEvent.RunStatus>
+  readonly rows?: ReadonlyArray<Row>
+  /** `run_events.data` when it is not the event minus its stamped fields. */
+  readonly data?: Record<string, unknown>
+}
+
+/** What a mapper may use: the client, the event's time as ISO-8601 and a JSON writer that refuses non-JSON. */
+interface Ctx {
+  readonly sql: Sql
+  readonly at: string
+  readonly json: (value: unknown) => string
+}
+
+type EventOf<T extends HookEvent.HookEventTag> = Extract<HookEvent.HookEvent, { readonly _tag: T }>
+type Mapper<T extends HookEvent.HookEventTag> = (event: EventOf<T>, ctx: Ctx) => Parts
+
+const WAITING: ReadonlyArray<HookEvent.RunStatus> = ["waiting_client_tool", "waiting_approval", "waiting_human_input"]
+const ACTIVE: ReadonlyArray<HookEvent.RunStatus> = ["running", ...WAITING]
+
+const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(column)} = ${value}`
+const add = (sql: Sql, column: string, value: number): Fragment => sql`${sql(column)} = ${sql(column)} + ${value}`
+const addOptional = (sql: Sql, column: string, value: number | undefined): ReadonlyArray<Fragment> =>
+  value === undefined ? [] : [sql`${sql(column)} = COALESCE(${sql(column)}, 0) + ${value}`]
+const orNull = <A>(value: A | undefined): A | null => value ?? null
+const bool = (value: boolean): number => (value ? 1 : 0)
+
+/** The fields stored in their own `run_events` columns (the rest of an event is its `data`). */
+const stamped = new Set(["runId", "sequenceIndex", "iteration", "timestamp", "correlationId"])
+const withoutStamps = (event: HookEvent.HookEvent, drop?: ReadonlySet<string>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(event).filter(([key]) => !stamped.has(key) && !drop?.has(key)))
+
+const finished = (ctx: Ctx, status: HookEvent.RunStatus, iterations: number) => [
+  assign(ctx.sql, "status", status),
+  assign(ctx.sql, "finished_at", ctx.at),
+  assign(ctx.sql, "iteration_count", iterations),
+  assign(ctx.sql, "pause_state", null)
+]
+
+const upsertToolCall = (ctx: Ctx, row: Record<string, Value>, update: ReadonlyArray<string>): Row =>
+  ctx.sql`INSERT INTO tool_calls ${ctx.sql.insert(row)} ON CONFLICT (id) DO UPDATE SET ${
+    ctx.sql.csv(update.map((column) => ctx.sql`${ctx.sql(column)} = excluded.${ctx.sql(column)}`))
+  }`
+
+const upsertInteraction = (ctx: Ctx, row: Record<string, Value>): Row => {
+  const update = Object.keys(row).filter((column) => !["id", "agent_run_id", "started_at"].includes(column))
+  return ctx.sql`INSERT INTO llm_interactions ${ctx.sql.insert(row)} ON CONFLICT (id) DO UPDATE SET ${
+    ctx.sql.csv(update.map((column) => ctx.sql`${ctx.sql(column)} = excluded.${ctx.sql(column)}`))
+  }`
+}
+
+const startedAt = (event: { readonly timestamp: number; readonly durationMs: number }) =>
+  new Date(event.timestamp - Math.max(0, Math.round(event.durationMs))).toISOString()
+
+/** One small function per event type: its run-row changes, status guard, rows and `run_events` data. */
+const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
+  // The run's row itself is inserted by `plan` (see `advance`).
+  RunStarted: () => ({}),
+  RunResumed: (e, { sql }) => ({
+    expect: [e.resumedFrom],
+    set: [assign(sql, "status", "running"), assign(sql, "pause_state", null)]
+  }),
+  MessageAppended: (e, { at, json, sql }) => {
+    const m = e.message
+    const row: Record<string, Value> = {
+      id: `${e.runId}:${e.orderIndex}`,
+      agent_run_id: e.runId,
+      order_index: e.orderIndex,
+      iteration: e.iteration,
+      role: m._tag,
+      content: m.content,
+      tool_calls: m._tag === "assistant" ? json(m.toolCalls) : null,
+      tool_call_id: m._tag === "tool" ? m.toolCallId : null,
+      provider_call_id: m._tag === "tool" ? orNull(m.providerCallId) : null,
+      tool_name: m._tag === "tool" ? m.toolName : null,
+      is_error: m._tag === "tool" ? bool(m.isError) : null,
+      created_at: at
+    }
+    return { rows: [sql`INSERT INTO react_traces ${sql.insert(row)}`] }
+  },
+  LlmCallStarted: (e, ctx) => ({
+    set: [assign(ctx.sql, "iteration_count", e.iteration)],
+    rows: [
+      upsertInteraction(ctx, {
+        id: e.correlationId,
+        agent_run_id: e.runId,
+        iteration: e.iteration,
+        status: "started",
+        provider: e.provider,
+        model: e.model,
+        started_at: ctx.at
+      })
+    ]
+  }),
+  LlmCallCompleted: (e, ctx) => {
+    const { json, sql } = ctx
+    const u = e.usage
+    const interaction = upsertInteraction(ctx, {
+      id: e.correlationId,
+      agent_run_id: e.runId,
+      iteration: e.iteration,
+      status: "completed",
+      provider: e.provider,
+      model: e.model,
+      response_model: orNull(e.responseModel),
+      response_id: orNull(e.responseId),
+      finish_reason: e.finishReason,
+      semantic_request: json(e.request),
+      semantic_response: json({ text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u }),
+      provider_request: e.providerRequest === undefined ? null : json(e.providerRequest),
+      provider_response: e.providerResponse === undefined ? null : json(e.providerResponse),
+      input_tokens: u.inputTokens,
+      output_tokens: u.outputTokens,
+      cache_read_tokens: orNull(u.cacheReadTokens),
+      cache_write_tokens: orNull(u.cacheWriteTokens),
+      reasoning_tokens: orNull(u.reasoningTokens),
+      cost_usd: orNull(u.costUsd),
+      cost_note: orNull(e.costNote),
+      duration_ms: Math.round(e.durationMs),
+      started_at: startedAt(e),
+      completed_at: ctx.at
+    })
+    // Billing rows carry the run's tenant and agent, so usage queries need no join.
+    const usage = sql`INSERT INTO token_usage (id, agent_run_id, llm_interaction_id, tenant_id, agent_name, iteration,
+      provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
+      created_at)
+      VALUES (${e.correlationId}, ${e.runId}, ${e.correlationId},
+        (SELECT tenant_id FROM agent_runs WHERE id = ${e.runId}), (SELECT agent_name FROM agent_runs WHERE id = ${e.runId}),
+        ${e.iteration}, ${e.provider}, ${e.responseModel ?? e.model}, ${u.inputTokens}, ${u.outputTokens},
+        ${orNull(u.cacheReadTokens)}, ${orNull(u.cacheWriteTokens)}, ${orNull(u.reasoningTokens)}, ${orNull(u.costUsd)},
+        ${ctx.at})`
+    return {
+      set: [
+        add(sql, "total_input_tokens", u.inputTokens),
+        add(sql, "total_output_tokens", u.outputTokens),
+        ...addOptional(sql, "total_cache_read_tokens", u.cacheReadTokens),
+        ...addOptional(sql, "total_cache_write_tokens", u.cacheWriteTokens),
+        ...addOptional(sql, "total_reasoning_tokens", u.reasoningTokens),
+        ...addOptional(sql, "total_cost_usd", u.costUsd),
+        add(sql, "model_call_count", 1),
+        add(sql, "unpriced_call_count", u.costUsd === undefined ? 1 : 0)
+      ],
+      rows: [interaction, usage],
+      // The request and the vendor payloads can be large: they live in llm_interactions only.
+      data: withoutStamps(e, new Set(["request", "providerRequest", "providerResponse"]))
+    }
+  },
+  LlmCallFailed: (e, ctx) => ({
+    rows: [
+      upsertInteraction(ctx, {
+        id: e.correlationId,
+        agent_run_id: e.runId,
+        iteration: e.iteration,
+        status: "failed",
+        provider: e.provider,
+        model: e.model,
+        error_tag: e.error.tag,
+        error_message: e.error.message,
+        duration_ms: Math.round(e.durationMs),
+        started_at: startedAt(e),
+        completed_at: ctx.at
+      })
+    ]
+  }),
+  ToolCallStarted: (e, ctx) => ({
+    rows: [
+      upsertToolCall(ctx, {
+        id: e.correlationId,
+        agent_run_id: e.runId,
+        provider_call_id: orNull(e.providerCallId),
+        tool_name: e.toolName,
+        target: e.target,
+        iteration: e.iteration,
+        params: ctx.json(e.arguments),
+        started_at: ctx.at
+      }, ["params"])
+    ]
+  }),
+  // An upsert: a client tool's result arrives without a `tool.started` in this segment.
+  ToolCallCompleted: (e, ctx) => ({
+    rows: [
+      upsertToolCall(ctx, {
+        id: e.correlationId,
+        agent_run_id: e.runId,
+        provider_call_id: orNull(e.providerCallId),
+        tool_name: e.toolName,
+        target: e.target,
+        iteration: e.iteration,
+        result: ctx.json(e.result),
+        success: bool(e.success),
+        error: orNull(e.error),
+        duration_ms: Math.round(e.durationMs),
+        started_at: startedAt(e),
+        completed_at: ctx.at
+      }, ["result", "success", "error", "duration_ms", "completed_at"])
+    ]
+  }),
+  PolicyDenied: () => ({}),
+  ApprovalRequested: () => ({}),
+  ApprovalDecided: () => ({}),
+  BudgetThreshold: () => ({}),
+  BudgetExceeded: () => ({}),
+  GuardrailDetected: () => ({}),
+  GuardrailRedacted: () => ({}),
+  GuardrailBlocked: () => ({}),
+  ProviderRetry: () => ({}),
+  RunPaused: (e, ctx) => ({
+    expect: ["running"],
+    set: [
+      assign(ctx.sql, "status", e.status),
+      assign(ctx.sql, "pause_state", ctx.json({ pendingCalls: e.pendingCalls, prompt: e.prompt ?? null }))
+    ]
+  }),
+  RunCompleted: (e, ctx) => ({
+    expect: ["running"],
+    set: [...finished(ctx, e.status, e.iterations), assign(ctx.sql, "answer", orNull(e.answer))]
+  }),
+  RunFailed: (e, ctx) => ({
+    expect: ["running"],
+    set: [
+      ...finished(ctx, "error", e.iterations),
+      assign(ctx.sql, "error_tag", e.error.tag),
+      assign(ctx.sql, "error_message", e.error.message),
+      assign(ctx.sql, "failure_reason", e.failureReason)
+    ]
+  }),
+  RunCancelled: (e, ctx) => ({
+    expect: ACTIVE,
+    set: [...finished(ctx, "cancelled", e.iterations), assign(ctx.sql, "error_message", e.reason)]
+  }),
+  RunInterrupted: (e, ctx) => ({
+    expect: [e.previousStatus],
+    set: swept(ctx, e.failureReason, "RunInterrupted", "no progress was recorded for too long while running")
+  }),
+  RunAbandoned: (e, ctx) => ({
+    expect: [e.previousStatus],
+    set: swept(ctx, e.failureReason, "RunAbandoned", `waited too long in ${e.previousStatus}`)
+  })
+}
+
+function swept(ctx: Ctx, reason: string, tag: string, message: string) {
+  return [
+    assign(ctx.sql, "status", "error"),
+    assign(ctx.sql, "finished_at", ctx.at),
+    assign(ctx.sql, "failure_reason", reason),
+    assign(ctx.sql, "error_tag", tag),
+    assign(ctx.sql, "error_message", message),
+    assign(ctx.sql, "pause_state", null)
+  ]
+}
+
+const insertRun = (sql: Sql, e: HookEvent.RunStarted, at: string, json: (value: unknown) => string) =>
+  sql<{ readonly id: string }>`INSERT INTO agent_runs ${
+    sql.insert({
+      id: e.runId,
+      tenant_id: orNull(e.tenantId),
+      agent_name: e.agentName,
+      status: "running",
+      input: e.input,
+      instructions: e.instructions,
+      model: orNull(e.model),
+      provider: orNull(e.provider),
+      parent_run_id: orNull(e.parentRunId),
+      delegation_level: e.delegationLevel,
+      retry_of_run_id: orNull(e.retryOfRunId),
+      idempotency_key: orNull(e.idempotencyKey),
+      metadata: e.metadata === undefined ? null : json(e.metadata),
+      last_sequence_index: e.sequenceIndex,
+      created_at: at,
+      updated_at: at,
+      last_progress_at: at
+    })
+  } ON CONFLICT (id) DO NOTHING RETURNING id`
+
+/**
+ * The writes of one event. Every JSON value is serialised here, before any statement runs, so an event that
+ * cannot be written fails on its own (throws `NotJson`) and never reaches a transaction.
+ */
+export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
+  const at = new Date(event.timestamp).toISOString()
+  const ctx: Ctx = { sql, at, json: stringify }
+  const parts = (mappers[event._tag] as Mapper<HookEvent.HookEventTag>)(event, ctx)
+  const seq = event.sequenceIndex
+  const advance = event._tag === "RunStarted" ? insertRun(sql, event, at, stringify) : sql<{ readonly id: string }>`
+    UPDATE agent_runs SET ${
+    sql.csv([
+      assign(sql, "last_sequence_index", seq),
+      assign(sql, "last_progress_at", at),
+      assign(sql, "updated_at", at),
+      ...(parts.set ?? [])
+    ])
+  }
+    WHERE ${
+    sql.and([
+      sql`id = ${event.runId}`,
+      sql`last_sequence_index = ${seq - 1}`,
+      ...(parts.expect === undefined ? [] : [sql`status IN ${sql.in(parts.expect)}`])
+    ])
+  } RETURNING id`
+  const eventRow = {
+    agent_run_id: event.runId,
+    sequence_index: seq,
+    event_type: HookEvent.eventType(event),
+    iteration: event.iteration,
+    correlation_id: "correlationId" in event ? event.correlationId : null,
+    data: stringify(parts.data ?? withoutStamps(event)),
+    created_at: at
+  }
+  return {
+    runId: event.runId,
+    sequenceIndex: seq,
+    eventType: eventRow.event_type,
+    at,
+    advance,
+    rows: parts.rows ?? [],
+    event: sql`INSERT INTO run_events ${sql.insert(eventRow)}`,
+    expect: parts.expect
+  }
+}
