@@ -2,7 +2,7 @@
  * A model that returns scripted turns in order and records every request it received. It stands in for a
  * vendor in tests and examples; when the script runs out it fails with a clear `ModelError`.
  */
-import { Context, Effect, Layer, Ref, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { ModelError } from "./Errors.js"
 import type { Json, Usage } from "./HookEvent.js"
 import { LanguageModel, type ModelRequest, type ModelResponse, type ModelStreamPart } from "./LanguageModel.js"
@@ -67,9 +67,9 @@ const streamParts = (response: ModelResponse): ReadonlyArray<ModelStreamPart> =>
 const make = (script: ReadonlyArray<ScriptStep>, options?: ScriptedModelOptions) =>
   Effect.gen(function*() {
     const model = options?.model ?? "scripted"
-    const seen = yield* Ref.make<ReadonlyArray<ModelRequest>>([])
+    const seen: Array<ModelRequest> = []
     const next = (request: ModelRequest) =>
-      Effect.flatMap(Ref.modify(seen, (all) => [all.length, [...all, request]]), (index) => {
+      Effect.flatMap(Effect.sync(() => seen.push(request) - 1), (index) => {
         const step = script[index]
         if (step === undefined) {
           return Effect.fail(
@@ -93,7 +93,7 @@ const make = (script: ReadonlyArray<ScriptStep>, options?: ScriptedModelOptions)
       stream: (request) => Stream.unwrap(Effect.map(next(request), (r) => Stream.fromIterable(streamParts(r))))
     })
     return Context.make(LanguageModel, service).pipe(
-      Context.add(Requests, { requests: Ref.get(seen) })
+      Context.add(Requests, { requests: Effect.sync(() => [...seen]) })
     )
   })
 

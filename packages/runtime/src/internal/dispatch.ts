@@ -1,4 +1,4 @@
-import { Cause, Duration, Effect, Exit, Fiber, Mailbox, Ref, Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Mailbox, Scope } from "effect"
 import type { DeliveryContext, Notifier, NotifierStats } from "../Notifier.js"
 import type { StreamEvent } from "../StreamEvent.js"
 
@@ -35,6 +35,12 @@ export const startWorkers = (
   }
 ): Effect.Effect<ReadonlyArray<Worker>> => Effect.forEach(leaves(notifiers), (n) => startWorker(n, scope, options))
 
+/**
+ * One notifier's worker. Deliveries run one at a time in a runner fiber; instead of a timer per event
+ * (a timeout race costs a fiber per delivery), a watchdog wakes every half timeout and interrupts the
+ * runner when the same delivery is still running, so a hung handler is cut within 1.5× its timeout and
+ * the supervisor starts a fresh runner on the events left.
+ */
 const startWorker = (
   notifier: Notifier,
   scope: Scope.Scope,
@@ -42,45 +48,82 @@ const startWorker = (
 ): Effect.Effect<Worker> =>
   Effect.gen(function*() {
     const mailbox = yield* Mailbox.make<Envelope>({ capacity: notifier.capacity, strategy: notifier.strategy })
-    const counters = yield* Ref.make<Counters>({ delivered: 0, failed: 0, timedOut: 0, dropped: 0 })
-    const count = (key: keyof Counters, n = 1) => Ref.update(counters, (c) => ({ ...c, [key]: c[key] + n }))
-    const deliver = ({ event, traceContext }: Envelope) => {
-      const context: DeliveryContext = { traceContext, stats: options.stats }
-      return Effect.suspend(() => notifier.handle(event, context)).pipe(
-        Effect.timeoutFail({ duration: notifier.timeout, onTimeout: () => TIMED_OUT }),
-        Effect.exit,
-        Effect.flatMap((exit) => {
-          if (Exit.isSuccess(exit)) return count("delivered")
-          const timedOut = Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" && o.value === TIMED_OUT)
-          return Effect.zipRight(
-            count(timedOut ? "timedOut" : "failed"),
-            Effect.logWarning(
-              timedOut
-                ? `notifier '${notifier.name}' timed out on ${event._tag}`
-                : `notifier '${notifier.name}' failed on ${event._tag}`,
-              timedOut ? undefined : exit.cause
-            )
+    const counters: Counters = { delivered: 0, failed: 0, timedOut: 0, dropped: 0 }
+    const backlog: Array<Envelope> = []
+    const timeoutMs = Duration.toMillis(notifier.timeout)
+    let current: { readonly envelope: Envelope; readonly startedAt: number } | undefined
+    let expired: Envelope | undefined
+
+    const deliver = (envelope: Envelope) =>
+      Effect.gen(function*() {
+        current = { envelope, startedAt: yield* Clock.currentTimeMillis }
+        const context: DeliveryContext = { traceContext: envelope.traceContext, stats: options.stats }
+        const exit = yield* Effect.exit(Effect.suspend(() => notifier.handle(envelope.event, context)))
+        current = undefined
+        if (Exit.isSuccess(exit)) {
+          counters.delivered++
+        } else {
+          counters.failed++
+          yield* Effect.logWarning(`notifier '${notifier.name}' failed on ${envelope.event._tag}`, exit.cause).pipe(
+            Effect.annotateLogs({ notifier: notifier.name, runId: envelope.event.runId })
           )
-        }),
-        Effect.annotateLogs({ notifier: notifier.name, runId: event.runId })
-      )
-    }
-    const fiber = yield* Effect.gen(function*() {
+        }
+      })
+
+    // Returns true once the mailbox has ended and everything was delivered.
+    const runner = Effect.gen(function*() {
       while (true) {
+        const next = backlog.shift()
+        if (next !== undefined) {
+          yield* deliver(next)
+          continue
+        }
         const [batch, done] = yield* mailbox.takeAll
-        for (const envelope of batch) yield* deliver(envelope)
-        if (done) return
+        backlog.push(...batch)
+        if (done && backlog.length === 0) return
       }
-    }).pipe(Effect.forkIn(scope))
+    })
+
+    let running: Fiber.RuntimeFiber<void> | undefined
+    const supervisor = Effect.gen(function*() {
+      while (true) {
+        running = yield* Effect.fork(runner)
+        const exit = yield* Fiber.await(running)
+        if (Exit.isSuccess(exit) || expired === undefined) return
+        const late = expired
+        expired = undefined
+        current = undefined
+        counters.timedOut++
+        yield* Effect.logWarning(
+          `notifier '${notifier.name}' timed out on ${late.event._tag} after ${Duration.format(notifier.timeout)}`
+        ).pipe(Effect.annotateLogs({ notifier: notifier.name, runId: late.event.runId }))
+      }
+    })
+    const watchdog = Effect.gen(function*() {
+      while (true) {
+        yield* Effect.sleep(Duration.millis(Math.max(1, timeoutMs / 2)))
+        const now = yield* Clock.currentTimeMillis
+        const stuck = current
+        if (stuck !== undefined && running !== undefined && now - stuck.startedAt >= timeoutMs) {
+          expired = stuck.envelope
+          yield* Fiber.interrupt(running)
+        }
+      }
+    })
+    const fiber = yield* Effect.forkIn(supervisor, scope)
+    const dog = yield* Effect.forkIn(watchdog, scope)
     yield* Scope.addFinalizer(
       scope,
       Effect.gen(function*() {
         yield* mailbox.end
         const drained = yield* Fiber.await(fiber).pipe(Effect.timeout(options.drainTimeout), Effect.option)
+        yield* Fiber.interrupt(dog)
         if (drained._tag === "None") {
-          const left = yield* mailbox.size
-          yield* count("dropped", left._tag === "Some" ? left.value : 0)
           yield* Fiber.interrupt(fiber)
+          if (running !== undefined) yield* Fiber.interrupt(running)
+          const left = yield* mailbox.size
+          counters.dropped += backlog.length + (current === undefined ? 0 : 1) +
+            (left._tag === "Some" ? left.value : 0)
           yield* Effect.logWarning(`notifier '${notifier.name}' did not drain within its deadline`)
         }
       })
@@ -88,12 +131,12 @@ const startWorker = (
     return {
       name: notifier.name,
       offer: (envelope) =>
-        Effect.flatMap(mailbox.offer(envelope), (accepted) => (accepted ? Effect.void : count("dropped"))),
-      stats: Effect.map(Ref.get(counters), (c) => ({ name: notifier.name, ...c }))
+        Effect.map(mailbox.offer(envelope), (accepted) => {
+          if (!accepted) counters.dropped++
+        }),
+      stats: Effect.sync(() => ({ name: notifier.name, ...counters }))
     }
   })
-
-const TIMED_OUT = Symbol.for("@sextant/runtime/notifier-timeout")
 
 /** Adds counters of notifiers that share a name. */
 export const mergeStats = (stats: ReadonlyArray<NotifierStats>): ReadonlyArray<NotifierStats> => {

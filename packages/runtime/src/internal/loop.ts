@@ -346,7 +346,7 @@ const runToolCalls = (
             outcomes.set(call.id, outcome)
             yield* state.bus.emit(toolCompleted(call, outcome), iteration)
           }),
-        { concurrency: "unbounded", discard: true }
+        { concurrency: group.length > 1 ? "unbounded" : 1, discard: true }
       )
     }
     for (const call of server) {
