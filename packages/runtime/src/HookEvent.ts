@@ -25,7 +25,13 @@ export const Json: Schema.Schema<Json> = Schema.suspend(() =>
 /** A JSON object (run metadata). */
 export const JsonObject = Schema.Record({ key: Schema.String, value: Json }).annotations({ identifier: "JsonObject" })
 
-/** Token counts of one model call or a run; optional counts are absent when the vendor did not report them. */
+/**
+ * Token counts of one model call or a run; optional counts are absent when the vendor did not report them.
+ * As in the OpenTelemetry GenAI conventions, `inputTokens` counts ALL input tokens, including those read
+ * from or written to the prompt cache (`cacheReadTokens`/`cacheWriteTokens` are subsets of it), and
+ * `reasoningTokens` is a subset of `outputTokens`. Providers whose wire format reports cache tokens
+ * separately (Anthropic) add them in.
+ */
 export const Usage = Schema.Struct({
   inputTokens: Schema.Number,
   outputTokens: Schema.Number,
