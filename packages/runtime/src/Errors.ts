@@ -36,4 +36,70 @@ export class InvalidRunOptions extends Schema.TaggedError<InvalidRunOptions>()("
 }) {}
 
 /** What `agent.run` and `agent.stream` can fail with (a run that ended in `error` is a result, not a failure). */
-export type RunError = RecorderError | InvalidRunOptions
+export type RunError = RecorderError | InvalidRunOptions | RunAlreadyActive | IdempotencyConflict
+
+/** No run has this id (or it belongs to another tenant). */
+export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", {
+  runId: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The run is not waiting for what was submitted (it is running, or waits for something else). */
+export class RunNotPaused extends Schema.TaggedError<RunNotPaused>()("RunNotPaused", {
+  runId: Schema.String,
+  status: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Another submitter claimed the paused run first. */
+export class RunAlreadyClaimed extends Schema.TaggedError<RunAlreadyClaimed>()("RunAlreadyClaimed", {
+  runId: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The run has already ended. */
+export class RunAlreadyTerminal extends Schema.TaggedError<RunAlreadyTerminal>()("RunAlreadyTerminal", {
+  runId: Schema.String,
+  status: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Submitted tool results do not match the pending calls: missing, duplicate or unknown call ids. */
+export class InvalidToolResults extends Schema.TaggedError<InvalidToolResults>()("InvalidToolResults", {
+  runId: Schema.String,
+  missing: Schema.Array(Schema.String),
+  duplicate: Schema.Array(Schema.String),
+  unknown: Schema.Array(Schema.String),
+  message: Schema.String
+}) {}
+
+/** The run was started by another agent than the one asked to continue it. */
+export class AgentMismatch extends Schema.TaggedError<AgentMismatch>()("AgentMismatch", {
+  runId: Schema.String,
+  expected: Schema.String,
+  actual: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A run with this idempotency key and input is still running or paused. */
+export class RunAlreadyActive extends Schema.TaggedError<RunAlreadyActive>()("RunAlreadyActive", {
+  runId: Schema.String,
+  status: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The idempotency key was used before with a different input or agent. */
+export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>()("IdempotencyConflict", {
+  idempotencyKey: Schema.String,
+  runId: Schema.String,
+  message: Schema.String
+}) {}
+
+/** What submitting to a paused run can fail with (besides the run's own errors). */
+export type SubmitError =
+  | RunNotFound
+  | RunNotPaused
+  | RunAlreadyClaimed
+  | RunAlreadyTerminal
+  | InvalidToolResults
+  | AgentMismatch

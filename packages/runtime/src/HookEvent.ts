@@ -57,6 +57,11 @@ export const RunStatus = Schema.Literal(
 /** Statuses a run can be in. */
 export type RunStatus = typeof RunStatus.Type
 
+/** The statuses of a paused run. */
+export const PausedStatus = Schema.Literal("waiting_client_tool", "waiting_approval", "waiting_human_input")
+/** The statuses of a paused run. */
+export type PausedStatus = typeof PausedStatus.Type
+
 /** A tool call as the model asked for it, with the kernel's id and the provider's id. */
 export const ToolCallRef = Schema.Struct({
   id: Schema.String,
@@ -107,6 +112,8 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   parentRunId: opt(Schema.String),
   retryOfRunId: opt(Schema.String),
   idempotencyKey: opt(Schema.String),
+  /** SHA-256 of the agent name and input: a second start with the same key must match it. */
+  idempotencyFingerprint: opt(Schema.String),
   delegationLevel: Schema.Int,
   metadata: opt(JsonObject),
   tools: Schema.Array(Schema.String)
@@ -118,7 +125,8 @@ export type RunStarted = typeof RunStarted.Type
 export const RunResumed = Schema.TaggedStruct("RunResumed", {
   ...base,
   agentName: Schema.String,
-  resumedFrom: RunStatus,
+  resumedFrom: PausedStatus,
+  /** What was submitted (tool results, a decision or input), as the model will see it. */
   submission: Json
 })
 /** The `RunResumed` event. */
@@ -317,12 +325,17 @@ export const PendingCall = Schema.Struct({
   target: ToolTarget
 })
 
-/** The run waits for a client tool result, an approval or human input. */
+/**
+ * The run waits for a client tool result, an approval or human input. `state` is the execution state a
+ * resume needs (history, pending work, counters, budget and redaction state): the recorder stores it with
+ * the run, it is never written to the event log and never shown to notifiers or the read side.
+ */
 export const RunPaused = Schema.TaggedStruct("RunPaused", {
   ...base,
-  status: Schema.Literal("waiting_client_tool", "waiting_approval", "waiting_human_input"),
+  status: PausedStatus,
   pendingCalls: Schema.Array(PendingCall),
-  prompt: opt(Schema.String)
+  prompt: opt(Schema.String),
+  state: opt(Json)
 })
 /** The `RunPaused` event. */
 export type RunPaused = typeof RunPaused.Type
@@ -362,7 +375,7 @@ export const RunFailed = Schema.TaggedStruct("RunFailed", {
 /** The `RunFailed` event. */
 export type RunFailed = typeof RunFailed.Type
 
-/** The run was cancelled. */
+/** The run was cancelled (`reason`: `cancel_requested`, or `interrupted` when its fiber was interrupted). */
 export const RunCancelled = Schema.TaggedStruct("RunCancelled", {
   ...base,
   reason: Schema.String,

@@ -1,10 +1,13 @@
 /**
  * The recorder port: the durable audit record. `record` is awaited before the run may take its next step
- * (fail-closed); a failure stops the run with `RecorderError`. `Recorder.memory` keeps events in memory.
+ * (fail-closed); a failure stops the run with `RecorderError`. `Recorder.memory` keeps events in memory
+ * and also serves as the run ledger (resume, cancel, idempotency) for runs without a database.
  */
-import { Context, Effect, Layer, Ref } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import type { RecorderError } from "./Errors.js"
 import type { HookEvent } from "./HookEvent.js"
+import { MemoryRuns } from "./internal/memoryLedger.js"
+import { RunLedger, type RunLedgerService, terminalStatuses } from "./RunLedger.js"
 
 /** What a recorder does. */
 export interface RecorderService {
@@ -24,19 +27,50 @@ export class MemoryRecorder extends Context.Tag("@sextant/runtime/MemoryRecorder
   MemoryRecorderService
 >() {}
 
-const makeMemory = Effect.gen(function*() {
-  const ref = yield* Ref.make<Array<HookEvent>>([])
-  const recorder: RecorderService = { record: (event) => Ref.update(ref, (all) => (all.push(event), all)) }
-  const reader: MemoryRecorderService = {
-    events: (runId) => Effect.map(Ref.get(ref), (all) => (runId === undefined ? [...all] : all.filter((e) => e.runId === runId)))
+const makeMemory = Effect.sync(() => {
+  const all: Array<HookEvent> = []
+  const runs = new MemoryRuns()
+  const recorder: RecorderService = {
+    record: (event) =>
+      Effect.suspend(() => {
+        const applied = runs.apply(event)
+        if (applied._tag === "Left") return Effect.fail(applied.left)
+        all.push(event)
+        return Effect.void
+      })
   }
-  return { recorder, reader }
+  const reader: MemoryRecorderService = {
+    events: (runId) => Effect.sync(() => (runId === undefined ? [...all] : all.filter((e) => e.runId === runId)))
+  }
+  const get = (runId: string) => Effect.sync(() => Option.fromNullable(runs.runs.get(runId)).pipe(Option.map((r) => ({ ...r }))))
+  const ledger: RunLedgerService = {
+    get,
+    findByIdempotencyKey: (key) => Effect.suspend(() => {
+      const id = runs.byKey.get(key)
+      return id === undefined ? Effect.succeed(Option.none()) : get(id)
+    }),
+    claim: (runId, expected, submission) =>
+      Effect.sync(() => {
+        const run = runs.runs.get(runId)
+        if (run === undefined || run.status !== expected) return false
+        run.status = "running"
+        run.pauseState = { ...(run.pauseState as object), submission }
+        return true
+      }),
+    requestCancel: (runId) =>
+      Effect.sync(() => {
+        const run = runs.runs.get(runId)
+        if (run === undefined || terminalStatuses.has(run.status)) return false
+        run.cancelRequested = true
+        return true
+      }),
+    isCancelRequested: (runId) => Effect.sync(() => runs.runs.get(runId)?.cancelRequested === true)
+  }
+  return Context.make(Recorder, recorder).pipe(Context.add(MemoryRecorder, reader), Context.add(RunLedger, ledger))
 })
 
 /** The recorder port the agent loop writes through. */
 export class Recorder extends Context.Tag("@sextant/runtime/Recorder")<Recorder, RecorderService>() {
-  /** Keeps events in memory, readable through `MemoryRecorder` (for tests and runs without a database). */
-  static readonly memory: Layer.Layer<Recorder | MemoryRecorder> = Layer.effectContext(
-    Effect.map(makeMemory, ({ reader, recorder }) => Context.make(Recorder, recorder).pipe(Context.add(MemoryRecorder, reader)))
-  )
+  /** Keeps events in memory, readable through `MemoryRecorder`, and serves as the `RunLedger`. */
+  static readonly memory: Layer.Layer<Recorder | MemoryRecorder | RunLedger> = Layer.effectContext(makeMemory)
 }

@@ -7,6 +7,13 @@ import type { StreamDelta, StreamEvent } from "../StreamEvent.js"
 /** Where recorded events and deltas go after the recorder: notifier mailboxes and the caller's stream. */
 export type Sink = (event: StreamEvent, traceContext: unknown) => Effect.Effect<void>
 
+/** A paused run's execution state is for the recorder only: notifiers and streams never see it. */
+const forSinks = (event: HookEvent): HookEvent => {
+  if (event._tag !== "RunPaused" || event.state === undefined) return event
+  const { state: _state, ...rest } = event
+  return rest
+}
+
 /** The per-run hook bus. */
 export interface Bus {
   readonly runId: string
@@ -44,7 +51,7 @@ export const makeBus = (options: {
             const event = { ...input, runId, sequenceIndex: sequence, iteration, timestamp } as unknown as HookEvent
             // A write that started finishes (its retry budget is bounded), so the counter never skips or repeats.
             yield* Effect.uninterruptible(Effect.tap(recorder.record(event), () => Effect.sync(() => sequence++)))
-            yield* publish(event)
+            yield* publish(forSinks(event))
             return event
           })
         ),

@@ -1,0 +1,61 @@
+/**
+ * The run ledger port: what the kernel reads back from the record to resume, cancel, retry and
+ * de-duplicate runs, and the compare-and-swap claim that makes exactly one submitter continue a paused
+ * run. The SQL recorder implements it over `agent_runs`; `Recorder.memory` implements it in memory.
+ */
+import { Context, type Effect, type Option } from "effect"
+import type { RecorderError } from "./Errors.js"
+import type { FailureReason, Json, PausedStatus, RunStatus, Usage } from "./HookEvent.js"
+
+/** A run as the record holds it. */
+export interface StoredRun {
+  readonly runId: string
+  readonly agentName: string
+  readonly status: RunStatus
+  readonly input: string
+  readonly tenantId?: string
+  readonly parentRunId?: string
+  readonly metadata?: { readonly [key: string]: Json }
+  readonly delegationLevel: number
+  readonly idempotencyKey?: string
+  readonly idempotencyFingerprint?: string
+  readonly answer?: string
+  readonly iterations: number
+  readonly usage: Usage
+  readonly error?: { readonly tag: string; readonly message: string; readonly failureReason: FailureReason }
+  /** The execution state stored by the last `run.paused` (never exposed by the read side). */
+  readonly pauseState?: Json
+  /** The highest recorded sequence index (-1 before the first event). */
+  readonly lastSequenceIndex: number
+  readonly cancelRequested: boolean
+}
+
+/** What the kernel needs from the record beyond writing events. */
+export interface RunLedgerService {
+  /** The run, if it exists. */
+  readonly get: (runId: string) => Effect.Effect<Option.Option<StoredRun>, RecorderError>
+  /** The run started with this idempotency key, if any. */
+  readonly findByIdempotencyKey: (key: string) => Effect.Effect<Option.Option<StoredRun>, RecorderError>
+  /**
+   * Compare-and-swap: if the run is in `expected`, store `submission` with it and set it `running`
+   * (touching its progress time). True for exactly one of any number of concurrent claimers.
+   */
+  readonly claim: (runId: string, expected: PausedStatus, submission: Json) => Effect.Effect<boolean, RecorderError>
+  /** Flags a run that has not ended for cancellation; false when it had already ended (or does not exist). */
+  readonly requestCancel: (runId: string) => Effect.Effect<boolean, RecorderError>
+  /** Whether the run is flagged for cancellation (read before each model and tool step). */
+  readonly isCancelRequested: (runId: string) => Effect.Effect<boolean, RecorderError>
+}
+
+/** The run ledger port. */
+export class RunLedger extends Context.Tag("@sextant/runtime/RunLedger")<RunLedger, RunLedgerService>() {}
+
+/** Statuses a run never leaves. */
+export const terminalStatuses: ReadonlySet<RunStatus> = new Set(["success", "error", "max_iterations", "cancelled"])
+
+/** Statuses of a paused run. */
+export const pausedStatuses: ReadonlySet<RunStatus> = new Set([
+  "waiting_client_tool",
+  "waiting_approval",
+  "waiting_human_input"
+])
