@@ -1,4 +1,9 @@
 /**
- * @sextant/store (filled by its own issue).
+ * @sextant/store: the RunStore, typed read-only queries over recorded runs.
  */
-export {}
+/** Tagged errors. */
+export * from "./Errors.js"
+/** The records the store returns (also the read router's response schemas). */
+export * as Records from "./Records.js"
+/** The RunStore service, its layer and its Promise facade. */
+export * from "./RunStore.js"

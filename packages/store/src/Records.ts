@@ -1,0 +1,277 @@
+/**
+ * What the RunStore returns. Every record is plain JSON data: datetimes are RFC 3339 UTC strings
+ * (`2026-01-02T03:04:05.678Z`), absent values are `null`, JSON columns come back parsed. Both SQL dialects
+ * yield identical records. The schemas double as the read router's response schemas.
+ */
+import { Schema } from "effect"
+
+const Nullable = <S extends Schema.Schema.Any>(s: S) => Schema.NullOr(s)
+/** An RFC 3339 UTC datetime string. */
+export const DateTime = Schema.String.annotations({ identifier: "DateTime", format: "date-time" })
+/** Any JSON value (tool parameters and results, provider payloads, metadata, event data). */
+export const JsonValue = Schema.Unknown.annotations({ identifier: "JsonValue" })
+
+/** Statuses a run can be in. */
+export const RunStatus = Schema.Literal(
+  "running",
+  "success",
+  "error",
+  "max_iterations",
+  "cancelled",
+  "waiting_client_tool",
+  "waiting_approval",
+  "waiting_human_input"
+)
+/** Statuses a run can be in. */
+export type RunStatus = typeof RunStatus.Type
+
+/** Token and cost totals of a run. `costUsd` is null when a model call had no known price. */
+export const RunTotals = Schema.Struct({
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  cacheReadTokens: Nullable(Schema.Number),
+  cacheWriteTokens: Nullable(Schema.Number),
+  reasoningTokens: Nullable(Schema.Number),
+  costUsd: Nullable(Schema.Number),
+  modelCallCount: Schema.Number,
+  unpricedCallCount: Schema.Number
+}).annotations({ identifier: "RunTotals" })
+/** Token and cost totals of a run. */
+export type RunTotals = typeof RunTotals.Type
+
+const summaryFields = {
+  id: Schema.String,
+  agentName: Schema.String,
+  status: RunStatus,
+  tenantId: Nullable(Schema.String),
+  model: Nullable(Schema.String),
+  provider: Nullable(Schema.String),
+  parentRunId: Nullable(Schema.String),
+  retryOfRunId: Nullable(Schema.String),
+  delegationLevel: Schema.Number,
+  iterationCount: Schema.Number,
+  totals: RunTotals,
+  metadata: Nullable(JsonValue),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+  finishedAt: Nullable(DateTime)
+}
+
+/** One run in a list. */
+export const RunSummary = Schema.Struct(summaryFields).annotations({ identifier: "RunSummary" })
+/** One run in a list. */
+export type RunSummary = typeof RunSummary.Type
+
+/** An error as recorded: its tag and message. */
+export const RecordedError = Schema.Struct({ tag: Nullable(Schema.String), message: Schema.String }).annotations({
+  identifier: "RecordedError"
+})
+
+/** One run in full (never its internal pause state). */
+export const RunDetail = Schema.Struct({
+  ...summaryFields,
+  input: Schema.String,
+  instructions: Schema.String,
+  answer: Nullable(Schema.String),
+  error: Nullable(RecordedError),
+  failureReason: Nullable(Schema.String),
+  idempotencyKey: Nullable(Schema.String),
+  cancelRequested: Schema.Boolean,
+  lastSequenceIndex: Schema.Number,
+  lastProgressAt: DateTime
+}).annotations({ identifier: "RunDetail" })
+/** One run in full. */
+export type RunDetail = typeof RunDetail.Type
+
+/** A page of runs: `nextCursor` fetches the next (older) page, null on the last; `total` counts every match. */
+export const RunPage = Schema.Struct({
+  items: Schema.Array(RunSummary),
+  nextCursor: Nullable(Schema.String),
+  total: Schema.Number
+}).annotations({ identifier: "RunPage" })
+/** A page of runs. */
+export type RunPage = typeof RunPage.Type
+
+/** One recorded hook event. */
+export const StoredEvent = Schema.Struct({
+  runId: Schema.String,
+  sequenceIndex: Schema.Number,
+  eventType: Schema.String,
+  iteration: Schema.Number,
+  correlationId: Nullable(Schema.String),
+  data: JsonValue,
+  createdAt: DateTime
+}).annotations({ identifier: "StoredEvent" })
+/** One recorded hook event. */
+export type StoredEvent = typeof StoredEvent.Type
+
+/** A page of events; pass `nextAfter` as `after` to continue (it echoes `after` when the page is empty). */
+export const EventPage = Schema.Struct({
+  items: Schema.Array(StoredEvent),
+  nextAfter: Nullable(Schema.Number)
+}).annotations({ identifier: "EventPage" })
+/** A page of events. */
+export type EventPage = typeof EventPage.Type
+
+/** One message of a run's conversation. */
+export const TraceEntry = Schema.Struct({
+  orderIndex: Schema.Number,
+  iteration: Schema.Number,
+  role: Schema.String,
+  content: Schema.String,
+  toolCalls: Nullable(JsonValue),
+  toolCallId: Nullable(Schema.String),
+  providerCallId: Nullable(Schema.String),
+  toolName: Nullable(Schema.String),
+  isError: Nullable(Schema.Boolean),
+  createdAt: DateTime
+}).annotations({ identifier: "TraceEntry" })
+/** One message of a run's conversation. */
+export type TraceEntry = typeof TraceEntry.Type
+
+/** One tool call. */
+export const ToolCall = Schema.Struct({
+  id: Schema.String,
+  providerCallId: Nullable(Schema.String),
+  toolName: Schema.String,
+  target: Schema.String,
+  iteration: Schema.Number,
+  params: Nullable(JsonValue),
+  result: Nullable(JsonValue),
+  success: Nullable(Schema.Boolean),
+  error: Nullable(Schema.String),
+  durationMs: Nullable(Schema.Number),
+  startedAt: DateTime,
+  completedAt: Nullable(DateTime)
+}).annotations({ identifier: "ToolCall" })
+/** One tool call. */
+export type ToolCall = typeof ToolCall.Type
+
+/** One model call, with the semantic request/response and the exact provider payloads. */
+export const LlmCall = Schema.Struct({
+  id: Schema.String,
+  iteration: Schema.Number,
+  status: Schema.String,
+  provider: Schema.String,
+  model: Schema.String,
+  responseModel: Nullable(Schema.String),
+  responseId: Nullable(Schema.String),
+  finishReason: Nullable(Schema.String),
+  semanticRequest: Nullable(JsonValue),
+  semanticResponse: Nullable(JsonValue),
+  providerRequest: Nullable(JsonValue),
+  providerResponse: Nullable(JsonValue),
+  inputTokens: Nullable(Schema.Number),
+  outputTokens: Nullable(Schema.Number),
+  cacheReadTokens: Nullable(Schema.Number),
+  cacheWriteTokens: Nullable(Schema.Number),
+  reasoningTokens: Nullable(Schema.Number),
+  costUsd: Nullable(Schema.Number),
+  costNote: Nullable(Schema.String),
+  durationMs: Nullable(Schema.Number),
+  error: Nullable(RecordedError),
+  startedAt: DateTime,
+  completedAt: Nullable(DateTime)
+}).annotations({ identifier: "LlmCall" })
+/** One model call. */
+export type LlmCall = typeof LlmCall.Type
+
+/** One `token_usage` row (one per completed model call). */
+export const UsageRecord = Schema.Struct({
+  id: Schema.String,
+  llmInteractionId: Schema.String,
+  iteration: Schema.Number,
+  provider: Schema.String,
+  model: Schema.String,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  cacheReadTokens: Nullable(Schema.Number),
+  cacheWriteTokens: Nullable(Schema.Number),
+  reasoningTokens: Nullable(Schema.Number),
+  costUsd: Nullable(Schema.Number),
+  createdAt: DateTime
+}).annotations({ identifier: "UsageRecord" })
+/** One `token_usage` row. */
+export type UsageRecord = typeof UsageRecord.Type
+
+/** A pause and the resume that ended it; `resumeSequenceIndex` is null while the pause is still active. */
+export const PausePair = Schema.Struct({
+  pauseSequenceIndex: Schema.Number,
+  pausedAt: DateTime,
+  status: Schema.String,
+  pendingCalls: JsonValue,
+  prompt: Nullable(Schema.String),
+  resumeSequenceIndex: Nullable(Schema.Number),
+  resumedAt: Nullable(DateTime),
+  submission: Nullable(JsonValue),
+  waitMs: Nullable(Schema.Number)
+}).annotations({ identifier: "PausePair" })
+/** A pause and the resume that ended it. */
+export type PausePair = typeof PausePair.Type
+
+/** Sums over a set of runs' model calls (from `token_usage`). */
+export const UsageTotals = Schema.Struct({
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  cacheReadTokens: Schema.Number,
+  cacheWriteTokens: Schema.Number,
+  reasoningTokens: Schema.Number,
+  /** Sum of known costs; see `unpricedCallCount` for calls without one. */
+  costUsd: Schema.Number,
+  runCount: Schema.Number,
+  modelCallCount: Schema.Number,
+  unpricedCallCount: Schema.Number
+}).annotations({ identifier: "UsageTotals" })
+/** Sums over a set of runs' model calls. */
+export type UsageTotals = typeof UsageTotals.Type
+
+/** A run and its descendants. */
+export interface RunTreeNode {
+  readonly run: RunSummary
+  readonly children: ReadonlyArray<RunTreeNode>
+}
+/** A run and its descendants. */
+export const RunTreeNode: Schema.Schema<RunTreeNode> = Schema.Struct({
+  run: RunSummary,
+  children: Schema.Array(Schema.suspend((): Schema.Schema<RunTreeNode> => RunTreeNode))
+}).annotations({ identifier: "RunTreeNode" })
+
+/** A run's place among its relatives: ancestors (root first), its subtree, and totals over the subtree. */
+export const RunTree = Schema.Struct({
+  run: RunSummary,
+  ancestors: Schema.Array(RunSummary),
+  children: Schema.Array(RunTreeNode),
+  /** Over the run and all its descendants. */
+  subtreeTotals: UsageTotals
+}).annotations({ identifier: "RunTree" })
+/** A run's place among its relatives. */
+export type RunTree = typeof RunTree.Type
+
+/** Dimensions `usage` can group by. */
+export const UsageGroupBy = Schema.Literal("tenant", "agent", "model", "day")
+/** Dimensions `usage` can group by. */
+export type UsageGroupBy = typeof UsageGroupBy.Type
+
+/** One group of a usage rollup: the grouped keys (only those asked for) and the sums. */
+export const UsageGroup = Schema.Struct({
+  tenantId: Schema.optionalWith(Nullable(Schema.String), { exact: true }),
+  agentName: Schema.optionalWith(Schema.String, { exact: true }),
+  model: Schema.optionalWith(Schema.String, { exact: true }),
+  /** `YYYY-MM-DD` (UTC). */
+  day: Schema.optionalWith(Schema.String, { exact: true }),
+  ...UsageTotals.fields
+}).annotations({ identifier: "UsageGroup" })
+/** One group of a usage rollup. */
+export type UsageGroup = typeof UsageGroup.Type
+
+/** One line of an export: a run with everything recorded about it. */
+export const ExportedRun = Schema.Struct({
+  run: RunDetail,
+  events: Schema.Array(StoredEvent),
+  traces: Schema.Array(TraceEntry),
+  toolCalls: Schema.Array(ToolCall),
+  llmCalls: Schema.Array(LlmCall),
+  usage: Schema.Array(UsageRecord)
+}).annotations({ identifier: "ExportedRun" })
+/** One line of an export. */
+export type ExportedRun = typeof ExportedRun.Type

@@ -1,0 +1,48 @@
+/**
+ * The Promise facade of the RunStore for hosts without Effect. Failures reject with the tagged error itself
+ * (`RunNotFound`, `InvalidQuery`, `StoreError`), so `err._tag` can be matched.
+ */
+import { Database } from "@sextant/recorder"
+import { Cause, Effect, Exit, ManagedRuntime, Stream } from "effect"
+import type { RunStoreClient, RunStoreOptions, RunStoreService } from "../RunStore.js"
+import { make } from "./store.js"
+
+const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromiseExit(effect).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  })
+
+// `Stream.toAsyncIterable` rejects with the squashed cause, i.e. the tagged error itself.
+const toIterable = <A, E>(stream: Stream.Stream<A, E>): AsyncIterable<A> => Stream.toAsyncIterable(stream)
+
+/** A Promise client over a service; `close` runs `release` once. */
+export const fromService = (service: RunStoreService, release: () => Promise<void> = async () => {}): RunStoreClient => {
+  let closing: Promise<void> | undefined
+  return {
+    listRuns: (o) => toPromise(service.listRuns(o)),
+    getRun: (id, o) => toPromise(service.getRun(id, o)),
+    getEvents: (id, o) => toPromise(service.getEvents(id, o)),
+    streamEvents: (id, o) => toIterable(service.streamEvents(id, o)),
+    getTraces: (id, o) => toPromise(service.getTraces(id, o)),
+    getToolCalls: (id, o) => toPromise(service.getToolCalls(id, o)),
+    getLlmCalls: (id, o) => toPromise(service.getLlmCalls(id, o)),
+    getPauses: (id, o) => toPromise(service.getPauses(id, o)),
+    getRunTree: (id, o) => toPromise(service.getRunTree(id, o)),
+    usage: (o) => toPromise(service.usage(o)),
+    exportRuns: (f) => toIterable(service.exportNdjson(f)),
+    service,
+    close: () => (closing ??= release())
+  }
+}
+
+/** Opens the database at `url` and returns a Promise client that owns its connections. */
+export const fromDatabaseUrl = async (url: string, options?: RunStoreOptions): Promise<RunStoreClient> => {
+  const runtime = ManagedRuntime.make(Database.layerFromUrl(url))
+  const exit = await runtime.runPromiseExit(make(options))
+  if (Exit.isFailure(exit)) {
+    await runtime.dispose()
+    throw Cause.squash(exit.cause)
+  }
+  return fromService(exit.value, () => runtime.dispose())
+}

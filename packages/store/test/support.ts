@@ -1,0 +1,152 @@
+/**
+ * Test fixtures: both dialects as fresh real databases, seeded through real recorded runs (the agent loop,
+ * a scripted model, the SqlRecorder), plus a pause/resume segment recorded through the same recorder.
+ */
+import { SqlClient } from "@effect/sql"
+import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { Agent, type HookEvent, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
+import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import { pgDatabase, sqliteDatabase } from "../../../test-support/databases.js"
+import { RunStore } from "../src/index.js"
+
+/** A dialect under test: a fresh, migrated database URL for the scope. */
+export interface Dialect {
+  readonly name: "sqlite" | "postgres"
+  readonly database: Effect.Effect<string, never, Scope.Scope>
+}
+
+/** Both dialects; Postgres databases are created on the real server and migrated. */
+export const dialects: ReadonlyArray<Dialect> = [
+  { name: "sqlite", database: sqliteDatabase },
+  {
+    name: "postgres",
+    database: Effect.tap(pgDatabase, (url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+  }
+]
+
+const weatherTool = Tool.make("get_weather", {
+  description: "Weather for a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) => ({ city, tempC: 21 })
+})
+const payTool = Tool.make("confirm_payment", {
+  description: "Asks the user to confirm",
+  parameters: Schema.Struct({ amount: Schema.Number }),
+  target: "client"
+})
+
+/** Scripted turns: a tool call then an answer, with full usage (cache, reasoning, cost). */
+export const toolThenAnswer = (answer: string, cost = true): ReadonlyArray<ScriptedModel.ScriptStep> => [
+  {
+    toolCalls: [{ name: "get_weather", arguments: { city: "Lisbon" } }],
+    usage: { inputTokens: 50, outputTokens: 12, cacheReadTokens: 30, reasoningTokens: 4, ...(cost ? { costUsd: 0.001 } : {}) }
+  },
+  { text: answer, usage: { inputTokens: 80, outputTokens: 9, cacheWriteTokens: 7, ...(cost ? { costUsd: 0.002 } : {}) } }
+]
+
+/** Runs an agent once with its own scripted model, recorded by the ambient recorder. */
+export const runAgent = (
+  name: string,
+  script: ReadonlyArray<ScriptedModel.ScriptStep>,
+  options: Agent.RunOptions = {},
+  input = "What's the weather in Lisbon?"
+) =>
+  Effect.gen(function*() {
+    const agent = yield* Agent.make({ name, instructions: `You are ${name}.`, tools: [weatherTool, payTool] })
+    return yield* agent.run(input, options).pipe(Effect.provide(ScriptedModel.layer(script, { model: `${name}-model` })))
+  })
+
+/** Ids of the seeded runs. */
+export interface Seeded {
+  readonly weather1: string
+  readonly weather2: string
+  readonly failed: string
+  readonly paused: string
+  readonly parent: string
+  readonly child1: string
+  readonly child2: string
+  readonly grandchild: string
+  readonly untenanted: string
+  /** Every seeded id, oldest first. */
+  readonly all: ReadonlyArray<string>
+}
+/** The seeded run ids. */
+export class SeededRuns extends Context.Tag("test/SeededRuns")<SeededRuns, Seeded>() {}
+
+const at = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Seeds the runs every store test relies on. */
+export const seed = Effect.gen(function*() {
+  const ids: Array<string> = []
+  const one = (name: string, script: ReadonlyArray<ScriptedModel.ScriptStep>, options: Agent.RunOptions = {}) =>
+    Effect.gen(function*() {
+      // Distinct creation times keep the expected order unambiguous (the store also orders ties by id).
+      yield* Effect.promise(() => at(3))
+      const r = yield* runAgent(name, script, options)
+      ids.push(r.runId)
+      return r.runId
+    })
+  const weather1 = yield* one("weather", toolThenAnswer("21 and sunny"), {
+    tenantId: "acme",
+    metadata: { team: "red", tier: 1, beta: true }
+  })
+  const weather2 = yield* one("weather", toolThenAnswer("Still 21"), { tenantId: "acme", metadata: { team: "blue", tier: 2 } })
+  const failed = yield* one("support", [{ fail: "vendor down" }], { tenantId: "globex", metadata: { team: "red" } })
+  const paused = yield* one("checkout", [
+    { toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }], usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 } }
+  ], { tenantId: "acme" })
+  yield* resumeAndComplete(paused)
+  const parent = yield* one("planner", toolThenAnswer("planned"), { tenantId: "acme" })
+  const child1 = yield* one("researcher", toolThenAnswer("found"), { tenantId: "acme", parentRunId: parent })
+  const child2 = yield* one("writer", toolThenAnswer("wrote", false), { tenantId: "acme", parentRunId: parent })
+  const grandchild = yield* one("fact-checker", toolThenAnswer("checked"), { tenantId: "acme", parentRunId: child1 })
+  const untenanted = yield* one("weather", toolThenAnswer("no tenant"), {})
+  return { weather1, weather2, failed, paused, parent, child1, child2, grandchild, untenanted, all: ids } satisfies Seeded
+})
+
+/** Records the resume of a paused run (the client's tool result) and its completion, through the recorder. */
+export const resumeAndComplete = (runId: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const recorder = yield* Recorder
+    const [row] = yield* sql<{ last_sequence_index: number; iteration_count: number }>`
+      SELECT last_sequence_index, iteration_count FROM agent_runs WHERE id = ${runId}`
+    yield* Effect.promise(() => at(5))
+    let seq = Number(row!.last_sequence_index)
+    const iteration = Number(row!.iteration_count)
+    const base = () => ({ runId, sequenceIndex: ++seq, iteration, timestamp: Date.now() })
+    const events: ReadonlyArray<HookEvent.HookEvent> = [
+      {
+        _tag: "RunResumed",
+        ...base(),
+        agentName: "checkout",
+        resumedFrom: "waiting_client_tool",
+        submission: { toolResults: [{ callId: "call_1_1", result: { confirmed: true } }] }
+      },
+      {
+        _tag: "RunCompleted",
+        ...base(),
+        status: "success",
+        answer: "paid",
+        iterations: iteration,
+        usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 }
+      }
+    ]
+    for (const e of events) yield* recorder.record(e)
+  })
+
+/** The recorder, the SqlClient and a RunStore over a fresh database of the dialect. */
+export const storeLayer = (dialect: Dialect) =>
+  Layer.unwrapScoped(Effect.map(dialect.database, (url) =>
+    RunStore.layer.pipe(
+      Layer.provideMerge(SqlRecorder.layerFromUrl(url)),
+      Layer.orDie,
+      Layer.merge(Layer.succeed(DatabaseUrl, url))
+    )))
+
+/** The URL of the database under test. */
+export class DatabaseUrl extends Context.Tag("test/DatabaseUrl")<DatabaseUrl, string>() {}
+
+/** `storeLayer` plus the seeded runs. */
+export const seededLayer = (dialect: Dialect) =>
+  Layer.effect(SeededRuns, seed.pipe(Effect.orDie)).pipe(Layer.provideMerge(storeLayer(dialect)))
