@@ -3,13 +3,16 @@
  * and the recorder, run agents, and dispose it on shutdown (which drains the notifiers).
  */
 import { context as otelContext } from "@opentelemetry/api"
-import { type Duration, Layer, ManagedRuntime, Stream } from "effect"
+import { type Duration, Effect, Layer, ManagedRuntime, Option, Stream } from "effect"
+import { InvalidRunOptions } from "./Errors.js"
+import { RunLedger } from "./RunLedger.js"
+import { cancelRun } from "./Runs.js"
 import type { Agent, RunOptions } from "./Agent.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
 import { notifierStats, Notifiers } from "./Notifiers.js"
 import type { Recorder } from "./Recorder.js"
-import type { RunResult } from "./RunResult.js"
+import type { CancelResult, RunResult, ToolResultSubmission } from "./RunResult.js"
 import type { StreamEvent } from "./StreamEvent.js"
 
 /** Options of `AgentRuntime.make`. */
@@ -26,13 +29,42 @@ export interface AgentRuntime {
   readonly run: (agent: Agent, input: string, options?: RunOptions) => Promise<RunResult>
   /** Streams a run's recorded events and deltas; breaking out of the loop cancels the run. */
   readonly stream: (agent: Agent, input: string, options?: RunOptions) => AsyncIterable<StreamEvent>
+  /** Resumes a run waiting for client tool results. */
+  readonly submitToolResults: (
+    agent: Agent,
+    runId: string,
+    results: ReadonlyArray<ToolResultSubmission>,
+    options?: RunOptions
+  ) => Promise<RunResult>
+  /** Resumes a run waiting for approval. */
+  readonly submitApproval: (
+    agent: Agent,
+    runId: string,
+    decision: { readonly approved: boolean; readonly reason?: string | undefined },
+    options?: RunOptions
+  ) => Promise<RunResult>
+  /** Resumes a run waiting for human input. */
+  readonly submitInput: (agent: Agent, runId: string, text: string, options?: RunOptions) => Promise<RunResult>
+  /** Cancels a run (see `Runs.cancelRun`). */
+  readonly cancelRun: (runId: string) => Promise<CancelResult>
+  /** Starts a new run from a finished run's input. */
+  readonly retryRun: (agent: Agent, runId: string, options?: RunOptions) => Promise<RunResult>
   /** Delivery counters per notifier. */
   readonly stats: () => Promise<ReadonlyArray<NotifierStats>>
   /** Releases the layer: drains notifiers up to their deadline, closes database pools. */
   readonly dispose: () => Promise<void>
 }
 
-/** Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder`. */
+/** Runs an effect that reads runs back; a recorder that cannot (no `RunLedger`) is a typed error. */
+const withLedger = <A, E, R>(effect: Effect.Effect<A, E, R | RunLedger>): Effect.Effect<A, E | InvalidRunOptions, Exclude<R, RunLedger>> =>
+  Effect.flatMap(Effect.serviceOption(RunLedger), (ledger): Effect.Effect<A, E | InvalidRunOptions, Exclude<R, RunLedger>> =>
+    Option.isNone(ledger)
+      ? Effect.fail(
+        new InvalidRunOptions({ field: "recorder", message: "resuming, cancelling and retrying need a recorder that reads runs back (RunLedger)" })
+      )
+      : Effect.provideService(effect, RunLedger, ledger.value))
+
+/** Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume). */
 export const make = <E>(
   layer: Layer.Layer<LanguageModel | Recorder, E>,
   options?: AgentRuntimeOptions
@@ -62,6 +94,14 @@ export const make = <E>(
         }
       }
     },
+    submitToolResults: (agent, runId, results, runOptions) =>
+      runtime.runPromise(withLedger(agent.submitToolResults(runId, results, withTrace(runOptions)))),
+    submitApproval: (agent, runId, decision, runOptions) =>
+      runtime.runPromise(withLedger(agent.submitApproval(runId, decision, withTrace(runOptions)))),
+    submitInput: (agent, runId, text, runOptions) =>
+      runtime.runPromise(withLedger(agent.submitInput(runId, text, withTrace(runOptions)))),
+    cancelRun: (runId) => runtime.runPromise(withLedger(cancelRun(runId))),
+    retryRun: (agent, runId, runOptions) => runtime.runPromise(withLedger(agent.retry(runId, withTrace(runOptions)))),
     stats: () => runtime.runPromise(notifierStats),
     dispose: () => runtime.dispose()
   }

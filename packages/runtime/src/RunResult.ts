@@ -27,3 +27,18 @@ export interface RunResult {
   /** What a paused run waits on. */
   readonly pendingCalls?: ReadonlyArray<PendingCall>
 }
+
+/** A client tool's result for `submitToolResults`: `result` on success, `error` on failure. */
+export interface ToolResultSubmission {
+  readonly callId: string
+  readonly result?: Json
+  readonly error?: string
+}
+
+/** The outcome of `cancelRun`. */
+export interface CancelResult {
+  readonly runId: string
+  /** `cancelled`; the terminal status of a run that had already ended; or `running` for a run in another process, which stops at its next step. */
+  readonly status: RunStatus
+  readonly cancelled: boolean
+}

@@ -3,13 +3,16 @@
  * call can go wrong becomes a failed tool result the model sees on its next turn, never a crashed run.
  * `Tool.make` only describes a tool; `Agent.make` validates it and fails with `AgentConfigError`.
  */
-import type { Duration, Effect, Schema } from "effect"
+import { type Duration, type Effect, Schema } from "effect"
 
 /** What a tool handler is told about the call it serves. */
 export interface ToolContext {
   readonly runId: string
   readonly callId: string
   readonly iteration: number
+  /** How deep the run is in a delegation tree (0 for a top-level run). */
+  readonly delegationLevel: number
+  readonly tenantId?: string
   /** Aborted when the call times out or the run is interrupted; pass it to `fetch` and friends. */
   readonly signal: AbortSignal
 }
@@ -36,7 +39,29 @@ export interface ToolOptions<A, I> {
 /** A tool definition, validated when an agent is made. */
 export interface Tool<A = any, I = any> extends ToolOptions<A, I> {
   readonly name: string
+  /** `human`: a call pauses the run `waiting_human_input`; `submitInput` answers it. */
+  readonly kind?: "human" | undefined
 }
 
 /** Describes a tool; `Agent.make` validates it. */
 export const make = <A, I>(name: string, options: ToolOptions<A, I>): Tool<A, I> => ({ name, ...options })
+
+/** Options of `Tool.humanInput`. */
+export interface HumanInputOptions {
+  /** Default `ask_human`. */
+  readonly name?: string | undefined
+  readonly description?: string | undefined
+}
+
+/**
+ * A tool the model calls to ask a person: the run pauses `waiting_human_input` with the question as its
+ * prompt, and the text given to `submitInput` becomes the tool's result.
+ */
+export const humanInput = (options?: HumanInputOptions): Tool<{ readonly question: string }> => ({
+  name: options?.name ?? "ask_human",
+  description: options?.description ??
+    "Ask the user a question when you need information or a decision only they can give.",
+  parameters: Schema.Struct({ question: Schema.String }),
+  target: "client",
+  kind: "human"
+})

@@ -21,6 +21,14 @@ export * from "./Notifiers.js"
 export * from "./Recorder.js"
 /** Run results. */
 export type * from "./RunResult.js"
+/** The run ledger port (resume, cancel, idempotency). */
+export * from "./RunLedger.js"
+/** Operations on recorded runs. */
+export * as Runs from "./Runs.js"
+/** Guardrails at the model boundary. */
+export * as Guardrails from "./Guardrails.js"
+/** Model prices. */
+export * as Pricing from "./Pricing.js"
 /** The scripted test model. */
 export * as ScriptedModel from "./ScriptedModel.js"
 /** Stream-only events. */

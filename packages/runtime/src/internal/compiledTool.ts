@@ -8,6 +8,7 @@ export interface CompiledTool {
   readonly name: string
   readonly description: string
   readonly target: "server" | "client"
+  readonly kind: "tool" | "human"
   readonly parallel: boolean
   readonly timeout: Duration.Duration
   readonly maxCallsPerRun: number | undefined
@@ -54,6 +55,7 @@ export const compileTool = (tool: Tool, index: number): Either.Either<CompiledTo
     name: tool.name,
     description: tool.description,
     target,
+    kind: tool.kind === "human" ? "human" : "tool",
     parallel: tool.parallel ?? true,
     timeout: timeout.value,
     maxCallsPerRun: max,

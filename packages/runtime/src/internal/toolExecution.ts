@@ -2,14 +2,8 @@ import { Cause, Clock, Duration, Effect, Either, Exit, Option } from "effect"
 import type { Json, ToolCallRef } from "../HookEvent.js"
 import type { CompiledTool } from "./compiledTool.js"
 import { describeError, toJson } from "./json.js"
+import type { ToolOutcome } from "./runState.js"
 
-/** How a tool call ended: a JSON result, or a failure with a message the model will see. */
-export interface ToolOutcome {
-  readonly success: boolean
-  readonly result: Json
-  readonly error?: string
-  readonly durationMs: number
-}
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
@@ -24,7 +18,13 @@ const TIMEOUT = Symbol.for("@sextant/runtime/tool-timeout")
 export const executeTool = (
   tool: CompiledTool | undefined,
   call: ToolCallRef,
-  context: { readonly runId: string; readonly iteration: number; readonly overLimit: boolean }
+  context: {
+    readonly runId: string
+    readonly iteration: number
+    readonly overLimit: boolean
+    readonly delegationLevel: number
+    readonly tenantId: string | undefined
+  }
 ): Effect.Effect<ToolOutcome> =>
   Effect.gen(function*() {
     const startedAt = yield* Clock.currentTimeMillis
@@ -44,7 +44,14 @@ export const executeTool = (
     const handler = tool.handler!
     const invoke = Effect.suspend(() => {
       const controller = new AbortController()
-      const out = handler(args.right, { runId: context.runId, callId: call.id, iteration: context.iteration, signal: controller.signal })
+      const out = handler(args.right, {
+        runId: context.runId,
+        callId: call.id,
+        iteration: context.iteration,
+        delegationLevel: context.delegationLevel,
+        ...(context.tenantId === undefined ? {} : { tenantId: context.tenantId }),
+        signal: controller.signal
+      })
       const effect: Effect.Effect<unknown, unknown> = Effect.isEffect(out)
         ? (out as Effect.Effect<unknown, unknown>)
         : isPromiseLike(out)
