@@ -44,6 +44,10 @@ export interface Guardrail {
 /** The PII entity types `PII` detects, in the order it runs them. */
 export const piiEntities: ReadonlyArray<string> = Object.keys(piiRules)
 
+/** A detector from pattern rules: their findings without duplicates or overlaps (the longer wins). */
+const detectWith = (rules: ReadonlyArray<PatternRule>) => (text: string): ReadonlyArray<Finding> =>
+  resolveOverlaps(findAll(rules, text), text.length)
+
 /**
  * Personal data: `EMAIL`, `PHONE` (international `+…` and separated North American forms), `IBAN` (mod 97),
  * `CREDIT_CARD` (issuer prefix and Luhn), `US_SSN` (issuable ranges) and `IP_ADDRESS` (IPv4, IPv6).
@@ -58,7 +62,7 @@ export const PII = (
     throw new Error(`PII: unknown entity type ${unknown.join(", ")} (known: ${piiEntities.join(", ")})`)
   }
   const rules = piiEntities.filter((e) => entities.includes(e)).flatMap((e) => piiRules[e] ?? [])
-  return { name: "PII", action: options?.action ?? "redact", detect: (text) => findAll(rules, text) }
+  return { name: "PII", action: options?.action ?? "redact", detect: detectWith(rules) }
 }
 
 /**
@@ -69,7 +73,7 @@ export const PII = (
 export const SecretDetection = (options?: { readonly action?: GuardrailAction }): Guardrail => ({
   name: "SecretDetection",
   action: options?.action ?? "block",
-  detect: (text) => findAll(secretRules, text)
+  detect: detectWith(secretRules)
 })
 
 /** A prompt-injection pattern: a string is compiled case-insensitively, a RegExp keeps its own flags. */
@@ -94,7 +98,7 @@ export const PromptInjection = (
       ? new RegExp(pattern, "gi")
       : new RegExp(pattern.source, pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g")
   }))
-  return { name: "PromptInjection", action: options?.action ?? "block", detect: (text) => findAll(rules, text) }
+  return { name: "PromptInjection", action: options?.action ?? "block", detect: detectWith(rules) }
 }
 
 /** A guardrail from your own detector. Finding types become placeholder prefixes (upper-cased, `_` for others). */

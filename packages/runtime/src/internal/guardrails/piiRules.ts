@@ -56,11 +56,12 @@ const cardPrefix = /^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|5|4
 /**
  * Card numbers: 13 to 19 digits, optionally grouped with one kind of separator (spaces or dashes), a known
  * issuer prefix and a valid Luhn check. When the full run fails, shorter prefixes ending at a group boundary
- * are tried, so a trailing unrelated number does not hide the card.
+ * are tried, so a trailing unrelated number ("4111 1111 1111 1111 12/27") does not hide the card. A run that
+ * continues a group sequence ("DE89 3704 0044 …", the tail of an IBAN) or a decimal number is not a card.
  */
 const creditCard: PatternRule = {
   type: "CREDIT_CARD",
-  regex: /(?<![\d.-])\d(?:[ -]?\d){12,18}(?!\d)/g,
+  regex: /(?<![\d.,-])(?<!\d[ -])\d(?:[ -]?\d){12,18}(?!\d|[.,]\d)/g,
   accept: (value, start) => {
     if (/ /.test(value) && /-/.test(value)) return false
     const groupEnds = [...value.matchAll(/\d(?=[ -]|$)/g)].map((m) => m.index + 1).reverse()
