@@ -1,0 +1,66 @@
+/**
+ * Anthropic through the Messages API (`POST {baseUrl}/v1/messages`), on `@effect/ai-anthropic`, behind the
+ * kernel's `LanguageModel` port. Usage includes cache reads and writes (read from the vendor's body, since
+ * `@effect/ai` drops cache writes).
+ */
+import { AnthropicClient, AnthropicLanguageModel } from "@effect/ai-anthropic"
+import type { HttpClient } from "@effect/platform"
+import { LanguageModel } from "@sextant/runtime"
+import { Effect, Layer, type Redacted } from "effect"
+import type { ProviderConfigError } from "./Errors.js"
+import { adapt } from "./internal/effectAi.js"
+import { optionalUrl, requiredKey } from "./internal/env.js"
+import { instrument } from "./internal/http.js"
+import { resolveRetry } from "./internal/retry.js"
+import * as Usage from "./internal/usage.js"
+import type { RetryPolicy } from "./RetryPolicy.js"
+
+/** Options of `Anthropic.layer`. */
+export interface AnthropicOptions {
+  /** The model id, e.g. `claude-sonnet-4-5`. */
+  readonly model: string
+  readonly apiKey: Redacted.Redacted
+  /** Defaults to `https://api.anthropic.com`. */
+  readonly baseUrl?: string | undefined
+  /** The `anthropic-version` header (default `2023-06-01`). */
+  readonly anthropicVersion?: string | undefined
+  readonly retry?: RetryPolicy | undefined
+  /** Extra Messages API request fields (`max_tokens` — default 4096 —, `temperature`, `thinking`, …). */
+  readonly config?: Omit<AnthropicLanguageModel.Config.Service, "model"> | undefined
+}
+
+/** Options of `Anthropic.layerConfig` (the key and base URL come from the environment). */
+export type AnthropicConfigOptions = Omit<AnthropicOptions, "apiKey" | "baseUrl">
+
+/** The provider name recorded with every call. */
+export const provider = "anthropic"
+
+/** An Anthropic model as the kernel's `LanguageModel`; needs an `HttpClient` (e.g. `FetchHttpClient.layer`). */
+export const layer = (options: AnthropicOptions): Layer.Layer<LanguageModel, never, HttpClient.HttpClient> =>
+  Layer.effect(
+    LanguageModel,
+    Effect.map(
+      AnthropicLanguageModel.make({ model: options.model, ...(options.config === undefined ? {} : { config: options.config }) }),
+      (model) => adapt(model, { provider, model: options.model, usage: Usage.anthropic })
+    )
+  ).pipe(
+    Layer.provide(AnthropicClient.layer({
+      apiKey: options.apiKey,
+      apiUrl: options.baseUrl,
+      anthropicVersion: options.anthropicVersion,
+      transformClient: instrument(resolveRetry(options.retry))
+    }))
+  )
+
+/**
+ * Like `layer`, reading `ANTHROPIC_API_KEY` (required: a `ProviderConfigError` naming it when the layer is
+ * built) and `ANTHROPIC_BASE_URL` (optional) from the environment.
+ */
+export const layerConfig = (
+  options: AnthropicConfigOptions
+): Layer.Layer<LanguageModel, ProviderConfigError, HttpClient.HttpClient> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const apiKey = yield* requiredKey("ANTHROPIC_API_KEY", "Anthropic")
+    const baseUrl = yield* optionalUrl("ANTHROPIC_BASE_URL")
+    return layer({ ...options, apiKey, baseUrl })
+  }))
