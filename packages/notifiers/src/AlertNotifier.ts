@@ -1,0 +1,138 @@
+/**
+ * Evaluates alert rules over every run's events and hands each `Alert` to a `deliver` notifier (Slack, webhook,
+ * console, JSONL, your own) or function. Alerts are delivered inside this notifier's own fiber: a slow or failing
+ * `deliver` delays or fails this notifier only (counted in its statistics), never a run.
+ *
+ * How an alert reaches a plain `Notifier`: as the `event` argument of its `handle` (so `onEvent` sees it); tell it
+ * apart with `Alert.isAlert(event)`. Timers (for `approvalWaiting`) live in this notifier's worker fiber: they stop
+ * when the runtime shuts down.
+ */
+import { Clock, Duration, Effect, Fiber } from "effect"
+import { Notifier, type StreamEvent } from "@sextant/runtime"
+import { type Alert, isAlert } from "./Alert.js"
+import type { Rule, RuleInput } from "./AlertRules.js"
+import { isTerminal, RunTable } from "./internal/runs.js"
+import type { CommonOptions, NotifierEvent } from "./NotifierEvent.js"
+
+/** Where alerts go: a notifier (its `handle` gets the `Alert`) or a function. */
+export type Deliver = Notifier.Notifier | ((alert: Alert, context: Notifier.DeliveryContext) => Notifier.HandlerResult)
+
+/** Options of `AlertNotifier.make`. */
+export interface AlertOptions extends CommonOptions {
+  readonly rules: ReadonlyArray<Rule>
+  readonly deliver: Deliver
+}
+
+/** A notifier that raises alerts; `alerts` lists what it raised so far (most recent last, up to 1000). */
+export interface AlertNotifier extends Notifier.Notifier {
+  readonly alerts: Effect.Effect<ReadonlyArray<Alert>>
+}
+
+interface RunAlerts {
+  readonly states: Array<unknown>
+  readonly fired: Set<string>
+  readonly timers: Set<Fiber.RuntimeFiber<void>>
+  agentName?: string
+  iteration: number
+}
+
+/** A notifier evaluating `rules` on every event and delivering what fires to `deliver`. */
+export const make = (options: AlertOptions): AlertNotifier => {
+  const { rules } = options
+  const runs = new RunTable<RunAlerts>(() => ({
+    states: rules.map((r) => r.init()),
+    fired: new Set(),
+    timers: new Set(),
+    iteration: 0
+  }))
+  const raised: Array<Alert> = []
+  const deliver: (alert: Alert, context: Notifier.DeliveryContext) => Effect.Effect<void, unknown> =
+    typeof options.deliver === "function"
+      ? (alert, context) => Notifier.runHandler(() => (options.deliver as Exclude<Deliver, Notifier.Notifier>)(alert, context))
+      : ((target) => (alert, context) =>
+        Effect.suspend(() => target.handle(alert as unknown as StreamEvent.StreamEvent, context)).pipe(
+          Effect.timeout(target.timeout)
+        ))(options.deliver)
+
+  /** Runs every rule on the input; returns the alerts that fire. */
+  const evaluate = (run: RunAlerts, input: RuleInput): Array<Alert> => {
+    const out: Array<Alert> = []
+    rules.forEach((rule, i) => {
+      if (rule.once && run.fired.has(rule.name)) return
+      const finding = rule.check(input, run.states[i])
+      if (finding === undefined) return
+      run.fired.add(rule.name)
+      const alert: Alert = {
+        _tag: "Alert",
+        runId: input.runId,
+        iteration: run.iteration,
+        timestamp: input.timestamp,
+        rule: rule.name,
+        severity: finding.severity ?? rule.severity,
+        title: finding.title,
+        message: finding.message,
+        figures: { ...finding.figures },
+        ...(input._tag !== "Tick" && "sequenceIndex" in input ? { sequenceIndex: input.sequenceIndex } : {}),
+        ...(run.agentName === undefined ? {} : { agentName: run.agentName })
+      }
+      out.push(alert)
+      raised.push(alert)
+      if (raised.length > 1000) raised.shift()
+    })
+    return out
+  }
+
+  /** Delivers every alert, then fails if any delivery failed (so the dispatcher counts it). */
+  const deliverAll = (alerts: ReadonlyArray<Alert>, context: Notifier.DeliveryContext) =>
+    Effect.flatMap(
+      Effect.forEach(alerts, (a) => Effect.either(deliver(a, context))),
+      (outcomes) => {
+        const failed = outcomes.filter((o) => o._tag === "Left")
+        return failed.length === 0 ? Effect.void : Effect.fail(failed[0]!.left)
+      }
+    )
+
+  const schedule = (run: RunAlerts, runId: string, at: number, context: Notifier.DeliveryContext) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const timer: Fiber.RuntimeFiber<void> = yield* Effect.fork(
+        Effect.gen(function*() {
+          yield* Effect.sleep(Duration.millis(Math.max(0, at - now)))
+          run.timers.delete(timer)
+          if (runs.peek(runId) !== run) return
+          const alerts = evaluate(run, { _tag: "Tick", runId, timestamp: yield* Clock.currentTimeMillis })
+          yield* deliverAll(alerts, context).pipe(
+            Effect.catchAllCause((cause) => Effect.logWarning(`alert delivery failed for run ${runId}`, cause))
+          )
+        })
+      )
+      run.timers.add(timer)
+    })
+
+  const handle = (event: NotifierEvent, context: Notifier.DeliveryContext): Effect.Effect<void, unknown> =>
+    Effect.gen(function*() {
+      if (isAlert(event)) return
+      const run = runs.get(event.runId)
+      run.iteration = event.iteration
+      if (event._tag === "RunStarted" || event._tag === "RunResumed") run.agentName = event.agentName
+      const alerts = evaluate(run, event)
+      for (const [i, rule] of rules.entries()) {
+        const at = rule.wakeAt?.(event, run.states[i])
+        if (at !== undefined && !(rule.once && run.fired.has(rule.name))) yield* schedule(run, event.runId, at, context)
+      }
+      if (isTerminal(event)) {
+        runs.delete(event.runId)
+        yield* Effect.forEach(run.timers, (f) => Fiber.interrupt(f), { discard: true })
+      }
+      yield* deliverAll(alerts, context)
+    })
+
+  const notifier = Notifier.make({
+    name: options.name ?? "alerts",
+    onEvent: handle,
+    capacity: options.capacity,
+    strategy: options.strategy,
+    timeout: options.timeout ?? (typeof options.deliver === "function" ? "30 seconds" : Duration.sum(options.deliver.timeout, "1 second"))
+  })
+  return { ...notifier, alerts: Effect.sync(() => [...raised]) }
+}

@@ -1,0 +1,228 @@
+/**
+ * Alert rules: a predicate over a run's events with per-run state. A rule fires once per run unless made with
+ * `once: false` (then every time its condition holds). A rule whose condition depends on time passing (an
+ * approval left waiting) asks to be woken with `wakeAt` and is then checked with a `Tick`.
+ */
+import { Duration } from "effect"
+import type { StreamEvent } from "@sextant/runtime"
+import type { Severity } from "./Alert.js"
+import { isTerminal } from "./internal/runs.js"
+import { formatCount, formatDuration, formatUsd } from "./internal/text.js"
+
+/** A timer a rule asked for has gone off for this run. */
+export interface Tick {
+  readonly _tag: "Tick"
+  readonly runId: string
+  readonly timestamp: number
+}
+
+/** What a rule checks: one of the run's events, or a `Tick`. */
+export type RuleInput = StreamEvent.StreamEvent | Tick
+
+/** What a rule reports when its condition holds. */
+export interface Finding {
+  readonly title: string
+  readonly message: string
+  /** Overrides the rule's severity for this finding. */
+  readonly severity?: Severity | undefined
+  readonly figures?: Readonly<Record<string, number | string>> | undefined
+}
+
+/** An alert rule with per-run state `S`. */
+export interface Rule<S = any> {
+  readonly name: string
+  readonly severity: Severity
+  /** Fire at most once per run (default true). */
+  readonly once: boolean
+  /** A fresh state for a run, made at its first event. */
+  readonly init: () => S
+  /** Updates the state with the input and returns a finding when the condition holds. */
+  readonly check: (input: RuleInput, state: S) => Finding | undefined
+  /** After `check`, an epoch-ms time to be checked again with a `Tick` (for conditions about waiting). */
+  readonly wakeAt?: ((input: RuleInput, state: S) => number | undefined) | undefined
+}
+
+/** Options of `make`. */
+export interface RuleOptions<S> {
+  readonly name: string
+  readonly severity?: Severity | undefined
+  readonly once?: boolean | undefined
+  readonly init: () => S
+  readonly check: (input: RuleInput, state: S) => Finding | undefined
+  readonly wakeAt?: ((input: RuleInput, state: S) => number | undefined) | undefined
+}
+
+/** Defines a custom rule. */
+export const make = <S>(options: RuleOptions<S>): Rule<S> => ({
+  name: options.name,
+  severity: options.severity ?? "warning",
+  once: options.once ?? true,
+  init: options.init,
+  check: options.check,
+  wakeAt: options.wakeAt
+})
+
+/** Options every built-in rule takes. */
+export interface BuiltinOptions {
+  /** Default true: at most one alert per run. */
+  readonly once?: boolean | undefined
+  readonly severity?: Severity | undefined
+  /** Rename the rule (to run two of a kind with different limits). */
+  readonly name?: string | undefined
+}
+
+const builtin = <S>(defaults: RuleOptions<S>, options: BuiltinOptions | undefined): Rule<S> =>
+  make({
+    ...defaults,
+    name: options?.name ?? defaults.name,
+    severity: options?.severity ?? defaults.severity,
+    once: options?.once ?? true
+  })
+
+/** Fires when a run fails (or the sweep interrupts or abandons it). */
+export const runFailed = (options?: BuiltinOptions): Rule<null> =>
+  builtin({
+    name: "run_failed",
+    severity: "critical",
+    init: () => null,
+    check: (input) => {
+      if (input._tag === "RunFailed") {
+        return {
+          title: "Run failed",
+          message: `${input.error.tag}: ${input.error.message}`,
+          figures: { failureReason: input.failureReason, iterations: input.iterations }
+        }
+      }
+      if (input._tag === "RunInterrupted" || input._tag === "RunAbandoned") {
+        return {
+          title: input._tag === "RunInterrupted" ? "Run interrupted" : "Run abandoned",
+          message: `The sweep ended the run (it was ${input.previousStatus}).`,
+          figures: { failureReason: input.failureReason }
+        }
+      }
+      return undefined
+    }
+  }, options)
+
+/** Fires when a run's cost (summed over its model calls, or its final total) goes above `usd`. */
+export const costAbove = (usd: number, options?: BuiltinOptions): Rule<{ cost: number }> =>
+  builtin({
+    name: "cost_above",
+    severity: "warning",
+    init: () => ({ cost: 0 }),
+    check: (input, state) => {
+      if (input._tag === "LlmCallCompleted") state.cost += input.usage.costUsd ?? 0
+      else if (
+        (input._tag === "RunCompleted" || input._tag === "RunFailed" || input._tag === "RunCancelled") &&
+        input.usage.costUsd !== undefined
+      ) state.cost = Math.max(state.cost, input.usage.costUsd)
+      else return undefined
+      return state.cost > usd
+        ? {
+          title: `Run cost above ${formatUsd(usd)}`,
+          message: `The run has cost ${formatUsd(state.cost)} (limit ${formatUsd(usd)}).`,
+          figures: { costUsd: state.cost, limitUsd: usd }
+        }
+        : undefined
+    }
+  }, options)
+
+/** Fires when a run's tokens (input + output, summed over its model calls) go above `tokens`. */
+export const tokensAbove = (tokens: number, options?: BuiltinOptions): Rule<{ used: number }> =>
+  builtin({
+    name: "tokens_above",
+    severity: "warning",
+    init: () => ({ used: 0 }),
+    check: (input, state) => {
+      if (input._tag === "LlmCallCompleted") state.used += input.usage.inputTokens + input.usage.outputTokens
+      else if (input._tag === "RunCompleted" || input._tag === "RunFailed" || input._tag === "RunCancelled") {
+        state.used = Math.max(state.used, input.usage.inputTokens + input.usage.outputTokens)
+      } else return undefined
+      return state.used > tokens
+        ? {
+          title: `Run tokens above ${formatCount(tokens)}`,
+          message: `The run has used ${formatCount(state.used)} tokens (limit ${formatCount(tokens)}).`,
+          figures: { tokens: state.used, limit: tokens }
+        }
+        : undefined
+    }
+  }, options)
+
+/** Fires when `n` tool calls in a row failed (a success resets the count). */
+export const toolFailuresInARow = (n: number, options?: BuiltinOptions): Rule<{ streak: number; last?: string }> =>
+  builtin<{ streak: number; last?: string }>({
+    name: "tool_failures_in_a_row",
+    severity: "warning",
+    init: () => ({ streak: 0 }),
+    check: (input, state) => {
+      if (input._tag !== "ToolCallCompleted") return undefined
+      if (input.success) {
+        state.streak = 0
+        return undefined
+      }
+      state.streak++
+      state.last = input.error ?? input.toolName
+      return state.streak >= n
+        ? {
+          title: `${state.streak} tool failures in a row`,
+          message: `The last, ${input.toolName}, failed with: ${state.last}`,
+          figures: { failures: state.streak, threshold: n, tool: input.toolName }
+        }
+        : undefined
+    }
+  }, options)
+
+/** Fires when the same tool is called `n` times in a row (a loop the model may be stuck in). */
+export const sameToolInARow = (n: number, options?: BuiltinOptions): Rule<{ tool?: string; count: number }> =>
+  builtin<{ tool?: string; count: number }>({
+    name: "same_tool_in_a_row",
+    severity: "warning",
+    init: () => ({ count: 0 }),
+    check: (input, state) => {
+      if (input._tag !== "ToolCallStarted") return undefined
+      state.count = state.tool === input.toolName ? state.count + 1 : 1
+      state.tool = input.toolName
+      return state.count >= n
+        ? {
+          title: `${input.toolName} called ${state.count} times in a row`,
+          message: `The model called ${input.toolName} ${state.count} times in a row; it may be stuck in a loop.`,
+          figures: { tool: input.toolName, calls: state.count, threshold: n }
+        }
+        : undefined
+    }
+  }, options)
+
+/**
+ * Fires when an approval request has waited longer than `after` without a decision: on a timer while the run
+ * waits, or on the next event of the run if the timer could not run.
+ */
+export const approvalWaiting = (
+  after: Duration.DurationInput,
+  options?: BuiltinOptions
+): Rule<{ pending: Map<string, { readonly tool: string; readonly at: number }> }> => {
+  const limit = Duration.toMillis(after)
+  const overdue = (state: { pending: Map<string, { readonly tool: string; readonly at: number }> }, now: number) =>
+    [...state.pending.values()].filter((p) => now - p.at >= limit)
+  return builtin({
+    name: "approval_waiting",
+    severity: "warning",
+    init: () => ({ pending: new Map() }),
+    check: (input, state) => {
+      if (input._tag === "ApprovalRequested") state.pending.set(input.correlationId, { tool: input.toolName, at: input.timestamp })
+      if (input._tag === "ApprovalDecided" || isTerminal(input)) {
+        state.pending.clear()
+        return undefined
+      }
+      const late = overdue(state, input.timestamp)
+      if (late.length === 0) return undefined
+      const waited = input.timestamp - Math.min(...late.map((p) => p.at))
+      return {
+        title: `Approval waiting for ${formatDuration(waited)}`,
+        message: `${late.map((p) => p.tool).join(", ")} ${late.length === 1 ? "has" : "have"} waited for approval ` +
+          `for ${formatDuration(waited)} (limit ${formatDuration(limit)}).`,
+        figures: { waitingMs: waited, limitMs: limit, pending: late.length }
+      }
+    },
+    wakeAt: (input) => (input._tag === "ApprovalRequested" ? input.timestamp + limit : undefined)
+  }, options)
+}

@@ -1,0 +1,25 @@
+/**
+ * What the notifiers of this package handle: the runtime's stream events plus this package's `Alert`, and the
+ * options every one of them shares.
+ */
+import type { Duration } from "effect"
+import type { StreamEvent } from "@sextant/runtime"
+import type { Alert } from "./Alert.js"
+
+/** A hook event, a stream delta, or an alert raised by `AlertNotifier`. */
+export type NotifierEvent = StreamEvent.StreamEvent | Alert
+
+/** A predicate choosing which events a notifier acts on. */
+export type EventFilter = (event: NotifierEvent) => boolean
+
+/** Dispatcher options shared by every notifier of this package (see `Notifier.make` in the runtime). */
+export interface CommonOptions {
+  /** The name its statistics are kept under. */
+  readonly name?: string | undefined
+  /** Mailbox size; events past it are dropped and counted. */
+  readonly capacity?: number | undefined
+  /** `dropping` drops the newest event when the mailbox is full, `sliding` the oldest. */
+  readonly strategy?: "dropping" | "sliding" | undefined
+  /** Per-event handler timeout. */
+  readonly timeout?: Duration.DurationInput | undefined
+}

@@ -1,0 +1,191 @@
+/**
+ * Posts Block Kit messages to a Slack incoming webhook for the events worth a human's attention: a run failed
+ * (or was interrupted/abandoned by the sweep), a budget threshold or limit, a guardrail block, an approval
+ * request, and any `Alert`. Each message says what happened, which run and agent, the key figures, and links
+ * to the run in the read router.
+ */
+import { Effect } from "effect"
+import { type HookEvent, Notifier } from "@sextant/runtime"
+import { type Alert, isAlert } from "./Alert.js"
+import { type HttpCounters, makeCounters, postWithRetry, resolveRetry, type RetryOptions, worstCase } from "./internal/http.js"
+import { isTerminal, RunTable } from "./internal/runs.js"
+import { formatCount, formatUsd, jsonText, shorten } from "./internal/text.js"
+import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
+import type { HttpNotifier } from "./WebhookNotifier.js"
+
+/** Options of `SlackNotifier.make`. */
+export interface SlackOptions extends CommonOptions {
+  /** The Slack incoming-webhook URL. */
+  readonly webhookUrl: string
+  /** Which events to post (default: `attentionWorthy`). */
+  readonly filter?: EventFilter | undefined
+  /** Base URL of the read router (e.g. `https://ops.example.com/sextant`); messages link to `{base}/runs/{runId}`. */
+  readonly runLinkBaseUrl?: string | undefined
+  readonly retry?: RetryOptions | undefined
+}
+
+const attentionTags: ReadonlySet<string> = new Set([
+  "RunFailed",
+  "RunInterrupted",
+  "RunAbandoned",
+  "BudgetThreshold",
+  "BudgetExceeded",
+  "GuardrailBlocked",
+  "ApprovalRequested",
+  "Alert"
+])
+
+/** The default filter: failures, budget, guardrail blocks, approval requests and alerts. */
+export const attentionWorthy: EventFilter = (event) => attentionTags.has(event._tag)
+
+interface RunInfo {
+  agentName?: string
+  model?: string
+}
+
+/** Slack's `mrkdwn` needs `&`, `<` and `>` escaped. */
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+interface Message {
+  readonly emoji: string
+  readonly title: string
+  readonly text: string
+  readonly figures: ReadonlyArray<readonly [string, string]>
+}
+
+const describe = (event: HookEvent.HookEvent | Alert): Message | undefined => {
+  switch (event._tag) {
+    case "RunFailed":
+      return {
+        emoji: ":x:",
+        title: "Run failed",
+        text: `*${esc(event.error.tag)}*: ${esc(shorten(event.error.message, 600))}`,
+        figures: [
+          ["Reason", event.failureReason],
+          ["Iterations", String(event.iterations)],
+          ["Tokens", `${formatCount(event.usage.inputTokens)} in / ${formatCount(event.usage.outputTokens)} out`],
+          ...(event.usage.costUsd === undefined ? [] : [["Cost", formatUsd(event.usage.costUsd)] as const])
+        ]
+      }
+    case "RunInterrupted":
+    case "RunAbandoned":
+      return {
+        emoji: ":warning:",
+        title: event._tag === "RunInterrupted" ? "Run interrupted" : "Run abandoned",
+        text: `The sweep ended a run that was \`${event.previousStatus}\`.`,
+        figures: [["Reason", event.failureReason]]
+      }
+    case "BudgetThreshold":
+      return {
+        emoji: ":money_with_wings:",
+        title: `Budget ${Math.round(event.fraction * 100)}% used`,
+        text: `The run crossed ${Math.round(event.fraction * 100)}% of its ${event.kind} budget.`,
+        figures: [["Used", budgetFigure(event.kind, event.used)], ["Limit", budgetFigure(event.kind, event.limit)]]
+      }
+    case "BudgetExceeded":
+      return {
+        emoji: ":rotating_light:",
+        title: "Budget exceeded",
+        text: event.action === "stop" ? "The run used up its budget and was stopped." : "The run used up its budget.",
+        figures: [["Used", budgetFigure(event.kind, event.used)], ["Limit", budgetFigure(event.kind, event.limit)], [
+          "Action",
+          event.action
+        ]]
+      }
+    case "GuardrailBlocked":
+      return {
+        emoji: ":no_entry:",
+        title: "Guardrail blocked the run",
+        text: `*${esc(event.guardrail)}* (${event.direction}): ${esc(shorten(event.reason, 600))}`,
+        figures: [["Found", event.entities.map((e) => `${e.type} ×${e.count}`).join(", ") || "—"]]
+      }
+    case "ApprovalRequested":
+      return {
+        emoji: ":raised_hand:",
+        title: `Approval requested: ${event.toolName}`,
+        text: `The run waits for a human to approve \`${esc(event.toolName)}\`.`,
+        figures: [["Arguments", `\`${esc(shorten(jsonText(event.arguments), 300))}\``]]
+      }
+    case "Alert":
+      return {
+        emoji: event.severity === "critical" ? ":rotating_light:" : event.severity === "warning" ? ":warning:" : ":information_source:",
+        title: event.title,
+        text: esc(event.message),
+        figures: Object.entries(event.figures).map(([k, v]) => [k, String(v)] as const)
+      }
+    default:
+      return undefined
+  }
+}
+
+const budgetFigure = (kind: "tokens" | "cost", n: number) => (kind === "cost" ? formatUsd(n) : formatCount(n))
+
+/** Builds the Block Kit body for an event, or `undefined` when the event has no message form. */
+export const blocksFor = (
+  event: HookEvent.HookEvent | Alert,
+  run: { readonly agentName?: string | undefined; readonly model?: string | undefined } = {},
+  runLinkBaseUrl?: string
+): { readonly text: string; readonly blocks: ReadonlyArray<unknown> } | undefined => {
+  const m = describe(event)
+  if (m === undefined) return undefined
+  const agentName = run.agentName ?? (isAlert(event) ? event.agentName : undefined)
+  const fields = [
+    `*Run*\n\`${event.runId}\``,
+    `*Agent*\n${agentName === undefined ? "—" : esc(agentName)}${run.model === undefined ? "" : ` (${esc(run.model)})`}`,
+    ...m.figures.map(([k, v]) => `*${esc(k)}*\n${v}`)
+  ].slice(0, 10)
+  const blocks: Array<unknown> = [
+    { type: "header", text: { type: "plain_text", text: shorten(`${m.title}`, 150), emoji: true } },
+    { type: "section", text: { type: "mrkdwn", text: `${m.emoji} ${m.text}` } },
+    { type: "section", fields: fields.map((text) => ({ type: "mrkdwn", text })) }
+  ]
+  if (runLinkBaseUrl !== undefined) {
+    const url = `${runLinkBaseUrl.replace(/\/+$/, "")}/runs/${encodeURIComponent(event.runId)}`
+    blocks.push({
+      type: "actions",
+      elements: [{ type: "button", text: { type: "plain_text", text: "View run" }, url }]
+    })
+  }
+  blocks.push({
+    type: "context",
+    elements: [{ type: "mrkdwn", text: `${new Date(event.timestamp).toISOString()} · iteration ${event.iteration}` }]
+  })
+  return { text: `${m.title}: run ${event.runId}${agentName === undefined ? "" : ` (${agentName})`}`, blocks }
+}
+
+/** A notifier posting attention-worthy events to Slack; `deliveries` reports what it sent and gave up on. */
+export const make = (options: SlackOptions): HttpNotifier => {
+  const retry = resolveRetry(options.retry)
+  const counters: HttpCounters = makeCounters()
+  const filter = options.filter ?? attentionWorthy
+  const runs = new RunTable<RunInfo>(() => ({}))
+  const headers = Effect.succeed({ "content-type": "application/json" })
+
+  const handle = (event: NotifierEvent): Effect.Effect<void, unknown> => {
+    if (event._tag === "RunStarted") {
+      const info = runs.get(event.runId)
+      info.agentName = event.agentName
+      if (event.model !== undefined) info.model = event.model
+    } else if (event._tag === "RunResumed") {
+      runs.get(event.runId).agentName = event.agentName
+    }
+    const info = runs.peek(event.runId)
+    if (event._tag === "TextDelta" || event._tag === "ToolArgumentsDelta" || !filter(event)) {
+      if (isTerminal(event)) runs.delete(event.runId)
+      return Effect.void
+    }
+    const body = blocksFor(event, info ?? {}, options.runLinkBaseUrl)
+    if (isTerminal(event)) runs.delete(event.runId)
+    if (body === undefined) return Effect.void
+    return postWithRetry({ url: options.webhookUrl, body: JSON.stringify(body), headers, retry, counters })
+  }
+
+  const notifier = Notifier.make({
+    name: options.name ?? "slack",
+    onEvent: handle,
+    capacity: options.capacity,
+    strategy: options.strategy,
+    timeout: options.timeout ?? worstCase(retry)
+  })
+  return { ...notifier, deliveries: Effect.sync(() => ({ ...counters })) }
+}

@@ -1,0 +1,150 @@
+/**
+ * POSTs selected events as JSON to a URL: signed, with an idempotency key, retried with backoff on transient
+ * failures. The body is `WebhookPayload` (`schemaVersion` 1): one event, or a batch of one run's events.
+ */
+import { Clock, Effect, Schema } from "effect"
+import { HookEvent, Notifier, StreamEvent } from "@sextant/runtime"
+import { Alert, isAlert } from "./Alert.js"
+import { type HttpCounters, makeCounters, postWithRetry, resolveRetry, type RetryOptions, worstCase } from "./internal/http.js"
+import { isSegmentEnd } from "./internal/runs.js"
+import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
+import { EVENT_HEADER, IDEMPOTENCY_HEADER, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "./WebhookSignature.js"
+
+export type { RetryOptions } from "./internal/http.js"
+
+/** The payload format version this package sends. */
+export const SCHEMA_VERSION = 1
+
+/** One event as it is sent: its type string (`tool.completed`, `alert`, …) and the event itself. */
+export const WebhookItem = Schema.Struct({
+  type: Schema.String,
+  event: Schema.Union(HookEvent.HookEvent, Alert)
+})
+/** One event as it is sent. */
+export type WebhookItem = typeof WebhookItem.Type
+
+/** The JSON body of a webhook POST, decodable by a receiver with `Schema.decodeUnknown(WebhookPayload)`. */
+export const WebhookPayload = Schema.Union(
+  Schema.Struct({ schemaVersion: Schema.Literal(SCHEMA_VERSION), type: Schema.String, event: WebhookItem.fields.event }),
+  Schema.Struct({ schemaVersion: Schema.Literal(SCHEMA_VERSION), type: Schema.Literal("batch"), events: Schema.Array(WebhookItem) })
+)
+/** The JSON body of a webhook POST. */
+export type WebhookPayload = typeof WebhookPayload.Type
+
+/** Options of `WebhookNotifier.make`. */
+export interface WebhookOptions extends CommonOptions {
+  readonly url: string
+  /** Signs each POST (HMAC-SHA256 over `timestamp + "." + body`). */
+  readonly secret?: string | undefined
+  /** Which events to send (default: every recorded event and every alert; stream deltas never). */
+  readonly filter?: EventFilter | undefined
+  /** Extra headers (authorization, routing). */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly retry?: RetryOptions | undefined
+  /**
+   * Batch a run's events: a POST holds up to `maxEvents`, and is sent when full or when the run's segment ends
+   * (completed, failed, cancelled, paused). Alerts are never held back.
+   */
+  readonly batch?: { readonly maxEvents: number } | undefined
+}
+
+/** Delivery counters of a webhook or Slack notifier. */
+export interface DeliveryStats {
+  readonly sent: number
+  readonly retries: number
+  readonly rejected: number
+  readonly gaveUp: number
+}
+
+/** A notifier with its HTTP delivery counters. */
+export interface HttpNotifier extends Notifier.Notifier {
+  /** Payloads sent, retries, rejections and give-ups so far. */
+  readonly deliveries: Effect.Effect<DeliveryStats>
+}
+
+/** The `type` string of an event: its recorded `event_type`, `alert`, or `stream.<delta>`. */
+export const typeOf = (event: NotifierEvent): string => {
+  if (isAlert(event)) return "alert"
+  if (StreamEvent.isDelta(event)) return event._tag === "TextDelta" ? "stream.text_delta" : "stream.tool_arguments_delta"
+  return HookEvent.eventType(event)
+}
+
+/** The default filter: recorded events and alerts, not stream deltas. */
+export const recordedAndAlerts: EventFilter = (event) => isAlert(event) || !StreamEvent.isDelta(event)
+
+const idempotencyKey = (event: NotifierEvent): string => {
+  if (isAlert(event)) return `${event.runId}:alert:${event.rule}:${event.sequenceIndex ?? event.timestamp}`
+  if (StreamEvent.isDelta(event)) return `${event.runId}:delta:${event.correlationId}:${event.timestamp}`
+  return `${event.runId}:${event.sequenceIndex}`
+}
+
+/** A notifier POSTing events to `url`; `deliveries` reports what it sent, retried, and gave up on. */
+export const make = (options: WebhookOptions): HttpNotifier => {
+  const retry = resolveRetry(options.retry)
+  const counters: HttpCounters = makeCounters()
+  const filter = options.filter ?? recordedAndAlerts
+  const maxBatch = options.batch === undefined ? 1 : Math.max(1, Math.floor(options.batch.maxEvents))
+  const buffers = new Map<string, Array<NotifierEvent>>()
+
+  const post = (type: string, key: string, payload: WebhookPayload) => {
+    const body = JSON.stringify(payload)
+    const headers = Effect.map(Clock.currentTimeMillis, (now) => {
+      const h: Record<string, string> = {
+        "content-type": "application/json",
+        "user-agent": "sextant-notifiers",
+        ...options.headers,
+        [EVENT_HEADER]: type,
+        [IDEMPOTENCY_HEADER]: key
+      }
+      if (options.secret !== undefined) {
+        const ts = Math.floor(now / 1000)
+        h[TIMESTAMP_HEADER] = String(ts)
+        h[SIGNATURE_HEADER] = sign(options.secret, ts, body)
+      }
+      return h
+    })
+    return postWithRetry({ url: options.url, body, headers, retry, counters })
+  }
+
+  const sendOne = (event: NotifierEvent) =>
+    post(typeOf(event), idempotencyKey(event), {
+      schemaVersion: SCHEMA_VERSION,
+      type: typeOf(event),
+      event: event as WebhookItem["event"]
+    })
+
+  const flush = (runId: string) => {
+    const events = buffers.get(runId)
+    buffers.delete(runId)
+    if (events === undefined || events.length === 0) return Effect.void
+    if (events.length === 1) return sendOne(events[0]!)
+    const first = events[0] as { sequenceIndex?: number }
+    const last = events[events.length - 1] as { sequenceIndex?: number }
+    return post("batch", `${runId}:${first.sequenceIndex}-${last.sequenceIndex}`, {
+      schemaVersion: SCHEMA_VERSION,
+      type: "batch",
+      events: events.map((e) => ({ type: typeOf(e), event: e as WebhookItem["event"] }))
+    })
+  }
+
+  const handle = (event: NotifierEvent): Effect.Effect<void, unknown> => {
+    const selected = filter(event)
+    if (maxBatch === 1 || isAlert(event)) return selected ? sendOne(event) : Effect.void
+    if (selected) {
+      const buffer = buffers.get(event.runId) ?? []
+      buffer.push(event)
+      buffers.set(event.runId, buffer)
+    }
+    const ends = !StreamEvent.isDelta(event) && isSegmentEnd(event)
+    return (buffers.get(event.runId)?.length ?? 0) >= maxBatch || ends ? flush(event.runId) : Effect.void
+  }
+
+  const notifier = Notifier.make({
+    name: options.name ?? "webhook",
+    onEvent: handle,
+    capacity: options.capacity,
+    strategy: options.strategy,
+    timeout: options.timeout ?? worstCase(retry)
+  })
+  return { ...notifier, deliveries: Effect.sync(() => ({ ...counters })) }
+}

@@ -1,0 +1,50 @@
+import { HookEvent, type StreamEvent } from "@sextant/runtime"
+
+/** Terminal events: after one of these a run produces nothing more (a pause is not terminal). */
+const terminalTags: ReadonlySet<string> = new Set([
+  "RunCompleted",
+  "RunFailed",
+  "RunCancelled",
+  "RunInterrupted",
+  "RunAbandoned"
+])
+
+/** Whether an event ends a run for good. */
+export const isTerminal = (event: { readonly _tag: string }): boolean => terminalTags.has(event._tag)
+
+/** Whether an event ends a run segment (terminal or paused). */
+export const isSegmentEnd = (event: StreamEvent.StreamEvent): boolean =>
+  event._tag !== "TextDelta" && event._tag !== "ToolArgumentsDelta" && HookEvent.isSegmentEnd(event)
+
+/**
+ * Per-run state kept by a notifier, bounded so that runs whose end is never seen (a crashed process, a run
+ * resumed elsewhere) cannot grow it forever: past `limit` entries the oldest is evicted.
+ */
+export class RunTable<S> {
+  private readonly map = new Map<string, S>()
+  constructor(private readonly init: (runId: string) => S, private readonly limit = 10_000) {}
+
+  /** The run's state, created on first use. */
+  get(runId: string): S {
+    let state = this.map.get(runId)
+    if (state === undefined) {
+      state = this.init(runId)
+      this.map.set(runId, state)
+      if (this.map.size > this.limit) this.map.delete(this.map.keys().next().value as string)
+    }
+    return state
+  }
+
+  /** The run's state if it has any. */
+  peek(runId: string): S | undefined {
+    return this.map.get(runId)
+  }
+
+  delete(runId: string): void {
+    this.map.delete(runId)
+  }
+
+  get size(): number {
+    return this.map.size
+  }
+}
