@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import type { AgentDefinition } from "../Agent.js"
+import { Redactions } from "../Guardrails.js"
 import { Json, Message, PausedStatus, ToolCallRef, Usage } from "../HookEvent.js"
 import type { LanguageModelService } from "../LanguageModel.js"
 import type { RunLedgerService } from "../RunLedger.js"
@@ -16,12 +17,6 @@ export const ToolOutcome = Schema.Struct({
 })
 /** How a tool call ended. */
 export type ToolOutcome = typeof ToolOutcome.Type
-
-/** The reversible placeholder mapping of a run's redactions (raw values: stored only in pause state). */
-export const RedactionState = Schema.Struct({
-  byPlaceholder: Schema.Record({ key: Schema.String, value: Schema.String }),
-  counters: Schema.Record({ key: Schema.String, value: Schema.Number })
-})
 
 /** The tool calls of one assistant message, as far as they have been decided. */
 export const Batch = Schema.Struct({
@@ -47,7 +42,8 @@ export const PauseState = Schema.Struct({
   callsPerTool: Schema.Record({ key: Schema.String, value: Schema.Int }),
   budgetFired: Schema.Array(Schema.String),
   budgetExceeded: Schema.Boolean,
-  redactions: RedactionState,
+  /** The reversible placeholder mapping (raw values: stored only in pause state, never in events). */
+  redactions: Redactions,
   delegationLevel: Schema.Int,
   tenantId: opt(Schema.String),
   batch: Batch,
@@ -74,5 +70,5 @@ export interface RunState {
   callsPerTool: Map<string, number>
   budgetFired: Set<string>
   budgetExceeded: boolean
-  redactions: typeof RedactionState.Type
+  redactions: Redactions
 }

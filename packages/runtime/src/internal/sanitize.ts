@@ -44,7 +44,12 @@ export const scanValue = <A extends Json>(state: RunState, value: A): Scanned<A>
       const result = Guardrails.scan(guardrails, v, state.redactions)
       state.redactions = result.redactions
       detections.push(...result.detections)
-      if (result.blocked !== undefined && blocked === undefined) blocked = result.blocked
+      if (result.blocked !== undefined) {
+        blocked ??= result.blocked
+        // A blocked value is never recorded: the run stops, and the record says what stopped it.
+        const types = result.blocked.entities.map((e) => e.type).join(", ")
+        return `[blocked by ${result.blocked.guardrail}: ${types}]`
+      }
       if (result.text !== v) redacted = true
       return result.text
     }
