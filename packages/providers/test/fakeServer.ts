@@ -1,6 +1,6 @@
 /**
- * A loopback HTTP server that answers with scripted replies in order (JSON, text, SSE, or a dropped
- * connection) and keeps every request it received.
+ * A loopback HTTP server that answers with scripted replies in order (JSON, text, SSE, a dropped connection
+ * or no answer at all) and keeps every request it received.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -12,6 +12,7 @@ export type Reply =
   | { readonly status?: number; readonly headers?: Record<string, string>; readonly text: string }
   | { readonly sse: ReadonlyArray<{ readonly event?: string; readonly data: unknown }> }
   | { readonly drop: true }
+  | { readonly hang: true }
 
 /** A request as the server saw it. */
 export interface Received {
@@ -34,6 +35,7 @@ const answer = (reply: Reply | undefined, res: ServerResponse) => {
     res.end(JSON.stringify({ error: { message: "fake server: no scripted reply left" } }))
     return
   }
+  if ("hang" in reply) return
   if ("drop" in reply) {
     res.socket?.destroy()
     return

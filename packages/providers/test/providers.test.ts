@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { HookEvent, LanguageModel, RecorderError } from "@sextant/runtime"
 import { Effect, Fiber, Stream, TestClock } from "effect"
 import { fakeServer, type Reply } from "./fakeServer.js"
-import { eventually, ofTag, runAgent, tick, withTestClock } from "./support.js"
+import { eventually, ofTag, pendingSleeps, runAgent, tick, withTestClock } from "./support.js"
 import { ANSWER, ANSWER_PIECES, API_KEY, CALLS, wires } from "./wires.js"
 
 const fast = { baseDelay: "1 millis", maxRetries: 2 } as const
@@ -121,7 +121,7 @@ describe.each(wires)("$name", (wire) => {
         wire.textTurn(false)
       )
       const fiber = yield* Effect.fork(runAgent(wire.layer(server.url)))
-      yield* eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length > 0))
+      yield* eventually(Effect.map(pendingSleeps, (sleeps) => sleeps.includes(2000)))
       yield* tick(20)
       expect(server.received).toHaveLength(1) // nothing is re-sent before Retry-After has passed
       yield* TestClock.adjust("1999 millis")
@@ -197,6 +197,18 @@ describe.each(wires)("$name", (wire) => {
       const [retry] = ofTag(events, "ProviderRetry")
       expect(retry!.statusCode).toBeUndefined()
       expect(retry!.reason).toMatch(/^connection error/)
+      expect(ofTag(events, "RunCompleted")[0]!.answer).toBe(ANSWER)
+    }))
+
+  it.scoped("an attempt that gets no response times out and is retried", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer({ hang: true }, wire.toolTurn(false), wire.textTurn(false))
+      const { events } = yield* withTestClock(runAgent(wire.layer(server.url, { ...fast, attemptTimeout: "5 seconds" })))
+
+      const [retry] = ofTag(events, "ProviderRetry")
+      expect(retry!.statusCode).toBeUndefined()
+      expect(retry!.reason).toContain("no response within 5000 ms")
+      expect(server.received).toHaveLength(3)
       expect(ofTag(events, "RunCompleted")[0]!.answer).toBe(ANSWER)
     }))
 

@@ -3,7 +3,7 @@
  * that advances the TestClock whenever the program under test sleeps (so retries take no real time).
  */
 import { Agent, type HookEvent, MemoryRecorder, Recorder, type LanguageModel, StreamEvent, Tool } from "@sextant/runtime"
-import { Chunk, Effect, Fiber, Layer, Option, Schema, Stream, TestClock } from "effect"
+import { Chunk, Clock, Effect, Fiber, Layer, Option, Schema, Stream, TestClock } from "effect"
 
 export const weatherTool = Tool.make("get_weather", {
   description: "Current weather for a city",
@@ -50,15 +50,25 @@ export const eventually = <E, R>(condition: Effect.Effect<boolean, E, R>) =>
     while (!(yield* condition)) yield* tick()
   })
 
-/** Runs an effect, advancing the TestClock past every sleep it starts, until it ends. */
+/** Wake-up times of the sleeps pending on the TestClock, relative to now. */
+export const pendingSleeps = Effect.gen(function*() {
+  const now = yield* Clock.currentTimeMillis
+  return Chunk.toReadonlyArray(yield* TestClock.sleeps()).map((at) => at - now)
+})
+
+/**
+ * Runs an effect, moving the TestClock to each sleep it starts that ends within a minute (backoffs,
+ * Retry-After, short timeouts), until it ends. Longer sleeps (the default 10-minute attempt timeout of a
+ * request in flight) are left alone, so they never fire early.
+ */
 export const withTestClock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.fork(effect)
     for (;;) {
       const exit = yield* Fiber.poll(fiber)
       if (Option.isSome(exit)) return yield* exit.value
-      const sleeps = yield* TestClock.sleeps()
-      if (sleeps.length > 0) yield* TestClock.adjust("1 minute")
+      const soon = (yield* pendingSleeps).filter((ms) => ms <= 60_000)
+      if (soon.length > 0) yield* TestClock.adjust(Math.max(0, Math.min(...soon)))
       else yield* tick()
     }
   })

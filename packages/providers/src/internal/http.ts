@@ -113,8 +113,17 @@ const attempts = (
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.gen(function*() {
     call.request = requestBody(request)
+    const timed = Effect.timeoutFail(execute, {
+      duration: policy.attemptTimeoutMs,
+      onTimeout: () =>
+        new HttpClientError.RequestError({
+          request,
+          reason: "Transport",
+          description: `no response within ${policy.attemptTimeoutMs} ms`
+        })
+    })
     for (let attempt = 1;; attempt++) {
-      const outcome = yield* Effect.either(execute)
+      const outcome = yield* Effect.either(timed)
       let retry: RetryCause
       if (Either.isLeft(outcome)) {
         const error = outcome.left

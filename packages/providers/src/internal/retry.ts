@@ -7,6 +7,7 @@ export interface ResolvedRetry {
   readonly baseDelayMs: number
   readonly maxDelayMs: number
   readonly maxRetryAfterMs: number
+  readonly attemptTimeoutMs: number
 }
 
 /** Applies the defaults to a user's retry policy. */
@@ -14,7 +15,8 @@ export const resolveRetry = (policy: RetryPolicy.RetryPolicy | undefined): Resol
   maxRetries: Math.max(0, Math.floor(policy?.maxRetries ?? RetryPolicy.defaults.maxRetries)),
   baseDelayMs: Duration.toMillis(policy?.baseDelay ?? RetryPolicy.defaults.baseDelay),
   maxDelayMs: Duration.toMillis(policy?.maxDelay ?? RetryPolicy.defaults.maxDelay),
-  maxRetryAfterMs: Duration.toMillis(policy?.maxRetryAfter ?? RetryPolicy.defaults.maxRetryAfter)
+  maxRetryAfterMs: Duration.toMillis(policy?.maxRetryAfter ?? RetryPolicy.defaults.maxRetryAfter),
+  attemptTimeoutMs: Duration.toMillis(policy?.attemptTimeout ?? RetryPolicy.defaults.attemptTimeout)
 })
 
 /** Statuses worth another attempt: timeout, rate limit and server errors (529 "overloaded" included). */
