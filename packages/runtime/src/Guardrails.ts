@@ -154,7 +154,8 @@ export const scan = (guardrails: ReadonlyArray<Guardrail>, text: string, redacti
     if (guardrail.action === "block") {
       const types = entities.map((e) => `${e.type} (${e.count})`).join(", ")
       const reason = `Guardrail '${guardrail.name}' blocked: ${types} detected`
-      return { text: current, redactions: mapping, detections, blocked: { guardrail: guardrail.name, entities, reason } }
+      const blocked = { guardrail: guardrail.name, entities, reason }
+      return { text: current, redactions: mapping, detections, blocked }
     }
     if (guardrail.action === "redact") {
       const redacted = redact(current, findings, mapping)
