@@ -12,10 +12,13 @@ const email: PatternRule = {
     /(?<![\w.%+-])[A-Za-z0-9][\w.%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,63}(?![A-Za-z0-9-])/g
 }
 
-/** International numbers must start with `+` and hold 8 to 15 digits (E.164); a bare digit run never matches. */
+/**
+ * International numbers must start with `+` and hold 8 to 15 digits (E.164); a bare digit run never matches.
+ * Each digit group is taken whole (`(?=(\d+))\1` is an atomic group), which keeps long digit runs linear.
+ */
 const internationalPhone: PatternRule = {
   type: "PHONE",
-  regex: /(?<![\w+])\+[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,6}(?!\d)/g,
+  regex: /(?<![\w+])\+[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?(?=(\d+))\1){1,6}/g,
   accept: (value) => {
     const digits = value.replace(/\D/g, "").length
     return digits >= 8 && digits <= 15
@@ -23,12 +26,15 @@ const internationalPhone: PatternRule = {
 }
 
 /**
- * North American numbers need separators ((555) 123-4567, 555-123-4567, 555.123.4567, +1 555 123 4567), so
- * ten-digit ids, dates (2024-01-15) and SSNs (3-2-4) do not match. The area code cannot start with 0 or 1.
+ * North American numbers need a parenthesised area code or one kind of separator: (555) 123-4567,
+ * 555-123-4567, 555.123.4567, 1-800-555-0199 (+1 forms are international). So ten-digit ids, dates
+ * (2024-01-15), SSNs (3-2-4) and space-separated number lists ("250 500 1000") do not match. The area code
+ * cannot start with 0 or 1.
  */
 const northAmericanPhone: PatternRule = {
   type: "PHONE",
-  regex: /(?<![\w+.-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])\d{3}[ .-]\d{4}(?![\w-]|\.\d)/g
+  regex:
+    /(?<![\w+.-])(?:(?:1[.-])?[2-9]\d{2}([.-])\d{3}\1\d{4}|(?:1[ .-]?)?\([2-9]\d{2}\)[ .-]?\d{3}[ .-]\d{4})(?![\w-]|\.\d)/g
 }
 
 /** IBANs are cut to their country's registered length, then checked with mod 97. */
