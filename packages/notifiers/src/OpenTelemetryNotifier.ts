@@ -10,6 +10,7 @@ import {
   type Attributes,
   type Context,
   type Histogram,
+  type HrTime,
   type Link,
   type Meter,
   metrics as otelMetrics,
@@ -134,24 +135,24 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
     const parent = isOtelContext(traceContext) ? traceContext : ROOT_CONTEXT
     const span = tracer.startSpan(
       `${A.Operation.invokeAgent} ${event.agentName}`,
-      { kind: SpanKind.INTERNAL, startTime: event.timestamp, attributes, links },
+      { kind: SpanKind.INTERNAL, startTime: at(event.timestamp), attributes, links },
       parent
     )
     run.segment = { span, context: trace.setSpan(parent, span), children: new Map() }
   }
 
   /** Ends the open children of a segment with ERROR (their own end never came), then the segment's span. */
-  const closeSegment = (run: RunMemory, at: number, why: string) => {
+  const closeSegment = (run: RunMemory, endMs: number, why: string) => {
     const segment = run.segment
     if (segment === undefined) return
     for (const child of segment.children.values()) {
       child.setAttribute(A.SEXTANT_ORPHAN_CLOSE_REASON, why)
       child.setAttribute(A.ERROR_TYPE, "orphaned")
       child.setStatus({ code: SpanStatusCode.ERROR, message: why })
-      child.end(at)
+      child.end(at(endMs))
     }
     segment.children.clear()
-    segment.span.end(at)
+    segment.span.end(at(endMs))
     run.previous = segment.span.spanContext()
     delete run.segment
   }
@@ -166,7 +167,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
   ): Span => {
     const span = tracer.startSpan(name, {
       kind,
-      startTime,
+      startTime: at(startTime),
       attributes: {
         ...attributes,
         [A.CONVERSATION_ID]: event.runId,
@@ -229,7 +230,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
     const run = runs.peek(event.runId)?.segment
     // A provider retry belongs to its model call's span; governance to the run's.
     const target = (event._tag === "ProviderRetry" ? run?.children.get(event.correlationId) : undefined) ?? run?.span
-    target?.addEvent(`${A.SEXTANT_PREFIX}${HookEvent.eventType(event)}`, attributes, event.timestamp)
+    target?.addEvent(`${A.SEXTANT_PREFIX}${HookEvent.eventType(event)}`, attributes, at(event.timestamp))
   }
 
   const endSegment = (event: HookEvent.HookEvent) => {
@@ -323,7 +324,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
           }])
         }
         span.setAttributes(attributes)
-        span.end(event.timestamp)
+        span.end(at(event.timestamp))
         recordMetrics(event)
         return
       }
@@ -332,7 +333,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
           startChild(event, `${A.Operation.chat} ${event.model}`, SpanKind.CLIENT, chatAttributes(event), event.timestamp - event.durationMs, traceContext))
         span.setAttribute(A.ERROR_TYPE, event.error.tag)
         span.setStatus({ code: SpanStatusCode.ERROR, message: event.error.message })
-        span.end(event.timestamp)
+        span.end(at(event.timestamp))
         recordMetrics(event)
         return
       }
@@ -350,7 +351,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
           span.setAttribute(A.ERROR_TYPE, "tool_error")
           span.setStatus({ code: SpanStatusCode.ERROR, message: event.error ?? "tool call failed" })
         }
-        span.end(event.timestamp)
+        span.end(at(event.timestamp))
         return
       }
       case "Alert":
@@ -371,6 +372,15 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
     timeout: options.timeout,
     onEvent: (event: NotifierEvent, context) => Effect.sync(() => handle(event, context.traceContext))
   })
+}
+
+/**
+ * Epoch ms as an OpenTelemetry `HrTime`. A plain number would be read by the SDK as a `performance.now()` offset
+ * when small (e.g. under a test clock); an `HrTime` is always absolute.
+ */
+const at = (epochMs: number): HrTime => {
+  const seconds = Math.floor(epochMs / 1000)
+  return [seconds, Math.round((epochMs - seconds * 1000) * 1e6)]
 }
 
 const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
