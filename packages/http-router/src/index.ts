@@ -1,4 +1,10 @@
 /**
- * @sextant/http-router (filled by its own issue).
+ * @sextant/http-router: the RunStore over HTTP, mountable in node:http, Express, Fastify, Hono and any
+ * Fetch-based host.
  */
-export {}
+/** The read API definition (for OpenAPI and typed clients) and the principal. */
+export * from "./Api.js"
+/** HTTP errors. */
+export * from "./Errors.js"
+/** The router and its handlers. */
+export * from "./ReadRouter.js"

@@ -1,0 +1,275 @@
+import { Deferred, Effect, Fiber, Schema } from "effect"
+import { Tool } from "@sextant/runtime"
+import type { RunStoreClient } from "@sextant/store"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeReadRouter, type ReadRouter } from "../src/index.js"
+import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime, run, script, sseFrames } from "./support.js"
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+const PREFIX = "/api/sextant"
+
+for (const dialect of ["sqlite", "postgres"] as const) {
+  describe(`read router on ${dialect}`, () => {
+    let db: Awaited<ReturnType<typeof freshDatabase>>
+    let recorder: ReturnType<typeof recorderRuntime>
+    let store: RunStoreClient
+    let router: ReadRouter
+    const ids: Record<string, string> = {}
+
+    beforeAll(async () => {
+      db = await freshDatabase(dialect)
+      recorder = recorderRuntime(db.url)
+      ids.acme1 = (await recorder.runPromise(run("weather", script("sunny"), { tenantId: "acme", metadata: { team: "red" } }))).runId
+      ids.acme2 = (await recorder.runPromise(run("weather", script("rainy"), { tenantId: "acme", metadata: { team: "blue" } }))).runId
+      ids.globex = (await recorder.runPromise(run("support", script("hi"), { tenantId: "globex" }))).runId
+      ids.child = (await recorder.runPromise(run("helper", script("ok"), { tenantId: "acme", parentRunId: ids.acme1 }))).runId
+      store = await openStore(db.url)
+      router = makeReadRouter({ store, authorize: bearerAuthorize, keepAliveMs: 100, pollIntervalMs: 20 })
+    })
+    afterAll(async () => {
+      await router?.dispose()
+      await store?.close()
+      await recorder?.dispose()
+      await db?.drop()
+    })
+
+    for (const host of hosts) {
+      describe(host.name, () => {
+        let base: string
+        let close: () => Promise<void>
+        beforeAll(async () => {
+          ;({ base, close } = await host.start(router, PREFIX))
+        })
+        afterAll(() => close())
+
+        const get = async (path: string, token: string | null = "admin", headers: Record<string, string> = {}) => {
+          const res = await fetch(base + path, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } })
+          const text = await res.text()
+          let body: any
+          try {
+            body = JSON.parse(text)
+          } catch {
+            body = text
+          }
+          return { status: res.status, type: res.headers.get("content-type") ?? "", body, text }
+        }
+
+        it("serves /health and /openapi.json without authorization; OpenAPI lists every route", async () => {
+          expect(await get("/health", null)).toMatchObject({ status: 200, body: { status: "ok" } })
+          const doc = await get("/openapi.json", null)
+          expect(doc.status).toBe(200)
+          expect(Object.keys(doc.body.paths).sort()).toEqual([
+            "/export",
+            "/health",
+            "/openapi.json",
+            "/runs",
+            "/runs/{runId}",
+            "/runs/{runId}/events",
+            "/runs/{runId}/events/stream",
+            "/runs/{runId}/llm-calls",
+            "/runs/{runId}/pauses",
+            "/runs/{runId}/tool-calls",
+            "/runs/{runId}/traces",
+            "/runs/{runId}/tree",
+            "/usage"
+          ])
+          const params = doc.body.paths["/runs"].get.parameters.map((p: { name: string }) => p.name)
+          expect(params).toEqual(expect.arrayContaining(["status", "limit", "cursor", "metadata", "createdAfter", "search"]))
+        })
+
+        it("rejects missing or bad credentials with 401 JSON and refused ones with 403 JSON", async () => {
+          expect(await get("/runs", null)).toMatchObject({ status: 401, body: { _tag: "Unauthorized" } })
+          expect(await get("/runs", "wrong")).toMatchObject({ status: 401, body: { _tag: "Unauthorized", message: "A valid bearer token is required." } })
+          expect(await get(`/runs/${ids.acme1}/events`, "nobody")).toMatchObject({ status: 403, body: { _tag: "Forbidden" } })
+          expect((await get("/runs", null)).type).toContain("application/json")
+        })
+
+        it("lists runs with filters, cursors and the tenant scope of the principal", async () => {
+          const all = await get("/runs")
+          expect(all.status).toBe(200)
+          expect(all.body.total).toBe(4)
+          expect(all.body.items.map((r: { id: string }) => r.id)).toEqual([ids.child, ids.globex, ids.acme2, ids.acme1])
+          for (const r of all.body.items) expect(r.createdAt).toMatch(RFC3339)
+          const acme = await get("/runs", "acme")
+          expect(acme.body.items.every((r: { tenantId: string }) => r.tenantId === "acme")).toBe(true)
+          expect(acme.body.total).toBe(3)
+          expect((await get("/runs?tenantId=globex", "acme")).body.total).toBe(0)
+          const red = await get(`/runs?metadata=${encodeURIComponent(JSON.stringify({ team: "red" }))}`)
+          expect(red.body.items.map((r: { id: string }) => r.id)).toEqual([ids.acme1])
+          const two = await get("/runs?status=success&status=error&agentName=weather&limit=1")
+          expect(two.body.items.map((r: { id: string }) => r.id)).toEqual([ids.acme2])
+          const next = await get(`/runs?status=success&agentName=weather&limit=1&cursor=${two.body.nextCursor}`)
+          expect(next.body).toMatchObject({ items: [{ id: ids.acme1 }], nextCursor: null, total: 2 })
+          expect((await get(`/runs?createdAfter=${encodeURIComponent("2000-01-01T00:00:00+02:00")}`)).body.total).toBe(4)
+        })
+
+        it("answers every malformed parameter with 400 naming it", async () => {
+          const cases: ReadonlyArray<readonly [string, string]> = [
+            ["/runs?limit=0", "limit"],
+            ["/runs?limit=1001", "limit"],
+            ["/runs?limit=abc", "limit"],
+            ["/runs?status=done", "status"],
+            ["/runs?cursor=nonsense", "cursor"],
+            ["/runs?createdAfter=yesterday", "createdAfter"],
+            ["/runs?createdBefore=2026-01-01T00:00:00", "createdBefore"],
+            ["/runs?metadata=notjson", "metadata"],
+            [`/runs?metadata=${encodeURIComponent("{\"bad key\":1}")}`, "metadata"],
+            ["/runs?agentName=", "agentName"],
+            [`/runs/${ids.acme1}/events?after=-1`, "after"],
+            [`/runs/${ids.acme1}/events?limit=5000`, "limit"],
+            [`/runs/${ids.acme1}/events/stream?follow=maybe`, "follow"],
+            [`/runs/${ids.acme1}/llm-calls?iteration=x`, "iteration"],
+            [`/runs/${ids.acme1}/tool-calls?iteration=-3`, "iteration"],
+            [`/runs/${ids.acme1}/traces?iteration=1.5`, "iteration"],
+            ["/usage?groupBy=week", "groupBy"],
+            ["/usage?from=soon", "from"],
+            ["/export?status=nope", "status"]
+          ]
+          for (const [path, parameter] of cases) {
+            const res = await get(path)
+            expect({ path, status: res.status, body: res.body }).toMatchObject({
+              path,
+              status: 400,
+              body: { _tag: "InvalidParameter", parameter }
+            })
+            expect(res.body.message).toContain(parameter)
+          }
+          const header = await get(`/runs/${ids.acme1}/events/stream`, "admin", { "last-event-id": "abc" })
+          expect(header).toMatchObject({ status: 400, body: { _tag: "InvalidParameter", parameter: "last-event-id" } })
+        })
+
+        it("serves a run and its parts; unknown runs, other tenants' runs and unknown routes are 404 JSON", async () => {
+          const detail = await get(`/runs/${ids.acme1}`)
+          expect(detail).toMatchObject({ status: 200, body: { id: ids.acme1, status: "success", answer: "sunny", tenantId: "acme" } })
+          expect(detail.body).not.toHaveProperty("pauseState")
+          expect(detail.body.createdAt).toMatch(RFC3339)
+          const events = await get(`/runs/${ids.acme1}/events?limit=3`)
+          expect(events.body.items.map((e: { sequenceIndex: number }) => e.sequenceIndex)).toEqual([0, 1, 2])
+          expect(events.body.nextAfter).toBe(2)
+          const traces = await get(`/runs/${ids.acme1}/traces`)
+          expect(traces.body.items.map((t: { role: string }) => t.role)).toEqual(["user", "assistant", "tool", "assistant"])
+          const tools = await get(`/runs/${ids.acme1}/tool-calls`)
+          expect(tools.body.items).toMatchObject([{ toolName: "get_weather", success: true, params: { city: "Lisbon" } }])
+          const llm = await get(`/runs/${ids.acme1}/llm-calls?iteration=2`)
+          expect(llm.body.items).toMatchObject([{ iteration: 2, inputTokens: 80 }])
+          expect(await get(`/runs/${ids.acme1}/pauses`)).toMatchObject({ status: 200, body: { items: [] } })
+          const tree = await get(`/runs/${ids.acme1}/tree`)
+          expect(tree.body.children.map((c: { run: { id: string } }) => c.run.id)).toEqual([ids.child])
+          expect(tree.body.subtreeTotals).toMatchObject({ runCount: 2, inputTokens: 260, modelCallCount: 4 })
+          const usage = await get("/usage?groupBy=tenant,agent", "acme")
+          expect(usage.body.items).toEqual([
+            expect.objectContaining({ tenantId: "acme", agentName: "helper", runCount: 1, modelCallCount: 2 }),
+            expect.objectContaining({ tenantId: "acme", agentName: "weather", runCount: 2, inputTokens: 260 })
+          ])
+          for (const path of ["", "/events", "/events/stream", "/traces", "/tool-calls", "/llm-calls", "/pauses", "/tree"]) {
+            expect(await get(`/runs/nope${path}`)).toMatchObject({ status: 404, body: { _tag: "RunNotFound", runId: "nope" } })
+            const cross = await get(`/runs/${ids.acme1}${path}`, "globex")
+            expect({ path, status: cross.status, body: cross.body }).toMatchObject({
+              path,
+              status: 404,
+              body: { _tag: "RunNotFound", runId: ids.acme1 }
+            })
+          }
+          expect(await get("/nowhere")).toMatchObject({ status: 404, body: { _tag: "RouteNotFound" } })
+          expect(await get("/runs/a/b/c")).toMatchObject({ status: 404, body: { _tag: "RouteNotFound" } })
+        })
+
+        it("answers a store failure with a 500 JSON body", async () => {
+          const broken = await openStore(db.url)
+          await broken.close()
+          const failing = makeReadRouter({ store: broken })
+          const started = await host.start(failing, PREFIX)
+          try {
+            const res = await fetch(`${started.base}/runs`)
+            expect(res.status).toBe(500)
+            expect(await res.json()).toMatchObject({ _tag: "InternalError" })
+          } finally {
+            await started.close()
+            await failing.dispose()
+          }
+        })
+
+        it("exports NDJSON, one line per visible run", async () => {
+          const res = await get("/export", "acme")
+          expect(res.status).toBe(200)
+          expect(res.type).toContain("application/x-ndjson")
+          const lines = res.text.trim().split("\n").map((l) => JSON.parse(l))
+          expect(lines.map((l) => l.run.id)).toEqual([ids.child, ids.acme2, ids.acme1])
+          expect(lines[2].events.length).toBeGreaterThan(5)
+          expect(lines[2].run).toEqual((await get(`/runs/${ids.acme1}`)).body)
+        })
+
+      })
+    }
+
+    // After every host's route tests, so the runs these add do not change the counts above.
+    for (const host of hosts) {
+      describe(`${host.name} SSE`, () => {
+        let base: string
+        let close: () => Promise<void>
+        beforeAll(async () => {
+          ;({ base, close } = await host.start(router, PREFIX))
+        })
+        afterAll(() => close())
+        const get = async (path: string, token: string) => {
+          const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } })
+          return { status: res.status, body: await res.json() as any }
+        }
+
+        it("streams a run in progress over SSE; Last-Event-ID resumes with no gap or repeat", async () => {
+          const gate = await recorder.runPromise(Deferred.make<void>())
+          const wait = Tool.make("wait", {
+            description: "waits for the gate",
+            parameters: Schema.Struct({}),
+            handler: () => Effect.as(Deferred.await(gate), { ok: true })
+          })
+          const runId = `sse-${host.name}-${Date.now()}`.replace(":", "")
+          const fiber = recorder.runFork(run("slow", [{ toolCalls: [{ name: "wait", arguments: {} }] }, { text: "done" }], { runId, tenantId: "acme" }, [wait]))
+          // The run row exists once run.started is durable.
+          for (let i = 0; i < 500 && (await get(`/runs/${runId}`, "acme")).status !== 200; i++) await new Promise((r) => setTimeout(r, 10))
+
+          const first = await fetch(`${base}/runs/${runId}/events/stream`, { headers: { authorization: "Bearer acme" } })
+          expect(first.status).toBe(200)
+          expect(first.headers.get("content-type")).toContain("text/event-stream")
+          const a = sseFrames(first)
+          const received: Array<number> = []
+          let lastType = ""
+          let sawKeepAlive = false
+          // Read until the run is blocked in its tool (tool.started) and the idle tail has sent a keepalive.
+          while (!(lastType === "tool.started" && sawKeepAlive)) {
+            const frame = await a.next()
+            if (frame === undefined) throw new Error("stream ended early")
+            if (frame.comment === "keepalive") sawKeepAlive = lastType === "tool.started"
+            if (frame.id === undefined || frame.data === undefined) continue
+            const event = JSON.parse(frame.data)
+            expect(event.sequenceIndex).toBe(Number(frame.id))
+            received.push(event.sequenceIndex)
+            lastType = event.eventType
+          }
+          expect(sawKeepAlive).toBe(true)
+          // The run is still waiting on its tool: these events arrived live.
+          expect((await get(`/runs/${runId}`, "acme")).body.status).toBe("running")
+          await a.close()
+
+          const resumeFrom = received.at(-1)!
+          const second = await fetch(`${base}/runs/${runId}/events/stream`, {
+            headers: { authorization: "Bearer acme", "last-event-id": String(resumeFrom) }
+          })
+          await recorder.runPromise(Deferred.succeed(gate, undefined))
+          await recorder.runPromise(Fiber.join(fiber))
+          const b = sseFrames(second)
+          const resumed: Array<number> = []
+          let last: any
+          for (let frame = await b.next(); frame !== undefined; frame = await b.next()) {
+            if (frame.data === undefined) continue
+            last = JSON.parse(frame.data)
+            resumed.push(last.sequenceIndex)
+          }
+          expect(last.eventType).toBe("run.completed")
+          const all = [...received, ...resumed]
+          expect(all).toEqual(all.map((_, i) => i))
+        })
+      })
+    }
+  })
+}
