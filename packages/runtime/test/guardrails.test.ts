@@ -218,7 +218,10 @@ describe("PromptInjection", () => {
     "### System requirements\nNode 20 or later.",
     "The previous instructions were unclear, can you rephrase?",
     "My dan mode settings... I mean Dan's mode of transport is a bike.",
-    "Let's follow the previous recipe instructions."
+    "Let's follow the previous recipe instructions.",
+    "Please ignore my previous instructions about the font, use Arial.",
+    "Don't forget the previous instructions for the oven.",
+    "We must not ignore the previous guidelines on safety."
   ])("does not detect the benign %j", (text) => {
     expect(injection.detect(text)).toEqual([])
   })

@@ -2,19 +2,20 @@
  * The default prompt-injection patterns: data, not code. Each is narrow on purpose: a verb aimed at the
  * model's own instructions, a named jailbreak, or a forged chat-template/role marker. Ordinary sentences that
  * share words with them ("ignore the previous email", "the system prompt engineering course", "previous
- * instructions for assembling the shelf", "you are now logged in") must not match; the tests hold a list.
+ * instructions for assembling the shelf", "you are now logged in", "ignore my previous instructions", "don't
+ * forget the previous instructions") must not match; the tests hold a list.
  * Matching is case-insensitive.
  */
 export const defaultInjectionPatterns: ReadonlyArray<{ readonly name: string; readonly pattern: RegExp }> = [
   {
     name: "ignore_previous_instructions",
     pattern:
-      /\b(?:ignore|disregard|forget|skip|override|overrule)\s+(?:(?:all|any|every|of|the|your|my|these|those)\s+)*(?:previous|prior|above|earlier|preceding|foregoing|original|initial)\s+(?:instructions?|directions|directives|rules|prompts?|guidelines|commands|guidance)\b/i
+      /(?<!\b(?:not|never|don't)\s+)\b(?:ignore|disregard|forget|skip|override|overrule)\s+(?:(?:all|any|every|of|the|your|these|those)\s+)*(?:previous|prior|above|earlier|preceding|foregoing|original|initial)\s+(?:instructions?|directions|directives|rules|prompts?|guidelines|commands|guidance)\b/i
   },
   {
     name: "ignore_system_prompt",
     pattern:
-      /\b(?:ignore|disregard|forget|bypass|override|overrule)\s+(?:(?:all|any|of|the|your|its)\s+)*(?:system|developer)\s+(?:prompt|message|instructions?)(?![\s-]+(?:engineering|design|template|course)\b)/i
+      /(?<!\b(?:not|never|don't)\s+)\b(?:ignore|disregard|forget|bypass|override|overrule)\s+(?:(?:all|any|of|the|your|its)\s+)*(?:system|developer)\s+(?:prompt|message|instructions?)(?![\s-]+(?:engineering|design|template|course)\b)/i
   },
   {
     name: "do_not_follow_instructions",
