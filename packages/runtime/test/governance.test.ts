@@ -93,6 +93,24 @@ describe("guardrails end to end", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("key-dependent secrets in tool arguments are seen with their key", () => {
+    const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    let ran = false
+    const cfg = Tool.make("configure", {
+      description: "c",
+      parameters: Schema.Struct({ aws_secret_access_key: Schema.String }),
+      handler: () => (ran = true)
+    })
+    const { layer, seen } = withNotifier([{ toolCalls: [{ name: "configure", arguments: { aws_secret_access_key: SECRET } }] }])
+    return Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "s", instructions: "", tools: [cfg], guardrails: [Guardrails.SecretDetection()] })
+      const result = yield* agent.run("set it up")
+      expect(result).toMatchObject({ status: "error", error: { failureReason: "guardrail" } })
+      expect(ran).toBe(false)
+      expect(yield* everything(seen)).not.toContain(SECRET)
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("warn: the run goes on, the text is unchanged, the detection is recorded without the value", () =>
     Effect.gen(function*() {
       const agent = yield* Agent.make({

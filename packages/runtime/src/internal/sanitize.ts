@@ -39,23 +39,35 @@ export const scanValue = <A extends Json>(state: RunState, value: A): Scanned<A>
   const detections: Array<Detection> = []
   let blocked: Blocked | undefined
   let redacted = false
-  const visit = (v: Json): Json => {
-    if (typeof v === "string") {
-      const result = Guardrails.scan(guardrails, v, state.redactions)
-      state.redactions = result.redactions
-      detections.push(...result.detections)
-      if (result.blocked !== undefined) {
-        blocked ??= result.blocked
-        // A blocked value is never recorded: the run stops, and the record says what stopped it.
-        const types = result.blocked.entities.map((e) => e.type).join(", ")
-        return `[blocked by ${result.blocked.guardrail}: ${types}]`
-      }
-      if (result.text !== v) redacted = true
-      return result.text
+  const scanText = (text: string): string => {
+    const result = Guardrails.scan(guardrails, text, state.redactions)
+    state.redactions = result.redactions
+    detections.push(...result.detections)
+    if (result.blocked !== undefined) {
+      blocked ??= result.blocked
+      // A blocked value is never recorded: the run stops, and the record says what stopped it.
+      const types = result.blocked.entities.map((e) => e.type).join(", ")
+      return `[blocked by ${result.blocked.guardrail}: ${types}]`
     }
-    if (Array.isArray(v)) return v.map(visit)
+    if (result.text !== text) redacted = true
+    return result.text
+  }
+  // A string under a key is scanned as `{"key": "value"}`, so that key-dependent detectors
+  // (`aws_secret_access_key`, `api_key`…) see the key; placeholders keep that JSON valid.
+  const scanKeyed = (key: string, text: string): string => {
+    const scanned = scanText(JSON.stringify({ [key]: text }))
+    try {
+      const value = (JSON.parse(scanned) as Record<string, unknown>)[key]
+      return typeof value === "string" ? value : scanned
+    } catch {
+      return scanned
+    }
+  }
+  const visit = (v: Json, key?: string): Json => {
+    if (typeof v === "string") return key === undefined ? scanText(v) : scanKeyed(key, v)
+    if (Array.isArray(v)) return v.map((item) => visit(item))
     if (v !== null && typeof v === "object") {
-      return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, visit(item)]))
+      return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, visit(item, k)]))
     }
     return v
   }
