@@ -88,21 +88,22 @@ export const makeFormatter = (options: {
     return parts.length === 0 ? undefined : [["  notifiers: ", p.dim], [parts.join(" · "), p.yellow]]
   }
 
+  /** The end-of-run figures: iterations and wall time on the status line, then a tokens line. */
   const summary = (
     run: RunView | undefined,
     event: { readonly timestamp: number; readonly iterations: number; readonly usage: HookEvent.Usage }
-  ): Array<Segment> => {
+  ): { readonly status: Segment; readonly tokens: ReadonlyArray<Segment> } => {
     const u = event.usage
-    const parts: Array<string> = [
-      `${event.iterations} iteration${event.iterations === 1 ? "" : "s"}`,
-      `${formatUsage(u)} tokens`
-    ]
+    const wall = run?.startedAt === undefined ? "" : ` · ${formatDuration(event.timestamp - run.startedAt)}`
+    const figures = [`${formatUsage(u)}`]
     if (u.cacheReadTokens !== undefined && u.inputTokens > 0) {
-      parts.push(`cache ${Math.round((u.cacheReadTokens / u.inputTokens) * 100)}%`)
+      figures.push(`cache ${Math.round((u.cacheReadTokens / u.inputTokens) * 100)}%`)
     }
-    if (u.costUsd !== undefined) parts.push(formatUsd(u.costUsd))
-    if (run?.startedAt !== undefined) parts.push(formatDuration(event.timestamp - run.startedAt))
-    return [[` · ${parts.join(" · ")}`, p.dim]]
+    if (u.costUsd !== undefined) figures.push(formatUsd(u.costUsd))
+    return {
+      status: [` · ${event.iterations} iteration${event.iterations === 1 ? "" : "s"}${wall}`, p.dim],
+      tokens: [["  tokens ", p.dim], [figures.join(" · ")]]
+    }
   }
 
   /** The lines of one event (without the run-id prefix). */
@@ -220,16 +221,21 @@ export const makeFormatter = (options: {
       }
       case "RunCompleted": {
         const paint = event.status === "success" ? p.green : p.yellow
-        const out: Array<ReadonlyArray<Segment>> = [[["■ ", paint], [event.status, (t) => paint(p.bold(t))], ...summary(run, event)]]
-        return withStats(out, stats)
+        const { status, tokens } = summary(run, event)
+        return withStats([[["■ ", paint], [event.status, (t) => paint(p.bold(t))], status], tokens], stats)
       }
-      case "RunFailed":
+      case "RunFailed": {
+        const { status, tokens } = summary(run, event)
         return withStats([
-          [["■ ", p.red], ["error", (t) => p.red(p.bold(t))], [` (${event.failureReason})`, p.red], ...summary(run, event)],
-          [["  "], [`${event.error.tag}: ${event.error.message}`, p.red]]
+          [["■ ", p.red], ["error", (t) => p.red(p.bold(t))], [` (${event.failureReason})`, p.red], status],
+          [["  "], [`${event.error.tag}: ${event.error.message}`, p.red]],
+          tokens
         ], stats)
-      case "RunCancelled":
-        return withStats([[["■ ", p.yellow], ["cancelled", p.bold], [`: ${event.reason}`], ...summary(run, event)]], stats)
+      }
+      case "RunCancelled": {
+        const { status, tokens } = summary(run, event)
+        return withStats([[["■ ", p.yellow], ["cancelled", p.bold], [`: ${event.reason}`], status], tokens], stats)
+      }
       case "RunInterrupted":
       case "RunAbandoned":
         return [[["■ ", p.red], [event._tag === "RunInterrupted" ? "interrupted" : "abandoned", p.bold], [

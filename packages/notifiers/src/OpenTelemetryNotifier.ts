@@ -9,10 +9,8 @@
 import {
   type Attributes,
   type Context,
-  type Histogram,
   type HrTime,
   type Link,
-  type Meter,
   metrics as otelMetrics,
   ROOT_CONTEXT,
   type Span,
@@ -39,8 +37,26 @@ export interface OpenTelemetryOptions extends CommonOptions {
    * Record `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`: `true` uses the host's global
    * MeterProvider, a `Meter` uses that meter (default: no metrics).
    */
-  readonly metrics?: boolean | Meter | undefined
+  readonly metrics?: boolean | MeterLike | undefined
 }
+
+/**
+ * The part of an OpenTelemetry `Meter` this notifier uses, typed structurally so a meter from any 1.x copy of
+ * `@opentelemetry/api` in the host's dependency tree fits.
+ */
+export interface MeterLike {
+  readonly createHistogram: (
+    name: string,
+    options?: {
+      readonly unit?: string
+      readonly description?: string
+      readonly advice?: { readonly explicitBucketBoundaries?: Array<number> }
+    }
+  ) => { readonly record: (value: number, attributes?: MetricAttributes) => void }
+}
+
+/** Attributes of a metric point. */
+export type MetricAttributes = { [key: string]: string | number | boolean }
 
 /** Token histogram buckets of the conventions: 1 … 4^13. */
 const TOKEN_BUCKETS = Array.from({ length: 14 }, (_, i) => 4 ** i)
@@ -102,7 +118,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
       description: "GenAI operation duration",
       advice: { explicitBucketBoundaries: DURATION_BUCKETS }
     })
-  } satisfies { tokens: Histogram; duration: Histogram }
+  }
   const runs = new RunTable<RunMemory>(() => ({}))
 
   const parentOf = (runId: string, traceContext: unknown): Context =>
@@ -207,7 +223,11 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
 
   const recordMetrics = (event: HookEvent.LlmCallCompleted | HookEvent.LlmCallFailed) => {
     if (histograms === undefined) return
-    const attributes: Attributes = chatAttributes(event)
+    const attributes: MetricAttributes = {
+      [A.OPERATION_NAME]: A.Operation.chat,
+      [A.PROVIDER_NAME]: event.provider,
+      [A.REQUEST_MODEL]: event.model
+    }
     if (event._tag === "LlmCallCompleted") {
       if (event.responseModel !== undefined) attributes[A.RESPONSE_MODEL] = event.responseModel
       histograms.tokens.record(event.usage.inputTokens, { ...attributes, [A.TOKEN_TYPE]: "input" })
