@@ -55,7 +55,17 @@ export const withRetry = <A>(
     for (let attempts = 1;; attempts++) {
       const left = Math.max(1, budget - ((yield* Clock.currentTimeMillis) - start))
       const result = yield* Effect.either(
-        Effect.timeoutFail(write, { duration: Duration.millis(left), onTimeout: () => timedOut })
+        // Interruptible even inside the writer's uninterruptible batch, so that the timeout can cut a hung attempt.
+        Effect.timeoutFail(Effect.interruptible(write), { duration: Duration.millis(left), onTimeout: () => timedOut }).pipe(
+          // A failed ROLLBACK on a broken connection is a defect in @effect/sql; it is this attempt's failure.
+          Effect.catchAllDefect((defect) =>
+            Effect.fail(
+              defect instanceof SqlError.SqlError
+                ? defect
+                : new SqlError.SqlError({ cause: defect, message: "the write failed unexpectedly" })
+            )
+          )
+        )
       )
       if (Either.isRight(result)) return Either.right({ value: result.right, attempts })
       const transient = retryable(result.left)

@@ -1,6 +1,6 @@
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlError } from "@effect/sql"
 import { HookEvent, RecorderError, type RecorderService } from "@sextant/runtime"
-import { Context, Deferred, Duration, Effect, Either, Queue, type Scope } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Either, Queue, type Scope } from "effect"
 import { NotJson } from "./json.js"
 import { type Plan, plan } from "./plan.js"
 import { describeWriteError, type Failed, type RetryPolicy, transact, withRetry } from "./write.js"
@@ -47,7 +47,7 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<RecorderServic
         error_message = ${error.message}, finished_at = ${new Date().toISOString()}, updated_at = ${new Date().toISOString()}
         WHERE id = ${error.runId} AND status IN ${sql.in(ACTIVE)}`.pipe(
         Effect.timeout(Duration.millis(500)),
-        Effect.ignore
+        Effect.catchAllCause(() => Effect.void)
       )
 
     const outsideTransactions = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -68,8 +68,20 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<RecorderServic
         }
       })
 
+    // Nothing may stop the writer: an unexpected failure fails the batch's callers, and the loop goes on.
+    const guarded = (jobs: ReadonlyArray<Job>) =>
+      Effect.catchAllCause(write(jobs), (cause) =>
+        Effect.forEach(jobs, (job) =>
+          Deferred.fail(
+            job.done,
+            recorderError(job.plan, {
+              error: new SqlError.SqlError({ cause: Cause.squash(cause), message: "the recorder's writer failed" }),
+              attempts: 1,
+              transient: false
+            })
+          ), { discard: true }))
     const loop = Effect.forever(
-      Effect.flatMap(Queue.takeBetween(queue, 1, options.maxBatch), (jobs) => Effect.uninterruptible(write([...jobs])))
+      Effect.flatMap(Queue.takeBetween(queue, 1, options.maxBatch), (jobs) => Effect.uninterruptible(guarded([...jobs])))
     )
     // Callers still waiting when the recorder closes get a typed error rather than waiting forever.
     yield* Effect.addFinalizer(() =>

@@ -1,0 +1,126 @@
+import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { HookEvent, Recorder, RecorderError } from "@sextant/runtime"
+import { Effect, Exit } from "effect"
+import { pgDatabase } from "../../../test-support/databases.js"
+import { Database, DatabaseUrlError, MigrationsPending, SqlRecorder } from "../src/index.js"
+import { dialects, recordedEvents, runRow } from "./support.js"
+
+const failure = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
+  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+
+const base = (runId: string, sequenceIndex: number) => ({ runId, sequenceIndex, iteration: 0, timestamp: 1_700_000_000_000 + sequenceIndex })
+const started = (runId: string): HookEvent.HookEvent => ({
+  _tag: "RunStarted",
+  ...base(runId, 0),
+  agentName: "a",
+  instructions: "",
+  input: "hi",
+  delegationLevel: 0,
+  tools: []
+})
+
+describe("bad input is a clear typed error and writes nothing", () => {
+  for (const url of ["mysql://localhost/db", "sqlite:", "file.db", "", "postgres://"]) {
+    it.effect(`the database URL '${url}' is refused with the accepted forms`, () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url)))
+        const error = failure(exit)
+        expect(error).toBeInstanceOf(DatabaseUrlError)
+        expect((error as DatabaseUrlError).message).toContain("sqlite::memory:")
+        expect((error as DatabaseUrlError).message).toContain("postgres://")
+      }))
+  }
+
+  it.effect("a password in a refused URL is not repeated", () =>
+    Effect.sync(() => {
+      expect(Database.redactUrl("postgres://u:secret@h/db")).toBe("postgres://u:***@h/db")
+    }))
+
+  it.scopedLive("postgres: a recorder on an unmigrated database fails with MigrationsPending saying how to migrate", () =>
+    Effect.gen(function*() {
+      const url = yield* pgDatabase
+      const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url)))
+      const error = failure(exit)
+      expect(error).toBeInstanceOf(MigrationsPending)
+      expect(error).toMatchObject({ applied: 0, latest: 1 })
+      expect((error as MigrationsPending).message).toContain("npm run migrate -- <database-url>")
+      const tables = yield* Effect.provide(
+        Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ t: string | null }>`SELECT to_regclass('agent_runs')::text AS t`),
+        Database.layerFromUrl(url)
+      )
+      expect(tables).toEqual([{ t: null }])
+    }))
+
+  for (const dialect of dialects) {
+    it.scopedLive(`${dialect.name}: a payload that cannot be serialised fails with reason 'serialization' and no rows`, () =>
+      Effect.gen(function*() {
+        const url = yield* dialect.database
+        const circular: Record<string, unknown> = { a: 1 }
+        circular.self = circular
+        const out = yield* Effect.gen(function*() {
+          const recorder = yield* Recorder
+          yield* recorder.record(started("bad-json"))
+          const bigint = yield* Effect.exit(recorder.record({
+            _tag: "ToolCallStarted",
+            ...base("bad-json", 1),
+            correlationId: "call-1",
+            toolName: "t",
+            target: "server",
+            arguments: { n: 10n } as never
+          }))
+          const cycle = yield* Effect.exit(recorder.record({
+            _tag: "MessageAppended",
+            ...base("bad-json", 1),
+            orderIndex: 0,
+            message: { _tag: "assistant", content: "", toolCalls: [{ id: "x", name: "t", arguments: circular as never }] }
+          }))
+          const sql = yield* SqlClient.SqlClient
+          const tools = yield* sql`SELECT id FROM tool_calls`
+          const traces = yield* sql`SELECT id FROM react_traces`
+          return { bigint, cycle, tools, traces, events: yield* recordedEvents("bad-json"), run: yield* runRow("bad-json") }
+        }).pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))
+        for (const exit of [out.bigint, out.cycle]) {
+          const error = failure(exit)
+          expect(error).toBeInstanceOf(RecorderError)
+          expect(error).toMatchObject({ reason: "serialization", runId: "bad-json", sequenceIndex: 1, attempts: 0 })
+        }
+        expect((failure(out.bigint) as RecorderError).message).toMatch(/bigint/)
+        expect((failure(out.cycle) as RecorderError).message).toMatch(/circular/i)
+        expect(out.tools).toEqual([])
+        expect(out.traces).toEqual([])
+        expect(out.events).toEqual([{ seq: 0, type: "run.started" }])
+        expect(out.run).toMatchObject({ status: "error", failure_reason: "recorder", last_sequence_index: 0 })
+      }))
+
+    it.scopedLive(`${dialect.name}: status changes are compare-and-swap; a miss is a 'conflict', a replay is a no-op`, () =>
+      Effect.gen(function*() {
+        const url = yield* dialect.database
+        const completed = (seq: number): HookEvent.HookEvent => ({
+          _tag: "RunCompleted",
+          ...base("cas", seq),
+          status: "success",
+          iterations: 0,
+          usage: { inputTokens: 0, outputTokens: 0 }
+        })
+        const out = yield* Effect.gen(function*() {
+          const recorder = yield* Recorder
+          yield* recorder.record(started("cas"))
+          // The same event again (as after a commit whose reply was lost): already durable, nothing doubles.
+          yield* recorder.record(started("cas"))
+          const gap = yield* Effect.exit(recorder.record(completed(5)))
+          yield* recorder.record(completed(1))
+          const twice = yield* Effect.exit(recorder.record({ ...completed(2), timestamp: 1 }))
+          const other = yield* Effect.exit(recorder.record({ ...started("cas"), timestamp: 5 }))
+          return { gap, twice, other, events: yield* recordedEvents("cas"), run: yield* runRow("cas") }
+        }).pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))
+        expect(failure(out.gap)).toMatchObject({ reason: "conflict", attempts: 1 })
+        expect((failure(out.gap) as RecorderError).message).toContain("last recorded event is #0, expected #4")
+        expect(failure(out.twice)).toMatchObject({ reason: "conflict" })
+        expect((failure(out.twice) as RecorderError).message).toContain("the run is 'success', expected 'running'")
+        expect((failure(out.other) as RecorderError).message).toContain("a run with this id already exists")
+        expect(out.events).toEqual([{ seq: 0, type: "run.started" }, { seq: 1, type: "run.completed" }])
+        expect(out.run).toMatchObject({ status: "success", last_sequence_index: 1 })
+      }))
+  }
+})
