@@ -1,0 +1,51 @@
+/**
+ * The read router in a bare node:http server, mounted under /api/sextant with a bearer-token authorize.
+ * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
+ * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/05-router-node/main.ts
+ */
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { makeReadRouter, toNodeHandler, unauthorized } from "@sextant/http-router"
+import { SqlRecorder } from "@sextant/recorder"
+import { Agent, ScriptedModel } from "@sextant/runtime"
+import { RunStore } from "@sextant/store"
+import { Effect, Layer } from "effect"
+
+const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-05-")), "runs.db")}`
+
+// 1. Record a run (a scripted model stands in for a vendor, so no API key is needed).
+const agent = Agent.makeSync({ name: "greeter", instructions: "Greet the user." })
+await Effect.runPromise(
+  agent.run("Hello!", { tenantId: "acme" }).pipe(
+    Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "Hi there!" }]), SqlRecorder.layerFromUrl(databaseUrl)))
+  )
+)
+
+// 2. Mount the read router under /api/sextant; the token decides who reads and which tenant they see.
+const store = await RunStore.fromDatabaseUrl(databaseUrl)
+const router = makeReadRouter({
+  store,
+  authorize: (request) =>
+    request.headers.authorization === "Bearer acme-token" ? { subject: "acme-app", tenantId: "acme" } : unauthorized()
+})
+const sextant = toNodeHandler(router, { prefix: "/api/sextant" })
+const server = createServer((req, res) => {
+  if (req.url?.startsWith("/api/sextant")) return sextant(req, res)
+  res.writeHead(200, { "content-type": "text/plain" }).end("the host app\n")
+})
+await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/sextant`
+
+// 3. Ask ourselves.
+const res = await fetch(`${base}/runs?limit=5`, { headers: { authorization: "Bearer acme-token" } })
+console.log(`GET /api/sextant/runs?limit=5 -> ${res.status}`)
+console.log(JSON.stringify(await res.json(), null, 2))
+const denied = await fetch(`${base}/runs`)
+console.log(`without a token -> ${denied.status} ${await denied.text()}`)
+
+server.close()
+await router.dispose()
+await store.close()

@@ -1,0 +1,52 @@
+/**
+ * The read router in a Fastify 5 app, mounted under /api/sextant with a bearer-token authorize.
+ * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
+ * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/07-router-fastify/main.ts
+ */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { makeReadRouter, toNodeHandler, unauthorized } from "@sextant/http-router"
+import { SqlRecorder } from "@sextant/recorder"
+import { Agent, ScriptedModel } from "@sextant/runtime"
+import { RunStore } from "@sextant/store"
+import { Effect, Layer } from "effect"
+import Fastify from "fastify"
+
+const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-07-")), "runs.db")}`
+
+// 1. Record a run (a scripted model stands in for a vendor, so no API key is needed).
+const agent = Agent.makeSync({ name: "greeter", instructions: "Greet the user." })
+await Effect.runPromise(
+  agent.run("Hello!", { tenantId: "acme" }).pipe(
+    Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "Hi there!" }]), SqlRecorder.layerFromUrl(databaseUrl)))
+  )
+)
+
+// 2. Mount the read router under /api/sextant; the token decides who reads and which tenant they see.
+const store = await RunStore.fromDatabaseUrl(databaseUrl)
+const router = makeReadRouter({
+  store,
+  authorize: (request) =>
+    request.headers.authorization === "Bearer acme-token" ? { subject: "acme-app", tenantId: "acme" } : unauthorized()
+})
+const app = Fastify()
+app.get("/", async () => "the host app\n")
+// Fastify hands the raw Node request and response over once the reply is hijacked.
+const sextant = toNodeHandler(router, { prefix: "/api/sextant" })
+app.all("/api/sextant/*", (request, reply) => {
+  reply.hijack()
+  sextant(request.raw, reply.raw)
+})
+const base = `${await app.listen({ port: 0, host: "127.0.0.1" })}/api/sextant`
+
+// 3. Ask ourselves.
+const res = await fetch(`${base}/runs?limit=5`, { headers: { authorization: "Bearer acme-token" } })
+console.log(`GET /api/sextant/runs?limit=5 -> ${res.status}`)
+console.log(JSON.stringify(await res.json(), null, 2))
+const denied = await fetch(`${base}/runs`)
+console.log(`without a token -> ${denied.status} ${await denied.text()}`)
+
+await app.close()
+await router.dispose()
+await store.close()
