@@ -11,8 +11,13 @@ import type { AddressInfo } from "node:net"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { LanguageModel, type ModelRequest } from "@sextant/runtime"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import type { BenchSection } from "../../../bench/section.js"
 import { Anthropic, OpenAi, OpenAiCompatible } from "../src/index.js"
+
+/** A section of BENCHMARKS.md (the shape `bench/section.ts` declares; not imported, it lies outside this project). */
+interface BenchSection {
+  readonly title: string
+  readonly markdown: string
+}
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 400)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
