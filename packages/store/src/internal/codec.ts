@@ -4,13 +4,24 @@
  * Postgres) become numbers; booleans (0/1 or true/false) become booleans; JSON columns are selected as text
  * on both dialects and parsed here.
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 
-/** A timestamp column, decoded to an RFC 3339 UTC string. */
-export const Time = Schema.transform(Schema.Union(Schema.ValidDateFromSelf, Schema.Date), Schema.String, {
+const CANONICAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+
+/**
+ * A timestamp column, decoded to an RFC 3339 UTC string (`toISOString` form). The recorder's own SQLite text
+ * is already in that form and passes through without a Date round trip (the hot path of every list).
+ */
+export const Time = Schema.transformOrFail(Schema.Union(Schema.String, Schema.DateFromSelf), Schema.String, {
   strict: true,
-  decode: (d) => d.toISOString(),
-  encode: (s) => new Date(s)
+  decode: (value, _, ast) => {
+    if (typeof value === "string" && CANONICAL.test(value)) return ParseResult.succeed(value)
+    const date = typeof value === "string" ? new Date(value) : value
+    return Number.isNaN(date.getTime())
+      ? ParseResult.fail(new ParseResult.Type(ast, value, "not a valid timestamp"))
+      : ParseResult.succeed(date.toISOString())
+  },
+  encode: ParseResult.succeed
 })
 
 /** A numeric column or aggregate. */
