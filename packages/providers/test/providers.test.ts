@@ -116,6 +116,32 @@ describe.each(wires)("$name", (wire) => {
       expect(JSON.stringify(streamed)).not.toContain(API_KEY)
     }))
 
+  it.scoped("a streamed call retries a 429 before its first byte, then streams", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer(
+        { status: 429, headers: { "retry-after": "1" }, json: wire.errorJson("Rate limit reached") },
+        wire.toolTurn(true),
+        wire.textTurn(true)
+      )
+      const { deltas, events } = yield* withTestClock(runAgent(wire.layer(server.url, fast), { stream: true }))
+
+      expect(ofTag(events, "ProviderRetry").map((r) => [r.statusCode, r.retryAfterMs])).toEqual([[429, 1000]])
+      expect(deltas.filter((d) => d._tag === "TextDelta").map((d) => d.delta)).toEqual([...ANSWER_PIECES])
+      expect(ofTag(events, "RunCompleted")[0]!.answer).toBe(ANSWER)
+    }))
+
+  it.scoped("a stream cut off before its final event ends the run with a malformed-response error", () =>
+    Effect.gen(function*() {
+      const full = wire.toolTurn(true) as Extract<Reply, { sse: unknown }>
+      const server = yield* fakeServer({ sse: full.sse.slice(0, 2) })
+      const { events } = yield* runAgent(wire.layer(server.url, fast), { stream: true })
+
+      expect(ofTag(events, "LlmCallCompleted")).toHaveLength(0)
+      const run = ofTag(events, "RunFailed")[0]!
+      expect(run.error.message).toContain("malformed response: the stream ended before")
+      expect(ofTag(events, "ToolCallStarted")).toHaveLength(0)
+    }))
+
   it.scoped("a 429 waits out Retry-After, is recorded as provider.retry, then succeeds", () =>
     Effect.gen(function*() {
       const server = yield* fakeServer(

@@ -186,7 +186,7 @@ export const make = (settings: ChatCompletionsSettings) =>
         const call = makeCapture(provider, request)
         const parser = new SseParser()
         let text = ""
-        let finishReason = "unknown"
+        let finishReason: string | undefined
         let usage: HookEvent.Usage = { inputTokens: 0, outputTokens: 0 }
         const meta: { id?: string; model?: string } = {}
         const calls = new Map<number, { id: string; name: string; args: string }>()
@@ -241,6 +241,10 @@ export const make = (settings: ChatCompletionsSettings) =>
             ))
         const done = Stream.fromEffect(Effect.suspend(() => {
           if (call.failure !== undefined) return Effect.fail(call.failure)
+          // Every chat-completions server ends a choice with a finish_reason; without one the stream was cut short.
+          if (finishReason === undefined) {
+            return Effect.fail(malformedError(provider, "the stream ended before a finish_reason"))
+          }
           const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => ({
             id: c.id,
             name: c.name,

@@ -15,7 +15,7 @@ import {
   type ModelToolCall
 } from "@sextant/runtime"
 import { Effect, Option, Stream } from "effect"
-import { fromAiError } from "./errors.js"
+import { fromAiError, malformedError } from "./errors.js"
 import { type CallCapture, CurrentCall, makeCapture } from "./http.js"
 import { toPrompt, toToolkit } from "./prompt.js"
 
@@ -35,7 +35,8 @@ const finishReason = (reason: Response.FinishReason): string =>
 interface Collected {
   text: string
   readonly toolCalls: Array<ModelToolCall>
-  finishReason: string
+  /** Absent until the vendor said how the answer ended. */
+  finishReason: string | undefined
   responseId: string | undefined
   model: string | undefined
 }
@@ -43,7 +44,7 @@ interface Collected {
 const collected = (): Collected => ({
   text: "",
   toolCalls: [],
-  finishReason: "unknown",
+  finishReason: undefined,
   responseId: undefined,
   model: undefined
 })
@@ -87,12 +88,17 @@ const streamedError = (provider: string, error: unknown): ModelError => {
   return new ModelError({ provider, reason: "server", message: `${provider}: error event in the stream: ${message}` })
 }
 
-const toResponse = (vendor: EffectAiVendor, state: Collected, call: CallCapture): ModelResponse => {
+const toResponse = (
+  vendor: EffectAiVendor,
+  state: Collected,
+  call: CallCapture,
+  finishReason: string
+): ModelResponse => {
   const response: { -readonly [K in keyof ModelResponse]: ModelResponse[K] } = {
     text: state.text,
     toolCalls: state.toolCalls,
     usage: vendor.usage(call.response, call.events),
-    finishReason: state.finishReason
+    finishReason
   }
   if (state.model !== undefined) response.model = state.model
   if (state.responseId !== undefined) response.responseId = state.responseId
@@ -124,7 +130,7 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
             if (call.failure !== undefined) return Effect.fail(call.failure)
             const state = collected()
             for (const part of answer.content) collect(state, part)
-            return Effect.succeed(toResponse(vendor, state, call))
+            return Effect.succeed(toResponse(vendor, state, call, state.finishReason ?? "unknown"))
           })
         )
       }),
@@ -169,10 +175,17 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
           Stream.mapConcatEffect(deltas),
           Stream.mapError((error) => call.failure ?? error)
         )
+        // A stream that stops before the vendor's final event (`response.completed`, `message_stop`) was cut
+        // short: its text and calls may be partial, so it is not passed on as an answer.
         const done = Stream.fromEffect(Effect.suspend(() =>
           call.failure !== undefined
             ? Effect.fail(call.failure)
-            : Effect.succeed<ModelStreamPart>({ _tag: "Done", response: toResponse(vendor, state, call) })
+            : state.finishReason === undefined
+            ? Effect.fail(malformedError(vendor.provider, "the stream ended before its final event"))
+            : Effect.succeed<ModelStreamPart>({
+              _tag: "Done",
+              response: toResponse(vendor, state, call, state.finishReason)
+            })
         ))
         return Stream.concat(parts, done).pipe(Stream.provideService(CurrentCall, call))
       })
