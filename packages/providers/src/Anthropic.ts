@@ -12,6 +12,7 @@ import { adapt } from "./internal/effectAi.js"
 import { optionalUrl, requiredKey } from "./internal/env.js"
 import { instrument } from "./internal/http.js"
 import { resolveRetry } from "./internal/retry.js"
+import { scrubber } from "./internal/scrub.js"
 import * as Usage from "./internal/usage.js"
 import type { RetryPolicy } from "./RetryPolicy.js"
 
@@ -48,7 +49,7 @@ export const layer = (options: AnthropicOptions): Layer.Layer<LanguageModel, nev
       apiKey: options.apiKey,
       apiUrl: options.baseUrl,
       anthropicVersion: options.anthropicVersion,
-      transformClient: instrument(resolveRetry(options.retry))
+      transformClient: instrument(resolveRetry(options.retry), scrubber([options.apiKey]))
     }))
   )
 

@@ -12,6 +12,7 @@ import { adapt } from "./internal/effectAi.js"
 import { optionalUrl, requiredKey } from "./internal/env.js"
 import { instrument } from "./internal/http.js"
 import { resolveRetry } from "./internal/retry.js"
+import { scrubber } from "./internal/scrub.js"
 import * as Usage from "./internal/usage.js"
 import type { RetryPolicy } from "./RetryPolicy.js"
 
@@ -49,7 +50,7 @@ export const layer = (options: OpenAiOptions): Layer.Layer<LanguageModel, never,
     Layer.provide(OpenAiClient.layer({
       apiKey: options.apiKey,
       apiUrl: options.baseUrl,
-      transformClient: instrument(resolveRetry(options.retry))
+      transformClient: instrument(resolveRetry(options.retry), scrubber([options.apiKey]))
     }))
   )
 

@@ -207,6 +207,19 @@ describe.each(wires)("$name", (wire) => {
       expect(JSON.stringify(events)).not.toContain(API_KEY)
     }))
 
+  it.scoped("a key the vendor echoes in an error body is recorded as [redacted]", () =>
+    Effect.gen(function*() {
+      const echo: Reply = { status: 503, json: wire.errorJson(`upstream rejected key ${API_KEY}`) }
+      const server = yield* fakeServer(echo, { status: 401, json: wire.errorJson(`Incorrect API key provided: ${API_KEY}`) })
+      const { events } = yield* withTestClock(runAgent(wire.layer(server.url, fast)))
+
+      expect(ofTag(events, "ProviderRetry")[0]!.reason).toBe("HTTP 503: upstream rejected key [redacted]")
+      expect(ofTag(events, "RunFailed")[0]!.error.message).toBe(
+        `${wire.provider} HTTP 401: Incorrect API key provided: [redacted] (after 2 attempts)`
+      )
+      expect(JSON.stringify(events)).not.toContain(API_KEY)
+    }))
+
   it.scoped("a malformed body ends the run with a malformed-response error, not retried", () =>
     Effect.gen(function*() {
       const server = yield* fakeServer({ status: 200, headers: { "content-type": "application/json" }, text: "{\"id\": \"x\", \"outp" })

@@ -19,6 +19,7 @@ import { malformedError, transportError } from "./errors.js"
 import { type CallCapture, CurrentCall, instrument, makeCapture } from "./http.js"
 import { jsonOrText } from "./json.js"
 import type { ResolvedRetry } from "./retry.js"
+import { scrubber } from "./scrub.js"
 import { SseParser } from "./sse.js"
 import * as Usage from "./usage.js"
 
@@ -140,7 +141,7 @@ const describeParse = (error: ParseResult.ParseError) => ParseResult.TreeFormatt
 /** A chat-completions model behind the kernel's `LanguageModel` port. */
 export const make = (settings: ChatCompletionsSettings) =>
   Effect.map(HttpClient.HttpClient, (base): LanguageModelService => {
-    const client = instrument(settings.retry)(base)
+    const client = instrument(settings.retry, scrubber([settings.apiKey]))(base)
     const { provider } = settings
     const post = (request: ModelRequest, stream: boolean) =>
       HttpClientRequest.post(`${settings.baseUrl.replace(/\/+$/, "")}/chat/completions`).pipe(

@@ -4,7 +4,8 @@
  * OpenAI and Anthropic through their `transformClient` option): it keeps the exact JSON bodies of the call
  * in the `CurrentCall` service of the calling fiber, retries 429/408/5xx/connection errors after recording
  * each retry with `reportRetry`, and turns a final error response into a `ModelError` with the vendor's
- * message. Headers (and so the API key) are never read into the capture.
+ * message. Headers (and so the API key) are never read into the capture, and a key a vendor echoes in a
+ * body is replaced by `[redacted]` in what is recorded.
  */
 import { HttpClient, HttpClientError, HttpClientResponse, type HttpClientRequest } from "@effect/platform"
 import type { HookEvent, ModelError, ModelRequest, RecorderError } from "@sextant/runtime"
@@ -12,6 +13,7 @@ import { Clock, Context, Effect, Either, Option, Stream } from "effect"
 import { jsonOrText } from "./json.js"
 import { statusError, transportError, vendorMessage } from "./errors.js"
 import { backoffMs, isRetryableStatus, type ResolvedRetry, retryAfterMs } from "./retry.js"
+import type { Scrub } from "./scrub.js"
 import { SseParser } from "./sse.js"
 
 type Json = HookEvent.Json
@@ -45,8 +47,8 @@ export const makeCapture = (provider: string, request: ModelRequest): CallCaptur
 
 const decoder = new TextDecoder()
 
-const requestBody = (request: HttpClientRequest.HttpClientRequest): Json | undefined =>
-  request.body._tag === "Uint8Array" ? jsonOrText(decoder.decode(request.body.body)) : undefined
+const requestBody = (request: HttpClientRequest.HttpClientRequest, scrub: Scrub): Json | undefined =>
+  request.body._tag === "Uint8Array" ? jsonOrText(scrub(decoder.decode(request.body.body))) : undefined
 
 const pathOf = (url: string): string => {
   try {
@@ -74,11 +76,12 @@ const rebuilt = (response: HttpClientResponse.HttpClientResponse, body: string |
 /** Keeps the body of a successful response: whole JSON, or the event data of a stream as it passes. */
 const keep = (
   response: HttpClientResponse.HttpClientResponse,
-  call: CallCapture
+  call: CallCapture,
+  scrub: Scrub
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError> => {
   if (!(response.headers["content-type"] ?? "").includes("text/event-stream")) {
     return Effect.map(response.text, (text) => {
-      call.response = jsonOrText(text)
+      call.response = jsonOrText(scrub(text))
       return rebuilt(response, text)
     })
   }
@@ -87,7 +90,7 @@ const keep = (
   const parser = new SseParser()
   const textDecoder = new TextDecoder()
   const push = (parsed: ReadonlyArray<{ readonly data: string }>) => {
-    for (const event of parsed) events.push(jsonOrText(event.data))
+    for (const event of parsed) events.push(jsonOrText(scrub(event.data)))
   }
   const tapped = response.stream.pipe(
     Stream.map((chunk) => {
@@ -109,10 +112,11 @@ const attempts = (
   execute: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>,
   request: HttpClientRequest.HttpClientRequest,
   call: CallCapture,
-  policy: ResolvedRetry
+  policy: ResolvedRetry,
+  scrub: Scrub
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.gen(function*() {
-    call.request = requestBody(request)
+    call.request = requestBody(request, scrub)
     const timed = Effect.timeoutFail(execute, {
       duration: policy.attemptTimeoutMs,
       onTimeout: () =>
@@ -135,8 +139,8 @@ const attempts = (
         retry = { reason: `connection error: ${describe(error)}` }
       } else {
         const response = outcome.right
-        if (response.status >= 200 && response.status < 300) return yield* keep(response, call)
-        const body = yield* Effect.orElseSucceed(response.text, () => "")
+        if (response.status >= 200 && response.status < 300) return yield* keep(response, call, scrub)
+        const body = scrub(yield* Effect.orElseSucceed(response.text, () => ""))
         const wait = retryAfterMs(response.headers, yield* Clock.currentTimeMillis)
         if (
           !isRetryableStatus(response.status) || attempt > policy.maxRetries ||
@@ -170,12 +174,12 @@ const attempts = (
   })
 
 /**
- * Wraps a client so calls made inside a `CurrentCall` are captured and retried. Calls made outside one
- * (nothing in this package does that) pass through untouched.
+ * Wraps a client so calls made inside a `CurrentCall` are captured (with `scrub` applied to every recorded
+ * body and message) and retried. Calls made outside one (nothing in this package does that) pass through.
  */
-export const instrument = (policy: ResolvedRetry) => (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+export const instrument = (policy: ResolvedRetry, scrub: Scrub) => (client: HttpClient.HttpClient): HttpClient.HttpClient =>
   HttpClient.transform(client, (execute, request) =>
     Effect.flatMap(
       Effect.serviceOption(CurrentCall),
-      Option.match({ onNone: () => execute, onSome: (call) => attempts(execute, request, call, policy) })
+      Option.match({ onNone: () => execute, onSome: (call) => attempts(execute, request, call, policy, scrub) })
     ))
