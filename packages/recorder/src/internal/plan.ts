@@ -4,30 +4,60 @@ import { stringify } from "./json.js"
 
 type Sql = SqlClient.SqlClient
 type Fragment = Statement.Fragment
-type Row = Statement.Statement<Record<string, unknown>>
-type Value = string | number | null
+/** A column value as written: JSON is already text, booleans are 0/1, timestamps ISO-8601. */
+export type Value = string | number | null
 
-/** Everything one event writes: how it moves its run's row forward, its own rows, and its `run_events` row. */
+/** A row for one of the event tables; rows of the same shape are written with one multi-row INSERT. */
+export interface RowInsert {
+  readonly table: "react_traces" | "tool_calls" | "llm_interactions"
+  readonly row: Readonly<Record<string, Value>>
+  /** Columns to overwrite when the row exists (an upsert on `id`). */
+  readonly upsert?: ReadonlyArray<string>
+}
+
+/** A `token_usage` row; its tenant and agent are copied from the run's row. */
+export interface UsageRow {
+  readonly id: string
+  readonly runId: string
+  readonly iteration: number
+  readonly provider: string
+  readonly model: string
+  readonly usage: HookEvent.Usage
+  readonly at: string
+}
+
+/** A plain forward move of the run's row (no status change): batched across the events of a commit. */
+export interface Progress {
+  readonly iteration?: number
+  readonly usage?: HookEvent.Usage
+}
+
+/** Everything one event writes: how it moves its run's row, its own rows, and its `run_events` row. */
 export interface Plan {
   readonly runId: string
   readonly sequenceIndex: number
   readonly eventType: string
   readonly at: string
-  /** Moves the run's row to this event (insert for `run.started`, compare-and-swap update otherwise); returns a row when it did. */
-  readonly advance: Statement.Statement<{ readonly id: string }>
-  /** The event's rows in its own tables, written after `advance`. */
-  readonly rows: ReadonlyArray<Row>
-  /** The `run_events` row. */
-  readonly event: Row
   /** The statuses the run must be in for this event (compare-and-swap), when it is a status change. */
   readonly expect: ReadonlyArray<HookEvent.RunStatus> | undefined
+  /** The statement moving the run's row (insert for `run.started`, compare-and-swap update otherwise). */
+  readonly advance: Statement.Statement<{ readonly id: string }>
+  /** Set when the move is a plain progress update, which a batch writes for many events in one statement. */
+  readonly progress: Progress | undefined
+  readonly rows: ReadonlyArray<RowInsert>
+  readonly usage: UsageRow | undefined
+  /** The `run_events` row. */
+  readonly event: Readonly<Record<string, Value>>
 }
 
-/** What one event type adds to the common write: columns of `agent_runs`, a status guard, rows, the event data. */
+/** What one event type adds to the common write: a status change or progress, rows, the event data. */
 interface Parts {
+  /** Columns of `agent_runs` a status change sets. */
   readonly set?: ReadonlyArray<Fragment>
   readonly expect?: ReadonlyArray<HookEvent.RunStatus>
-  readonly rows?: ReadonlyArray<Row>
+  readonly progress?: Progress
+  readonly rows?: ReadonlyArray<RowInsert>
+  readonly usage?: UsageRow
   /** `run_events.data` when it is not the event minus its stamped fields. */
   readonly data?: Record<string, unknown>
 }
@@ -46,9 +76,6 @@ const WAITING: ReadonlyArray<HookEvent.RunStatus> = ["waiting_client_tool", "wai
 const ACTIVE: ReadonlyArray<HookEvent.RunStatus> = ["running", ...WAITING]
 
 const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(column)} = ${value}`
-const add = (sql: Sql, column: string, value: number): Fragment => sql`${sql(column)} = ${sql(column)} + ${value}`
-const addOptional = (sql: Sql, column: string, value: number | undefined): ReadonlyArray<Fragment> =>
-  value === undefined ? [] : [sql`${sql(column)} = COALESCE(${sql(column)}, 0) + ${value}`]
 const orNull = <A>(value: A | undefined): A | null => value ?? null
 const bool = (value: boolean): number => (value ? 1 : 0)
 
@@ -64,17 +91,12 @@ const finished = (ctx: Ctx, status: HookEvent.RunStatus, iterations: number) => 
   assign(ctx.sql, "pause_state", null)
 ]
 
-const upsertToolCall = (ctx: Ctx, row: Record<string, Value>, update: ReadonlyArray<string>): Row =>
-  ctx.sql`INSERT INTO tool_calls ${ctx.sql.insert(row)} ON CONFLICT (id) DO UPDATE SET ${
-    ctx.sql.csv(update.map((column) => ctx.sql`${ctx.sql(column)} = excluded.${ctx.sql(column)}`))
-  }`
-
-const upsertInteraction = (ctx: Ctx, row: Record<string, Value>): Row => {
-  const update = Object.keys(row).filter((column) => !["id", "agent_run_id", "started_at"].includes(column))
-  return ctx.sql`INSERT INTO llm_interactions ${ctx.sql.insert(row)} ON CONFLICT (id) DO UPDATE SET ${
-    ctx.sql.csv(update.map((column) => ctx.sql`${ctx.sql(column)} = excluded.${ctx.sql(column)}`))
-  }`
-}
+/** An `llm_interactions` upsert: every column but its identity and start is overwritten by later events. */
+const interaction = (row: Record<string, Value>): RowInsert => ({
+  table: "llm_interactions",
+  row,
+  upsert: Object.keys(row).filter((column) => !["id", "agent_run_id", "started_at"].includes(column))
+})
 
 const startedAt = (event: { readonly timestamp: number; readonly durationMs: number }) =>
   new Date(event.timestamp - Math.max(0, Math.round(event.durationMs))).toISOString()
@@ -87,140 +109,134 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
     expect: [e.resumedFrom],
     set: [assign(sql, "status", "running"), assign(sql, "pause_state", null)]
   }),
-  MessageAppended: (e, { at, json, sql }) => {
+  MessageAppended: (e, { at, json }) => {
     const m = e.message
-    const row: Record<string, Value> = {
-      id: `${e.runId}:${e.orderIndex}`,
-      agent_run_id: e.runId,
-      order_index: e.orderIndex,
-      iteration: e.iteration,
-      role: m._tag,
-      content: m.content,
-      tool_calls: m._tag === "assistant" ? json(m.toolCalls) : null,
-      tool_call_id: m._tag === "tool" ? m.toolCallId : null,
-      provider_call_id: m._tag === "tool" ? orNull(m.providerCallId) : null,
-      tool_name: m._tag === "tool" ? m.toolName : null,
-      is_error: m._tag === "tool" ? bool(m.isError) : null,
-      created_at: at
+    return {
+      rows: [{
+        table: "react_traces",
+        row: {
+          id: `${e.runId}:${e.orderIndex}`,
+          agent_run_id: e.runId,
+          order_index: e.orderIndex,
+          iteration: e.iteration,
+          role: m._tag,
+          content: m.content,
+          tool_calls: m._tag === "assistant" ? json(m.toolCalls) : null,
+          tool_call_id: m._tag === "tool" ? m.toolCallId : null,
+          provider_call_id: m._tag === "tool" ? orNull(m.providerCallId) : null,
+          tool_name: m._tag === "tool" ? m.toolName : null,
+          is_error: m._tag === "tool" ? bool(m.isError) : null,
+          created_at: at
+        }
+      }]
     }
-    return { rows: [sql`INSERT INTO react_traces ${sql.insert(row)}`] }
   },
-  LlmCallStarted: (e, ctx) => ({
-    set: [assign(ctx.sql, "iteration_count", e.iteration)],
-    rows: [
-      upsertInteraction(ctx, {
-        id: e.correlationId,
-        agent_run_id: e.runId,
-        iteration: e.iteration,
-        status: "started",
-        provider: e.provider,
-        model: e.model,
-        started_at: ctx.at
-      })
-    ]
-  }),
-  LlmCallCompleted: (e, ctx) => {
-    const { json, sql } = ctx
-    const u = e.usage
-    const interaction = upsertInteraction(ctx, {
+  LlmCallStarted: (e, { at }) => ({
+    progress: { iteration: e.iteration },
+    rows: [interaction({
       id: e.correlationId,
       agent_run_id: e.runId,
       iteration: e.iteration,
-      status: "completed",
+      status: "started",
       provider: e.provider,
       model: e.model,
-      response_model: orNull(e.responseModel),
-      response_id: orNull(e.responseId),
-      finish_reason: e.finishReason,
-      semantic_request: json(e.request),
-      semantic_response: json({ text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u }),
-      provider_request: e.providerRequest === undefined ? null : json(e.providerRequest),
-      provider_response: e.providerResponse === undefined ? null : json(e.providerResponse),
-      input_tokens: u.inputTokens,
-      output_tokens: u.outputTokens,
-      cache_read_tokens: orNull(u.cacheReadTokens),
-      cache_write_tokens: orNull(u.cacheWriteTokens),
-      reasoning_tokens: orNull(u.reasoningTokens),
-      cost_usd: orNull(u.costUsd),
-      cost_note: orNull(e.costNote),
-      duration_ms: Math.round(e.durationMs),
-      started_at: startedAt(e),
-      completed_at: ctx.at
-    })
-    // Billing rows carry the run's tenant and agent, so usage queries need no join.
-    const usage = sql`INSERT INTO token_usage (id, agent_run_id, llm_interaction_id, tenant_id, agent_name, iteration,
-      provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
-      created_at)
-      VALUES (${e.correlationId}, ${e.runId}, ${e.correlationId},
-        (SELECT tenant_id FROM agent_runs WHERE id = ${e.runId}), (SELECT agent_name FROM agent_runs WHERE id = ${e.runId}),
-        ${e.iteration}, ${e.provider}, ${e.responseModel ?? e.model}, ${u.inputTokens}, ${u.outputTokens},
-        ${orNull(u.cacheReadTokens)}, ${orNull(u.cacheWriteTokens)}, ${orNull(u.reasoningTokens)}, ${orNull(u.costUsd)},
-        ${ctx.at})`
+      started_at: at
+    })]
+  }),
+  LlmCallCompleted: (e, { at, json }) => {
+    const u = e.usage
     return {
-      set: [
-        add(sql, "total_input_tokens", u.inputTokens),
-        add(sql, "total_output_tokens", u.outputTokens),
-        ...addOptional(sql, "total_cache_read_tokens", u.cacheReadTokens),
-        ...addOptional(sql, "total_cache_write_tokens", u.cacheWriteTokens),
-        ...addOptional(sql, "total_reasoning_tokens", u.reasoningTokens),
-        ...addOptional(sql, "total_cost_usd", u.costUsd),
-        add(sql, "model_call_count", 1),
-        add(sql, "unpriced_call_count", u.costUsd === undefined ? 1 : 0)
-      ],
-      rows: [interaction, usage],
+      progress: { usage: u },
+      rows: [interaction({
+        id: e.correlationId,
+        agent_run_id: e.runId,
+        iteration: e.iteration,
+        status: "completed",
+        provider: e.provider,
+        model: e.model,
+        response_model: orNull(e.responseModel),
+        response_id: orNull(e.responseId),
+        finish_reason: e.finishReason,
+        semantic_request: json(e.request),
+        semantic_response: json({ text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u }),
+        provider_request: e.providerRequest === undefined ? null : json(e.providerRequest),
+        provider_response: e.providerResponse === undefined ? null : json(e.providerResponse),
+        input_tokens: u.inputTokens,
+        output_tokens: u.outputTokens,
+        cache_read_tokens: orNull(u.cacheReadTokens),
+        cache_write_tokens: orNull(u.cacheWriteTokens),
+        reasoning_tokens: orNull(u.reasoningTokens),
+        cost_usd: orNull(u.costUsd),
+        cost_note: orNull(e.costNote),
+        duration_ms: Math.round(e.durationMs),
+        started_at: startedAt(e),
+        completed_at: at
+      })],
+      // Billing rows carry the run's tenant and agent, so usage queries need no join.
+      usage: {
+        id: e.correlationId,
+        runId: e.runId,
+        iteration: e.iteration,
+        provider: e.provider,
+        model: e.responseModel ?? e.model,
+        usage: u,
+        at
+      },
       // The request and the vendor payloads can be large: they live in llm_interactions only.
       data: withoutStamps(e, new Set(["request", "providerRequest", "providerResponse"]))
     }
   },
-  LlmCallFailed: (e, ctx) => ({
-    rows: [
-      upsertInteraction(ctx, {
-        id: e.correlationId,
-        agent_run_id: e.runId,
-        iteration: e.iteration,
-        status: "failed",
-        provider: e.provider,
-        model: e.model,
-        error_tag: e.error.tag,
-        error_message: e.error.message,
-        duration_ms: Math.round(e.durationMs),
-        started_at: startedAt(e),
-        completed_at: ctx.at
-      })
-    ]
+  LlmCallFailed: (e, { at }) => ({
+    rows: [interaction({
+      id: e.correlationId,
+      agent_run_id: e.runId,
+      iteration: e.iteration,
+      status: "failed",
+      provider: e.provider,
+      model: e.model,
+      error_tag: e.error.tag,
+      error_message: e.error.message,
+      duration_ms: Math.round(e.durationMs),
+      started_at: startedAt(e),
+      completed_at: at
+    })]
   }),
-  ToolCallStarted: (e, ctx) => ({
-    rows: [
-      upsertToolCall(ctx, {
+  ToolCallStarted: (e, { at, json }) => ({
+    rows: [{
+      table: "tool_calls",
+      row: {
         id: e.correlationId,
         agent_run_id: e.runId,
         provider_call_id: orNull(e.providerCallId),
         tool_name: e.toolName,
         target: e.target,
         iteration: e.iteration,
-        params: ctx.json(e.arguments),
-        started_at: ctx.at
-      }, ["params"])
-    ]
+        params: json(e.arguments),
+        started_at: at
+      },
+      upsert: ["params"]
+    }]
   }),
   // An upsert: a client tool's result arrives without a `tool.started` in this segment.
-  ToolCallCompleted: (e, ctx) => ({
-    rows: [
-      upsertToolCall(ctx, {
+  ToolCallCompleted: (e, { at, json }) => ({
+    rows: [{
+      table: "tool_calls",
+      row: {
         id: e.correlationId,
         agent_run_id: e.runId,
         provider_call_id: orNull(e.providerCallId),
         tool_name: e.toolName,
         target: e.target,
         iteration: e.iteration,
-        result: ctx.json(e.result),
+        result: json(e.result),
         success: bool(e.success),
         error: orNull(e.error),
         duration_ms: Math.round(e.durationMs),
         started_at: startedAt(e),
-        completed_at: ctx.at
-      }, ["result", "success", "error", "duration_ms", "completed_at"])
-    ]
+        completed_at: at
+      },
+      upsert: ["result", "success", "error", "duration_ms", "completed_at"]
+    }]
   }),
   PolicyDenied: () => ({}),
   ApprovalRequested: () => ({}),
@@ -299,6 +315,29 @@ const insertRun = (sql: Sql, e: HookEvent.RunStarted, at: string, json: (value: 
     })
   } ON CONFLICT (id) DO NOTHING RETURNING id`
 
+/** The SET fragments of a progress move (per-event form; batches use `progressStatement`). */
+const progressSet = (sql: Sql, progress: Progress): ReadonlyArray<Fragment> => {
+  const out: Array<Fragment> = []
+  if (progress.iteration !== undefined) out.push(assign(sql, "iteration_count", progress.iteration))
+  const u = progress.usage
+  if (u !== undefined) {
+    const add = (column: string, value: number) => sql`${sql(column)} = ${sql(column)} + ${value}`
+    const addOptional = (column: string, value: number | undefined) =>
+      value === undefined ? [] : [sql`${sql(column)} = COALESCE(${sql(column)}, 0) + ${value}`]
+    out.push(
+      add("total_input_tokens", u.inputTokens),
+      add("total_output_tokens", u.outputTokens),
+      ...addOptional("total_cache_read_tokens", u.cacheReadTokens),
+      ...addOptional("total_cache_write_tokens", u.cacheWriteTokens),
+      ...addOptional("total_reasoning_tokens", u.reasoningTokens),
+      ...addOptional("total_cost_usd", u.costUsd),
+      add("model_call_count", 1),
+      add("unpriced_call_count", u.costUsd === undefined ? 1 : 0)
+    )
+  }
+  return out
+}
+
 /**
  * The writes of one event. Every JSON value is serialised here, before any statement runs, so an event that
  * cannot be written fails on its own (throws `NotJson`) and never reaches a transaction.
@@ -308,13 +347,17 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
   const ctx: Ctx = { sql, at, json: stringify }
   const parts = (mappers[event._tag] as Mapper<HookEvent.HookEventTag>)(event, ctx)
   const seq = event.sequenceIndex
+  const progress = event._tag === "RunStarted" || parts.set !== undefined || parts.expect !== undefined
+    ? undefined
+    : parts.progress ?? {}
   const advance = event._tag === "RunStarted" ? insertRun(sql, event, at, stringify) : sql<{ readonly id: string }>`
     UPDATE agent_runs SET ${
     sql.csv([
       assign(sql, "last_sequence_index", seq),
       assign(sql, "last_progress_at", at),
       assign(sql, "updated_at", at),
-      ...(parts.set ?? [])
+      ...(parts.set ?? []),
+      ...(progress === undefined ? [] : progressSet(sql, progress))
     ])
   }
     WHERE ${
@@ -338,9 +381,11 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
     sequenceIndex: seq,
     eventType: eventRow.event_type,
     at,
+    expect: parts.expect,
     advance,
+    progress,
     rows: parts.rows ?? [],
-    event: sql`INSERT INTO run_events ${sql.insert(eventRow)}`,
-    expect: parts.expect
+    usage: parts.usage,
+    event: eventRow
   }
 }

@@ -1,6 +1,7 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import { Clock, Data, Duration, Effect, Either, Random } from "effect"
 import { describe, isTransient } from "./classify.js"
+import { progressStatements, rowsStatements } from "./batch.js"
 import type { Plan } from "./plan.js"
 
 /** The run's row was not where the event expects it (another writer, the sweep, a wrong status): not retried. */
@@ -51,12 +52,12 @@ export const withRetry = <A>(
   Effect.gen(function*() {
     const budget = Duration.toMillis(policy.budget)
     const start = yield* Clock.currentTimeMillis
-    const timedOut = new SqlError.SqlError({ message: "the write timed out", cause: { code: "ETIMEDOUT" } })
+    const timedOut = () => new SqlError.SqlError({ message: "the write timed out", cause: { code: "ETIMEDOUT" } })
     for (let attempts = 1;; attempts++) {
       const left = Math.max(1, budget - ((yield* Clock.currentTimeMillis) - start))
       const result = yield* Effect.either(
         // Interruptible even inside the writer's uninterruptible batch, so that the timeout can cut a hung attempt.
-        Effect.timeoutFail(Effect.interruptible(write), { duration: Duration.millis(left), onTimeout: () => timedOut }).pipe(
+        Effect.timeoutFail(Effect.interruptible(write), { duration: Duration.millis(left), onTimeout: timedOut }).pipe(
           // A failed ROLLBACK on a broken connection is a defect in @effect/sql; it is this attempt's failure.
           Effect.catchAllDefect((defect) =>
             Effect.fail(
@@ -80,20 +81,14 @@ export const withRetry = <A>(
   })
 
 /**
- * Applies one event's plan inside the caller's transaction. When the run's row does not move (compare-and-swap
- * miss), the event is either already durable (a commit whose reply was lost, then retried) or a conflict.
+ * When a run's row did not move for an event, the event is either already durable (a commit whose reply was
+ * lost, then retried: succeed without writing again) or a conflict (another writer, the sweep, a wrong status).
  */
-export const apply = (sql: SqlClient.SqlClient, plan: Plan): Effect.Effect<void, WriteError> =>
+const resolveMiss = (sql: SqlClient.SqlClient, plan: Plan): Effect.Effect<void, WriteError> =>
   Effect.gen(function*() {
-    const moved = yield* plan.advance
-    if (moved.length === 0) {
-      const same = yield* sql`SELECT 1 AS one FROM run_events WHERE agent_run_id = ${plan.runId}
-        AND sequence_index = ${plan.sequenceIndex} AND event_type = ${plan.eventType} AND created_at = ${plan.at}`
-      if (same.length > 0) return
-      return yield* conflict(sql, plan)
-    }
-    for (const row of plan.rows) yield* row
-    yield* plan.event
+    const same = yield* sql`SELECT 1 AS one FROM run_events WHERE agent_run_id = ${plan.runId}
+      AND sequence_index = ${plan.sequenceIndex} AND event_type = ${plan.eventType} AND created_at = ${plan.at}`
+    if (same.length === 0) return yield* conflict(sql, plan)
   })
 
 const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
@@ -114,6 +109,34 @@ const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
     }
   )
 
-/** Writes plans in one transaction. */
+/** One event: its compare-and-swap move, then its rows; a miss is resolved as a replay or a conflict. */
+const applyOne = (sql: SqlClient.SqlClient, plan: Plan) =>
+  Effect.gen(function*() {
+    const moved = yield* plan.advance
+    if (moved.length === 0) return yield* resolveMiss(sql, plan)
+    for (const statement of rowsStatements(sql, [plan])) yield* statement
+  })
+
+/**
+ * Many events (of distinct runs): status moves one by one, plain progress moves in one UPDATE, then every
+ * table's rows as multi-row INSERTs. Any miss fails the batch, which the writer then retries event by event.
+ */
+const applyMany = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
+  Effect.gen(function*() {
+    const isolate = (why: string) => new WriteConflict({ message: `${why}: writing the batch's events one by one` })
+    if (new Set(plans.map((p) => p.runId)).size !== plans.length) return yield* isolate("two events of one run")
+    for (const plan of plans) {
+      if (plan.progress === undefined && (yield* plan.advance).length === 0) {
+        return yield* isolate(`${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId} did not move its run`)
+      }
+    }
+    const progressing = plans.filter((p) => p.progress !== undefined)
+    let moved = 0
+    for (const statement of progressStatements(sql, progressing)) moved += (yield* statement).length
+    if (moved !== progressing.length) return yield* isolate("a run did not move")
+    for (const statement of rowsStatements(sql, plans)) yield* statement
+  })
+
+/** Writes events in one transaction. */
 export const transact = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, WriteError> =>
-  sql.withTransaction(Effect.forEach(plans, (plan) => apply(sql, plan), { discard: true }))
+  sql.withTransaction(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans))

@@ -100,7 +100,7 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<RecorderServic
           ), { discard: true }))
     )
     // The writer must not join a transaction that happens to be open where the recorder was built.
-    yield* Effect.forkScoped(outsideTransactions(loop))
+    yield* Effect.forkScoped(outsideTransactions(Effect.withTracerEnabled(loop, false)))
 
     return {
       record: (event) =>

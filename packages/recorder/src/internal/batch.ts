@@ -1,0 +1,158 @@
+import type { SqlClient, Statement } from "@effect/sql"
+import { Array as Arr } from "effect"
+import type { Plan, RowInsert, Value } from "./plan.js"
+
+type Sql = SqlClient.SqlClient
+type Kind = "text" | "int" | "real" | "ts"
+
+// Both drivers take ~32k (SQLite) / 65k (Postgres) parameters per statement; stay well under either.
+const MAX_PARAMS = 30_000
+
+const chunks = <A>(items: ReadonlyArray<A>, columns: number): ReadonlyArray<ReadonlyArray<A>> =>
+  Arr.chunksOf(items, Math.max(1, Math.floor(MAX_PARAMS / columns)))
+
+/**
+ * A `name(columns) AS (VALUES …)` list whose parameters are cast, so Postgres types them (it would take an
+ * uncast parameter in VALUES for text) and SQLite stores them with the column's affinity.
+ */
+const values = (sql: Sql, name: string, columns: ReadonlyArray<readonly [string, Kind]>, rows: ReadonlyArray<ReadonlyArray<Value>>) => {
+  const ts = sql.onDialectOrElse({ pg: () => "TIMESTAMPTZ", orElse: () => undefined })
+  const cast = (value: Value, kind: Kind): Statement.Fragment => {
+    switch (kind) {
+      case "text":
+        return sql`CAST(${value} AS TEXT)`
+      case "int":
+        return sql`CAST(${value} AS BIGINT)`
+      case "real":
+        return sql`CAST(${value} AS DOUBLE PRECISION)`
+      case "ts":
+        return ts === undefined ? sql`${value}` : sql`CAST(${value} AS ${sql.literal(ts)})`
+    }
+  }
+  const list = sql.csv(rows.map((row) => sql`(${sql.csv(row.map((value, i) => cast(value, columns[i]![1])))})`))
+  return sql`${sql(name)} (${sql.csv(columns.map(([column]) => sql`${sql(column)}`))}) AS (VALUES ${list})`
+}
+
+const PROGRESS: ReadonlyArray<readonly [string, Kind]> = [
+  ["id", "text"],
+  ["seq", "int"],
+  ["prev", "int"],
+  ["at", "ts"],
+  ["iter", "int"],
+  ["d_in", "int"],
+  ["d_out", "int"],
+  ["d_cache_read", "int"],
+  ["d_cache_write", "int"],
+  ["d_reasoning", "int"],
+  ["d_cost", "real"],
+  ["d_calls", "int"],
+  ["d_unpriced", "int"]
+]
+
+const addOptional = (sql: Sql, column: string, delta: string) =>
+  sql`${sql(column)} = CASE WHEN v.${sql(delta)} IS NULL THEN agent_runs.${sql(column)}
+    ELSE COALESCE(agent_runs.${sql(column)}, 0) + v.${sql(delta)} END`
+
+/** One compare-and-swap UPDATE moving many runs forward; returns the ids it moved. */
+export const progressStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
+  chunks(plans, PROGRESS.length).map((chunk) => {
+    const rows = chunk.map((p): ReadonlyArray<Value> => {
+      const u = p.progress?.usage
+      return [
+        p.runId,
+        p.sequenceIndex,
+        p.sequenceIndex - 1,
+        p.at,
+        p.progress?.iteration ?? null,
+        u?.inputTokens ?? 0,
+        u?.outputTokens ?? 0,
+        u?.cacheReadTokens ?? null,
+        u?.cacheWriteTokens ?? null,
+        u?.reasoningTokens ?? null,
+        u?.costUsd ?? null,
+        u === undefined ? 0 : 1,
+        u !== undefined && u.costUsd === undefined ? 1 : 0
+      ]
+    })
+    return sql<{ readonly id: string }>`WITH ${values(sql, "v", PROGRESS, rows)}
+      UPDATE agent_runs SET last_sequence_index = v.seq, last_progress_at = v.at, updated_at = v.at,
+        iteration_count = COALESCE(v.iter, agent_runs.iteration_count),
+        total_input_tokens = agent_runs.total_input_tokens + v.d_in,
+        total_output_tokens = agent_runs.total_output_tokens + v.d_out,
+        ${addOptional(sql, "total_cache_read_tokens", "d_cache_read")},
+        ${addOptional(sql, "total_cache_write_tokens", "d_cache_write")},
+        ${addOptional(sql, "total_reasoning_tokens", "d_reasoning")},
+        ${addOptional(sql, "total_cost_usd", "d_cost")},
+        model_call_count = agent_runs.model_call_count + v.d_calls,
+        unpriced_call_count = agent_runs.unpriced_call_count + v.d_unpriced
+      FROM v WHERE agent_runs.id = v.id AND agent_runs.last_sequence_index = v.prev
+      RETURNING agent_runs.id`
+  })
+
+const USAGE: ReadonlyArray<readonly [string, Kind]> = [
+  ["id", "text"],
+  ["run", "text"],
+  ["iteration", "int"],
+  ["provider", "text"],
+  ["model", "text"],
+  ["inp", "int"],
+  ["outp", "int"],
+  ["cache_read", "int"],
+  ["cache_write", "int"],
+  ["reasoning", "int"],
+  ["cost", "real"],
+  ["at", "ts"]
+]
+
+const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
+  chunks(plans.flatMap((p) => (p.usage === undefined ? [] : [p.usage])), USAGE.length).map((chunk) => {
+    const rows = chunk.map((r): ReadonlyArray<Value> => [
+      r.id,
+      r.runId,
+      r.iteration,
+      r.provider,
+      r.model,
+      r.usage.inputTokens,
+      r.usage.outputTokens,
+      r.usage.cacheReadTokens ?? null,
+      r.usage.cacheWriteTokens ?? null,
+      r.usage.reasoningTokens ?? null,
+      r.usage.costUsd ?? null,
+      r.at
+    ])
+    // Billing rows carry the run's tenant and agent (copied from its row), so usage queries need no join.
+    return sql`WITH ${values(sql, "v", USAGE, rows)}
+      INSERT INTO token_usage (id, agent_run_id, llm_interaction_id, tenant_id, agent_name, iteration, provider, model,
+        input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, created_at)
+      SELECT v.id, v.run, v.id, r.tenant_id, r.agent_name, v.iteration, v.provider, v.model, v.inp, v.outp,
+        v.cache_read, v.cache_write, v.reasoning, v.cost, v.at
+      FROM v JOIN agent_runs r ON r.id = v.run`
+  })
+
+const rowStatements = (sql: Sql, inserts: ReadonlyArray<RowInsert>) => {
+  const groups = new Map<string, Array<RowInsert>>()
+  for (const insert of inserts) {
+    const key = `${insert.table}|${Object.keys(insert.row).join(",")}|${insert.upsert?.join(",") ?? ""}`
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [insert])
+    else group.push(insert)
+  }
+  return [...groups.values()].flatMap((group) => {
+    const { table, upsert } = group[0]!
+    return chunks(group, Object.keys(group[0]!.row).length).map((chunk) => {
+      const rows = sql.insert(chunk.map((i) => i.row))
+      return upsert === undefined
+        ? sql`INSERT INTO ${sql(table)} ${rows}`
+        : sql`INSERT INTO ${sql(table)} ${rows} ON CONFLICT (id) DO UPDATE SET ${
+          sql.csv(upsert.map((column) => sql`${sql(column)} = excluded.${sql(column)}`))
+        }`
+    })
+  })
+}
+
+/** The statements writing the rows of events whose runs have moved: multi-row, one per table and shape. */
+export const rowsStatements = (sql: Sql, plans: ReadonlyArray<Plan>): ReadonlyArray<Statement.Statement<unknown>> => [
+  ...rowStatements(sql, plans.flatMap((p) => p.rows)),
+  ...usageStatements(sql, plans),
+  ...chunks(plans, 7).map((chunk) => sql`INSERT INTO run_events ${sql.insert(chunk.map((p) => p.event))}`)
+]
