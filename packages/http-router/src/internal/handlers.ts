@@ -70,10 +70,11 @@ export const handlersLayer = (store: RunStoreService, sse: SseOptions) => {
       metadata
     }))
 
+  let openApi: OpenApi.OpenAPISpec | undefined
   const meta = HttpApiBuilder.group(ReadApi, "meta", (h) =>
     h
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
-      .handle("openapi", () => json(OpenApi.fromApi(ReadApi))))
+      .handle("openapi", () => json(openApi ??= OpenApi.fromApi(ReadApi))))
 
   const runs = HttpApiBuilder.group(ReadApi, "runs", (h) =>
     h
