@@ -1,6 +1,6 @@
 /**
- * A loopback HTTP server that answers with scripted replies in order (JSON, text, SSE, a dropped connection
- * or no answer at all) and keeps every request it received.
+ * A loopback HTTP server that answers with scripted replies in order (JSON, text, SSE — possibly left open —,
+ * a dropped connection or no answer at all) and keeps every request it received.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -10,7 +10,7 @@ import { Effect, type Scope } from "effect"
 export type Reply =
   | { readonly status?: number; readonly headers?: Record<string, string>; readonly json: unknown }
   | { readonly status?: number; readonly headers?: Record<string, string>; readonly text: string }
-  | { readonly sse: ReadonlyArray<{ readonly event?: string; readonly data: unknown }> }
+  | { readonly sse: ReadonlyArray<{ readonly event?: string; readonly data: unknown }>; readonly hold?: true }
   | { readonly drop: true }
   | { readonly hang: true }
 
@@ -46,7 +46,7 @@ const answer = (reply: Reply | undefined, res: ServerResponse) => {
       const data = typeof e.data === "string" ? e.data : JSON.stringify(e.data)
       res.write(`${e.event === undefined ? "" : `event: ${e.event}\n`}data: ${data}\n\n`)
     }
-    res.end()
+    if (reply.hold !== true) res.end()
     return
   }
   const body = "json" in reply ? JSON.stringify(reply.json) : reply.text

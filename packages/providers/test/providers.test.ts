@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { HookEvent, LanguageModel, RecorderError } from "@sextant/runtime"
+import { HookEvent, LanguageModel, type ModelRequest, RecorderError } from "@sextant/runtime"
 import { Effect, Fiber, Stream, TestClock } from "effect"
 import { fakeServer, type Reply } from "./fakeServer.js"
-import { eventually, ofTag, pendingSleeps, runAgent, tick, withTestClock } from "./support.js"
+import { drive, eventually, ofTag, pendingSleeps, runAgent, tick, withTestClock } from "./support.js"
 import { ANSWER, ANSWER_PIECES, API_KEY, CALLS, wires } from "./wires.js"
 
 const fast = { baseDelay: "1 millis", maxRetries: 2 } as const
@@ -24,6 +24,16 @@ const expectedTypes = [
   "message.appended",
   "run.completed"
 ]
+
+/** A one-message turn with no tools, whose retries are not recorded anywhere. */
+const request = (): ModelRequest => ({
+  runId: "run-1",
+  iteration: 1,
+  system: "",
+  messages: [{ _tag: "user", content: "hi" }],
+  tools: [],
+  reportRetry: () => Effect.void
+})
 
 /** The token counts of a usage (the kernel adds `costUsd` from its price table when it knows the model). */
 const tokens = ({ costUsd: _, ...counts }: HookEvent.Usage) => counts
@@ -245,13 +255,35 @@ describe.each(wires)("$name", (wire) => {
   it.scoped("an attempt that gets no response times out and is retried", () =>
     Effect.gen(function*() {
       const server = yield* fakeServer({ hang: true }, wire.toolTurn(false), wire.textTurn(false))
-      const { events } = yield* withTestClock(runAgent(wire.layer(server.url, { ...fast, attemptTimeout: "5 seconds" })))
+      const fiber = yield* Effect.fork(runAgent(wire.layer(server.url, { ...fast, attemptTimeout: "5 seconds" })))
+      yield* eventually(Effect.sync(() => server.received.length === 1))
+      yield* eventually(Effect.map(pendingSleeps, (sleeps) => sleeps.includes(5000)))
+      yield* TestClock.adjust("5 seconds")
+      const { events } = yield* drive(fiber)
 
       const [retry] = ofTag(events, "ProviderRetry")
       expect(retry!.statusCode).toBeUndefined()
       expect(retry!.reason).toContain("no response within 5000 ms")
       expect(server.received).toHaveLength(3)
       expect(ofTag(events, "RunCompleted")[0]!.answer).toBe(ANSWER)
+    }))
+
+  it.scoped("a stream that stalls past the attempt timeout fails the call as a transport error", () =>
+    Effect.gen(function*() {
+      const { sse } = wire.textTurn(true) as Extract<Reply, { sse: unknown }>
+      const upToFirstDelta = sse.slice(0, sse.findIndex((e) => JSON.stringify(e.data).includes(ANSWER_PIECES[0])) + 1)
+      const server = yield* fakeServer({ sse: upToFirstDelta, hold: true })
+      const model = yield* Effect.provide(LanguageModel, wire.layer(server.url, { ...fast, attemptTimeout: "5 seconds" }))
+      const parts: Array<unknown> = []
+      const fiber = yield* Effect.fork(Stream.runForEach(model.stream(request()), (part) => Effect.sync(() => parts.push(part))))
+      yield* eventually(Effect.sync(() => parts.length > 0))
+      yield* eventually(Effect.map(pendingSleeps, (sleeps) => sleeps.includes(5000)))
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+
+      expect(parts).toEqual([{ _tag: "TextDelta", delta: ANSWER_PIECES[0] }])
+      expect(error).toMatchObject({ _tag: "ModelError", reason: "transport" })
+      expect(error.message).toContain("the response body stalled for 5000 ms")
     }))
 
   it.scoped("a provider.retry that cannot be recorded stops the call with the RecorderError", () =>
@@ -266,18 +298,11 @@ describe.each(wires)("$name", (wire) => {
         reason: "transient",
         message: "database is locked"
       })
-      const request = {
-        runId: "run-1",
-        iteration: 1,
-        system: "",
-        messages: [{ _tag: "user" as const, content: "hi" }],
-        tools: [],
-        reportRetry: () => Effect.fail(failing)
-      }
+      const failingRequest = { ...request(), reportRetry: () => Effect.fail(failing) }
       const recorded = { _tag: "RecorderError", eventType: "provider.retry", message: "database is locked" }
-      expect(yield* Effect.flip(model.generate(request))).toMatchObject(recorded)
+      expect(yield* Effect.flip(model.generate(failingRequest))).toMatchObject(recorded)
       expect(server.received).toHaveLength(1)
-      expect(yield* Effect.flip(Stream.runDrain(model.stream(request)))).toMatchObject(recorded)
+      expect(yield* Effect.flip(Stream.runDrain(model.stream(failingRequest)))).toMatchObject(recorded)
       expect(server.received).toHaveLength(2)
     }))
 })

@@ -57,18 +57,20 @@ export const pendingSleeps = Effect.gen(function*() {
 })
 
 /**
- * Runs an effect, moving the TestClock to each sleep it starts that ends within a minute (backoffs,
- * Retry-After, short timeouts), until it ends. Longer sleeps (the default 10-minute attempt timeout of a
- * request in flight) are left alone, so they never fire early.
+ * Waits for a fiber, moving the TestClock to each sleep it starts that ends within `limitMs` (backoffs and
+ * the Retry-After values the tests use). Longer sleeps (the attempt timeouts of requests in flight) are left
+ * alone, so a timeout never fires while a loopback reply is on its way.
  */
-export const withTestClock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+export const drive = <A, E>(fiber: Fiber.Fiber<A, E>, limitMs = 2_000) =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.fork(effect)
     for (;;) {
       const exit = yield* Fiber.poll(fiber)
       if (Option.isSome(exit)) return yield* exit.value
-      const soon = (yield* pendingSleeps).filter((ms) => ms <= 60_000)
+      const soon = (yield* pendingSleeps).filter((ms) => ms <= limitMs)
       if (soon.length > 0) yield* TestClock.adjust(Math.max(0, Math.min(...soon)))
       else yield* tick()
     }
   })
+
+/** Runs an effect under `drive`. */
+export const withTestClock = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Effect.fork(effect), (f) => drive(f))

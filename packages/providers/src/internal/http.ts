@@ -73,17 +73,30 @@ const rebuilt = (response: HttpClientResponse.HttpClientResponse, body: string |
     new Response(body, { status: response.status, headers: response.headers as Record<string, string> })
   )
 
-/** Keeps the body of a successful response: whole JSON, or the event data of a stream as it passes. */
+/**
+ * Keeps the body of a successful response: whole JSON, or the event data of a stream as it passes. A body
+ * that stalls for longer than the attempt timeout (a whole body, or the gap between two stream chunks) fails
+ * the call as a transport error.
+ */
 const keep = (
   response: HttpClientResponse.HttpClientResponse,
   call: CallCapture,
+  policy: ResolvedRetry,
   scrub: Scrub
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError> => {
+  const stalled = () => {
+    const description = `the response body stalled for ${policy.attemptTimeoutMs} ms`
+    call.failure = transportError(call.provider, description, 1)
+    return new HttpClientError.ResponseError({ request: response.request, response, reason: "Decode", description })
+  }
   if (!(response.headers["content-type"] ?? "").includes("text/event-stream")) {
-    return Effect.map(response.text, (text) => {
-      call.response = jsonOrText(scrub(text))
-      return rebuilt(response, text)
-    })
+    return response.text.pipe(
+      Effect.timeoutFail({ duration: policy.attemptTimeoutMs, onTimeout: stalled }),
+      Effect.map((text) => {
+        call.response = jsonOrText(scrub(text))
+        return rebuilt(response, text)
+      })
+    )
   }
   const events: Array<Json> = []
   call.events = events
@@ -93,6 +106,7 @@ const keep = (
     for (const event of parsed) events.push(jsonOrText(scrub(event.data)))
   }
   const tapped = response.stream.pipe(
+    Stream.timeoutFail(stalled, policy.attemptTimeoutMs),
     Stream.map((chunk) => {
       push(parser.feed(textDecoder.decode(chunk, { stream: true })))
       return chunk
@@ -139,7 +153,7 @@ const attempts = (
         retry = { reason: `connection error: ${describe(error)}` }
       } else {
         const response = outcome.right
-        if (response.status >= 200 && response.status < 300) return yield* keep(response, call, scrub)
+        if (response.status >= 200 && response.status < 300) return yield* keep(response, call, policy, scrub)
         const body = scrub(yield* Effect.orElseSucceed(response.text, () => ""))
         const wait = retryAfterMs(response.headers, yield* Clock.currentTimeMillis)
         if (
