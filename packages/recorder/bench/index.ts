@@ -16,6 +16,7 @@ import { Effect, Layer, type ManagedRuntime, ManagedRuntime as MR, Schema } from
 import pg from "pg"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { Database, Migrations, SqlRecorder } from "../src/index.js"
+import type { DatabaseOptions } from "../src/Database.js"
 import { progressStatements, rowsStatements } from "../src/internal/batch.js"
 import { type Plan, plan } from "../src/internal/plan.js"
 import { transact } from "../src/internal/write.js"
@@ -63,23 +64,25 @@ const eventsFor = (events: ReadonlyArray<HookEvent.HookEvent>, runId: string): R
 interface Dialect {
   readonly name: string
   readonly url: string
+  readonly options: SqlRecorder.SqlRecorderOptions & { readonly database?: DatabaseOptions }
   /** Executes compiled statements with the bare driver, one transaction per group. */
   readonly raw: (groups: ReadonlyArray<ReadonlyArray<readonly [string, ReadonlyArray<unknown>]>>) => Promise<void>
   readonly close: () => Promise<void>
 }
 
-const sqliteDialect = (): Dialect => {
+const sqliteDialect = (synchronous: "normal" | "full"): Dialect => {
   const dir = createTempDir()
   const file = join(dir.path, "bench.db")
   const db = new BetterSqlite(file)
   db.pragma("journal_mode = WAL")
-  db.pragma("synchronous = NORMAL")
+  db.pragma(`synchronous = ${synchronous.toUpperCase()}`)
   db.pragma("foreign_keys = ON")
   const cache = new Map<string, ReturnType<typeof db.prepare>>()
   const prepared = (text: string) => cache.get(text) ?? cache.set(text, db.prepare(text)).get(text)!
   return {
-    name: "SQLite (WAL, synchronous=NORMAL)",
+    name: `SQLite (WAL, synchronous=${synchronous.toUpperCase()})`,
     url: `sqlite:${file}`,
+    options: { database: { synchronous } },
     raw: async (groups) => {
       for (const group of groups) {
         db.exec("BEGIN")
@@ -105,6 +108,7 @@ const pgDialect = async (): Promise<Dialect> => {
   return {
     name: "Postgres",
     url: db.url,
+    options: {},
     raw: async (groups) => {
       for (const group of groups) {
         await client.query("BEGIN")
@@ -140,7 +144,7 @@ const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEve
   let counter = 0
   const makeRuns = (n: number) => Array.from({ length: n }, () => eventsFor(events, `${dialect.name.slice(0, 2)}-${counter++}`))
   await Effect.runPromise(Effect.asVoid(Migrations.run).pipe(Effect.provide(Database.layerFromUrl(dialect.url))))
-  const rt: Rt = MR.make(SqlRecorder.layerFromUrl(dialect.url))
+  const rt: Rt = MR.make(SqlRecorder.layerFromUrl(dialect.url, dialect.options))
   const grouped = (event: HookEvent.HookEvent) => Effect.flatMap(Recorder, (r) => r.record(event))
   const naive = (event: HookEvent.HookEvent) =>
     Effect.flatMap(SqlClient.SqlClient, (sql) => transact(sql, [plan(sql, event)]))
@@ -206,7 +210,7 @@ const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1))
 export default async function(): Promise<ReadonlyArray<{ readonly title: string; readonly markdown: string }>> {
   const events = await template()
   const sections: Array<{ title: string; markdown: string }> = []
-  for (const make of [async () => sqliteDialect(), pgDialect]) {
+  for (const make of [async () => sqliteDialect("normal"), async () => sqliteDialect("full"), pgDialect]) {
     const dialect = await make()
     try {
       const { latency, rows } = await measure(dialect, events)
