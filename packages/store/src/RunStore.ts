@@ -128,9 +128,9 @@ export interface RunStoreService {
   /** Token, cost, run and model-call sums from `token_usage`, grouped by tenant, agent, model and/or UTC day. */
   readonly usage: (options?: UsageOptions) => Effect.Effect<ReadonlyArray<UsageGroup>, InvalidQuery | StoreError>
   /** Every matching run (newest first) with its events, traces, tool calls, model calls and usage rows, one per element. */
-  readonly exportRuns: (filter?: RunFilter) => Stream.Stream<ExportedRun, InvalidQuery | StoreError>
-  /** `exportRuns` as NDJSON: one JSON line (ending in `\n`) per run, in constant memory. */
-  readonly exportNdjson: (filter?: RunFilter) => Stream.Stream<string, InvalidQuery | StoreError>
+  readonly exportRecords: (filter?: RunFilter) => Stream.Stream<ExportedRun, InvalidQuery | StoreError>
+  /** `exportRecords` as NDJSON: one JSON line (ending in `\n`) per run, in constant memory. */
+  readonly exportRuns: (filter?: RunFilter) => Stream.Stream<string, InvalidQuery | StoreError>
 }
 
 /** Options of a store. */

@@ -45,7 +45,7 @@ for (const dialect of dialects) {
           expect(usage.map((g) => g.tenantId)).toEqual(["acme"])
           expect(yield* acme.usage({ groupBy: ["tenant"], tenantId: "globex" })).toEqual([])
 
-          const exported = Chunk.toArray(yield* Stream.runCollect(acme.exportRuns()))
+          const exported = Chunk.toArray(yield* Stream.runCollect(acme.exportRecords()))
           expect(exported.length).toBe(7)
           expect(exported.every((r) => r.run.tenantId === "acme")).toBe(true)
 

@@ -294,10 +294,10 @@ for (const dialect of dialects) {
           expect((yield* Effect.flip(store.usage({ from: "soon" })))).toMatchObject({ field: "from" })
         }))
 
-      it.effect("exportNdjson round-trips: every line parses back to what the per-run queries return", () =>
+      it.effect("exportRuns round-trips: every line parses back to what the per-run queries return", () =>
         Effect.gen(function*() {
           const store = yield* RunStore
-          const lines = Chunk.toArray(yield* Stream.runCollect(store.exportNdjson()))
+          const lines = Chunk.toArray(yield* Stream.runCollect(store.exportRuns()))
           const total = (yield* store.listRuns()).total
           expect(lines.length).toBe(total)
           for (const line of lines) {
@@ -311,9 +311,9 @@ for (const dialect of dialects) {
             expect(parsed.llmCalls).toEqual(yield* store.getLlmCalls(id))
             expect(parsed.usage.length).toBe(parsed.run.totals.modelCallCount)
           }
-          const red = Chunk.toArray(yield* Stream.runCollect(store.exportRuns({ metadata: { team: "red" } })))
+          const red = Chunk.toArray(yield* Stream.runCollect(store.exportRecords({ metadata: { team: "red" } })))
           expect(red.map((r) => r.run.metadata)).toEqual([{ team: "red" }, { team: "red", tier: 1, beta: true }])
-          expect(Either.isLeft(yield* Effect.either(Stream.runCollect(store.exportRuns({ limit: 5 } as never))))).toBe(false)
+          expect(Either.isLeft(yield* Effect.either(Stream.runCollect(store.exportRecords({ limit: 5 } as never))))).toBe(false)
         }))
     })
   })

@@ -5,7 +5,7 @@
 import { HttpApiBuilder, HttpServerResponse, OpenApi } from "@effect/platform"
 import type { InvalidQuery, RunNotFound, RunQueryError, RunStoreService, StoreError } from "@sextant/store"
 import { Effect, Layer, Stream } from "effect"
-import { CurrentPrincipal, ReadApi } from "../Api.js"
+import { CurrentPrincipal, type ExportParams, ReadApi } from "../Api.js"
 import { InternalError, InvalidParameter } from "../Errors.js"
 import { sseResponse, type SseOptions } from "./sse.js"
 
@@ -63,7 +63,7 @@ export const handlersLayer = (store: RunStoreService, sse: SseOptions) => {
     f: (scope: Scope) => Effect.Effect<A, InvalidQuery | StoreError>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, InvalidParameter | InternalError, CurrentPrincipal> =>
     Effect.flatMap(scopeOf, (scope) => Effect.flatMap(Effect.catchAll(f(scope), fromQueryError), json))
-  const filterOf = (p: typeof import("../Api.js").ExportParams.Type) =>
+  const filterOf = (p: typeof ExportParams.Type) =>
     Effect.map(parseMetadata(p.metadata), (metadata) => ({
       ...p,
       status: list(p.status),
@@ -118,7 +118,7 @@ export const handlersLayer = (store: RunStoreService, sse: SseOptions) => {
           const filter = { ...(yield* filterOf(urlParams)), scope }
           // Validate the filter (and the scope) before the 200 goes out; the body then streams in constant memory.
           yield* Effect.catchAll(store.listRuns({ ...filter, limit: 1 }), fromQueryError)
-          const body = store.exportNdjson(filter).pipe(
+          const body = store.exportRuns(filter).pipe(
             Stream.tapError((e) => Effect.logError("sextant read router: export failed mid-stream", e)),
             Stream.encodeText
           )

@@ -30,7 +30,7 @@ export const fromService = (service: RunStoreService, release: () => Promise<voi
     getPauses: (id, o) => toPromise(service.getPauses(id, o)),
     getRunTree: (id, o) => toPromise(service.getRunTree(id, o)),
     usage: (o) => toPromise(service.usage(o)),
-    exportRuns: (f) => toIterable(service.exportNdjson(f)),
+    exportRuns: (f) => toIterable(service.exportRuns(f)),
     service,
     close: () => (closing ??= release())
   }

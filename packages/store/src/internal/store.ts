@@ -136,7 +136,7 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
         const [page, count] = yield* Effect.all([
           pageOfRuns(f, cursor, limit),
           run(sql`SELECT COUNT(*) AS n FROM agent_runs WHERE ${sql.and(filterConditions(f))}`)
-        ])
+        ], { concurrency: "unbounded" })
         return {
           items: page.items,
           nextCursor: page.next === undefined ? null : v.encodeCursor(page.next),
@@ -390,7 +390,7 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
           run(toolCalls(id, all)),
           run(llmCalls(id, all)),
           run(usageRows(id))
-        ])
+        ], { concurrency: "unbounded" })
         return { run: detail, events, traces: traceList, toolCalls: tools, llmCalls: llm, usage: usageList }
       }).pipe(
         // A run deleted between its page and its details is skipped.
@@ -398,7 +398,7 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
         Effect.catchTag("RunNotFound", () => Effect.succeed(Option.none()))
       )
 
-    const exportRuns: Api.RunStoreService["exportRuns"] = (filter = {}) =>
+    const exportRecords: Api.RunStoreService["exportRecords"] = (filter = {}) =>
       Stream.unwrap(Effect.map(validateFilter(filter), (f) =>
         Stream.paginateChunkEffect(undefined as v.Cursor | undefined, (cursor) =>
           Effect.map(pageOfRuns(f, cursor, EXPORT_PAGE), (page) =>
@@ -408,8 +408,8 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
           Stream.filterMap((line) => line)
         )))
 
-    const exportNdjson: Api.RunStoreService["exportNdjson"] = (filter) =>
-      Stream.map(exportRuns(filter), (line) => `${JSON.stringify(line)}\n`)
+    const exportRuns: Api.RunStoreService["exportRuns"] = (filter) =>
+      Stream.map(exportRecords(filter), (line) => `${JSON.stringify(line)}\n`)
 
     return {
       listRuns,
@@ -422,8 +422,8 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
       getPauses,
       getRunTree,
       usage,
-      exportRuns,
-      exportNdjson
+      exportRecords,
+      exportRuns
     } satisfies Api.RunStoreService
   })
 
