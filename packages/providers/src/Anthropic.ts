@@ -36,13 +36,26 @@ export type AnthropicConfigOptions = Omit<AnthropicOptions, "apiKey" | "baseUrl"
 /** The provider name recorded with every call. */
 export const provider = "anthropic"
 
+/**
+ * Tool names `@effect/ai-anthropic` maps to Anthropic's built-in tools when they come back in a response;
+ * a user tool with one of these names fails the call with a `ModelError` asking to rename it.
+ */
+export const reservedToolNames: ReadonlySet<string> = new Set([
+  "bash",
+  "code_execution",
+  "computer",
+  "str_replace_based_edit_tool",
+  "str_replace_editor",
+  "web_search"
+])
+
 /** An Anthropic model as the kernel's `LanguageModel`; needs an `HttpClient` (e.g. `FetchHttpClient.layer`). */
 export const layer = (options: AnthropicOptions): Layer.Layer<LanguageModel, never, HttpClient.HttpClient> =>
   Layer.effect(
     LanguageModel,
     Effect.map(
       AnthropicLanguageModel.make({ model: options.model, ...(options.config === undefined ? {} : { config: options.config }) }),
-      (model) => adapt(model, { provider, model: options.model, usage: Usage.anthropic })
+      (model) => adapt(model, { provider, model: options.model, usage: Usage.anthropic, reservedToolNames })
     )
   ).pipe(
     Layer.provide(AnthropicClient.layer({

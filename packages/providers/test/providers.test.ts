@@ -3,7 +3,7 @@ import { HookEvent, LanguageModel, type ModelRequest, RecorderError } from "@sex
 import { Effect, Fiber, Stream, TestClock } from "effect"
 import { fakeServer, type Reply } from "./fakeServer.js"
 import { drive, eventually, ofTag, pendingSleeps, runAgent, tick, withTestClock } from "./support.js"
-import { ANSWER, ANSWER_PIECES, API_KEY, CALLS, wires } from "./wires.js"
+import { anthropic, ANSWER, ANSWER_PIECES, API_KEY, CALLS, wires } from "./wires.js"
 
 const fast = { baseDelay: "1 millis", maxRetries: 2 } as const
 
@@ -304,5 +304,20 @@ describe.each(wires)("$name", (wire) => {
       expect(server.received).toHaveLength(1)
       expect(yield* Effect.flip(Stream.runDrain(model.stream(failingRequest)))).toMatchObject(recorded)
       expect(server.received).toHaveLength(2)
+    }))
+})
+
+describe("Anthropic reserved tool names", () => {
+  it.scoped("a tool named like a built-in tool fails the call before sending, asking to rename it", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer(anthropic.textTurn(false))
+      const model = yield* Effect.provide(LanguageModel, anthropic.layer(server.url, fast))
+      const tool = { name: "web_search", description: "Search the web", parameters: { type: "object" } }
+      const error = yield* Effect.flip(model.generate({ ...request(), tools: [tool] }))
+
+      expect(error).toMatchObject({ _tag: "ModelError", reason: "request" })
+      expect(error.message).toContain("'web_search' are reserved")
+      expect(yield* Effect.flip(Stream.runDrain(model.stream({ ...request(), tools: [tool] })))).toMatchObject({ reason: "request" })
+      expect(server.received).toHaveLength(0)
     }))
 })

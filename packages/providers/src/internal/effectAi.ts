@@ -25,6 +25,19 @@ export interface EffectAiVendor {
   readonly model: string
   /** Reads usage from the captured body (or stream events). */
   readonly usage: (body: HookEvent.Json | undefined, events: ReadonlyArray<HookEvent.Json> | undefined) => HookEvent.Usage
+  /** Tool names the `@effect/ai` provider rewrites in responses (its built-in tools), which user tools cannot use. */
+  readonly reservedToolNames?: ReadonlySet<string>
+}
+
+/** A request whose tools the vendor adapter cannot carry fails before anything is sent. */
+const unsupportedTools = (vendor: EffectAiVendor, request: ModelRequest): ModelError | undefined => {
+  const reserved = request.tools.filter((t) => vendor.reservedToolNames?.has(t.name) === true).map((t) => t.name)
+  return reserved.length === 0 ? undefined : new ModelError({
+    provider: vendor.provider,
+    reason: "request",
+    message: `${vendor.provider}: tool name(s) ${reserved.map((n) => `'${n}'`).join(", ")} are reserved for ` +
+      `${vendor.provider}'s built-in tools by @effect/ai (their calls would come back renamed); rename the tool`
+  })
 }
 
 /** `@effect/ai` finish reasons in the chat-completions vocabulary the other providers and `ScriptedModel` use. */
@@ -122,6 +135,8 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
     model: vendor.model,
     generate: (request) =>
       Effect.suspend(() => {
+        const unsupported = unsupportedTools(vendor, request)
+        if (unsupported !== undefined) return Effect.fail(unsupported)
         const call = makeCapture(vendor.provider, request)
         return model.generateText(options(request)).pipe(
           Effect.provideService(CurrentCall, call),
@@ -136,6 +151,8 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
       }),
     stream: (request) =>
       Stream.suspend(() => {
+        const unsupported = unsupportedTools(vendor, request)
+        if (unsupported !== undefined) return Stream.fail(unsupported)
         const call = makeCapture(vendor.provider, request)
         const state = collected()
         const indexes = new Map<string, number>()
