@@ -116,7 +116,12 @@ const startWorker = (
       scope,
       Effect.gen(function*() {
         yield* mailbox.end
-        const drained = yield* Fiber.await(fiber).pipe(Effect.timeout(options.drainTimeout), Effect.option)
+        // Finalizers run uninterruptibly: only an interruptible wait lets the deadline cut a mailbox still draining.
+        const drained = yield* Fiber.await(fiber).pipe(
+          Effect.interruptible,
+          Effect.timeout(options.drainTimeout),
+          Effect.option
+        )
         yield* Fiber.interrupt(dog)
         if (drained._tag === "None") {
           yield* Fiber.interrupt(fiber)
