@@ -54,6 +54,8 @@ describe("isolation", () => {
         }),
         Notifier.make({ name: "dies", on: { ToolCallCompleted: () => Effect.die("kaboom") } }),
         Notifier.make({ name: "hangs", timeout: "40 millis", onEvent: () => Effect.never }),
+        // Never returns and its timeout is far away: only the drain deadline at shutdown can cut it.
+        Notifier.make({ name: "stuck", timeout: "1 hour", onEvent: () => Effect.never }),
         Notifier.make({ name: "slow", capacity: 1, onEvent: () => Effect.sleep("25 millis") })
       ])
       // A webhook whose endpoint always answers 503: it retries (real sleeps) and gives up, beside the others.
@@ -86,6 +88,7 @@ describe("isolation", () => {
       expect(hangs!.timedOut).toBeGreaterThan(0)
       expect(slow!.dropped).toBeGreaterThan(0)
       expect(slow!.delivered + slow!.dropped).toBe(n)
+      expect(noisy.stats.stuck).toMatchObject({ delivered: 0, failed: 0, timedOut: 0, dropped: n })
       const w = noisy.stats.webhook!
       expect(w.delivered).toBe(0)
       expect(w.failed + w.timedOut + w.dropped).toBe(n)
