@@ -56,16 +56,27 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<RecorderServic
     const fail = (job: Job, error: RecorderError) =>
       Effect.zipRight(Deferred.fail(job.done, error), error.reason === "conflict" ? Effect.void : markFailed(error))
 
-    const write = (jobs: ReadonlyArray<Job>): Effect.Effect<void> =>
+    // Returns the failure when the retry budget was spent, so that isolation stops waiting on a database that is down.
+    const write = (jobs: ReadonlyArray<Job>): Effect.Effect<Failed | undefined> =>
       Effect.gen(function*() {
         const outcome = yield* withRetry(options.retry, transact(sql, jobs.map((j) => j.plan)))
         if (Either.isRight(outcome)) {
           for (const job of jobs) yield* Deferred.succeed(job.done, undefined)
-        } else if (jobs.length > 1 && !outcome.left.transient) {
-          for (const job of jobs) yield* write([job])
-        } else {
-          for (const job of jobs) yield* fail(job, recorderError(job.plan, outcome.left))
+          return undefined
         }
+        if (jobs.length > 1 && !outcome.left.transient) {
+          // One by one, so that only the event that caused the failure fails.
+          for (const [i, job] of jobs.entries()) {
+            const spent = yield* write([job])
+            if (spent !== undefined) {
+              for (const rest of jobs.slice(i + 1)) yield* fail(rest, recorderError(rest.plan, spent))
+              return spent
+            }
+          }
+          return undefined
+        }
+        for (const job of jobs) yield* fail(job, recorderError(job.plan, outcome.left))
+        return outcome.left.transient ? outcome.left : undefined
       })
 
     // Nothing may stop the writer: an unexpected failure fails the batch's callers, and the loop goes on.
