@@ -41,9 +41,9 @@ interface SqliteDb {
 }
 const BetterSqlite = require("better-sqlite3") as new(file: string, options?: { readonly?: boolean }) => SqliteDb
 
-// Seeding in SQL (one INSERT … SELECT per table): tenants t0..t19, statuses by i % 10 (7 success, then error,
+// Seeding in SQL (one INSERT … SELECT per table): tenants by i % TENANTS, statuses by (i / TENANTS) % 10 (7 success, error,
 // running, cancelled), one second between runs, 8 events per run.
-const statusSql = "CASE i % 10 WHEN 7 THEN 'error' WHEN 8 THEN 'running' WHEN 9 THEN 'cancelled' ELSE 'success' END"
+const statusSql = `CASE (i / ${TENANTS}) % 10 WHEN 7 THEN 'error' WHEN 8 THEN 'running' WHEN 9 THEN 'cancelled' ELSE 'success' END`
 const eventTypeSql = `CASE s ${
   ["run.started", "message.appended", "llm.started", "llm.completed", "tool.started", "tool.completed", "message.appended", "run.completed"]
     .map((t, k) => `WHEN ${k} THEN '${t}'`).join(" ")
