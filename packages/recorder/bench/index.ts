@@ -154,7 +154,7 @@ const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEve
   // The statements the group-commit writer issues for a batch of events of distinct runs.
   const batchOf = (plans: ReadonlyArray<Plan>, sql: SqlClient.SqlClient): Compiled =>
     compileStatements([
-      ...plans.filter((p) => p.progress === undefined).map((p) => p.advance),
+      ...plans.filter((p) => p.progress === undefined).map((p) => p.advance()),
       ...progressStatements(sql, plans.filter((p) => p.progress !== undefined)),
       ...rowsStatements(sql, plans)
     ])
@@ -174,7 +174,7 @@ const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEve
       runs.flatMap((events) =>
         events.map((e) => {
           const p = plan(sql, e)
-          return compileStatements([p.advance, ...rowsStatements(sql, [p])])
+          return compileStatements([p.advance(), ...rowsStatements(sql, [p])])
         })
       )))
   // Warm up prepared statements, connections and the JIT.
@@ -182,7 +182,7 @@ const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEve
   await replay(rt, naive, makeRuns(5), 1)
 
   // (a): the raw driver, same rows, batches of RAW_BATCH events.
-  const rawRuns = makeRuns(2 * RAW_BATCH)
+  const rawRuns = makeRuns(4 * RAW_BATCH)
   const groups = await rawBatches(rawRuns)
   const rawStart = performance.now()
   await dialect.raw(groups)
@@ -190,7 +190,7 @@ const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEve
 
   const rows: Array<Record<string, number>> = []
   for (const concurrency of CONCURRENCY) {
-    const count = Math.max(concurrency * 2, 20)
+    const count = Math.max(concurrency * 4, 40)
     const g = await replay(rt, grouped, makeRuns(count), concurrency)
     const n = await replay(rt, naive, makeRuns(count), concurrency)
     rows.push({ concurrency, grouped: g.perSecond, naive: n.perSecond, raw, groupedMs: g.msPerEvent })

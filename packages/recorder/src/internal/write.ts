@@ -112,7 +112,7 @@ const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
 /** One event: its compare-and-swap move, then its rows; a miss is resolved as a replay or a conflict. */
 const applyOne = (sql: SqlClient.SqlClient, plan: Plan) =>
   Effect.gen(function*() {
-    const moved = yield* plan.advance
+    const moved = yield* plan.advance()
     if (moved.length === 0) return yield* resolveMiss(sql, plan)
     for (const statement of rowsStatements(sql, [plan])) yield* statement
   })
@@ -126,7 +126,7 @@ const applyMany = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
     const isolate = (why: string) => new WriteConflict({ message: `${why}: writing the batch's events one by one` })
     if (new Set(plans.map((p) => p.runId)).size !== plans.length) return yield* isolate("two events of one run")
     for (const plan of plans) {
-      if (plan.progress === undefined && (yield* plan.advance).length === 0) {
+      if (plan.progress === undefined && (yield* plan.advance()).length === 0) {
         return yield* isolate(`${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId} did not move its run`)
       }
     }
