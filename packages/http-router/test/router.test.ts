@@ -2,7 +2,7 @@ import { Deferred, Effect, Fiber, Schema } from "effect"
 import { Tool } from "@sextant/runtime"
 import type { RunStoreClient } from "@sextant/store"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeReadRouter, type ReadRouter } from "../src/index.js"
+import { makeReadRouter, type ReadRouter, toWebHandler } from "../src/index.js"
 import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime, run, script, sseFrames } from "./support.js"
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
@@ -273,3 +273,34 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     }
   })
 }
+
+describe("read router fault paths", () => {
+  it("a value JSON cannot hold and a defect both become a logged 500 with a JSON body, never an empty one", async () => {
+    const db = await freshDatabase("sqlite")
+    const store = await openStore(db.url)
+    const router = makeReadRouter({
+      store: {
+        ...store.service,
+        getRun: () => Effect.succeed({ id: 1n } as never),
+        getTraces: () => Effect.die(new Error("boom"))
+      }
+    })
+    const handle = toWebHandler(router)
+    try {
+      for (const path of ["/runs/x", "/runs/x/traces"]) {
+        const res = await handle(new Request(`http://host${path}`))
+        expect(res.status).toBe(500)
+        expect(await res.json()).toMatchObject({ _tag: "InternalError" })
+      }
+      const authFails = makeReadRouter({ store, authorize: () => Promise.reject(new Error("auth backend down")) })
+      const res = await toWebHandler(authFails)(new Request("http://host/runs"))
+      expect(res.status).toBe(500)
+      expect(await res.json()).toMatchObject({ _tag: "InternalError" })
+      await authFails.dispose()
+    } finally {
+      await router.dispose()
+      await store.close()
+      await db.drop()
+    }
+  })
+})

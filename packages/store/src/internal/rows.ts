@@ -142,7 +142,8 @@ export type Columns = ReturnType<typeof columns>
 
 /** Decodes rows with `row` and maps each to a record. */
 const decoder = <A, I, B>(row: Schema.Schema<A, I>, map: (a: A) => B) => {
-  const decode = Schema.decodeUnknown(Schema.Array(row))
+  // Synchronous decoding (an Either) skips the fiber machinery of an Effect-returning decoder.
+  const decode = Schema.decodeUnknownEither(Schema.Array(row))
   return (rows: ReadonlyArray<unknown>): Effect.Effect<Array<B>, ParseError> => Effect.map(decode(rows), (rs) => rs.map(map))
 }
 
