@@ -46,13 +46,13 @@ export const make = (options: AlertOptions): AlertNotifier => {
     iteration: 0
   }))
   const raised: Array<Alert> = []
-  const deliver: (alert: Alert, context: Notifier.DeliveryContext) => Effect.Effect<void, unknown> =
-    typeof options.deliver === "function"
-      ? (alert, context) => Notifier.runHandler(() => (options.deliver as Exclude<Deliver, Notifier.Notifier>)(alert, context))
-      : ((target) => (alert, context) =>
-        Effect.suspend(() => target.handle(alert as unknown as StreamEvent.StreamEvent, context)).pipe(
-          Effect.timeout(target.timeout)
-        ))(options.deliver)
+  const target = options.deliver
+  const deliver = (alert: Alert, context: Notifier.DeliveryContext): Effect.Effect<void, unknown> =>
+    typeof target === "function"
+      ? Notifier.runHandler(() => target(alert, context))
+      : Effect.suspend(() => target.handle(alert as unknown as StreamEvent.StreamEvent, context)).pipe(
+        Effect.timeout(target.timeout)
+      )
 
   /** Runs every rule on the input; returns the alerts that fire. */
   const evaluate = (run: RunAlerts, input: RuleInput): Array<Alert> => {
@@ -132,7 +132,8 @@ export const make = (options: AlertOptions): AlertNotifier => {
     onEvent: handle,
     capacity: options.capacity,
     strategy: options.strategy,
-    timeout: options.timeout ?? (typeof options.deliver === "function" ? "30 seconds" : Duration.sum(options.deliver.timeout, "1 second"))
+    timeout: options.timeout ??
+      (typeof target === "function" ? "30 seconds" : Duration.sum(target.timeout, "1 second"))
   })
   return { ...notifier, alerts: Effect.sync(() => [...raised]) }
 }

@@ -208,7 +208,9 @@ export const approvalWaiting = (
     severity: "warning",
     init: () => ({ pending: new Map() }),
     check: (input, state) => {
-      if (input._tag === "ApprovalRequested") state.pending.set(input.correlationId, { tool: input.toolName, at: input.timestamp })
+      if (input._tag === "ApprovalRequested") {
+        state.pending.set(input.correlationId, { tool: input.toolName, at: input.timestamp })
+      }
       if (input._tag === "ApprovalDecided" || isTerminal(input)) {
         state.pending.clear()
         return undefined

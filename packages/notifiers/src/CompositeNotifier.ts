@@ -15,7 +15,10 @@ export interface CompositeOptions {
  * Groups notifiers. Through the dispatcher each child runs in its own mailbox; calling `handle` directly (outside
  * a dispatcher) runs the children one after another, each one's failure caught so the next still runs.
  */
-export const make = (children: ReadonlyArray<Notifier.Notifier>, options: CompositeOptions = {}): Notifier.Notifier => ({
+export const make = (
+  children: ReadonlyArray<Notifier.Notifier>,
+  options: CompositeOptions = {}
+): Notifier.Notifier => ({
   name: options.name ?? `composite(${children.map((c) => c.name).join(",")})`,
   capacity: Math.max(1, ...children.map((c) => c.capacity)),
   strategy: "dropping",
@@ -28,7 +31,9 @@ export const make = (children: ReadonlyArray<Notifier.Notifier>, options: Compos
         Effect.suspend(() => child.handle(event, context)).pipe(
           Effect.timeout(child.timeout),
           Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logWarning(`notifier '${child.name}' failed`, cause)
+            Cause.isInterruptedOnly(cause)
+              ? Effect.failCause(cause)
+              : Effect.logWarning(`notifier '${child.name}' failed`, cause)
           )
         ),
       { discard: true }

@@ -60,8 +60,6 @@ const render = (segments: ReadonlyArray<Segment>, width: number): string => {
 
 interface RunView {
   startedAt?: number
-  agentName?: string
-  readonly tools: Map<string, { readonly name: string; readonly args: string }>
 }
 
 /** Formats events as lines (exported for reuse by hosts that print elsewhere). */
@@ -72,7 +70,7 @@ export const makeFormatter = (options: {
   readonly showText: boolean
 }) => {
   const p: Palette = palette(options.color)
-  const runs = new RunTable<RunView>(() => ({ tools: new Map() }))
+  const runs = new RunTable<RunView>(() => ({}))
   let width = 100
   let argWidth = 50
 
@@ -117,8 +115,8 @@ export const makeFormatter = (options: {
       case "RunStarted": {
         const view = runs.get(event.runId)
         view.startedAt = event.timestamp
-        view.agentName = event.agentName
-        const model = event.model === undefined ? "" : ` · model ${event.model}${event.provider === undefined ? "" : ` (${event.provider})`}`
+        const provider = event.provider === undefined ? "" : ` (${event.provider})`
+        const model = event.model === undefined ? "" : ` · model ${event.model}${provider}`
         return [
           [["▶ run ", p.bold], [event.runId, p.bold], [` · agent ${event.agentName}${model}`, p.cyan]],
           [["  input: ", p.dim], [shorten(event.input, width)]]
@@ -127,8 +125,10 @@ export const makeFormatter = (options: {
       case "RunResumed": {
         const view = runs.get(event.runId)
         view.startedAt = event.timestamp
-        view.agentName = event.agentName
-        return [[["▶ resumed ", p.bold], [event.runId, p.bold], [` · agent ${event.agentName} · from ${event.resumedFrom}`, p.cyan]]]
+        return [[["▶ resumed ", p.bold], [event.runId, p.bold], [
+          ` · agent ${event.agentName} · from ${event.resumedFrom}`,
+          p.cyan
+        ]]]
       }
       case "LlmCallStarted":
         return [[[`── step ${event.iteration} `, p.blue], [`(${event.messageCount} messages)`, p.dim]]]
@@ -141,7 +141,9 @@ export const makeFormatter = (options: {
           [event.usage.costUsd === undefined ? "" : ` · ${formatUsd(event.usage.costUsd)}`, p.dim],
           [` · ${event.finishReason}`, p.dim]
         ]]
-        if (options.showText && event.text.trim() !== "") out.push([["    “", p.dim], [shorten(event.text, width)], ["”", p.dim]])
+        if (options.showText && event.text.trim() !== "") {
+          out.push([["    “", p.dim], [shorten(event.text, width)], ["”", p.dim]])
+        }
         return out
       }
       case "LlmCallFailed":
@@ -159,14 +161,12 @@ export const makeFormatter = (options: {
       }
       case "ToolCallStarted": {
         const args = shorten(jsonText(event.arguments), argWidth)
-        runs.get(event.runId).tools.set(event.correlationId, { name: event.toolName, args })
         return [[["  → ", p.cyan], [event.toolName, p.bold], [`(${args})`, p.dim], [
           event.target === "client" ? " [client]" : "",
           p.dim
         ]]]
       }
       case "ToolCallCompleted": {
-        run?.tools.delete(event.correlationId)
         if (event.success) {
           return [[["  ✓ ", p.green], [event.toolName, p.bold], [` ${formatDuration(event.durationMs)} → `, p.dim], [
             shorten(jsonText(event.result), argWidth),
@@ -201,12 +201,16 @@ export const makeFormatter = (options: {
           p.dim
         ]]]
       case "GuardrailDetected":
-        return [[["  ◈ guardrail ", p.yellow], [`${event.guardrail} (${event.direction}) found ${entities(event.entities)}`], [
+        return [[["  ◈ guardrail ", p.yellow], [
+          `${event.guardrail} (${event.direction}) found ${entities(event.entities)}`
+        ], [
           ` → ${event.action}`,
           p.dim
         ]]]
       case "GuardrailRedacted":
-        return [[["  ◈ guardrail ", p.yellow], [`${event.guardrail} (${event.direction}) redacted ${entities(event.entities)}`]]]
+        return [[["  ◈ guardrail ", p.yellow], [
+          `${event.guardrail} (${event.direction}) redacted ${entities(event.entities)}`
+        ]]]
       case "GuardrailBlocked":
         return [[["  ◈ guardrail blocked ", p.red], [`${event.guardrail} (${event.direction}): ${event.reason}`], [
           ` [${entities(event.entities)}]`,

@@ -212,6 +212,25 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
     [A.REQUEST_MODEL]: event.model
   })
 
+  const chatSpan = (
+    event: HookEvent.LlmCallStarted | HookEvent.LlmCallCompleted | HookEvent.LlmCallFailed,
+    startTime: number,
+    traceContext: unknown
+  ) => {
+    const name = `${A.Operation.chat} ${event.model}`
+    return startChild(event, name, SpanKind.CLIENT, chatAttributes(event), startTime, traceContext)
+  }
+
+  const toolSpan = (
+    event: HookEvent.ToolCallStarted | HookEvent.ToolCallCompleted,
+    attributes: Attributes,
+    startTime: number,
+    traceContext: unknown
+  ) => {
+    const name = `${A.Operation.executeTool} ${event.toolName}`
+    return startChild(event, name, SpanKind.INTERNAL, attributes, startTime, traceContext)
+  }
+
   const toolAttributes = (
     event: HookEvent.ToolCallStarted | HookEvent.ToolCallCompleted
   ): Attributes => ({
@@ -296,7 +315,10 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
           span.setAttribute(A.SEXTANT_RUN_STATUS, "error")
           span.setAttribute(A.SEXTANT_FAILURE_REASON, event.failureReason)
           span.setAttribute(A.ERROR_TYPE, event.failureReason)
-          span.setStatus({ code: SpanStatusCode.ERROR, message: `${event.failureReason} (was ${event.previousStatus})` })
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: `${event.failureReason} (was ${event.previousStatus})`
+          })
           break
       }
       closeSegment(run, event.timestamp, `run ended (${HookEvent.eventType(event)}) before this span's own end`)
@@ -310,12 +332,11 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
       case "RunResumed":
         return startSegment(event, traceContext)
       case "LlmCallStarted": {
-        startChild(event, `${A.Operation.chat} ${event.model}`, SpanKind.CLIENT, chatAttributes(event), event.timestamp, traceContext)
+        chatSpan(event, event.timestamp, traceContext)
         return
       }
       case "LlmCallCompleted": {
-        const span = childFor(event, () =>
-          startChild(event, `${A.Operation.chat} ${event.model}`, SpanKind.CLIENT, chatAttributes(event), event.timestamp - event.durationMs, traceContext))
+        const span = childFor(event, () => chatSpan(event, event.timestamp - event.durationMs, traceContext))
         const u = event.usage
         const attributes: Attributes = {
           [A.RESPONSE_FINISH_REASONS]: [event.finishReason],
@@ -338,7 +359,12 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
             role: "assistant",
             parts: [
               ...(event.text === "" ? [] : [{ type: "text", content: event.text }]),
-              ...event.toolCalls.map((c) => ({ type: "tool_call", id: c.providerCallId ?? c.id, name: c.name, arguments: c.arguments }))
+              ...event.toolCalls.map((c) => ({
+                type: "tool_call",
+                id: c.providerCallId ?? c.id,
+                name: c.name,
+                arguments: c.arguments
+              }))
             ],
             finish_reason: event.finishReason
           }])
@@ -349,8 +375,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
         return
       }
       case "LlmCallFailed": {
-        const span = childFor(event, () =>
-          startChild(event, `${A.Operation.chat} ${event.model}`, SpanKind.CLIENT, chatAttributes(event), event.timestamp - event.durationMs, traceContext))
+        const span = childFor(event, () => chatSpan(event, event.timestamp - event.durationMs, traceContext))
         span.setAttribute(A.ERROR_TYPE, event.error.tag)
         span.setStatus({ code: SpanStatusCode.ERROR, message: event.error.message })
         span.end(at(event.timestamp))
@@ -360,12 +385,14 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
       case "ToolCallStarted": {
         const attributes = toolAttributes(event)
         if (capture) attributes[A.TOOL_CALL_ARGUMENTS] = jsonText(event.arguments)
-        startChild(event, `${A.Operation.executeTool} ${event.toolName}`, SpanKind.INTERNAL, attributes, event.timestamp, traceContext)
+        toolSpan(event, attributes, event.timestamp, traceContext)
         return
       }
       case "ToolCallCompleted": {
-        const span = childFor(event, () =>
-          startChild(event, `${A.Operation.executeTool} ${event.toolName}`, SpanKind.INTERNAL, toolAttributes(event), event.timestamp - event.durationMs, traceContext))
+        const span = childFor(
+          event,
+          () => toolSpan(event, toolAttributes(event), event.timestamp - event.durationMs, traceContext)
+        )
         if (capture) span.setAttribute(A.TOOL_CALL_RESULT, jsonText(event.result))
         if (!event.success) {
           span.setAttribute(A.ERROR_TYPE, "tool_error")

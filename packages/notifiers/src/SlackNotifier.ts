@@ -7,7 +7,14 @@
 import { Effect } from "effect"
 import { type HookEvent, Notifier } from "@sextant/runtime"
 import { type Alert, isAlert } from "./Alert.js"
-import { type HttpCounters, makeCounters, postWithRetry, resolveRetry, type RetryOptions, worstCase } from "./internal/http.js"
+import {
+  type HttpCounters,
+  makeCounters,
+  postWithRetry,
+  resolveRetry,
+  type RetryOptions,
+  worstCase
+} from "./internal/http.js"
 import { isTerminal, RunTable } from "./internal/runs.js"
 import { formatCount, formatUsd, jsonText, shorten } from "./internal/text.js"
 import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
@@ -108,7 +115,7 @@ const describe = (event: HookEvent.HookEvent | Alert): Message | undefined => {
       }
     case "Alert":
       return {
-        emoji: event.severity === "critical" ? ":rotating_light:" : event.severity === "warning" ? ":warning:" : ":information_source:",
+        emoji: severityEmoji[event.severity],
         title: event.title,
         text: esc(event.message),
         figures: Object.entries(event.figures).map(([k, v]) => [k, String(v)] as const)
@@ -117,6 +124,8 @@ const describe = (event: HookEvent.HookEvent | Alert): Message | undefined => {
       return undefined
   }
 }
+
+const severityEmoji = { critical: ":rotating_light:", warning: ":warning:", info: ":information_source:" } as const
 
 const budgetFigure = (kind: "tokens" | "cost", n: number) => (kind === "cost" ? formatUsd(n) : formatCount(n))
 
@@ -129,9 +138,10 @@ export const blocksFor = (
   const m = describe(event)
   if (m === undefined) return undefined
   const agentName = run.agentName ?? (isAlert(event) ? event.agentName : undefined)
+  const model = run.model === undefined ? "" : ` (${esc(run.model)})`
   const fields = [
     `*Run*\n\`${event.runId}\``,
-    `*Agent*\n${agentName === undefined ? "—" : esc(agentName)}${run.model === undefined ? "" : ` (${esc(run.model)})`}`,
+    `*Agent*\n${agentName === undefined ? "—" : esc(agentName)}${model}`,
     ...m.figures.map(([k, v]) => `*${esc(k)}*\n${v}`)
   ].slice(0, 10)
   const blocks: Array<unknown> = [

@@ -5,7 +5,14 @@
 import { Clock, Effect, Schema } from "effect"
 import { HookEvent, Notifier, StreamEvent } from "@sextant/runtime"
 import { Alert, isAlert } from "./Alert.js"
-import { type HttpCounters, makeCounters, postWithRetry, resolveRetry, type RetryOptions, worstCase } from "./internal/http.js"
+import {
+  type HttpCounters,
+  makeCounters,
+  postWithRetry,
+  resolveRetry,
+  type RetryOptions,
+  worstCase
+} from "./internal/http.js"
 import { isSegmentEnd } from "./internal/runs.js"
 import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
 import { EVENT_HEADER, IDEMPOTENCY_HEADER, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "./WebhookSignature.js"
@@ -25,8 +32,16 @@ export type WebhookItem = typeof WebhookItem.Type
 
 /** The JSON body of a webhook POST, decodable by a receiver with `Schema.decodeUnknown(WebhookPayload)`. */
 export const WebhookPayload = Schema.Union(
-  Schema.Struct({ schemaVersion: Schema.Literal(SCHEMA_VERSION), type: Schema.String, event: WebhookItem.fields.event }),
-  Schema.Struct({ schemaVersion: Schema.Literal(SCHEMA_VERSION), type: Schema.Literal("batch"), events: Schema.Array(WebhookItem) })
+  Schema.Struct({
+    schemaVersion: Schema.Literal(SCHEMA_VERSION),
+    type: Schema.String,
+    event: WebhookItem.fields.event
+  }),
+  Schema.Struct({
+    schemaVersion: Schema.Literal(SCHEMA_VERSION),
+    type: Schema.Literal("batch"),
+    events: Schema.Array(WebhookItem)
+  })
 )
 /** The JSON body of a webhook POST. */
 export type WebhookPayload = typeof WebhookPayload.Type
@@ -65,7 +80,8 @@ export interface HttpNotifier extends Notifier.Notifier {
 /** The `type` string of an event: its recorded `event_type`, `alert`, or `stream.<delta>`. */
 export const typeOf = (event: NotifierEvent): string => {
   if (isAlert(event)) return "alert"
-  if (StreamEvent.isDelta(event)) return event._tag === "TextDelta" ? "stream.text_delta" : "stream.tool_arguments_delta"
+  if (event._tag === "TextDelta") return "stream.text_delta"
+  if (event._tag === "ToolArgumentsDelta") return "stream.tool_arguments_delta"
   return HookEvent.eventType(event)
 }
 

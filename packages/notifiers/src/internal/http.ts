@@ -50,7 +50,9 @@ export const resolveRetry = (retry: RetryOptions | undefined): Resolved => ({
 /** The worst-case time one delivery can take, to size a notifier's per-event timeout. */
 export const worstCase = (r: Resolved): Duration.Duration => {
   let total = Duration.toMillis(r.requestTimeout) * r.maxAttempts
-  for (let i = 1; i < r.maxAttempts; i++) total += Math.max(r.maxRetryAfterMs, Math.min(r.maxDelayMs, r.initialMs * 2 ** i))
+  for (let i = 1; i < r.maxAttempts; i++) {
+    total += Math.max(r.maxRetryAfterMs, Math.min(r.maxDelayMs, r.initialMs * 2 ** i))
+  }
   return Duration.millis(total)
 }
 
