@@ -137,7 +137,8 @@ const replay = async (
     Effect.forEach(runs, (events) => Effect.forEach(events, write, { discard: true }), { concurrency, discard: true })
   )
   const seconds = (performance.now() - started) / 1000
-  return { perSecond: runs.length * runs[0]!.length / seconds, msPerEvent: seconds * 1000 / (runs.length * runs[0]!.length) }
+  const events = runs.length * runs[0]!.length
+  return { perSecond: events / seconds, msPerEvent: seconds * 1000 / events }
 }
 
 const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEvent>) => {
@@ -178,8 +179,9 @@ const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEve
         })
       )))
   // Warm up prepared statements, connections and the JIT.
-  await replay(rt, grouped, makeRuns(20), 10)
-  await replay(rt, naive, makeRuns(5), 1)
+  await replay(rt, grouped, makeRuns(100), 10)
+  await replay(rt, grouped, makeRuns(10), 1)
+  await replay(rt, naive, makeRuns(10), 1)
 
   // (a): the raw driver, same rows, batches of RAW_BATCH events.
   const rawRuns = makeRuns(4 * RAW_BATCH)
@@ -188,21 +190,29 @@ const measure = async (dialect: Dialect, events: ReadonlyArray<HookEvent.HookEve
   await dialect.raw(groups)
   const raw = rawRuns.length * events.length / ((performance.now() - rawStart) / 1000)
 
+  // Group commit and naive alternate, and each figure is the median of its rounds (the machine may be shared).
+  const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const rows: Array<Record<string, number>> = []
   for (const concurrency of CONCURRENCY) {
-    const count = Math.max(concurrency * 4, 40)
-    const g = await replay(rt, grouped, makeRuns(count), concurrency)
-    const n = await replay(rt, naive, makeRuns(count), concurrency)
-    rows.push({ concurrency, grouped: g.perSecond, naive: n.perSecond, raw, groupedMs: g.msPerEvent })
+    const count = concurrency === 100 ? 200 : 40
+    const g: Array<number> = []
+    const n: Array<number> = []
+    for (let round = 0; round < 3; round++) {
+      g.push((await replay(rt, grouped, makeRuns(count), concurrency)).perSecond)
+      n.push((await replay(rt, naive, makeRuns(count), concurrency)).perSecond)
+    }
+    rows.push({ concurrency, grouped: median(g), naive: median(n), raw })
   }
   // Latency at concurrency 1: one recorded event (awaited) against the raw driver committing that event alone.
-  const recorded = await replay(rt, grouped, makeRuns(20), 1)
+  const latencies: Array<number> = []
+  for (let round = 0; round < 3; round++) latencies.push((await replay(rt, grouped, makeRuns(20), 1)).msPerEvent)
+  const recordedMs = median(latencies)
   const single = await singles(makeRuns(20))
   const singleStart = performance.now()
   await dialect.raw(single)
   const rawMs = (performance.now() - singleStart) / single.length
   await rt.dispose()
-  return { rows, latency: { recordedMs: recorded.msPerEvent, rawMs } }
+  return { rows, latency: { recordedMs, rawMs } }
 }
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1))
