@@ -225,6 +225,36 @@ describe("OpenTelemetryNotifier", () => {
       }
     }))
 
+  it.effect("a resumed run gets a new invoke_agent span linked to its paused segment, same conversation id", () =>
+    Effect.gen(function*() {
+      const { exporter, tracer } = setup()
+      const otel = OpenTelemetryNotifier.make({ tracer })
+      const r = "run-resume"
+      const resumed: HookEvent.RunResumed = {
+        _tag: "RunResumed",
+        runId: r,
+        sequenceIndex: 3,
+        iteration: 1,
+        timestamp: 9000,
+        agentName: "ops",
+        resumedFrom: "waiting_approval",
+        submission: { approved: true }
+      }
+      for (const e of [ev.runStarted(r, 0, 1000), ev.paused(r, 2, 1050), resumed, ev.completed(r, 4, 9500)]) {
+        yield* otel.handle(e, context())
+      }
+      const [first, second] = exporter.getFinishedSpans()
+      expect([first!.name, second!.name]).toEqual(["invoke_agent ops", "invoke_agent ops"])
+      expect(second!.links.map((l) => l.context.spanId)).toEqual([first!.spanContext().spanId])
+      expect(second!.attributes).toMatchObject({
+        [A.CONVERSATION_ID]: r,
+        [A.PROVIDER_NAME]: "openai",
+        [A.SEXTANT_RUN_STATUS]: "success"
+      })
+      expect(first!.attributes[A.SEXTANT_RUN_STATUS]).toBe("waiting_approval")
+      expect([ms(second!.startTime), ms(second!.endTime)]).toEqual([9000, 9500])
+    }))
+
   it.live("records gen_ai.client.token.usage and gen_ai.client.operation.duration through the given meter", () =>
     Effect.gen(function*() {
       class Reader extends MetricReader {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema, TestClock } from "effect"
-import { DeliveryError, SlackNotifier, WebhookNotifier, WebhookSignature } from "../src/index.js"
+import {
+  AlertNotifier,
+  AlertRules,
+  DeliveryError,
+  SlackNotifier,
+  WebhookNotifier,
+  WebhookSignature
+} from "../src/index.js"
 import { context, ev, loopback, realPause } from "./fixtures.js"
 
 const run = "01JRUN00000000000000ABCDEF"
@@ -106,6 +113,19 @@ describe("WebhookNotifier", () => {
       const deadExit = yield* Fiber.join(deadFiber)
       expect(Exit.isFailure(deadExit)).toBe(true)
       expect(yield* dead.deliveries).toEqual({ sent: 0, retries: 1, rejected: 0, gaveUp: 1 })
+    }))
+
+  it.scoped("an alert delivered through a webhook is an `alert` payload with its own idempotency key", () =>
+    Effect.gen(function*() {
+      const server = yield* loopback([{ status: 200 }])
+      const hook = WebhookNotifier.make({ url: server.url })
+      const alerts = AlertNotifier.make({ rules: [AlertRules.runFailed()], deliver: hook })
+      yield* alerts.handle(ev.runStarted(run, 0, 1000), context())
+      yield* alerts.handle(ev.failed(run, 1, 2000), context())
+      expect(server.received).toHaveLength(1)
+      const payload = yield* Schema.decodeUnknown(Schema.parseJson(WebhookNotifier.WebhookPayload))(server.received[0]!.body)
+      expect(payload).toMatchObject({ type: "alert", event: { _tag: "Alert", rule: "run_failed", agentName: "ops" } })
+      expect(server.received[0]!.headers[WebhookSignature.IDEMPOTENCY_HEADER]).toBe(`${run}:alert:run_failed:1`)
     }))
 
   it.scoped("the default filter skips stream deltas; batches send a run's events together at its end", () =>
