@@ -17,7 +17,11 @@ const STEPS = 20
 const RUNS = Number(process.env.BENCH_RUNS ?? 20)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 
-const noop = Tool.make("noop", { description: "does nothing", parameters: Schema.Struct({ i: Schema.Number }), handler: ({ i }) => i })
+const noop = Tool.make("noop", {
+  description: "does nothing",
+  parameters: Schema.Struct({ i: Schema.Number }),
+  handler: ({ i }) => i
+})
 const script: ReadonlyArray<ScriptedModel.ScriptStep> = Array.from({ length: RUNS * STEPS }, (_, k) =>
   (k + 1) % STEPS === 0 ? { text: "done" } : { toolCalls: [{ name: "noop", arguments: { i: k } }] })
 const agent = Agent.makeSync({ name: "bench", instructions: "", tools: [noop], maxIterations: STEPS })
@@ -54,7 +58,11 @@ const tracer = new BasicTracerProvider().getTracer("bench")
 
 /** Runs RUNS scripted runs in one runtime; returns the wall time of the runs (not the drain at shutdown). */
 const measure = async (notifiers: ReadonlyArray<Notifier.Notifier>): Promise<{ ms: number }> => {
-  const layer = Layer.mergeAll(ScriptedModel.layer(script), Recorder.memory, Notifiers.layer(notifiers, { drainTimeout: "200 millis" }))
+  const layer = Layer.mergeAll(
+    ScriptedModel.layer(script),
+    Recorder.memory,
+    Notifiers.layer(notifiers, { drainTimeout: "200 millis" })
+  )
   let ms = 0
   await Effect.runPromise(
     Effect.gen(function*() {
@@ -78,11 +86,19 @@ interface BenchSection {
 export default async function(): Promise<ReadonlyArray<BenchSection>> {
   const dir = mkdtempSync(join(tmpdir(), "sextant-bench-"))
   try {
-    const configs: ReadonlyArray<{ readonly label: string; readonly make: (c: Counter) => ReadonlyArray<Notifier.Notifier> }> = [
+    const configs: ReadonlyArray<{
+      readonly label: string
+      readonly make: (c: Counter) => ReadonlyArray<Notifier.Notifier>
+    }> = [
       { label: "none (baseline)", make: () => [] },
       {
         label: "five: fast, sleeps 1 s/event, throws, console, OpenTelemetry",
-        make: (c) => [fastCounter(c), ...slowAndBroken(), ConsoleNotifier.make({ output: sink }), OpenTelemetryNotifier.make({ tracer })]
+        make: (c) => [
+          fastCounter(c),
+          ...slowAndBroken(),
+          ConsoleNotifier.make({ output: sink }),
+          OpenTelemetryNotifier.make({ tracer })
+        ]
       },
       {
         label: "five + JSONL file + alert rules (7)",
@@ -135,7 +151,8 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       "Memory recorder, scripted instant model, no-op tool: what is left is the kernel plus the notifiers.",
       "Target: wall-time ratio ≤ 1.05 with the five notifiers.",
       "",
-      "| notifiers | wall time vs none | per run | events/s delivered to the fast notifier | fast notifier done after the runs |",
+      "| notifiers | wall time vs none | per run | events/s delivered to the fast notifier " +
+      "| fast notifier done after the runs |",
       "|---|---|---|---|---|",
       ...rows,
       "",

@@ -12,7 +12,10 @@ const flaky = Tool.make("fetch_invoice", {
   parameters: Schema.Struct({ id: Schema.String }),
   handler: () => Promise.reject(new Error("billing service unavailable"))
 })
-const retry = { toolCalls: [{ name: "fetch_invoice", arguments: { id: "INV-7" } }], usage: { inputTokens: 400, outputTokens: 20, costUsd: 0.004 } }
+const retry = {
+  toolCalls: [{ name: "fetch_invoice", arguments: { id: "INV-7" } }],
+  usage: { inputTokens: 400, outputTokens: 20, costUsd: 0.004 }
+}
 const model = ScriptedModel.layer([retry, retry, retry, { text: "The billing service is down; try later." }])
 
 const alerts = AlertNotifier.make({

@@ -17,6 +17,7 @@ await runtime.run(Agent.makeSync({ name: "greeter", instructions: "Greet." }), "
 await runtime.dispose()
 
 for (const line of await Effect.runPromise(JsonlFileNotifier.read(path))) {
-  console.log(`${line.type.padEnd(18)} ${line.event.runId} #${"sequenceIndex" in line.event ? line.event.sequenceIndex : "-"}`)
+  const seq = "sequenceIndex" in line.event ? line.event.sequenceIndex : "-"
+  console.log(`${line.type.padEnd(18)} ${line.event.runId} #${seq}`)
 }
 console.log(`(${path})`)

@@ -37,7 +37,9 @@ const spans = exporter.getFinishedSpans()
 const print = (parentId: string | undefined, depth: number) => {
   for (const s of spans.filter((x) => x.parentSpanContext?.spanId === parentId)) {
     const status = s.status.code === 2 ? `  ERROR ${s.status.message ?? ""}` : ""
-    const attrs = Object.entries(s.attributes).filter(([k]) => k.startsWith("gen_ai.")).map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    const attrs = Object.entries(s.attributes)
+      .filter(([k]) => k.startsWith("gen_ai."))
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     console.log(`${"  ".repeat(depth)}${s.name}${status}\n${"  ".repeat(depth + 2)}${attrs.join(" ")}`)
     print(s.spanContext().spanId, depth + 1)
   }

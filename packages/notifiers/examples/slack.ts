@@ -13,7 +13,10 @@ const slack = createServer((req, res) => {
   let body = ""
   req.on("data", (chunk) => (body += chunk))
   req.on("end", () => {
-    const message = JSON.parse(body) as { text: string; blocks: Array<{ type: string; elements?: Array<{ url?: string }> }> }
+    const message = JSON.parse(body) as {
+      text: string
+      blocks: Array<{ type: string; elements?: Array<{ url?: string }> }>
+    }
     const link = message.blocks.find((b) => b.type === "actions")?.elements?.[0]?.url
     console.log(`slack: ${message.text}\n       ${link}`)
     res.writeHead(200).end("ok")

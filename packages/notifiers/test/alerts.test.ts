@@ -96,7 +96,9 @@ describe("AlertRules", () => {
       ])
       expect(h.delivered).toHaveLength(0)
       yield* h.feed([ev.toolStarted(r, 6, 6, "search"), ev.toolStarted(r, 7, 7, "search")])
-      expect(h.delivered.map((a) => [a.sequenceIndex, a.figures])).toEqual([[6, { tool: "search", calls: 3, threshold: 3 }]])
+      expect(h.delivered.map((a) => [a.sequenceIndex, a.figures])).toEqual([
+        [6, { tool: "search", calls: 3, threshold: 3 }]
+      ])
       // The run ends and a new run with the same pattern alerts again.
       yield* h.feed([ev.completed(r, 8, 8), ...[9, 10, 11].map((i) => ev.toolStarted("r2", i, i, "search"))])
       expect(h.delivered.map((a) => a.runId)).toEqual([r, "r2"])

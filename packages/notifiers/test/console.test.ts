@@ -18,7 +18,10 @@ const script: ReadonlyArray<ScriptedModel.ScriptStep> = [
     ],
     usage: { inputTokens: 1200, outputTokens: 30, cacheReadTokens: 800, costUsd: 0.0021 }
   },
-  { text: "It is 21 °C in Lisbon.", usage: { inputTokens: 1300, outputTokens: 12, cacheReadTokens: 1100, costUsd: 0.0011 } }
+  {
+    text: "It is 21 °C in Lisbon.",
+    usage: { inputTokens: 1300, outputTokens: 12, cacheReadTokens: 1100, costUsd: 0.0011 }
+  }
 ]
 
 const scriptedRun = (notifiers: ReadonlyArray<Notifier.Notifier>, runId = "01JCONSOLE0000000000ABC123") =>

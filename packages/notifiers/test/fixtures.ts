@@ -72,7 +72,13 @@ export const ev = {
     durationMs: 100,
     request: { system: "be careful", messages: [] }
   }),
-  toolStarted: (runId: string, seq: number, ts: number, toolName: string, correlationId = `t-${seq}`): HookEvent.ToolCallStarted => ({
+  toolStarted: (
+    runId: string,
+    seq: number,
+    ts: number,
+    toolName: string,
+    correlationId = `t-${seq}`
+  ): HookEvent.ToolCallStarted => ({
     _tag: "ToolCallStarted",
     ...base(runId, seq, ts),
     correlationId,
@@ -98,7 +104,12 @@ export const ev = {
     ...(success ? {} : { error: "connection refused" }),
     durationMs: 5
   }),
-  approvalRequested: (runId: string, seq: number, ts: number, correlationId = `a-${seq}`): HookEvent.ApprovalRequested => ({
+  approvalRequested: (
+    runId: string,
+    seq: number,
+    ts: number,
+    correlationId = `a-${seq}`
+  ): HookEvent.ApprovalRequested => ({
     _tag: "ApprovalRequested",
     ...base(runId, seq, ts),
     correlationId,
@@ -156,7 +167,12 @@ export const ev = {
     status: "waiting_approval",
     pendingCalls: [{ id: "a-1", name: "deploy", arguments: { env: "prod" }, target: "server" }]
   }),
-  completed: (runId: string, seq: number, ts: number, usage: HookEvent.Usage = { inputTokens: 10, outputTokens: 5 }): HookEvent.RunCompleted => ({
+  completed: (
+    runId: string,
+    seq: number,
+    ts: number,
+    usage: HookEvent.Usage = { inputTokens: 10, outputTokens: 5 }
+  ): HookEvent.RunCompleted => ({
     _tag: "RunCompleted",
     ...base(runId, seq, ts),
     status: "success",

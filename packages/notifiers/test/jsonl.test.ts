@@ -26,7 +26,12 @@ describe("JsonlFileNotifier", () => {
       }).pipe(
         Effect.provide(Layer.mergeAll(
           ScriptedModel.layer([
-            { toolCalls: [{ name: "get_weather", arguments: { city: "Lisbon" } }, { name: "get_time", arguments: { tz: "Mars/Olympus" } }] },
+            {
+              toolCalls: [
+                { name: "get_weather", arguments: { city: "Lisbon" } },
+                { name: "get_time", arguments: { tz: "Mars/Olympus" } }
+              ]
+            },
             { text: "done" }
           ]),
           Recorder.memory,

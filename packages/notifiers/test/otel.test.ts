@@ -42,7 +42,11 @@ const runUnderHost = (
     const host = tracer.startSpan("http.request")
     const traceContext = trace.setSpan(ROOT_CONTEXT, host)
     const otel = OpenTelemetryNotifier.make({ tracer, ...options })
-    const agent = yield* Agent.make({ name: "weather", instructions: "secret system prompt", tools: [weatherTool, timeTool] })
+    const agent = yield* Agent.make({
+      name: "weather",
+      instructions: "secret system prompt",
+      tools: [weatherTool, timeTool]
+    })
     const { events, result } = yield* Effect.gen(function*() {
       const result = yield* agent.run("What is the weather?", { runId: "run-otel", traceContext })
       return { result, events: yield* (yield* MemoryRecorder).events() }
@@ -125,8 +129,9 @@ describe("OpenTelemetryNotifier", () => {
 
       // Start and end times are the recorded event times.
       const at = (tag: HookEvent.HookEvent["_tag"], correlationId?: string) =>
-        events.find((e) => e._tag === tag && (correlationId === undefined || ("correlationId" in e && e.correlationId === correlationId)))!
-          .timestamp
+        events.find((e) =>
+          e._tag === tag && (correlationId === undefined || ("correlationId" in e && e.correlationId === correlationId))
+        )!.timestamp
       expect(ms(agent.startTime)).toBe(at("RunStarted"))
       expect(ms(agent.endTime)).toBe(at("RunCompleted"))
       const toolStarted = events.filter((e): e is HookEvent.ToolCallStarted => e._tag === "ToolCallStarted")
@@ -138,7 +143,9 @@ describe("OpenTelemetryNotifier", () => {
       expect(ms(chats[0]!.endTime)).toBe(at("LlmCallCompleted", llm.correlationId))
 
       // Nothing that captureContent would add is there by default.
-      for (const span of spans) for (const key of contentKeys) expect(span.attributes[key], `${span.name} ${key}`).toBeUndefined()
+      for (const span of spans) {
+        for (const key of contentKeys) expect(span.attributes[key], `${span.name} ${key}`).toBeUndefined()
+      }
       expect(JSON.stringify(spans.map((s) => s.attributes))).not.toContain("secret system prompt")
       expect(JSON.stringify(spans.map((s) => s.attributes))).not.toContain("Lisbon")
     }))
@@ -217,8 +224,15 @@ describe("OpenTelemetryNotifier", () => {
           "sextant.guardrail.detected"
         ])
         expect(run!.events.map((e) => ms(e.time))).toEqual([1010, 1020, 1030, 1040])
-        expect(run!.events[0]!.attributes).toMatchObject({ "sextant.tool_name": "rm_rf", "sextant.reason": "denied by policy" })
-        expect(run!.events[2]!.attributes).toMatchObject({ "sextant.fraction": 0.75, "sextant.used": 750, "sextant.limit": 1000 })
+        expect(run!.events[0]!.attributes).toMatchObject({
+          "sextant.tool_name": "rm_rf",
+          "sextant.reason": "denied by policy"
+        })
+        expect(run!.events[2]!.attributes).toMatchObject({
+          "sextant.fraction": 0.75,
+          "sextant.used": 750,
+          "sextant.limit": 1000
+        })
         const approval = run!.events[1]!.attributes!
         if (capture) expect(approval["sextant.arguments"]).toContain("s3cr3t")
         else expect(approval["sextant.arguments"]).toBeUndefined()
@@ -286,7 +300,10 @@ describe("OpenTelemetryNotifier", () => {
         tokens.dataPoints.map((p) => [p.attributes[A.TOKEN_TYPE], (p.value as { sum: number }).sum])
       )
       expect(sums).toEqual({ input: 70, output: 30 })
-      expect(tokens.dataPoints[0]!.attributes).toMatchObject({ [A.PROVIDER_NAME]: "openai", [A.REQUEST_MODEL]: "gpt-test" })
+      expect(tokens.dataPoints[0]!.attributes).toMatchObject({
+        [A.PROVIDER_NAME]: "openai",
+        [A.REQUEST_MODEL]: "gpt-test"
+      })
       expect((duration.dataPoints[0]!.value as { sum: number }).sum).toBeCloseTo(0.1)
       expect(duration.descriptor.unit).toBe("s")
     }))

@@ -33,13 +33,13 @@ describe("WebhookNotifier", () => {
       const timestamp = req!.headers[WebhookSignature.TIMESTAMP_HEADER] as string
       // Under the TestClock the signing time is 0; the receiver checks against the same clock.
       const now = Number(timestamp) * 1000
-      expect(WebhookSignature.verifySignature({ secret: "s3cr3t", body: req!.body, signature, timestamp, now })).toBe(true)
-      expect(WebhookSignature.verifySignature({ secret: "other", body: req!.body, signature, timestamp, now })).toBe(false)
-      expect(WebhookSignature.verifySignature({ secret: "s3cr3t", body: `${req!.body} `, signature, timestamp, now }))
-        .toBe(false)
+      const verify = (secret: string, body: string, at: number) =>
+        WebhookSignature.verifySignature({ secret, body, signature, timestamp, now: at })
+      expect(verify("s3cr3t", req!.body, now)).toBe(true)
+      expect(verify("other", req!.body, now)).toBe(false)
+      expect(verify("s3cr3t", `${req!.body} `, now)).toBe(false)
       // A replay outside the tolerance window is refused even with a valid signature.
-      expect(WebhookSignature.verifySignature({ secret: "s3cr3t", body: req!.body, signature, timestamp, now: now + 301_000 }))
-        .toBe(false)
+      expect(verify("s3cr3t", req!.body, now + 301_000)).toBe(false)
       expect(yield* hook.deliveries).toEqual({ sent: 1, retries: 0, rejected: 0, gaveUp: 0 })
     }))
 
@@ -90,7 +90,7 @@ describe("WebhookNotifier", () => {
       expect(yield* hook.deliveries).toMatchObject({ sent: 1, retries: 1 })
     }))
 
-  it.scoped("network errors and 5xx are retried up to maxAttempts, then the give-up is counted and fails the handler", () =>
+  it.scoped("network errors and 5xx are retried up to maxAttempts, then the give-up is counted and fails", () =>
     Effect.gen(function*() {
       const server = yield* loopback([{ status: 500 }])
       const hook = WebhookNotifier.make({ url: server.url, retry: { maxAttempts: 3, initialDelay: "100 millis" } })
@@ -123,7 +123,8 @@ describe("WebhookNotifier", () => {
       yield* alerts.handle(ev.runStarted(run, 0, 1000), context())
       yield* alerts.handle(ev.failed(run, 1, 2000), context())
       expect(server.received).toHaveLength(1)
-      const payload = yield* Schema.decodeUnknown(Schema.parseJson(WebhookNotifier.WebhookPayload))(server.received[0]!.body)
+      const decode = Schema.decodeUnknown(Schema.parseJson(WebhookNotifier.WebhookPayload))
+      const payload = yield* decode(server.received[0]!.body)
       expect(payload).toMatchObject({ type: "alert", event: { _tag: "Alert", rule: "run_failed", agentName: "ops" } })
       expect(server.received[0]!.headers[WebhookSignature.IDEMPOTENCY_HEADER]).toBe(`${run}:alert:run_failed:1`)
     }))
@@ -133,14 +134,26 @@ describe("WebhookNotifier", () => {
       const server = yield* loopback([{ status: 200 }])
       const hook = WebhookNotifier.make({ url: server.url, batch: { maxEvents: 10 } })
       yield* hook.handle(ev.runStarted(run, 0, 1000), context())
-      yield* hook.handle({ _tag: "TextDelta", runId: run, iteration: 1, correlationId: "c", timestamp: 1001, delta: "hi" }, context())
+      const delta = {
+        _tag: "TextDelta",
+        runId: run,
+        iteration: 1,
+        correlationId: "c",
+        timestamp: 1001,
+        delta: "hi"
+      } as const
+      yield* hook.handle(delta, context())
       yield* hook.handle(ev.toolStarted(run, 1, 1002, "deploy"), context())
       expect(server.received).toHaveLength(0)
       yield* hook.handle(ev.completed(run, 2, 1003), context())
       expect(server.received).toHaveLength(1)
       const payload = JSON.parse(server.received[0]!.body)
       expect(payload.type).toBe("batch")
-      expect(payload.events.map((e: { type: string }) => e.type)).toEqual(["run.started", "tool.started", "run.completed"])
+      expect(payload.events.map((e: { type: string }) => e.type)).toEqual([
+        "run.started",
+        "tool.started",
+        "run.completed"
+      ])
       expect(server.received[0]!.headers[WebhookSignature.IDEMPOTENCY_HEADER]).toBe(`${run}:0-2`)
     }))
 })
