@@ -31,16 +31,20 @@ const program = Effect.gen(function*() {
   })
   const result = yield* agent.run("What's the weather in Lisbon?")
   console.log(`answer: ${result.answer}`)
-  console.log(`status: ${result.status}, iterations: ${result.iterations}, tokens: ${result.usage.inputTokens} in / ${result.usage.outputTokens} out`)
+  const { inputTokens, outputTokens } = result.usage
+  console.log(`status: ${result.status}, iterations: ${result.iterations}`)
+  console.log(`tokens: ${inputTokens} in / ${outputTokens} out`)
 
   const sql = yield* SqlClient.SqlClient
   console.log(`\nrecorded events of run ${result.runId} in ${databaseUrl.replace(/:[^:@/]*@/, ":***@")}:`)
-  const events = yield* sql<{ sequence_index: number; event_type: string; iteration: number; correlation_id: string | null }>`
+  type EventRow = { sequence_index: number; event_type: string; iteration: number; correlation_id: string | null }
+  const events = yield* sql<EventRow>`
     SELECT sequence_index, event_type, iteration, correlation_id FROM run_events
     WHERE agent_run_id = ${result.runId} ORDER BY sequence_index`
   for (const e of events) {
     const correlation = e.correlation_id === null ? "" : `  ${e.correlation_id}`
-    console.log(`#${String(e.sequence_index).padStart(2)} ${e.event_type.padEnd(16)} iteration ${e.iteration}${correlation}`)
+    const line = `#${String(e.sequence_index).padStart(2)} ${e.event_type.padEnd(16)} iteration ${e.iteration}`
+    console.log(`${line}${correlation}`)
   }
 
   console.log("\nrows (this run / whole database):")
@@ -53,7 +57,8 @@ const program = Effect.gen(function*() {
   }
 })
 
-Effect.runPromise(program.pipe(Effect.provide(Layer.merge(model, SqlRecorder.layerFromUrl(databaseUrl))))).catch((e) => {
+const layer = Layer.merge(model, SqlRecorder.layerFromUrl(databaseUrl))
+Effect.runPromise(program.pipe(Effect.provide(layer))).catch((e) => {
   console.error(e)
   process.exitCode = 1
 })

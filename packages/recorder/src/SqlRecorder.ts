@@ -36,7 +36,11 @@ export type LayerError = DatabaseUrlError | MigrationsPending | MigrationError |
  */
 export const make = (
   options: SqlRecorderOptions = {}
-): Effect.Effect<RecorderService, MigrationsPending | MigrationError | SqlError.SqlError, SqlClient.SqlClient | Scope.Scope> =>
+): Effect.Effect<
+  RecorderService,
+  MigrationsPending | MigrationError | SqlError.SqlError,
+  SqlClient.SqlClient | Scope.Scope
+> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({ sqlite: () => Effect.asVoid(Migrations.run), orElse: () => Migrations.check })

@@ -15,7 +15,12 @@ const chunks = <A>(items: ReadonlyArray<A>, columns: number): ReadonlyArray<Read
  * A `name(columns) AS (VALUES …)` list whose parameters are cast, so Postgres types them (it would take an
  * uncast parameter in VALUES for text) and SQLite stores them with the column's affinity.
  */
-const values = (sql: Sql, name: string, columns: ReadonlyArray<readonly [string, Kind]>, rows: ReadonlyArray<ReadonlyArray<Value>>) => {
+const values = (
+  sql: Sql,
+  name: string,
+  columns: ReadonlyArray<readonly [string, Kind]>,
+  rows: ReadonlyArray<ReadonlyArray<Value>>
+) => {
   const ts = sql.onDialectOrElse({ pg: () => "TIMESTAMPTZ", orElse: () => undefined })
   const cast = (value: Value, kind: Kind): Statement.Fragment => {
     switch (kind) {

@@ -13,9 +13,12 @@ import { parse, type Target } from "./url.js"
 
 /** Options of `Database.layerFromUrl`. */
 export interface DatabaseOptions {
-  /** SQLite `synchronous`: "normal" (default; WAL survives a process crash, may lose the last commits on power loss) or "full". */
+  /**
+   * SQLite `synchronous`: "normal" (default: a process crash loses nothing committed, a power loss may lose the
+   * last commits) or "full" (every commit is fsynced).
+   */
   readonly synchronous?: "normal" | "full" | undefined
-  /** SQLite busy timeout per statement in ms (default 100); longer waits are the recorder's retries, which do not block the event loop. */
+  /** SQLite busy timeout per statement in ms (default 100); longer waits are the recorder's non-blocking retries. */
   readonly busyTimeoutMs?: number | undefined
   /** Postgres pool size (default 10). */
   readonly maxConnections?: number | undefined
@@ -52,7 +55,9 @@ const sqliteLayer = (filename: string, options: DatabaseOptions) => {
       }
       // Opening a file that cannot be opened is a defect in the driver layer; make it a typed error.
       const made = yield* SqliteClient.make({ filename }).pipe(
-        Effect.catchAllDefect((cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` }))
+        Effect.catchAllDefect((cause) =>
+          new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
+        )
       )
       return Context.make(SqliteClient.SqliteClient, made).pipe(Context.add(SqlClient.SqlClient, made))
     })

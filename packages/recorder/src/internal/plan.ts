@@ -40,7 +40,7 @@ export interface Plan {
   readonly at: string
   /** The statuses the run must be in for this event (compare-and-swap), when it is a status change. */
   readonly expect: ReadonlyArray<HookEvent.RunStatus> | undefined
-  /** The statement moving the run's row (insert for `run.started`, compare-and-swap update otherwise); built on demand. */
+  /** The statement moving the run's row (insert for `run.started`, compare-and-swap update otherwise), on demand. */
   readonly advance: () => Statement.Statement<{ readonly id: string }>
   /** Set when the move is a plain progress update, which a batch writes for many events in one statement. */
   readonly progress: Progress | undefined
@@ -350,7 +350,7 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
   const progress = event._tag === "RunStarted" || parts.set !== undefined || parts.expect !== undefined
     ? undefined
     : parts.progress ?? {}
-  // A batch moves plain progress with one statement for all its events, so the per-event UPDATE is built only if needed.
+  // A batch moves plain progress with one statement for all its events: build the per-event UPDATE only if needed.
   const inserted = event._tag === "RunStarted" ? insertRun(sql, event, at, stringify) : undefined
   const advance = () => inserted ?? sql<{ readonly id: string }>`
     UPDATE agent_runs SET ${

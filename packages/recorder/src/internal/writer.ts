@@ -1,6 +1,6 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import { HookEvent, RecorderError, type RecorderService } from "@sextant/runtime"
-import { Cause, Context, Deferred, Duration, Effect, Either, Queue, type Scope } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Queue, type Scope } from "effect"
 import { NotJson } from "./json.js"
 import { type Plan, plan } from "./plan.js"
 import { describeWriteError, type Failed, type RetryPolicy, transact, withRetry } from "./write.js"
@@ -26,8 +26,8 @@ const recorderError = (plan: Plan, failed: Failed) =>
     sequenceIndex: plan.sequenceIndex,
     attempts: failed.attempts,
     reason: failed.error._tag === "WriteConflict" ? "conflict" : failed.transient ? "transient" : "permanent",
-    message: `recording ${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId} failed after ${failed.attempts} ` +
-      `attempt(s): ${describeWriteError(failed.error)}`,
+    message: `recording ${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId} failed after ` +
+      `${failed.attempts} attempt(s): ${describeWriteError(failed.error)}`,
     cause: failed.error
   })
 
@@ -36,22 +36,30 @@ const recorderError = (plan: Plan, failed: Failed) =>
  * into one transaction and completes each caller when it commits. A batch that fails for good is retried one
  * event per transaction, so only the event that caused the failure fails.
  */
-export const makeWriter = (options: WriterOptions): Effect.Effect<RecorderService, never, SqlClient.SqlClient | Scope.Scope> =>
+export const makeWriter = (
+  options: WriterOptions
+): Effect.Effect<RecorderService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const queue = yield* Queue.unbounded<Job>()
 
     // One best-effort write (no retries) so the run reads `error`/`recorder` if the database still takes it.
     const markFailed = (error: RecorderError) =>
-      sql`UPDATE agent_runs SET status = 'error', failure_reason = 'recorder', error_tag = 'RecorderError',
-        error_message = ${error.message}, finished_at = ${new Date().toISOString()}, updated_at = ${new Date().toISOString()}
-        WHERE id = ${error.runId} AND status IN ${sql.in(ACTIVE)}`.pipe(
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const at = new Date(now).toISOString()
+        return sql`UPDATE agent_runs SET status = 'error', failure_reason = 'recorder', error_tag = 'RecorderError',
+          error_message = ${error.message}, finished_at = ${at}, updated_at = ${at}
+          WHERE id = ${error.runId} AND status IN ${sql.in(ACTIVE)}`
+      }).pipe(
         Effect.timeout(Duration.millis(500)),
         Effect.catchAllCause(() => Effect.void)
       )
 
     const outsideTransactions = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.mapInputContext(effect, (ctx: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(ctx) as Context.Context<R>)
+      Effect.mapInputContext(
+        effect,
+        (ctx: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(ctx) as Context.Context<R>
+      )
 
     const fail = (job: Job, error: RecorderError) =>
       Effect.zipRight(Deferred.fail(job.done, error), error.reason === "conflict" ? Effect.void : markFailed(error))
@@ -92,7 +100,10 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<RecorderServic
             })
           ), { discard: true }))
     const loop = Effect.forever(
-      Effect.flatMap(Queue.takeBetween(queue, 1, options.maxBatch), (jobs) => Effect.uninterruptible(guarded([...jobs])))
+      Effect.flatMap(
+        Queue.takeBetween(queue, 1, options.maxBatch),
+        (jobs) => Effect.uninterruptible(guarded([...jobs]))
+      )
     )
     // Callers still waiting when the recorder closes get a typed error rather than waiting forever.
     yield* Effect.addFinalizer(() =>
@@ -126,7 +137,8 @@ export const makeWriter = (options: WriterOptions): Effect.Effect<RecorderServic
               sequenceIndex: event.sequenceIndex,
               attempts: 0,
               reason: "serialization",
-              message: `recording ${HookEvent.eventType(event)} #${event.sequenceIndex} of run ${event.runId} failed: ` +
+              message: `recording ${HookEvent.eventType(event)} #${event.sequenceIndex} of run ${event.runId} ` +
+                "failed: " +
                 (cause instanceof NotJson ? cause.message : String(cause)),
               cause
             })
