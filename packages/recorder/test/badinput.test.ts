@@ -9,7 +9,12 @@ import { dialects, recordedEvents, runRow } from "./support.js"
 const failure = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
   Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
 
-const base = (runId: string, sequenceIndex: number) => ({ runId, sequenceIndex, iteration: 0, timestamp: 1_700_000_000_000 + sequenceIndex })
+const base = (runId: string, sequenceIndex: number) => ({
+  runId,
+  sequenceIndex,
+  iteration: 0,
+  timestamp: 1_700_000_000_000 + sequenceIndex
+})
 const started = (runId: string): HookEvent.HookEvent => ({
   _tag: "RunStarted",
   ...base(runId, 0),
@@ -37,7 +42,7 @@ describe("bad input is a clear typed error and writes nothing", () => {
       expect(Database.redactUrl("postgres://u:secret@h/db")).toBe("postgres://u:***@h/db")
     }))
 
-  it.scopedLive("postgres: a recorder on an unmigrated database fails with MigrationsPending saying how to migrate", () =>
+  it.scopedLive("postgres: a recorder on an unmigrated database fails with MigrationsPending (how to migrate)", () =>
     Effect.gen(function*() {
       const url = yield* pgDatabase
       const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url)))
@@ -46,14 +51,17 @@ describe("bad input is a clear typed error and writes nothing", () => {
       expect(error).toMatchObject({ applied: 0, latest: 1 })
       expect((error as MigrationsPending).message).toContain("npm run migrate -- <database-url>")
       const tables = yield* Effect.provide(
-        Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ t: string | null }>`SELECT to_regclass('agent_runs')::text AS t`),
+        Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql<{ t: string | null }>`SELECT to_regclass('agent_runs')::text AS t`
+        ),
         Database.layerFromUrl(url)
       )
       expect(tables).toEqual([{ t: null }])
     }))
 
   for (const dialect of dialects) {
-    it.scopedLive(`${dialect.name}: a payload that cannot be serialised fails with reason 'serialization' and no rows`, () =>
+    it.scopedLive(`${dialect.name}: a payload that cannot be serialised fails and writes no row`, () =>
       Effect.gen(function*() {
         const url = yield* dialect.database
         const circular: Record<string, unknown> = { a: 1 }
@@ -73,12 +81,17 @@ describe("bad input is a clear typed error and writes nothing", () => {
             _tag: "MessageAppended",
             ...base("bad-json", 1),
             orderIndex: 0,
-            message: { _tag: "assistant", content: "", toolCalls: [{ id: "x", name: "t", arguments: circular as never }] }
+            message: {
+              _tag: "assistant",
+              content: "",
+              toolCalls: [{ id: "x", name: "t", arguments: circular as never }]
+            }
           }))
           const sql = yield* SqlClient.SqlClient
           const tools = yield* sql`SELECT id FROM tool_calls`
           const traces = yield* sql`SELECT id FROM react_traces`
-          return { bigint, cycle, tools, traces, events: yield* recordedEvents("bad-json"), run: yield* runRow("bad-json") }
+          const events = yield* recordedEvents("bad-json")
+          return { bigint, cycle, tools, traces, events, run: yield* runRow("bad-json") }
         }).pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))
         for (const exit of [out.bigint, out.cycle]) {
           const error = failure(exit)
@@ -93,7 +106,7 @@ describe("bad input is a clear typed error and writes nothing", () => {
         expect(out.run).toMatchObject({ status: "error", failure_reason: "recorder", last_sequence_index: 0 })
       }))
 
-    it.scopedLive(`${dialect.name}: status changes are compare-and-swap; a miss is a 'conflict', a replay is a no-op`, () =>
+    it.scopedLive(`${dialect.name}: status changes are compare-and-swap; a replay is a no-op`, () =>
       Effect.gen(function*() {
         const url = yield* dialect.database
         const completed = (seq: number): HookEvent.HookEvent => ({

@@ -24,7 +24,8 @@ const writeBlocker = (dialect: string, url: string) =>
     if (dialect === "sqlite") return yield* sqliteLocker(url)
     const admin = yield* pgAdmin(url)
     return {
-      lock: () => admin("BEGIN").then(() => admin("LOCK TABLE agent_runs IN SHARE ROW EXCLUSIVE MODE")).then(() => undefined),
+      lock: () =>
+        admin("BEGIN").then(() => admin("LOCK TABLE agent_runs IN SHARE ROW EXCLUSIVE MODE")).then(() => undefined),
       unlock: () => admin("COMMIT").then(() => undefined)
     }
   })

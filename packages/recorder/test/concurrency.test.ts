@@ -28,10 +28,23 @@ describe("100 concurrent runs", () => {
               CAST(COUNT(DISTINCT sequence_index) AS INTEGER) AS distinct_seq
             FROM run_events GROUP BY agent_run_id ORDER BY agent_run_id`
           // The batched writes (multi-row inserts, one progress UPDATE per commit) leave each run's rows complete.
-          const runs = yield* sql<{ id: string; status: string; tin: number; tout: number; calls: number; usage: number; tools: number; traces: number; tenant: number }>`
-            SELECT r.id, r.status, r.total_input_tokens AS tin, r.total_output_tokens AS tout, r.model_call_count AS calls,
+          type RunTotals = {
+            id: string
+            status: string
+            tin: number
+            tout: number
+            calls: number
+            usage: number
+            tools: number
+            traces: number
+            tenant: number
+          }
+          const runs = yield* sql<RunTotals>`
+            SELECT r.id, r.status, r.total_input_tokens AS tin, r.total_output_tokens AS tout,
+              r.model_call_count AS calls,
               (SELECT CAST(COUNT(*) AS INTEGER) FROM token_usage u WHERE u.agent_run_id = r.id) AS usage,
-              (SELECT CAST(COUNT(*) AS INTEGER) FROM tool_calls t WHERE t.agent_run_id = r.id AND t.completed_at IS NOT NULL) AS tools,
+              (SELECT CAST(COUNT(*) AS INTEGER) FROM tool_calls t
+                WHERE t.agent_run_id = r.id AND t.completed_at IS NOT NULL) AS tools,
               (SELECT CAST(COUNT(*) AS INTEGER) FROM react_traces m WHERE m.agent_run_id = r.id) AS traces,
               (SELECT CAST(COUNT(*) AS INTEGER) FROM token_usage u WHERE u.agent_run_id = r.id AND u.agent_name = 'many'
                 AND u.tenant_id = 'acme') AS tenant

@@ -34,7 +34,12 @@ const EVENTS = [
 ]
 
 /** Runs the two-step agent on `url`; `first`'s handler runs `during` (the fault). */
-const runWithFault = (url: string, runId: string, during: () => Promise<void>, options?: SqlRecorder.SqlRecorderOptions) =>
+const runWithFault = (
+  url: string,
+  runId: string,
+  during: () => Promise<void>,
+  options?: SqlRecorder.SqlRecorderOptions
+) =>
   Effect.gen(function*() {
     const first = countingTool("first", during)
     const second = countingTool("second")
@@ -120,7 +125,12 @@ describe("permanent faults halt the run at the failed write", () => {
       const locker = yield* sqliteLocker(url)
       const out = yield* runWithFault(url, "locked", () => locker.lock(), { retryBudget: "1 second" })
       const error = recorderError(out.exit)
-      expect(error).toMatchObject({ eventType: "tool.completed", runId: "locked", sequenceIndex: 6, reason: "transient" })
+      expect(error).toMatchObject({
+        eventType: "tool.completed",
+        runId: "locked",
+        sequenceIndex: 6,
+        reason: "transient"
+      })
       expect(error.attempts).toBeGreaterThan(1)
       expect(error.message).toMatch(/SQLITE_BUSY/)
       // The model got no request after the failed write, and the next tool never ran.

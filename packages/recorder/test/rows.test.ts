@@ -65,7 +65,10 @@ describe("the record of a two-tool run", () => {
       })
       expect(run!.finished_at).toBeInstanceOf(Date)
       expect(a.react_traces.map((t) => t.role)).toEqual(["user", "assistant", "tool", "tool", "assistant"])
-      expect(a.react_traces[1]!.tool_calls).toMatchObject([{ name: "get_weather", providerCallId: "p1" }, { name: "get_time" }])
+      expect(a.react_traces[1]!.tool_calls).toMatchObject([
+        { name: "get_weather", providerCallId: "p1" },
+        { name: "get_time" }
+      ])
       expect(a.react_traces[2]).toMatchObject({ tool_name: "get_weather", provider_call_id: "p1", is_error: false })
       expect(a.tool_calls).toHaveLength(2)
       const byName = Object.fromEntries(a.tool_calls.map((c) => [c.tool_name, c]))
@@ -111,8 +114,19 @@ describe("the record of a two-tool run", () => {
         expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i))
         // The two tools run concurrently, so their starts and ends may interleave; the rest is in loop order.
         const types = events.map((e) => e.type)
-        expect(types.slice(0, 5)).toEqual(["run.started", "message.appended", "llm.started", "llm.completed", "message.appended"])
-        expect([...types.slice(5, 9)].sort()).toEqual(["tool.completed", "tool.completed", "tool.started", "tool.started"])
+        expect(types.slice(0, 5)).toEqual([
+          "run.started",
+          "message.appended",
+          "llm.started",
+          "llm.completed",
+          "message.appended"
+        ])
+        expect([...types.slice(5, 9)].sort()).toEqual([
+          "tool.completed",
+          "tool.completed",
+          "tool.started",
+          "tool.started"
+        ])
         expect(types.slice(9)).toEqual([
           "message.appended",
           "message.appended",

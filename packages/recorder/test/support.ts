@@ -160,7 +160,14 @@ export const rowSchemas = (dialect: Dialect["name"]) => {
 }
 
 /** The six tables. */
-export const tables = ["agent_runs", "react_traces", "tool_calls", "llm_interactions", "token_usage", "run_events"] as const
+export const tables = [
+  "agent_runs",
+  "react_traces",
+  "tool_calls",
+  "llm_interactions",
+  "token_usage",
+  "run_events"
+] as const
 /** One of the six tables. */
 export type Table = (typeof tables)[number]
 
@@ -239,10 +246,12 @@ export const memoryRun = (config: Agent.AgentConfig, script: ReadonlyArray<Scrip
 /** A second connection to a SQLite file that can hold its write lock (as another process would). */
 export const sqliteLocker = (url: string) =>
   Effect.gen(function*() {
-    const other = yield* SqliteClient.make({ filename: url.slice("sqlite:".length) }).pipe(Effect.provide(Reactivity.layer))
+    const filename = url.slice("sqlite:".length)
+    const other = yield* SqliteClient.make({ filename }).pipe(Effect.provide(Reactivity.layer))
     let held = false
     const lock = () => Effect.runPromise(other.unsafe("BEGIN IMMEDIATE")).then(() => void (held = true))
-    const unlock = () => (held ? Effect.runPromise(other.unsafe("COMMIT")).then(() => void (held = false)) : Promise.resolve())
+    const unlock = () =>
+      held ? Effect.runPromise(other.unsafe("COMMIT")).then(() => void (held = false)) : Promise.resolve()
     yield* Effect.addFinalizer(() => Effect.promise(unlock))
     return { lock, unlock }
   })

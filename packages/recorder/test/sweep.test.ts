@@ -23,12 +23,14 @@ const runAndKill = (url: string, runId: string) =>
       if (String(d).includes("TOOL_RUNNING")) proc.kill("SIGKILL")
     })
     proc.on("exit", (_code, signal) =>
-      resume(signal === "SIGKILL" ? Effect.void : Effect.fail(new Error(`child exited without being killed: ${stderr}`))))
+      resume(
+        signal === "SIGKILL" ? Effect.void : Effect.fail(new Error(`child exited without being killed: ${stderr}`))
+      ))
   })
 
 describe("sweep", () => {
   for (const dialect of dialects) {
-    it.scopedLive(`${dialect.name}: a process killed while a tool runs leaves tool.started; the sweep interrupts the run`, () =>
+    it.scopedLive(`${dialect.name}: a process killed mid-tool leaves tool.started; the sweep interrupts the run`, () =>
       Effect.gen(function*() {
         const url = yield* dialect.database
         yield* runAndKill(url, "crashed")
@@ -60,7 +62,11 @@ describe("sweep", () => {
     it.scopedLive(`${dialect.name}: a run waiting too long for a client tool is abandoned`, () =>
       Effect.gen(function*() {
         const url = yield* dialect.database
-        const browser = Tool.make("pick_file", { description: "client", parameters: Schema.Struct({}), target: "client" })
+        const browser = Tool.make("pick_file", {
+          description: "client",
+          parameters: Schema.Struct({}),
+          target: "client"
+        })
         const model = ScriptedModel.layer([{ toolCalls: [{ name: "pick_file", arguments: {} }] }])
         const out = yield* Effect.gen(function*() {
           const agent = yield* Agent.make({ name: "waiter", instructions: "", tools: [browser] })
@@ -68,7 +74,8 @@ describe("sweep", () => {
           const before = yield* runRow("waiting")
           const swept = yield* Sweep.run({ staleRunningAfter: "0 millis", abandonedWaitingAfter: "0 millis" })
           const again = yield* Sweep.run({ staleRunningAfter: "0 millis", abandonedWaitingAfter: "0 millis" })
-          return { paused, before, swept, again, events: yield* recordedEvents("waiting"), run: yield* runRow("waiting") }
+          const events = yield* recordedEvents("waiting")
+          return { paused, before, swept, again, events, run: yield* runRow("waiting") }
         }).pipe(Effect.provide(Layer.merge(model, SqlRecorder.layerFromUrl(url))))
         expect(out.paused.status).toBe("waiting_client_tool")
         expect(out.before).toMatchObject({ status: "waiting_client_tool" })
