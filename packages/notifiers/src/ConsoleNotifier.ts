@@ -291,11 +291,13 @@ export const make = (options: ConsoleOptions = {}): Notifier.Notifier => {
     capacity: options.capacity,
     strategy: options.strategy,
     timeout: options.timeout,
-    onEvent: (event: NotifierEvent, context) =>
-      Effect.gen(function*() {
-        const stats = isTerminal(event) ? yield* context.stats : []
-        const text = formatter.format(event, stats)
+    onEvent: (event: NotifierEvent, context) => {
+      const write = (text: string) => {
         if (text !== "") output.write(text)
-      })
+      }
+      // Only a run's end needs the statistics (an Effect); every other event is formatted synchronously.
+      if (!isTerminal(event)) return write(formatter.format(event))
+      return Effect.map(context.stats, (stats) => write(formatter.format(event, stats)))
+    }
   })
 }

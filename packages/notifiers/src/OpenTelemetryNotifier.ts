@@ -20,7 +20,6 @@ import {
   trace,
   type Tracer
 } from "@opentelemetry/api"
-import { Effect } from "effect"
 import { HookEvent, Notifier } from "@sextant/runtime"
 import * as A from "./GenAiAttributes.js"
 import { isSegmentEnd, isTerminal, RunTable } from "./internal/runs.js"
@@ -417,7 +416,7 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
     capacity: options.capacity,
     strategy: options.strategy,
     timeout: options.timeout,
-    onEvent: (event: NotifierEvent, context) => Effect.sync(() => handle(event, context.traceContext))
+    onEvent: (event: NotifierEvent, context) => handle(event, context.traceContext)
   })
 }
 

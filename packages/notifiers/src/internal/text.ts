@@ -26,8 +26,10 @@ export const formatDuration = (ms: number): string => {
   return `${m} m ${String(s).padStart(2, "0")} s`
 }
 
-/** `1,234`. */
-export const formatCount = (n: number): string => n.toLocaleString("en-US")
+const counts = new Intl.NumberFormat("en-US")
+
+/** `1,234` (one shared formatter: `toLocaleString` builds a new one per call). */
+export const formatCount = (n: number): string => counts.format(n)
 
 /** `$0.0123` (4 decimals under a dollar, 2 above). */
 export const formatUsd = (usd: number): string => `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`
