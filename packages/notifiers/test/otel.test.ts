@@ -269,6 +269,20 @@ describe("OpenTelemetryNotifier", () => {
       expect([ms(second!.startTime), ms(second!.endTime)]).toEqual([9000, 9500])
     }))
 
+  it.effect("without a tracer it uses the host's global TracerProvider (it never registers one itself)", () =>
+    Effect.gen(function*() {
+      const before = trace.getTracerProvider()
+      const otel = OpenTelemetryNotifier.make()
+      expect(trace.getTracerProvider()).toBe(before)
+      const exporter = new InMemorySpanExporter()
+      // The host registers its provider after the notifier was made; the notifier still follows it.
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }))
+      for (const e of [ev.runStarted("run-global", 0, 1000), ev.completed("run-global", 1, 1200)]) {
+        yield* otel.handle(e, context())
+      }
+      expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(["invoke_agent ops"])
+    }))
+
   it.live("records gen_ai.client.token.usage and gen_ai.client.operation.duration through the given meter", () =>
     Effect.gen(function*() {
       class Reader extends MetricReader {
