@@ -40,11 +40,8 @@ export class RunTable<S> {
     return this.map.get(runId)
   }
 
+  /** Forgets the run. */
   delete(runId: string): void {
     this.map.delete(runId)
-  }
-
-  get size(): number {
-    return this.map.size
   }
 }
