@@ -8,14 +8,15 @@ import * as Migrator from "@effect/sql/Migrator"
 import { Effect } from "effect"
 import { MigrationsPending } from "./Errors.js"
 import init from "./internal/migrations/0001_init.js"
+import resume from "./internal/migrations/0002_resume.js"
 
 /** The bookkeeping table of applied migrations. */
 export const table = "sextant_migrations"
 
-const loader = Migrator.fromRecord({ "0001_init": init })
+const loader = Migrator.fromRecord({ "0001_init": init, "0002_resume": resume })
 
 /** The newest migration id this version of the recorder needs. */
-export const latest = 1
+export const latest = 2
 
 /** Applies the migrations not yet applied; returns the `[id, name]` pairs it applied. */
 export const run: Effect.Effect<

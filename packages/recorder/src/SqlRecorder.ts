@@ -6,14 +6,15 @@
  */
 import { SqlClient, type SqlError } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
-import { Recorder, type RecorderService } from "@sextant/runtime"
-import { Duration, Effect, Layer, type Scope } from "effect"
+import { Recorder, type RecorderService, RunLedger } from "@sextant/runtime"
+import { Context, Duration, Effect, Layer, type Scope } from "effect"
 import type { DatabaseOptions } from "./Database.js"
 import * as Database from "./Database.js"
 import type { DatabaseUrlError, MigrationsPending } from "./Errors.js"
 import * as Migrations from "./Migrations.js"
 import { makeWriter } from "./internal/writer.js"
-import { defaultRetryPolicy } from "./internal/write.js"
+import { makeLedger } from "./internal/ledger.js"
+import { defaultRetryPolicy, type RetryPolicy } from "./internal/write.js"
 
 /** Options of `SqlRecorder.make` / `layer`. */
 export interface SqlRecorderOptions {
@@ -44,27 +45,33 @@ export const make = (
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({ sqlite: () => Effect.asVoid(Migrations.run), orElse: () => Migrations.check })
-    return yield* makeWriter({
-      retry: {
-        maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaultRetryPolicy.maxAttempts)),
-        budget: options.retryBudget === undefined ? defaultRetryPolicy.budget : Duration.decode(options.retryBudget),
-        baseDelay: options.retryBaseDelay === undefined
-          ? defaultRetryPolicy.baseDelay
-          : Duration.decode(options.retryBaseDelay)
-      },
-      maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000))
-    })
+    return yield* makeWriter({ retry: retryPolicy(options), maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)) })
   })
 
-/** The `Recorder` over the ambient `SqlClient`. */
+const retryPolicy = (options: SqlRecorderOptions): RetryPolicy => ({
+  maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaultRetryPolicy.maxAttempts)),
+  budget: options.retryBudget === undefined ? defaultRetryPolicy.budget : Duration.decode(options.retryBudget),
+  baseDelay: options.retryBaseDelay === undefined ? defaultRetryPolicy.baseDelay : Duration.decode(options.retryBaseDelay)
+})
+
+/**
+ * The `Recorder` over the ambient `SqlClient`, and the `RunLedger` the runtime reads runs back through to
+ * resume, cancel, retry and de-duplicate them (same database, same retry policy).
+ */
 export const layer = (
-  options?: SqlRecorderOptions
-): Layer.Layer<Recorder, MigrationsPending | MigrationError | SqlError.SqlError, SqlClient.SqlClient> =>
-  Layer.scoped(Recorder, make(options))
+  options: SqlRecorderOptions = {}
+): Layer.Layer<Recorder | RunLedger, MigrationsPending | MigrationError | SqlError.SqlError, SqlClient.SqlClient> =>
+  Layer.scopedContext(
+    Effect.gen(function*() {
+      const recorder = yield* make(options)
+      const ledger = yield* makeLedger(retryPolicy(options))
+      return Context.make(Recorder, recorder).pipe(Context.add(RunLedger, ledger))
+    })
+  )
 
 /** The `Recorder` and its `SqlClient` for a database URL (`sqlite:./agent.db`, `postgres://…`). */
 export const layerFromUrl = (
   databaseUrl: string,
   options?: SqlRecorderOptions & { readonly database?: DatabaseOptions | undefined }
-): Layer.Layer<Recorder | SqlClient.SqlClient, LayerError> =>
+): Layer.Layer<Recorder | RunLedger | SqlClient.SqlClient, LayerError> =>
   layer(options).pipe(Layer.provideMerge(Database.layerFromUrl(databaseUrl, options?.database)))

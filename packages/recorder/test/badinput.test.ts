@@ -48,7 +48,7 @@ describe("bad input is a clear typed error and writes nothing", () => {
       const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url)))
       const error = failure(exit)
       expect(error).toBeInstanceOf(MigrationsPending)
-      expect(error).toMatchObject({ applied: 0, latest: 1 })
+      expect(error).toMatchObject({ applied: 0, latest: 2 })
       expect((error as MigrationsPending).message).toContain("npm run migrate -- <database-url>")
       const tables = yield* Effect.provide(
         Effect.flatMap(
@@ -131,7 +131,7 @@ describe("bad input is a clear typed error and writes nothing", () => {
         expect((failure(out.gap) as RecorderError).message).toContain("last recorded event is #0, expected #4")
         expect(failure(out.twice)).toMatchObject({ reason: "conflict" })
         expect((failure(out.twice) as RecorderError).message).toContain("the run is 'success', expected 'running'")
-        expect((failure(out.other) as RecorderError).message).toContain("a run with this id already exists")
+        expect((failure(out.other) as RecorderError).message).toContain("a run with this id or idempotency key already exists")
         expect(out.events).toEqual([{ seq: 0, type: "run.started" }, { seq: 1, type: "run.completed" }])
         expect(out.run).toMatchObject({ status: "success", last_sequence_index: 1 })
       }))

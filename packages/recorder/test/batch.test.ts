@@ -4,7 +4,7 @@ import { Effect, Exit, Fiber } from "effect"
 import { SqlRecorder } from "../src/index.js"
 import { dialects, pgAdmin, recordedEvents, sqliteLocker } from "./support.js"
 
-const started = (runId: string, idempotencyKey?: string): HookEvent.HookEvent => ({
+const started = (runId: string, parentRunId?: string): HookEvent.HookEvent => ({
   _tag: "RunStarted",
   runId,
   sequenceIndex: 0,
@@ -15,7 +15,7 @@ const started = (runId: string, idempotencyKey?: string): HookEvent.HookEvent =>
   input: "hi",
   delegationLevel: 0,
   tools: [],
-  ...(idempotencyKey === undefined ? {} : { idempotencyKey })
+  ...(parentRunId === undefined ? {} : { parentRunId })
 })
 
 /** Holds the database's writes for a moment so that concurrent records pile up into one shared batch. */
@@ -38,12 +38,12 @@ describe("group commit", () => {
         const blocker = yield* writeBlocker(dialect.name, url)
         const out = yield* Effect.gen(function*() {
           const recorder = yield* Recorder
-          yield* recorder.record(started("first", "key-1"))
+          yield* recorder.record(started("first"))
           yield* Effect.promise(blocker.lock)
-          // While writes wait, ten runs start; the last reuses an idempotency key (a unique violation).
+          // While writes wait, ten runs start; the last names a parent run that does not exist (a foreign key violation).
           const ids = Array.from({ length: 10 }, (_, i) => `run-${i}`)
           const fiber = yield* Effect.fork(
-            Effect.forEach(ids, (id, i) => Effect.exit(recorder.record(started(id, i === 9 ? "key-1" : undefined))), {
+            Effect.forEach(ids, (id, i) => Effect.exit(recorder.record(started(id, i === 9 ? "no-such-run" : undefined))), {
               concurrency: "unbounded"
             })
           )

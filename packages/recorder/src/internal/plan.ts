@@ -72,8 +72,6 @@ interface Ctx {
 type EventOf<T extends HookEvent.HookEventTag> = Extract<HookEvent.HookEvent, { readonly _tag: T }>
 type Mapper<T extends HookEvent.HookEventTag> = (event: EventOf<T>, ctx: Ctx) => Parts
 
-const WAITING: ReadonlyArray<HookEvent.RunStatus> = ["waiting_client_tool", "waiting_approval", "waiting_human_input"]
-const ACTIVE: ReadonlyArray<HookEvent.RunStatus> = ["running", ...WAITING]
 
 const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(column)} = ${value}`
 const orNull = <A>(value: A | undefined): A | null => value ?? null
@@ -105,10 +103,8 @@ const startedAt = (event: { readonly timestamp: number; readonly durationMs: num
 const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
   // The run's row itself is inserted by `plan` (see `advance`).
   RunStarted: () => ({}),
-  RunResumed: (e, { sql }) => ({
-    expect: [e.resumedFrom],
-    set: [assign(sql, "status", "running"), assign(sql, "pause_state", null)]
-  }),
+  // The resuming process claimed the run (waiting → running, compare-and-swap) before it records this.
+  RunResumed: () => ({ expect: ["running"] }),
   MessageAppended: (e, { at, json }) => {
     const m = e.message
     return {
@@ -247,12 +243,15 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
   GuardrailRedacted: () => ({}),
   GuardrailBlocked: () => ({}),
   ProviderRetry: () => ({}),
+  // The execution state a resume needs is stored with the run and never written to the event log.
   RunPaused: (e, ctx) => ({
     expect: ["running"],
     set: [
       assign(ctx.sql, "status", e.status),
-      assign(ctx.sql, "pause_state", ctx.json({ pendingCalls: e.pendingCalls, prompt: e.prompt ?? null }))
-    ]
+      assign(ctx.sql, "iteration_count", e.iteration),
+      assign(ctx.sql, "pause_state", ctx.json(e.state ?? { pendingCalls: e.pendingCalls, prompt: e.prompt ?? null }))
+    ],
+    data: withoutStamps(e, new Set(["state"]))
   }),
   RunCompleted: (e, ctx) => ({
     expect: ["running"],
@@ -267,8 +266,9 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
       assign(ctx.sql, "failure_reason", e.failureReason)
     ]
   }),
+  // A paused run is claimed (set running) by the canceller first, so cancelling always moves from running.
   RunCancelled: (e, ctx) => ({
-    expect: ACTIVE,
+    expect: ["running"],
     set: [...finished(ctx, "cancelled", e.iterations), assign(ctx.sql, "error_message", e.reason)]
   }),
   RunInterrupted: (e, ctx) => ({
@@ -307,13 +307,14 @@ const insertRun = (sql: Sql, e: HookEvent.RunStarted, at: string, json: (value: 
       delegation_level: e.delegationLevel,
       retry_of_run_id: orNull(e.retryOfRunId),
       idempotency_key: orNull(e.idempotencyKey),
+      idempotency_fingerprint: orNull(e.idempotencyFingerprint),
       metadata: e.metadata === undefined ? null : json(e.metadata),
       last_sequence_index: e.sequenceIndex,
       created_at: at,
       updated_at: at,
       last_progress_at: at
     })
-  } ON CONFLICT (id) DO NOTHING RETURNING id`
+  } ON CONFLICT DO NOTHING RETURNING id`
 
 /** The SET fragments of a progress move (per-event form; batches use `progressStatement`). */
 const progressSet = (sql: Sql, progress: Progress): ReadonlyArray<Fragment> => {

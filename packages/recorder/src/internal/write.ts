@@ -101,7 +101,7 @@ const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
       const message = run === undefined
         ? `${what}: the run has no row (was its run.started recorded in this database?)`
         : plan.sequenceIndex === 0
-        ? `${what}: a run with this id already exists`
+        ? `${what}: a run with this id or idempotency key already exists`
         : Number(run.last_sequence_index) !== plan.sequenceIndex - 1
         ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
         : `${what}: the run is '${run.status}', expected ${plan.expect?.map((s) => `'${s}'`).join(" or ")}`
