@@ -58,14 +58,14 @@ const make = (
     const workers = yield* startWorkers(notifiers, scope, { drainTimeout, stats: statsOf })
     yield* Ref.set(all, workers)
     return {
-      offer: (envelope) => Effect.forEach(workers, (w) => w.offer(envelope), { discard: true }),
+      offer: (envelope) => Effect.sync(() => workers.forEach((w) => w.offer(envelope))),
       attach: (extra) =>
         Effect.gen(function*() {
           const child = yield* Scope.fork(scope, ExecutionStrategy.sequential)
           const attached = yield* startWorkers(extra, child, { drainTimeout, stats: statsOf })
           yield* Ref.update(all, (ws) => [...ws, ...attached])
           return {
-            offer: (envelope) => Effect.forEach(attached, (w) => w.offer(envelope), { discard: true }),
+            offer: (envelope) => Effect.sync(() => attached.forEach((w) => w.offer(envelope))),
             // Drains in the runtime's scope so the run never waits for its notifiers.
             release: Effect.gen(function*() {
               yield* Scope.close(child, Exit.void)

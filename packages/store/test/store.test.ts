@@ -206,7 +206,10 @@ for (const dialect of dialects) {
           const pauses = yield* store.getPauses(s.paused)
           expect(pauses).toHaveLength(1)
           const p = pauses[0]!
-          expect(p).toMatchObject({ status: "waiting_client_tool", submission: { toolResults: [{ callId: "call_1_1" }] } })
+          expect(p).toMatchObject({
+            status: "waiting_client_tool",
+            submission: { kind: "tool_results", results: [{ result: { confirmed: true } }] }
+          })
           expect(p.pendingCalls).toMatchObject([{ name: "confirm_payment", target: "client", arguments: { amount: 12 } }])
           expect(p.resumeSequenceIndex).toBe(p.pauseSequenceIndex + 1)
           expect(p.waitMs).toBe(Date.parse(p.resumedAt!) - Date.parse(p.pausedAt))

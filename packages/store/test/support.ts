@@ -1,10 +1,9 @@
 /**
  * Test fixtures: both dialects as fresh real databases, seeded through real recorded runs (the agent loop,
- * a scripted model, the SqlRecorder), plus a pause/resume segment recorded through the same recorder.
+ * a scripted model, the SqlRecorder), plus a paused run resumed through the runtime.
  */
-import { SqlClient } from "@effect/sql"
 import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
-import { Agent, type HookEvent, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
+import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Context, Effect, Layer, Schema, type Scope } from "effect"
 import { pgDatabase, sqliteDatabase } from "../../../test-support/databases.js"
 import { RunStore } from "../src/index.js"
@@ -92,10 +91,13 @@ export const seed = Effect.gen(function*() {
   })
   const weather2 = yield* one("weather", toolThenAnswer("Still 21"), { tenantId: "acme", metadata: { team: "blue", tier: 2 } })
   const failed = yield* one("support", [{ fail: "vendor down" }], { tenantId: "globex", metadata: { team: "red" } })
-  const paused = yield* one("checkout", [
+  yield* Effect.promise(() => at(3))
+  const pausedRun = yield* runAgent("checkout", [
     { toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }], usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 } }
   ], { tenantId: "acme" })
-  yield* resumeAndComplete(paused)
+  const paused = pausedRun.runId
+  ids.push(paused)
+  yield* resumeAndComplete(paused, pausedRun.pendingCalls![0]!.id)
   const parent = yield* one("planner", toolThenAnswer("planned"), { tenantId: "acme" })
   const child1 = yield* one("researcher", toolThenAnswer("found"), { tenantId: "acme", parentRunId: parent })
   const child2 = yield* one("writer", toolThenAnswer("wrote", false), { tenantId: "acme", parentRunId: parent })
@@ -104,35 +106,16 @@ export const seed = Effect.gen(function*() {
   return { weather1, weather2, failed, paused, parent, child1, child2, grandchild, untenanted, all: ids } satisfies Seeded
 })
 
-/** Records the resume of a paused run (the client's tool result) and its completion, through the recorder. */
-export const resumeAndComplete = (runId: string) =>
+/** Resumes a paused run the way a client does: submits its tool result; the model then answers. */
+export const resumeAndComplete = (runId: string, callId: string) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const recorder = yield* Recorder
-    const [row] = yield* sql<{ last_sequence_index: number; iteration_count: number }>`
-      SELECT last_sequence_index, iteration_count FROM agent_runs WHERE id = ${runId}`
     yield* Effect.promise(() => at(5))
-    let seq = Number(row!.last_sequence_index)
-    const iteration = Number(row!.iteration_count)
-    const base = () => ({ runId, sequenceIndex: ++seq, iteration, timestamp: Date.now() })
-    const events: ReadonlyArray<HookEvent.HookEvent> = [
-      {
-        _tag: "RunResumed",
-        ...base(),
-        agentName: "checkout",
-        resumedFrom: "waiting_client_tool",
-        submission: { toolResults: [{ callId: "call_1_1", result: { confirmed: true } }] }
-      },
-      {
-        _tag: "RunCompleted",
-        ...base(),
-        status: "success",
-        answer: "paid",
-        iterations: iteration,
-        usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 }
-      }
-    ]
-    for (const e of events) yield* recorder.record(e)
+    const agent = yield* Agent.make({ name: "checkout", instructions: "You are checkout.", tools: [weatherTool, payTool] })
+    yield* agent.submitToolResults(runId, [{ callId, result: { confirmed: true } }]).pipe(
+      Effect.provide(ScriptedModel.layer([{ text: "paid", usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 } }], {
+        model: "checkout-model"
+      }))
+    )
   })
 
 /** The recorder, the SqlClient and a RunStore over a fresh database of the dialect. */

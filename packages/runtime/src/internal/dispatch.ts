@@ -11,8 +11,8 @@ export interface Envelope {
 /** A running notifier: its mailbox, counters and fiber. */
 export interface Worker {
   readonly name: string
-  /** Enqueues an event; never suspends, never fails (a full mailbox drops and counts). */
-  readonly offer: (envelope: Envelope) => Effect.Effect<void>
+  /** Enqueues an event at once; a full mailbox drops (the newest, or the oldest when sliding) and counts. */
+  readonly offer: (envelope: Envelope) => void
   readonly stats: Effect.Effect<NotifierStats>
 }
 
@@ -64,9 +64,14 @@ const startWorker = (
           counters.delivered++
         } else {
           counters.failed++
-          yield* Effect.logWarning(`notifier '${notifier.name}' failed on ${envelope.event._tag}`, exit.cause).pipe(
-            Effect.annotateLogs({ notifier: notifier.name, runId: envelope.event.runId })
-          )
+          // Every failure is counted; the log gets the first and then one in a hundred, so that a notifier
+          // failing on every event does not spend the run's CPU on formatting causes.
+          if (counters.failed % 100 === 1) {
+            yield* Effect.logWarning(
+              `notifier '${notifier.name}' failed on ${envelope.event._tag} (${counters.failed} failure(s) so far)`,
+              exit.cause
+            ).pipe(Effect.annotateLogs({ notifier: notifier.name, runId: envelope.event.runId }))
+          }
         }
       })
 
@@ -135,10 +140,11 @@ const startWorker = (
     )
     return {
       name: notifier.name,
-      offer: (envelope) =>
-        Effect.map(mailbox.offer(envelope), (accepted) => {
-          if (!accepted) counters.dropped++
-        }),
+      offer: (envelope) => {
+        // Synchronous: the run's fiber pays no effect overhead per notifier.
+        const full = mailbox.unsafeSize().pipe((size) => size._tag === "Some" && size.value >= notifier.capacity)
+        if (!mailbox.unsafeOffer(envelope) || (full && notifier.strategy === "sliding")) counters.dropped++
+      },
       stats: Effect.sync(() => ({ name: notifier.name, ...counters }))
     }
   })

@@ -70,7 +70,7 @@ export const makeSinks = (
         // No runtime dispatcher: the run's notifiers get their own scope, drained in the background.
         const scope = yield* Scope.make()
         const workers = yield* startWorkers(perRun, scope, { drainTimeout: defaultDrainTimeout, stats: Effect.succeed([]) })
-        sinks.push((event, traceContext) => Effect.forEach(workers, (w) => w.offer({ event, traceContext }), { discard: true }))
+        sinks.push((event, traceContext) => Effect.sync(() => workers.forEach((w) => w.offer({ event, traceContext }))))
         yield* Effect.addFinalizer(() => Effect.asVoid(Effect.forkDaemon(Scope.close(scope, Exit.void))))
       }
     }
