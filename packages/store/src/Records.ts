@@ -3,6 +3,7 @@
  * (`2026-01-02T03:04:05.678Z`), absent values are `null`, JSON columns come back parsed. Both SQL dialects
  * yield identical records. The schemas double as the read router's response schemas.
  */
+import { HookEvent } from "@sextant/runtime"
 import { Schema } from "effect"
 
 const Nullable = <S extends Schema.Schema.Any>(s: S) => Schema.NullOr(s)
@@ -11,19 +12,10 @@ export const DateTime = Schema.String.annotations({ identifier: "DateTime", form
 /** Any JSON value (tool parameters and results, provider payloads, metadata, event data). */
 export const JsonValue = Schema.Unknown.annotations({ identifier: "JsonValue" })
 
+/** Statuses a run can be in (the runtime's own list). */
+export const RunStatus = HookEvent.RunStatus
 /** Statuses a run can be in. */
-export const RunStatus = Schema.Literal(
-  "running",
-  "success",
-  "error",
-  "max_iterations",
-  "cancelled",
-  "waiting_client_tool",
-  "waiting_approval",
-  "waiting_human_input"
-)
-/** Statuses a run can be in. */
-export type RunStatus = typeof RunStatus.Type
+export type RunStatus = HookEvent.RunStatus
 
 /** Token and cost totals of a run. `costUsd` is null when a model call had no known price. */
 export const RunTotals = Schema.Struct({

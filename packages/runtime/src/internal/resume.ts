@@ -45,6 +45,14 @@ const decodePauseState = Schema.decodeUnknownEither(PauseState)
 
 const notFound = (runId: string) => new RunNotFound({ runId, message: `no run ${runId}` })
 
+const mismatch = (run: StoredRun, agent: AgentDefinition) =>
+  new AgentMismatch({
+    runId: run.runId,
+    expected: run.agentName,
+    actual: agent.name,
+    message: `run ${run.runId} belongs to agent '${run.agentName}', not '${agent.name}'`
+  })
+
 const storedState = (run: StoredRun): Effect.Effect<PauseState, RecorderError> => {
   const decoded = decodePauseState(run.pauseState)
   return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(
@@ -98,14 +106,7 @@ const submit = (
         message: `run ${runId} is ${run.status}, not ${accepts.join(" or ")}`
       })
     }
-    if (run.agentName !== agent.name) {
-      return yield* new AgentMismatch({
-        runId,
-        expected: run.agentName,
-        actual: agent.name,
-        message: `run ${runId} belongs to agent '${run.agentName}', not '${agent.name}'`
-      })
-    }
+    if (run.agentName !== agent.name) return yield* mismatch(run, agent)
     const saved = yield* storedState(run)
     const submission = build(saved, run)
     if (Either.isLeft(submission)) return yield* submission.left
@@ -317,14 +318,7 @@ export const retryRun = (agent: AgentDefinition, runId: string, options: RunOpti
     if (!terminalStatuses.has(run.status)) {
       return yield* new RunAlreadyActive({ runId, status: run.status, message: `run ${runId} is still ${run.status}` })
     }
-    if (run.agentName !== agent.name) {
-      return yield* new AgentMismatch({
-        runId,
-        expected: run.agentName,
-        actual: agent.name,
-        message: `run ${runId} belongs to agent '${run.agentName}', not '${agent.name}'`
-      })
-    }
+    if (run.agentName !== agent.name) return yield* mismatch(run, agent)
     return yield* startRun(agent, run.input, {
       ...(run.tenantId === undefined ? {} : { tenantId: run.tenantId }),
       ...(run.metadata === undefined ? {} : { metadata: run.metadata }),
