@@ -60,12 +60,21 @@ export interface Notifier {
   readonly timeout: Duration.Duration
   /** Handles one event; failures and defects are caught and counted by the dispatcher. */
   readonly handle: (event: StreamEvent, context: DeliveryContext) => Effect.Effect<void, unknown>
+  /**
+   * When present, the dispatcher calls this instead of `handle`: a synchronous return is delivered at once,
+   * without any effect machinery; a returned Effect or Promise is awaited under the timeout; a throw fails.
+   */
+  readonly handleDirect?: (event: StreamEvent, context: DeliveryContext) => HandlerResult
   /** When present, the dispatcher runs each child in its own mailbox and fiber instead of calling `handle`. */
   readonly children?: ReadonlyArray<Notifier>
 }
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+/** Whether a handler's result still has work to wait for (an Effect or a Promise). */
+export const isAsync = (u: unknown): u is Effect.Effect<unknown, unknown> | PromiseLike<unknown> =>
+  Effect.isEffect(u) || isPromiseLike(u)
 
 /** Runs a handler that returned an Effect, a Promise or nothing, as an Effect (throws become failures). */
 export const runHandler = (thunk: () => HandlerResult): Effect.Effect<void, unknown> =>
@@ -80,15 +89,19 @@ export const runHandler = (thunk: () => HandlerResult): Effect.Effect<void, unkn
 export const make = (options: NotifierOptions): Notifier => {
   const on = (options.on ?? {}) as Record<string, ((e: StreamEvent, c: DeliveryContext) => HandlerResult) | undefined>
   const onEvent = options.onEvent
+  const direct = (event: StreamEvent, context: DeliveryContext): HandlerResult => {
+    const typed = on[event._tag]
+    const first = typed === undefined ? undefined : typed(event, context)
+    if (onEvent === undefined) return first
+    if (isAsync(first)) return Effect.zipRight(runHandler(() => first), runHandler(() => onEvent(event, context)))
+    return onEvent(event, context)
+  }
   return {
     name: options.name,
     capacity: Math.max(1, Math.floor(options.capacity ?? 1024)),
     strategy: options.strategy ?? "dropping",
     timeout: Duration.decode(options.timeout ?? "5 seconds"),
-    handle: (event, context) => {
-      const typed = on[event._tag]
-      const first = typed === undefined ? Effect.void : runHandler(() => typed(event, context))
-      return onEvent === undefined ? first : Effect.zipRight(first, runHandler(() => onEvent(event, context)))
-    }
+    handleDirect: direct,
+    handle: (event, context) => runHandler(() => direct(event, context))
   }
 }

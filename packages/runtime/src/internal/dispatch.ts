@@ -1,5 +1,5 @@
-import { Clock, Duration, Effect, Exit, Fiber, Mailbox, Scope } from "effect"
-import type { DeliveryContext, Notifier, NotifierStats } from "../Notifier.js"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Mailbox, Scope } from "effect"
+import { type DeliveryContext, type HandlerResult, isAsync, type Notifier, type NotifierStats, runHandler } from "../Notifier.js"
 import type { StreamEvent } from "../StreamEvent.js"
 
 /** An event on its way to a notifier, with the run's trace context. */
@@ -54,33 +54,54 @@ const startWorker = (
     let current: { readonly envelope: Envelope; readonly startedAt: number } | undefined
     let expired: Envelope | undefined
 
-    const deliver = (envelope: Envelope) =>
+    const failed = (envelope: Envelope, cause: Cause.Cause<unknown>) => {
+      counters.failed++
+      // Every failure is counted; the log gets the first and then one in a hundred, so that a notifier
+      // failing on every event does not spend the run's CPU on formatting causes.
+      return counters.failed % 100 === 1
+        ? Effect.logWarning(
+          `notifier '${notifier.name}' failed on ${envelope.event._tag} (${counters.failed} failure(s) so far)`,
+          cause
+        ).pipe(Effect.annotateLogs({ notifier: notifier.name, runId: envelope.event.runId }))
+        : Effect.void
+    }
+    const deliverEffect = (envelope: Envelope, effect: Effect.Effect<void, unknown>) =>
       Effect.gen(function*() {
         current = { envelope, startedAt: yield* Clock.currentTimeMillis }
-        const context: DeliveryContext = { traceContext: envelope.traceContext, stats: options.stats }
-        const exit = yield* Effect.exit(Effect.suspend(() => notifier.handle(envelope.event, context)))
+        const exit = yield* Effect.exit(effect)
         current = undefined
-        if (Exit.isSuccess(exit)) {
-          counters.delivered++
-        } else {
-          counters.failed++
-          // Every failure is counted; the log gets the first and then one in a hundred, so that a notifier
-          // failing on every event does not spend the run's CPU on formatting causes.
-          if (counters.failed % 100 === 1) {
-            yield* Effect.logWarning(
-              `notifier '${notifier.name}' failed on ${envelope.event._tag} (${counters.failed} failure(s) so far)`,
-              exit.cause
-            ).pipe(Effect.annotateLogs({ notifier: notifier.name, runId: envelope.event.runId }))
-          }
-        }
+        if (Exit.isSuccess(exit)) counters.delivered++
+        else yield* failed(envelope, exit.cause)
       })
+    // A handler that is a plain function finishing synchronously costs one call: no effect, no clock. What it
+    // returns asynchronously (an Effect or a Promise) is awaited under the watchdog like any other handler.
+    const deliver = (envelope: Envelope): Effect.Effect<void> | undefined => {
+      const context: DeliveryContext = { traceContext: envelope.traceContext, stats: options.stats }
+      const direct = notifier.handleDirect
+      if (direct === undefined) return deliverEffect(envelope, Effect.suspend(() => notifier.handle(envelope.event, context)))
+      let out: HandlerResult
+      try {
+        out = direct(envelope.event, context)
+      } catch (error) {
+        return failed(envelope, Cause.die(error))
+      }
+      if (!isAsync(out)) {
+        counters.delivered++
+        return undefined
+      }
+      return deliverEffect(envelope, runHandler(() => out))
+    }
 
-    // Returns true once the mailbox has ended and everything was delivered.
+    let syncDeliveries = 0
+    // Ends once the mailbox has ended and everything was delivered.
     const runner = Effect.gen(function*() {
       while (true) {
         const next = backlog.shift()
         if (next !== undefined) {
-          yield* deliver(next)
+          const pending = deliver(next)
+          if (pending !== undefined) yield* pending
+          // A long run of synchronous deliveries still lets the runs' fibers in now and then.
+          else if (++syncDeliveries % 64 === 0) yield* Effect.yieldNow()
           continue
         }
         const [batch, done] = yield* mailbox.takeAll
