@@ -50,3 +50,18 @@ export const sqliteDatabase: Effect.Effect<string, never, Scope.Scope> = Effect.
   Effect.sync(createTempDir),
   (dir) => Effect.sync(dir.remove)
 ).pipe(Effect.map((dir) => `sqlite:${join(dir.path, "test.db")}`))
+
+/** A dialect under test: a fresh, migrated database URL for the scope. */
+export interface Dialect {
+  readonly name: "sqlite" | "postgres"
+  readonly database: Effect.Effect<string, never, Scope.Scope>
+}
+
+/**
+ * Both dialects. SQLite databases migrate when opened; Postgres databases are created on the real server and
+ * migrated with `migrate` (the caller's `Migrations.run`: test-support cannot import the recorder it serves).
+ */
+export const makeDialects = (migrate: (url: string) => Effect.Effect<unknown>): ReadonlyArray<Dialect> => [
+  { name: "sqlite", database: sqliteDatabase },
+  { name: "postgres", database: Effect.tap(pgDatabase, migrate) }
+]

@@ -8,27 +8,17 @@ import { serve as honoServe } from "@hono/node-server"
 import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
 import { Agent, Ids, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
-import { Effect, Layer, ManagedRuntime, Schema, type Scope } from "effect"
+import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import express from "express"
 import Fastify from "fastify"
 import { Hono } from "hono"
-import { createPgDatabase, createTempDir, pgDatabase, sqliteDatabase } from "../../../test-support/databases.js"
+import { createPgDatabase, createTempDir, type Dialect, makeDialects } from "../../../test-support/databases.js"
 import { makeReadRouter, type ReadRouterOptions, forbidden, toNodeHandler, toWebHandler, unauthorized } from "../src/index.js"
 
-/** A dialect under test: a fresh, migrated database URL for the scope. */
-export interface Dialect {
-  readonly name: "sqlite" | "postgres"
-  readonly database: Effect.Effect<string, never, Scope.Scope>
-}
+export type { Dialect }
 
 /** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects: ReadonlyArray<Dialect> = [
-  { name: "sqlite", database: sqliteDatabase },
-  {
-    name: "postgres",
-    database: Effect.tap(pgDatabase, (url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-  }
-]
+export const dialects = makeDialects((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
 
 const weather = Tool.make("get_weather", {
   description: "Weather for a city",

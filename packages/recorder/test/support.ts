@@ -6,26 +6,15 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Agent, HookEvent, MemoryRecorder, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
-import { Effect, Layer, Schema, type Scope } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import pg from "pg"
-import { pgDatabase, sqliteDatabase } from "../../../test-support/databases.js"
+import { type Dialect, makeDialects } from "../../../test-support/databases.js"
 import { Database, Migrations } from "../src/index.js"
 
-/** A dialect under test: a fresh, migrated database URL for the scope. */
-export interface Dialect {
-  readonly name: "sqlite" | "postgres"
-  readonly database: Effect.Effect<string, never, Scope.Scope>
-}
+export type { Dialect }
 
 /** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects: ReadonlyArray<Dialect> = [
-  { name: "sqlite", database: sqliteDatabase },
-  {
-    name: "postgres",
-    database: Effect.tap(pgDatabase, (url) =>
-      Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-  }
-]
+export const dialects = makeDialects((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
 
 const Bool = Schema.Union(
   Schema.Boolean,

@@ -1,13 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Schema } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import {
   Agent,
   HookEvent,
   MemoryRecorder,
+  Notifier,
   Recorder,
   RunLedger,
   Runs,
   ScriptedModel,
+  type StreamEvent,
   Tool
 } from "../src/index.js"
 
@@ -60,15 +62,36 @@ describe("client tools: pause and resume", () => {
       // The server call of the same batch ran before the pause; results reach the model in call order.
       const requests = yield* (yield* ScriptedModel.Requests).requests
       expect(requests[1]!.messages.filter((m) => m._tag === "tool").map((m) => m.content)).toEqual([
-        "\"found x\"".slice(1, -1),
+        "found x",
         JSON.stringify({ path: "/a.pdf" })
       ])
-      const paused_ = es.find((e) => e._tag === "RunPaused")!
-      expect("state" in paused_).toBe(true) // the recorder gets the state; notifiers never do (see bus)
+      // The recorder gets the execution state (to resume from any process)…
+      expect((es.find((e) => e._tag === "RunPaused") as { state?: unknown }).state).toMatchObject({
+        agentName: "files",
+        pending: [callId]
+      })
     }).pipe(Effect.provide(layer([
       { toolCalls: [{ name: "lookup", arguments: { q: "x" } }, { name: "pick_file", arguments: { kind: "pdf" } }] },
       { text: "Opened /a.pdf." }
     ]))))
+
+  it.live("…but notifiers and the caller's stream never see a paused run's execution state", () => {
+    const seen: Array<StreamEvent.StreamEvent> = []
+    const spy = Notifier.make({ name: "spy", onEvent: (e) => void seen.push(e) })
+    return Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "files", instructions: "", tools: [pick] })
+      const streamed = Chunk.toReadonlyArray(yield* Stream.runCollect(agent.stream("open a file", { notifiers: [spy] })))
+      const fromStream = streamed.find((e) => e._tag === "RunPaused")
+      expect(fromStream).toMatchObject({ status: "waiting_client_tool" })
+      expect(fromStream).not.toHaveProperty("state")
+      yield* Effect.sleep("50 millis")
+      const notified = seen.find((e) => e._tag === "RunPaused")
+      expect(notified).toMatchObject({ status: "waiting_client_tool" })
+      expect(notified).not.toHaveProperty("state")
+      const recorded = (yield* (yield* MemoryRecorder).events()).find((e) => e._tag === "RunPaused")
+      expect(recorded).toHaveProperty("state")
+    }).pipe(Effect.provide(layer([{ toolCalls: [{ name: "pick_file", arguments: { kind: "pdf" } }] }])))
+  })
 
   it.effect("every typed submit error, and nothing claimed by a bad submission", () =>
     Effect.gen(function*() {

@@ -4,24 +4,14 @@
  */
 import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
-import { pgDatabase, sqliteDatabase } from "../../../test-support/databases.js"
+import { Context, Effect, Layer, Schema } from "effect"
+import { type Dialect, makeDialects } from "../../../test-support/databases.js"
 import { RunStore } from "../src/index.js"
 
-/** A dialect under test: a fresh, migrated database URL for the scope. */
-export interface Dialect {
-  readonly name: "sqlite" | "postgres"
-  readonly database: Effect.Effect<string, never, Scope.Scope>
-}
+export type { Dialect }
 
 /** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects: ReadonlyArray<Dialect> = [
-  { name: "sqlite", database: sqliteDatabase },
-  {
-    name: "postgres",
-    database: Effect.tap(pgDatabase, (url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-  }
-]
+export const dialects = makeDialects((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
 
 const weatherTool = Tool.make("get_weather", {
   description: "Weather for a city",
