@@ -39,12 +39,17 @@ const header = [
   "are given for orientation only.",
   "",
   `- Date: ${new Date().toISOString()}`,
-  `- Machine: ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`,
+  `- Machine: ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${
+    (os.totalmem() / 2 ** 30).toFixed(0)
+  } GiB, ${os.platform()} ${os.release()}`,
   `- Node ${process.version}`,
   ""
 ]
 if (only.length === 0) {
-  writeFileSync(`${root}BENCHMARKS.md`, [...header, ...sections.flatMap((s) => [`## ${s.title}`, "", s.markdown, ""])].join("\n"))
+  writeFileSync(
+    `${root}BENCHMARKS.md`,
+    [...header, ...sections.flatMap((s) => [`## ${s.title}`, "", s.markdown, ""])].join("\n")
+  )
   console.log("wrote BENCHMARKS.md")
 } else {
   console.log("(partial run: BENCHMARKS.md not written)")

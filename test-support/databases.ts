@@ -3,10 +3,10 @@
  * name on the server at `SEXTANT_TEST_PG_URL` (default `postgres://root@127.0.0.1:5432/test`), dropped
  * afterwards. Postgres tests never skip: an unreachable server fails them.
  */
+import { Effect, type Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, type Scope } from "effect"
 import pg from "pg"
 
 /** The Postgres server tests create their databases on. */

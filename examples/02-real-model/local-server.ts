@@ -6,11 +6,11 @@
  *
  *   node --conditions=@sextant/source --import tsx examples/02-real-model/local-server.ts
  */
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Model } from "@sextant/providers"
 import { Agent, MemoryRecorder, Recorder, Tool } from "@sextant/runtime"
 import { Effect, Layer, Schema } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 
 /** The fake model: a tool call when no tool result is in the conversation yet, else an answer using it. */
 const server = createServer((req, res) => {
@@ -20,7 +20,15 @@ const server = createServer((req, res) => {
     const body = JSON.parse(raw) as { messages: Array<{ role: string; content: string | null }> }
     const result = body.messages.find((m) => m.role === "tool")
     const message = result === undefined
-      ? { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: "{\"city\":\"Lisbon\"}" } }] }
+      ? {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: "call_1",
+          type: "function",
+          function: { name: "get_weather", arguments: "{\"city\":\"Lisbon\"}" }
+        }]
+      }
       : { role: "assistant", content: `Lisbon: ${JSON.parse(result.content ?? "{}").tempC} °C.` }
     res.writeHead(200, { "content-type": "application/json" })
     res.end(JSON.stringify({
@@ -47,7 +55,9 @@ const program = (port: number) =>
     console.log("exact request body of the second call:")
     console.log(JSON.stringify(calls[1]?.providerRequest, null, 2))
   }).pipe(
-    Effect.provide(Layer.merge(Model.fromString(`openai-compatible:demo-model@http://127.0.0.1:${port}/v1`), Recorder.memory))
+    Effect.provide(
+      Layer.merge(Model.fromString(`openai-compatible:demo-model@http://127.0.0.1:${port}/v1`), Recorder.memory)
+    )
   )
 
 server.listen(0, "127.0.0.1", () => {

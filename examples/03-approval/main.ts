@@ -30,7 +30,11 @@ const runtimeFor = (script: ReadonlyArray<ScriptedModel.ScriptStep>) =>
 
 const first = runtimeFor([{ toolCalls: [{ name: "delete_file", arguments: { path: "/tmp/report.tmp" } }] }])
 const paused = await first.run(agent, "Remove /tmp/report.tmp")
-console.log(`process 1: ${paused.status}, waiting on ${paused.pendingCalls?.map((c) => `${c.name}(${JSON.stringify(c.arguments)})`).join(", ")}`)
+console.log(
+  `process 1: ${paused.status}, waiting on ${
+    paused.pendingCalls?.map((c) => `${c.name}(${JSON.stringify(c.arguments)})`).join(", ")
+  }`
+)
 await first.dispose()
 
 const second = runtimeFor([{ text: "Deleted /tmp/report.tmp." }])

@@ -3,16 +3,16 @@
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
  * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/05-router-node/main.ts
  */
-import { mkdtempSync } from "node:fs"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { makeReadRouter, toNodeHandler, unauthorized } from "@sextant/http-router"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-05-")), "runs.db")}`
 

@@ -3,15 +3,15 @@
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
  * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/07-router-fastify/main.ts
  */
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { makeReadRouter, toNodeHandler, unauthorized } from "@sextant/http-router"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer } from "effect"
 import Fastify from "fastify"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-07-")), "runs.db")}`
 

@@ -3,10 +3,6 @@
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
  * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/08-router-hono/main.ts
  */
-import { mkdtempSync } from "node:fs"
-import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { serve } from "@hono/node-server"
 import { makeReadRouter, toWebHandler, unauthorized } from "@sextant/http-router"
 import { SqlRecorder } from "@sextant/recorder"
@@ -14,6 +10,10 @@ import { Agent, ScriptedModel } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer } from "effect"
 import { Hono } from "hono"
+import { mkdtempSync } from "node:fs"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-08-")), "runs.db")}`
 

@@ -6,13 +6,13 @@
  * - `GET /runs?limit=50` through the Node handler against a bare node:http handler returning the same JSON
  *   bytes, both driven by autocannon (10 connections, separate process) on loopback.
  */
-import { spawn } from "node:child_process"
-import { createRequire } from "node:module"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { Database, Migrations } from "@sextant/recorder"
 import { RunStore, type RunStoreClient } from "@sextant/store"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import * as Http from "node:http"
+import { createRequire } from "node:module"
+import type { AddressInfo } from "node:net"
 import pg from "pg"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { makeReadRouter, toNodeHandler } from "../src/index.js"
@@ -43,16 +43,31 @@ const BetterSqlite = require("better-sqlite3") as new(file: string, options?: { 
 
 // Seeding in SQL (one INSERT … SELECT per table): tenants by i % TENANTS, statuses by (i / TENANTS) % 10 (7 success, error,
 // running, cancelled), one second between runs, 8 events per run.
-const statusSql = `CASE (i / ${TENANTS}) % 10 WHEN 7 THEN 'error' WHEN 8 THEN 'running' WHEN 9 THEN 'cancelled' ELSE 'success' END`
+const statusSql =
+  `CASE (i / ${TENANTS}) % 10 WHEN 7 THEN 'error' WHEN 8 THEN 'running' WHEN 9 THEN 'cancelled' ELSE 'success' END`
 const eventTypeSql = `CASE s ${
-  ["run.started", "message.appended", "llm.started", "llm.completed", "tool.started", "tool.completed", "message.appended", "run.completed"]
+  [
+    "run.started",
+    "message.appended",
+    "llm.started",
+    "llm.completed",
+    "tool.started",
+    "tool.completed",
+    "message.appended",
+    "run.completed"
+  ]
     .map((t, k) => `WHEN ${k} THEN '${t}'`).join(" ")
 } END`
-const eventData = JSON.stringify({ text: "The weather in Lisbon is sunny, 21 degrees.", usage: { inputTokens: 50, outputTokens: 12 } })
-const runInsert = `INSERT INTO agent_runs (id, tenant_id, agent_name, status, input, instructions, answer, model, provider,
+const eventData = JSON.stringify({
+  text: "The weather in Lisbon is sunny, 21 degrees.",
+  usage: { inputTokens: 50, outputTokens: 12 }
+})
+const runInsert =
+  `INSERT INTO agent_runs (id, tenant_id, agent_name, status, input, instructions, answer, model, provider,
   delegation_level, iteration_count, total_input_tokens, total_output_tokens, total_cost_usd, model_call_count,
   unpriced_call_count, metadata, cancel_requested, last_sequence_index, created_at, updated_at, last_progress_at, finished_at)`
-const eventInsert = "INSERT INTO run_events (agent_run_id, sequence_index, event_type, iteration, correlation_id, data, created_at)"
+const eventInsert =
+  "INSERT INTO run_events (agent_run_id, sequence_index, event_type, iteration, correlation_id, data, created_at)"
 
 const seedSqlite = (file: string) => {
   const db = new BetterSqlite(file)
@@ -61,7 +76,9 @@ const seedSqlite = (file: string) => {
     db.prepare(`${runInsert} WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${RUNS - 1})
       SELECT printf('run-%07d', i), 't' || (i % ${TENANTS}), 'agent-' || (i % 7), ${statusSql}, 'What is the weather?',
         'You answer weather questions.', 'It is sunny.', 'gpt-bench', 'openai', 0, 2, 130, 21, 0.003, 2, 0,
-        json_object('team', CASE i % 2 WHEN 0 THEN 'red' ELSE 'blue' END, 'customer', 'c' || (i % 1000)), 0, ${EVENTS_PER_RUN - 1},
+        json_object('team', CASE i % 2 WHEN 0 THEN 'red' ELSE 'blue' END, 'customer', 'c' || (i % 1000)), 0, ${
+      EVENTS_PER_RUN - 1
+    },
         ${ts("")}, ${ts("")}, ${ts("")}, ${ts("")} FROM n`).run()
     db.prepare(`${eventInsert} WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${RUNS - 1}),
       k(s) AS (SELECT 0 UNION ALL SELECT s + 1 FROM k WHERE s < ${EVENTS_PER_RUN - 1})
@@ -89,7 +106,8 @@ const seedPg = async (pool: pg.Pool) => {
   await pool.query("VACUUM ANALYZE run_events")
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 
 /** p50/p99 of two operations measured alternately. */
 const compare = async (store: () => Promise<unknown>, driver: () => Promise<unknown>) => {
@@ -115,10 +133,14 @@ const compare = async (store: () => Promise<unknown>, driver: () => Promise<unkn
 const summarySelect = (pgDialect: boolean) =>
   `SELECT id, agent_name, status, tenant_id, model, provider, parent_run_id, retry_of_run_id, delegation_level,
   iteration_count, total_input_tokens, total_output_tokens, total_cache_read_tokens, total_cache_write_tokens,
-  total_reasoning_tokens, total_cost_usd, model_call_count, unpriced_call_count, ${pgDialect ? "metadata::text AS metadata" : "metadata"},
+  total_reasoning_tokens, total_cost_usd, model_call_count, unpriced_call_count, ${
+    pgDialect ? "metadata::text AS metadata" : "metadata"
+  },
   created_at, updated_at, finished_at FROM agent_runs`
 const eventSelect = (pgDialect: boolean) =>
-  `SELECT agent_run_id, sequence_index, event_type, iteration, correlation_id, ${pgDialect ? "data::text AS data" : "data"}, created_at
+  `SELECT agent_run_id, sequence_index, event_type, iteration, correlation_id, ${
+    pgDialect ? "data::text AS data" : "data"
+  }, created_at
   FROM run_events`
 
 interface Driver {
@@ -128,9 +150,13 @@ interface Driver {
 
 const sqliteDriver = (file: string): Driver & { close: () => void } => {
   const db = new BetterSqlite(file, { readonly: true })
-  const page = db.prepare(`${summarySelect(false)} WHERE tenant_id = ? AND status IN (?) ORDER BY created_at DESC, id DESC LIMIT ?`)
+  const page = db.prepare(
+    `${summarySelect(false)} WHERE tenant_id = ? AND status IN (?) ORDER BY created_at DESC, id DESC LIMIT ?`
+  )
   const count = db.prepare("SELECT COUNT(*) AS n FROM agent_runs WHERE tenant_id = ? AND status IN (?)")
-  const events = db.prepare(`${eventSelect(false)} WHERE agent_run_id = ? AND sequence_index > ? ORDER BY sequence_index LIMIT ?`)
+  const events = db.prepare(
+    `${eventSelect(false)} WHERE agent_run_id = ? AND sequence_index > ? ORDER BY sequence_index LIMIT ?`
+  )
   return {
     listRuns: async (tenant) => [page.all(tenant, "error", 51), count.all(tenant, "error")],
     getEvents: async (runId) => events.all(runId, -1, 100),
@@ -140,21 +166,35 @@ const sqliteDriver = (file: string): Driver & { close: () => void } => {
 
 const pgDriver = (pool: pg.Pool): Driver => ({
   listRuns: async (tenant) => [
-    await pool.query(`${summarySelect(true)} WHERE status IN ($1) AND tenant_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, [
-      "error",
-      tenant,
-      51
-    ]),
+    await pool.query(
+      `${summarySelect(true)} WHERE status IN ($1) AND tenant_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
+      [
+        "error",
+        tenant,
+        51
+      ]
+    ),
     await pool.query("SELECT COUNT(*) AS n FROM agent_runs WHERE status IN ($1) AND tenant_id = $2", ["error", tenant])
   ],
   getEvents: async (runId) =>
-    pool.query(`${eventSelect(true)} WHERE agent_run_id = $1 AND sequence_index > $2 ORDER BY sequence_index LIMIT $3`, [runId, -1, 100])
+    pool.query(
+      `${eventSelect(true)} WHERE agent_run_id = $1 AND sequence_index > $2 ORDER BY sequence_index LIMIT $3`,
+      [runId, -1, 100]
+    )
 })
 
 /** Requests per second autocannon (in its own process) gets from a URL. */
 const autocannon = (url: string) =>
   new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, [require.resolve("autocannon/autocannon.js"), "-c", "10", "-d", String(HTTP_SECONDS), "-j", url], {
+    const child = spawn(process.execPath, [
+      require.resolve("autocannon/autocannon.js"),
+      "-c",
+      "10",
+      "-d",
+      String(HTTP_SECONDS),
+      "-j",
+      url
+    ], {
       stdio: ["ignore", "pipe", "ignore"]
     })
     let out = ""
@@ -163,8 +203,9 @@ const autocannon = (url: string) =>
     child.on("close", () => {
       try {
         const result = JSON.parse(out) as { requests: { average: number }; non2xx: number; errors: number }
-        if (result.non2xx > 0 || result.errors > 0) reject(new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`))
-        else resolve(result.requests.average)
+        if (result.non2xx > 0 || result.errors > 0) {
+          reject(new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`))
+        } else resolve(result.requests.average)
       } catch (e) {
         reject(e)
       }
@@ -266,20 +307,34 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   }
 
   const queryRows = results.flatMap((r) => [
-    `| ${r.name} | listRuns (status + tenant, 50 + total) | ${ms(r.list.store[0]!)} / ${ms(r.list.store[1]!)} | ${ms(r.list.driver[0]!)} / ${ms(r.list.driver[1]!)} | ${ratio(r.list.store[0]!, r.list.driver[0]!)} | ${ratio(r.list.store[1]!, r.list.driver[1]!)} |`,
-    `| ${r.name} | getEvents (a run's 8 events) | ${ms(r.events.store[0]!)} / ${ms(r.events.store[1]!)} | ${ms(r.events.driver[0]!)} / ${ms(r.events.driver[1]!)} | ${ratio(r.events.store[0]!, r.events.driver[0]!)} | ${ratio(r.events.store[1]!, r.events.driver[1]!)} |`
+    `| ${r.name} | listRuns (status + tenant, 50 + total) | ${ms(r.list.store[0]!)} / ${ms(r.list.store[1]!)} | ${
+      ms(r.list.driver[0]!)
+    } / ${ms(r.list.driver[1]!)} | ${ratio(r.list.store[0]!, r.list.driver[0]!)} | ${
+      ratio(r.list.store[1]!, r.list.driver[1]!)
+    } |`,
+    `| ${r.name} | getEvents (a run's 8 events) | ${ms(r.events.store[0]!)} / ${ms(r.events.store[1]!)} | ${
+      ms(r.events.driver[0]!)
+    } / ${ms(r.events.driver[1]!)} | ${ratio(r.events.store[0]!, r.events.driver[0]!)} | ${
+      ratio(r.events.store[1]!, r.events.driver[1]!)
+    } |`
   ])
   const httpRows = results.flatMap((r) =>
     r.http.map((h) =>
-      `| ${r.name} | \`${h.path}\` | ${h.routerRps.toFixed(0)} | ${h.bareRps.toFixed(0)} | ${(h.routerRps / h.bareRps).toFixed(3)} | ${h.bytes} |`
+      `| ${r.name} | \`${h.path}\` | ${h.routerRps.toFixed(0)} | ${h.bareRps.toFixed(0)} | ${
+        (h.routerRps / h.bareRps).toFixed(3)
+      } | ${h.bytes} |`
     )
   )
   return [
     {
       title: "RunStore reads on 100,000 runs",
       markdown: [
-        `${RUNS.toLocaleString("en")} runs × ${EVENTS_PER_RUN} events, ${TENANTS} tenants, seeded with raw \`INSERT … SELECT\` ` +
-        `(${results.map((r) => `${r.name} ${r.seedSeconds.toFixed(1)} s`).join(", ")}). ${SAMPLES} calls each, store and driver ` +
+        `${
+          RUNS.toLocaleString("en")
+        } runs × ${EVENTS_PER_RUN} events, ${TENANTS} tenants, seeded with raw \`INSERT … SELECT\` ` +
+        `(${
+          results.map((r) => `${r.name} ${r.seedSeconds.toFixed(1)} s`).join(", ")
+        }). ${SAMPLES} calls each, store and driver ` +
         "alternating. Store = the Promise client (`RunStore.fromDatabaseUrl`), decoding every row with Schema; driver = the " +
         "same SQL statements on better-sqlite3 / node-postgres without decoding. Ratio = store ÷ driver (lower is better, 1× = no overhead).",
         "",
@@ -291,7 +346,9 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
     {
       title: "Read router throughput",
       markdown: [
-        `\`GET /runs?limit=50\` (50 runs + the total over ${RUNS.toLocaleString("en")}, which costs one \`COUNT(*)\` of the table per ` +
+        `\`GET /runs?limit=50\` (50 runs + the total over ${
+          RUNS.toLocaleString("en")
+        }, which costs one \`COUNT(*)\` of the table per ` +
         "request) and the same with a status + tenant filter (an indexed count), through `toNodeHandler` on node:http (no `authorize`), " +
         `against a bare node:http handler returning the same JSON bytes. autocannon in its own process, 10 connections, ${HTTP_SECONDS} s ` +
         "each, loopback, on the same cores as the server.",

@@ -17,7 +17,9 @@ export interface Principal {
 }
 
 /** The principal of the current request. */
-export class CurrentPrincipal extends Context.Tag("@sextant/http-router/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
+export class CurrentPrincipal
+  extends Context.Tag("@sextant/http-router/CurrentPrincipal")<CurrentPrincipal, Principal>()
+{}
 
 /** Runs the host's `authorize` on every route except `/health` and `/openapi.json`. */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@sextant/http-router/Authorization", {
@@ -28,7 +30,9 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@sext
 const problem = (message: string) => ({ message: () => ({ message, override: true }) })
 const intParam = (min: number, max: number, description: string) =>
   Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max)).annotations({
-    ...problem(max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`),
+    ...problem(
+      max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`
+    ),
     description
   })
 const Limit = intParam(1, 1000, "Page size, 1..1000")
@@ -54,7 +58,10 @@ const filterParams = {
   parentRunId: optional(Text("Parent run id"), exact),
   createdAfter: optional(DateTimeParam("Runs created at or after"), exact),
   createdBefore: optional(DateTimeParam("Runs created before"), exact),
-  metadata: optional(Schema.String.annotations({ description: "JSON object: exact match on top-level metadata keys" }), exact),
+  metadata: optional(
+    Schema.String.annotations({ description: "JSON object: exact match on top-level metadata keys" }),
+    exact
+  ),
   search: optional(Text("Case-insensitive substring of the agent name or run id"), exact)
 }
 
@@ -78,16 +85,27 @@ const SseBody = Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", co
 /** The routes that need no authorization. */
 export class MetaGroup extends HttpApiGroup.make("meta")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
-  .add(HttpApiEndpoint.get("openapi", "/openapi.json").addSuccess(Schema.Unknown.annotations({ description: "OpenAPI 3.1" })))
+  .add(
+    HttpApiEndpoint.get("openapi", "/openapi.json").addSuccess(
+      Schema.Unknown.annotations({ description: "OpenAPI 3.1" })
+    )
+  )
 {}
 
 /** The read routes, each behind `Authorization`. */
 export class RunsGroup extends HttpApiGroup.make("runs")
   .add(HttpApiEndpoint.get("listRuns", "/runs").setUrlParams(RunsParams).addSuccess(Records.RunPage))
-  .add(HttpApiEndpoint.get("getRun")`/runs/${RunId}`.addSuccess(Records.RunDetail).addError(RunNotFound, { status: 404 }))
+  .add(
+    HttpApiEndpoint.get("getRun")`/runs/${RunId}`.addSuccess(Records.RunDetail).addError(RunNotFound, { status: 404 })
+  )
   .add(
     HttpApiEndpoint.get("getEvents")`/runs/${RunId}/events`
-      .setUrlParams(Schema.Struct({ after: optional(Index("Events after this sequence index"), exact), limit: optional(Limit, exact) }))
+      .setUrlParams(
+        Schema.Struct({
+          after: optional(Index("Events after this sequence index"), exact),
+          limit: optional(Limit, exact)
+        })
+      )
       .addSuccess(Records.EventPage)
       .addError(RunNotFound, { status: 404 })
   )
@@ -96,7 +114,10 @@ export class RunsGroup extends HttpApiGroup.make("runs")
       .setUrlParams(Schema.Struct({
         after: optional(Index("Events after this sequence index (the Last-Event-ID header wins)"), exact),
         follow: optional(
-          Schema.BooleanFromString.annotations({ ...problem("must be true or false"), description: "Keep streaming after the terminal event" }),
+          Schema.BooleanFromString.annotations({
+            ...problem("must be true or false"),
+            description: "Keep streaming after the terminal event"
+          }),
           exact
         )
       }))
@@ -123,7 +144,9 @@ export class RunsGroup extends HttpApiGroup.make("runs")
       .addSuccess(items(Records.PausePair, "PauseList")).addError(RunNotFound, { status: 404 })
   )
   .add(
-    HttpApiEndpoint.get("getRunTree")`/runs/${RunId}/tree`.addSuccess(Records.RunTree).addError(RunNotFound, { status: 404 })
+    HttpApiEndpoint.get("getRunTree")`/runs/${RunId}/tree`.addSuccess(Records.RunTree).addError(RunNotFound, {
+      status: 404
+    })
   )
   .add(
     HttpApiEndpoint.get("usage", "/usage")
@@ -152,5 +175,8 @@ export class ReadApi extends HttpApi.make("sextant-read")
   .addError(RouteNotFound)
   .addError(InternalError)
   .annotate(OpenApi.Title, "Sextant read API")
-  .annotate(OpenApi.Description, "Recorded agent runs: lists, events (paged and SSE), calls, pauses, trees, usage, export")
+  .annotate(
+    OpenApi.Description,
+    "Recorded agent runs: lists, events (paged and SSE), calls, pauses, trees, usage, export"
+  )
 {}

@@ -7,8 +7,8 @@
  * every route is then restricted to — another tenant's run is a 404) or rejects with `unauthorized()` /
  * `forbidden()` (401/403 JSON). `/health` and `/openapi.json` need no authorization.
  */
-import type * as Http from "node:http"
 import type { RunStoreClient, RunStoreService } from "@sextant/store"
+import type * as Http from "node:http"
 import type { Principal } from "./Api.js"
 import { makeRouter, stripPrefix } from "./internal/router.js"
 
@@ -31,7 +31,8 @@ export class AuthRejection {
 }
 
 /** A 401 refusal for `authorize` to return or throw. */
-export const unauthorized = (message = "Missing or invalid credentials."): AuthRejection => new AuthRejection(401, message)
+export const unauthorized = (message = "Missing or invalid credentials."): AuthRejection =>
+  new AuthRejection(401, message)
 
 /** A 403 refusal for `authorize` to return or throw. */
 export const forbidden = (message = "Not allowed."): AuthRejection => new AuthRejection(403, message)
@@ -71,15 +72,15 @@ export interface HandlerOptions {
 }
 
 /** A Fetch handler (`Request → Promise<Response>`). */
-export const toWebHandler = (router: ReadRouter, options: HandlerOptions = {}): (request: Request) => Promise<Response> =>
-(request) =>
-  router.internal.webHandler().then((handle) => {
-    const url = new URL(request.url)
-    const path = stripPrefix(options.prefix, url.pathname)
-    if (path === url.pathname) return handle(request)
-    url.pathname = path
-    return handle(new Request(url, request))
-  })
+export const toWebHandler =
+  (router: ReadRouter, options: HandlerOptions = {}): (request: Request) => Promise<Response> => (request) =>
+    router.internal.webHandler().then((handle) => {
+      const url = new URL(request.url)
+      const path = stripPrefix(options.prefix, url.pathname)
+      if (path === url.pathname) return handle(request)
+      url.pathname = path
+      return handle(new Request(url, request))
+    })
 
 /** A Node handler (`(req, res)`) for `node:http`, Express (`app.use(prefix, handler)`) and Fastify (`reply.hijack()`). */
 export const toNodeHandler = (
@@ -96,7 +97,12 @@ export const toNodeHandler = (
     }, (e: unknown) => {
       console.error("sextant read router: the router failed to start", e)
       res.writeHead(500, { "content-type": "application/json" })
-      res.end(JSON.stringify({ _tag: "InternalError", message: "The router failed to start; the cause is in the server log." }))
+      res.end(
+        JSON.stringify({
+          _tag: "InternalError",
+          message: "The router failed to start; the cause is in the server log."
+        })
+      )
     })
   }
 }

@@ -1,6 +1,6 @@
-import { Deferred, Effect, Fiber, Schema } from "effect"
 import { Tool } from "@sextant/runtime"
 import type { RunStoreClient } from "@sextant/store"
+import { Deferred, Effect, Fiber, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter, toWebHandler } from "../src/index.js"
 import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime, run, script, sseFrames } from "./support.js"
@@ -19,10 +19,15 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     beforeAll(async () => {
       db = await freshDatabase(dialect)
       recorder = recorderRuntime(db.url)
-      ids.acme1 = (await recorder.runPromise(run("weather", script("sunny"), { tenantId: "acme", metadata: { team: "red" } }))).runId
-      ids.acme2 = (await recorder.runPromise(run("weather", script("rainy"), { tenantId: "acme", metadata: { team: "blue" } }))).runId
+      ids.acme1 =
+        (await recorder.runPromise(run("weather", script("sunny"), { tenantId: "acme", metadata: { team: "red" } })))
+          .runId
+      ids.acme2 =
+        (await recorder.runPromise(run("weather", script("rainy"), { tenantId: "acme", metadata: { team: "blue" } })))
+          .runId
       ids.globex = (await recorder.runPromise(run("support", script("hi"), { tenantId: "globex" }))).runId
-      ids.child = (await recorder.runPromise(run("helper", script("ok"), { tenantId: "acme", parentRunId: ids.acme1 }))).runId
+      ids.child =
+        (await recorder.runPromise(run("helper", script("ok"), { tenantId: "acme", parentRunId: ids.acme1 }))).runId
       store = await openStore(db.url)
       router = makeReadRouter({ store, authorize: bearerAuthorize, keepAliveMs: 100, pollIntervalMs: 20 })
     })
@@ -43,7 +48,9 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         afterAll(() => close())
 
         const get = async (path: string, token: string | null = "admin", headers: Record<string, string> = {}) => {
-          const res = await fetch(base + path, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } })
+          const res = await fetch(base + path, {
+            headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }
+          })
           const text = await res.text()
           let body: any
           try {
@@ -74,13 +81,21 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             "/usage"
           ])
           const params = doc.body.paths["/runs"].get.parameters.map((p: { name: string }) => p.name)
-          expect(params).toEqual(expect.arrayContaining(["status", "limit", "cursor", "metadata", "createdAfter", "search"]))
+          expect(params).toEqual(
+            expect.arrayContaining(["status", "limit", "cursor", "metadata", "createdAfter", "search"])
+          )
         })
 
         it("rejects missing or bad credentials with 401 JSON and refused ones with 403 JSON", async () => {
           expect(await get("/runs", null)).toMatchObject({ status: 401, body: { _tag: "Unauthorized" } })
-          expect(await get("/runs", "wrong")).toMatchObject({ status: 401, body: { _tag: "Unauthorized", message: "A valid bearer token is required." } })
-          expect(await get(`/runs/${ids.acme1}/events`, "nobody")).toMatchObject({ status: 403, body: { _tag: "Forbidden" } })
+          expect(await get("/runs", "wrong")).toMatchObject({
+            status: 401,
+            body: { _tag: "Unauthorized", message: "A valid bearer token is required." }
+          })
+          expect(await get(`/runs/${ids.acme1}/events`, "nobody")).toMatchObject({
+            status: 403,
+            body: { _tag: "Forbidden" }
+          })
           expect((await get("/runs", null)).type).toContain("application/json")
         })
 
@@ -100,7 +115,9 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           expect(two.body.items.map((r: { id: string }) => r.id)).toEqual([ids.acme2])
           const next = await get(`/runs?status=success&agentName=weather&limit=1&cursor=${two.body.nextCursor}`)
           expect(next.body).toMatchObject({ items: [{ id: ids.acme1 }], nextCursor: null, total: 2 })
-          expect((await get(`/runs?createdAfter=${encodeURIComponent("2000-01-01T00:00:00+02:00")}`)).body.total).toBe(4)
+          expect((await get(`/runs?createdAfter=${encodeURIComponent("2000-01-01T00:00:00+02:00")}`)).body.total).toBe(
+            4
+          )
         })
 
         it("answers every malformed parameter with 400 naming it", async () => {
@@ -140,16 +157,28 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 
         it("serves a run and its parts; unknown runs, other tenants' runs and unknown routes are 404 JSON", async () => {
           const detail = await get(`/runs/${ids.acme1}`)
-          expect(detail).toMatchObject({ status: 200, body: { id: ids.acme1, status: "success", answer: "sunny", tenantId: "acme" } })
+          expect(detail).toMatchObject({
+            status: 200,
+            body: { id: ids.acme1, status: "success", answer: "sunny", tenantId: "acme" }
+          })
           expect(detail.body).not.toHaveProperty("pauseState")
           expect(detail.body.createdAt).toMatch(RFC3339)
           const events = await get(`/runs/${ids.acme1}/events?limit=3`)
           expect(events.body.items.map((e: { sequenceIndex: number }) => e.sequenceIndex)).toEqual([0, 1, 2])
           expect(events.body.nextAfter).toBe(2)
           const traces = await get(`/runs/${ids.acme1}/traces`)
-          expect(traces.body.items.map((t: { role: string }) => t.role)).toEqual(["user", "assistant", "tool", "assistant"])
+          expect(traces.body.items.map((t: { role: string }) => t.role)).toEqual([
+            "user",
+            "assistant",
+            "tool",
+            "assistant"
+          ])
           const tools = await get(`/runs/${ids.acme1}/tool-calls`)
-          expect(tools.body.items).toMatchObject([{ toolName: "get_weather", success: true, params: { city: "Lisbon" } }])
+          expect(tools.body.items).toMatchObject([{
+            toolName: "get_weather",
+            success: true,
+            params: { city: "Lisbon" }
+          }])
           const llm = await get(`/runs/${ids.acme1}/llm-calls?iteration=2`)
           expect(llm.body.items).toMatchObject([{ iteration: 2, inputTokens: 80 }])
           expect(await get(`/runs/${ids.acme1}/pauses`)).toMatchObject({ status: 200, body: { items: [] } })
@@ -161,8 +190,13 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             expect.objectContaining({ tenantId: "acme", agentName: "helper", runCount: 1, modelCallCount: 2 }),
             expect.objectContaining({ tenantId: "acme", agentName: "weather", runCount: 2, inputTokens: 260 })
           ])
-          for (const path of ["", "/events", "/events/stream", "/traces", "/tool-calls", "/llm-calls", "/pauses", "/tree"]) {
-            expect(await get(`/runs/nope${path}`)).toMatchObject({ status: 404, body: { _tag: "RunNotFound", runId: "nope" } })
+          for (
+            const path of ["", "/events", "/events/stream", "/traces", "/tool-calls", "/llm-calls", "/pauses", "/tree"]
+          ) {
+            expect(await get(`/runs/nope${path}`)).toMatchObject({
+              status: 404,
+              body: { _tag: "RunNotFound", runId: "nope" }
+            })
             const cross = await get(`/runs/${ids.acme1}${path}`, "globex")
             expect({ path, status: cross.status, body: cross.body }).toMatchObject({
               path,
@@ -198,7 +232,6 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           expect(lines[2].events.length).toBeGreaterThan(5)
           expect(lines[2].run).toEqual((await get(`/runs/${ids.acme1}`)).body)
         })
-
       })
     }
 
@@ -224,11 +257,20 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             handler: () => Effect.as(Deferred.await(gate), { ok: true })
           })
           const runId = `sse-${host.name}-${Date.now()}`.replace(":", "")
-          const fiber = recorder.runFork(run("slow", [{ toolCalls: [{ name: "wait", arguments: {} }] }, { text: "done" }], { runId, tenantId: "acme" }, [wait]))
+          const fiber = recorder.runFork(
+            run("slow", [{ toolCalls: [{ name: "wait", arguments: {} }] }, { text: "done" }], {
+              runId,
+              tenantId: "acme"
+            }, [wait])
+          )
           // The run row exists once run.started is durable.
-          for (let i = 0; i < 500 && (await get(`/runs/${runId}`, "acme")).status !== 200; i++) await new Promise((r) => setTimeout(r, 10))
+          for (let i = 0; i < 500 && (await get(`/runs/${runId}`, "acme")).status !== 200; i++) {
+            await new Promise((r) => setTimeout(r, 10))
+          }
 
-          const first = await fetch(`${base}/runs/${runId}/events/stream`, { headers: { authorization: "Bearer acme" } })
+          const first = await fetch(`${base}/runs/${runId}/events/stream`, {
+            headers: { authorization: "Bearer acme" }
+          })
           expect(first.status).toBe(200)
           expect(first.headers.get("content-type")).toContain("text/event-stream")
           const a = sseFrames(first)

@@ -2,8 +2,6 @@
  * Test fixtures: a real database of each dialect seeded through recorded runs (agent loop, scripted model,
  * SqlRecorder), a store over it, and the four host frameworks serving the router on loopback sockets.
  */
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { serve as honoServe } from "@hono/node-server"
 import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
 import { Agent, Ids, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
@@ -12,13 +10,24 @@ import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import express from "express"
 import Fastify from "fastify"
 import { Hono } from "hono"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 import { createPgDatabase, createTempDir, type Dialect, makeDialects } from "../../../test-support/databases.js"
-import { makeReadRouter, type ReadRouterOptions, forbidden, toNodeHandler, toWebHandler, unauthorized } from "../src/index.js"
+import {
+  forbidden,
+  makeReadRouter,
+  type ReadRouterOptions,
+  toNodeHandler,
+  toWebHandler,
+  unauthorized
+} from "../src/index.js"
 
 export type { Dialect }
 
 /** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects = makeDialects((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+export const dialects = makeDialects((url) =>
+  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
+)
 
 const weather = Tool.make("get_weather", {
   description: "Weather for a city",
@@ -28,7 +37,10 @@ const weather = Tool.make("get_weather", {
 
 /** Scripted turns: a tool call, then an answer. */
 export const script = (answer: string): ReadonlyArray<ScriptedModel.ScriptStep> => [
-  { toolCalls: [{ name: "get_weather", arguments: { city: "Lisbon" } }], usage: { inputTokens: 50, outputTokens: 12, costUsd: 0.001 } },
+  {
+    toolCalls: [{ name: "get_weather", arguments: { city: "Lisbon" } }],
+    usage: { inputTokens: 50, outputTokens: 12, costUsd: 0.001 }
+  },
   { text: answer, usage: { inputTokens: 80, outputTokens: 9, costUsd: 0.002 } }
 ]
 
@@ -70,11 +82,16 @@ export const bearerAuthorize: NonNullable<ReadRouterOptions["authorize"]> = (req
 /** A server of one host framework with the router mounted under `prefix`; resolves to its base URL and `close`. */
 export interface Host {
   readonly name: string
-  readonly start: (router: ReturnType<typeof makeReadRouter>, prefix: string) => Promise<{ readonly base: string; readonly close: () => Promise<void> }>
+  readonly start: (
+    router: ReturnType<typeof makeReadRouter>,
+    prefix: string
+  ) => Promise<{ readonly base: string; readonly close: () => Promise<void> }>
 }
 
 const listen = (server: Http.Server) =>
-  new Promise<string>((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)))
+  new Promise<string>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+  )
 const closeServer = (server: Http.Server) =>
   new Promise<void>((resolve) => {
     server.closeAllConnections()
@@ -142,7 +159,9 @@ export const hosts: ReadonlyArray<Host> = [
 export const openStore = (url: string) => RunStore.fromDatabaseUrl(url)
 
 /** A fresh, migrated database of a dialect for Promise-based suites; resolves to its URL and a cleanup. */
-export const freshDatabase = async (dialect: Dialect["name"]): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
+export const freshDatabase = async (
+  dialect: Dialect["name"]
+): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
   if (dialect === "sqlite") {
     const dir = createTempDir()
     return { url: `sqlite:${dir.path}/test.db`, drop: async () => dir.remove() }

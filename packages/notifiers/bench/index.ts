@@ -6,12 +6,12 @@
  * Wall time covers the runs only (not the shutdown drain), rounds alternate, medians are reported. Two scenarios:
  * an instant tool, and a tool doing 5 ms of I/O per call.
  */
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base"
+import { Agent, Notifier, Notifiers, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
+import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
-import { Agent, Notifier, Notifiers, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { AlertNotifier, AlertRules, ConsoleNotifier, JsonlFileNotifier, OpenTelemetryNotifier } from "../src/index.js"
 
 const STEPS = 20
@@ -46,8 +46,10 @@ const scenarios: ReadonlyArray<Scenario> = [
 ]
 
 const scriptFor = (runs: number): ReadonlyArray<ScriptedModel.ScriptStep> =>
-  Array.from({ length: runs * STEPS }, (_, k) =>
-    (k + 1) % STEPS === 0 ? { text: "done" } : { toolCalls: [{ name: "noop", arguments: { i: k } }] })
+  Array.from(
+    { length: runs * STEPS },
+    (_, k) => (k + 1) % STEPS === 0 ? { text: "done" } : { toolCalls: [{ name: "noop", arguments: { i: k } }] }
+  )
 
 interface Counter {
   count: number

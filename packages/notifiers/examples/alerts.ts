@@ -3,9 +3,9 @@
  * grouped with a JSONL log in a composite. Run:
  *   node --conditions=@sextant/source --import tsx packages/notifiers/examples/alerts.ts
  */
+import { AlertNotifier, AlertRules, CompositeNotifier, ConsoleNotifier } from "@sextant/notifiers"
 import { Agent, AgentRuntime, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { Layer, Schema } from "effect"
-import { AlertNotifier, AlertRules, CompositeNotifier, ConsoleNotifier } from "@sextant/notifiers"
 
 const flaky = Tool.make("fetch_invoice", {
   description: "Fetches an invoice",

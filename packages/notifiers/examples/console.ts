@@ -2,9 +2,9 @@
  * The console notifier on a scripted two-tool run (no API key). Run:
  *   node --conditions=@sextant/source --import tsx packages/notifiers/examples/console.ts
  */
+import { ConsoleNotifier } from "@sextant/notifiers"
 import { Agent, AgentRuntime, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { Layer, Schema } from "effect"
-import { ConsoleNotifier } from "@sextant/notifiers"
 
 const weather = Tool.make("get_weather", {
   description: "Current weather for a city",

@@ -2,12 +2,12 @@
  * One JSON line per event appended to a file, then read back and decoded. Run:
  *   node --conditions=@sextant/source --import tsx packages/notifiers/examples/jsonl.ts
  */
+import { JsonlFileNotifier } from "@sextant/notifiers"
+import { Agent, AgentRuntime, Recorder, ScriptedModel } from "@sextant/runtime"
+import { Effect, Layer } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Agent, AgentRuntime, Recorder, ScriptedModel } from "@sextant/runtime"
-import { Effect, Layer } from "effect"
-import { JsonlFileNotifier } from "@sextant/notifiers"
 
 const path = join(mkdtempSync(join(tmpdir(), "sextant-")), "events.jsonl")
 const runtime = AgentRuntime.make(Layer.merge(ScriptedModel.layer([{ text: "Hello!" }]), Recorder.memory), {

@@ -5,9 +5,9 @@
  */
 import { ROOT_CONTEXT, trace } from "@opentelemetry/api"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { OpenTelemetryNotifier } from "@sextant/notifiers"
 import { Agent, AgentRuntime, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { Layer, Schema } from "effect"
-import { OpenTelemetryNotifier } from "@sextant/notifiers"
 
 const exporter = new InMemorySpanExporter()
 const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer("host")

@@ -3,11 +3,11 @@
  * webhook (prints each message's header and link). Run:
  *   node --conditions=@sextant/source --import tsx packages/notifiers/examples/slack.ts
  */
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
+import { SlackNotifier } from "@sextant/notifiers"
 import { Agent, AgentRuntime, Recorder, ScriptedModel } from "@sextant/runtime"
 import { Layer } from "effect"
-import { SlackNotifier } from "@sextant/notifiers"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 
 const slack = createServer((req, res) => {
   let body = ""

@@ -3,11 +3,11 @@
  * idempotency key. Run:
  *   node --conditions=@sextant/source --import tsx packages/notifiers/examples/webhook.ts
  */
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
+import { WebhookNotifier, WebhookSignature } from "@sextant/notifiers"
 import { Agent, AgentRuntime, Recorder, ScriptedModel } from "@sextant/runtime"
 import { Layer } from "effect"
-import { WebhookNotifier, WebhookSignature } from "@sextant/notifiers"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 
 const secret = "whsec_example"
 const seen = new Set<string>()

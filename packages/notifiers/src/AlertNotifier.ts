@@ -7,8 +7,8 @@
  * apart with `Alert.isAlert(event)`. Timers (for `approvalWaiting`) live in this notifier's worker fiber: they stop
  * when the runtime shuts down.
  */
-import { Clock, Duration, Effect, Fiber } from "effect"
 import { Notifier, type StreamEvent } from "@sextant/runtime"
+import { Clock, Duration, Effect, Fiber } from "effect"
 import { type Alert, isAlert } from "./Alert.js"
 import type { Rule, RuleInput } from "./AlertRules.js"
 import { isTerminal, RunTable } from "./internal/runs.js"

@@ -3,8 +3,8 @@
  * `once: false` (then every time its condition holds). A rule whose condition depends on time passing (an
  * approval left waiting) asks to be woken with `wakeAt` and is then checked with a `Tick`.
  */
-import { Duration } from "effect"
 import type { StreamEvent } from "@sextant/runtime"
+import { Duration } from "effect"
 import type { Severity } from "./Alert.js"
 import { isTerminal } from "./internal/runs.js"
 import { formatCount, formatDuration, formatUsd } from "./internal/text.js"
@@ -29,6 +29,7 @@ export interface Finding {
 }
 
 /** An alert rule with per-run state `S`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of rules/parts/tools of any type
 export interface Rule<S = any> {
   readonly name: string
   readonly severity: Severity

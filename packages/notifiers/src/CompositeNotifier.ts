@@ -2,8 +2,8 @@
  * One notifier made of several. The runtime's dispatcher flattens it: each child gets its own mailbox, fiber,
  * timeout and counters, so one child's failure or slowness never touches its siblings.
  */
-import { Cause, Duration, Effect } from "effect"
 import { Notifier } from "@sextant/runtime"
+import { Cause, Duration, Effect } from "effect"
 
 /** Options of `CompositeNotifier.make`. */
 export interface CompositeOptions {

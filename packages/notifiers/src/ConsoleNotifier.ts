@@ -3,20 +3,12 @@
  * governance event, errors, and a closing summary with notifier losses when there were any. Every line starts
  * with a short run id, and each event's lines are written in one `write`, so concurrent runs stay legible.
  */
-import { Effect } from "effect"
 import { type HookEvent, Notifier } from "@sextant/runtime"
+import { Effect } from "effect"
 import { isAlert } from "./Alert.js"
-import { type Palette, palette, type Paint, shouldColor } from "./internal/ansi.js"
+import { type Paint, type Palette, palette, shouldColor } from "./internal/ansi.js"
 import { isTerminal, RunTable } from "./internal/runs.js"
-import {
-  formatCount,
-  formatDuration,
-  formatUsage,
-  formatUsd,
-  jsonText,
-  shortRunId,
-  shorten
-} from "./internal/text.js"
+import { formatCount, formatDuration, formatUsage, formatUsd, jsonText, shorten, shortRunId } from "./internal/text.js"
 import type { CommonOptions, NotifierEvent } from "./NotifierEvent.js"
 
 /** Where the console writes: `process.stdout` by default, any writable with `write(string)` in tests. */

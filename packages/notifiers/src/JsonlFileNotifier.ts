@@ -4,10 +4,10 @@
  * `tool.completed`, …) or `alert`, and `event` is the hook event (or `Alert`) exactly as the runtime's Schema
  * encodes it. `read` decodes a file back, naming the line of any bad entry.
  */
+import { HookEvent, Notifier, StreamEvent } from "@sextant/runtime"
+import { Effect, Either, ParseResult, Schema } from "effect"
 import { appendFile, mkdir, readFile } from "node:fs/promises"
 import { dirname } from "node:path"
-import { Effect, Either, ParseResult, Schema } from "effect"
-import { HookEvent, Notifier, StreamEvent } from "@sextant/runtime"
 import { Alert, isAlert } from "./Alert.js"
 import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
 import { recordedAndAlerts, typeOf } from "./WebhookNotifier.js"

@@ -2,8 +2,8 @@
  * What the notifiers of this package handle: the runtime's stream events plus this package's `Alert`, and the
  * options every one of them shares.
  */
-import type { Duration } from "effect"
 import type { StreamEvent } from "@sextant/runtime"
+import type { Duration } from "effect"
 import type { Alert } from "./Alert.js"
 
 /** A hook event, a stream delta, or an alert raised by `AlertNotifier`. */

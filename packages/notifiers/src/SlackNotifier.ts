@@ -4,8 +4,8 @@
  * request, and any `Alert`. Each message says what happened, which run and agent, the key figures, and links
  * to the run in the read router.
  */
-import { Effect } from "effect"
 import { type HookEvent, Notifier } from "@sextant/runtime"
+import { Effect } from "effect"
 import { type Alert, isAlert } from "./Alert.js"
 import {
   type HttpCounters,

@@ -2,8 +2,8 @@
  * POSTs selected events as JSON to a URL: signed, with an idempotency key, retried with backoff on transient
  * failures. The body is `WebhookPayload` (`schemaVersion` 1): one event, or a batch of one run's events.
  */
-import { Clock, Effect, Schema } from "effect"
 import { HookEvent, Notifier, StreamEvent } from "@sextant/runtime"
+import { Clock, Effect, Schema } from "effect"
 import { Alert, isAlert } from "./Alert.js"
 import {
   type HttpCounters,

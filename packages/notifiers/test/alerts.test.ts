@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
 import { type HookEvent, Notifier, type StreamEvent } from "@sextant/runtime"
+import { Effect, TestClock } from "effect"
 import { Alert, AlertNotifier, AlertRules } from "../src/index.js"
 import { context, ev } from "./fixtures.js"
 

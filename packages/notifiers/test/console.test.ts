@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
 import { Agent, Notifier, Notifiers, Recorder, ScriptedModel } from "@sextant/runtime"
+import { Effect, Layer } from "effect"
 import { ConsoleNotifier } from "../src/index.js"
 import { context, ev, timeTool, weatherTool } from "./fixtures.js"
 

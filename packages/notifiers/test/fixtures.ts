@@ -1,7 +1,7 @@
+import { type HookEvent, Notifier, Tool } from "@sextant/runtime"
+import { Effect, Schema } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, Schema } from "effect"
-import { type HookEvent, Notifier, Tool } from "@sextant/runtime"
 
 /** A weather tool that works and a clock tool that fails when asked for a bad zone. */
 export const weatherTool = Tool.make("get_weather", {

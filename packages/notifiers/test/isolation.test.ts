@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel } from "effect"
 import {
   Agent,
   type HookEvent,
@@ -10,6 +9,7 @@ import {
   ScriptedModel,
   type StreamEvent
 } from "@sextant/runtime"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import { CompositeNotifier, ConsoleNotifier, WebhookNotifier } from "../src/index.js"
 import { context, loopback, timeTool, weatherTool } from "./fixtures.js"
 

@@ -1,9 +1,9 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Agent, MemoryRecorder, Notifiers, Recorder, ScriptedModel } from "@sextant/runtime"
+import { Effect, Layer } from "effect"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { Agent, MemoryRecorder, Notifiers, Recorder, ScriptedModel } from "@sextant/runtime"
 import { Alert, AlertNotifier, AlertRules, JsonlFileNotifier } from "../src/index.js"
 import { timeTool, weatherTool } from "./fixtures.js"
 

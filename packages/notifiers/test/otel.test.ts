@@ -7,8 +7,8 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor
 } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer } from "effect"
 import { Agent, type HookEvent, MemoryRecorder, Notifiers, Recorder, ScriptedModel } from "@sextant/runtime"
+import { Effect, Layer } from "effect"
 import { GenAiAttributes as A, OpenTelemetryNotifier } from "../src/index.js"
 import { context, ev, timeTool, weatherTool } from "./fixtures.js"
 
@@ -183,12 +183,14 @@ describe("OpenTelemetryNotifier", () => {
       const { exporter, tracer } = setup()
       const otel = OpenTelemetryNotifier.make({ tracer })
       const r = "run-orphans"
-      for (const e of [
-        ev.runStarted(r, 0, 1000),
-        ev.llmStarted(r, 1, 1100, "llm-1"),
-        ev.toolStarted(r, 2, 1200, "deploy", "tool-1"),
-        ev.failed(r, 3, 1500)
-      ]) yield* otel.handle(e, context())
+      for (
+        const e of [
+          ev.runStarted(r, 0, 1000),
+          ev.llmStarted(r, 1, 1100, "llm-1"),
+          ev.toolStarted(r, 2, 1200, "deploy", "tool-1"),
+          ev.failed(r, 3, 1500)
+        ]
+      ) yield* otel.handle(e, context())
       const spans = exporter.getFinishedSpans()
       expect(spans.map((s) => s.name).sort()).toEqual(["chat gpt-test", "execute_tool deploy", "invoke_agent ops"])
       for (const s of spans) {
@@ -207,14 +209,16 @@ describe("OpenTelemetryNotifier", () => {
         const { exporter, tracer } = setup()
         const otel = OpenTelemetryNotifier.make({ tracer, captureContent: capture })
         const r = "run-gov"
-        for (const e of [
-          ev.runStarted(r, 0, 1000),
-          ev.policyDenied(r, 1, 1010),
-          ev.approvalRequested(r, 2, 1020),
-          ev.budgetThreshold(r, 3, 1030),
-          ev.guardrailDetected(r, 4, 1040),
-          ev.paused(r, 5, 1050)
-        ]) yield* otel.handle(e, context())
+        for (
+          const e of [
+            ev.runStarted(r, 0, 1000),
+            ev.policyDenied(r, 1, 1010),
+            ev.approvalRequested(r, 2, 1020),
+            ev.budgetThreshold(r, 3, 1030),
+            ev.guardrailDetected(r, 4, 1040),
+            ev.paused(r, 5, 1050)
+          ]
+        ) yield* otel.handle(e, context())
         const [run] = exporter.getFinishedSpans()
         expect(run!.attributes[A.SEXTANT_RUN_STATUS]).toBe("waiting_approval")
         expect(run!.events.map((e) => e.name)).toEqual([
@@ -300,12 +304,14 @@ describe("OpenTelemetryNotifier", () => {
       const meter = new MeterProvider({ readers: [reader] }).getMeter("test")
       const otel = OpenTelemetryNotifier.make({ tracer: setup().tracer, metrics: meter })
       const r = "run-metrics"
-      for (const e of [
-        ev.runStarted(r, 0, 1000),
-        ev.llmStarted(r, 1, 1000, "llm-2"),
-        ev.llmCompleted(r, 2, 1100, { inputTokens: 70, outputTokens: 30 }, "llm-2"),
-        ev.completed(r, 3, 1200)
-      ]) yield* otel.handle(e, context())
+      for (
+        const e of [
+          ev.runStarted(r, 0, 1000),
+          ev.llmStarted(r, 1, 1000, "llm-2"),
+          ev.llmCompleted(r, 2, 1100, { inputTokens: 70, outputTokens: 30 }, "llm-2"),
+          ev.completed(r, 3, 1200)
+        ]
+      ) yield* otel.handle(e, context())
       const { resourceMetrics } = yield* Effect.promise(() => reader.collect())
       const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)
       const tokens = metrics.find((m) => m.descriptor.name === A.METRIC_TOKEN_USAGE)!

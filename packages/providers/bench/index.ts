@@ -6,11 +6,11 @@
  * Anthropic), the instrumented HttpClient (capture, retry bookkeeping, response re-wrap), decoding and
  * mapping the answer.
  */
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { LanguageModel, type ModelRequest } from "@sextant/runtime"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { Anthropic, OpenAi, OpenAiCompatible } from "../src/index.js"
 
 /** A section of BENCHMARKS.md (the shape `bench/section.ts` declares; not imported, it lies outside this project). */
@@ -27,18 +27,50 @@ const KEY = "sk-bench"
 
 const responses: Record<string, unknown> = {
   "/v1/responses": {
-    id: "resp_1", object: "response", created_at: 1767225600, status: "completed", error: null, incomplete_details: null,
-    instructions: null, model: "gpt-4.1-mini", parallel_tool_calls: true, tools: [], tool_choice: "auto", metadata: {},
-    temperature: 1, top_p: 1,
-    output: [{ type: "message", id: "msg_1", role: "assistant", status: "completed", content: [{ type: "output_text", text: "ok", annotations: [] }] }],
-    usage: { input_tokens: 5, input_tokens_details: { cached_tokens: 0 }, output_tokens: 1, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 6 }
+    id: "resp_1",
+    object: "response",
+    created_at: 1767225600,
+    status: "completed",
+    error: null,
+    incomplete_details: null,
+    instructions: null,
+    model: "gpt-4.1-mini",
+    parallel_tool_calls: true,
+    tools: [],
+    tool_choice: "auto",
+    metadata: {},
+    temperature: 1,
+    top_p: 1,
+    output: [{
+      type: "message",
+      id: "msg_1",
+      role: "assistant",
+      status: "completed",
+      content: [{ type: "output_text", text: "ok", annotations: [] }]
+    }],
+    usage: {
+      input_tokens: 5,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: 1,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 6
+    }
   },
   "/v1/messages": {
-    id: "msg_1", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [{ type: "text", text: "ok" }],
-    stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 }
+    id: "msg_1",
+    type: "message",
+    role: "assistant",
+    model: "claude-sonnet-4-5",
+    content: [{ type: "text", text: "ok" }],
+    stop_reason: "end_turn",
+    stop_sequence: null,
+    usage: { input_tokens: 5, output_tokens: 1 }
   },
   "/v1/chat/completions": {
-    id: "chatcmpl-1", object: "chat.completion", created: 1767225600, model: "llama3.1",
+    id: "chatcmpl-1",
+    object: "chat.completion",
+    created: 1767225600,
+    model: "llama3.1",
     choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
     usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 }
   }
@@ -101,7 +133,9 @@ const measure = async (name: string, url: string, path: string, model: Layer.Lay
   // The baseline sends the provider's own request body with its content headers and auth.
   const { body, headers } = lastRequest
   const sent: Record<string, string> = { "content-type": "application/json" }
-  for (const h of ["authorization", "x-api-key", "anthropic-version", "accept"]) if (headers[h] !== undefined) sent[h] = headers[h]
+  for (const h of ["authorization", "x-api-key", "anthropic-version", "accept"]) {
+    if (headers[h] !== undefined) sent[h] = headers[h]
+  }
   const bare = () => fetch(`${url}${path}`, { method: "POST", headers: sent, body }).then((r) => r.json())
   // Effect's own fetch-based HttpClient sending the same bytes: the floor any client on it starts from.
   const platform = ManagedRuntime.make(FetchHttpClient.layer)
@@ -144,12 +178,30 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   const key = Redacted.make(KEY)
   try {
     const rows = [
-      await measure("OpenAI Responses (`@effect/ai-openai`)", server.url, "/v1/responses",
-        OpenAi.layer({ model: "gpt-4.1-mini", apiKey: key, baseUrl: `${server.url}/v1` }).pipe(Layer.provide(fetchLayer))),
-      await measure("Anthropic Messages (`@effect/ai-anthropic`)", server.url, "/v1/messages?beta=true",
-        Anthropic.layer({ model: "claude-sonnet-4-5", apiKey: key, baseUrl: server.url }).pipe(Layer.provide(fetchLayer))),
-      await measure("OpenAI-compatible chat completions", server.url, "/v1/chat/completions",
-        OpenAiCompatible.layer({ model: "llama3.1", baseUrl: `${server.url}/v1`, apiKey: key }).pipe(Layer.provide(fetchLayer)))
+      await measure(
+        "OpenAI Responses (`@effect/ai-openai`)",
+        server.url,
+        "/v1/responses",
+        OpenAi.layer({ model: "gpt-4.1-mini", apiKey: key, baseUrl: `${server.url}/v1` }).pipe(
+          Layer.provide(fetchLayer)
+        )
+      ),
+      await measure(
+        "Anthropic Messages (`@effect/ai-anthropic`)",
+        server.url,
+        "/v1/messages?beta=true",
+        Anthropic.layer({ model: "claude-sonnet-4-5", apiKey: key, baseUrl: server.url }).pipe(
+          Layer.provide(fetchLayer)
+        )
+      ),
+      await measure(
+        "OpenAI-compatible chat completions",
+        server.url,
+        "/v1/chat/completions",
+        OpenAiCompatible.layer({ model: "llama3.1", baseUrl: `${server.url}/v1`, apiKey: key }).pipe(
+          Layer.provide(fetchLayer)
+        )
+      )
     ]
     const table = [
       "| provider client | per call | bare `fetch`, same request | **ratio to fetch** | overhead per call | Effect `HttpClient`, same request (ratio to fetch) |",

@@ -54,7 +54,10 @@ export const layer = (options: AnthropicOptions): Layer.Layer<LanguageModel, nev
   Layer.effect(
     LanguageModel,
     Effect.map(
-      AnthropicLanguageModel.make({ model: options.model, ...(options.config === undefined ? {} : { config: options.config }) }),
+      AnthropicLanguageModel.make({
+        model: options.model,
+        ...(options.config === undefined ? {} : { config: options.config })
+      }),
       (model) => adapt(model, { provider, model: options.model, usage: Usage.anthropic, reservedToolNames })
     )
   ).pipe(

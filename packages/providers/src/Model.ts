@@ -30,7 +30,9 @@ export const parse = (spec: string): Either.Either<ModelSpec, ProviderConfigErro
   const vendor = colon === -1 ? "" : spec.slice(0, colon).trim()
   const rest = colon === -1 ? "" : spec.slice(colon + 1).trim()
   if (vendor === "" || rest === "") {
-    return invalid(`model string '${spec}' must look like 'openai:gpt-4.1-mini', 'anthropic:claude-sonnet-4-5' or 'openai-compatible:llama3.1@http://127.0.0.1:11434/v1'`)
+    return invalid(
+      `model string '${spec}' must look like 'openai:gpt-4.1-mini', 'anthropic:claude-sonnet-4-5' or 'openai-compatible:llama3.1@http://127.0.0.1:11434/v1'`
+    )
   }
   switch (vendor) {
     case "openai":
@@ -39,12 +41,16 @@ export const parse = (spec: string): Either.Either<ModelSpec, ProviderConfigErro
     case "openai-compatible": {
       const match = /^(.+?)@(https?:\/\/.+)$/.exec(rest)
       if (match === null) {
-        return invalid(`model string '${spec}' needs the server's base URL: 'openai-compatible:<model>@http://host:port/v1'`)
+        return invalid(
+          `model string '${spec}' needs the server's base URL: 'openai-compatible:<model>@http://host:port/v1'`
+        )
       }
       return Either.right({ provider: vendor, model: match[1]!, baseUrl: match[2]! })
     }
     default:
-      return invalid(`model string '${spec}' names an unknown provider '${vendor}' (openai, anthropic, openai-compatible)`)
+      return invalid(
+        `model string '${spec}' names an unknown provider '${vendor}' (openai, anthropic, openai-compatible)`
+      )
   }
 }
 
@@ -64,7 +70,10 @@ const layerFor = (model: ModelSpec, retry: RetryPolicy | undefined) => {
  * `ANTHROPIC_API_KEY` (optional `OPENAI_COMPATIBLE_API_KEY`), base URLs from `OPENAI_BASE_URL` /
  * `ANTHROPIC_BASE_URL`; a bad string or a missing key fails with `ProviderConfigError` when the layer is built.
  */
-export const fromString = (spec: string, options?: FromStringOptions): Layer.Layer<LanguageModel, ProviderConfigError> => {
+export const fromString = (
+  spec: string,
+  options?: FromStringOptions
+): Layer.Layer<LanguageModel, ProviderConfigError> => {
   const parsed = parse(spec)
   if (Either.isLeft(parsed)) return Layer.fail(parsed.left)
   const model = parsed.right

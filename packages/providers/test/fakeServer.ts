@@ -2,9 +2,9 @@
  * A loopback HTTP server that answers with scripted replies in order (JSON, text, SSE — possibly left open —,
  * a dropped connection or no answer at all) and keeps every request it received.
  */
+import { Effect, type Scope } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, type Scope } from "effect"
 
 /** One scripted reply. */
 export type Reply =
@@ -50,7 +50,10 @@ const answer = (reply: Reply | undefined, res: ServerResponse) => {
     return
   }
   const body = "json" in reply ? JSON.stringify(reply.json) : reply.text
-  res.writeHead(reply.status ?? 200, { "content-type": "json" in reply ? "application/json" : "text/plain", ...reply.headers })
+  res.writeHead(reply.status ?? 200, {
+    "content-type": "json" in reply ? "application/json" : "text/plain",
+    ...reply.headers
+  })
   res.end(body)
 }
 

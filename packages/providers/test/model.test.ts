@@ -4,9 +4,10 @@ import { ConfigProvider, Effect, Either, Layer } from "effect"
 import { Model, ProviderConfigError } from "../src/index.js"
 import { fakeServer } from "./fakeServer.js"
 import { runAgent } from "./support.js"
-import { API_KEY, anthropic, chat, openAi } from "./wires.js"
+import { anthropic, API_KEY, chat, openAi } from "./wires.js"
 
-const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
 const buildError = (spec: string, env: Record<string, string>) =>
   Layer.build(Model.fromString(spec)).pipe(Effect.flip, withEnv(env), Effect.scoped)
@@ -14,7 +15,9 @@ const buildError = (spec: string, env: Record<string, string>) =>
 describe("Model.parse", () => {
   it("reads the three forms", () => {
     expect(Model.parse("openai:gpt-4.1-mini")).toEqual(Either.right({ provider: "openai", model: "gpt-4.1-mini" }))
-    expect(Model.parse("anthropic:claude-sonnet-4-5")).toEqual(Either.right({ provider: "anthropic", model: "claude-sonnet-4-5" }))
+    expect(Model.parse("anthropic:claude-sonnet-4-5")).toEqual(
+      Either.right({ provider: "anthropic", model: "claude-sonnet-4-5" })
+    )
     expect(Model.parse("openai-compatible:llama3.1@http://127.0.0.1:11434/v1")).toEqual(
       Either.right({ provider: "openai-compatible", model: "llama3.1", baseUrl: "http://127.0.0.1:11434/v1" })
     )
@@ -24,7 +27,8 @@ describe("Model.parse", () => {
   })
 
   it("rejects what it cannot read, saying why", () => {
-    const message = (spec: string) => Either.getLeft(Model.parse(spec)).pipe((o) => o._tag === "Some" ? o.value.message : "")
+    const message = (spec: string) =>
+      Either.getLeft(Model.parse(spec)).pipe((o) => o._tag === "Some" ? o.value.message : "")
     expect(message("gpt-4.1-mini")).toContain("must look like")
     expect(message("mistral:large")).toContain("unknown provider 'mistral'")
     expect(message("openai-compatible:llama3.1")).toContain("needs the server's base URL")
@@ -41,7 +45,10 @@ describe("Model.fromString", () => {
       expect(openAiError.message).toContain("OPENAI_API_KEY is not set")
       const anthropicError = yield* buildError("anthropic:claude-sonnet-4-5", { ANTHROPIC_API_KEY: "  " })
       expect(anthropicError.setting).toBe("ANTHROPIC_API_KEY")
-      const badUrl = yield* buildError("openai:gpt-4.1-mini", { OPENAI_API_KEY: API_KEY, OPENAI_BASE_URL: "localhost:8080" })
+      const badUrl = yield* buildError("openai:gpt-4.1-mini", {
+        OPENAI_API_KEY: API_KEY,
+        OPENAI_BASE_URL: "localhost:8080"
+      })
       expect(badUrl.setting).toBe("OPENAI_BASE_URL")
       const badString = yield* buildError("nope", {})
       expect(badString.setting).toBe("model")
@@ -86,7 +93,14 @@ describe("Model.fromString", () => {
       const ask = (env: Record<string, string>) =>
         Effect.provide(LanguageModel, Model.fromString(spec)).pipe(
           Effect.flatMap((m) =>
-            m.generate({ runId: "r", iteration: 1, system: "", messages: [{ _tag: "user", content: "hi" }], tools: [], reportRetry: () => Effect.void })
+            m.generate({
+              runId: "r",
+              iteration: 1,
+              system: "",
+              messages: [{ _tag: "user", content: "hi" }],
+              tools: [],
+              reportRetry: () => Effect.void
+            })
           ),
           withEnv(env)
         )

@@ -3,7 +3,7 @@ import { HookEvent, LanguageModel, type ModelRequest, RecorderError } from "@sex
 import { Effect, Fiber, Stream, TestClock } from "effect"
 import { fakeServer, type Reply } from "./fakeServer.js"
 import { drive, eventually, ofTag, pendingSleeps, runAgent, tick, withTestClock } from "./support.js"
-import { anthropic, ANSWER, ANSWER_PIECES, API_KEY, CALLS, wires } from "./wires.js"
+import { ANSWER, ANSWER_PIECES, anthropic, API_KEY, CALLS, wires } from "./wires.js"
 
 const fast = { baseDelay: "1 millis", maxRetries: 2 } as const
 
@@ -78,7 +78,8 @@ describe.each(wires)("$name", (wire) => {
       expect(second!.providerResponse).toEqual((textTurn as { json: unknown }).json)
 
       // Tools were described with the tools' JSON Schemas; results went back under the vendor's call ids.
-      const kernelTools = (first!.request as { tools: Array<{ name: string; description: string; parameters: unknown }> }).tools
+      const kernelTools =
+        (first!.request as { tools: Array<{ name: string; description: string; parameters: unknown }> }).tools
       expect(wire.tools(server.received[0]!.body)).toEqual(kernelTools)
       const results = wire.toolResults(server.received[1]!.body)
       expect(results.map((r) => r.id)).toEqual([...wire.callIds])
@@ -206,7 +207,10 @@ describe.each(wires)("$name", (wire) => {
 
   it.scoped("a 401 is not retried: the run ends with error carrying the vendor's message", () =>
     Effect.gen(function*() {
-      const server = yield* fakeServer({ status: 401, json: wire.errorJson("Incorrect API key provided: sk-te****6789") })
+      const server = yield* fakeServer({
+        status: 401,
+        json: wire.errorJson("Incorrect API key provided: sk-te****6789")
+      })
       const { events } = yield* runAgent(wire.layer(server.url, fast))
 
       expect(server.received).toHaveLength(1)
@@ -220,7 +224,10 @@ describe.each(wires)("$name", (wire) => {
   it.scoped("a key the vendor echoes in an error body is recorded as [redacted]", () =>
     Effect.gen(function*() {
       const echo: Reply = { status: 503, json: wire.errorJson(`upstream rejected key ${API_KEY}`) }
-      const server = yield* fakeServer(echo, { status: 401, json: wire.errorJson(`Incorrect API key provided: ${API_KEY}`) })
+      const server = yield* fakeServer(echo, {
+        status: 401,
+        json: wire.errorJson(`Incorrect API key provided: ${API_KEY}`)
+      })
       const { events } = yield* withTestClock(runAgent(wire.layer(server.url, fast)))
 
       expect(ofTag(events, "ProviderRetry")[0]!.reason).toBe("HTTP 503: upstream rejected key [redacted]")
@@ -232,7 +239,11 @@ describe.each(wires)("$name", (wire) => {
 
   it.scoped("a malformed body ends the run with a malformed-response error, not retried", () =>
     Effect.gen(function*() {
-      const server = yield* fakeServer({ status: 200, headers: { "content-type": "application/json" }, text: "{\"id\": \"x\", \"outp" })
+      const server = yield* fakeServer({
+        status: 200,
+        headers: { "content-type": "application/json" },
+        text: "{\"id\": \"x\", \"outp"
+      })
       const { events } = yield* runAgent(wire.layer(server.url, fast))
 
       expect(server.received).toHaveLength(1)
@@ -273,9 +284,14 @@ describe.each(wires)("$name", (wire) => {
       const { sse } = wire.textTurn(true) as Extract<Reply, { sse: unknown }>
       const upToFirstDelta = sse.slice(0, sse.findIndex((e) => JSON.stringify(e.data).includes(ANSWER_PIECES[0])) + 1)
       const server = yield* fakeServer({ sse: upToFirstDelta, hold: true })
-      const model = yield* Effect.provide(LanguageModel, wire.layer(server.url, { ...fast, attemptTimeout: "5 seconds" }))
+      const model = yield* Effect.provide(
+        LanguageModel,
+        wire.layer(server.url, { ...fast, attemptTimeout: "5 seconds" })
+      )
       const parts: Array<unknown> = []
-      const fiber = yield* Effect.fork(Stream.runForEach(model.stream(request()), (part) => Effect.sync(() => parts.push(part))))
+      const fiber = yield* Effect.fork(
+        Stream.runForEach(model.stream(request()), (part) => Effect.sync(() => parts.push(part)))
+      )
       yield* eventually(Effect.sync(() => parts.length > 0))
       yield* eventually(Effect.map(pendingSleeps, (sleeps) => sleeps.includes(5000)))
       yield* TestClock.adjust("5 seconds")
@@ -317,7 +333,9 @@ describe("Anthropic reserved tool names", () => {
 
       expect(error).toMatchObject({ _tag: "ModelError", reason: "request" })
       expect(error.message).toContain("'web_search' are reserved")
-      expect(yield* Effect.flip(Stream.runDrain(model.stream({ ...request(), tools: [tool] })))).toMatchObject({ reason: "request" })
+      expect(yield* Effect.flip(Stream.runDrain(model.stream({ ...request(), tools: [tool] })))).toMatchObject({
+        reason: "request"
+      })
       expect(server.received).toHaveLength(0)
     }))
 })

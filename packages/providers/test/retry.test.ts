@@ -35,7 +35,8 @@ describe("retry rules", () => {
 
   it("takes the vendor's message from the known error body shapes", () => {
     expect(vendorMessage(JSON.stringify({ error: { message: "bad key", type: "x" } }))).toBe("bad key")
-    expect(vendorMessage(JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }))).toBe("Overloaded")
+    expect(vendorMessage(JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } })))
+      .toBe("Overloaded")
     expect(vendorMessage(JSON.stringify({ error: "model 'x' not found" }))).toBe("model 'x' not found")
     expect(vendorMessage(JSON.stringify({ message: "plain" }))).toBe("plain")
     expect(vendorMessage("<html>Bad Gateway</html>")).toBe("<html>Bad Gateway</html>")

@@ -2,8 +2,8 @@
  * The same two-tool runs recorded by the SQL recorder on a temp SQLite file: the rows hold the exact
  * provider payloads, the usage (absent counts stay NULL), the retry, and never the API key.
  */
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Database, SqlRecorder } from "@sextant/recorder"
 import { Agent } from "@sextant/runtime"
 import { Effect, Layer } from "effect"
@@ -27,7 +27,11 @@ describe.each(wires)("$name recorded by SqlRecorder (SQLite)", (wire) => {
       const url = yield* sqliteDatabase
       const database = Database.layerFromUrl(url)
       const rows = yield* Effect.gen(function*() {
-        const agent = yield* Agent.make({ name: "travel", instructions: "Answer with the tools.", tools: [weatherTool, timeTool] })
+        const agent = yield* Agent.make({
+          name: "travel",
+          instructions: "Answer with the tools.",
+          tools: [weatherTool, timeTool]
+        })
         const result = yield* agent.run(INPUT, { runId: "run-sql" })
         expect(result.status).toBe("success")
         const sql = yield* SqlClient.SqlClient
@@ -35,7 +39,12 @@ describe.each(wires)("$name recorded by SqlRecorder (SQLite)", (wire) => {
         const all = yield* Effect.forEach(tables, (t) => sql.unsafe<Record<string, unknown>>(`SELECT * FROM ${t}`))
         return Object.fromEntries(tables.map((t, i) => [t, all[i]!]))
       }).pipe(
-        Effect.provide(Layer.mergeAll(wire.layer(server.url, { baseDelay: "1 millis" }), SqlRecorder.layer().pipe(Layer.provideMerge(database))))
+        Effect.provide(
+          Layer.mergeAll(
+            wire.layer(server.url, { baseDelay: "1 millis" }),
+            SqlRecorder.layer().pipe(Layer.provideMerge(database))
+          )
+        )
       )
 
       const llm = [...rows.llm_interactions!].sort((a, b) => Number(a.iteration) - Number(b.iteration))
@@ -49,7 +58,11 @@ describe.each(wires)("$name recorded by SqlRecorder (SQLite)", (wire) => {
       expect(JSON.parse(String(llm[1]!.provider_response))).toEqual(textTurn.json)
 
       const usage = [...rows.token_usage!].sort((a, b) => Number(a.iteration) - Number(b.iteration))
-      expect(usage.map((r) => [r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.reasoning_tokens]))
+      expect(
+        usage.map((
+          r
+        ) => [r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.reasoning_tokens])
+      )
         .toEqual(wire.usage.map((u) => [
           u.inputTokens,
           u.outputTokens,

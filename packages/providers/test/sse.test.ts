@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { SseParser } from "../src/internal/sse.js"
 
-const body = "event: a\ndata: {\"x\":1}\n\n: a comment\ndata: line one\ndata: line two\n\r\nevent: b\r\ndata:no-space\r\n\r\ndata: [DONE]\n\n"
+const body =
+  "event: a\ndata: {\"x\":1}\n\n: a comment\ndata: line one\ndata: line two\n\r\nevent: b\r\ndata:no-space\r\n\r\ndata: [DONE]\n\n"
 const expected = [
   { event: "a", data: "{\"x\":1}" },
   { event: undefined, data: "line one\nline two" },

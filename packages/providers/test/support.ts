@@ -2,7 +2,15 @@
  * Shared pieces of the provider tests: the two-tool agent, a run through a provider layer, and a driver
  * that advances the TestClock whenever the program under test sleeps (so retries take no real time).
  */
-import { Agent, type HookEvent, MemoryRecorder, Recorder, type LanguageModel, StreamEvent, Tool } from "@sextant/runtime"
+import {
+  Agent,
+  type HookEvent,
+  type LanguageModel,
+  MemoryRecorder,
+  Recorder,
+  StreamEvent,
+  Tool
+} from "@sextant/runtime"
 import { Chunk, Clock, Effect, Fiber, Layer, Option, Schema, Stream, TestClock } from "effect"
 
 export const weatherTool = Tool.make("get_weather", {
@@ -73,4 +81,5 @@ export const drive = <A, E>(fiber: Fiber.Fiber<A, E>, limitMs = 2_000) =>
   })
 
 /** Runs an effect under `drive`. */
-export const withTestClock = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Effect.fork(effect), (f) => drive(f))
+export const withTestClock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.fork(effect), (f) => drive(f))

@@ -68,8 +68,20 @@ const openAiResponse = (id: string, output: Array<unknown>, usage: unknown, stat
   usage
 })
 const openAiUsage = [
-  { input_tokens: 120, input_tokens_details: { cached_tokens: 64 }, output_tokens: 30, output_tokens_details: { reasoning_tokens: 12 }, total_tokens: 150 },
-  { input_tokens: 180, input_tokens_details: { cached_tokens: 0 }, output_tokens: 12, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 192 }
+  {
+    input_tokens: 120,
+    input_tokens_details: { cached_tokens: 64 },
+    output_tokens: 30,
+    output_tokens_details: { reasoning_tokens: 12 },
+    total_tokens: 150
+  },
+  {
+    input_tokens: 180,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 12,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 192
+  }
 ]
 const openAiCalls = CALLS.map((c, i) => ({
   type: "function_call",
@@ -79,7 +91,13 @@ const openAiCalls = CALLS.map((c, i) => ({
   arguments: JSON.stringify(c.args),
   status: "completed"
 }))
-const openAiMessage = { type: "message", id: "msg_oa", role: "assistant", status: "completed", content: [{ type: "output_text", text: ANSWER, annotations: [] }] }
+const openAiMessage = {
+  type: "message",
+  id: "msg_oa",
+  role: "assistant",
+  status: "completed",
+  content: [{ type: "output_text", text: ANSWER, annotations: [] }]
+}
 
 export const openAi: Wire = {
   name: "OpenAI Responses",
@@ -94,12 +112,31 @@ export const openAi: Wire = {
     if (!stream) return { json: done }
     let n = 0
     const events: Array<{ type: string }> = [
-      { type: "response.created", sequence_number: n++, response: openAiResponse("resp_1", [], null, "in_progress") } as any
+      {
+        type: "response.created",
+        sequence_number: n++,
+        response: openAiResponse("resp_1", [], null, "in_progress")
+      } as any
     ]
     openAiCalls.forEach((call, i) => {
-      events.push({ type: "response.output_item.added", sequence_number: n++, output_index: i, item: { ...call, arguments: "", status: "in_progress" } } as any)
+      events.push(
+        {
+          type: "response.output_item.added",
+          sequence_number: n++,
+          output_index: i,
+          item: { ...call, arguments: "", status: "in_progress" }
+        } as any
+      )
       for (const delta of halves(call.arguments)) {
-        events.push({ type: "response.function_call_arguments.delta", sequence_number: n++, output_index: i, item_id: call.id, delta } as any)
+        events.push(
+          {
+            type: "response.function_call_arguments.delta",
+            sequence_number: n++,
+            output_index: i,
+            item_id: call.id,
+            delta
+          } as any
+        )
       }
       events.push({ type: "response.output_item.done", sequence_number: n++, output_index: i, item: call } as any)
     })
@@ -112,8 +149,20 @@ export const openAi: Wire = {
     let n = 0
     const events: Array<any> = [
       { type: "response.created", sequence_number: n++, response: openAiResponse("resp_2", [], null, "in_progress") },
-      { type: "response.output_item.added", sequence_number: n++, output_index: 0, item: { ...openAiMessage, status: "in_progress", content: [] } },
-      ...ANSWER_PIECES.map((delta) => ({ type: "response.output_text.delta", sequence_number: n++, output_index: 0, content_index: 0, item_id: "msg_oa", delta })),
+      {
+        type: "response.output_item.added",
+        sequence_number: n++,
+        output_index: 0,
+        item: { ...openAiMessage, status: "in_progress", content: [] }
+      },
+      ...ANSWER_PIECES.map((delta) => ({
+        type: "response.output_text.delta",
+        sequence_number: n++,
+        output_index: 0,
+        content_index: 0,
+        item_id: "msg_oa",
+        delta
+      })),
       { type: "response.output_item.done", sequence_number: n++, output_index: 0, item: openAiMessage },
       { type: "response.completed", sequence_number: n++, response: done }
     ]
@@ -129,7 +178,10 @@ export const openAi: Wire = {
   errorJson: (message) => ({ error: { message, type: "invalid_request_error", param: null, code: null } }),
   keyOf: (h) => (h.authorization as string | undefined)?.replace(/^Bearer /, ""),
   toolResults: (body) =>
-    body.input.filter((i: any) => i.type === "function_call_output").map((i: any) => ({ id: i.call_id, output: i.output })),
+    body.input.filter((i: any) => i.type === "function_call_output").map((i: any) => ({
+      id: i.call_id,
+      output: i.output
+    })),
   tools: (body) => body.tools.map((t: any) => ({ name: t.name, description: t.description, parameters: t.parameters })),
   finishReasons: ["tool_calls", "stop"]
 }
@@ -163,7 +215,10 @@ export const anthropic: Wire = {
   toolTurn: (stream) => {
     if (!stream) return { json: anthropicMessage("msg_1", anthropicCalls, "tool_use", anthropicUsage[0]) }
     const events: Array<any> = [
-      { type: "message_start", message: anthropicMessage("msg_1", [], null, { ...anthropicUsage[0], output_tokens: 1 }) }
+      {
+        type: "message_start",
+        message: anthropicMessage("msg_1", [], null, { ...anthropicUsage[0], output_tokens: 1 })
+      }
     ]
     anthropicCalls.forEach((call, index) => {
       events.push({ type: "content_block_start", index, content_block: { ...call, input: {} } })
@@ -205,10 +260,14 @@ export const anthropic: Wire = {
   toolResults: (body) =>
     body.messages.flatMap((m: any) =>
       Array.isArray(m.content)
-        ? m.content.filter((c: any) => c.type === "tool_result").map((c: any) => ({ id: c.tool_use_id, output: c.content }))
+        ? m.content.filter((c: any) => c.type === "tool_result").map((c: any) => ({
+          id: c.tool_use_id,
+          output: c.content
+        }))
         : []
     ),
-  tools: (body) => body.tools.map((t: any) => ({ name: t.name, description: t.description, parameters: t.input_schema })),
+  tools: (body) =>
+    body.tools.map((t: any) => ({ name: t.name, description: t.description, parameters: t.input_schema })),
   finishReasons: ["tool_calls", "stop"]
 }
 
@@ -218,7 +277,11 @@ const chatUsage = [
   { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150, prompt_tokens_details: { cached_tokens: 64 } },
   { prompt_tokens: 180, completion_tokens: 12, total_tokens: 192 }
 ]
-const chatCalls = CALLS.map((c, i) => ({ id: `call_ll_${i}`, type: "function", function: { name: c.name, arguments: JSON.stringify(c.args) } }))
+const chatCalls = CALLS.map((c, i) => ({
+  id: `call_ll_${i}`,
+  type: "function",
+  function: { name: c.name, arguments: JSON.stringify(c.args) }
+}))
 const chunk = (id: string, choices: Array<unknown>, usage?: unknown) => ({
   id,
   object: "chat.completion.chunk",
@@ -244,7 +307,11 @@ export const chat: Wire = {
           object: "chat.completion",
           created: 1767225600,
           model: "llama3.1:8b",
-          choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: chatCalls }, finish_reason: "tool_calls" }],
+          choices: [{
+            index: 0,
+            message: { role: "assistant", content: null, tool_calls: chatCalls },
+            finish_reason: "tool_calls"
+          }],
           usage: chatUsage[0]
         }
       }
@@ -252,8 +319,23 @@ export const chat: Wire = {
     const events: Array<unknown> = []
     chatCalls.forEach((call, index) => {
       const [a, b] = halves(call.function.arguments)
-      events.push(chunk("chatcmpl-1", [{ index: 0, delta: { role: "assistant", tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: a } }] }, finish_reason: null }]))
-      events.push(chunk("chatcmpl-1", [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: b } }] }, finish_reason: null }]))
+      events.push(
+        chunk("chatcmpl-1", [{
+          index: 0,
+          delta: {
+            role: "assistant",
+            tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: a } }]
+          },
+          finish_reason: null
+        }])
+      )
+      events.push(
+        chunk("chatcmpl-1", [{
+          index: 0,
+          delta: { tool_calls: [{ index, function: { arguments: b } }] },
+          finish_reason: null
+        }])
+      )
     })
     events.push(chunk("chatcmpl-1", [{ index: 0, delta: {}, finish_reason: "tool_calls" }]))
     events.push(chunk("chatcmpl-1", [], chatUsage[0]))
@@ -273,7 +355,13 @@ export const chat: Wire = {
       }
     }
     const events = [
-      ...ANSWER_PIECES.map((content, i) => chunk("chatcmpl-2", [{ index: 0, delta: i === 0 ? { role: "assistant", content } : { content }, finish_reason: null }])),
+      ...ANSWER_PIECES.map((content, i) =>
+        chunk("chatcmpl-2", [{
+          index: 0,
+          delta: i === 0 ? { role: "assistant", content } : { content },
+          finish_reason: null
+        }])
+      ),
       chunk("chatcmpl-2", [{ index: 0, delta: {}, finish_reason: "stop" }]),
       chunk("chatcmpl-2", [], chatUsage[1])
     ]
@@ -291,7 +379,11 @@ export const chat: Wire = {
   toolResults: (body) =>
     body.messages.filter((m: any) => m.role === "tool").map((m: any) => ({ id: m.tool_call_id, output: m.content })),
   tools: (body) =>
-    body.tools.map((t: any) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters })),
+    body.tools.map((t: any) => ({
+      name: t.function.name,
+      description: t.function.description,
+      parameters: t.function.parameters
+    })),
   finishReasons: ["tool_calls", "stop"]
 }
 

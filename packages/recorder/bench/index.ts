@@ -8,15 +8,15 @@
  * run id and fresh call ids), awaiting each write before the next as the agent loop does; N runs proceed at
  * once. Only the recording is measured, not the agent loop.
  */
-import { createRequire } from "node:module"
-import { join } from "node:path"
 import { SqlClient } from "@effect/sql"
 import { Agent, HookEvent, MemoryRecorder, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, type ManagedRuntime, ManagedRuntime as MR, Schema } from "effect"
+import { createRequire } from "node:module"
+import { join } from "node:path"
 import pg from "pg"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
-import { Database, Migrations, SqlRecorder } from "../src/index.js"
 import type { DatabaseOptions } from "../src/Database.js"
+import { Database, Migrations, SqlRecorder } from "../src/index.js"
 import { progressStatements, rowsStatements } from "../src/internal/batch.js"
 import { type Plan, plan } from "../src/internal/plan.js"
 import { transact } from "../src/internal/write.js"

@@ -11,10 +11,10 @@ import { Context, Duration, Effect, Layer, type Scope } from "effect"
 import type { DatabaseOptions } from "./Database.js"
 import * as Database from "./Database.js"
 import type { DatabaseUrlError, MigrationsPending } from "./Errors.js"
-import * as Migrations from "./Migrations.js"
-import { makeWriter } from "./internal/writer.js"
 import { makeLedger } from "./internal/ledger.js"
 import { defaultRetryPolicy, type RetryPolicy } from "./internal/write.js"
+import { makeWriter } from "./internal/writer.js"
+import * as Migrations from "./Migrations.js"
 
 /** Options of `SqlRecorder.make` / `layer`. */
 export interface SqlRecorderOptions {
@@ -45,13 +45,18 @@ export const make = (
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({ sqlite: () => Effect.asVoid(Migrations.run), orElse: () => Migrations.check })
-    return yield* makeWriter({ retry: retryPolicy(options), maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)) })
+    return yield* makeWriter({
+      retry: retryPolicy(options),
+      maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000))
+    })
   })
 
 const retryPolicy = (options: SqlRecorderOptions): RetryPolicy => ({
   maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaultRetryPolicy.maxAttempts)),
   budget: options.retryBudget === undefined ? defaultRetryPolicy.budget : Duration.decode(options.retryBudget),
-  baseDelay: options.retryBaseDelay === undefined ? defaultRetryPolicy.baseDelay : Duration.decode(options.retryBaseDelay)
+  baseDelay: options.retryBaseDelay === undefined
+    ? defaultRetryPolicy.baseDelay
+    : Duration.decode(options.retryBaseDelay)
 })
 
 /**

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { HookEvent, Recorder, RecorderError } from "@sextant/runtime"
 import { Effect, Exit } from "effect"
 import { pgDatabase } from "../../../test-support/databases.js"
@@ -131,7 +131,9 @@ describe("bad input is a clear typed error and writes nothing", () => {
         expect((failure(out.gap) as RecorderError).message).toContain("last recorded event is #0, expected #4")
         expect(failure(out.twice)).toMatchObject({ reason: "conflict" })
         expect((failure(out.twice) as RecorderError).message).toContain("the run is 'success', expected 'running'")
-        expect((failure(out.other) as RecorderError).message).toContain("a run with this id or idempotency key already exists")
+        expect((failure(out.other) as RecorderError).message).toContain(
+          "a run with this id or idempotency key already exists"
+        )
         expect(out.events).toEqual([{ seq: 0, type: "run.started" }, { seq: 1, type: "run.completed" }])
         expect(out.run).toMatchObject({ status: "success", last_sequence_index: 1 })
       }))

@@ -43,9 +43,13 @@ describe("group commit", () => {
           // While writes wait, ten runs start; the last names a parent run that does not exist (a foreign key violation).
           const ids = Array.from({ length: 10 }, (_, i) => `run-${i}`)
           const fiber = yield* Effect.fork(
-            Effect.forEach(ids, (id, i) => Effect.exit(recorder.record(started(id, i === 9 ? "no-such-run" : undefined))), {
-              concurrency: "unbounded"
-            })
+            Effect.forEach(
+              ids,
+              (id, i) => Effect.exit(recorder.record(started(id, i === 9 ? "no-such-run" : undefined))),
+              {
+                concurrency: "unbounded"
+              }
+            )
           )
           yield* Effect.sleep("300 millis")
           yield* Effect.promise(blocker.unlock)

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Agent, ScriptedModel } from "@sextant/runtime"
 import { Effect, Layer } from "effect"
 import { SqlRecorder } from "../src/index.js"

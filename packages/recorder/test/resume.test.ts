@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Agent, Guardrails, RunLedger, Runs, ScriptedModel, Tool } from "@sextant/runtime"
 import { Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import { SqlRecorder } from "../src/index.js"
@@ -35,7 +35,11 @@ for (const dialect of dialects) {
         const url = yield* dialect.database
         const agent = yield* Agent.make({ name: "files", instructions: "", tools: [pick, lookup] })
         const paused = yield* agent.run("open a file", { tenantId: "acme" }).pipe(
-          Effect.provide(processOn(url, [{ toolCalls: [{ name: "lookup", arguments: { q: "x" } }, { name: "pick_file", arguments: { kind: "pdf" } }] }]))
+          Effect.provide(
+            processOn(url, [{
+              toolCalls: [{ name: "lookup", arguments: { q: "x" } }, { name: "pick_file", arguments: { kind: "pdf" } }]
+            }])
+          )
         )
         expect(paused.status).toBe("waiting_client_tool")
         const callId = paused.pendingCalls![0]!.id
@@ -61,7 +65,12 @@ for (const dialect of dialects) {
     it.scoped("approve and reject, each resumed by a fresh runtime", () =>
       Effect.gen(function*() {
         const url = yield* dialect.database
-        const agent = yield* Agent.make({ name: "g", instructions: "", tools: [remove], requireApproval: ["delete_file"] })
+        const agent = yield* Agent.make({
+          name: "g",
+          instructions: "",
+          tools: [remove],
+          requireApproval: ["delete_file"]
+        })
         const call = [{ toolCalls: [{ name: "delete_file", arguments: { path: "/tmp/x" } }] }]
         const a = yield* agent.run("clean").pipe(Effect.provide(processOn(url, call)))
         const b = yield* agent.run("clean").pipe(Effect.provide(processOn(url, call)))
@@ -91,19 +100,30 @@ for (const dialect of dialects) {
         yield* Effect.gen(function*() {
           const paused = yield* agent.run("go")
           const callId = paused.pendingCalls![0]!.id
-          expect((yield* Effect.flip(agent.submitToolResults(paused.runId, [{ callId: "zzz", result: 1 }])))._tag).toBe("InvalidToolResults")
-          expect((yield* Effect.flip(other.submitToolResults(paused.runId, [{ callId, result: 1 }])))._tag).toBe("AgentMismatch")
+          expect((yield* Effect.flip(agent.submitToolResults(paused.runId, [{ callId: "zzz", result: 1 }])))._tag).toBe(
+            "InvalidToolResults"
+          )
+          expect((yield* Effect.flip(other.submitToolResults(paused.runId, [{ callId, result: 1 }])))._tag).toBe(
+            "AgentMismatch"
+          )
           expect((yield* Effect.flip(agent.submitInput(paused.runId, "x")))._tag).toBe("RunNotPaused")
           expect((yield* Effect.flip(agent.submitToolResults("missing", [])))._tag).toBe("RunNotFound")
           const outcomes = yield* Effect.all(
-            Array.from({ length: 10 }, () => Effect.either(agent.submitToolResults(paused.runId, [{ callId, result: "x" }]))),
+            Array.from({ length: 10 }, () =>
+              Effect.either(agent.submitToolResults(paused.runId, [{ callId, result: "x" }]))),
             { concurrency: "unbounded" }
           )
-          expect(outcomes.filter((o) => o._tag === "Right")).toHaveLength(1)
+          expect(outcomes.filter((o) =>
+            o._tag === "Right"
+          )).toHaveLength(1)
           for (const o of outcomes) {
-            if (o._tag === "Left") expect(["RunAlreadyClaimed", "RunNotPaused", "RunAlreadyTerminal"]).toContain(o.left._tag)
+            if (o._tag === "Left") {
+              expect(["RunAlreadyClaimed", "RunNotPaused", "RunAlreadyTerminal"]).toContain(o.left._tag)
+            }
           }
-          expect((yield* Effect.flip(agent.submitToolResults(paused.runId, [{ callId, result: 1 }])))._tag).toBe("RunAlreadyTerminal")
+          expect((yield* Effect.flip(agent.submitToolResults(paused.runId, [{ callId, result: 1 }])))._tag).toBe(
+            "RunAlreadyTerminal"
+          )
           expectGapless(yield* recordedEvents(paused.runId))
         }).pipe(Effect.provide(layer))
       }))
@@ -118,12 +138,19 @@ for (const dialect of dialects) {
           budget: { maxTokens: 100, warnAt: [0.1, 0.2], onExceeded: "warn" }
         })
         const paused = yield* budgeted.run("go").pipe(
-          Effect.provide(processOn(url, [{ toolCalls: [{ name: "pick_file", arguments: { kind: "a" } }], usage: { inputTokens: 10, outputTokens: 5 } }]))
+          Effect.provide(
+            processOn(url, [{
+              toolCalls: [{ name: "pick_file", arguments: { kind: "a" } }],
+              usage: { inputTokens: 10, outputTokens: 5 }
+            }])
+          )
         )
         yield* budgeted.submitToolResults(paused.runId, [{ callId: paused.pendingCalls![0]!.id, result: 1 }]).pipe(
           Effect.provide(processOn(url, [{ text: "ok", usage: { inputTokens: 10, outputTokens: 5 } }]))
         )
-        const types = (yield* recordedEvents(paused.runId).pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))).map((e) => e.type)
+        const types = (yield* recordedEvents(paused.runId).pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))).map((
+          e
+        ) => e.type)
         // 15 tokens crosses 0.1 before the pause; 30 crosses 0.2 after it; 0.1 is not recorded twice.
         expect(types.filter((t) => t === "budget.threshold")).toHaveLength(2)
 
@@ -173,20 +200,30 @@ for (const dialect of dialects) {
           for (const s of starts) if (s._tag === "Left") expect(s.left._tag).toBe("RunAlreadyActive")
           const again = yield* agent.run("same", { idempotencyKey: `k-${dialect.name}` })
           expect(again.runId).toBe([...ids][0])
-          expect((yield* Effect.flip(agent.run("different", { idempotencyKey: `k-${dialect.name}` })))._tag).toBe("IdempotencyConflict")
+          expect((yield* Effect.flip(agent.run("different", { idempotencyKey: `k-${dialect.name}` })))._tag).toBe(
+            "IdempotencyConflict"
+          )
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql`SELECT id FROM agent_runs WHERE idempotency_key = ${`k-${dialect.name}`}`
           expect(rows).toHaveLength(1)
 
           const child = yield* Agent.make({ name: "child", instructions: "" })
-          const parent = yield* Agent.make({ name: "parent", instructions: "", tools: [Agent.asTool(child, { description: "delegate" })] })
+          const parent = yield* Agent.make({
+            name: "parent",
+            instructions: "",
+            tools: [Agent.asTool(child, { description: "delegate" })]
+          })
           const result = yield* parent.run("delegate it", { tenantId: "acme" })
-          const tree = yield* sql<{ id: string; parent_run_id: string | null; delegation_level: number; tenant_id: string | null }>`
+          const tree = yield* sql<
+            { id: string; parent_run_id: string | null; delegation_level: number; tenant_id: string | null }
+          >`
             SELECT id, parent_run_id, delegation_level, tenant_id FROM agent_runs WHERE parent_run_id = ${result.runId}`
           expect(tree).toHaveLength(1)
           expect(tree[0]).toMatchObject({ delegation_level: 1, tenant_id: "acme" })
           const retried = yield* parent.retry(result.runId)
-          const link = yield* sql<{ retry_of_run_id: string }>`SELECT retry_of_run_id FROM agent_runs WHERE id = ${retried.runId}`
+          const link = yield* sql<
+            { retry_of_run_id: string }
+          >`SELECT retry_of_run_id FROM agent_runs WHERE id = ${retried.runId}`
           expect(link[0]!.retry_of_run_id).toBe(result.runId)
         }).pipe(Effect.provide(processOn(url, [
           // Of the eight concurrent starts only one runs (and asks the model).
@@ -209,7 +246,9 @@ for (const dialect of dialects) {
         const dump = yield* Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const out: Array<unknown> = []
-          for (const t of ["agent_runs", "react_traces", "tool_calls", "llm_interactions", "token_usage", "run_events"]) {
+          for (
+            const t of ["agent_runs", "react_traces", "tool_calls", "llm_interactions", "token_usage", "run_events"]
+          ) {
             out.push(yield* sql`SELECT * FROM ${sql(t)}`)
           }
           return JSON.stringify(out)

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, Fiber, TestClock } from "effect"
 import { isTransient } from "../src/internal/classify.js"
 import { defaultRetryPolicy, withRetry } from "../src/internal/write.js"

@@ -14,7 +14,9 @@ import { Database, Migrations } from "../src/index.js"
 export type { Dialect }
 
 /** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects = makeDialects((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+export const dialects = makeDialects((url) =>
+  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
+)
 
 const Bool = Schema.Union(
   Schema.Boolean,

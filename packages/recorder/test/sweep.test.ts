@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, Schema } from "effect"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { Database, SqlRecorder, Sweep } from "../src/index.js"
 import { dialects, recordedEvents, runRow } from "./support.js"
 
@@ -30,34 +30,38 @@ const runAndKill = (url: string, runId: string) =>
 
 describe("sweep", () => {
   for (const dialect of dialects) {
-    it.scopedLive(`${dialect.name}: a process killed mid-tool leaves tool.started; the sweep interrupts the run`, () =>
-      Effect.gen(function*() {
-        const url = yield* dialect.database
-        yield* runAndKill(url, "crashed")
-        const { early, result, events, run, toolRows } = yield* Effect.gen(function*() {
-          // A recent run is not stale yet.
-          const early = yield* Sweep.run({ staleRunningAfter: "1 hour", abandonedWaitingAfter: "1 hour" })
-          const result = yield* Sweep.run({ staleRunningAfter: "0 millis", abandonedWaitingAfter: "1 hour" })
-          const sql = yield* SqlClient.SqlClient
-          const toolRows = yield* sql<{ tool_name: string; completed_at: unknown }>`SELECT tool_name, completed_at
+    it.scopedLive(
+      `${dialect.name}: a process killed mid-tool leaves tool.started; the sweep interrupts the run`,
+      () =>
+        Effect.gen(function*() {
+          const url = yield* dialect.database
+          yield* runAndKill(url, "crashed")
+          const { early, result, events, run, toolRows } = yield* Effect.gen(function*() {
+            // A recent run is not stale yet.
+            const early = yield* Sweep.run({ staleRunningAfter: "1 hour", abandonedWaitingAfter: "1 hour" })
+            const result = yield* Sweep.run({ staleRunningAfter: "0 millis", abandonedWaitingAfter: "1 hour" })
+            const sql = yield* SqlClient.SqlClient
+            const toolRows = yield* sql<{ tool_name: string; completed_at: unknown }>`SELECT tool_name, completed_at
             FROM tool_calls WHERE agent_run_id = 'crashed'`
-          return { early, result, events: yield* recordedEvents("crashed"), run: yield* runRow("crashed"), toolRows }
-        }).pipe(Effect.provide(Database.layerFromUrl(url)))
-        expect(early).toEqual({ interrupted: [], abandoned: [] })
-        expect(result).toEqual({ interrupted: ["crashed"], abandoned: [] })
-        expect(events.map((e) => e.type)).toEqual([
-          "run.started",
-          "message.appended",
-          "llm.started",
-          "llm.completed",
-          "message.appended",
-          "tool.started",
-          "run.interrupted"
-        ])
-        expect(events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6])
-        expect(toolRows).toEqual([{ tool_name: "slow", completed_at: null }])
-        expect(run).toMatchObject({ status: "error", failure_reason: "stale_running", last_sequence_index: 6 })
-      }), { timeout: 60_000 })
+            return { early, result, events: yield* recordedEvents("crashed"), run: yield* runRow("crashed"), toolRows }
+          }).pipe(Effect.provide(Database.layerFromUrl(url)))
+          expect(early).toEqual({ interrupted: [], abandoned: [] })
+          expect(result).toEqual({ interrupted: ["crashed"], abandoned: [] })
+          expect(events.map((e) => e.type)).toEqual([
+            "run.started",
+            "message.appended",
+            "llm.started",
+            "llm.completed",
+            "message.appended",
+            "tool.started",
+            "run.interrupted"
+          ])
+          expect(events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6])
+          expect(toolRows).toEqual([{ tool_name: "slow", completed_at: null }])
+          expect(run).toMatchObject({ status: "error", failure_reason: "stale_running", last_sequence_index: 6 })
+        }),
+      { timeout: 60_000 }
+    )
 
     it.scopedLive(`${dialect.name}: a run waiting too long for a client tool is abandoned`, () =>
       Effect.gen(function*() {

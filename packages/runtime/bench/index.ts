@@ -10,7 +10,11 @@ const PER_RUN = 200
 const RUNS = ITERATIONS / PER_RUN
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 
-const noop = Tool.make("noop", { description: "does nothing", parameters: Schema.Struct({ i: Schema.Number }), handler: ({ i }) => i })
+const noop = Tool.make("noop", {
+  description: "does nothing",
+  parameters: Schema.Struct({ i: Schema.Number }),
+  handler: ({ i }) => i
+})
 
 const script = (runs: number): ReadonlyArray<ScriptedModel.ScriptStep> =>
   Array.from({ length: runs * PER_RUN }, (_, k) =>
@@ -68,15 +72,19 @@ const memoryPerRun = async (): Promise<number> => {
   if (gc === undefined) return Number.NaN
   const runs = 200
   const agent = Agent.makeSync({ name: "mem", instructions: "", tools: [noop], maxIterations: 20 })
-  const steps = Array.from({ length: runs * 20 }, (_, k) =>
-    (k + 1) % 20 === 0 ? { text: "done" } : { toolCalls: [{ name: "noop", arguments: { i: k } }] })
-  return Effect.runPromise(Effect.gen(function*() {
-    gc()
-    const before = process.memoryUsage().heapUsed
-    for (let r = 0; r < runs; r++) yield* agent.run("go")
-    gc()
-    return (process.memoryUsage().heapUsed - before) / runs
-  }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(steps), Recorder.memory))))
+  const steps = Array.from(
+    { length: runs * 20 },
+    (_, k) => (k + 1) % 20 === 0 ? { text: "done" } : { toolCalls: [{ name: "noop", arguments: { i: k } }] }
+  )
+  return Effect.runPromise(
+    Effect.gen(function*() {
+      gc()
+      const before = process.memoryUsage().heapUsed
+      for (let r = 0; r < runs; r++) yield* agent.run("go")
+      gc()
+      return (process.memoryUsage().heapUsed - before) / runs
+    }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(steps), Recorder.memory)))
+  )
 }
 
 export default async function() {
@@ -95,7 +103,9 @@ export default async function() {
   return [{
     title: "Runtime: kernel cost per loop iteration",
     markdown: [
-      `${ITERATIONS.toLocaleString("en")} iterations (${RUNS} runs × ${PER_RUN}), each a scripted instant model turn calling one no-op tool;`,
+      `${
+        ITERATIONS.toLocaleString("en")
+      } iterations (${RUNS} runs × ${PER_RUN}), each a scripted instant model turn calling one no-op tool;`,
       "kernel = the full loop with the memory recorder and three no-op notifiers (every event stamped, recorded,",
       "offered to three mailboxes); baseline = a plain async loop doing the same scripted steps and pushing the",
       "same events into an array. Median of 5 alternating rounds.",
@@ -103,7 +113,9 @@ export default async function() {
       "| measure | kernel | baseline | ratio |",
       "|---|---|---|---|",
       `| time per iteration | ${perIterationUs(k)} µs | ${perIterationUs(b)} µs | **${(k / b).toFixed(1)}×** |`,
-      `| heap retained per 20-iteration run (memory recorder keeps its ~122 events) | ${Number.isNaN(mem) ? "n/a (run with --expose-gc)" : `${(mem / 1024).toFixed(1)} KiB`} | | |`
+      `| heap retained per 20-iteration run (memory recorder keeps its ~122 events) | ${
+        Number.isNaN(mem) ? "n/a (run with --expose-gc)" : `${(mem / 1024).toFixed(1)} KiB`
+      } | | |`
     ].join("\n")
   }]
 }

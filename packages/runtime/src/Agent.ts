@@ -2,26 +2,20 @@
  * Agents: a name, instructions and tools, run by the kernel's ReAct loop with native tool calling.
  */
 import { Effect, Either, Mailbox, Schema, Stream } from "effect"
-import {
-  AgentConfigError,
-  type AgentMismatch,
-  type RunError,
-  type RunNotFound,
-  type SubmitError
-} from "./Errors.js"
+import { AgentConfigError, type AgentMismatch, type RunError, type RunNotFound, type SubmitError } from "./Errors.js"
+import type { Guardrail } from "./Guardrails.js"
 import type { Json } from "./HookEvent.js"
 import { type CompiledTool, compileTool } from "./internal/compiledTool.js"
 import { startRun } from "./internal/loop.js"
 import * as Resume from "./internal/resume.js"
-import type { RunLedger } from "./RunLedger.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier } from "./Notifier.js"
-import type { Recorder } from "./Recorder.js"
-import type { RunResult, ToolResultSubmission } from "./RunResult.js"
-import type { StreamEvent } from "./StreamEvent.js"
-import type { Guardrail } from "./Guardrails.js"
 import * as Pricing from "./Pricing.js"
 import type { ModelPrice, PriceTable } from "./Pricing.js"
+import type { Recorder } from "./Recorder.js"
+import type { RunLedger } from "./RunLedger.js"
+import type { RunResult, ToolResultSubmission } from "./RunResult.js"
+import type { StreamEvent } from "./StreamEvent.js"
 import { make as makeTool, type Tool } from "./Tool.js"
 
 /** A token and/or cost budget per run. */
@@ -103,7 +97,10 @@ export interface Agent extends AgentDefinition {
   /** Runs to a terminal status or a pause; fails only when the record could not be written (or on bad options). */
   readonly run: (input: string, options?: RunOptions) => Effect.Effect<RunResult, RunError, LanguageModel | Recorder>
   /** The same run as a stream of recorded events and deltas, ending after the terminal (or pause) event. */
-  readonly stream: (input: string, options?: RunOptions) => Stream.Stream<StreamEvent, RunError, LanguageModel | Recorder>
+  readonly stream: (
+    input: string,
+    options?: RunOptions
+  ) => Stream.Stream<StreamEvent, RunError, LanguageModel | Recorder>
   /** Resumes a run waiting for client tool results (each pending call answered exactly once). */
   readonly submitToolResults: (
     runId: string,
@@ -138,7 +135,10 @@ const validate = (config: AgentConfig): Either.Either<AgentDefinition, AgentConf
   if (typeof config.instructions !== "string") return bad("instructions", "must be a string")
   const maxIterations = config.maxIterations ?? 10
   if (!Number.isInteger(maxIterations) || maxIterations < 1 || maxIterations > MAX_ITERATIONS_CEILING) {
-    return bad("maxIterations", `must be an integer in 1..${MAX_ITERATIONS_CEILING}, got ${String(config.maxIterations)}`)
+    return bad(
+      "maxIterations",
+      `must be an integer in 1..${MAX_ITERATIONS_CEILING}, got ${String(config.maxIterations)}`
+    )
   }
   const tools: Array<CompiledTool> = []
   const seen = new Set<string>()
@@ -202,16 +202,21 @@ const validateBudget = (
   budget: BudgetConfig | undefined
 ): Either.Either<AgentDefinition["budget"], AgentConfigError> => {
   if (budget === undefined) return Either.right(undefined)
-  const bad = (field: string, message: string) => Either.left(new AgentConfigError({ field: `budget.${field}`, message }))
+  const bad = (field: string, message: string) =>
+    Either.left(new AgentConfigError({ field: `budget.${field}`, message }))
   if (budget.maxTokens === undefined && budget.maxCostUsd === undefined) {
     return bad("maxTokens", "a budget needs maxTokens or maxCostUsd")
   }
   for (const field of ["maxTokens", "maxCostUsd"] as const) {
     const v = budget[field]
-    if (v !== undefined && (typeof v !== "number" || !(v > 0) || !Number.isFinite(v))) return bad(field, "must be positive")
+    if (v !== undefined && (typeof v !== "number" || !(v > 0) || !Number.isFinite(v))) {
+      return bad(field, "must be positive")
+    }
   }
   const warnAt = [...(budget.warnAt ?? [0.5, 0.75, 0.9])].sort((a, b) => a - b)
-  if (warnAt.some((f) => typeof f !== "number" || !(f > 0 && f < 1))) return bad("warnAt", "fractions must be in (0, 1)")
+  if (warnAt.some((f) => typeof f !== "number" || !(f > 0 && f < 1))) {
+    return bad("warnAt", "fractions must be in (0, 1)")
+  }
   const onExceeded = budget.onExceeded ?? "warn"
   if (onExceeded !== "warn" && onExceeded !== "stop") return bad("onExceeded", `must be "warn" or "stop"`)
   return Either.right({
@@ -271,7 +276,9 @@ export const asTool = (agent: Agent, options: AsToolOptions): Tool<{ readonly in
       const level = context.delegationLevel + 1
       if (level > agent.maxDelegationDepth) {
         return Effect.fail(
-          new Error(`delegation depth limit reached: level ${level} exceeds ${agent.maxDelegationDepth} for agent '${agent.name}'`)
+          new Error(
+            `delegation depth limit reached: level ${level} exceeds ${agent.maxDelegationDepth} for agent '${agent.name}'`
+          )
         )
       }
       const child = startRun(agent, input, {

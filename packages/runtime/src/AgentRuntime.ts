@@ -4,15 +4,15 @@
  */
 import { context as otelContext } from "@opentelemetry/api"
 import { type Duration, Effect, Layer, ManagedRuntime, Option, Stream } from "effect"
-import { InvalidRunOptions } from "./Errors.js"
-import { RunLedger } from "./RunLedger.js"
-import { cancelRun } from "./Runs.js"
 import type { Agent, RunOptions } from "./Agent.js"
+import { InvalidRunOptions } from "./Errors.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
-import { notifierStats, Notifiers } from "./Notifiers.js"
+import { Notifiers, notifierStats } from "./Notifiers.js"
 import type { Recorder } from "./Recorder.js"
+import { RunLedger } from "./RunLedger.js"
 import type { CancelResult, RunResult, ToolResultSubmission } from "./RunResult.js"
+import { cancelRun } from "./Runs.js"
 import type { StreamEvent } from "./StreamEvent.js"
 
 /** Options of `AgentRuntime.make`. */
@@ -56,13 +56,21 @@ export interface AgentRuntime {
 }
 
 /** Runs an effect that reads runs back; a recorder that cannot (no `RunLedger`) is a typed error. */
-const withLedger = <A, E, R>(effect: Effect.Effect<A, E, R | RunLedger>): Effect.Effect<A, E | InvalidRunOptions, Exclude<R, RunLedger>> =>
-  Effect.flatMap(Effect.serviceOption(RunLedger), (ledger): Effect.Effect<A, E | InvalidRunOptions, Exclude<R, RunLedger>> =>
-    Option.isNone(ledger)
-      ? Effect.fail(
-        new InvalidRunOptions({ field: "recorder", message: "resuming, cancelling and retrying need a recorder that reads runs back (RunLedger)" })
-      )
-      : Effect.provideService(effect, RunLedger, ledger.value))
+const withLedger = <A, E, R>(
+  effect: Effect.Effect<A, E, R | RunLedger>
+): Effect.Effect<A, E | InvalidRunOptions, Exclude<R, RunLedger>> =>
+  Effect.flatMap(
+    Effect.serviceOption(RunLedger),
+    (ledger): Effect.Effect<A, E | InvalidRunOptions, Exclude<R, RunLedger>> =>
+      Option.isNone(ledger)
+        ? Effect.fail(
+          new InvalidRunOptions({
+            field: "recorder",
+            message: "resuming, cancelling and retrying need a recorder that reads runs back (RunLedger)"
+          })
+        )
+        : Effect.provideService(effect, RunLedger, ledger.value)
+  )
 
 /** Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume). */
 export const make = <E>(
@@ -84,8 +92,10 @@ export const make = <E>(
       return {
         [Symbol.asyncIterator]: () => {
           let inner: Promise<AsyncIterator<StreamEvent>> | undefined
-          const iterator = () =>
-            (inner ??= runtime.runtime().then((rt) => Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()))
+          const iterator =
+            () => (inner ??= runtime.runtime().then((rt) =>
+              Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()
+            ))
           return {
             next: () => iterator().then((it) => it.next()),
             return: (value?: unknown) =>

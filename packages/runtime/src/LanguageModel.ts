@@ -81,7 +81,9 @@ export interface LanguageModelService {
 }
 
 /** The model port the agent loop calls. */
-export class LanguageModel extends Context.Tag("@sextant/runtime/LanguageModel")<LanguageModel, LanguageModelService>() {
+export class LanguageModel
+  extends Context.Tag("@sextant/runtime/LanguageModel")<LanguageModel, LanguageModelService>()
+{
   /** Builds a model service value. */
   static readonly make = (service: LanguageModelService): LanguageModelService => service
 }

@@ -81,7 +81,9 @@ export const runHandler = (thunk: () => HandlerResult): Effect.Effect<void, unkn
   Effect.suspend(() => {
     const out = thunk()
     if (Effect.isEffect(out)) return Effect.asVoid(out)
-    if (isPromiseLike(out)) return Effect.tryPromise({ try: () => Promise.resolve(out), catch: (e) => e }).pipe(Effect.asVoid)
+    if (isPromiseLike(out)) {
+      return Effect.tryPromise({ try: () => Promise.resolve(out), catch: (e) => e }).pipe(Effect.asVoid)
+    }
     return Effect.void
   })
 

@@ -2,7 +2,7 @@
  * The runtime's notifier dispatcher: one bounded mailbox and one fiber per notifier, forked into the scope
  * of this layer (not a run's), drained up to a deadline when the layer is released.
  */
-import { Context, Duration, ExecutionStrategy, Effect, Exit, Layer, Ref, Scope } from "effect"
+import { Context, Duration, Effect, ExecutionStrategy, Exit, Layer, Ref, Scope } from "effect"
 import { defaultDrainTimeout, type Envelope, mergeStats, startWorkers, type Worker } from "./internal/dispatch.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
 

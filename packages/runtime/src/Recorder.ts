@@ -42,13 +42,15 @@ const makeMemory = Effect.sync(() => {
   const reader: MemoryRecorderService = {
     events: (runId) => Effect.sync(() => (runId === undefined ? [...all] : all.filter((e) => e.runId === runId)))
   }
-  const get = (runId: string) => Effect.sync(() => Option.fromNullable(runs.runs.get(runId)).pipe(Option.map((r) => ({ ...r }))))
+  const get = (runId: string) =>
+    Effect.sync(() => Option.fromNullable(runs.runs.get(runId)).pipe(Option.map((r) => ({ ...r }))))
   const ledger: RunLedgerService = {
     get,
-    findByIdempotencyKey: (key) => Effect.suspend(() => {
-      const id = runs.byKey.get(key)
-      return id === undefined ? Effect.succeed(Option.none()) : get(id)
-    }),
+    findByIdempotencyKey: (key) =>
+      Effect.suspend(() => {
+        const id = runs.byKey.get(key)
+        return id === undefined ? Effect.succeed(Option.none()) : get(id)
+      }),
     claim: (runId, expected, submission) =>
       Effect.sync(() => {
         const run = runs.runs.get(runId)

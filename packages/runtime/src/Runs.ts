@@ -12,5 +12,6 @@ import type { CancelResult } from "./RunResult.js"
  * Cancels a run: a paused run at once, one executing in this process at its current model or tool call
  * (interruptible work stops), one in another process at its next step. A finished run is left as it is.
  */
-export const cancelRun: (runId: string) => Effect.Effect<CancelResult, RunNotFound | RecorderError, Recorder | RunLedger> =
-  Resume.cancelRun
+export const cancelRun: (
+  runId: string
+) => Effect.Effect<CancelResult, RunNotFound | RecorderError, Recorder | RunLedger> = Resume.cancelRun

@@ -37,6 +37,7 @@ export interface ToolOptions<A, I> {
 }
 
 /** A tool definition, validated when an agent is made. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of rules/parts/tools of any type
 export interface Tool<A = any, I = any> extends ToolOptions<A, I> {
   readonly name: string
   /** `human`: a call pauses the run `waiting_human_input`; `submitInput` answers it. */

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
-import { Agent, AgentConfigError, InvalidRunOptions, MemoryRecorder, Recorder, ScriptedModel, Tool } from "../src/index.js"
+import {
+  Agent,
+  AgentConfigError,
+  InvalidRunOptions,
+  MemoryRecorder,
+  Recorder,
+  ScriptedModel,
+  Tool
+} from "../src/index.js"
 import { weatherTool } from "./fixtures.js"
 
 const configError = (config: Agent.AgentConfig) => Effect.flip(Agent.make(config))
@@ -13,14 +21,30 @@ describe("Agent.make validation", () => {
         [{ name: "a", instructions: "", maxIterations: 0 }, "maxIterations", /1\.\.200, got 0/],
         [{ name: "a", instructions: "", maxIterations: 201 }, "maxIterations", /1\.\.200, got 201/],
         [{ name: "a", instructions: "", maxIterations: 2.5 }, "maxIterations", /integer/],
-        [{ name: "a", instructions: "", tools: [weatherTool, weatherTool] }, "tools[1].name", /duplicate tool name 'get_weather'/],
         [
-          { name: "a", instructions: "", tools: [Tool.make("bad name", { description: "d", parameters: Schema.Struct({}), handler: () => 1 })] },
+          { name: "a", instructions: "", tools: [weatherTool, weatherTool] },
+          "tools[1].name",
+          /duplicate tool name 'get_weather'/
+        ],
+        [
+          {
+            name: "a",
+            instructions: "",
+            tools: [Tool.make("bad name", {
+              description: "d",
+              parameters: Schema.Struct({}),
+              handler: () => 1
+            })]
+          },
           "tools[0].name",
           /letters, digits/
         ],
         [
-          { name: "a", instructions: "", tools: [Tool.make("t", { description: "", parameters: Schema.Struct({}), handler: () => 1 })] },
+          {
+            name: "a",
+            instructions: "",
+            tools: [Tool.make("t", { description: "", parameters: Schema.Struct({}), handler: () => 1 })]
+          },
           "tools[0].description",
           /non-empty/
         ],
@@ -30,12 +54,24 @@ describe("Agent.make validation", () => {
           /needs a handler/
         ],
         [
-          { name: "a", instructions: "", tools: [Tool.make("t", { description: "d", parameters: Schema.Struct({}), handler: () => 1, timeout: "0 millis" })] },
+          {
+            name: "a",
+            instructions: "",
+            tools: [
+              Tool.make("t", { description: "d", parameters: Schema.Struct({}), handler: () => 1, timeout: "0 millis" })
+            ]
+          },
           "tools[0].timeout",
           /positive/
         ],
         [
-          { name: "a", instructions: "", tools: [Tool.make("t", { description: "d", parameters: Schema.Struct({}), handler: () => 1, maxCallsPerRun: 0 })] },
+          {
+            name: "a",
+            instructions: "",
+            tools: [
+              Tool.make("t", { description: "d", parameters: Schema.Struct({}), handler: () => 1, maxCallsPerRun: 0 })
+            ]
+          },
           "tools[0].maxCallsPerRun",
           /positive integer/
         ]
@@ -50,7 +86,11 @@ describe("Agent.make validation", () => {
 
   it.effect("a client tool needs no handler", () =>
     Effect.map(
-      Agent.make({ name: "a", instructions: "", tools: [Tool.make("ask", { description: "d", parameters: Schema.Struct({}), target: "client" })] }),
+      Agent.make({
+        name: "a",
+        instructions: "",
+        tools: [Tool.make("ask", { description: "d", parameters: Schema.Struct({}), target: "client" })]
+      }),
       (agent) => expect(agent.tools[0]!.target).toBe("client")
     ))
 })

@@ -26,11 +26,13 @@ const failingRecorder = (failAt: number, accepted: Ref.Ref<ReadonlyArray<HookEve
   })
 
 describe("fail-closed recording", () => {
-  for (const [failAt, expectedRequests, label] of [
-    [2, 0, "llm.started of the first call"],
-    [5, 1, "tool.started of the first tool"],
-    [11, 1, "llm.started of the second call"]
-  ] as const) {
+  for (
+    const [failAt, expectedRequests, label] of [
+      [2, 0, "llm.started of the first call"],
+      [5, 1, "tool.started of the first tool"],
+      [11, 1, "llm.started of the second call"]
+    ] as const
+  ) {
     it.effect(`a failed write of ${label} stops the run there`, () =>
       Effect.gen(function*() {
         const accepted = yield* Ref.make<ReadonlyArray<HookEvent.HookEvent>>([])

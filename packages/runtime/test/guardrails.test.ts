@@ -109,7 +109,6 @@ describe("PII", () => {
     expect(Guardrails.PII({ action: "warn" }).action).toBe("warn")
     expect(pii.name).toBe("PII")
   })
-
 })
 
 describe("SecretDetection", () => {
@@ -316,8 +315,12 @@ describe("scan and redaction", () => {
   })
 
   it("runs guardrails in order on the progressively redacted text", () => {
-    const emailBlocker = Guardrails.custom("no-emails", "block", (text) =>
-      [...text.matchAll(/\S+@\S+\.com/g)].map((m) => ({ type: "EMAIL", start: m.index, end: m.index + m[0].length })))
+    const emailBlocker = Guardrails.custom(
+      "no-emails",
+      "block",
+      (text) =>
+        [...text.matchAll(/\S+@\S+\.com/g)].map((m) => ({ type: "EMAIL", start: m.index, end: m.index + m[0].length }))
+    )
     const text = "Write to jane@example.com"
     const redactFirst = Guardrails.scan([pii, emailBlocker], text, Guardrails.emptyRedactions)
     expect(redactFirst.blocked).toBeUndefined()

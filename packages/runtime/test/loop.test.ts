@@ -32,8 +32,12 @@ describe("the agent loop", () => {
 
       // Starts and ends pair by correlation id, never by position.
       const pairs = (start: string, end: string) => {
-        const starts = events.filter((e) => HookEvent.eventType(e) === start).map((e) => (e as { correlationId: string }).correlationId)
-        const ends = events.filter((e) => HookEvent.eventType(e) === end).map((e) => (e as { correlationId: string }).correlationId)
+        const starts = events.filter((e) => HookEvent.eventType(e) === start).map((e) =>
+          (e as { correlationId: string }).correlationId
+        )
+        const ends = events.filter((e) => HookEvent.eventType(e) === end).map((e) =>
+          (e as { correlationId: string }).correlationId
+        )
         return { starts, ends }
       }
       const llm = pairs("llm.started", "llm.completed")

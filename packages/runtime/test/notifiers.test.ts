@@ -95,10 +95,13 @@ describe("AgentRuntime (Promise facade)", () => {
     Effect.promise(async () => {
       const { notifier, seen } = collector()
       const hang = Notifier.make({ name: "hang", timeout: "1 hour", onEvent: () => Effect.never })
-      const runtime = AgentRuntime.make(Layer.merge(ScriptedModel.layer([...twoToolScript, ...twoToolScript]), Recorder.memory), {
-        notifiers: [notifier, hang],
-        drainTimeout: "200 millis"
-      })
+      const runtime = AgentRuntime.make(
+        Layer.merge(ScriptedModel.layer([...twoToolScript, ...twoToolScript]), Recorder.memory),
+        {
+          notifiers: [notifier, hang],
+          drainTimeout: "200 millis"
+        }
+      )
       const agent = Agent.makeSync({ name: "p", instructions: "", tools: [weatherTool, timeTool] })
       const result = await runtime.run(agent, "go")
       expect(result).toMatchObject({ status: "success", answer: "21 °C at noon." })

@@ -33,10 +33,12 @@ const lookup = Tool.make("lookup", {
   handler: ({ q }) => `found ${q}`
 })
 
-const layer = (script: ReadonlyArray<ScriptedModel.ScriptStep>) => Layer.merge(ScriptedModel.layer(script), Recorder.memory)
+const layer = (script: ReadonlyArray<ScriptedModel.ScriptStep>) =>
+  Layer.merge(ScriptedModel.layer(script), Recorder.memory)
 const events = (runId: string) => Effect.flatMap(MemoryRecorder, (m) => m.events(runId))
 const types = (runId: string) => Effect.map(events(runId), (es) => es.map(HookEvent.eventType))
-const expectGapless = (es: ReadonlyArray<HookEvent.HookEvent>) => expect(es.map((e) => e.sequenceIndex)).toEqual(es.map((_, i) => i))
+const expectGapless = (es: ReadonlyArray<HookEvent.HookEvent>) =>
+  expect(es.map((e) => e.sequenceIndex)).toEqual(es.map((_, i) => i))
 
 describe("client tools: pause and resume", () => {
   it.effect("pauses waiting_client_tool, resumes with the results, continues sequence, iterations and usage", () =>
@@ -44,7 +46,11 @@ describe("client tools: pause and resume", () => {
       const agent = yield* Agent.make({ name: "files", instructions: "", tools: [pick, lookup] })
       const paused = yield* agent.run("open a file")
       expect(paused.status).toBe("waiting_client_tool")
-      expect(paused.pendingCalls?.map((c) => [c.name, c.arguments, c.target])).toEqual([["pick_file", { kind: "pdf" }, "client"]])
+      expect(paused.pendingCalls?.map((c) => [c.name, c.arguments, c.target])).toEqual([[
+        "pick_file",
+        { kind: "pdf" },
+        "client"
+      ]])
       const callId = paused.pendingCalls![0]!.id
       const done = yield* agent.submitToolResults(paused.runId, [{ callId, result: { path: "/a.pdf" } }])
       expect(done).toMatchObject({ status: "success", answer: "Opened /a.pdf.", iterations: 2 })
@@ -52,10 +58,23 @@ describe("client tools: pause and resume", () => {
       const es = yield* events(paused.runId)
       expectGapless(es)
       expect(es.map(HookEvent.eventType)).toEqual([
-        "run.started", "message.appended", "llm.started", "llm.completed", "message.appended",
-        "tool.started", "tool.completed", "run.paused",
-        "run.resumed", "tool.started", "tool.completed", "message.appended", "message.appended",
-        "llm.started", "llm.completed", "message.appended", "run.completed"
+        "run.started",
+        "message.appended",
+        "llm.started",
+        "llm.completed",
+        "message.appended",
+        "tool.started",
+        "tool.completed",
+        "run.paused",
+        "run.resumed",
+        "tool.started",
+        "tool.completed",
+        "message.appended",
+        "message.appended",
+        "llm.started",
+        "llm.completed",
+        "message.appended",
+        "run.completed"
       ])
       const client = es.filter((e) => e._tag === "ToolCallCompleted" && e.target === "client")
       expect(client).toMatchObject([{ correlationId: callId, success: true, result: { path: "/a.pdf" } }])
@@ -80,7 +99,9 @@ describe("client tools: pause and resume", () => {
     const spy = Notifier.make({ name: "spy", onEvent: (e) => void seen.push(e) })
     return Effect.gen(function*() {
       const agent = yield* Agent.make({ name: "files", instructions: "", tools: [pick] })
-      const streamed = Chunk.toReadonlyArray(yield* Stream.runCollect(agent.stream("open a file", { notifiers: [spy] })))
+      const streamed = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(agent.stream("open a file", { notifiers: [spy] }))
+      )
       const fromStream = streamed.find((e) => e._tag === "RunPaused")
       expect(fromStream).toMatchObject({ status: "waiting_client_tool" })
       expect(fromStream).not.toHaveProperty("state")
@@ -99,17 +120,38 @@ describe("client tools: pause and resume", () => {
       const other = yield* Agent.make({ name: "other", instructions: "", tools: [pick] })
       const paused = yield* agent.run("two files")
       const [a, b] = paused.pendingCalls!.map((c) => c.id)
-      const invalid = yield* Effect.flip(agent.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, { callId: a!, result: 2 }, { callId: "zzz", result: 3 }]))
+      const invalid = yield* Effect.flip(
+        agent.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, { callId: a!, result: 2 }, {
+          callId: "zzz",
+          result: 3
+        }])
+      )
       expect(invalid).toMatchObject({ _tag: "InvalidToolResults", missing: [b], duplicate: [a], unknown: ["zzz"] })
-      expect((yield* Effect.flip(agent.submitToolResults("nope", []))) ._tag).toBe("RunNotFound")
-      expect((yield* Effect.flip(agent.submitApproval(paused.runId, { approved: true })))).toMatchObject({ _tag: "RunNotPaused", status: "waiting_client_tool" })
+      expect((yield* Effect.flip(agent.submitToolResults("nope", [])))._tag).toBe("RunNotFound")
+      expect(yield* Effect.flip(agent.submitApproval(paused.runId, { approved: true }))).toMatchObject({
+        _tag: "RunNotPaused",
+        status: "waiting_client_tool"
+      })
       expect((yield* Effect.flip(agent.submitInput(paused.runId, "hi")))._tag).toBe("RunNotPaused")
-      expect((yield* Effect.flip(other.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, { callId: b!, result: 2 }])))).toMatchObject({ _tag: "AgentMismatch", expected: "files", actual: "other" })
+      expect(
+        yield* Effect.flip(
+          other.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, { callId: b!, result: 2 }])
+        )
+      ).toMatchObject({ _tag: "AgentMismatch", expected: "files", actual: "other" })
       const ledger = yield* RunLedger
-      expect((yield* ledger.get(paused.runId)).pipe((o) => o._tag === "Some" && o.value.status)).toBe("waiting_client_tool")
-      const ok = yield* agent.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, { callId: b!, error: "user closed the dialog" }])
+      expect((yield* ledger.get(paused.runId)).pipe((o) => o._tag === "Some" && o.value.status)).toBe(
+        "waiting_client_tool"
+      )
+      const ok = yield* agent.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, {
+        callId: b!,
+        error: "user closed the dialog"
+      }])
       expect(ok.status).toBe("success")
-      expect((yield* Effect.flip(agent.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, { callId: b!, result: 2 }])))).toMatchObject({ _tag: "RunAlreadyTerminal", status: "success" })
+      expect(
+        yield* Effect.flip(
+          agent.submitToolResults(paused.runId, [{ callId: a!, result: 1 }, { callId: b!, result: 2 }])
+        )
+      ).toMatchObject({ _tag: "RunAlreadyTerminal", status: "success" })
       const failedCall = (yield* events(paused.runId)).find((e) => e._tag === "ToolCallCompleted" && !e.success)
       expect(failedCall).toMatchObject({ target: "client", error: "user closed the dialog" })
     }).pipe(Effect.provide(layer([
@@ -123,13 +165,18 @@ describe("client tools: pause and resume", () => {
       const paused = yield* agent.run("go")
       const callId = paused.pendingCalls![0]!.id
       const outcomes = yield* Effect.all(
-        Array.from({ length: 10 }, () => Effect.either(agent.submitToolResults(paused.runId, [{ callId, result: "x" }]))),
+        Array.from(
+          { length: 10 },
+          () => Effect.either(agent.submitToolResults(paused.runId, [{ callId, result: "x" }]))
+        ),
         { concurrency: "unbounded" }
       )
       const wins = outcomes.filter((o) => o._tag === "Right")
       expect(wins).toHaveLength(1)
       for (const o of outcomes) {
-        if (o._tag === "Left") expect(["RunAlreadyClaimed", "RunNotPaused", "RunAlreadyTerminal"]).toContain(o.left._tag)
+        if (o._tag === "Left") {
+          expect(["RunAlreadyClaimed", "RunNotPaused", "RunAlreadyTerminal"]).toContain(o.left._tag)
+        }
       }
       expectGapless(yield* events(paused.runId))
     }).pipe(Effect.provide(layer([{ toolCalls: [{ name: "pick_file", arguments: { kind: "a" } }] }, { text: "ok" }]))))
@@ -160,7 +207,10 @@ describe("governance", () => {
       expect(result.status).toBe("success")
       expect(deletes).toBe(0)
       const es = yield* events(result.runId)
-      expect(es.filter((e) => e._tag === "PolicyDenied")).toMatchObject([{ toolName: "delete_file", reason: "denied_by_policy" }])
+      expect(es.filter((e) => e._tag === "PolicyDenied")).toMatchObject([{
+        toolName: "delete_file",
+        reason: "denied_by_policy"
+      }])
       expect(es.some((e) => e._tag === "ToolCallStarted" && e.toolName === "delete_file")).toBe(false)
       const requests = yield* (yield* ScriptedModel.Requests).requests
       const tools = requests[1]!.messages.filter((m) => m._tag === "tool")
@@ -174,7 +224,12 @@ describe("governance", () => {
   it.effect("approval: the whole batch waits; approve executes; client tools still go to the client", () =>
     Effect.gen(function*() {
       deletes = 0
-      const agent = yield* Agent.make({ name: "g", instructions: "", tools: [remove, lookup, pick], requireApproval: ["delete_file"] })
+      const agent = yield* Agent.make({
+        name: "g",
+        instructions: "",
+        tools: [remove, lookup, pick],
+        requireApproval: ["delete_file"]
+      })
       const paused = yield* agent.run("clean up")
       expect(paused.status).toBe("waiting_approval")
       expect(paused.pendingCalls!.map((c) => c.name)).toEqual(["delete_file", "lookup", "pick_file"])
@@ -185,32 +240,56 @@ describe("governance", () => {
       expect(deletes).toBe(1)
       expect(afterApproval.status).toBe("waiting_client_tool")
       expect(afterApproval.pendingCalls!.map((c) => c.name)).toEqual(["pick_file"])
-      const done = yield* agent.submitToolResults(paused.runId, [{ callId: afterApproval.pendingCalls![0]!.id, result: "/f" }])
+      const done = yield* agent.submitToolResults(paused.runId, [{
+        callId: afterApproval.pendingCalls![0]!.id,
+        result: "/f"
+      }])
       expect(done.status).toBe("success")
       const es = yield* events(paused.runId)
       expectGapless(es)
       expect(es.filter((e) => e._tag === "ApprovalDecided")).toMatchObject([{ approved: true }])
       const requests = yield* (yield* ScriptedModel.Requests).requests
-      expect(requests[1]!.messages.filter((m) => m._tag === "tool").map((m) => m.toolName)).toEqual(["delete_file", "lookup", "pick_file"])
+      expect(requests[1]!.messages.filter((m) => m._tag === "tool").map((m) => m.toolName)).toEqual([
+        "delete_file",
+        "lookup",
+        "pick_file"
+      ])
     }).pipe(Effect.provide(layer([
-      { toolCalls: [{ name: "delete_file", arguments: { path: "/tmp/x" } }, { name: "lookup", arguments: { q: "y" } }, { name: "pick_file", arguments: { kind: "a" } }] },
+      {
+        toolCalls: [{ name: "delete_file", arguments: { path: "/tmp/x" } }, { name: "lookup", arguments: { q: "y" } }, {
+          name: "pick_file",
+          arguments: { kind: "a" }
+        }]
+      },
       { text: "done" }
     ]))))
 
   it.effect("approval rejected: each pending call fails with the reason; nothing executes", () =>
     Effect.gen(function*() {
       deletes = 0
-      const agent = yield* Agent.make({ name: "g", instructions: "", tools: [remove], requireApproval: ["delete_file"] })
+      const agent = yield* Agent.make({
+        name: "g",
+        instructions: "",
+        tools: [remove],
+        requireApproval: ["delete_file"]
+      })
       const paused = yield* agent.run("clean up")
       const done = yield* agent.submitApproval(paused.runId, { approved: false, reason: "not on a Friday" })
       expect(done.status).toBe("success")
       expect(deletes).toBe(0)
       const es = yield* events(paused.runId)
-      expect(es.filter((e) => e._tag === "ApprovalDecided")).toMatchObject([{ approved: false, reason: "not on a Friday" }])
+      expect(es.filter((e) => e._tag === "ApprovalDecided")).toMatchObject([{
+        approved: false,
+        reason: "not on a Friday"
+      }])
       const requests = yield* (yield* ScriptedModel.Requests).requests
       expect(requests[1]!.messages.at(-1)).toMatchObject({ _tag: "tool", isError: true })
       expect((requests[1]!.messages.at(-1) as { content: string }).content).toContain("not on a Friday")
-    }).pipe(Effect.provide(layer([{ toolCalls: [{ name: "delete_file", arguments: { path: "/x" } }] }, { text: "ok, I won't" }]))))
+    }).pipe(
+      Effect.provide(
+        layer([{ toolCalls: [{ name: "delete_file", arguments: { path: "/x" } }] }, { text: "ok, I won't" }])
+      )
+    ))
 
   it.effect("budget: thresholds fire once per fraction across a pause; stop ends the run before the next model call", () =>
     Effect.gen(function*() {
@@ -227,7 +306,12 @@ describe("governance", () => {
       expect(done).toMatchObject({ status: "error", error: { failureReason: "budget" } })
       const es = yield* events(paused.runId)
       expect(es.filter((e) => e._tag === "BudgetThreshold").map((e) => e.fraction)).toEqual([0.25, 0.5])
-      expect(es.filter((e) => e._tag === "BudgetExceeded")).toMatchObject([{ kind: "tokens", used: 110, limit: 100, action: "stop" }])
+      expect(es.filter((e) => e._tag === "BudgetExceeded")).toMatchObject([{
+        kind: "tokens",
+        used: 110,
+        limit: 100,
+        action: "stop"
+      }])
       const requests = yield* (yield* ScriptedModel.Requests).requests
       expect(requests).toHaveLength(3)
     }).pipe(Effect.provide(layer([
@@ -247,8 +331,16 @@ describe("cancel", () => {
       const es = yield* events(paused.runId)
       expect(es.at(-1)).toMatchObject({ _tag: "RunCancelled", reason: "cancel_requested" })
       expectGapless(es)
-      expect((yield* Effect.flip(agent.submitToolResults(paused.runId, [{ callId: paused.pendingCalls![0]!.id, result: 1 }])))._tag).toBe("RunAlreadyTerminal")
-      expect(yield* Runs.cancelRun(paused.runId)).toEqual({ runId: paused.runId, status: "cancelled", cancelled: false })
+      expect(
+        (yield* Effect.flip(
+          agent.submitToolResults(paused.runId, [{ callId: paused.pendingCalls![0]!.id, result: 1 }])
+        ))._tag
+      ).toBe("RunAlreadyTerminal")
+      expect(yield* Runs.cancelRun(paused.runId)).toEqual({
+        runId: paused.runId,
+        status: "cancelled",
+        cancelled: false
+      })
       expect((yield* Effect.flip(Runs.cancelRun("missing")))._tag).toBe("RunNotFound")
     }).pipe(Effect.provide(layer([{ toolCalls: [{ name: "pick_file", arguments: { kind: "a" } }] }]))))
 
@@ -289,7 +381,7 @@ describe("cancel", () => {
       const agent = yield* Agent.make({ name: "c", instructions: "", tools: [flagging] })
       const result = yield* agent.run("go")
       expect(result.status).toBe("cancelled")
-      expect((yield* (yield* ScriptedModel.Requests).requests)).toHaveLength(1)
+      expect(yield* (yield* ScriptedModel.Requests).requests).toHaveLength(1)
       expect((yield* types(result.runId)).slice(-2)).toEqual(["message.appended", "run.cancelled"])
     }).pipe(Effect.provide(layer([{ toolCalls: [{ name: "flag", arguments: {} }] }, { text: "never" }]))))
 })
@@ -336,19 +428,29 @@ describe("idempotency, retry, delegation", () => {
       expect(result).toMatchObject({ status: "success", answer: "boss done" })
       const all = yield* (yield* MemoryRecorder).events()
       const childStart = all.find((e) => e._tag === "RunStarted" && e.agentName === "researcher")
-      expect(childStart).toMatchObject({ parentRunId: result.runId, delegationLevel: 1, tenantId: "acme", input: "dig" })
+      expect(childStart).toMatchObject({
+        parentRunId: result.runId,
+        delegationLevel: 1,
+        tenantId: "acme",
+        input: "dig"
+      })
       const toolResult = all.find((e) => e._tag === "ToolCallCompleted" && e.runId === result.runId)
       expect(toolResult).toMatchObject({ success: true, result: { status: "success", answer: "child answer" } })
 
       // Past the child's depth limit the tool call fails and the parent goes on.
       const leaf = yield* Agent.make({ name: "leaf", instructions: "", maxDelegationDepth: 0 })
-      const parent = yield* Agent.make({ name: "parent", instructions: "", tools: [Agent.asTool(leaf, { description: "x" })] })
+      const parent = yield* Agent.make({
+        name: "parent",
+        instructions: "",
+        tools: [Agent.asTool(leaf, { description: "x" })]
+      })
       const limited = yield* parent.run("go")
       expect(limited).toMatchObject({ status: "success", answer: "parent done" })
       const refused = (yield* events(limited.runId)).find((e) => e._tag === "ToolCallCompleted")
       expect(refused).toMatchObject({ success: false })
       expect((refused as { error: string }).error).toMatch(/delegation depth limit reached: level 1 exceeds 0/)
-      expect((yield* (yield* MemoryRecorder).events()).some((e) => e._tag === "RunStarted" && e.agentName === "leaf")).toBe(false)
+      expect((yield* (yield* MemoryRecorder).events()).some((e) => e._tag === "RunStarted" && e.agentName === "leaf"))
+        .toBe(false)
     }).pipe(Effect.provide(layer([
       { toolCalls: [{ name: "researcher", arguments: { input: "dig" } }] },
       { text: "child answer" },

@@ -15,7 +15,9 @@ const callOnce = (tool: Tool.Tool, args: unknown, name = tool.name) =>
     const completed = events.find((e): e is Extract<HookEvent.HookEvent, { _tag: "ToolCallCompleted" }> =>
       e._tag === "ToolCallCompleted"
     )!
-    const seen = requests[1]!.messages.find((m): m is Extract<HookEvent.Message, { _tag: "tool" }> => m._tag === "tool")!
+    const seen = requests[1]!.messages.find((m): m is Extract<HookEvent.Message, { _tag: "tool" }> =>
+      m._tag === "tool"
+    )!
     return { completed, seen, result }
   })
 
@@ -24,7 +26,11 @@ const echo = (handler: Tool.ToolOptions<{ readonly x: number }, { readonly x: nu
 
 /** Asserts a failed tool result: recorded as success=false with the message, and shown to the model as an error. */
 const expectFailure = (
-  out: { completed: { success: boolean; error?: string; result: unknown }; seen: { isError: boolean; content: string }; result: { status: string } },
+  out: {
+    completed: { success: boolean; error?: string; result: unknown }
+    seen: { isError: boolean; content: string }
+    result: { status: string }
+  },
   pattern: RegExp
 ) => {
   expect(out.completed.success).toBe(false)
@@ -37,28 +43,42 @@ const expectFailure = (
 
 describe("failed tool results (the run goes on)", () => {
   it.effect("arguments that fail to decode", () =>
-    Effect.map(callOnce(echo(({ x }) => x), { x: "not a number" }), (out) =>
-      expectFailure(out, /Invalid arguments for tool 'echo':[\s\S]*Expected number, actual "not a number"/)))
+    Effect.map(
+      callOnce(echo(({ x }) => x), { x: "not a number" }),
+      (out) => expectFailure(out, /Invalid arguments for tool 'echo':[\s\S]*Expected number, actual "not a number"/)
+    ))
 
   it.effect("an unknown tool name", () =>
     Effect.map(callOnce(echo(({ x }) => x), { x: 1 }, "nope"), (out) => expectFailure(out, /^Unknown tool: nope$/)))
 
   it.effect("a handler failure (Effect.fail)", () =>
-    Effect.map(callOnce(echo(() => Effect.fail(new Error("city not found"))), { x: 1 }), (out) =>
-      expectFailure(out, /Tool 'echo' failed: city not found/)))
+    Effect.map(
+      callOnce(echo(() => Effect.fail(new Error("city not found"))), { x: 1 }),
+      (out) => expectFailure(out, /Tool 'echo' failed: city not found/)
+    ))
 
   it.effect("a rejected Promise", () =>
-    Effect.map(callOnce(echo(() => Promise.reject(new Error("503 upstream"))), { x: 1 }), (out) =>
-      expectFailure(out, /Tool 'echo' failed: 503 upstream/)))
+    Effect.map(
+      callOnce(echo(() => Promise.reject(new Error("503 upstream"))), { x: 1 }),
+      (out) => expectFailure(out, /Tool 'echo' failed: 503 upstream/)
+    ))
 
   it.effect("a synchronous throw", () =>
-    Effect.map(callOnce(echo(() => {
-      throw new TypeError("boom")
-    }), { x: 1 }), (out) => expectFailure(out, /Tool 'echo' failed: crashed: boom/)))
+    Effect.map(
+      callOnce(
+        echo(() => {
+          throw new TypeError("boom")
+        }),
+        { x: 1 }
+      ),
+      (out) => expectFailure(out, /Tool 'echo' failed: crashed: boom/)
+    ))
 
   it.effect("a defect (Effect.die)", () =>
-    Effect.map(callOnce(echo(() => Effect.die("kaput")), { x: 1 }), (out) =>
-      expectFailure(out, /Tool 'echo' failed: crashed: kaput/)))
+    Effect.map(
+      callOnce(echo(() => Effect.die("kaput")), { x: 1 }),
+      (out) => expectFailure(out, /Tool 'echo' failed: crashed: kaput/)
+    ))
 
   it.live("a timeout interrupts the handler and aborts its signal", () =>
     Effect.gen(function*() {
@@ -79,7 +99,10 @@ describe("failed tool results (the run goes on)", () => {
 
   it.effect("a result that is not JSON-serialisable", () =>
     Effect.gen(function*() {
-      expectFailure(yield* callOnce(echo(() => ({ n: 10n })), { x: 1 }), /returned a result that is not JSON-serialisable: \$\.n is a bigint/)
+      expectFailure(
+        yield* callOnce(echo(() => ({ n: 10n })), { x: 1 }),
+        /returned a result that is not JSON-serialisable: \$\.n is a bigint/
+      )
       expectFailure(yield* callOnce(echo(() => new Map()), { x: 1 }), /\$ is a Map/)
       const cycle: Record<string, unknown> = {}
       cycle.self = cycle

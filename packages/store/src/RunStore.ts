@@ -116,11 +116,20 @@ export interface RunStoreService {
   /** A live tail of a run's events: what is recorded, then new events as they land; ends after a terminal event unless `follow`. */
   readonly streamEvents: (runId: string, options?: StreamEventsOptions) => Stream.Stream<StoredEvent, RunQueryError>
   /** A run's messages in order. */
-  readonly getTraces: (runId: string, options?: IterationOptions) => Effect.Effect<ReadonlyArray<TraceEntry>, RunQueryError>
+  readonly getTraces: (
+    runId: string,
+    options?: IterationOptions
+  ) => Effect.Effect<ReadonlyArray<TraceEntry>, RunQueryError>
   /** A run's tool calls in start order. */
-  readonly getToolCalls: (runId: string, options?: IterationOptions) => Effect.Effect<ReadonlyArray<ToolCall>, RunQueryError>
+  readonly getToolCalls: (
+    runId: string,
+    options?: IterationOptions
+  ) => Effect.Effect<ReadonlyArray<ToolCall>, RunQueryError>
   /** A run's model calls in start order. */
-  readonly getLlmCalls: (runId: string, options?: IterationOptions) => Effect.Effect<ReadonlyArray<LlmCall>, RunQueryError>
+  readonly getLlmCalls: (
+    runId: string,
+    options?: IterationOptions
+  ) => Effect.Effect<ReadonlyArray<LlmCall>, RunQueryError>
   /** A run's pauses, each with the resume that ended it and the wait in ms. */
   readonly getPauses: (runId: string, options?: CallOptions) => Effect.Effect<ReadonlyArray<PausePair>, RunQueryError>
   /** A run's ancestors, descendants and the token/cost totals of its subtree (safe against parent cycles). */

@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
 import { RunStore } from "../src/index.js"
-import { DatabaseUrl, dialects, runAgent, SeededRuns, seededLayer, toolThenAnswer } from "./support.js"
+import { DatabaseUrl, dialects, runAgent, seededLayer, SeededRuns, toolThenAnswer } from "./support.js"
 
 for (const dialect of dialects) {
   describe(`RunStore tenant scope on ${dialect.name}`, () => {
@@ -13,7 +13,8 @@ for (const dialect of dialects) {
           const unscoped = yield* RunStore
           const acme = yield* RunStore.make({ scope: { tenantId: "acme" } })
           // A child of an acme run that belongs to another tenant stays invisible to acme.
-          const foreignChild = (yield* runAgent("spy", toolThenAnswer("x"), { tenantId: "globex", parentRunId: s.parent })).runId
+          const foreignChild =
+            (yield* runAgent("spy", toolThenAnswer("x"), { tenantId: "globex", parentRunId: s.parent })).runId
 
           const listed = yield* acme.listRuns({ limit: 1000 })
           expect(listed.items.every((r) => r.tenantId === "acme")).toBe(true)
@@ -92,7 +93,9 @@ for (const dialect of dialects) {
             expect(yield* Effect.promise(() => client.getRun(s.weather1))).toEqual(yield* store.getRun(s.weather1))
             const rejected = yield* Effect.promise(() => client.getRun("nope").then(() => undefined, (e: unknown) => e))
             expect(rejected).toMatchObject({ _tag: "RunNotFound", runId: "nope" })
-            const bad = yield* Effect.promise(() => client.listRuns({ limit: 0 }).then(() => undefined, (e: unknown) => e))
+            const bad = yield* Effect.promise(() =>
+              client.listRuns({ limit: 0 }).then(() => undefined, (e: unknown) => e)
+            )
             expect(bad).toMatchObject({ _tag: "InvalidQuery", field: "limit" })
             const lines: Array<string> = []
             yield* Effect.promise(async () => {
@@ -103,9 +106,13 @@ for (const dialect of dialects) {
             yield* Effect.promise(async () => {
               for await (const e of client.streamEvents(s.weather1)) events.push(e.sequenceIndex)
             })
-            expect(events).toEqual((yield* store.getEvents(s.weather1, { limit: 1000 })).items.map((e) => e.sequenceIndex))
+            expect(events).toEqual(
+              (yield* store.getEvents(s.weather1, { limit: 1000 })).items.map((e) => e.sequenceIndex)
+            )
             const scoped = yield* Effect.promise(() => RunStore.fromDatabaseUrl(url, { scope: { tenantId: "globex" } }))
-            const notFound = yield* Effect.promise(() => scoped.getRun(s.weather1).then(() => undefined, (e: unknown) => e))
+            const notFound = yield* Effect.promise(() =>
+              scoped.getRun(s.weather1).then(() => undefined, (e: unknown) => e)
+            )
             expect(notFound).toMatchObject({ _tag: "RunNotFound" })
             yield* Effect.promise(() => scoped.close())
           } finally {

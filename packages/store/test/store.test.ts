@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Chunk, Effect, Either, Stream } from "effect"
 import { type ListRunsOptions, type Records, RunStore } from "../src/index.js"
-import { dialects, runAgent, SeededRuns, seededLayer, toolThenAnswer } from "./support.js"
+import { dialects, runAgent, seededLayer, SeededRuns, toolThenAnswer } from "./support.js"
 
 const ids = (items: ReadonlyArray<{ readonly id: string }>) => items.map((r) => r.id)
 
@@ -19,7 +19,8 @@ for (const dialect of dialects) {
           expect(page.nextCursor).toBeNull()
           for (const r of page.items) expect(r.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
           const sorted = [...page.items].sort((a, b) =>
-            a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1)
+            a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1
+          )
           expect(ids(sorted)).toEqual(ids(page.items))
         }))
 
@@ -163,7 +164,9 @@ for (const dialect of dialects) {
           expect(streamed).toEqual(all)
           const tail = Chunk.toArray(yield* Stream.runCollect(store.streamEvents(s.weather2, { after: 3 })))
           expect(tail).toEqual(all.slice(4))
-          const nothing = Chunk.toArray(yield* Stream.runCollect(store.streamEvents(s.weather2, { after: all.length - 1 })))
+          const nothing = Chunk.toArray(
+            yield* Stream.runCollect(store.streamEvents(s.weather2, { after: all.length - 1 }))
+          )
           expect(nothing).toEqual([])
           expect((yield* Effect.flip(Stream.runCollect(store.streamEvents("nope"))))._tag).toBe("RunNotFound")
         }))
@@ -187,7 +190,11 @@ for (const dialect of dialects) {
             error: null
           })
           const llm = yield* store.getLlmCalls(s.weather1)
-          expect(llm.map((c) => [c.iteration, c.status, c.inputTokens])).toEqual([[1, "completed", 50], [2, "completed", 80]])
+          expect(llm.map((c) => [c.iteration, c.status, c.inputTokens])).toEqual([[1, "completed", 50], [
+            2,
+            "completed",
+            80
+          ]])
           expect(llm[0]!.semanticRequest).not.toBeNull()
           expect(llm[1]).toMatchObject({ cacheWriteTokens: 7, costUsd: 0.002, finishReason: "stop" })
           const second = yield* store.getLlmCalls(s.weather1, { iteration: 2 })
@@ -195,7 +202,9 @@ for (const dialect of dialects) {
           expect(yield* store.getToolCalls(s.weather1, { iteration: 2 })).toEqual([])
           const firstTraces = yield* store.getTraces(s.weather1, { iteration: 1 })
           expect(firstTraces.every((t) => t.iteration === 1)).toBe(true)
-          expect(yield* Effect.flip(store.getLlmCalls(s.weather1, { iteration: -1 }))).toMatchObject({ field: "iteration" })
+          expect(yield* Effect.flip(store.getLlmCalls(s.weather1, { iteration: -1 }))).toMatchObject({
+            field: "iteration"
+          })
           expect((yield* Effect.flip(store.getTraces("nope")))._tag).toBe("RunNotFound")
         }))
 
@@ -210,7 +219,11 @@ for (const dialect of dialects) {
             status: "waiting_client_tool",
             submission: { kind: "tool_results", results: [{ result: { confirmed: true } }] }
           })
-          expect(p.pendingCalls).toMatchObject([{ name: "confirm_payment", target: "client", arguments: { amount: 12 } }])
+          expect(p.pendingCalls).toMatchObject([{
+            name: "confirm_payment",
+            target: "client",
+            arguments: { amount: 12 }
+          }])
           expect(p.resumeSequenceIndex).toBe(p.pauseSequenceIndex + 1)
           expect(p.waitMs).toBe(Date.parse(p.resumedAt!) - Date.parse(p.pausedAt))
           expect(p.waitMs).toBeGreaterThanOrEqual(0)
@@ -231,7 +244,9 @@ for (const dialect of dialects) {
           expect(root.children.map((c) => c.run.id)).toEqual([s.child1, s.child2])
           expect(root.children[0]!.children.map((c) => c.run.id)).toEqual([s.grandchild])
           const family = [s.parent, s.child1, s.child2, s.grandchild]
-          const usage = yield* sql<Record<string, unknown>>`SELECT * FROM token_usage WHERE agent_run_id IN ${sql.in(family)}`
+          const usage = yield* sql<Record<string, unknown>>`SELECT * FROM token_usage WHERE agent_run_id IN ${
+            sql.in(family)
+          }`
           const sum = (k: string) => usage.reduce((a, r) => a + Number(r[k] ?? 0), 0)
           expect(root.subtreeTotals).toMatchObject({
             runCount: 4,
@@ -255,7 +270,8 @@ for (const dialect of dialects) {
           const day = (v: unknown) => new Date(v as string).toISOString().slice(0, 10)
           const keyOf = (r: Record<string, unknown>, by: ReadonlyArray<string>) =>
             JSON.stringify(by.map((g) =>
-              g === "tenant" ? r.tenant_id : g === "agent" ? r.agent_name : g === "model" ? r.model : day(r.created_at)))
+              g === "tenant" ? r.tenant_id : g === "agent" ? r.agent_name : g === "model" ? r.model : day(r.created_at)
+            ))
           const groupings: ReadonlyArray<ReadonlyArray<Records.UsageGroupBy>> = [
             [],
             ["tenant"],
@@ -265,13 +281,17 @@ for (const dialect of dialects) {
             ["tenant", "agent", "model", "day"]
           ]
           for (const by of groupings) {
-            const expected = new Map<string, { input: number; output: number; cache: number; cost: number; runs: Set<string>; calls: number }>()
+            const expected = new Map<
+              string,
+              { input: number; output: number; cache: number; cost: number; runs: Set<string>; calls: number }
+            >()
             for (const r of raw) {
               const k = keyOf(r, by)
               const e = expected.get(k) ?? { input: 0, output: 0, cache: 0, cost: 0, runs: new Set(), calls: 0 }
               e.input += Number(r.input_tokens)
               e.output += Number(r.output_tokens)
-              e.cache += Number(r.cache_read_tokens ?? 0) + Number(r.cache_write_tokens ?? 0) + Number(r.reasoning_tokens ?? 0)
+              e.cache += Number(r.cache_read_tokens ?? 0) + Number(r.cache_write_tokens ?? 0) +
+                Number(r.reasoning_tokens ?? 0)
               e.cost += Number(r.cost_usd ?? 0)
               e.runs.add(String(r.agent_run_id))
               e.calls++
@@ -281,20 +301,29 @@ for (const dialect of dialects) {
             expect(groups.length).toBe(expected.size)
             for (const g of groups) {
               const k = JSON.stringify(by.map((d) =>
-                d === "tenant" ? g.tenantId : d === "agent" ? g.agentName : d === "model" ? g.model : g.day))
+                d === "tenant" ? g.tenantId : d === "agent" ? g.agentName : d === "model" ? g.model : g.day
+              ))
               const e = expected.get(k)!
               expect(e, k).toBeDefined()
-              expect([g.inputTokens, g.outputTokens, g.cacheReadTokens + g.cacheWriteTokens + g.reasoningTokens, g.runCount, g.modelCallCount])
+              expect([
+                g.inputTokens,
+                g.outputTokens,
+                g.cacheReadTokens + g.cacheWriteTokens + g.reasoningTokens,
+                g.runCount,
+                g.modelCallCount
+              ])
                 .toEqual([e.input, e.output, e.cache, e.runs.size, e.calls])
               expect(g.costUsd).toBeCloseTo(e.cost, 10)
             }
           }
           const acme = yield* store.usage({ groupBy: ["tenant"], tenantId: "acme" })
-          expect(acme.map((g) => g.tenantId)).toEqual(["acme"])
+          expect(acme.map((g) =>
+            g.tenantId
+          )).toEqual(["acme"])
           const none = yield* store.usage({ from: "2000-01-01T00:00:00Z", to: "2000-01-02T00:00:00Z" })
           expect(none).toMatchObject([{ inputTokens: 0, runCount: 0, modelCallCount: 0 }])
-          expect((yield* Effect.flip(store.usage({ groupBy: ["week" as never] })))).toMatchObject({ field: "groupBy" })
-          expect((yield* Effect.flip(store.usage({ from: "soon" })))).toMatchObject({ field: "from" })
+          expect(yield* Effect.flip(store.usage({ groupBy: ["week" as never] }))).toMatchObject({ field: "groupBy" })
+          expect(yield* Effect.flip(store.usage({ from: "soon" }))).toMatchObject({ field: "from" })
         }))
 
       it.effect("exportRuns round-trips: every line parses back to what the per-run queries return", () =>
@@ -316,7 +345,8 @@ for (const dialect of dialects) {
           }
           const red = Chunk.toArray(yield* Stream.runCollect(store.exportRecords({ metadata: { team: "red" } })))
           expect(red.map((r) => r.run.metadata)).toEqual([{ team: "red" }, { team: "red", tier: 1, beta: true }])
-          expect(Either.isLeft(yield* Effect.either(Stream.runCollect(store.exportRecords({ limit: 5 } as never))))).toBe(false)
+          expect(Either.isLeft(yield* Effect.either(Stream.runCollect(store.exportRecords({ limit: 5 } as never)))))
+            .toBe(false)
         }))
     })
   })

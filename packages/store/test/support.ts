@@ -11,7 +11,9 @@ import { RunStore } from "../src/index.js"
 export type { Dialect }
 
 /** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects = makeDialects((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+export const dialects = makeDialects((url) =>
+  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
+)
 
 const weatherTool = Tool.make("get_weather", {
   description: "Weather for a city",
@@ -28,9 +30,18 @@ const payTool = Tool.make("confirm_payment", {
 export const toolThenAnswer = (answer: string, cost = true): ReadonlyArray<ScriptedModel.ScriptStep> => [
   {
     toolCalls: [{ name: "get_weather", arguments: { city: "Lisbon" } }],
-    usage: { inputTokens: 50, outputTokens: 12, cacheReadTokens: 30, reasoningTokens: 4, ...(cost ? { costUsd: 0.001 } : {}) }
+    usage: {
+      inputTokens: 50,
+      outputTokens: 12,
+      cacheReadTokens: 30,
+      reasoningTokens: 4,
+      ...(cost ? { costUsd: 0.001 } : {})
+    }
   },
-  { text: answer, usage: { inputTokens: 80, outputTokens: 9, cacheWriteTokens: 7, ...(cost ? { costUsd: 0.002 } : {}) } }
+  {
+    text: answer,
+    usage: { inputTokens: 80, outputTokens: 9, cacheWriteTokens: 7, ...(cost ? { costUsd: 0.002 } : {}) }
+  }
 ]
 
 /** Runs an agent once with its own scripted model, recorded by the ambient recorder. */
@@ -42,7 +53,9 @@ export const runAgent = (
 ) =>
   Effect.gen(function*() {
     const agent = yield* Agent.make({ name, instructions: `You are ${name}.`, tools: [weatherTool, payTool] })
-    return yield* agent.run(input, options).pipe(Effect.provide(ScriptedModel.layer(script, { model: `${name}-model` })))
+    return yield* agent.run(input, options).pipe(
+      Effect.provide(ScriptedModel.layer(script, { model: `${name}-model` }))
+    )
   })
 
 /** Ids of the seeded runs. */
@@ -79,11 +92,17 @@ export const seed = Effect.gen(function*() {
     tenantId: "acme",
     metadata: { team: "red", tier: 1, beta: true }
   })
-  const weather2 = yield* one("weather", toolThenAnswer("Still 21"), { tenantId: "acme", metadata: { team: "blue", tier: 2 } })
+  const weather2 = yield* one("weather", toolThenAnswer("Still 21"), {
+    tenantId: "acme",
+    metadata: { team: "blue", tier: 2 }
+  })
   const failed = yield* one("support", [{ fail: "vendor down" }], { tenantId: "globex", metadata: { team: "red" } })
   yield* Effect.promise(() => at(3))
   const pausedRun = yield* runAgent("checkout", [
-    { toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }], usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 } }
+    {
+      toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }],
+      usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 }
+    }
   ], { tenantId: "acme" })
   const paused = pausedRun.runId
   ids.push(paused)
@@ -93,18 +112,35 @@ export const seed = Effect.gen(function*() {
   const child2 = yield* one("writer", toolThenAnswer("wrote", false), { tenantId: "acme", parentRunId: parent })
   const grandchild = yield* one("fact-checker", toolThenAnswer("checked"), { tenantId: "acme", parentRunId: child1 })
   const untenanted = yield* one("weather", toolThenAnswer("no tenant"), {})
-  return { weather1, weather2, failed, paused, parent, child1, child2, grandchild, untenanted, all: ids } satisfies Seeded
+  return {
+    weather1,
+    weather2,
+    failed,
+    paused,
+    parent,
+    child1,
+    child2,
+    grandchild,
+    untenanted,
+    all: ids
+  } satisfies Seeded
 })
 
 /** Resumes a paused run the way a client does: submits its tool result; the model then answers. */
 export const resumeAndComplete = (runId: string, callId: string) =>
   Effect.gen(function*() {
     yield* Effect.promise(() => at(5))
-    const agent = yield* Agent.make({ name: "checkout", instructions: "You are checkout.", tools: [weatherTool, payTool] })
+    const agent = yield* Agent.make({
+      name: "checkout",
+      instructions: "You are checkout.",
+      tools: [weatherTool, payTool]
+    })
     yield* agent.submitToolResults(runId, [{ callId, result: { confirmed: true } }]).pipe(
-      Effect.provide(ScriptedModel.layer([{ text: "paid", usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 } }], {
-        model: "checkout-model"
-      }))
+      Effect.provide(
+        ScriptedModel.layer([{ text: "paid", usage: { inputTokens: 20, outputTokens: 3, costUsd: 0.0005 } }], {
+          model: "checkout-model"
+        })
+      )
     )
   })
 

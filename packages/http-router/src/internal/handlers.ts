@@ -7,7 +7,7 @@ import type { InvalidQuery, RunNotFound, RunQueryError, RunStoreService, StoreEr
 import { Effect, Layer, Stream } from "effect"
 import { CurrentPrincipal, type ExportParams, ReadApi } from "../Api.js"
 import { InternalError, InvalidParameter } from "../Errors.js"
-import { sseResponse, type SseOptions } from "./sse.js"
+import { type SseOptions, sseResponse } from "./sse.js"
 
 /** Maps a query failure: bad query → 400 naming the parameter; database failure → logged 500. */
 export const fromQueryError = (e: InvalidQuery | StoreError): Effect.Effect<never, InvalidParameter | InternalError> =>
@@ -19,7 +19,9 @@ export const fromQueryError = (e: InvalidQuery | StoreError): Effect.Effect<neve
     )
 
 /** Maps a per-run query failure (an unknown or out-of-scope run stays a 404). */
-export const fromStoreError = (e: RunQueryError): Effect.Effect<never, InvalidParameter | InternalError | RunNotFound> =>
+export const fromStoreError = (
+  e: RunQueryError
+): Effect.Effect<never, InvalidParameter | InternalError | RunNotFound> =>
   e._tag === "RunNotFound" ? Effect.fail(e) : fromQueryError(e)
 
 /** A JSON response of a value that is already plain JSON; a value JSON cannot hold becomes a logged 500. */
@@ -28,7 +30,9 @@ const json = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerRespon
     Effect.catchAll((e) =>
       Effect.zipRight(
         Effect.logError("sextant read router: response could not be serialised", e),
-        Effect.fail(new InternalError({ message: "The response could not be serialised; the cause is in the server log." }))
+        Effect.fail(
+          new InternalError({ message: "The response could not be serialised; the cause is in the server log." })
+        )
       )
     )
   )
@@ -43,7 +47,9 @@ const parseMetadata = (raw: string | undefined) => {
   } catch {
     // falls through
   }
-  return Effect.fail(new InvalidParameter({ parameter: "metadata", message: "metadata: must be a JSON object, e.g. {\"team\":\"red\"}" }))
+  return Effect.fail(
+    new InvalidParameter({ parameter: "metadata", message: "metadata: must be a JSON object, e.g. {\"team\":\"red\"}" })
+  )
 }
 
 const list = <A>(value: A | ReadonlyArray<A> | undefined): ReadonlyArray<A> | undefined =>
@@ -56,8 +62,11 @@ export const handlersLayer = (store: RunStoreService, sse: SseOptions) => {
   /** Runs a per-run query in the principal's scope and writes its JSON. */
   const withScope = <A>(
     f: (scope: Scope) => Effect.Effect<A, RunQueryError>
-  ): Effect.Effect<HttpServerResponse.HttpServerResponse, InvalidParameter | InternalError | RunNotFound, CurrentPrincipal> =>
-    Effect.flatMap(scopeOf, (scope) => Effect.flatMap(Effect.catchAll(f(scope), fromStoreError), json))
+  ): Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    InvalidParameter | InternalError | RunNotFound,
+    CurrentPrincipal
+  > => Effect.flatMap(scopeOf, (scope) => Effect.flatMap(Effect.catchAll(f(scope), fromStoreError), json))
   /** Runs a query over many runs in the principal's scope and writes its JSON. */
   const withScopeAll = <A>(
     f: (scope: Scope) => Effect.Effect<A, InvalidQuery | StoreError>
@@ -80,10 +89,17 @@ export const handlersLayer = (store: RunStoreService, sse: SseOptions) => {
     h
       .handle("listRuns", ({ urlParams }) =>
         Effect.flatMap(filterOf(urlParams), (filter) =>
-          withScopeAll((scope) => store.listRuns({ ...filter, cursor: urlParams.cursor, limit: urlParams.limit, scope }))))
-      .handle("getRun", ({ path }) => withScope((scope) => store.getRun(path.runId, { scope })))
+          withScopeAll((scope) =>
+            store.listRuns({ ...filter, cursor: urlParams.cursor, limit: urlParams.limit, scope })
+          )))
+      .handle("getRun", ({ path }) =>
+        withScope((scope) =>
+          store.getRun(path.runId, { scope })
+        ))
       .handle("getEvents", ({ path, urlParams }) =>
-        withScope((scope) => store.getEvents(path.runId, { after: urlParams.after, limit: urlParams.limit, scope })))
+        withScope((scope) =>
+          store.getEvents(path.runId, { after: urlParams.after, limit: urlParams.limit, scope })
+        ))
       .handleRaw("streamEvents", ({ headers, path, urlParams }) =>
         Effect.flatMap(scopeOf, (scope) =>
           sseResponse(store, sse, {
@@ -93,25 +109,42 @@ export const handlersLayer = (store: RunStoreService, sse: SseOptions) => {
             scope
           }).pipe(Effect.catchAll(fromStoreError))))
       .handle("getTraces", ({ path, urlParams }) =>
-        withScope((scope) => Effect.map(store.getTraces(path.runId, { iteration: urlParams.iteration, scope }), wrap)))
+        withScope((scope) =>
+          Effect.map(store.getTraces(path.runId, { iteration: urlParams.iteration, scope }), wrap)
+        ))
       .handle("getToolCalls", ({ path, urlParams }) =>
-        withScope((scope) => Effect.map(store.getToolCalls(path.runId, { iteration: urlParams.iteration, scope }), wrap)))
+        withScope((scope) =>
+          Effect.map(store.getToolCalls(path.runId, { iteration: urlParams.iteration, scope }), wrap)
+        ))
       .handle("getLlmCalls", ({ path, urlParams }) =>
-        withScope((scope) => Effect.map(store.getLlmCalls(path.runId, { iteration: urlParams.iteration, scope }), wrap)))
-      .handle("getPauses", ({ path }) => withScope((scope) => Effect.map(store.getPauses(path.runId, { scope }), wrap)))
-      .handle("getRunTree", ({ path }) => withScope((scope) => store.getRunTree(path.runId, { scope })))
+        withScope((scope) =>
+          Effect.map(store.getLlmCalls(path.runId, { iteration: urlParams.iteration, scope }), wrap)
+        ))
+      .handle("getPauses", ({ path }) =>
+        withScope((scope) =>
+          Effect.map(store.getPauses(path.runId, { scope }), wrap)
+        ))
+      .handle("getRunTree", ({ path }) =>
+        withScope((scope) =>
+          store.getRunTree(path.runId, { scope })
+        ))
       .handle("usage", ({ urlParams }) =>
         withScopeAll((scope) =>
           Effect.map(
             store.usage({
-              groupBy: list(urlParams.groupBy)?.flatMap((g) => g.split(",")).map((g) => g.trim()).filter((g) => g !== "") as never,
+              groupBy: list(urlParams.groupBy)?.flatMap((g) =>
+                g.split(",")
+              ).map((g) => g.trim()).filter((g) =>
+                g !== ""
+              ) as never,
               from: urlParams.from,
               to: urlParams.to,
               tenantId: urlParams.tenantId,
               scope
             }),
             wrap
-          )))
+          )
+        ))
       .handleRaw("exportRuns", ({ urlParams }) =>
         Effect.gen(function*() {
           const scope = yield* scopeOf

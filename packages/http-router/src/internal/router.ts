@@ -2,10 +2,10 @@
  * Assembles the read API over a store: authorization, handlers, error mapping, and the Web and Node
  * handlers that mount it under any prefix.
  */
-import type * as Http from "node:http"
 import { HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, ManagedRuntime } from "effect"
+import type * as Http from "node:http"
 import { Authorization, type Principal, ReadApi } from "../Api.js"
 import { Forbidden, InternalError, InvalidParameter, RouteNotFound, Unauthorized } from "../Errors.js"
 import type { AuthRequest, ReadRouterOptions } from "../ReadRouter.js"
@@ -48,7 +48,14 @@ const authorizationLayer = (authorize: ReadRouterOptions["authorize"]) =>
     })
   )
 
-const knownErrors = new Set(["InvalidParameter", "Unauthorized", "Forbidden", "RunNotFound", "RouteNotFound", "InternalError"])
+const knownErrors = new Set([
+  "InvalidParameter",
+  "Unauthorized",
+  "Forbidden",
+  "RunNotFound",
+  "RouteNotFound",
+  "InternalError"
+])
 
 /** Turns every failure into one of the API's JSON errors: decode → 400 naming the parameter, no route → 404, rest → logged 500. */
 const errorMapping = HttpApiBuilder.middleware(ReadApi, (app) =>
@@ -57,11 +64,17 @@ const errorMapping = HttpApiBuilder.middleware(ReadApi, (app) =>
       Effect.gen(function*() {
         const failure = Cause.failureOption(cause)
         if (failure._tag === "Some") {
-          const e = failure.value as { readonly _tag?: string; readonly issues?: ReadonlyArray<{ path: ReadonlyArray<unknown>; message: string }> }
+          const e = failure.value as {
+            readonly _tag?: string
+            readonly issues?: ReadonlyArray<{ path: ReadonlyArray<unknown>; message: string }>
+          }
           if (e._tag === "HttpApiDecodeError") {
             const issue = e.issues?.[0]
             const parameter = issue === undefined || issue.path.length === 0 ? "request" : String(issue.path[0])
-            return yield* new InvalidParameter({ parameter, message: `${parameter}: ${issue?.message ?? "is invalid"}` })
+            return yield* new InvalidParameter({
+              parameter,
+              message: `${parameter}: ${issue?.message ?? "is invalid"}`
+            })
           }
           if (e._tag === "RouteNotFound") {
             const request = yield* HttpServerRequest.HttpServerRequest
@@ -112,8 +125,17 @@ export const makeRouter = (options: ReadRouterOptions) => {
     Layer.provide(authorizationLayer(options.authorize))
   )
   const runtime = ManagedRuntime.make(
-    Layer.mergeAll(api, errorMapping, HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer, NodeHttpServer.layerContext) as Layer.Layer<
-      Layer.Layer.Success<typeof api> | HttpApiBuilder.Router | HttpApiBuilder.Middleware | Layer.Layer.Success<typeof NodeHttpServer.layerContext>
+    Layer.mergeAll(
+      api,
+      errorMapping,
+      HttpApiBuilder.Router.Live,
+      HttpApiBuilder.Middleware.layer,
+      NodeHttpServer.layerContext
+    ) as Layer.Layer<
+      | Layer.Layer.Success<typeof api>
+      | HttpApiBuilder.Router
+      | HttpApiBuilder.Middleware
+      | Layer.Layer.Success<typeof NodeHttpServer.layerContext>
     >
   )
   let app: Promise<HttpApp.Default<never, never>> | undefined
@@ -121,8 +143,8 @@ export const makeRouter = (options: ReadRouterOptions) => {
   let web: Promise<(request: Request) => Promise<Response>> | undefined
   let node: Promise<(req: Http.IncomingMessage, res: Http.ServerResponse) => void> | undefined
   return {
-    webHandler: () =>
-      (web ??= Promise.all([runtime.runtime(), getApp()]).then(([rt, a]) => HttpApp.toWebHandlerRuntime(rt)(a))),
+    webHandler:
+      () => (web ??= Promise.all([runtime.runtime(), getApp()]).then(([rt, a]) => HttpApp.toWebHandlerRuntime(rt)(a))),
     nodeHandler: () => (node ??= getApp().then((a) => runtime.runPromise(NodeHttpServer.makeHandler(a)))),
     dispose: () => runtime.dispose()
   }

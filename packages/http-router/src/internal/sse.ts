@@ -41,7 +41,8 @@ export const sseResponse = (
             Effect.logError("sextant read router: event tail failed", e),
             `event: error\ndata: ${JSON.stringify({ _tag: "InternalError", message: "The event tail failed." })}\n\n`
           )
-        ))
+        )
+      )
     )
     const keepAlive = Stream.tick(options.keepAliveMs).pipe(Stream.drop(1), Stream.as(": keepalive\n\n"))
     const body = Stream.make("retry: 1000\n\n").pipe(

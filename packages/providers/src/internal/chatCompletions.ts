@@ -121,7 +121,8 @@ const toBody = (settings: ChatCompletionsSettings, request: ModelRequest, stream
  * rejects them and the model sees that as a failed tool result (small local models do this), instead of
  * the whole run failing.
  */
-const toolArguments = (text: string | null | undefined): Json => text == null || text.trim() === "" ? {} : jsonOrText(text)
+const toolArguments = (text: string | null | undefined): Json =>
+  text == null || text.trim() === "" ? {} : jsonOrText(text)
 
 const withMeta = (
   response: { -readonly [K in keyof ModelResponse]: ModelResponse[K] },
@@ -151,12 +152,13 @@ export const make = (settings: ChatCompletionsSettings) =>
         HttpClientRequest.acceptJson
       )
     // Errors the HTTP layer classified win; what is left is a connection lost while the body was read.
-    const failed = (call: CallCapture) =>
-    (error: ModelError | RecorderError | HttpClientError.HttpClientError): ModelError | RecorderError =>
-      call.failure ??
-        (error._tag === "ModelError" || error._tag === "RecorderError"
-          ? error
-          : transportError(provider, error.message, 1))
+    const failed =
+      (call: CallCapture) =>
+      (error: ModelError | RecorderError | HttpClientError.HttpClientError): ModelError | RecorderError =>
+        call.failure ??
+          (error._tag === "ModelError" || error._tag === "RecorderError"
+            ? error
+            : transportError(provider, error.message, 1))
 
     const generate = (request: ModelRequest) =>
       Effect.suspend(() => {
@@ -173,12 +175,16 @@ export const make = (settings: ChatCompletionsSettings) =>
             name: c.function.name,
             arguments: toolArguments(c.function.arguments)
           }))
-          return withMeta({
-            text: choice.message.content ?? "",
-            toolCalls,
-            usage: Usage.chat(body.usage),
-            finishReason: choice.finish_reason ?? "unknown"
-          }, body, call)
+          return withMeta(
+            {
+              text: choice.message.content ?? "",
+              toolCalls,
+              usage: Usage.chat(body.usage),
+              finishReason: choice.finish_reason ?? "unknown"
+            },
+            body,
+            call
+          )
         }).pipe(Effect.mapError(failed(call)), Effect.provideService(CurrentCall, call), Effect.scoped)
       })
 
@@ -198,7 +204,13 @@ export const make = (settings: ChatCompletionsSettings) =>
           if (Either.isLeft(decoded)) return Either.left(malformedError(provider, describeParse(decoded.left)))
           const chunk = decoded.right
           if (chunk.error != null) {
-            return Either.left(new ModelError({ provider, reason: "server", message: `${provider}: error in the stream: ${chunk.error.message}` }))
+            return Either.left(
+              new ModelError({
+                provider,
+                reason: "server",
+                message: `${provider}: error in the stream: ${chunk.error.message}`
+              })
+            )
           }
           if (chunk.id != null) meta.id = chunk.id
           if (chunk.model != null) meta.model = chunk.model
@@ -217,7 +229,13 @@ export const make = (settings: ChatCompletionsSettings) =>
               if (known === undefined) {
                 const fresh = { id: tc.id ?? `call_${tc.index}`, name: tc.function?.name ?? "", args }
                 calls.set(tc.index, fresh)
-                out.push({ _tag: "ToolCallDelta", index: tc.index, id: fresh.id, name: fresh.name, argumentsDelta: args })
+                out.push({
+                  _tag: "ToolCallDelta",
+                  index: tc.index,
+                  id: fresh.id,
+                  name: fresh.name,
+                  argumentsDelta: args
+                })
               } else {
                 known.args += args
                 if (args !== "") out.push({ _tag: "ToolCallDelta", index: tc.index, argumentsDelta: args })

@@ -7,8 +7,8 @@ import type { LanguageModel as AiLanguageModel, Response } from "@effect/ai"
 import {
   type HookEvent,
   LanguageModel,
-  ModelError,
   type LanguageModelService,
+  ModelError,
   type ModelRequest,
   type ModelResponse,
   type ModelStreamPart,
@@ -24,7 +24,10 @@ export interface EffectAiVendor {
   readonly provider: string
   readonly model: string
   /** Reads usage from the captured body (or stream events). */
-  readonly usage: (body: HookEvent.Json | undefined, events: ReadonlyArray<HookEvent.Json> | undefined) => HookEvent.Usage
+  readonly usage: (
+    body: HookEvent.Json | undefined,
+    events: ReadonlyArray<HookEvent.Json> | undefined
+  ) => HookEvent.Usage
   /** Tool names the `@effect/ai` provider rewrites in responses (its built-in tools), which user tools cannot use. */
   readonly reservedToolNames?: ReadonlySet<string>
 }
@@ -62,6 +65,7 @@ const collected = (): Collected => ({
   model: undefined
 })
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of rules/parts/tools of any type
 type AnyPart = Response.AnyPart | Response.StreamPart<any>
 
 /** Folds one part into the collected answer; returns the error a vendor reported inside a stream, if any. */
@@ -92,7 +96,7 @@ const collect = (state: Collected, part: AnyPart): unknown => {
 }
 
 const streamedError = (provider: string, error: unknown): ModelError => {
-  const inner = (error as { error?: { message?: unknown }; message?: unknown } | undefined)
+  const inner = error as { error?: { message?: unknown }; message?: unknown } | undefined
   const message = typeof inner?.error?.message === "string"
     ? inner.error.message
     : typeof inner?.message === "string"
@@ -166,7 +170,13 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
               if (part.providerExecuted) return Effect.succeed([])
               const index = indexes.size
               indexes.set(part.id, index)
-              return Effect.succeed([{ _tag: "ToolCallDelta", index, id: part.id, name: part.name, argumentsDelta: "" }])
+              return Effect.succeed([{
+                _tag: "ToolCallDelta",
+                index,
+                id: part.id,
+                name: part.name,
+                argumentsDelta: ""
+              }])
             }
             case "tool-params-delta": {
               const index = indexes.get(part.id)
@@ -180,7 +190,13 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
               const index = indexes.size
               indexes.set(part.id, index)
               return Effect.succeed([
-                { _tag: "ToolCallDelta", index, id: part.id, name: part.name, argumentsDelta: JSON.stringify(part.params) }
+                {
+                  _tag: "ToolCallDelta",
+                  index,
+                  id: part.id,
+                  name: part.name,
+                  argumentsDelta: JSON.stringify(part.params)
+                }
               ])
             }
             default:

@@ -2,7 +2,10 @@ import { Config, Effect, Option, Redacted } from "effect"
 import { ProviderConfigError } from "../Errors.js"
 
 /** A required API key from the environment; missing or empty is a `ProviderConfigError` naming the variable. */
-export const requiredKey = (variable: string, provider: string): Effect.Effect<Redacted.Redacted, ProviderConfigError> =>
+export const requiredKey = (
+  variable: string,
+  provider: string
+): Effect.Effect<Redacted.Redacted, ProviderConfigError> =>
   Effect.flatMap(optionalKey(variable), (key) =>
     Option.match(key, {
       onNone: () =>
@@ -34,8 +37,12 @@ export const checkUrl = (setting: string, url: string): Effect.Effect<string, Pr
 /** An optional base URL from the environment (empty counts as absent), checked when present. */
 export const optionalUrl = (variable: string): Effect.Effect<string | undefined, ProviderConfigError> =>
   Config.option(Config.string(variable)).pipe(
-    Effect.mapError((error) => new ProviderConfigError({ setting: variable, message: `${variable}: ${error.message}` })),
+    Effect.mapError((error) =>
+      new ProviderConfigError({ setting: variable, message: `${variable}: ${error.message}` })
+    ),
     Effect.flatMap((value) =>
-      Option.isNone(value) || value.value.trim() === "" ? Effect.succeed(undefined) : checkUrl(variable, value.value.trim())
+      Option.isNone(value) || value.value.trim() === ""
+        ? Effect.succeed(undefined)
+        : checkUrl(variable, value.value.trim())
     )
   )

@@ -45,7 +45,10 @@ export const statusError = (
   const message = vendorMessage(body) || "(empty error body)"
   const notes: Array<string> = []
   if (detail.attempts > 1) notes.push(`after ${detail.attempts} attempts`)
-  if (detail.retryAfterMs !== undefined && detail.maxRetryAfterMs !== undefined && detail.retryAfterMs > detail.maxRetryAfterMs) {
+  if (
+    detail.retryAfterMs !== undefined && detail.maxRetryAfterMs !== undefined &&
+    detail.retryAfterMs > detail.maxRetryAfterMs
+  ) {
     notes.push(`Retry-After ${detail.retryAfterMs} ms exceeds the ${detail.maxRetryAfterMs} ms the client waits`)
   }
   return new ModelError({

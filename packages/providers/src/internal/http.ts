@@ -7,11 +7,11 @@
  * message. Headers (and so the API key) are never read into the capture, and a key a vendor echoes in a
  * body is replaced by `[redacted]` in what is recorded.
  */
-import { HttpClient, HttpClientError, HttpClientResponse, type HttpClientRequest } from "@effect/platform"
+import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import type { HookEvent, ModelError, ModelRequest, RecorderError } from "@sextant/runtime"
 import { Clock, Context, Effect, Either, Option, Stream } from "effect"
-import { jsonOrText } from "./json.js"
 import { statusError, transportError, vendorMessage } from "./errors.js"
+import { jsonOrText } from "./json.js"
 import { backoffMs, isRetryableStatus, type ResolvedRetry, retryAfterMs } from "./retry.js"
 import type { Scrub } from "./scrub.js"
 import { SseParser } from "./sse.js"
@@ -63,7 +63,9 @@ const describe = (error: HttpClientError.HttpClientError): string => {
   const code = cause?.cause?.code
   const inner = typeof cause?.cause?.message === "string" ? cause.cause.message : undefined
   const outer = typeof cause?.message === "string" ? cause.message : error.message
-  return [outer, inner, typeof code === "string" ? code : undefined].filter((s) => s !== undefined && s !== "").join(": ")
+  return [outer, inner, typeof code === "string" ? code : undefined].filter((s) => s !== undefined && s !== "").join(
+    ": "
+  )
 }
 
 /** Re-wraps a response whose body was read, so the caller can read it again. */
@@ -191,9 +193,10 @@ const attempts = (
  * Wraps a client so calls made inside a `CurrentCall` are captured (with `scrub` applied to every recorded
  * body and message) and retried. Calls made outside one (nothing in this package does that) pass through.
  */
-export const instrument = (policy: ResolvedRetry, scrub: Scrub) => (client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  HttpClient.transform(client, (execute, request) =>
-    Effect.flatMap(
-      Effect.serviceOption(CurrentCall),
-      Option.match({ onNone: () => execute, onSome: (call) => attempts(execute, request, call, policy, scrub) })
-    ))
+export const instrument =
+  (policy: ResolvedRetry, scrub: Scrub) => (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+    HttpClient.transform(client, (execute, request) =>
+      Effect.flatMap(
+        Effect.serviceOption(CurrentCall),
+        Option.match({ onNone: () => execute, onSome: (call) => attempts(execute, request, call, policy, scrub) })
+      ))

@@ -27,7 +27,13 @@ export const toPrompt = (request: ModelRequest): ReadonlyArray<Prompt.MessageEnc
         const parts: Array<Prompt.AssistantMessagePartEncoded> = []
         if (message.content !== "") parts.push({ type: "text", text: message.content })
         for (const call of message.toolCalls) {
-          parts.push({ type: "tool-call", id: vendorId(call), name: call.name, params: call.arguments, providerExecuted: false })
+          parts.push({
+            type: "tool-call",
+            id: vendorId(call),
+            name: call.name,
+            params: call.arguments,
+            providerExecuted: false
+          })
         }
         out.push({ role: "assistant", content: parts })
         break

@@ -26,7 +26,10 @@ export const isRetryableStatus = (status: number): boolean => status === 408 || 
  * The wait a response asks for: `retry-after-ms` (OpenAI), else `Retry-After` in seconds or as an HTTP date.
  * Absent when neither header is there or readable.
  */
-export const retryAfterMs = (headers: Readonly<Record<string, string | undefined>>, now: number): number | undefined => {
+export const retryAfterMs = (
+  headers: Readonly<Record<string, string | undefined>>,
+  now: number
+): number | undefined => {
   const ms = headers["retry-after-ms"]
   if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.ceil(Number(ms))
   const value = headers["retry-after"]?.trim()
@@ -38,5 +41,7 @@ export const retryAfterMs = (headers: Readonly<Record<string, string | undefined
 
 /** Exponential backoff for retry `attempt` (1-based) with ±20 % jitter, capped at `maxDelayMs`. */
 export const backoffMs = (policy: ResolvedRetry, attempt: number): Effect.Effect<number> =>
-  Effect.map(Random.nextRange(0.8, 1.2), (jitter) =>
-    Math.min(policy.maxDelayMs, Math.round(policy.baseDelayMs * 2 ** (attempt - 1) * jitter)))
+  Effect.map(
+    Random.nextRange(0.8, 1.2),
+    (jitter) => Math.min(policy.maxDelayMs, Math.round(policy.baseDelayMs * 2 ** (attempt - 1) * jitter))
+  )

@@ -13,7 +13,11 @@ const Count = Schema.optional(Schema.NullOr(Schema.Number))
 const usage = (
   input: number | null | undefined,
   output: number | null | undefined,
-  extra: { readonly cacheRead?: number | null | undefined; readonly cacheWrite?: number | null | undefined; readonly reasoning?: number | null | undefined }
+  extra: {
+    readonly cacheRead?: number | null | undefined
+    readonly cacheWrite?: number | null | undefined
+    readonly reasoning?: number | null | undefined
+  }
 ): Usage => {
   const out: { -readonly [K in keyof Usage]: Usage[K] } = { inputTokens: input ?? 0, outputTokens: output ?? 0 }
   if (typeof extra.cacheRead === "number") out.cacheReadTokens = extra.cacheRead
@@ -29,7 +33,10 @@ const OpenAiUsage = Schema.Struct({
   output_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({ reasoning_tokens: Count })))
 })
 const OpenAiBody = Schema.Struct({ usage: Schema.optional(Schema.NullOr(OpenAiUsage)) })
-const OpenAiEvent = Schema.Struct({ type: Schema.Literal("response.completed", "response.incomplete", "response.failed"), response: OpenAiBody })
+const OpenAiEvent = Schema.Struct({
+  type: Schema.Literal("response.completed", "response.incomplete", "response.failed"),
+  response: OpenAiBody
+})
 
 const fromOpenAi = (u: typeof OpenAiUsage.Type | null | undefined): Usage =>
   usage(u?.input_tokens, u?.output_tokens, {
@@ -57,7 +64,10 @@ const AnthropicUsage = Schema.Struct({
 })
 const AnthropicBody = Schema.Struct({ usage: Schema.optional(Schema.NullOr(AnthropicUsage)) })
 const AnthropicStart = Schema.Struct({ type: Schema.Literal("message_start"), message: AnthropicBody })
-const AnthropicDelta = Schema.Struct({ type: Schema.Literal("message_delta"), usage: Schema.optional(Schema.NullOr(AnthropicUsage)) })
+const AnthropicDelta = Schema.Struct({
+  type: Schema.Literal("message_delta"),
+  usage: Schema.optional(Schema.NullOr(AnthropicUsage))
+})
 
 const fromAnthropic = (u: typeof AnthropicUsage.Type | null | undefined): Usage => {
   const parts = [u?.input_tokens, u?.cache_read_input_tokens, u?.cache_creation_input_tokens]
@@ -69,8 +79,13 @@ const fromAnthropic = (u: typeof AnthropicUsage.Type | null | undefined): Usage 
 }
 
 /** Usage of an Anthropic Messages body, or of its stream (`message_start`, updated by each `message_delta`). */
-export const anthropic = (body: HookEvent.Json | undefined, events: ReadonlyArray<HookEvent.Json> | undefined): Usage => {
-  if (events === undefined) return fromAnthropic(Option.getOrUndefined(Schema.decodeUnknownOption(AnthropicBody)(body))?.usage)
+export const anthropic = (
+  body: HookEvent.Json | undefined,
+  events: ReadonlyArray<HookEvent.Json> | undefined
+): Usage => {
+  if (events === undefined) {
+    return fromAnthropic(Option.getOrUndefined(Schema.decodeUnknownOption(AnthropicBody)(body))?.usage)
+  }
   let merged: { -readonly [K in keyof typeof AnthropicUsage.Type]: (typeof AnthropicUsage.Type)[K] } = {}
   for (const event of events) {
     const start = Schema.decodeUnknownOption(AnthropicStart)(event)

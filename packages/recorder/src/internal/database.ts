@@ -1,11 +1,11 @@
-import { mkdirSync } from "node:fs"
-import { dirname } from "node:path"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient, SqlError } from "@effect/sql"
-import type { MigrationError } from "@effect/sql/Migrator"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { MigrationError } from "@effect/sql/Migrator"
 import { Context, Effect, Either, Layer, Redacted } from "effect"
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
 import pg from "pg"
 import type { DatabaseUrlError } from "../Errors.js"
 import * as Migrations from "../Migrations.js"
@@ -30,8 +30,9 @@ const INT8_OID = 20
 
 // BIGINT and COUNT(*) come back from node-postgres as strings; token counts fit a double, so parse them.
 const pgTypes = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as never
+  getTypeParser:
+    ((oid: number, format?: "text" | "binary") =>
+      oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as never
 }
 
 const sqliteLayer = (filename: string, options: DatabaseOptions) => {

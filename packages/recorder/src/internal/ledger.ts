@@ -1,5 +1,11 @@
 import { SqlClient } from "@effect/sql"
-import { type HookEvent, RecorderError, type RunLedgerService, type StoredRun, terminalStatuses } from "@sextant/runtime"
+import {
+  type HookEvent,
+  RecorderError,
+  type RunLedgerService,
+  type StoredRun,
+  terminalStatuses
+} from "@sextant/runtime"
 import { Effect, Either, Option } from "effect"
 import { stringify } from "./json.js"
 import { describeWriteError, type RetryPolicy, withRetry, type WriteError } from "./write.js"
@@ -43,7 +49,9 @@ const toStoredRun = (row: RunRow): StoredRun => {
     ...(row.total_cache_write_tokens === null ? {} : { cacheWriteTokens: Number(row.total_cache_write_tokens) }),
     ...(row.total_reasoning_tokens === null ? {} : { reasoningTokens: Number(row.total_reasoning_tokens) }),
     // A run's cost is only known when every model call had one.
-    ...(row.total_cost_usd === null || Number(row.unpriced_call_count) > 0 ? {} : { costUsd: Number(row.total_cost_usd) })
+    ...(row.total_cost_usd === null || Number(row.unpriced_call_count) > 0
+      ? {}
+      : { costUsd: Number(row.total_cost_usd) })
   }
   const metadata = row.metadata === null ? undefined : json(row.metadata)
   const pauseState = row.pause_state === null ? undefined : json(row.pause_state)
@@ -90,17 +98,22 @@ export const makeLedger = (retry: RetryPolicy): Effect.Effect<RunLedgerService, 
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const run = <A>(what: string, runId: string, statement: Effect.Effect<A, WriteError>) =>
-      Effect.flatMap(withRetry(retry, statement), (outcome) =>
-        Either.isRight(outcome) ? Effect.succeed(outcome.right.value) : Effect.fail(
-          new RecorderError({
-            eventType: what,
-            runId,
-            attempts: outcome.left.attempts,
-            reason: outcome.left.transient ? "transient" : "permanent",
-            message: `${what} of run ${runId} failed after ${outcome.left.attempts} attempt(s): ${describeWriteError(outcome.left.error)}`,
-            cause: outcome.left.error
-          })
-        ))
+      Effect.flatMap(
+        withRetry(retry, statement),
+        (outcome) =>
+          Either.isRight(outcome) ? Effect.succeed(outcome.right.value) : Effect.fail(
+            new RecorderError({
+              eventType: what,
+              runId,
+              attempts: outcome.left.attempts,
+              reason: outcome.left.transient ? "transient" : "permanent",
+              message: `${what} of run ${runId} failed after ${outcome.left.attempts} attempt(s): ${
+                describeWriteError(outcome.left.error)
+              }`,
+              cause: outcome.left.error
+            })
+          )
+      )
     const select = (where: "id" | "idempotency_key", value: string) =>
       run(
         "ledger.get",
@@ -129,7 +142,9 @@ export const makeLedger = (retry: RetryPolicy): Effect.Effect<RunLedgerService, 
         run(
           "ledger.requestCancel",
           runId,
-          sql`UPDATE agent_runs SET cancel_requested = ${sql.onDialectOrElse({ pg: () => sql.literal("TRUE"), orElse: () => sql.literal("1") })}, updated_at = ${now()}
+          sql`UPDATE agent_runs SET cancel_requested = ${
+            sql.onDialectOrElse({ pg: () => sql.literal("TRUE"), orElse: () => sql.literal("1") })
+          }, updated_at = ${now()}
             WHERE id = ${runId} AND status NOT IN ${sql.in([...terminalStatuses])} RETURNING id`.pipe(
             Effect.map((rows) => rows.length === 1)
           )
@@ -138,7 +153,9 @@ export const makeLedger = (retry: RetryPolicy): Effect.Effect<RunLedgerService, 
         run(
           "ledger.isCancelRequested",
           runId,
-          sql<{ readonly cancel_requested: boolean | number }>`SELECT cancel_requested FROM agent_runs WHERE id = ${runId}`.pipe(
+          sql<
+            { readonly cancel_requested: boolean | number }
+          >`SELECT cancel_requested FROM agent_runs WHERE id = ${runId}`.pipe(
             Effect.map((rows) => rows[0]?.cancel_requested === true || rows[0]?.cancel_requested === 1)
           )
         )

@@ -72,7 +72,6 @@ interface Ctx {
 type EventOf<T extends HookEvent.HookEventTag> = Extract<HookEvent.HookEvent, { readonly _tag: T }>
 type Mapper<T extends HookEvent.HookEventTag> = (event: EventOf<T>, ctx: Ctx) => Parts
 
-
 const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(column)} = ${value}`
 const orNull = <A>(value: A | undefined): A | null => value ?? null
 const bool = (value: boolean): number => (value ? 1 : 0)
@@ -353,23 +352,24 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
     : parts.progress ?? {}
   // A batch moves plain progress with one statement for all its events: build the per-event UPDATE only if needed.
   const inserted = event._tag === "RunStarted" ? insertRun(sql, event, at, stringify) : undefined
-  const advance = () => inserted ?? sql<{ readonly id: string }>`
+  const advance = () =>
+    inserted ?? sql<{ readonly id: string }>`
     UPDATE agent_runs SET ${
-    sql.csv([
-      assign(sql, "last_sequence_index", seq),
-      assign(sql, "last_progress_at", at),
-      assign(sql, "updated_at", at),
-      ...(parts.set ?? []),
-      ...(progress === undefined ? [] : progressSet(sql, progress))
-    ])
-  }
+      sql.csv([
+        assign(sql, "last_sequence_index", seq),
+        assign(sql, "last_progress_at", at),
+        assign(sql, "updated_at", at),
+        ...(parts.set ?? []),
+        ...(progress === undefined ? [] : progressSet(sql, progress))
+      ])
+    }
     WHERE ${
-    sql.and([
-      sql`id = ${event.runId}`,
-      sql`last_sequence_index = ${seq - 1}`,
-      ...(parts.expect === undefined ? [] : [sql`status IN ${sql.in(parts.expect)}`])
-    ])
-  } RETURNING id`
+      sql.and([
+        sql`id = ${event.runId}`,
+        sql`last_sequence_index = ${seq - 1}`,
+        ...(parts.expect === undefined ? [] : [sql`status IN ${sql.in(parts.expect)}`])
+      ])
+    } RETURNING id`
   const eventRow = {
     agent_run_id: event.runId,
     sequence_index: seq,

@@ -1,7 +1,7 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import { Clock, Data, Duration, Effect, Either, Random } from "effect"
-import { describe, isTransient } from "./classify.js"
 import { progressStatements, rowsStatements } from "./batch.js"
+import { describe, isTransient } from "./classify.js"
 import type { Plan } from "./plan.js"
 
 /** The run's row was not where the event expects it (another writer, the sweep, a wrong status): not retried. */

@@ -12,7 +12,11 @@ export const checkBudget = (state: RunState, iteration: number): Effect.Effect<v
     if (budget === undefined) return
     const measures: Array<{ kind: "tokens" | "cost"; used: number; limit: number }> = []
     if (budget.maxTokens !== undefined) {
-      measures.push({ kind: "tokens", used: state.usage.inputTokens + state.usage.outputTokens, limit: budget.maxTokens })
+      measures.push({
+        kind: "tokens",
+        used: state.usage.inputTokens + state.usage.outputTokens,
+        limit: budget.maxTokens
+      })
     }
     if (budget.maxCostUsd !== undefined && state.usage.costUsd !== undefined) {
       measures.push({ kind: "cost", used: state.usage.costUsd, limit: budget.maxCostUsd })

@@ -41,7 +41,8 @@ export const makeBus = (options: {
     const { recorder, runId, sinks, traceContext } = options
     const lock = yield* Effect.makeSemaphore(1)
     let sequence = options.startSequence
-    const publish = (event: StreamEvent) => Effect.forEach(sinks, (sink) => sink(event, traceContext), { discard: true })
+    const publish = (event: StreamEvent) =>
+      Effect.forEach(sinks, (sink) => sink(event, traceContext), { discard: true })
     return {
       runId,
       emit: (input, iteration) =>

@@ -1,5 +1,12 @@
 import { Cause, Clock, Duration, Effect, Exit, Fiber, Mailbox, Scope } from "effect"
-import { type DeliveryContext, type HandlerResult, isAsync, type Notifier, type NotifierStats, runHandler } from "../Notifier.js"
+import {
+  type DeliveryContext,
+  type HandlerResult,
+  isAsync,
+  type Notifier,
+  type NotifierStats,
+  runHandler
+} from "../Notifier.js"
 import type { StreamEvent } from "../StreamEvent.js"
 
 /** An event on its way to a notifier, with the run's trace context. */
@@ -78,7 +85,12 @@ const startWorker = (
     const deliver = (envelope: Envelope): Effect.Effect<void> | undefined => {
       const context: DeliveryContext = { traceContext: envelope.traceContext, stats: options.stats }
       const direct = notifier.handleDirect
-      if (direct === undefined) return deliverEffect(envelope, Effect.suspend(() => notifier.handle(envelope.event, context)))
+      if (direct === undefined) {
+        return deliverEffect(
+          envelope,
+          Effect.suspend(() => notifier.handle(envelope.event, context))
+        )
+      }
       let out: HandlerResult
       try {
         out = direct(envelope.event, context)

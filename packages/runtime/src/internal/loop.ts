@@ -1,6 +1,6 @@
 import { context as otelContext } from "@opentelemetry/api"
-import { createHash } from "node:crypto"
 import { Cause, Clock, Effect, Either, Exit, Fiber, Option, Schema, Scope, Stream } from "effect"
+import { createHash } from "node:crypto"
 import type { AgentDefinition, RunOptions } from "../Agent.js"
 import {
   IdempotencyConflict,
@@ -46,7 +46,9 @@ const validateOptions = (options: StartOptions): Either.Either<void, InvalidRunO
   if (options.metadata !== undefined) {
     const json = toJson(options.metadata)
     if (Either.isLeft(json)) return bad("metadata", json.left)
-    if (Either.isLeft(Schema.decodeUnknownEither(JsonObject)(json.right))) return bad("metadata", "must be a JSON object")
+    if (Either.isLeft(Schema.decodeUnknownEither(JsonObject)(json.right))) {
+      return bad("metadata", "must be a JSON object")
+    }
   }
   return Either.right(undefined)
 }
@@ -69,7 +71,10 @@ export const makeSinks = (
       } else {
         // No runtime dispatcher: the run's notifiers get their own scope, drained in the background.
         const scope = yield* Scope.make()
-        const workers = yield* startWorkers(perRun, scope, { drainTimeout: defaultDrainTimeout, stats: Effect.succeed([]) })
+        const workers = yield* startWorkers(perRun, scope, {
+          drainTimeout: defaultDrainTimeout,
+          stats: Effect.succeed([])
+        })
         sinks.push((event, traceContext) => Effect.sync(() => workers.forEach((w) => w.offer({ event, traceContext }))))
         yield* Effect.addFinalizer(() => Effect.asVoid(Effect.forkDaemon(Scope.close(scope, Exit.void))))
       }
@@ -296,8 +301,15 @@ const toolDefinitions = (tools: ReadonlyArray<CompiledTool>): ReadonlyArray<Tool
 /** Prices a response from the agent's table when the provider reported no cost. */
 const priced = (state: RunState, response: ModelResponse): { usage: ModelResponse["usage"]; note?: string } => {
   if (response.usage.costUsd !== undefined) return { usage: response.usage }
-  const cost = Pricing.costOf(state.agent.prices, state.model.provider, response.model ?? state.model.model, response.usage)
-  return "costUsd" in cost ? { usage: { ...response.usage, costUsd: cost.costUsd } } : { usage: response.usage, note: cost.note }
+  const cost = Pricing.costOf(
+    state.agent.prices,
+    state.model.provider,
+    response.model ?? state.model.model,
+    response.usage
+  )
+  return "costUsd" in cost
+    ? { usage: { ...response.usage, costUsd: cost.costUsd } }
+    : { usage: response.usage, note: cost.note }
 }
 
 /** The ReAct loop from the current state until the run ends or pauses. */
@@ -319,7 +331,13 @@ export const iterate = (state: RunState): Effect.Effect<RunResult, RecorderError
       state.iterations = iteration
       const correlationId = Ids.make()
       yield* bus.emit(
-        { _tag: "LlmCallStarted", correlationId, provider: model.provider, model: model.model, messageCount: state.history.length },
+        {
+          _tag: "LlmCallStarted",
+          correlationId,
+          provider: model.provider,
+          model: model.model,
+          messageCount: state.history.length
+        },
         iteration
       )
       const request: ModelRequest = {
@@ -329,7 +347,9 @@ export const iterate = (state: RunState): Effect.Effect<RunResult, RecorderError
         messages: [...state.history],
         tools,
         reportRetry: (info) =>
-          Effect.asVoid(bus.emit({ _tag: "ProviderRetry", correlationId, provider: model.provider, ...info }, iteration))
+          Effect.asVoid(
+            bus.emit({ _tag: "ProviderRetry", correlationId, provider: model.provider, ...info }, iteration)
+          )
       }
       const startedAt = yield* Clock.currentTimeMillis
       const outcome = yield* Effect.either(
@@ -341,7 +361,14 @@ export const iterate = (state: RunState): Effect.Effect<RunResult, RecorderError
         if (error._tag === "RecorderError") return yield* error
         const info = { tag: error._tag, message: error.message }
         yield* bus.emit(
-          { _tag: "LlmCallFailed", correlationId, provider: model.provider, model: model.model, error: info, durationMs },
+          {
+            _tag: "LlmCallFailed",
+            correlationId,
+            provider: model.provider,
+            model: model.model,
+            error: info,
+            durationMs
+          },
           iteration
         )
         return yield* finishFailed(state, info, "model")
@@ -428,7 +455,12 @@ const groupCalls = (calls: ReadonlyArray<ToolCallRef>, tools: ReadonlyMap<string
   return groups
 }
 
-const failed = (message: string): ToolOutcome => ({ success: false, result: { error: message }, error: message, durationMs: 0 })
+const failed = (message: string): ToolOutcome => ({
+  success: false,
+  result: { error: message },
+  error: message,
+  durationMs: 0
+})
 
 /**
  * Decides a batch of tool calls: deny, approval, server execution, client calls. Returns the segment's
@@ -446,7 +478,12 @@ export const processBatch = (state: RunState, batch: Batch): Effect.Effect<Optio
 
     for (const call of undecided()) {
       if (agent.deny.has(call.name)) {
-        yield* bus.emit({ _tag: "PolicyDenied", correlationId: call.id, toolName: call.name, reason: "denied_by_policy" }, iteration)
+        yield* bus.emit({
+          _tag: "PolicyDenied",
+          correlationId: call.id,
+          toolName: call.name,
+          reason: "denied_by_policy"
+        }, iteration)
         outcomes[call.id] = failed(`Tool '${call.name}' is denied by policy.`)
       }
     }
@@ -483,7 +520,10 @@ export const processBatch = (state: RunState, batch: Batch): Effect.Effect<Optio
         (call) =>
           Effect.gen(function*() {
             yield* bus.emit(toolStarted(call, "server"), iteration)
-            const raw = yield* executeTool(byName.get(call.name), { ...call, arguments: restore(state, call.arguments) }, {
+            const raw = yield* executeTool(byName.get(call.name), {
+              ...call,
+              arguments: restore(state, call.arguments)
+            }, {
               runId: bus.runId,
               iteration,
               overLimit: overLimit.has(call.id),
@@ -504,7 +544,9 @@ export const processBatch = (state: RunState, batch: Batch): Effect.Effect<Optio
       const human = client.length === 1 && byName.get(client[0]!.name)?.kind === "human"
       const args = client[0]!.arguments as { readonly question?: unknown }
       const prompt = human && typeof args?.question === "string" ? args.question : undefined
-      return Option.some(yield* pause(state, human ? "waiting_human_input" : "waiting_client_tool", current(), client, prompt))
+      return Option.some(
+        yield* pause(state, human ? "waiting_human_input" : "waiting_client_tool", current(), client, prompt)
+      )
     }
     for (const call of batch.calls) yield* appendMessage(state, toolMessage(call, outcomes[call.id]!), iteration)
     return Option.none()

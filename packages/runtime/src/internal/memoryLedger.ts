@@ -103,7 +103,9 @@ export class MemoryRuns {
       case "RunInterrupted":
       case "RunAbandoned":
         outcome = from([event.previousStatus], "error")
-        if (Either.isRight(outcome)) run.error = { tag: event._tag, message: event.failureReason, failureReason: event.failureReason }
+        if (Either.isRight(outcome)) {
+          run.error = { tag: event._tag, message: event.failureReason, failureReason: event.failureReason }
+        }
         break
     }
     if (Either.isRight(outcome)) run.lastSequenceIndex = event.sequenceIndex

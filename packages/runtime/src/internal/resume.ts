@@ -34,7 +34,6 @@ import * as Registry from "./registry.js"
 import { type Batch, PauseState, type RunState, type ToolOutcome } from "./runState.js"
 import { scanValue } from "./sanitize.js"
 
-
 /** What was submitted to a paused run, as it is stored with the claim. */
 type Submission =
   | { readonly kind: "tool_results"; readonly results: ReadonlyArray<ToolResultSubmission> }
@@ -71,7 +70,9 @@ const classifyLost = (ledger: RunLedgerService, runId: string) =>
     if (Option.isNone(now)) return Effect.fail(notFound(runId))
     const { status } = now.value
     if (terminalStatuses.has(status)) {
-      return Effect.fail(new RunAlreadyTerminal({ runId, status, message: `run ${runId} has already ended (${status})` }))
+      return Effect.fail(
+        new RunAlreadyTerminal({ runId, status, message: `run ${runId} has already ended (${status})` })
+      )
     }
     if (status === "running") {
       return Effect.fail(new RunAlreadyClaimed({ runId, message: `run ${runId} was resumed by another submitter` }))
@@ -169,7 +170,11 @@ const continueRun = (
   })
 
 /** Records what was submitted and folds it into the paused batch. */
-const applySubmission = (state: RunState, saved: PauseState, submission: Submission): Effect.Effect<Batch, RecorderError> =>
+const applySubmission = (
+  state: RunState,
+  saved: PauseState,
+  submission: Submission
+): Effect.Effect<Batch, RecorderError> =>
   Effect.gen(function*() {
     const { batch } = saved
     const iteration = batch.iteration
@@ -210,7 +215,9 @@ const applySubmission = (state: RunState, saved: PauseState, submission: Submiss
         )
         if (submission.approved) return { ...batch, approved: true }
         const message = `Rejected by a human: ${submission.reason ?? "the user declined to run this tool."}`
-        for (const call of pending) outcomes[call.id] = { success: false, result: { error: message }, error: message, durationMs: 0 }
+        for (const call of pending) {
+          outcomes[call.id] = { success: false, result: { error: message }, error: message, durationMs: 0 }
+        }
         return { ...batch, outcomes }
       }
     }
@@ -276,12 +283,13 @@ export const submitInput = (agent: AgentDefinition, runId: string, text: string,
         new InvalidToolResults({ runId, missing: [], duplicate: [], unknown: [], message: "input must be a string" })
       ), options)
 
-
 /**
  * Cancels a run: a paused run at once, a run executing in this process at its current model or tool call,
  * a run executing in another process at its next step. Cancelling a finished run changes nothing.
  */
-export const cancelRun = (runId: string): Effect.Effect<CancelResult, RunNotFound | RecorderError, Recorder | RunLedger> =>
+export const cancelRun = (
+  runId: string
+): Effect.Effect<CancelResult, RunNotFound | RecorderError, Recorder | RunLedger> =>
   Effect.gen(function*() {
     const ledger = yield* RunLedger
     const recorder = yield* Recorder
@@ -293,8 +301,19 @@ export const cancelRun = (runId: string): Effect.Effect<CancelResult, RunNotFoun
     if (run.status !== "running") {
       // Claiming the paused run first means no submitter can resume it while it is being cancelled.
       if (yield* ledger.claim(runId, run.status as PausedStatus, { kind: "cancel" })) {
-        const bus = yield* makeBus({ runId, recorder, sinks: yield* makeSinks({}, undefined), traceContext: undefined, startSequence: run.lastSequenceIndex + 1 })
-        yield* bus.emit({ _tag: "RunCancelled", reason: "cancel_requested", iterations: run.iterations, usage: run.usage }, run.iterations)
+        const bus = yield* makeBus({
+          runId,
+          recorder,
+          sinks: yield* makeSinks({}, undefined),
+          traceContext: undefined,
+          startSequence: run.lastSequenceIndex + 1
+        })
+        yield* bus.emit({
+          _tag: "RunCancelled",
+          reason: "cancel_requested",
+          iterations: run.iterations,
+          usage: run.usage
+        }, run.iterations)
         return { runId, status: "cancelled" as const, cancelled: true }
       }
     }

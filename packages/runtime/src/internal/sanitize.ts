@@ -84,9 +84,18 @@ export const report = (
 ): Effect.Effect<void, RecorderError> =>
   Effect.gen(function*() {
     for (const d of scanned.detections) {
-      yield* state.bus.emit({ _tag: "GuardrailDetected", guardrail: d.guardrail, direction, action: d.action, entities: d.entities }, iteration)
+      yield* state.bus.emit({
+        _tag: "GuardrailDetected",
+        guardrail: d.guardrail,
+        direction,
+        action: d.action,
+        entities: d.entities
+      }, iteration)
       if (d.action === "redact" && scanned.redacted) {
-        yield* state.bus.emit({ _tag: "GuardrailRedacted", guardrail: d.guardrail, direction, entities: d.entities }, iteration)
+        yield* state.bus.emit(
+          { _tag: "GuardrailRedacted", guardrail: d.guardrail, direction, entities: d.entities },
+          iteration
+        )
       }
     }
     const b = scanned.blocked

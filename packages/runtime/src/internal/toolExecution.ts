@@ -4,7 +4,6 @@ import type { CompiledTool } from "./compiledTool.js"
 import { describeError, toJson } from "./json.js"
 import type { ToolOutcome } from "./runState.js"
 
-
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 

@@ -30,7 +30,11 @@ export const Num = Schema.Union(Schema.Number, Schema.NumberFromString)
 /** A boolean column. */
 export const Bool = Schema.Union(
   Schema.Boolean,
-  Schema.transform(Schema.Literal(0, 1), Schema.Boolean, { strict: true, decode: (n) => n === 1, encode: (b) => (b ? 1 : 0) })
+  Schema.transform(Schema.Literal(0, 1), Schema.Boolean, {
+    strict: true,
+    decode: (n) => n === 1,
+    encode: (b) => (b ? 1 : 0)
+  })
 )
 
 /** A JSON column selected as text. */

@@ -17,7 +17,10 @@ const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
 const toIterable = <A, E>(stream: Stream.Stream<A, E>): AsyncIterable<A> => Stream.toAsyncIterable(stream)
 
 /** A Promise client over a service; `close` runs `release` once. */
-export const fromService = (service: RunStoreService, release: () => Promise<void> = async () => {}): RunStoreClient => {
+export const fromService = (
+  service: RunStoreService,
+  release: () => Promise<void> = async () => {}
+): RunStoreClient => {
   let closing: Promise<void> | undefined
   return {
     listRuns: (o) => toPromise(service.listRuns(o)),

@@ -144,7 +144,8 @@ export type Columns = ReturnType<typeof columns>
 const decoder = <A, I, B>(row: Schema.Schema<A, I>, map: (a: A) => B) => {
   // Synchronous decoding (an Either) skips the fiber machinery of an Effect-returning decoder.
   const decode = Schema.decodeUnknownEither(Schema.Array(row))
-  return (rows: ReadonlyArray<unknown>): Effect.Effect<Array<B>, ParseError> => Effect.map(decode(rows), (rs) => rs.map(map))
+  return (rows: ReadonlyArray<unknown>): Effect.Effect<Array<B>, ParseError> =>
+    Effect.map(decode(rows), (rs) => rs.map(map))
 }
 
 const SummaryRow = Schema.Struct({
@@ -221,17 +222,17 @@ export const runSummaries = decoder(SummaryRow, toSummary)
 
 /** Decodes `agent_runs` rows selected with `columns.detail`. */
 export const runDetails = decoder(DetailRow, (r): R.RunDetail => ({
-    ...toSummary(r),
-    input: r.input,
-    instructions: r.instructions,
-    answer: r.answer,
-    error: recordedError(r.error_tag, r.error_message),
-    failureReason: r.failure_reason,
-    idempotencyKey: r.idempotency_key,
-    cancelRequested: r.cancel_requested,
-    lastSequenceIndex: r.last_sequence_index,
-    lastProgressAt: r.last_progress_at
-  }))
+  ...toSummary(r),
+  input: r.input,
+  instructions: r.instructions,
+  answer: r.answer,
+  error: recordedError(r.error_tag, r.error_message),
+  failureReason: r.failure_reason,
+  idempotencyKey: r.idempotency_key,
+  cancelRequested: r.cancel_requested,
+  lastSequenceIndex: r.last_sequence_index,
+  lastProgressAt: r.last_progress_at
+}))
 
 /** Decodes `run_events` rows selected with `columns.event`. */
 export const storedEvents = decoder(

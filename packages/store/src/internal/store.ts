@@ -59,7 +59,9 @@ const validateScope = (scope: Api.Scope | undefined): Effect.Effect<Api.Scope | 
 const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
 /** Makes the store over the `SqlClient` in context. */
-export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunStoreService, never, SqlClient.SqlClient> =>
+export const make = (
+  options: Api.RunStoreOptions = {}
+): Effect.Effect<Api.RunStoreService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
@@ -73,8 +75,7 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
 
     const run = <A>(effect: Effect.Effect<A, SqlError.SqlError | ParseError>) => Effect.mapError(effect, storeError)
 
-    const notFound = (runId: string) =>
-      new RunNotFound({ runId, message: `Run '${runId}' not found.` })
+    const notFound = (runId: string) => new RunNotFound({ runId, message: `Run '${runId}' not found.` })
 
     /** Fails with `RunNotFound` unless the run exists within the scopes. */
     const requireRun = (runId: string, callScope: Api.Scope | undefined) =>
@@ -147,7 +148,9 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
     const detailOf = (runId: string, scope: Api.Scope | undefined) =>
       run(
         Effect.flatMap(
-          sql`SELECT ${lit(cols.detail)} FROM agent_runs WHERE ${sql.and([sql`id = ${runId}`, ...scopeConditions(scope)])}`,
+          sql`SELECT ${lit(cols.detail)} FROM agent_runs WHERE ${
+            sql.and([sql`id = ${runId}`, ...scopeConditions(scope)])
+          }`,
           rows.runDetails
         )
       ).pipe(Effect.flatMap((found) => (found.length === 0 ? Effect.fail(notFound(runId)) : Effect.succeed(found[0]!))))
@@ -206,14 +209,17 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
         return Stream.unfoldChunkEffect({ cursor: after ?? -1, ended: false }, (state) =>
           state.ended
             ? Effect.succeed(Option.none())
-            : Effect.map(next(state.cursor), Option.map((batch) => {
-              const end = batch.findIndex((e) => TERMINAL_EVENTS.has(e.eventType))
-              const emitted = !follow && end >= 0 ? batch.slice(0, end + 1) : batch
-              return [
-                Chunk.unsafeFromArray(emitted),
-                { cursor: emitted[emitted.length - 1]!.sequenceIndex, ended: !follow && end >= 0 }
-              ] as const
-            })))
+            : Effect.map(
+              next(state.cursor),
+              Option.map((batch) => {
+                const end = batch.findIndex((e) => TERMINAL_EVENTS.has(e.eventType))
+                const emitted = !follow && end >= 0 ? batch.slice(0, end + 1) : batch
+                return [
+                  Chunk.unsafeFromArray(emitted),
+                  { cursor: emitted[emitted.length - 1]!.sequenceIndex, ended: !follow && end >= 0 }
+                ] as const
+              })
+            ))
       }))
 
     const perRun = <A>(
@@ -229,7 +235,9 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
 
     const traces = (runId: string, iteration: Statement.Fragment) =>
       Effect.flatMap(
-        sql`SELECT ${lit(cols.trace)} FROM react_traces WHERE agent_run_id = ${runId} AND ${iteration} ORDER BY order_index`,
+        sql`SELECT ${
+          lit(cols.trace)
+        } FROM react_traces WHERE agent_run_id = ${runId} AND ${iteration} ORDER BY order_index`,
         rows.traceEntries
       )
     const toolCalls = (runId: string, iteration: Statement.Fragment) =>
@@ -286,7 +294,9 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
             chunks(ids),
             (chunk) =>
               Effect.flatMap(
-                sql`SELECT ${summaryCols} FROM agent_runs WHERE ${sql.and([sql`${sql(column)} IN ${sql.in(chunk)}`, ...scoped])}
+                sql`SELECT ${summaryCols} FROM agent_runs WHERE ${
+                  sql.and([sql`${sql(column)} IN ${sql.in(chunk)}`, ...scoped])
+                }
                   ORDER BY created_at, id`,
                 rows.runSummaries
               )
@@ -367,7 +377,9 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
         const grouping = keys.length === 0 ? "" : ` GROUP BY ${keys.map(([expr]) => expr).join(", ")}`
         const order = keys.length === 0 ? "" : ` ORDER BY ${keys.map(([expr]) => expr).join(", ")}`
         const found = yield* run(Effect.flatMap(
-          sql`SELECT ${lit(select)}${sumsSelect} FROM token_usage WHERE ${sql.and(conditions)}${lit(grouping)}${lit(order)}`,
+          sql`SELECT ${lit(select)}${sumsSelect} FROM token_usage WHERE ${sql.and(conditions)}${lit(grouping)}${
+            lit(order)
+          }`,
           decodeGroups
         ))
         return found.map((r): R.UsageGroup => ({
@@ -402,14 +414,21 @@ export const make = (options: Api.RunStoreOptions = {}): Effect.Effect<Api.RunSt
       Stream.unwrap(Effect.map(validateFilter(filter), (f) =>
         Stream.paginateChunkEffect(undefined as v.Cursor | undefined, (cursor) =>
           Effect.map(pageOfRuns(f, cursor, EXPORT_PAGE), (page) =>
-            [Chunk.unsafeFromArray(page.items), Option.fromNullable(page.next).pipe(Option.map((c) => c as v.Cursor | undefined))] as const)
-        ).pipe(
-          Stream.mapEffect((summary) => exportOne(summary, f.scope)),
-          Stream.filterMap((line) => line)
-        )))
+            [
+              Chunk.unsafeFromArray(page.items),
+              Option.fromNullable(page.next).pipe(Option.map((c) =>
+                c as v.Cursor | undefined
+              ))
+            ] as const)).pipe(
+            Stream.mapEffect((summary) =>
+              exportOne(summary, f.scope)
+            ),
+            Stream.filterMap((line) => line)
+          )))
 
     const exportRuns: Api.RunStoreService["exportRuns"] = (filter) =>
-      Stream.map(exportRecords(filter), (line) => `${JSON.stringify(line)}\n`)
+      Stream.map(exportRecords(filter), (line) =>
+        `${JSON.stringify(line)}\n`)
 
     return {
       listRuns,

@@ -5,7 +5,8 @@ import { Effect } from "effect"
 import { InvalidQuery } from "../Errors.js"
 import { RunStatus, type UsageGroupBy } from "../Records.js"
 
-const bad = (field: string, message: string) => Effect.fail(new InvalidQuery({ field, message: `${field}: ${message}` }))
+const bad = (field: string, message: string) =>
+  Effect.fail(new InvalidQuery({ field, message: `${field}: ${message}` }))
 
 /** An integer in `min..max`, or `fallback` when absent. */
 export const intInRange = (field: string, value: unknown, min: number, max: number, fallback?: number) => {
@@ -30,10 +31,15 @@ export const optionalInstant = (field: string, value: unknown): Effect.Effect<st
     return Number.isNaN(value.getTime()) ? bad(field, "is an invalid Date") : Effect.succeed(value.toISOString())
   }
   if (typeof value !== "string" || !RFC3339.test(value)) {
-    return bad(field, `must be an ISO-8601 datetime with an offset (e.g. 2026-01-31T12:00:00Z), got ${JSON.stringify(value)}`)
+    return bad(
+      field,
+      `must be an ISO-8601 datetime with an offset (e.g. 2026-01-31T12:00:00Z), got ${JSON.stringify(value)}`
+    )
   }
   const date = new Date(value)
-  return Number.isNaN(date.getTime()) ? bad(field, `is not a valid datetime: ${value}`) : Effect.succeed(date.toISOString())
+  return Number.isNaN(date.getTime())
+    ? bad(field, `is not a valid datetime: ${value}`)
+    : Effect.succeed(date.toISOString())
 }
 
 const statuses = new Set<string>(RunStatus.literals)
@@ -70,8 +76,11 @@ export const optionalMetadata = (
   const entries = Object.entries(value as Record<string, unknown>)
   for (const [key, v] of entries) {
     if (!METADATA_KEY.test(key)) return bad("metadata", `key ${JSON.stringify(key)} must match [A-Za-z0-9_.-]{1,128}`)
-    const scalar = v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))
-    if (!scalar) return bad("metadata", `value of ${JSON.stringify(key)} must be a string, a finite number, a boolean or null`)
+    const scalar = v === null || typeof v === "string" || typeof v === "boolean" ||
+      (typeof v === "number" && Number.isFinite(v))
+    if (!scalar) {
+      return bad("metadata", `value of ${JSON.stringify(key)} must be a string, a finite number, a boolean or null`)
+    }
   }
   return Effect.succeed(entries as ReadonlyArray<readonly [string, string | number | boolean | null]>)
 }
@@ -112,7 +121,9 @@ export const groupBy = (value: unknown): Effect.Effect<ReadonlyArray<UsageGroupB
   if (value === undefined) return Effect.succeed([])
   if (!Array.isArray(value)) return bad("groupBy", "must be a list of tenant, agent, model, day")
   const unknown = value.find((g) => !groupKeys.has(g))
-  if (unknown !== undefined) return bad("groupBy", `unknown dimension ${JSON.stringify(unknown)}; expected tenant, agent, model or day`)
+  if (unknown !== undefined) {
+    return bad("groupBy", `unknown dimension ${JSON.stringify(unknown)}; expected tenant, agent, model or day`)
+  }
   if (new Set(value).size !== value.length) return bad("groupBy", "lists a dimension twice")
   return Effect.succeed(value as ReadonlyArray<UsageGroupBy>)
 }

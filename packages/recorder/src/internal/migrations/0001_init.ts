@@ -55,7 +55,9 @@ export default Effect.gen(function*() {
     error_tag TEXT,
     error_message TEXT,
     failure_reason TEXT,
-    cancel_requested ${t.bool} NOT NULL DEFAULT ${sql.onDialectOrElse({ pg: () => sql.literal("FALSE"), orElse: () => sql.literal("0") })},
+    cancel_requested ${t.bool} NOT NULL DEFAULT ${
+    sql.onDialectOrElse({ pg: () => sql.literal("FALSE"), orElse: () => sql.literal("0") })
+  },
     last_sequence_index INTEGER NOT NULL DEFAULT -1,
     created_at ${t.ts} NOT NULL,
     updated_at ${t.ts} NOT NULL,
