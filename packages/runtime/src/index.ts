@@ -9,6 +9,8 @@ export * as AgentRuntime from "./AgentRuntime.js"
 export * from "./Errors.js"
 /** The hook events. */
 export * as HookEvent from "./HookEvent.js"
+/** The run lifecycle: the transition table every recorder applies. */
+export * as Lifecycle from "./Lifecycle.js"
 /** Time-sortable ids. */
 export * as Ids from "./Ids.js"
 /** The model port. */
@@ -19,6 +21,8 @@ export * as Notifier from "./Notifier.js"
 export * from "./Notifiers.js"
 /** The recorder port. */
 export * from "./Recorder.js"
+/** The retry vocabulary shared by the recorder, providers and HTTP notifiers. */
+export * as RetryPolicy from "./RetryPolicy.js"
 /** Run results. */
 export type * from "./RunResult.js"
 /** The run ledger port (resume, cancel, idempotency). */
