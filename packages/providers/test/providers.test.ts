@@ -308,6 +308,7 @@ describe.each(wires)("$name", (wire) => {
       const server = yield* fakeServer(overloaded, overloaded)
       const model = yield* Effect.provide(LanguageModel, wire.layer(server.url, fast))
       const failing = new RecorderError({
+        operation: "record",
         eventType: "provider.retry",
         runId: "run-1",
         attempts: 3,

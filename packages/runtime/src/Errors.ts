@@ -3,9 +3,27 @@
  */
 import { Schema } from "effect"
 
-/** The recorder could not make an event durable (after its retries); the run stopped at that point. */
+/** What a `RecorderError` was doing: writing an event, or one of the run ledger's operations. */
+export const RecorderOperation = Schema.Literal(
+  "record",
+  "ledger.get",
+  "ledger.findByIdempotencyKey",
+  "ledger.claim",
+  "ledger.requestCancel",
+  "ledger.isCancelRequested",
+  "ledger.heartbeat"
+)
+/** What a `RecorderError` was doing. */
+export type RecorderOperation = typeof RecorderOperation.Type
+
+/**
+ * The record could not be written or read (after its retries); the run stopped at that point, exactly as
+ * for a failed write. `operation` says what failed; `eventType` and `sequenceIndex` name the event when it
+ * was a write (`operation: "record"`).
+ */
 export class RecorderError extends Schema.TaggedError<RecorderError>()("RecorderError", {
-  eventType: Schema.String,
+  operation: RecorderOperation,
+  eventType: Schema.optional(Schema.String),
   runId: Schema.String,
   sequenceIndex: Schema.optional(Schema.Number),
   attempts: Schema.Number,

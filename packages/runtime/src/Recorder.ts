@@ -51,14 +51,18 @@ const makeMemory = Effect.sync(() => {
         const id = runs.byKey.get(key)
         return id === undefined ? Effect.succeed(Option.none()) : get(id)
       }),
-    claim: (runId, expected, submission) =>
+    claim: (runId, expected, submission, submissionId) =>
       Effect.sync(() => {
         const run = runs.runs.get(runId)
-        if (run === undefined || run.status !== expected) return false
+        if (run === undefined) return false
+        if (run.status === "running" && run.submissionId === submissionId) return true
+        if (run.status !== expected) return false
         run.status = "running"
+        run.submissionId = submissionId
         run.pauseState = { ...(run.pauseState as object), submission }
         return true
       }),
+    heartbeat: () => Effect.void,
     requestCancel: (runId) =>
       Effect.sync(() => {
         const run = runs.runs.get(runId)

@@ -37,10 +37,22 @@ export interface RunLedgerService {
   /** The run started with this idempotency key, if any. */
   readonly findByIdempotencyKey: (key: string) => Effect.Effect<Option.Option<StoredRun>, RecorderError>
   /**
-   * Compare-and-swap: if the run is in `expected`, store `submission` with it and set it `running`
-   * (touching its progress time). True for exactly one of any number of concurrent claimers.
+   * Compare-and-swap: if the run is in `expected`, store `submission` and its `submissionId` with it and set
+   * it `running` (touching its progress time). True for exactly one of any number of concurrent claimers.
+   * Idempotent per submission: a claim retried after its reply was lost finds the run `running` with its own
+   * `submissionId` and answers true again, so the only submitter is never told it lost.
    */
-  readonly claim: (runId: string, expected: PausedStatus, submission: Json) => Effect.Effect<boolean, RecorderError>
+  readonly claim: (
+    runId: string,
+    expected: PausedStatus,
+    submission: Json,
+    submissionId: string
+  ) => Effect.Effect<boolean, RecorderError>
+  /**
+   * Refreshes a `running` run's progress time while a model or tool call is in flight, so the sweep of stale
+   * runs never ends a run that is still working. Does nothing to a run that is not `running`.
+   */
+  readonly heartbeat: (runId: string) => Effect.Effect<void, RecorderError>
   /** Flags a run that has not ended for cancellation; false when it had already ended (or does not exist). */
   readonly requestCancel: (runId: string) => Effect.Effect<boolean, RecorderError>
   /** Whether the run is flagged for cancellation (read before each model and tool step). */

@@ -12,6 +12,7 @@ const failingRecorder = (failAt: number, accepted: Ref.Ref<ReadonlyArray<HookEve
           n >= failAt
             ? Effect.fail(
               new RecorderError({
+                operation: "record",
                 eventType: HookEvent.eventType(event),
                 runId: event.runId,
                 sequenceIndex: event.sequenceIndex,

@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import {
   type HookEvent,
   RecorderError,
+  type RecorderOperation,
   type RunLedgerService,
   type StoredRun,
   terminalStatuses
@@ -97,13 +98,13 @@ const COLUMNS = `id, agent_name, status, input, tenant_id, parent_run_id, metada
 export const makeLedger = (retry: RetryPolicy): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const run = <A>(what: string, runId: string, statement: Effect.Effect<A, WriteError>) =>
+    const run = <A>(what: RecorderOperation, runId: string, statement: Effect.Effect<A, WriteError>) =>
       Effect.flatMap(
         withRetry(retry, statement),
         (outcome) =>
           Either.isRight(outcome) ? Effect.succeed(outcome.right.value) : Effect.fail(
             new RecorderError({
-              eventType: what,
+              operation: what,
               runId,
               attempts: outcome.left.attempts,
               reason: outcome.left.transient ? "transient" : "permanent",
@@ -137,6 +138,16 @@ export const makeLedger = (retry: RetryPolicy): Effect.Effect<RunLedgerService, 
               updated_at = ${at}, last_progress_at = ${at}
               WHERE id = ${runId} AND status = ${expected} RETURNING id`
           }).pipe(Effect.map((rows) => rows.length === 1))
+        ),
+      // TODO(contract): store and match the submission id (a claim retried after a lost reply must win again).
+      heartbeat: (runId) =>
+        run(
+          "ledger.heartbeat",
+          runId,
+          Effect.suspend(() => {
+            const at = now()
+            return sql`UPDATE agent_runs SET last_progress_at = ${at} WHERE id = ${runId} AND status = 'running'`
+          }).pipe(Effect.asVoid)
         ),
       requestCancel: (runId) =>
         run(

@@ -21,6 +21,7 @@ const ACTIVE = ["running", "waiting_client_tool", "waiting_approval", "waiting_h
 
 const recorderError = (plan: Plan, failed: Failed) =>
   new RecorderError({
+    operation: "record",
     eventType: plan.eventType,
     runId: plan.runId,
     sequenceIndex: plan.sequenceIndex,
@@ -112,6 +113,7 @@ export const makeWriter = (
           Deferred.fail(
             job.done,
             new RecorderError({
+              operation: "record",
               eventType: job.plan.eventType,
               runId: job.plan.runId,
               sequenceIndex: job.plan.sequenceIndex,
@@ -132,6 +134,7 @@ export const makeWriter = (
           if (Either.isLeft(made)) {
             const cause = made.left
             const error = new RecorderError({
+              operation: "record",
               eventType: HookEvent.eventType(event),
               runId: event.runId,
               sequenceIndex: event.sequenceIndex,

@@ -3,7 +3,7 @@ import { RecorderError } from "../Errors.js"
 import { eventType, type HookEvent, type RunStatus } from "../HookEvent.js"
 import type { StoredRun } from "../RunLedger.js"
 
-type Mutable<A> = { -readonly [K in keyof A]: A[K] }
+type Mutable<A> = { -readonly [K in keyof A]: A[K] } & { submissionId?: string }
 
 /** Runs folded from recorded events, with the same status rules the SQL recorder enforces. */
 export class MemoryRuns {
@@ -15,6 +15,7 @@ export class MemoryRuns {
     const conflict = (message: string) =>
       Either.left(
         new RecorderError({
+          operation: "record",
           eventType: eventType(event),
           runId: event.runId,
           sequenceIndex: event.sequenceIndex,

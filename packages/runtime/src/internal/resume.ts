@@ -14,6 +14,7 @@ import {
   type SubmitError
 } from "../Errors.js"
 import type { Json, PausedStatus, ToolCallRef } from "../HookEvent.js"
+import * as Ids from "../Ids.js"
 import { LanguageModel } from "../LanguageModel.js"
 import { Recorder } from "../Recorder.js"
 import { RunLedger, type RunLedgerService, type StoredRun, terminalStatuses } from "../RunLedger.js"
@@ -56,6 +57,7 @@ const storedState = (run: StoredRun): Effect.Effect<PauseState, RecorderError> =
   const decoded = decodePauseState(run.pauseState)
   return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(
     new RecorderError({
+      operation: "record",
       eventType: "run.resumed",
       runId: run.runId,
       attempts: 1,
@@ -111,7 +113,7 @@ const submit = (
     const saved = yield* storedState(run)
     const submission = build(saved, run)
     if (Either.isLeft(submission)) return yield* submission.left
-    const won = yield* ledger.claim(runId, run.status as PausedStatus, submission.right as unknown as Json)
+    const won = yield* ledger.claim(runId, run.status as PausedStatus, submission.right as unknown as Json, Ids.make())
     if (!won) return yield* classifyLost(ledger, runId)
     return yield* continueRun(agent, run, saved, submission.right, options)
   }).pipe(Effect.scoped)
@@ -300,7 +302,7 @@ export const cancelRun = (
     yield* ledger.requestCancel(runId)
     if (run.status !== "running") {
       // Claiming the paused run first means no submitter can resume it while it is being cancelled.
-      if (yield* ledger.claim(runId, run.status as PausedStatus, { kind: "cancel" })) {
+      if (yield* ledger.claim(runId, run.status as PausedStatus, { kind: "cancel" }, Ids.make())) {
         const bus = yield* makeBus({
           runId,
           recorder,
