@@ -11,7 +11,7 @@ import { Options, Records, RunNotFound } from "@sextant/store"
 import { Context, JSONSchema, Option, ParseResult, Schema } from "effect"
 import * as AST from "effect/SchemaAST"
 import { Forbidden, InternalError, InvalidParameter, RouteNotFound, Unauthorized } from "./Errors.js"
-import { fixDocument } from "./internal/openapi.js"
+import { defaultSecurity, fixDocument } from "./internal/openapi.js"
 
 /** Who is reading: what the host's `authorize` returned. A `tenantId` restricts every route to that tenant. */
 export interface Principal {
@@ -245,5 +245,5 @@ export class ReadApi extends HttpApi.make("sextant-read")
     "Recorded agent runs: lists, events (paged and SSE), calls, pauses, trees, usage, export. Every error is a " +
       "JSON body with a `_tag` and a `message`; a path no route matches is a 404 `RouteNotFound`."
   )
-  .annotate(OpenApi.Transform, (spec) => fixDocument(spec as OpenApi.OpenAPISpec))
+  .annotate(OpenApi.Transform, (spec) => fixDocument(spec as OpenApi.OpenAPISpec, defaultSecurity))
 {}

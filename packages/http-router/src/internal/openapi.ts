@@ -55,11 +55,8 @@ const fixOperation = (op: OpenApi.OpenAPISpecOperation, security: Security | und
   op.security = open || security === undefined ? [] : [{ [security.name]: [] }]
 }
 
-/** The document of `ReadApi` for a security scheme (undefined: the routes are open). */
-export const fixDocument = (
-  spec: OpenApi.OpenAPISpec,
-  security: Security | undefined = defaultSecurity
-): OpenApi.OpenAPISpec => {
+/** The document of `ReadApi` for a security scheme (undefined: the routes are open, no scheme is named). */
+export const fixDocument = (spec: OpenApi.OpenAPISpec, security: Security | undefined): OpenApi.OpenAPISpec => {
   const doc = structuredClone(spec)
   for (const path of Object.values(doc.paths)) {
     for (const op of Object.values(path) as Array<OpenApi.OpenAPISpecOperation>) fixOperation(op, security)
