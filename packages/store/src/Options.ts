@@ -12,6 +12,7 @@
  */
 import { HookEvent } from "@sextant/runtime"
 import { ParseResult, Schema } from "effect"
+import { UsageGroupBy } from "./Records.js"
 
 const shown = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
@@ -250,13 +251,11 @@ export const encodeCursor = (cursor: Cursor): string =>
   Buffer.from(JSON.stringify(["r1", cursor.createdAt, cursor.id])).toString("base64url")
 
 /** A dimension `usage` can group by. */
-export const UsageDimension = Schema.Literal("tenant", "agent", "model", "day").annotations(
-  says("must be one of tenant, agent, model, day")
-)
+export const UsageDimension = UsageGroupBy.annotations(says(`must be one of ${UsageGroupBy.literals.join(", ")}`))
 
 /** A list of distinct usage dimensions. */
 export const GroupBy = Schema.Array(UsageDimension).annotations(
-  expects("must be a list of tenant, agent, model, day")
+  expects(`must be a list of ${UsageGroupBy.literals.join(", ")}`)
 ).pipe(
   Schema.filter((list) => new Set(list).size === list.length || "lists a dimension twice", { jsonSchema: {} })
 ).annotations({ identifier: "GroupBy" })
