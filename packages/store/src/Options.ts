@@ -149,7 +149,10 @@ export const Instant = Schema.declare([], {
     )
   },
   encode: () => (value) => ParseResult.succeed(value)
-}, { identifier: "Instant" }) as Schema.Schema<string, Date | string>
+}, { identifier: "Instant", jsonSchema: { type: "string", format: "date-time" } }) as Schema.Schema<
+  string,
+  Date | string
+>
 
 /** A run status. */
 export const Status = HookEvent.RunStatus.annotations(
@@ -170,7 +173,15 @@ export const StatusFilter = Schema.declare([], {
         new ParseResult.Type(ast, input, `must be a status or a list of statuses, got ${shown(input)}`)
       ),
   encode: () => (value) => ParseResult.succeed(value)
-}, { identifier: "StatusFilter" }) as unknown as Schema.Schema<
+}, {
+  identifier: "StatusFilter",
+  jsonSchema: {
+    anyOf: [
+      { type: "string", enum: HookEvent.RunStatus.literals },
+      { type: "array", items: { type: "string", enum: HookEvent.RunStatus.literals } }
+    ]
+  }
+}) as unknown as Schema.Schema<
   ReadonlyArray<HookEvent.RunStatus>,
   HookEvent.RunStatus | ReadonlyArray<HookEvent.RunStatus>
 >
