@@ -164,7 +164,10 @@ export const freshDatabase = async (
 ): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
   if (dialect === "sqlite") {
     const dir = createTempDir()
-    return { url: `sqlite:${dir.path}/test.db`, drop: async () => dir.remove() }
+    const url = `sqlite:${dir.path}/test.db`
+    // The store opens read-only and never migrates: the recorder's layer creates and migrates the file.
+    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+    return { url, drop: async () => dir.remove() }
   }
   const db = await createPgDatabase()
   await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
