@@ -36,7 +36,10 @@ const model = ScriptedModel.layer([
 const result = await Effect.runPromise(
   agent.run("Weather in Lisbon?").pipe(Effect.provide(Layer.merge(model, SqlRecorder.layerFromUrl(databaseUrl))))
 )
-check(result.status === "success" && result.answer === "21 °C in Lisbon.", `unexpected result ${JSON.stringify(result)}`)
+check(
+  result.status === "success" && result.answer === "21 °C in Lisbon.",
+  `unexpected result ${JSON.stringify(result)}`
+)
 
 const store = await RunStore.fromDatabaseUrl(databaseUrl)
 const run = await store.getRun(result.runId)
