@@ -43,7 +43,9 @@ for (const { dir, pkg } of manifests) {
 // optional SQLite driver peer) lists each Node major it has been built against, so no open range can be a
 // subset of its own: it is checked against the majors it lists instead.
 const listsMajors = new Set(["node_modules/better-sqlite3"])
-for (const [path, entry] of Object.entries<{ dev?: boolean; link?: boolean; engines?: { node?: string } }>(lock.packages)) {
+for (
+  const [path, entry] of Object.entries<{ dev?: boolean; link?: boolean; engines?: { node?: string } }>(lock.packages)
+) {
   if (path === "" || entry.dev || entry.link || entry.engines?.node === undefined) continue
   const range = entry.engines.node
   if (listsMajors.has(path)) {
