@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: [".tsc/**", "**/dist/**", "**/node_modules/**", "**/*.md", ".ci/**", "**/.sextant/**", "**/tmp/**"]
+    ignores: [".tsc/**", "docs/api/**", "**/dist/**", "**/node_modules/**", "**/*.md", ".ci/**", "**/.sextant/**", "**/tmp/**"]
   },
   eslint.configs.recommended,
   tseslint.configs.recommended,
