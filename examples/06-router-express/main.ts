@@ -3,7 +3,8 @@
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
  * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/06-router-express/main.ts
  */
-import { makeReadRouter, toNodeHandler, unauthorized } from "@sextant/http-router"
+import { makeReadRouter, unauthorized } from "@sextant/http-router"
+import { toNodeHandler } from "@sextant/http-router/node"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"

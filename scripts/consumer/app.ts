@@ -3,7 +3,8 @@
  * tool on a scripted model, recorded to a SQLite file, read back through RunStore and through the read router
  * mounted in Express. Exits non-zero (with the reason) when anything is not as a user expects.
  */
-import { makeReadRouter, toNodeHandler } from "@sextant/http-router"
+import { makeReadRouter } from "@sextant/http-router"
+import { toNodeHandler } from "@sextant/http-router/node"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"

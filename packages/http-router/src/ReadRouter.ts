@@ -1,7 +1,7 @@
 /**
  * The mountable read router: the RunStore over HTTP, as an `HttpApi` (typed parameters and errors, OpenAPI
- * at `/openapi.json`), served by a Fetch handler (`Request → Response`: Hono, Bun, Deno, Workers, Next) or a
- * Node handler (`(req, res)`: `node:http`, Express, Fastify), under any prefix.
+ * at `/openapi.json`), served by a Fetch handler (`Request → Response`: Hono, Bun, Deno, Workers, Next) or, from
+ * `@sextant/http-router/node`, a Node handler (`(req, res)`: `node:http`, Express, Fastify), under any prefix.
  *
  * Authorization is the host's: `authorize(request)` returns a principal (optionally with a `tenantId` that
  * every route is then restricted to — another tenant's run is a 404) or rejects with `unauthorized()` /
@@ -9,7 +9,6 @@
  */
 import type { OpenApi } from "@effect/platform"
 import type { RunStoreClient, RunStoreService } from "@sextant/store"
-import type * as Http from "node:http"
 import type { Principal } from "./Api.js"
 import * as auth from "./internal/auth.js"
 import * as internal from "./internal/router.js"
@@ -65,7 +64,7 @@ export const TypeId: unique symbol = internal.TypeId
 /** The brand of a read router. */
 export type TypeId = typeof TypeId
 
-/** A read router, ready to be served by `toWebHandler` / `toNodeHandler`. */
+/** A read router, ready to be served by `toWebHandler` (or `toNodeHandler` from `@sextant/http-router/node`). */
 export interface ReadRouter {
   readonly [TypeId]: TypeId
   /** Releases the router's runtime (open SSE tails end); the store is the caller's to close. */
@@ -84,9 +83,3 @@ export interface HandlerOptions {
 /** A Fetch handler (`Request → Promise<Response>`). */
 export const toWebHandler: (router: ReadRouter, options?: HandlerOptions) => (request: Request) => Promise<Response> =
   internal.toWebHandler
-
-/** A Node handler (`(req, res)`) for `node:http`, Express (`app.use(prefix, handler)`) and Fastify (`reply.hijack()`). */
-export const toNodeHandler: (
-  router: ReadRouter,
-  options?: HandlerOptions
-) => (req: Http.IncomingMessage, res: Http.ServerResponse) => void = internal.toNodeHandler

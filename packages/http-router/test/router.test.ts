@@ -1,6 +1,6 @@
 import { Tool } from "@sextant/runtime"
 import type { RunStoreClient } from "@sextant/store"
-import { Deferred, Effect, Fiber, Schema } from "effect"
+import { Deferred, Effect, Fiber, Schema, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter, toWebHandler } from "../src/index.js"
 import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime, run, script, sseFrames } from "./support.js"
@@ -357,6 +357,56 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           expect(last.eventType).toBe("run.completed")
           const all = [...received, ...resumed]
           expect(all).toEqual(all.map((_, i) => i))
+        })
+
+        it("a client that leaves an SSE tail ends the server's tail (no polling forever)", async () => {
+          let ended = 0
+          const service = store.service
+          const tracked = {
+            ...service,
+            streamEvents: (id: string, o?: Parameters<typeof service.streamEvents>[1]) =>
+              service.streamEvents(id, o).pipe(Stream.ensuring(Effect.sync(() => ended++)))
+          }
+          const own = makeReadRouter({
+            store: tracked,
+            authorize: bearerAuthorize,
+            keepAliveMs: 50,
+            pollIntervalMs: 20
+          })
+          const served = await host.start(own, PREFIX)
+          const gate = await recorder.runPromise(Deferred.make<void>())
+          const wait = Tool.make("wait", {
+            description: "waits for the gate",
+            parameters: Schema.Struct({}),
+            handler: () => Effect.as(Deferred.await(gate), { ok: true })
+          })
+          const runId = `leave-${host.name}-${Date.now()}`.replace(":", "")
+          const fiber = recorder.runFork(
+            run("slow", [{ toolCalls: [{ name: "wait", arguments: {} }] }, { text: "done" }], {
+              runId,
+              tenantId: "acme"
+            }, [wait])
+          )
+          for (let i = 0; i < 500 && (await get(`/runs/${runId}`, "acme")).status !== 200; i++) {
+            await new Promise((r) => setTimeout(r, 10))
+          }
+          const controller = new AbortController()
+          const res = await fetch(`${served.base}/runs/${runId}/events/stream`, {
+            headers: { authorization: "Bearer acme" },
+            signal: controller.signal
+          })
+          const frames = sseFrames(res)
+          let frame = await frames.next()
+          while (frame !== undefined && frame.data === undefined) frame = await frames.next()
+          expect(frame?.data).toBeDefined()
+          expect(ended).toBe(0)
+          controller.abort()
+          for (let i = 0; i < 500 && ended === 0; i++) await new Promise((r) => setTimeout(r, 10))
+          expect(ended).toBe(1)
+          await recorder.runPromise(Deferred.succeed(gate, undefined))
+          await recorder.runPromise(Fiber.join(fiber))
+          await served.close()
+          await own.dispose()
         })
       })
     }

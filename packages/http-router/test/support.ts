@@ -13,14 +13,8 @@ import { Hono } from "hono"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { createPgDatabase, createTempDir, type Dialect, makeDialects } from "../../../test-support/databases.js"
-import {
-  forbidden,
-  makeReadRouter,
-  type ReadRouterOptions,
-  toNodeHandler,
-  toWebHandler,
-  unauthorized
-} from "../src/index.js"
+import { forbidden, makeReadRouter, type ReadRouterOptions, toWebHandler, unauthorized } from "../src/index.js"
+import { toNodeHandler } from "../src/node.js"
 
 export type { Dialect }
 

@@ -3,9 +3,7 @@
  * that mount it under any prefix. The public `ReadRouter` is opaque; only this module sees its parts.
  */
 import { HttpApiBuilder, HttpApp } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import type * as Http from "node:http"
 import { ReadApi } from "../Api.js"
 import type { HandlerOptions, ReadRouter, ReadRouterOptions, TypeId as RouterTypeId } from "../ReadRouter.js"
 import * as auth from "./auth.js"
@@ -41,14 +39,8 @@ const runtimeOf = (options: ReadRouterOptions) => {
       api,
       errors.mapping,
       HttpApiBuilder.Router.Live,
-      HttpApiBuilder.Middleware.layer,
-      NodeHttpServer.layerContext
-    ) as Layer.Layer<
-      | Layer.Layer.Success<typeof api>
-      | HttpApiBuilder.Router
-      | HttpApiBuilder.Middleware
-      | Layer.Layer.Success<typeof NodeHttpServer.layerContext>
-    >
+      HttpApiBuilder.Middleware.layer
+    ) as Layer.Layer<Layer.Layer.Success<typeof api> | HttpApiBuilder.Router | HttpApiBuilder.Middleware>
   )
 }
 
@@ -57,7 +49,6 @@ class RouterImpl implements ReadRouter {
   private readonly runtime: ReturnType<typeof runtimeOf>
   private app: Promise<HttpApp.Default<never, never>> | undefined
   private web: Promise<(request: Request) => Promise<Response>> | undefined
-  private node: Promise<(req: Http.IncomingMessage, res: Http.ServerResponse) => void> | undefined
 
   constructor(options: ReadRouterOptions) {
     this.runtime = runtimeOf(options)
@@ -71,10 +62,6 @@ class RouterImpl implements ReadRouter {
     return this.web ??= Promise.all([this.runtime.runtime(), this.getApp()]).then(([rt, app]) =>
       HttpApp.toWebHandlerRuntime(rt)(app)
     )
-  }
-
-  nodeHandler() {
-    return this.node ??= this.getApp().then((app) => this.runtime.runPromise(NodeHttpServer.makeHandler(app)))
   }
 
   readonly dispose = () => this.runtime.dispose()
@@ -107,27 +94,3 @@ export const toWebHandler =
       url.pathname = path
       return handle(new Request(url, request))
     })
-
-const failedToStart = (res: Http.ServerResponse, e: unknown) => {
-  console.error("sextant read router: the router failed to start", e)
-  res.writeHead(500, { "content-type": "application/json" })
-  res.end(
-    JSON.stringify({ _tag: "InternalError", message: "The router failed to start; the cause is in the server log." })
-  )
-}
-
-/** A Node handler (`(req, res)`) for `node:http`, Express and Fastify. */
-export const toNodeHandler = (
-  router: ReadRouter,
-  options: HandlerOptions = {}
-): (req: Http.IncomingMessage, res: Http.ServerResponse) => void => {
-  let ready: ((req: Http.IncomingMessage, res: Http.ServerResponse) => void) | undefined
-  return (req, res) => {
-    req.url = stripPrefix(options.prefix, req.url ?? "/")
-    if (ready !== undefined) return ready(req, res)
-    impl(router).nodeHandler().then((handle) => {
-      ready = handle
-      handle(req, res)
-    }, (e: unknown) => failedToStart(res, e))
-  }
-}
