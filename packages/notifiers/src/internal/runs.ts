@@ -1,4 +1,4 @@
-import { HookEvent, type StreamEvent } from "@sextant/runtime"
+import { Lifecycle, type StreamEvent } from "@sextant/runtime"
 
 /** Terminal events: after one of these a run produces nothing more (a pause is not terminal). */
 const terminalTags: ReadonlySet<string> = new Set([
@@ -14,7 +14,7 @@ export const isTerminal = (event: { readonly _tag: string }): boolean => termina
 
 /** Whether an event ends a run segment (terminal or paused). */
 export const isSegmentEnd = (event: StreamEvent.StreamEvent): boolean =>
-  event._tag !== "TextDelta" && event._tag !== "ToolArgumentsDelta" && HookEvent.isSegmentEnd(event)
+  event._tag !== "TextDelta" && event._tag !== "ToolArgumentsDelta" && Lifecycle.isSegmentEnd(event)
 
 /**
  * Per-run state kept by a notifier, bounded so that runs whose end is never seen (a crashed process, a run
