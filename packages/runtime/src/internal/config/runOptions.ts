@@ -3,7 +3,7 @@
  * database stores a NUL in a text column, and the caller can fix it); metadata is a JSON object whose
  * strings and keys are NUL-free, normalised once (`toJSON` applied) so every recorder stores the same value.
  */
-import { Either, ParseResult, Schema } from "effect"
+import { Either, ParseResult, Schema, type SchemaAST } from "effect"
 import type { Json } from "../../HookEvent.js"
 import type { Notifier } from "../../Notifier.js"
 import { toJsonAt } from "../json.js"
@@ -41,23 +41,34 @@ const findNul = (value: Json, path: Array<string | number>): Array<string | numb
   return undefined
 }
 
-const issueAt = (path: ReadonlyArray<string | number>, issue: ParseResult.ParseIssue): ParseResult.ParseIssue =>
-  path.length === 0 ? issue : new ParseResult.Pointer(path as [string | number], issue.actual, issue)
+/**
+ * An issue at a path inside the metadata. The rejected value is not carried along: formatting it would read
+ * it again (a throwing getter would throw there), and it may be large.
+ */
+const issueAt = (path: ReadonlyArray<string | number>, ast: SchemaAST.AST, message: string): ParseResult.ParseIssue => {
+  const issue = new ParseResult.Type(ast, undefined, message)
+  return path.length === 0 ? issue : new ParseResult.Pointer(path as [string | number], undefined, issue)
+}
 
-/** Run metadata: a JSON object (normalised: Dates become ISO strings), NUL-free in its keys and strings. */
-export const Metadata = Schema.transformOrFail(Schema.Unknown, Schema.declare(isJsonObject), {
+/**
+ * Run metadata: a JSON object (normalised: Dates become ISO strings), NUL-free in its keys and strings, or
+ * undefined. It takes undefined itself rather than through `Schema.optional`'s union, whose failure messages
+ * would format (read again) the rejected value.
+ */
+export const Metadata = Schema.transformOrFail(Schema.Unknown, Schema.UndefinedOr(Schema.declare(isJsonObject)), {
   strict: true,
   decode: (u, _, ast) => {
+    if (u === undefined) return ParseResult.succeed(undefined)
     const json = toJsonAt(u)
     if (Either.isLeft(json)) {
       return ParseResult.fail(
-        issueAt(json.left.path, new ParseResult.Type(ast, u, `must be JSON, got ${json.left.found}`))
+        issueAt(json.left.path, ast, `must be JSON, got ${json.left.found}`)
       )
     }
-    if (!isJsonObject(json.right)) return ParseResult.fail(new ParseResult.Type(ast, u, "must be a JSON object"))
+    if (!isJsonObject(json.right)) return ParseResult.fail(issueAt([], ast, "must be a JSON object"))
     const nul = findNul(json.right, [])
     if (nul !== undefined) {
-      return ParseResult.fail(issueAt(nul, new ParseResult.Type(ast, u, `must not contain ${NUL}`)))
+      return ParseResult.fail(issueAt(nul, ast, `must not contain ${NUL}`))
     }
     return ParseResult.succeed(json.right)
   },
@@ -72,7 +83,7 @@ const isNotifier = (u: unknown): u is Notifier =>
 export const RunOptionsSchema = Schema.Struct({
   runId: optional(RunOptionString),
   tenantId: optional(RunOptionString),
-  metadata: optional(Metadata),
+  metadata: Schema.optionalWith(Metadata, { exact: true }),
   notifiers: optional(
     Schema.Array(explained(Schema.declare(isNotifier), () => "must be a Notifier (see Notifier.make)"))
   ),
