@@ -4,7 +4,7 @@
  */
 import { Clock, Effect, Either, Option } from "effect"
 import type { ModelError, RecorderError } from "../../Errors.js"
-import type { Json, ToolCallRef } from "../../HookEvent.js"
+import type { ToolCallRef } from "../../HookEvent.js"
 import * as Ids from "../../Ids.js"
 import type { ModelRequest, ModelResponse, ToolDefinition } from "../../LanguageModel.js"
 import * as Lifecycle from "../../Lifecycle.js"
@@ -107,7 +107,7 @@ const recordResponse = (
         finishReason: response.finishReason,
         usage,
         durationMs,
-        request: { system: request.system, messages: request.messages, tools: request.tools } as unknown as Json,
+        request: { system: request.system, messages: request.messages, tools: request.tools },
         ...(response.model === undefined ? {} : { responseModel: response.model }),
         ...(response.responseId === undefined ? {} : { responseId: response.responseId }),
         ...(response.providerRequest === undefined
