@@ -4,10 +4,11 @@
  * too long for a client, an approval or a human end as `error`/`abandoned_waiting` with `run.abandoned`.
  * Each event continues its run's sequence; a run that moves meanwhile is left alone (compare-and-swap).
  */
-import { SqlClient, type SqlError } from "@effect/sql"
-import type { HookEvent } from "@sextant/runtime"
-import { Clock, Duration, Effect, Either } from "effect"
+import { SqlClient, SqlError } from "@effect/sql"
+import { type HookEvent, Lifecycle } from "@sextant/runtime"
+import { Clock, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import { plan } from "./internal/plan.js"
+import { agentRuns } from "./internal/tables.js"
 import { defaultRetryPolicy, transact, withRetry } from "./internal/write.js"
 
 /** Options of `Sweep.run`. */
@@ -28,25 +29,21 @@ export interface SweepResult {
   readonly abandoned: ReadonlyArray<string>
 }
 
-const WAITING = ["waiting_client_tool", "waiting_approval", "waiting_human_input"]
-
-interface Candidate {
-  readonly id: string
-  readonly status: HookEvent.RunStatus
-  readonly last_sequence_index: number
-  readonly iteration_count: number
-}
+const Candidate = agentRuns.Row.pick("id", "status", "last_sequence_index", "iteration_count")
+type Candidate = typeof Candidate.Type
+const COLUMNS = Object.keys(Candidate.fields).join(", ")
+const decodeCandidates = Schema.decodeUnknown(Schema.Array(Candidate))
 
 const sweepOne = (sql: SqlClient.SqlClient, run: Candidate, kind: "RunInterrupted" | "RunAbandoned", now: number) =>
   Effect.gen(function*() {
     const event = {
       _tag: kind,
       runId: run.id,
-      sequenceIndex: Number(run.last_sequence_index) + 1,
-      iteration: Number(run.iteration_count),
+      sequenceIndex: run.last_sequence_index + 1,
+      iteration: run.iteration_count,
       timestamp: now,
       failureReason: kind === "RunInterrupted" ? "stale_running" : "abandoned_waiting",
-      previousStatus: run.status
+      previousStatus: run.status as HookEvent.RunStatus
     } as const
     const outcome = yield* withRetry(defaultRetryPolicy, transact(sql, [plan(sql, event)]))
     if (Either.isRight(outcome)) return true
@@ -63,15 +60,27 @@ export const run = (options: SweepOptions): Effect.Effect<SweepResult, SqlError.
     const limit = Math.max(1, Math.floor(options.limit ?? 1000))
     const before = (after: Duration.DurationInput) => new Date(now - Duration.toMillis(after)).toISOString()
     const select = (statuses: ReadonlyArray<string>, cutoff: string) =>
-      sql<Candidate>`SELECT id, status, last_sequence_index, iteration_count FROM agent_runs
+      sql`SELECT ${sql.literal(COLUMNS)} FROM agent_runs
         WHERE status IN ${sql.in(statuses)} AND last_progress_at < ${cutoff}
-        ORDER BY last_progress_at LIMIT ${limit}`
+        ORDER BY last_progress_at LIMIT ${limit}`.pipe(
+        Effect.flatMap(decodeCandidates),
+        Effect.catchTag("ParseError", (error) =>
+          Effect.fail(
+            new SqlError.SqlError({
+              cause: error,
+              message: `a run row could not be read: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+            })
+          ))
+      )
     const sweep = (candidates: ReadonlyArray<Candidate>, kind: "RunInterrupted" | "RunAbandoned") =>
       Effect.map(
         Effect.forEach(candidates, (c) => Effect.map(sweepOne(sql, c, kind, now), (done) => (done ? [c.id] : []))),
         (ids) => ids.flat()
       )
     const interrupted = yield* sweep(yield* select(["running"], before(options.staleRunningAfter)), "RunInterrupted")
-    const abandoned = yield* sweep(yield* select(WAITING, before(options.abandonedWaitingAfter)), "RunAbandoned")
+    const abandoned = yield* sweep(
+      yield* select(Lifecycle.pausedStatuses, before(options.abandonedWaitingAfter)),
+      "RunAbandoned"
+    )
     return { interrupted, abandoned }
   })

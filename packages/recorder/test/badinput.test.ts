@@ -48,8 +48,8 @@ describe("bad input is a clear typed error and writes nothing", () => {
       const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url)))
       const error = failure(exit)
       expect(error).toBeInstanceOf(MigrationsPending)
-      expect(error).toMatchObject({ applied: 0, latest: 2 })
-      expect((error as MigrationsPending).message).toContain("npm run migrate -- <database-url>")
+      expect(error).toMatchObject({ applied: 0, latest: 3 })
+      expect((error as MigrationsPending).message).toContain("npx sextant-migrate <database-url>")
       const tables = yield* Effect.provide(
         Effect.flatMap(
           SqlClient.SqlClient,
