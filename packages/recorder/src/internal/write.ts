@@ -57,11 +57,10 @@ export const retryable = (error: WriteError): boolean => error._tag === "SqlErro
 export const describeWriteError = (error: WriteError): string =>
   error._tag === "WriteConflict" ? error.message : describe(error)
 
-const noReply = (ms: number) =>
-  new SqlError.SqlError({
-    message: `the database did not answer within ${Math.round(ms)} ms (the connection was abandoned)`,
-    cause: { code: "ETIMEDOUT", message: `no reply within ${Math.round(ms)} ms` }
-  })
+const noReply = (ms: number) => {
+  const message = `the database did not answer within ${Math.round(ms)} ms; the connection was abandoned`
+  return new SqlError.SqlError({ message, cause: { code: "ETIMEDOUT", message } })
+}
 
 /** Where a continued retry starts: the first attempt's start and the attempts already made. */
 export interface Continuation {
@@ -147,16 +146,19 @@ const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
       const run = rows[0]
       const what = `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
       const from = plan.step.from
+      const error = run === undefined ? undefined : {
+        tag: run.error_tag === null ? null : unescapeText(run.error_tag),
+        message: run.error_message === null ? null : unescapeText(run.error_message)
+      }
+      // The sweep's event took the next sequence index of the run it ended: say so, not "a sequence gap".
+      const swept = error?.tag === "RunInterrupted" || error?.tag === "RunAbandoned"
       const message = run === undefined
         ? `${what}: the run has no row (was its run.started recorded in this database?)`
         : from === "new"
         ? `${what}: a run with this id or idempotency key already exists`
-        : Number(run.last_sequence_index) !== plan.sequenceIndex - 1
+        : !swept && Number(run.last_sequence_index) !== plan.sequenceIndex - 1
         ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
-        : Lifecycle.statusConflictMessage(plan.event, run.status, from, {
-          tag: run.error_tag === null ? null : unescapeText(run.error_tag),
-          message: run.error_message === null ? null : unescapeText(run.error_message)
-        })
+        : Lifecycle.statusConflictMessage(plan.event, run.status, from, error)
       return Effect.fail(new WriteConflict({ message }))
     }
   )
