@@ -5,11 +5,11 @@
  * Each event continues its run's sequence; a run that moves meanwhile is left alone (compare-and-swap).
  */
 import { SqlClient, SqlError } from "@effect/sql"
-import { type HookEvent, Lifecycle } from "@sextant/runtime"
+import { type HookEvent, Lifecycle, type RetryPolicy } from "@sextant/runtime"
 import { Clock, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import { plan } from "./internal/plan.js"
 import { agentRuns } from "./internal/tables.js"
-import { defaultRetryPolicy, transact, withRetry } from "./internal/write.js"
+import { resolvePolicy, transact, withRetry, type WriteError } from "./internal/write.js"
 
 /** Options of `Sweep.run`. */
 export interface SweepOptions {
@@ -19,6 +19,8 @@ export interface SweepOptions {
   readonly abandonedWaitingAfter: Duration.DurationInput
   /** The most runs of each kind one call sweeps (default 1000). */
   readonly limit?: number | undefined
+  /** How its statements are retried (the recorder's defaults: 5 attempts within 2 seconds). */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
 }
 
 /** The runs one sweep ended. */
@@ -34,7 +36,20 @@ type Candidate = typeof Candidate.Type
 const COLUMNS = Object.keys(Candidate.fields).join(", ")
 const decodeCandidates = Schema.decodeUnknown(Schema.Array(Candidate))
 
-const sweepOne = (sql: SqlClient.SqlClient, run: Candidate, kind: "RunInterrupted" | "RunAbandoned", now: number) =>
+/** A statement under the retry policy; a write conflict is the caller's to read. */
+const retried = <A, E extends WriteError>(policy: RetryPolicy.Resolved, statement: Effect.Effect<A, E>) =>
+  Effect.flatMap(
+    withRetry(policy, statement),
+    (outcome) => (Either.isRight(outcome) ? Effect.succeed(outcome.right.value) : Effect.fail(outcome.left.error as E))
+  )
+
+const sweepOne = (
+  sql: SqlClient.SqlClient,
+  policy: RetryPolicy.Resolved,
+  run: Candidate,
+  kind: "RunInterrupted" | "RunAbandoned",
+  now: number
+) =>
   Effect.gen(function*() {
     const event = {
       _tag: kind,
@@ -45,24 +60,33 @@ const sweepOne = (sql: SqlClient.SqlClient, run: Candidate, kind: "RunInterrupte
       failureReason: kind === "RunInterrupted" ? "stale_running" : "abandoned_waiting",
       previousStatus: run.status as HookEvent.RunStatus
     } as const
-    const outcome = yield* withRetry(defaultRetryPolicy, transact(sql, [plan(sql, event)]))
-    if (Either.isRight(outcome)) return true
-    // The run moved since it was selected: it is alive (or someone else swept it).
-    if (outcome.left.error._tag === "WriteConflict") return false
-    return yield* outcome.left.error
+    return yield* retried(policy, transact(sql, [plan(sql, event)])).pipe(
+      Effect.as(true),
+      // The run moved since it was selected: it is alive (or someone else swept it).
+      Effect.catchTag("WriteConflict", () => Effect.succeed(false))
+    )
   })
 
 /** Ends stale `running` and abandoned `waiting_*` runs; returns the ids it ended. */
-export const run = (options: SweepOptions): Effect.Effect<SweepResult, SqlError.SqlError, SqlClient.SqlClient> =>
+export const run = (
+  options: SweepOptions
+): Effect.Effect<SweepResult, SqlError.SqlError | RetryPolicy.InvalidRetryPolicy, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const policy = yield* Effect.try({
+      try: () => resolvePolicy(options.retry),
+      catch: (e) => e as RetryPolicy.InvalidRetryPolicy
+    })
     const now = yield* Clock.currentTimeMillis
     const limit = Math.max(1, Math.floor(options.limit ?? 1000))
     const before = (after: Duration.DurationInput) => new Date(now - Duration.toMillis(after)).toISOString()
     const select = (statuses: ReadonlyArray<string>, cutoff: string) =>
-      sql`SELECT ${sql.literal(COLUMNS)} FROM agent_runs
+      retried(
+        policy,
+        sql`SELECT ${sql.literal(COLUMNS)} FROM agent_runs
         WHERE status IN ${sql.in(statuses)} AND last_progress_at < ${cutoff}
-        ORDER BY last_progress_at LIMIT ${limit}`.pipe(
+        ORDER BY last_progress_at LIMIT ${limit}`
+      ).pipe(
         Effect.flatMap(decodeCandidates),
         Effect.catchTag("ParseError", (error) =>
           Effect.fail(
@@ -74,8 +98,10 @@ export const run = (options: SweepOptions): Effect.Effect<SweepResult, SqlError.
       )
     const sweep = (candidates: ReadonlyArray<Candidate>, kind: "RunInterrupted" | "RunAbandoned") =>
       Effect.map(
-        Effect.forEach(candidates, (c) => Effect.map(sweepOne(sql, c, kind, now), (done) => (done ? [c.id] : []))),
-        (ids) => ids.flat()
+        Effect.forEach(candidates, (c) =>
+          Effect.map(sweepOne(sql, policy, c, kind, now), (done) => (done ? [c.id] : []))),
+        (ids) =>
+          ids.flat()
       )
     const interrupted = yield* sweep(yield* select(["running"], before(options.staleRunningAfter)), "RunInterrupted")
     const abandoned = yield* sweep(
