@@ -9,7 +9,7 @@ import { type HookEvent, Lifecycle, type RetryPolicy } from "@sextant/runtime"
 import { Clock, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import { plan } from "./internal/plan.js"
 import { agentRuns } from "./internal/tables.js"
-import { resolvePolicy, transact, withRetry, type WriteError } from "./internal/write.js"
+import { durable, resolvePolicy, transact, withRetry, type WriteError } from "./internal/write.js"
 
 /** Options of `Sweep.run`. */
 export interface SweepOptions {
@@ -60,10 +60,14 @@ const sweepOne = (
       failureReason: kind === "RunInterrupted" ? "stale_running" : "abandoned_waiting",
       previousStatus: run.status as HookEvent.RunStatus
     } as const
-    return yield* retried(policy, transact(sql, [plan(sql, event)])).pipe(
+    const planned = plan(sql, event)
+    return yield* retried(policy, transact(sql, [planned])).pipe(
       Effect.as(true),
       // The run moved since it was selected: it is alive (or someone else swept it).
-      Effect.catchTag("WriteConflict", () => Effect.succeed(false))
+      Effect.catchTag("WriteConflict", () => Effect.succeed(false)),
+      // A commit whose reply was lost swept the run all the same.
+      Effect.catchTag("SqlError", (error) =>
+        Effect.flatMap(durable(sql, [planned]), (done) => (done.size > 0 ? Effect.succeed(true) : Effect.fail(error))))
     )
   })
 

@@ -11,7 +11,8 @@ import { pgProxy, type Proxy } from "./proxy.js"
 import { dialects, pgAdmin, recordedEvents, runRow } from "./support.js"
 
 const postgres = dialects[1]!
-const BUDGET = Duration.seconds(1)
+/** The recorder's default budget (2 seconds): these tests run with the defaults. */
+const BUDGET = Duration.seconds(2)
 const DEADLINE = Duration.times(BUDGET, 3)
 
 const id = (kind: string) => `${kind}-${Math.random().toString(36).slice(2, 10)}`
@@ -62,7 +63,7 @@ const stuckAndFree = (proxy: Proxy, trap: (armId: string) => Parameters<Proxy["a
     const order: Array<string> = []
     const layer = Layer.merge(
       ScriptedModel.layer(Array.from({ length: 4 }, () => script)),
-      SqlRecorder.layerFromUrl(proxy.url, { retry: { budget: BUDGET } })
+      SqlRecorder.layerFromUrl(proxy.url)
     )
     const [stuck, free] = yield* Effect.gen(function*() {
       const agent = yield* Agent.make({
@@ -149,7 +150,7 @@ describe("postgres: a connection that goes silent", () => {
           // One attempt only: the durability check, not a retry, must find the committed event.
           Effect.provide(Layer.merge(
             ScriptedModel.layer([script, script]),
-            SqlRecorder.layerFromUrl(proxy.url, { retry: { budget: BUDGET, maxAttempts: 1 } })
+            SqlRecorder.layerFromUrl(proxy.url, { retry: { maxAttempts: 1 } })
           )),
           Effect.timeout(DEADLINE)
         )
@@ -189,7 +190,7 @@ describe("postgres: a connection that goes silent", () => {
           .pipe(
             Effect.provide(Layer.merge(
               ScriptedModel.layer([{ text: "picked" }]),
-              SqlRecorder.layerFromUrl(proxy.url, { retry: { budget: BUDGET } })
+              SqlRecorder.layerFromUrl(proxy.url)
             )),
             Effect.timeout(DEADLINE)
           )
@@ -226,7 +227,7 @@ describe("postgres: a connection that goes silent", () => {
         }).pipe(
           Effect.provide(Layer.merge(
             ScriptedModel.layer([script, script]),
-            SqlRecorder.layerFromUrl(proxy.url, { retry: { budget: BUDGET } })
+            SqlRecorder.layerFromUrl(proxy.url)
           )),
           Effect.timeout(DEADLINE)
         )

@@ -63,7 +63,7 @@ export const recordedEvents = (runId: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows = yield* sql<{ sequence_index: number; event_type: string }>`SELECT sequence_index, event_type
-      FROM run_events WHERE agent_run_id = ${runId} ORDER BY sequence_index`
+      FROM run_events WHERE agent_run_id = ${Tables.escapeText(runId)} ORDER BY sequence_index`
     return rows.map((r) => ({ seq: Number(r.sequence_index), type: r.event_type }))
   })
 
@@ -72,7 +72,7 @@ export const runRow = (runId: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows = yield* sql<{ status: string; failure_reason: string | null; last_sequence_index: number }>`
-      SELECT status, failure_reason, last_sequence_index FROM agent_runs WHERE id = ${runId}`
+      SELECT status, failure_reason, last_sequence_index FROM agent_runs WHERE id = ${Tables.escapeText(runId)}`
     return rows[0]
   })
 

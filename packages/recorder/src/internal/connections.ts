@@ -45,14 +45,18 @@ const attemptOfCurrentFiber = (): Attempt | undefined => {
 /**
  * Runs `effect` as one attempt. When it is interrupted (its timeout, the retry budget) it returns at once
  * instead of waiting for a statement that may never answer; the attempt goes on in the background until its
- * connections, destroyed here, make it fail. On SQLite there is nothing to destroy: statements are synchronous.
+ * connections, destroyed here, make it fail. `onCut` runs first, before the abandonment is awaited. On SQLite
+ * there is nothing to destroy: statements are synchronous.
  */
-export const abandonable = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const abandonable = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  onCut?: Effect.Effect<void>
+): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     const attempt = new Attempt()
     return Effect.interruptible(
       Effect.disconnect(Effect.locally(effect, currentAttempt, attempt)).pipe(
-        Effect.onInterrupt(() => Effect.promise(() => attempt.abandon()))
+        Effect.onInterrupt(() => Effect.zipRight(onCut ?? Effect.void, Effect.promise(() => attempt.abandon())))
       )
     )
   })

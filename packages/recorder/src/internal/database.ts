@@ -87,8 +87,11 @@ const sqliteLayer = (filename: string, options: DatabaseOptions) => {
   return pragmas.pipe(Layer.provideMerge(client))
 }
 
-const millis = (value: Duration.DurationInput | undefined, fallback: number) =>
-  value === undefined ? fallback : Duration.toMillis(Duration.decode(value))
+// An infinite duration means "no limit", which Postgres spells 0.
+const millis = (value: Duration.DurationInput | undefined, fallback: number) => {
+  const ms = value === undefined ? fallback : Duration.toMillis(Duration.decode(value))
+  return Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0
+}
 
 /** Where a Postgres URL points, for messages (never the password). */
 const describeTarget = (url: string) => {
@@ -135,7 +138,7 @@ const pgLayer = (url: string, options: DatabaseOptions) => {
       track(pool)
       yield* Effect.tryPromise({ try: () => pool.query("SELECT 1"), catch: (cause) => connectError(url, cause) }).pipe(
         Effect.timeoutFail({
-          duration: Duration.millis(connectMs + 1_000),
+          duration: connectMs === 0 ? Duration.infinity : Duration.millis(connectMs + 1_000),
           onTimeout: () => connectError(url, new Error(`no answer within ${connectMs + 1_000} ms`))
         }),
         Effect.tapError(() => Effect.promise(() => pool.end().catch(() => undefined)))

@@ -5,6 +5,7 @@ import { agentRuns, llmInteractions, reactTraces, runEvents, toolCalls, type Val
 
 type Sql = SqlClient.SqlClient
 type Fragment = Statement.Fragment
+/** A column value as bound to a statement. */
 export type { Value }
 
 /** A row for one of the event tables; rows of the same shape are written with one multi-row INSERT. */

@@ -139,14 +139,22 @@ const column =
 
 const identity = (n: number): number => n
 
-/** Column constructors (the argument is the migration that added the column, 1 by default). */
+// Column constructors: the argument is the migration that added the column (1 by default).
+/** A TEXT column. */
 export const text = column("text", Text, escapeText)
+/** A JSON column (JSONB / TEXT). */
 export const json = column<unknown>("json", Json, encodeJson)
+/** A boolean column (BOOLEAN / 0-1). */
 export const bool = column("bool", Bool, (b: boolean) => (b ? 1 : 0))
+/** An INTEGER column. */
 export const int = column("int", Num, identity)
+/** A BIGINT column (token counts, nano-dollars). */
 export const bigint = column("bigint", Num, identity)
+/** A DOUBLE PRECISION / REAL column. */
 export const real = column("real", Num, identity)
+/** A timestamp column (TIMESTAMPTZ / ISO-8601 text). */
 export const timestamp = column("timestamp", Timestamp, (iso: string) => iso)
+/** An auto-incremented key (BIGSERIAL / INTEGER PRIMARY KEY). */
 export const serial = column("serial", Num, identity)
 
 /** The same column, NULL allowed. */

@@ -75,7 +75,7 @@ export interface RetryOptions {
   readonly splitOnTimeout?: boolean | undefined
   /** Continue a retry begun elsewhere: its time budget and attempts count from there. */
   readonly from?: Continuation | undefined
-  /** Runs once the first attempt has ended, however it ended. */
+  /** Runs once the first attempt has ended, however it ended (when it is cut: before its abandonment). */
   readonly afterFirstAttempt?: Effect.Effect<void> | undefined
 }
 
@@ -99,7 +99,8 @@ export const withRetry = <A>(
     const cut = noReply(attemptMs)
     let count = 0
     const attempt = Effect.suspend(() => {
-      const bounded = abandonable(write).pipe(
+      const first = ++count === 1 ? options.afterFirstAttempt : undefined
+      const bounded = abandonable(write, first).pipe(
         // A failed ROLLBACK or COMMIT on a broken connection is a defect in @effect/sql; it is this attempt's failure.
         Effect.catchAllDefect((defect) =>
           Effect.fail(
@@ -110,9 +111,7 @@ export const withRetry = <A>(
         ),
         Effect.timeoutFail({ duration: Duration.millis(attemptMs), onTimeout: () => cut })
       )
-      return ++count === 1 && options.afterFirstAttempt !== undefined
-        ? Effect.ensuring(bounded, options.afterFirstAttempt)
-        : bounded
+      return first === undefined ? bounded : Effect.ensuring(bounded, first)
     })
     const outcome = yield* Effect.either(
       RetryPolicy.retry(attempt, {

@@ -11,6 +11,9 @@ import { addedBy, sqlType } from "../tables.js"
 export default Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const dialect = sql.onDialectOrElse({ pg: () => "pg" as const, orElse: () => "sqlite" as const })
+  // The backfill touches every row: it must not be cut by the pool's statement timeout (the Migrator runs all
+  // pending migrations in one transaction, so this lasts until it commits).
+  if (dialect === "pg") yield* sql`SET LOCAL statement_timeout = 0`
   for (const [table, column, kind] of addedBy(3)) {
     yield* sql`ALTER TABLE ${sql(table)} ADD COLUMN ${sql(column)} ${sql.literal(sqlType(kind, dialect))}`
   }
