@@ -41,6 +41,15 @@ describe("bad input is a clear typed error and writes nothing", () => {
       }))
   }
 
+  it.scoped("a bad retry setting fails the layer with InvalidRetryPolicy naming the field", () =>
+    Effect.gen(function*() {
+      const url = yield* dialects[0]!.database
+      for (const [retry, field] of [[{ maxAttempts: 0 }, "maxAttempts"], [{ jitter: 2 }, "jitter"]] as const) {
+        const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url, { retry })))
+        expect(failure(exit)).toMatchObject({ _tag: "InvalidRetryPolicy", field })
+      }
+    }))
+
   it.effect("a password in a refused URL is not repeated", () =>
     Effect.sync(() => {
       expect(Database.redactUrl("postgres://u:secret@h/db")).toBe("postgres://u:***@h/db")
