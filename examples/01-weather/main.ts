@@ -1,7 +1,7 @@
 /**
  * The weather agent: one tool, a scripted model (no API key), recorded by the fail-closed SQL recorder to
  * `sqlite:./.sextant/demo.db`. Prints the answer, the run's recorded events and the row counts per table.
- * Set DATABASE_URL to record elsewhere (a Postgres URL must be migrated first: `npm run migrate -- <url>`).
+ * Set DATABASE_URL to record elsewhere (a Postgres URL must be migrated first: `npx sextant-migrate <url>`, here `npm run migrate -- <url>`).
  */
 import { SqlClient } from "@effect/sql"
 import { SqlRecorder } from "@sextant/recorder"

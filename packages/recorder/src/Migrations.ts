@@ -1,7 +1,7 @@
 /**
  * The versioned migration set, one for SQLite and Postgres, applied with `@effect/sql`'s Migrator
  * (bookkeeping table `sextant_migrations`). SQLite databases migrate when opened; Postgres databases are
- * migrated explicitly with `Migrations.run` or `npm run migrate -- <url>`.
+ * migrated explicitly with `Migrations.run` or the package's `sextant-migrate <url>` command.
  */
 import { SqlClient, type SqlError } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
@@ -9,14 +9,15 @@ import { Effect } from "effect"
 import { MigrationsPending } from "./Errors.js"
 import init from "./internal/migrations/0001_init.js"
 import resume from "./internal/migrations/0002_resume.js"
+import contract from "./internal/migrations/0003_contract.js"
 
 /** The bookkeeping table of applied migrations. */
 export const table = "sextant_migrations"
 
-const loader = Migrator.fromRecord({ "0001_init": init, "0002_resume": resume })
+const loader = Migrator.fromRecord({ "0001_init": init, "0002_resume": resume, "0003_contract": contract })
 
 /** The newest migration id this version of the recorder needs. */
-export const latest = 2
+export const latest = 3
 
 /** Applies the migrations not yet applied; returns the `[id, name]` pairs it applied. */
 export const run: Effect.Effect<
@@ -46,7 +47,7 @@ export const check: Effect.Effect<void, MigrationsPending | SqlError.SqlError, S
         applied: id,
         latest,
         message: `the database schema is at migration ${id}, this recorder needs ${latest}: ` +
-          "run `npm run migrate -- <database-url>` (or `Migrations.run` with a SqlClient) before starting the recorder"
+          "run `npx sextant-migrate <database-url>` (or `Migrations.run` with a SqlClient) before starting the recorder"
       })
     )
 )

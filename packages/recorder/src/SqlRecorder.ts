@@ -6,30 +6,44 @@
  */
 import { SqlClient, type SqlError } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
-import { Recorder, type RecorderService, RunLedger } from "@sextant/runtime"
-import { Context, Duration, Effect, Layer, type Scope } from "effect"
+import { Recorder, type RecorderService, RetryPolicy, RunLedger } from "@sextant/runtime"
+import { Context, type Duration, Effect, Either, Layer, type Scope } from "effect"
 import type { DatabaseOptions } from "./Database.js"
 import * as Database from "./Database.js"
 import type { DatabaseUrlError, MigrationsPending } from "./Errors.js"
 import { makeLedger } from "./internal/ledger.js"
-import { defaultRetryPolicy, type RetryPolicy } from "./internal/write.js"
+import { resolvePolicy, retryDefaults } from "./internal/write.js"
 import { makeWriter } from "./internal/writer.js"
 import * as Migrations from "./Migrations.js"
 
 /** Options of `SqlRecorder.make` / `layer`. */
 export interface SqlRecorderOptions {
-  /** Attempts per write, the first included (default 5). */
+  /**
+   * How writes and ledger statements are retried when the database error is transient (the shared
+   * `RetryPolicy` vocabulary). Defaults: 5 attempts within a 2 second budget, waits doubling from 100 ms
+   * (±20% jitter, at most 1 second), and each attempt cut after half the budget (its connection abandoned).
+   */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** @deprecated use `retry.maxAttempts`. */
   readonly maxAttempts?: number | undefined
-  /** Total time one write may take with its retries (default 2 seconds). */
+  /** @deprecated use `retry.budget`. */
   readonly retryBudget?: Duration.DurationInput | undefined
-  /** The first wait between attempts; each further wait doubles, ±20% jitter (default 100 ms). */
+  /** @deprecated use `retry.baseDelay`. */
   readonly retryBaseDelay?: Duration.DurationInput | undefined
   /** The most events one group commit carries (default 1000). */
   readonly maxBatch?: number | undefined
 }
 
 /** Everything building a recorder from a URL can fail with. */
-export type LayerError = DatabaseUrlError | MigrationsPending | MigrationError | SqlError.SqlError
+export type LayerError =
+  | DatabaseUrlError
+  | MigrationsPending
+  | MigrationError
+  | SqlError.SqlError
+  | RetryPolicy.InvalidRetryPolicy
+
+/** The recorder's retry defaults (`RetryPolicy` fields; `attemptTimeout` is half the budget unless set). */
+export const defaultRetry: Required<RetryPolicy.RetryPolicy> = retryDefaults
 
 /**
  * Builds the recorder over the ambient `SqlClient`: on SQLite it applies pending migrations, on Postgres it
@@ -39,25 +53,28 @@ export const make = (
   options: SqlRecorderOptions = {}
 ): Effect.Effect<
   RecorderService,
-  MigrationsPending | MigrationError | SqlError.SqlError,
+  MigrationsPending | MigrationError | SqlError.SqlError | RetryPolicy.InvalidRetryPolicy,
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.gen(function*() {
+    const retry = yield* retryPolicy(options)
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({ sqlite: () => Effect.asVoid(Migrations.run), orElse: () => Migrations.check })
-    return yield* makeWriter({
-      retry: retryPolicy(options),
-      maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000))
-    })
+    return yield* makeWriter({ retry, maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)) })
   })
 
-const retryPolicy = (options: SqlRecorderOptions): RetryPolicy => ({
-  maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaultRetryPolicy.maxAttempts)),
-  budget: options.retryBudget === undefined ? defaultRetryPolicy.budget : Duration.decode(options.retryBudget),
-  baseDelay: options.retryBaseDelay === undefined
-    ? defaultRetryPolicy.baseDelay
-    : Duration.decode(options.retryBaseDelay)
-})
+const retryPolicy = (options: SqlRecorderOptions) => {
+  const policy: RetryPolicy.RetryPolicy = {
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: Math.max(1, Math.floor(options.maxAttempts)) }),
+    ...(options.retryBudget === undefined ? {} : { budget: options.retryBudget }),
+    ...(options.retryBaseDelay === undefined ? {} : { baseDelay: options.retryBaseDelay }),
+    ...options.retry
+  }
+  return Either.match(RetryPolicy.validate(policy, retryDefaults), {
+    onLeft: (error) => Effect.fail(error),
+    onRight: () => Effect.succeed(resolvePolicy(policy))
+  })
+}
 
 /**
  * The `Recorder` over the ambient `SqlClient`, and the `RunLedger` the runtime reads runs back through to
@@ -65,11 +82,15 @@ const retryPolicy = (options: SqlRecorderOptions): RetryPolicy => ({
  */
 export const layer = (
   options: SqlRecorderOptions = {}
-): Layer.Layer<Recorder | RunLedger, MigrationsPending | MigrationError | SqlError.SqlError, SqlClient.SqlClient> =>
+): Layer.Layer<
+  Recorder | RunLedger,
+  MigrationsPending | MigrationError | SqlError.SqlError | RetryPolicy.InvalidRetryPolicy,
+  SqlClient.SqlClient
+> =>
   Layer.scopedContext(
     Effect.gen(function*() {
       const recorder = yield* make(options)
-      const ledger = yield* makeLedger(retryPolicy(options))
+      const ledger = yield* makeLedger(yield* retryPolicy(options))
       return Context.make(Recorder, recorder).pipe(Context.add(RunLedger, ledger))
     })
   )

@@ -11,3 +11,5 @@ export * as Migrations from "./Migrations.js"
 export * as SqlRecorder from "./SqlRecorder.js"
 /** The sweep of stale and abandoned runs. */
 export * as Sweep from "./Sweep.js"
+/** The six tables: one Schema per table with its dialect codecs. */
+export * as Tables from "./Tables.js"

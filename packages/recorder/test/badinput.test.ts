@@ -1,8 +1,12 @@
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlError } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { HookEvent, Recorder, RecorderError } from "@sextant/runtime"
 import { Effect, Exit } from "effect"
-import { pgDatabase } from "../../../test-support/databases.js"
+import { execFileSync, spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { createTempDir, pgAdminUrl, pgDatabase } from "../../../test-support/databases.js"
 import { Database, DatabaseUrlError, MigrationsPending, SqlRecorder } from "../src/index.js"
 import { dialects, recordedEvents, runRow } from "./support.js"
 
@@ -37,10 +41,71 @@ describe("bad input is a clear typed error and writes nothing", () => {
       }))
   }
 
+  it.scoped("a bad retry setting fails the layer with InvalidRetryPolicy naming the field", () =>
+    Effect.gen(function*() {
+      const url = yield* dialects[0]!.database
+      for (const [retry, field] of [[{ maxAttempts: 0 }, "maxAttempts"], [{ jitter: 2 }, "jitter"]] as const) {
+        const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url, { retry })))
+        expect(failure(exit)).toMatchObject({ _tag: "InvalidRetryPolicy", field })
+      }
+    }))
+
   it.effect("a password in a refused URL is not repeated", () =>
     Effect.sync(() => {
       expect(Database.redactUrl("postgres://u:secret@h/db")).toBe("postgres://u:***@h/db")
     }))
+
+  it.effect("postgres: a database that does not exist: the message names server, port, database and cause", () =>
+    Effect.gen(function*() {
+      const url = new URL(pgAdminUrl)
+      url.password = "hunter2-secret"
+      url.pathname = "/sextant_no_such_database"
+      const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url.toString())))
+      const error = failure(exit) as SqlError.SqlError
+      expect(error).toBeInstanceOf(SqlError.SqlError)
+      expect(error.message).toContain(`${url.hostname}:${url.port || "5432"}`)
+      expect(error.message).toContain(`database "sextant_no_such_database"`)
+      expect(error.message).toContain(`database "sextant_no_such_database" does not exist (3D000)`)
+      expect(JSON.stringify({ message: error.message, cause: String(error.cause) })).not.toContain("hunter2-secret")
+    }))
+
+  it.effect("postgres: a server that refuses the connection: the message names server and port and the cause", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Effect.provide(Effect.void, Database.layerFromUrl("postgres://u:hunter2-secret@127.0.0.1:1/audit"))
+      )
+      const error = failure(exit) as SqlError.SqlError
+      expect(error.message).toMatch(/^cannot connect to Postgres at 127\.0\.0\.1:1 \(database "audit", user "u"\)/)
+      expect(error.message).toContain("ECONNREFUSED")
+      expect(error.message).not.toContain("hunter2-secret")
+    }))
+
+  it("sextant-migrate: the package's bin migrates a database from a URL", async () => {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"))
+    expect(pkg.bin).toEqual({ "sextant-migrate": "./dist/src/bin/migrate.js" })
+    const source = fileURLToPath(new URL("../src/bin/migrate.ts", import.meta.url))
+    expect(readFileSync(source, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true)
+    const dir = createTempDir()
+    try {
+      const url = `sqlite:${join(dir.path, "m.db")}`
+      const root = fileURLToPath(new URL("../../..", import.meta.url))
+      const run = () =>
+        execFileSync(process.execPath, ["--conditions=@sextant/source", "--import", "tsx", source, url], {
+          cwd: root,
+          encoding: "utf8"
+        })
+      expect(run()).toContain(`${url}: up to date (migration 3)`)
+      const usage = spawnSync(process.execPath, ["--conditions=@sextant/source", "--import", "tsx", source], {
+        cwd: root,
+        encoding: "utf8",
+        env: { ...process.env, DATABASE_URL: "" }
+      })
+      expect(usage.status).toBe(2)
+      expect(usage.stderr).toContain("usage: sextant-migrate <database-url>")
+    } finally {
+      dir.remove()
+    }
+  }, 60_000)
 
   it.scopedLive("postgres: a recorder on an unmigrated database fails with MigrationsPending (how to migrate)", () =>
     Effect.gen(function*() {
@@ -48,8 +113,8 @@ describe("bad input is a clear typed error and writes nothing", () => {
       const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url)))
       const error = failure(exit)
       expect(error).toBeInstanceOf(MigrationsPending)
-      expect(error).toMatchObject({ applied: 0, latest: 2 })
-      expect((error as MigrationsPending).message).toContain("npm run migrate -- <database-url>")
+      expect(error).toMatchObject({ applied: 0, latest: 3 })
+      expect((error as MigrationsPending).message).toContain("npx sextant-migrate <database-url>")
       const tables = yield* Effect.provide(
         Effect.flatMap(
           SqlClient.SqlClient,

@@ -2,7 +2,7 @@ import { SqlError } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, Fiber, TestClock } from "effect"
 import { isTransient } from "../src/internal/classify.js"
-import { defaultRetryPolicy, withRetry } from "../src/internal/write.js"
+import { defaultRetryPolicy, resolvePolicy, withRetry } from "../src/internal/write.js"
 
 const failing = (code: string) =>
   new SqlError.SqlError({ message: "Failed to execute statement", cause: { code, message: code } })
@@ -55,7 +55,7 @@ describe("retry policy", () => {
   it.effect("the time budget stops retries before the attempts run out", () =>
     Effect.gen(function*() {
       const { state, write } = scripted(Array.from({ length: 10 }, () => "40P01"))
-      const policy = { maxAttempts: 10, budget: Duration.millis(500), baseDelay: Duration.millis(100) }
+      const policy = resolvePolicy({ maxAttempts: 10, budget: "500 millis", baseDelay: "100 millis" })
       const result = yield* run(withRetry(policy, write))
       // Waits of ~100, ~200 fit; the next (~400) would pass 500 ms.
       expect(Either.isLeft(result) && result.left).toMatchObject({ attempts: 3, transient: true })
@@ -74,9 +74,32 @@ describe("retry policy", () => {
 
   it.effect("a hanging attempt is cut off by the budget", () =>
     Effect.gen(function*() {
-      const policy = { maxAttempts: 5, budget: Duration.seconds(1), baseDelay: Duration.millis(100) }
+      const policy = resolvePolicy({ maxAttempts: 5, budget: "1 second", attemptTimeout: "1 second" })
       const result = yield* run(withRetry(policy, Effect.never))
-      expect(Either.isLeft(result) && result.left).toMatchObject({ attempts: 1, transient: true })
+      expect(Either.isLeft(result) && result.left).toMatchObject({ attempts: 1, transient: true, timedOut: true })
+    }))
+
+  it.effect("by default an attempt gets half the budget, so a hung attempt is retried once within it", () =>
+    Effect.gen(function*() {
+      const state = { calls: 0 }
+      const hangsOnce = Effect.suspend(() => (state.calls++ === 0 ? Effect.never : Effect.succeed("written")))
+      const result = yield* run(withRetry(defaultRetryPolicy, hangsOnce))
+      expect(result).toEqual(Either.right({ value: "written", attempts: 2 }))
+      expect(Duration.toMillis(defaultRetryPolicy.attemptTimeout)).toBe(1000)
+    }))
+
+  it.effect("a continued retry counts its attempts and budget from where it began", () =>
+    Effect.gen(function*() {
+      const { state, write } = scripted(Array.from({ length: 10 }, () => "SQLITE_BUSY"))
+      const last = { error: failing("SQLITE_BUSY"), attempts: 3, transient: true, timedOut: false }
+      const startedAt = yield* Clock.currentTimeMillis
+      const result = yield* run(withRetry(defaultRetryPolicy, write, { from: { startedAt, attempts: 3, last } }))
+      expect(Either.isLeft(result) && result.left).toMatchObject({ attempts: 5, transient: true })
+      expect(state.calls).toBe(2)
+      // Nothing left: the earlier failure is the answer, with no further attempt.
+      const spent = yield* withRetry(defaultRetryPolicy, write, { from: { startedAt, attempts: 5, last } })
+      expect(spent).toEqual(Either.left(last))
+      expect(state.calls).toBe(2)
     }))
 
   it("classifies driver errors", () => {

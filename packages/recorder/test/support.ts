@@ -1,15 +1,15 @@
 /**
- * Test helpers: the two dialects as fresh real databases, row schemas that decode both dialects to the same
- * values, and readers of a run's record.
+ * Test helpers: the two dialects as fresh real databases, and readers of a run's record (decoded with `Tables`,
+ * which yields the same values on both dialects).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Agent, HookEvent, MemoryRecorder, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
-import { Effect, Layer, Schema } from "effect"
+import { Agent, type HookEvent, MemoryRecorder, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
+import { Effect, Either, Layer, Schema } from "effect"
 import pg from "pg"
 import { type Dialect, makeDialects } from "../../../test-support/databases.js"
-import { Database, Migrations } from "../src/index.js"
+import { Database, Migrations, Tables } from "../src/index.js"
 
 export type { Dialect }
 
@@ -18,149 +18,10 @@ export const dialects = makeDialects((url) =>
   Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
 )
 
-const Bool = Schema.Union(
-  Schema.Boolean,
-  Schema.transform(Schema.Literal(0, 1), Schema.Boolean, { decode: (n) => n === 1, encode: (b) => (b ? 1 : 0) })
-)
-const Instant = Schema.Union(Schema.DateFromSelf, Schema.DateFromString)
-/** SQLite returns JSON as text, Postgres JSONB as parsed values. */
-const Json = (dialect: Dialect["name"]) => (dialect === "sqlite" ? Schema.parseJson() : Schema.Unknown)
-const N = Schema.NullOr
-
-/** Schemas of the six tables' rows for a dialect; both dialects decode to identical values. */
-export const rowSchemas = (dialect: Dialect["name"]) => {
-  const json = Json(dialect)
-  return {
-    agent_runs: Schema.Struct({
-      id: Schema.String,
-      tenant_id: N(Schema.String),
-      agent_name: Schema.String,
-      status: HookEvent.RunStatus,
-      input: Schema.String,
-      instructions: Schema.String,
-      answer: N(Schema.String),
-      model: N(Schema.String),
-      provider: N(Schema.String),
-      parent_run_id: N(Schema.String),
-      delegation_level: Schema.Number,
-      iteration_count: Schema.Number,
-      total_input_tokens: Schema.Number,
-      total_output_tokens: Schema.Number,
-      total_cache_read_tokens: N(Schema.Number),
-      total_cache_write_tokens: N(Schema.Number),
-      total_reasoning_tokens: N(Schema.Number),
-      total_cost_usd: N(Schema.Number),
-      model_call_count: Schema.Number,
-      unpriced_call_count: Schema.Number,
-      metadata: N(json),
-      pause_state: N(json),
-      error_tag: N(Schema.String),
-      error_message: N(Schema.String),
-      failure_reason: N(Schema.String),
-      cancel_requested: Bool,
-      last_sequence_index: Schema.Number,
-      created_at: Instant,
-      updated_at: Instant,
-      last_progress_at: Instant,
-      finished_at: N(Instant)
-    }),
-    react_traces: Schema.Struct({
-      id: Schema.String,
-      agent_run_id: Schema.String,
-      order_index: Schema.Number,
-      iteration: Schema.Number,
-      role: Schema.String,
-      content: Schema.String,
-      tool_calls: N(json),
-      tool_call_id: N(Schema.String),
-      provider_call_id: N(Schema.String),
-      tool_name: N(Schema.String),
-      is_error: N(Bool),
-      created_at: Instant
-    }),
-    tool_calls: Schema.Struct({
-      id: Schema.String,
-      agent_run_id: Schema.String,
-      provider_call_id: N(Schema.String),
-      tool_name: Schema.String,
-      target: Schema.String,
-      iteration: Schema.Number,
-      params: N(json),
-      result: N(json),
-      success: N(Bool),
-      error: N(Schema.String),
-      duration_ms: N(Schema.Number),
-      started_at: Instant,
-      completed_at: N(Instant)
-    }),
-    llm_interactions: Schema.Struct({
-      id: Schema.String,
-      agent_run_id: Schema.String,
-      iteration: Schema.Number,
-      status: Schema.String,
-      provider: Schema.String,
-      model: Schema.String,
-      response_model: N(Schema.String),
-      response_id: N(Schema.String),
-      finish_reason: N(Schema.String),
-      semantic_request: N(json),
-      semantic_response: N(json),
-      provider_request: N(json),
-      provider_response: N(json),
-      input_tokens: N(Schema.Number),
-      output_tokens: N(Schema.Number),
-      cache_read_tokens: N(Schema.Number),
-      cache_write_tokens: N(Schema.Number),
-      reasoning_tokens: N(Schema.Number),
-      cost_usd: N(Schema.Number),
-      cost_note: N(Schema.String),
-      duration_ms: N(Schema.Number),
-      error_tag: N(Schema.String),
-      error_message: N(Schema.String),
-      started_at: Instant,
-      completed_at: N(Instant)
-    }),
-    token_usage: Schema.Struct({
-      id: Schema.String,
-      agent_run_id: Schema.String,
-      llm_interaction_id: Schema.String,
-      tenant_id: N(Schema.String),
-      agent_name: Schema.String,
-      iteration: Schema.Number,
-      provider: Schema.String,
-      model: Schema.String,
-      input_tokens: Schema.Number,
-      output_tokens: Schema.Number,
-      cache_read_tokens: N(Schema.Number),
-      cache_write_tokens: N(Schema.Number),
-      reasoning_tokens: N(Schema.Number),
-      cost_usd: N(Schema.Number),
-      created_at: Instant
-    }),
-    run_events: Schema.Struct({
-      id: Schema.Number,
-      agent_run_id: Schema.String,
-      sequence_index: Schema.Number,
-      event_type: Schema.String,
-      iteration: Schema.Number,
-      correlation_id: N(Schema.String),
-      data: json,
-      created_at: Instant
-    })
-  }
-}
-
 /** The six tables. */
-export const tables = [
-  "agent_runs",
-  "react_traces",
-  "tool_calls",
-  "llm_interactions",
-  "token_usage",
-  "run_events"
-] as const
+export const tables = Tables.all.map((t) => t.name)
 /** One of the six tables. */
-export type Table = (typeof tables)[number]
+export type Table = (typeof Tables.all)[number]["name"]
 
 const orderBy: Record<Table, string> = {
   agent_runs: "id",
@@ -171,19 +32,30 @@ const orderBy: Record<Table, string> = {
   run_events: "agent_run_id, sequence_index"
 }
 
-/** Every row of every table, decoded, optionally only a run's. */
-export const readAll = (dialect: Dialect["name"], runId?: string) =>
+/** Every row of every table, decoded with `Tables` (the same values on both dialects), optionally only a run's. */
+export const readAll = (runId?: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const schemas = rowSchemas(dialect)
     const out: Record<string, ReadonlyArray<unknown>> = {}
-    for (const table of tables) {
-      const column = table === "agent_runs" ? "id" : "agent_run_id"
-      const where = runId === undefined ? sql`1 = 1` : sql`${sql(column)} = ${runId}`
-      const rows = yield* sql`SELECT * FROM ${sql(table)} WHERE ${where} ORDER BY ${sql.literal(orderBy[table])}`
-      out[table] = yield* Schema.decodeUnknown(Schema.Array(schemas[table] as Schema.Schema<unknown, any>))(rows)
+    for (const table of Tables.all) {
+      const column = table.name === "agent_runs" ? "id" : "agent_run_id"
+      const where = runId === undefined ? sql`1 = 1` : sql`${sql(column)} = ${Tables.escapeText(runId)}`
+      const rows = yield* sql`SELECT * FROM ${sql(table.name)} WHERE ${where} ORDER BY ${
+        sql.literal(orderBy[table.name])
+      }`
+      out[table.name] = yield* Either.match(Tables.decodeRows(table as Tables.Table<string, any>, rows), {
+        onLeft: (e) => Effect.die(e),
+        onRight: Effect.succeed
+      })
     }
-    return out as { readonly [T in Table]: ReadonlyArray<Schema.Schema.Type<ReturnType<typeof rowSchemas>[T]>> }
+    return out as {
+      readonly agent_runs: ReadonlyArray<Tables.AgentRun>
+      readonly react_traces: ReadonlyArray<Tables.ReactTrace>
+      readonly tool_calls: ReadonlyArray<Tables.ToolCall>
+      readonly llm_interactions: ReadonlyArray<Tables.LlmInteraction>
+      readonly token_usage: ReadonlyArray<Tables.TokenUsage>
+      readonly run_events: ReadonlyArray<Tables.RunEvent>
+    }
   })
 
 /** `(sequence_index, event_type)` of a run's recorded events, in order. */
@@ -191,7 +63,7 @@ export const recordedEvents = (runId: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows = yield* sql<{ sequence_index: number; event_type: string }>`SELECT sequence_index, event_type
-      FROM run_events WHERE agent_run_id = ${runId} ORDER BY sequence_index`
+      FROM run_events WHERE agent_run_id = ${Tables.escapeText(runId)} ORDER BY sequence_index`
     return rows.map((r) => ({ seq: Number(r.sequence_index), type: r.event_type }))
   })
 
@@ -200,7 +72,7 @@ export const runRow = (runId: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows = yield* sql<{ status: string; failure_reason: string | null; last_sequence_index: number }>`
-      SELECT status, failure_reason, last_sequence_index FROM agent_runs WHERE id = ${runId}`
+      SELECT status, failure_reason, last_sequence_index FROM agent_runs WHERE id = ${Tables.escapeText(runId)}`
     return rows[0]
   })
 
@@ -227,7 +99,11 @@ export const toolThenAnswer = (tool: string): ScriptedModel.ScriptStep => (reque
     : { toolCalls: [{ name: tool, arguments: { q: request.runId } }], usage: { inputTokens: 10, outputTokens: 3 } }
 
 /** The events of a scripted run recorded in memory (to replay into SQL recorders). */
-export const memoryRun = (config: Agent.AgentConfig, script: ReadonlyArray<ScriptedModel.ScriptStep>, runId: string) =>
+export const memoryRun = (
+  config: Agent.AgentConfig,
+  script: ReadonlyArray<ScriptedModel.ScriptStep>,
+  runId: string
+): Effect.Effect<ReadonlyArray<HookEvent.HookEvent>, unknown> =>
   Effect.gen(function*() {
     const agent = yield* Agent.make(config)
     yield* agent.run("What's the weather and the time in Lisbon?", { runId, tenantId: "acme", metadata: { ticket: 7 } })

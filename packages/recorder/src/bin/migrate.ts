@@ -1,13 +1,17 @@
+#!/usr/bin/env node
 /**
- * `npm run migrate -- <database-url>` (or DATABASE_URL): applies the pending migrations and prints them.
+ * `sextant-migrate <database-url>` (or DATABASE_URL): applies the pending migrations and prints them. In this
+ * repository: `npm run migrate -- <database-url>`.
  */
 import { Effect } from "effect"
 import * as Database from "../Database.js"
 import * as Migrations from "../Migrations.js"
 
 const url = process.argv[2] ?? process.env.DATABASE_URL
-if (url === undefined || url === "") {
-  console.error("usage: npm run migrate -- <database-url>   (sqlite:./path.db, postgres://user@host:5432/db)")
+if (url === undefined || url === "" || url === "--help" || url === "-h") {
+  console.error(
+    "usage: sextant-migrate <database-url>   (sqlite:./path.db, postgres://user@host:5432/db; or DATABASE_URL)"
+  )
   process.exit(2)
 }
 

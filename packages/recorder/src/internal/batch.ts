@@ -1,6 +1,7 @@
 import type { SqlClient, Statement } from "@effect/sql"
+import { Lifecycle } from "@sextant/runtime"
 import { Array as Arr } from "effect"
-import type { Plan, RowInsert, Value } from "./plan.js"
+import { costFromNanos, type Plan, type RowInsert, type Value } from "./plan.js"
 
 type Sql = SqlClient.SqlClient
 type Kind = "text" | "int" | "real" | "ts"
@@ -40,6 +41,7 @@ const values = (
 
 const PROGRESS: ReadonlyArray<readonly [string, Kind]> = [
   ["id", "text"],
+  ["st", "text"],
   ["seq", "int"],
   ["prev", "int"],
   ["at", "ts"],
@@ -49,7 +51,7 @@ const PROGRESS: ReadonlyArray<readonly [string, Kind]> = [
   ["d_cache_read", "int"],
   ["d_cache_write", "int"],
   ["d_reasoning", "int"],
-  ["d_cost", "real"],
+  ["d_cost", "int"],
   ["d_calls", "int"],
   ["d_unpriced", "int"]
 ]
@@ -58,13 +60,17 @@ const addOptional = (sql: Sql, column: string, delta: string) =>
   sql`${sql(column)} = CASE WHEN v.${sql(delta)} IS NULL THEN agent_runs.${sql(column)}
     ELSE COALESCE(agent_runs.${sql(column)}, 0) + v.${sql(delta)} END`
 
-/** One compare-and-swap UPDATE moving many runs forward; returns the ids it moved. */
+/**
+ * One compare-and-swap UPDATE moving many runs forward (each guarded by its sequence index and the status the
+ * lifecycle requires); returns the ids it moved. Costs add integer nano-dollars; the USD total is derived.
+ */
 export const progressStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
   chunks(plans, PROGRESS.length).map((chunk) => {
     const rows = chunk.map((p): ReadonlyArray<Value> => {
       const u = p.progress?.usage
       return [
-        p.runId,
+        p.runKey,
+        p.progress!.status,
         p.sequenceIndex,
         p.sequenceIndex - 1,
         p.at,
@@ -74,7 +80,7 @@ export const progressStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
         u?.cacheReadTokens ?? null,
         u?.cacheWriteTokens ?? null,
         u?.reasoningTokens ?? null,
-        u?.costUsd ?? null,
+        u?.costUsd === undefined ? null : Lifecycle.toNanos(u.costUsd),
         u === undefined ? 0 : 1,
         u !== undefined && u.costUsd === undefined ? 1 : 0
       ]
@@ -87,10 +93,12 @@ export const progressStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
         ${addOptional(sql, "total_cache_read_tokens", "d_cache_read")},
         ${addOptional(sql, "total_cache_write_tokens", "d_cache_write")},
         ${addOptional(sql, "total_reasoning_tokens", "d_reasoning")},
-        ${addOptional(sql, "total_cost_usd", "d_cost")},
+        ${addOptional(sql, "total_cost_nanos", "d_cost")},
+        total_cost_usd = CASE WHEN v.d_cost IS NULL THEN agent_runs.total_cost_usd
+          ELSE ${costFromNanos(sql, sql`COALESCE(agent_runs.total_cost_nanos, 0) + v.d_cost`)} END,
         model_call_count = agent_runs.model_call_count + v.d_calls,
         unpriced_call_count = agent_runs.unpriced_call_count + v.d_unpriced
-      FROM v WHERE agent_runs.id = v.id AND agent_runs.last_sequence_index = v.prev
+      FROM v WHERE agent_runs.id = v.id AND agent_runs.last_sequence_index = v.prev AND agent_runs.status = v.st
       RETURNING agent_runs.id`
   })
 
@@ -106,6 +114,7 @@ const USAGE: ReadonlyArray<readonly [string, Kind]> = [
   ["cache_write", "int"],
   ["reasoning", "int"],
   ["cost", "real"],
+  ["nanos", "int"],
   ["at", "ts"]
 ]
 
@@ -113,7 +122,7 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
   chunks(plans.flatMap((p) => (p.usage === undefined ? [] : [p.usage])), USAGE.length).map((chunk) => {
     const rows = chunk.map((r): ReadonlyArray<Value> => [
       r.id,
-      r.runId,
+      r.runKey,
       r.iteration,
       r.provider,
       r.model,
@@ -123,14 +132,16 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
       r.usage.cacheWriteTokens ?? null,
       r.usage.reasoningTokens ?? null,
       r.usage.costUsd ?? null,
+      r.costNanos,
       r.at
     ])
     // Billing rows carry the run's tenant and agent (copied from its row), so usage queries need no join.
     return sql`WITH ${values(sql, "v", USAGE, rows)}
       INSERT INTO token_usage (id, agent_run_id, llm_interaction_id, tenant_id, agent_name, iteration, provider, model,
-        input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, created_at)
+        input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, cost_nanos,
+        created_at)
       SELECT v.id, v.run, v.id, r.tenant_id, r.agent_name, v.iteration, v.provider, v.model, v.inp, v.outp,
-        v.cache_read, v.cache_write, v.reasoning, v.cost, v.at
+        v.cache_read, v.cache_write, v.reasoning, v.cost, v.nanos, v.at
       FROM v JOIN agent_runs r ON r.id = v.run`
   })
 
@@ -159,5 +170,5 @@ const rowStatements = (sql: Sql, inserts: ReadonlyArray<RowInsert>) => {
 export const rowsStatements = (sql: Sql, plans: ReadonlyArray<Plan>): ReadonlyArray<Statement.Statement<unknown>> => [
   ...rowStatements(sql, plans.flatMap((p) => p.rows)),
   ...usageStatements(sql, plans),
-  ...chunks(plans, 7).map((chunk) => sql`INSERT INTO run_events ${sql.insert(chunk.map((p) => p.event))}`)
+  ...chunks(plans, 7).map((chunk) => sql`INSERT INTO run_events ${sql.insert(chunk.map((p) => p.eventRow))}`)
 ]

@@ -3,12 +3,13 @@ import { SqlClient, SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
-import { Context, Effect, Either, Layer, Redacted } from "effect"
+import { Context, Duration, Effect, Either, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import pg from "pg"
 import type { DatabaseUrlError } from "../Errors.js"
 import * as Migrations from "../Migrations.js"
+import { track } from "./connections.js"
 import { parse, type Target } from "./url.js"
 
 /** Options of `Database.layerFromUrl`. */
@@ -29,15 +30,35 @@ export interface DatabaseOptions {
    * Postgres is opened as usual; a reader issues no writes.
    */
   readonly readOnly?: boolean | undefined
+  /** Postgres: how long opening a connection may take (default 5 seconds). */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * Postgres `statement_timeout`: the server cancels a statement running longer (default 30 seconds; 0 turns
+   * it off). The recorder's own attempts are cut much sooner, client side (see the retry policy).
+   */
+  readonly statementTimeout?: Duration.DurationInput | undefined
+  /**
+   * Postgres `idle_in_transaction_session_timeout`: the server ends a session left idle inside a transaction
+   * (a client that went away) and releases its locks (default 30 seconds; 0 turns it off).
+   */
+  readonly idleInTransactionTimeout?: Duration.DurationInput | undefined
+  /** Postgres: TCP keepalive on every connection, so a dead peer is noticed on idle connections (default true). */
+  readonly keepAlive?: boolean | undefined
 }
 
 const INT8_OID = 20
+const JSON_OID = 114
+const JSONB_OID = 3802
 
-// BIGINT and COUNT(*) come back from node-postgres as strings; token counts fit a double, so parse them.
+// BIGINT and COUNT(*) come back from node-postgres as strings; token counts fit a double, so parse them. JSON and
+// JSONB stay text, as SQLite returns them, so one decoder (Tables) reads both dialects the same way.
 const pgTypes = {
-  getTypeParser:
-    ((oid: number, format?: "text" | "binary") =>
-      oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as never
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID
+      ? (value: string) => Number(value)
+      : oid === JSON_OID || oid === JSONB_OID
+      ? (value: string) => value
+      : pg.types.getTypeParser(oid, format as "text")) as never
 }
 
 const sqliteLayer = (filename: string, options: DatabaseOptions) => {
@@ -74,15 +95,72 @@ const sqliteLayer = (filename: string, options: DatabaseOptions) => {
   return pragmas.pipe(Layer.provideMerge(client))
 }
 
-const pgLayer = (url: string, options: DatabaseOptions) =>
-  PgClient.layer({
-    url: Redacted.make(url),
-    maxConnections: options.maxConnections ?? 10,
-    idleTimeout: "30 seconds",
-    connectTimeout: "5 seconds",
+// An infinite duration means "no limit", which Postgres spells 0.
+const millis = (value: Duration.DurationInput | undefined, fallback: number) => {
+  const ms = value === undefined ? fallback : Duration.toMillis(Duration.decode(value))
+  return Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0
+}
+
+/** Where a Postgres URL points, for messages (never the password). */
+const describeTarget = (url: string) => {
+  const u = new URL(url)
+  const host = u.searchParams.get("host") ?? (decodeURIComponent(u.hostname) || "localhost")
+  const database = decodeURIComponent(u.pathname.slice(1)) || decodeURIComponent(u.username) || "postgres"
+  return {
+    text: `${host}:${u.port || "5432"} (database "${database}", user "${decodeURIComponent(u.username) || "default"}")`,
+    password: decodeURIComponent(u.password)
+  }
+}
+
+/** Why a connection failed, naming the server, port, database and user, and the driver's cause; never the password. */
+const connectError = (url: string, cause: unknown): SqlError.SqlError => {
+  const target = describeTarget(url)
+  const error = cause as { message?: unknown; code?: unknown } | undefined
+  let detail = typeof error?.message === "string" && error.message !== "" ? error.message : String(cause)
+  if (target.password !== "") detail = detail.split(target.password).join("***")
+  const code = typeof error?.code === "string" ? ` (${error.code})` : ""
+  return new SqlError.SqlError({
+    cause,
+    message: `cannot connect to Postgres at ${target.text}: ${detail}${code}`
+  })
+}
+
+const pgLayer = (url: string, options: DatabaseOptions) => {
+  const connectMs = millis(options.connectTimeout, 5_000)
+  const acquire = Effect.acquireRelease(
+    Effect.gen(function*() {
+      const pool = new pg.Pool({
+        connectionString: url,
+        max: options.maxConnections ?? 10,
+        idleTimeoutMillis: 30_000,
+        connectionTimeoutMillis: connectMs,
+        application_name: options.applicationName ?? "sextant",
+        keepAlive: options.keepAlive ?? true,
+        keepAliveInitialDelayMillis: 10_000,
+        statement_timeout: millis(options.statementTimeout, 30_000),
+        idle_in_transaction_session_timeout: millis(options.idleInTransactionTimeout, 30_000),
+        types: pgTypes
+      })
+      // Errors of idle connections (a server restart, a destroyed connection) are handled where they are used.
+      pool.on("error", () => undefined)
+      track(pool)
+      yield* Effect.tryPromise({ try: () => pool.query("SELECT 1"), catch: (cause) => connectError(url, cause) }).pipe(
+        Effect.timeoutFail({
+          duration: connectMs === 0 ? Duration.infinity : Duration.millis(connectMs + 1_000),
+          onTimeout: () => connectError(url, new Error(`no answer within ${connectMs + 1_000} ms`))
+        }),
+        Effect.tapError(() => Effect.promise(() => pool.end().catch(() => undefined)))
+      )
+      return pool
+    }),
+    (pool) => Effect.promise(() => pool.end().catch(() => undefined)).pipe(Effect.timeoutOption(1_000))
+  )
+  return PgClient.layerFromPool({
+    acquire,
     applicationName: options.applicationName ?? "sextant",
     types: pgTypes
-  })
+  }) as Layer.Layer<SqlClient.SqlClient, SqlError.SqlError>
+}
 
 /** A `SqlClient` layer for a parsed target. */
 export const layerFor = (

@@ -1,45 +1,53 @@
 import type { SqlClient, Statement } from "@effect/sql"
-import { HookEvent } from "@sextant/runtime"
-import { stringify } from "./json.js"
+import { HookEvent, Lifecycle } from "@sextant/runtime"
+import { escapeText } from "./escape.js"
+import { agentRuns, llmInteractions, reactTraces, runEvents, toolCalls, type Value } from "./tables.js"
 
 type Sql = SqlClient.SqlClient
 type Fragment = Statement.Fragment
-/** A column value as written: JSON is already text, booleans are 0/1, timestamps ISO-8601. */
-export type Value = string | number | null
+/** A column value as bound to a statement. */
+export type { Value }
 
 /** A row for one of the event tables; rows of the same shape are written with one multi-row INSERT. */
 export interface RowInsert {
   readonly table: "react_traces" | "tool_calls" | "llm_interactions"
+  /** Column values, encoded by the table's codecs. */
   readonly row: Readonly<Record<string, Value>>
   /** Columns to overwrite when the row exists (an upsert on `id`). */
   readonly upsert?: ReadonlyArray<string>
 }
 
-/** A `token_usage` row; its tenant and agent are copied from the run's row. */
+/** A `token_usage` row (text already encoded); its tenant and agent are copied from the run's row. */
 export interface UsageRow {
   readonly id: string
-  readonly runId: string
+  readonly runKey: string
   readonly iteration: number
   readonly provider: string
   readonly model: string
   readonly usage: HookEvent.Usage
+  readonly costNanos: number | null
   readonly at: string
 }
 
-/** A plain forward move of the run's row (no status change): batched across the events of a commit. */
+/** A forward move of the run's row without a status change: batched across the events of a commit. */
 export interface Progress {
+  /** The status the run must be in (the lifecycle's guard). */
+  readonly status: HookEvent.RunStatus
   readonly iteration?: number
   readonly usage?: HookEvent.Usage
 }
 
 /** Everything one event writes: how it moves its run's row, its own rows, and its `run_events` row. */
 export interface Plan {
+  readonly event: HookEvent.HookEvent
   readonly runId: string
+  /** The run id as the tables store it (escaped), for statements that look the run up. */
+  readonly runKey: string
   readonly sequenceIndex: number
   readonly eventType: string
   readonly at: string
-  /** The statuses the run must be in for this event (compare-and-swap), when it is a status change. */
-  readonly expect: ReadonlyArray<HookEvent.RunStatus> | undefined
+  /** What the event does to its run, from the lifecycle's transition table. */
+  readonly step: Lifecycle.Step
   /** The statement moving the run's row (insert for `run.started`, compare-and-swap update otherwise), on demand. */
   readonly advance: () => Statement.Statement<{ readonly id: string }>
   /** Set when the move is a plain progress update, which a batch writes for many events in one statement. */
@@ -47,46 +55,26 @@ export interface Plan {
   readonly rows: ReadonlyArray<RowInsert>
   readonly usage: UsageRow | undefined
   /** The `run_events` row. */
-  readonly event: Readonly<Record<string, Value>>
+  readonly eventRow: Readonly<Record<string, Value>>
 }
 
-/** What one event type adds to the common write: a status change or progress, rows, the event data. */
+/** What one event type writes besides its run's row: rows, billing, the event data. */
 interface Parts {
-  /** Columns of `agent_runs` a status change sets. */
-  readonly set?: ReadonlyArray<Fragment>
-  readonly expect?: ReadonlyArray<HookEvent.RunStatus>
-  readonly progress?: Progress
   readonly rows?: ReadonlyArray<RowInsert>
   readonly usage?: UsageRow
   /** `run_events.data` when it is not the event minus its stamped fields. */
   readonly data?: Record<string, unknown>
 }
 
-/** What a mapper may use: the client, the event's time as ISO-8601 and a JSON writer that refuses non-JSON. */
-interface Ctx {
-  readonly sql: Sql
-  readonly at: string
-  readonly json: (value: unknown) => string
-}
-
 type EventOf<T extends HookEvent.HookEventTag> = Extract<HookEvent.HookEvent, { readonly _tag: T }>
-type Mapper<T extends HookEvent.HookEventTag> = (event: EventOf<T>, ctx: Ctx) => Parts
+type Mapper<T extends HookEvent.HookEventTag> = (event: EventOf<T>, at: string) => Parts
 
-const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(column)} = ${value}`
 const orNull = <A>(value: A | undefined): A | null => value ?? null
-const bool = (value: boolean): number => (value ? 1 : 0)
 
 /** The fields stored in their own `run_events` columns (the rest of an event is its `data`). */
 const stamped = new Set(["runId", "sequenceIndex", "iteration", "timestamp", "correlationId"])
 const withoutStamps = (event: HookEvent.HookEvent, drop?: ReadonlySet<string>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(event).filter(([key]) => !stamped.has(key) && !drop?.has(key)))
-
-const finished = (ctx: Ctx, status: HookEvent.RunStatus, iterations: number) => [
-  assign(ctx.sql, "status", status),
-  assign(ctx.sql, "finished_at", ctx.at),
-  assign(ctx.sql, "iteration_count", iterations),
-  assign(ctx.sql, "pause_state", null)
-]
 
 /** An `llm_interactions` upsert: every column but its identity and start is overwritten by later events. */
 const interaction = (row: Record<string, Value>): RowInsert => ({
@@ -98,37 +86,40 @@ const interaction = (row: Record<string, Value>): RowInsert => ({
 const startedAt = (event: { readonly timestamp: number; readonly durationMs: number }) =>
   new Date(event.timestamp - Math.max(0, Math.round(event.durationMs))).toISOString()
 
-/** One small function per event type: its run-row changes, status guard, rows and `run_events` data. */
+const nanosOf = (usage: HookEvent.Usage): number | null =>
+  usage.costUsd === undefined ? null : Lifecycle.toNanos(usage.costUsd)
+
+/**
+ * One small function per event type: its rows and `run_events` data. What the event does to the run's row
+ * (guard, status, iterations, totals, pause state, error) is the lifecycle's (`Lifecycle.stepOf`).
+ */
 const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
-  // The run's row itself is inserted by `plan` (see `advance`).
   RunStarted: () => ({}),
-  // The resuming process claimed the run (waiting → running, compare-and-swap) before it records this.
-  RunResumed: () => ({ expect: ["running"] }),
-  MessageAppended: (e, { at, json }) => {
+  RunResumed: () => ({}),
+  MessageAppended: (e, at) => {
     const m = e.message
     return {
       rows: [{
         table: "react_traces",
-        row: {
+        row: reactTraces.encode({
           id: `${e.runId}:${e.orderIndex}`,
           agent_run_id: e.runId,
           order_index: e.orderIndex,
           iteration: e.iteration,
           role: m._tag,
           content: m.content,
-          tool_calls: m._tag === "assistant" ? json(m.toolCalls) : null,
+          tool_calls: m._tag === "assistant" ? m.toolCalls : null,
           tool_call_id: m._tag === "tool" ? m.toolCallId : null,
           provider_call_id: m._tag === "tool" ? orNull(m.providerCallId) : null,
           tool_name: m._tag === "tool" ? m.toolName : null,
-          is_error: m._tag === "tool" ? bool(m.isError) : null,
+          is_error: m._tag === "tool" ? m.isError : null,
           created_at: at
-        }
+        })
       }]
     }
   },
-  LlmCallStarted: (e, { at }) => ({
-    progress: { iteration: e.iteration },
-    rows: [interaction({
+  LlmCallStarted: (e, at) => ({
+    rows: [interaction(llmInteractions.encode({
       id: e.correlationId,
       agent_run_id: e.runId,
       iteration: e.iteration,
@@ -136,13 +127,13 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
       provider: e.provider,
       model: e.model,
       started_at: at
-    })]
+    }))]
   }),
-  LlmCallCompleted: (e, { at, json }) => {
+  LlmCallCompleted: (e, at) => {
     const u = e.usage
+    const costNanos = nanosOf(u)
     return {
-      progress: { usage: u },
-      rows: [interaction({
+      rows: [interaction(llmInteractions.encode({
         id: e.correlationId,
         agent_run_id: e.runId,
         iteration: e.iteration,
@@ -152,37 +143,39 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
         response_model: orNull(e.responseModel),
         response_id: orNull(e.responseId),
         finish_reason: e.finishReason,
-        semantic_request: json(e.request),
-        semantic_response: json({ text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u }),
-        provider_request: e.providerRequest === undefined ? null : json(e.providerRequest),
-        provider_response: e.providerResponse === undefined ? null : json(e.providerResponse),
+        semantic_request: e.request,
+        semantic_response: { text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u },
+        provider_request: orNull(e.providerRequest),
+        provider_response: orNull(e.providerResponse),
         input_tokens: u.inputTokens,
         output_tokens: u.outputTokens,
         cache_read_tokens: orNull(u.cacheReadTokens),
         cache_write_tokens: orNull(u.cacheWriteTokens),
         reasoning_tokens: orNull(u.reasoningTokens),
         cost_usd: orNull(u.costUsd),
+        cost_nanos: costNanos,
         cost_note: orNull(e.costNote),
         duration_ms: Math.round(e.durationMs),
         started_at: startedAt(e),
         completed_at: at
-      })],
+      }))],
       // Billing rows carry the run's tenant and agent, so usage queries need no join.
       usage: {
-        id: e.correlationId,
-        runId: e.runId,
+        id: escapeText(e.correlationId),
+        runKey: escapeText(e.runId),
         iteration: e.iteration,
-        provider: e.provider,
-        model: e.responseModel ?? e.model,
+        provider: escapeText(e.provider),
+        model: escapeText(e.responseModel ?? e.model),
         usage: u,
+        costNanos,
         at
       },
       // The request and the vendor payloads can be large: they live in llm_interactions only.
       data: withoutStamps(e, new Set(["request", "providerRequest", "providerResponse"]))
     }
   },
-  LlmCallFailed: (e, { at }) => ({
-    rows: [interaction({
+  LlmCallFailed: (e, at) => ({
+    rows: [interaction(llmInteractions.encode({
       id: e.correlationId,
       agent_run_id: e.runId,
       iteration: e.iteration,
@@ -194,42 +187,42 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
       duration_ms: Math.round(e.durationMs),
       started_at: startedAt(e),
       completed_at: at
-    })]
+    }))]
   }),
-  ToolCallStarted: (e, { at, json }) => ({
+  ToolCallStarted: (e, at) => ({
     rows: [{
       table: "tool_calls",
-      row: {
+      row: toolCalls.encode({
         id: e.correlationId,
         agent_run_id: e.runId,
         provider_call_id: orNull(e.providerCallId),
         tool_name: e.toolName,
         target: e.target,
         iteration: e.iteration,
-        params: json(e.arguments),
+        params: e.arguments,
         started_at: at
-      },
+      }),
       upsert: ["params"]
     }]
   }),
   // An upsert: a client tool's result arrives without a `tool.started` in this segment.
-  ToolCallCompleted: (e, { at, json }) => ({
+  ToolCallCompleted: (e, at) => ({
     rows: [{
       table: "tool_calls",
-      row: {
+      row: toolCalls.encode({
         id: e.correlationId,
         agent_run_id: e.runId,
         provider_call_id: orNull(e.providerCallId),
         tool_name: e.toolName,
         target: e.target,
         iteration: e.iteration,
-        result: json(e.result),
-        success: bool(e.success),
+        result: e.result,
+        success: e.success,
         error: orNull(e.error),
         duration_ms: Math.round(e.durationMs),
         started_at: startedAt(e),
         completed_at: at
-      },
+      }),
       upsert: ["result", "success", "error", "duration_ms", "completed_at"]
     }]
   }),
@@ -243,57 +236,68 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
   GuardrailBlocked: () => ({}),
   ProviderRetry: () => ({}),
   // The execution state a resume needs is stored with the run and never written to the event log.
-  RunPaused: (e, ctx) => ({
-    expect: ["running"],
-    set: [
-      assign(ctx.sql, "status", e.status),
-      assign(ctx.sql, "iteration_count", e.iteration),
-      assign(ctx.sql, "pause_state", ctx.json(e.state ?? { pendingCalls: e.pendingCalls, prompt: e.prompt ?? null }))
-    ],
-    data: withoutStamps(e, new Set(["state"]))
-  }),
-  RunCompleted: (e, ctx) => ({
-    expect: ["running"],
-    set: [...finished(ctx, e.status, e.iterations), assign(ctx.sql, "answer", orNull(e.answer))]
-  }),
-  RunFailed: (e, ctx) => ({
-    expect: ["running"],
-    set: [
-      ...finished(ctx, "error", e.iterations),
-      assign(ctx.sql, "error_tag", e.error.tag),
-      assign(ctx.sql, "error_message", e.error.message),
-      assign(ctx.sql, "failure_reason", e.failureReason)
-    ]
-  }),
-  // A paused run is claimed (set running) by the canceller first, so cancelling always moves from running.
-  RunCancelled: (e, ctx) => ({
-    expect: ["running"],
-    set: [...finished(ctx, "cancelled", e.iterations), assign(ctx.sql, "error_message", e.reason)]
-  }),
-  RunInterrupted: (e, ctx) => ({
-    expect: [e.previousStatus],
-    set: swept(ctx, e.failureReason, "RunInterrupted", "no progress was recorded for too long while running")
-  }),
-  RunAbandoned: (e, ctx) => ({
-    expect: [e.previousStatus],
-    set: swept(ctx, e.failureReason, "RunAbandoned", `waited too long in ${e.previousStatus}`)
+  RunPaused: (e) => ({ data: withoutStamps(e, new Set(["state"])) }),
+  RunCompleted: () => ({}),
+  RunFailed: () => ({}),
+  RunCancelled: () => ({}),
+  RunInterrupted: () => ({}),
+  RunAbandoned: () => ({})
+}
+
+/** Whether a step only moves its run forward (no status, pause state, answer or error): batchable. */
+const isProgress = (step: Lifecycle.Step): step is Lifecycle.Step & { readonly from: readonly [HookEvent.RunStatus] } =>
+  step.from !== "new" && step.from.length === 1 && step.to === undefined && step.pauseState === undefined &&
+  step.finishes === undefined && step.answer === undefined && step.error === undefined &&
+  step.cancelReason === undefined
+
+const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(column)} = ${value}`
+
+/** The columns of `agent_runs` a status-changing step sets, encoded. */
+const stepColumns = (event: HookEvent.HookEvent, step: Lifecycle.Step, at: string): Record<string, Value> => {
+  const pauseState = step.pauseState === "store" && event._tag === "RunPaused"
+    ? event.state ?? { pendingCalls: event.pendingCalls, prompt: event.prompt ?? null }
+    : null
+  return agentRuns.encode({
+    ...(step.to === undefined ? {} : { status: step.to }),
+    ...(step.iterations === undefined ? {} : { iteration_count: step.iterations }),
+    ...(step.pauseState === undefined ? {} : { pause_state: pauseState }),
+    ...(step.finishes === true ? { finished_at: at } : {}),
+    ...(step.answer === undefined ? {} : { answer: step.answer }),
+    ...(step.error === undefined
+      ? {}
+      : { error_tag: step.error.tag, error_message: step.error.message, failure_reason: step.error.failureReason }),
+    ...(step.cancelReason === undefined ? {} : { error_message: step.cancelReason })
   })
 }
 
-function swept(ctx: Ctx, reason: string, tag: string, message: string) {
+/** Costs are summed as integer nano-dollars; the USD total is derived from them, so both dialects agree. */
+export const costFromNanos = (sql: Sql, nanos: Fragment): Fragment =>
+  sql`CAST(${nanos} AS DOUBLE PRECISION) / CAST(${Lifecycle.NANOS_PER_USD} AS DOUBLE PRECISION)`
+
+/** The SET fragments adding a model call's usage to the run's totals (per-event form; batches use `batch.ts`). */
+const usageSet = (sql: Sql, u: HookEvent.Usage): ReadonlyArray<Fragment> => {
+  const add = (column: string, value: number) => sql`${sql(column)} = ${sql(column)} + ${value}`
+  const addOptional = (column: string, value: number | undefined) =>
+    value === undefined ? [] : [sql`${sql(column)} = COALESCE(${sql(column)}, 0) + ${value}`]
+  const nanos = nanosOf(u)
   return [
-    assign(ctx.sql, "status", "error"),
-    assign(ctx.sql, "finished_at", ctx.at),
-    assign(ctx.sql, "failure_reason", reason),
-    assign(ctx.sql, "error_tag", tag),
-    assign(ctx.sql, "error_message", message),
-    assign(ctx.sql, "pause_state", null)
+    add("total_input_tokens", u.inputTokens),
+    add("total_output_tokens", u.outputTokens),
+    ...addOptional("total_cache_read_tokens", u.cacheReadTokens),
+    ...addOptional("total_cache_write_tokens", u.cacheWriteTokens),
+    ...addOptional("total_reasoning_tokens", u.reasoningTokens),
+    ...(nanos === null ? [] : [
+      sql`total_cost_nanos = COALESCE(total_cost_nanos, 0) + ${nanos}`,
+      sql`total_cost_usd = ${costFromNanos(sql, sql`COALESCE(total_cost_nanos, 0) + ${nanos}`)}`
+    ]),
+    add("model_call_count", 1),
+    add("unpriced_call_count", nanos === null ? 1 : 0)
   ]
 }
 
-const insertRun = (sql: Sql, e: HookEvent.RunStarted, at: string, json: (value: unknown) => string) =>
+const insertRun = (sql: Sql, e: HookEvent.RunStarted, at: string) =>
   sql<{ readonly id: string }>`INSERT INTO agent_runs ${
-    sql.insert({
+    sql.insert(agentRuns.encode({
       id: e.runId,
       tenant_id: orNull(e.tenantId),
       agent_name: e.agentName,
@@ -307,51 +311,35 @@ const insertRun = (sql: Sql, e: HookEvent.RunStarted, at: string, json: (value: 
       retry_of_run_id: orNull(e.retryOfRunId),
       idempotency_key: orNull(e.idempotencyKey),
       idempotency_fingerprint: orNull(e.idempotencyFingerprint),
-      metadata: e.metadata === undefined ? null : json(e.metadata),
+      metadata: orNull(e.metadata),
       last_sequence_index: e.sequenceIndex,
       created_at: at,
       updated_at: at,
       last_progress_at: at
-    })
+    }))
   } ON CONFLICT DO NOTHING RETURNING id`
 
-/** The SET fragments of a progress move (per-event form; batches use `progressStatement`). */
-const progressSet = (sql: Sql, progress: Progress): ReadonlyArray<Fragment> => {
-  const out: Array<Fragment> = []
-  if (progress.iteration !== undefined) out.push(assign(sql, "iteration_count", progress.iteration))
-  const u = progress.usage
-  if (u !== undefined) {
-    const add = (column: string, value: number) => sql`${sql(column)} = ${sql(column)} + ${value}`
-    const addOptional = (column: string, value: number | undefined) =>
-      value === undefined ? [] : [sql`${sql(column)} = COALESCE(${sql(column)}, 0) + ${value}`]
-    out.push(
-      add("total_input_tokens", u.inputTokens),
-      add("total_output_tokens", u.outputTokens),
-      ...addOptional("total_cache_read_tokens", u.cacheReadTokens),
-      ...addOptional("total_cache_write_tokens", u.cacheWriteTokens),
-      ...addOptional("total_reasoning_tokens", u.reasoningTokens),
-      ...addOptional("total_cost_usd", u.costUsd),
-      add("model_call_count", 1),
-      add("unpriced_call_count", u.costUsd === undefined ? 1 : 0)
-    )
-  }
-  return out
-}
-
 /**
- * The writes of one event. Every JSON value is serialised here, before any statement runs, so an event that
- * cannot be written fails on its own (throws `NotJson`) and never reaches a transaction.
+ * The writes of one event. Every value is encoded here (JSON serialised, strings escaped), before any statement
+ * runs, so an event that cannot be written fails on its own (throws `NotJson`) and never reaches a transaction.
  */
 export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
   const at = new Date(event.timestamp).toISOString()
-  const ctx: Ctx = { sql, at, json: stringify }
-  const parts = (mappers[event._tag] as Mapper<HookEvent.HookEventTag>)(event, ctx)
+  const step = Lifecycle.stepOf(event)
+  const parts = (mappers[event._tag] as Mapper<HookEvent.HookEventTag>)(event, at)
   const seq = event.sequenceIndex
-  const progress = event._tag === "RunStarted" || parts.set !== undefined || parts.expect !== undefined
-    ? undefined
-    : parts.progress ?? {}
+  const runKey = escapeText(event.runId)
+  const progress: Progress | undefined = isProgress(step)
+    ? {
+      status: step.from[0],
+      ...(step.iterations === undefined ? {} : { iteration: step.iterations }),
+      ...(step.addUsage === undefined ? {} : { usage: step.addUsage })
+    }
+    : undefined
+  // Encoded now, so that a pause state JSON cannot carry fails before anything is written.
+  const columns = progress === undefined && step.from !== "new" ? stepColumns(event, step, at) : {}
+  const inserted = event._tag === "RunStarted" ? insertRun(sql, event, at) : undefined
   // A batch moves plain progress with one statement for all its events: build the per-event UPDATE only if needed.
-  const inserted = event._tag === "RunStarted" ? insertRun(sql, event, at, stringify) : undefined
   const advance = () =>
     inserted ?? sql<{ readonly id: string }>`
     UPDATE agent_runs SET ${
@@ -359,36 +347,40 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
         assign(sql, "last_sequence_index", seq),
         assign(sql, "last_progress_at", at),
         assign(sql, "updated_at", at),
-        ...(parts.set ?? []),
-        ...(progress === undefined ? [] : progressSet(sql, progress))
+        ...Object.entries(columns).map(([column, value]) => assign(sql, column, value)),
+        ...(progress?.iteration === undefined ? [] : [assign(sql, "iteration_count", progress.iteration)]),
+        ...(step.addUsage === undefined ? [] : usageSet(sql, step.addUsage))
       ])
     }
     WHERE ${
       sql.and([
-        sql`id = ${event.runId}`,
+        sql`id = ${runKey}`,
         sql`last_sequence_index = ${seq - 1}`,
-        ...(parts.expect === undefined ? [] : [sql`status IN ${sql.in(parts.expect)}`])
+        ...(step.from === "new" ? [] : [sql`status IN ${sql.in(step.from)}`])
       ])
     } RETURNING id`
-  const eventRow = {
+  const eventType = HookEvent.eventType(event)
+  const eventRow = runEvents.encode({
     agent_run_id: event.runId,
     sequence_index: seq,
-    event_type: HookEvent.eventType(event),
+    event_type: eventType,
     iteration: event.iteration,
     correlation_id: "correlationId" in event ? event.correlationId : null,
-    data: stringify(parts.data ?? withoutStamps(event)),
+    data: parts.data ?? withoutStamps(event),
     created_at: at
-  }
+  })
   return {
+    event,
     runId: event.runId,
+    runKey,
     sequenceIndex: seq,
-    eventType: eventRow.event_type,
+    eventType,
     at,
-    expect: parts.expect,
+    step,
     advance,
     progress,
     rows: parts.rows ?? [],
     usage: parts.usage,
-    event: eventRow
+    eventRow
   }
 }

@@ -1,8 +1,12 @@
 import { SqlClient, SqlError } from "@effect/sql"
-import { Clock, Data, Duration, Effect, Either, Random } from "effect"
+import { type HookEvent, Lifecycle, RetryPolicy } from "@sextant/runtime"
+import { Clock, Data, Duration, Effect, Either, Schema } from "effect"
 import { progressStatements, rowsStatements } from "./batch.js"
 import { describe, isTransient } from "./classify.js"
+import { abandonable } from "./connections.js"
+import { unescapeText } from "./escape.js"
 import type { Plan } from "./plan.js"
+import { Timestamp } from "./tables.js"
 
 /** The run's row was not where the event expects it (another writer, the sweep, a wrong status): not retried. */
 export class WriteConflict extends Data.TaggedError("WriteConflict")<{ readonly message: string }> {}
@@ -10,28 +14,40 @@ export class WriteConflict extends Data.TaggedError("WriteConflict")<{ readonly 
 /** Why a write failed. */
 export type WriteError = SqlError.SqlError | WriteConflict
 
-/** The retry policy of recorder writes. */
-export interface RetryPolicy {
-  /** Attempts in all, the first included (default 5). */
-  readonly maxAttempts: number
-  /** Total time the attempts and waits may take (default 2 seconds). */
-  readonly budget: Duration.Duration
-  /** The first wait; each further wait doubles, ±20% jitter (default 100 ms). */
-  readonly baseDelay: Duration.Duration
+/**
+ * The recorder's retry defaults: 5 attempts within 2 seconds, waits doubling from 100 ms with ±20% jitter.
+ * An attempt gets at most half the budget unless `attemptTimeout` says otherwise, so that a connection that
+ * stopped answering leaves time for a retry on a fresh one.
+ */
+export const retryDefaults: Required<RetryPolicy.RetryPolicy> = {
+  maxAttempts: 5,
+  baseDelay: "100 millis",
+  maxDelay: "1 second",
+  jitter: 0.2,
+  budget: "2 seconds",
+  attemptTimeout: Duration.infinity,
+  maxRetryAfter: Duration.zero
 }
 
-/** The default policy: 5 attempts within about 2 seconds. */
-export const defaultRetryPolicy: RetryPolicy = {
-  maxAttempts: 5,
-  budget: Duration.seconds(2),
-  baseDelay: Duration.millis(100)
+/** A user's policy with the recorder's defaults; throws `InvalidRetryPolicy` naming a bad field. */
+export const resolvePolicy = (policy?: RetryPolicy.RetryPolicy): RetryPolicy.Resolved => {
+  const resolved = RetryPolicy.resolve(policy, retryDefaults)
+  return policy?.attemptTimeout === undefined
+    ? { ...resolved, attemptTimeout: Duration.millis(Duration.toMillis(resolved.budget) / 2) }
+    : resolved
 }
+
+/** The default policy. */
+export const defaultRetryPolicy: RetryPolicy.Resolved = resolvePolicy()
 
 /** A write that failed after `attempts` attempts. */
 export interface Failed {
   readonly error: WriteError
   readonly attempts: number
+  /** Whether the last failure may go away when tried again (busy, connection lost, no reply). */
   readonly transient: boolean
+  /** Whether the last attempt was cut because the database did not answer in time. */
+  readonly timedOut: boolean
 }
 
 /** Whether a failure may go away when the write is tried again. */
@@ -41,73 +57,125 @@ export const retryable = (error: WriteError): boolean => error._tag === "SqlErro
 export const describeWriteError = (error: WriteError): string =>
   error._tag === "WriteConflict" ? error.message : describe(error)
 
+const noReply = (ms: number) => {
+  const message = `the database did not answer within ${Math.round(ms)} ms; the connection was abandoned`
+  return new SqlError.SqlError({ message, cause: { code: "ETIMEDOUT", message } })
+}
+
+/** Where a continued retry starts: the first attempt's start and the attempts already made. */
+export interface Continuation {
+  readonly startedAt: number
+  readonly attempts: number
+  readonly last: Failed
+}
+
+/** Options of `withRetry`. */
+export interface RetryOptions {
+  /** A timed-out attempt ends the retries (the caller splits the work), instead of being retried. */
+  readonly splitOnTimeout?: boolean | undefined
+  /** Continue a retry begun elsewhere: its time budget and attempts count from there. */
+  readonly from?: Continuation | undefined
+  /** Runs once the first attempt has ended, however it ended (when it is cut: before its abandonment). */
+  readonly afterFirstAttempt?: Effect.Effect<void> | undefined
+}
+
 /**
- * Runs `write` until it succeeds, fails for good, or the policy's attempts or time budget are spent. Waits
- * double from `baseDelay` with ±20% jitter; each attempt is also cut off when the budget runs out.
+ * Runs `write` under the policy (`RetryPolicy.retry`: exponential waits with jitter, bounded attempts and total
+ * time) until it succeeds, fails for good, or the attempts or budget are spent. Each attempt is cut at the
+ * policy's `attemptTimeout` for real: the connections it holds are abandoned (see `connections.ts`).
  */
 export const withRetry = <A>(
-  policy: RetryPolicy,
-  write: Effect.Effect<A, WriteError>
+  policy: RetryPolicy.Resolved,
+  write: Effect.Effect<A, WriteError>,
+  options: RetryOptions = {}
 ): Effect.Effect<Either.Either<{ readonly value: A; readonly attempts: number }, Failed>> =>
   Effect.gen(function*() {
-    const budget = Duration.toMillis(policy.budget)
-    const start = yield* Clock.currentTimeMillis
-    const timedOut = () => new SqlError.SqlError({ message: "the write timed out", cause: { code: "ETIMEDOUT" } })
-    for (let attempts = 1;; attempts++) {
-      const left = Math.max(1, budget - ((yield* Clock.currentTimeMillis) - start))
-      const result = yield* Effect.either(
-        // Interruptible even inside the writer's uninterruptible batch, so that the timeout can cut a hung attempt.
-        Effect.timeoutFail(Effect.interruptible(write), { duration: Duration.millis(left), onTimeout: timedOut }).pipe(
-          // A failed ROLLBACK on a broken connection is a defect in @effect/sql; it is this attempt's failure.
-          Effect.catchAllDefect((defect) =>
-            Effect.fail(
-              defect instanceof SqlError.SqlError
-                ? defect
-                : new SqlError.SqlError({ cause: defect, message: "the write failed unexpectedly" })
-            )
+    const from = options.from
+    const now = yield* Clock.currentTimeMillis
+    const before = from?.attempts ?? 0
+    const budget = Duration.toMillis(policy.budget) - (from === undefined ? 0 : now - from.startedAt)
+    if (from !== undefined && (budget <= 0 || before >= policy.maxAttempts)) return Either.left(from.last)
+    const attemptMs = Math.min(Duration.toMillis(policy.attemptTimeout), budget)
+    const cut = noReply(attemptMs)
+    let count = 0
+    const attempt = Effect.suspend(() => {
+      const first = ++count === 1 ? options.afterFirstAttempt : undefined
+      const bounded = abandonable(write, first).pipe(
+        // A failed ROLLBACK or COMMIT on a broken connection is a defect in @effect/sql; it is this attempt's failure.
+        Effect.catchAllDefect((defect) =>
+          Effect.fail(
+            defect instanceof SqlError.SqlError
+              ? defect
+              : new SqlError.SqlError({ cause: defect, message: "the write failed unexpectedly" })
           )
-        )
+        ),
+        Effect.timeoutFail({ duration: Duration.millis(attemptMs), onTimeout: () => cut })
       )
-      if (Either.isRight(result)) return Either.right({ value: result.right, attempts })
-      const transient = retryable(result.left)
-      const jitter = 0.8 + 0.4 * (yield* Random.next)
-      const delay = Duration.toMillis(policy.baseDelay) * 2 ** (attempts - 1) * jitter
-      const elapsed = (yield* Clock.currentTimeMillis) - start
-      if (!transient || attempts >= policy.maxAttempts || elapsed + delay >= budget) {
-        return Either.left({ error: result.left, attempts, transient })
-      }
-      yield* Effect.sleep(Duration.millis(delay))
+      return first === undefined ? bounded : Effect.ensuring(bounded, first)
+    })
+    const outcome = yield* Effect.either(
+      RetryPolicy.retry(attempt, {
+        ...policy,
+        maxAttempts: policy.maxAttempts - before,
+        budget: Duration.millis(budget),
+        // The attempt bounds itself (above); the budget still cuts the last one.
+        attemptTimeout: Duration.infinity
+      }, {
+        isRetryable: (error) => retryable(error) && !(options.splitOnTimeout === true && error === cut),
+        onTimeout: () => cut
+      })
+    )
+    if (Either.isRight(outcome)) {
+      return Either.right({ value: outcome.right.value, attempts: before + outcome.right.attempts })
     }
+    const { attempts, error } = outcome.left
+    return Either.left({ error, attempts: before + attempts, transient: retryable(error), timedOut: error === cut })
   })
+
+/** Errors that say why a status compare-and-swap missed, naming the sweep when it ended the run. */
+const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
+  Effect.flatMap(
+    sql<{
+      status: HookEvent.RunStatus
+      last_sequence_index: number
+      error_tag: string | null
+      error_message: string | null
+    }>`SELECT status, last_sequence_index, error_tag, error_message FROM agent_runs WHERE id = ${plan.runKey}`,
+    (rows) => {
+      const run = rows[0]
+      const what = `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
+      const from = plan.step.from
+      const error = run === undefined ? undefined : {
+        tag: run.error_tag === null ? null : unescapeText(run.error_tag),
+        message: run.error_message === null ? null : unescapeText(run.error_message)
+      }
+      // The sweep's event took the next sequence index of the run it ended: say so, not "a sequence gap".
+      const swept = error?.tag === "RunInterrupted" || error?.tag === "RunAbandoned"
+      const message = run === undefined
+        ? `${what}: the run has no row (was its run.started recorded in this database?)`
+        : from === "new"
+        ? `${what}: a run with this id or idempotency key already exists`
+        : !swept && Number(run.last_sequence_index) !== plan.sequenceIndex - 1
+        ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
+        : Lifecycle.statusConflictMessage(plan.event, run.status, from, error)
+      return Effect.fail(new WriteConflict({ message }))
+    }
+  )
+
+/** The event's `run_events` row is there: it was committed before (a commit whose reply was lost). */
+const isRecorded = (sql: SqlClient.SqlClient, plan: Plan) =>
+  Effect.map(
+    sql`SELECT 1 AS one FROM run_events WHERE agent_run_id = ${plan.runKey}
+      AND sequence_index = ${plan.sequenceIndex} AND event_type = ${plan.eventType} AND created_at = ${plan.at}`,
+    (rows) => rows.length > 0
+  )
 
 /**
  * When a run's row did not move for an event, the event is either already durable (a commit whose reply was
  * lost, then retried: succeed without writing again) or a conflict (another writer, the sweep, a wrong status).
  */
 const resolveMiss = (sql: SqlClient.SqlClient, plan: Plan): Effect.Effect<void, WriteError> =>
-  Effect.gen(function*() {
-    const same = yield* sql`SELECT 1 AS one FROM run_events WHERE agent_run_id = ${plan.runId}
-      AND sequence_index = ${plan.sequenceIndex} AND event_type = ${plan.eventType} AND created_at = ${plan.at}`
-    if (same.length === 0) return yield* conflict(sql, plan)
-  })
-
-const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
-  Effect.flatMap(
-    sql<{ status: string; last_sequence_index: number }>`SELECT status, last_sequence_index FROM agent_runs
-      WHERE id = ${plan.runId}`,
-    (rows) => {
-      const run = rows[0]
-      const what = `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
-      const message = run === undefined
-        ? `${what}: the run has no row (was its run.started recorded in this database?)`
-        : plan.sequenceIndex === 0
-        ? `${what}: a run with this id or idempotency key already exists`
-        : Number(run.last_sequence_index) !== plan.sequenceIndex - 1
-        ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
-        : `${what}: the run is '${run.status}', expected ${plan.expect?.map((s) => `'${s}'`).join(" or ")}`
-      return Effect.fail(new WriteConflict({ message }))
-    }
-  )
+  Effect.flatMap(isRecorded(sql, plan), (recorded) => (recorded ? Effect.void : conflict(sql, plan)))
 
 /** One event: its compare-and-swap move, then its rows; a miss is resolved as a replay or a conflict. */
 const applyOne = (sql: SqlClient.SqlClient, plan: Plan) =>
@@ -140,3 +208,31 @@ const applyMany = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
 /** Writes events in one transaction. */
 export const transact = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, WriteError> =>
   sql.withTransaction(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans))
+
+const decodeTime = Schema.decodeUnknownSync(Timestamp)
+
+/** How long the durability check may take. */
+const CHECK_WITHIN = Duration.seconds(1)
+
+/**
+ * Which of these events are durable, read once (bounded, on a fresh connection) after their write failed for
+ * good: a commit whose reply was lost is not a failed write. Nothing is known durable when the read fails.
+ */
+export const durable = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<ReadonlySet<Plan>> => {
+  const key = (run: string, seq: number, type: string, at: string) => `${run}\u0000${seq}\u0000${type}\u0000${at}`
+  return abandonable(
+    sql<{ agent_run_id: string; sequence_index: number; event_type: string; created_at: string | Date }>`
+      SELECT agent_run_id, sequence_index, event_type, created_at FROM run_events
+      WHERE agent_run_id IN ${sql.in(plans.map((p) => p.runKey))}
+        AND sequence_index IN ${sql.in([...new Set(plans.map((p) => p.sequenceIndex))])}`
+  ).pipe(
+    Effect.map((rows) => {
+      const found = new Set(
+        rows.map((r) => key(r.agent_run_id, Number(r.sequence_index), r.event_type, decodeTime(r.created_at)))
+      )
+      return new Set(plans.filter((p) => found.has(key(p.runKey, p.sequenceIndex, p.eventType, p.at))))
+    }),
+    Effect.timeout(CHECK_WITHIN),
+    Effect.catchAllCause(() => Effect.succeed(new Set<Plan>()))
+  )
+}
