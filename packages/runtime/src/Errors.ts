@@ -47,6 +47,20 @@ export class AgentConfigError extends Schema.TaggedError<AgentConfigError>()("Ag
   message: Schema.String
 }) {}
 
+/**
+ * A delegated call (`Agent.asTool`) would start the child agent deeper than its `maxDelegationDepth`. It is
+ * the failed tool result the parent's model sees (the parent run goes on), never a failure of the run.
+ */
+export class DelegationDepthExceeded extends Schema.TaggedError<DelegationDepthExceeded>()(
+  "DelegationDepthExceeded",
+  {
+    agent: Schema.String,
+    level: Schema.Number,
+    maxDelegationDepth: Schema.Number,
+    message: Schema.String
+  }
+) {}
+
 /** Options passed to `run`/`stream` are invalid; `field` names what is wrong. Nothing was recorded. */
 export class InvalidRunOptions extends Schema.TaggedError<InvalidRunOptions>()("InvalidRunOptions", {
   field: Schema.String,
