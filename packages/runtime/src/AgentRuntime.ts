@@ -6,6 +6,7 @@ import { context as otelContext } from "@opentelemetry/api"
 import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
 import type { Agent, RunOptions } from "./Agent.js"
 import { InvalidRunOptions } from "./Errors.js"
+import { invalidNotifiers } from "./internal/notifierList.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
 import { Notifiers, notifierStats } from "./Notifiers.js"
@@ -122,11 +123,14 @@ const rebuilding = (make: () => Managed) => {
 /**
  * Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume).
  * The layer is built on the first call (or `ready()`); a build that fails is retried on the next call.
+ * Throws `InvalidNotifiers` naming the entry when a notifier is not one or two share a name.
  */
 export const make = <E>(
   layer: Layer.Layer<LanguageModel | Recorder, E>,
   options?: AgentRuntimeOptions
 ): AgentRuntime => {
+  const invalid = invalidNotifiers(options?.notifiers ?? [])
+  if (invalid !== undefined) throw invalid
   const notifiers = Notifiers.layer(options?.notifiers ?? [], { drainTimeout: options?.drainTimeout })
   const runtime = rebuilding(() => ManagedRuntime.make(Layer.merge(layer, notifiers)))
   // The caller's OpenTelemetry context is captured here, synchronously, so later notifier spans can parent to it.

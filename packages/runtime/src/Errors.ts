@@ -61,6 +61,16 @@ export class DelegationDepthExceeded extends Schema.TaggedError<DelegationDepthE
   }
 ) {}
 
+/**
+ * A list of notifiers given to `Notifiers.layer` or `AgentRuntime.make` is invalid: `field` names the entry
+ * (`notifiers[2]`: not a notifier, `notifiers[1].name`: a name another notifier has, which would merge their
+ * counters in `stats()`).
+ */
+export class InvalidNotifiers extends Schema.TaggedError<InvalidNotifiers>()("InvalidNotifiers", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
 /** Options passed to `run`/`stream` are invalid; `field` names what is wrong. Nothing was recorded. */
 export class InvalidRunOptions extends Schema.TaggedError<InvalidRunOptions>()("InvalidRunOptions", {
   field: Schema.String,

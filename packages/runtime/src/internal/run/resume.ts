@@ -29,7 +29,7 @@ import { describeError } from "../json.js"
 import { checkAgent, findRun } from "../lookup.js"
 import { type Batch, decodePause, fromPause, type PauseState, type RunState, type ToolOutcome } from "../runState.js"
 import { scanValue } from "../sanitize.js"
-import { segmentSinks } from "../sinks.js"
+import { checkRunNotifiers, segmentSinks } from "../sinks.js"
 import { processBatch } from "./batch.js"
 import { failedOutcome } from "./events.js"
 import { validateResume } from "./options.js"
@@ -113,6 +113,7 @@ export const submit = (
   Effect.gen(function*() {
     const valid = validateResume(options)
     if (Either.isLeft(valid)) return yield* valid.left
+    yield* checkRunNotifiers(valid.right.notifiers)
     const ledger = yield* RunLedger
     const run = yield* findRun(ledger, runId)
     const status = yield* checkPaused(run, accepts)

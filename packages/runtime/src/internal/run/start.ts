@@ -20,7 +20,7 @@ import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { fresh, type RunState } from "../runState.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
-import { segmentSinks } from "../sinks.js"
+import { checkRunNotifiers, segmentSinks } from "../sinks.js"
 import { appendMessage } from "./events.js"
 import { blockedByGuardrail } from "./finish.js"
 import { decideExisting, fingerprint } from "./idempotency.js"
@@ -103,6 +103,7 @@ export const startRun = (
     const valid = validateStart(input, options)
     if (Either.isLeft(valid)) return yield* valid.left
     const opts = valid.right
+    yield* checkRunNotifiers(opts.notifiers)
     const model = yield* LanguageModel
     const recorder = yield* Recorder
     const ledger = Option.getOrUndefined(yield* Effect.serviceOption(RunLedger))
