@@ -161,8 +161,12 @@ export const LlmCallCompleted = Schema.TaggedStruct("LlmCallCompleted", {
   text: Schema.String,
   toolCalls: Schema.Array(ToolCallRef),
   finishReason: Schema.String,
-  usage: Usage,
-  /** Why `usage.costUsd` is absent, when it is. */
+  /**
+   * The call's token counts, absent when the model reported none (no billing row is written for it, and the
+   * run's cost becomes unknown: a partial sum would under-bill).
+   */
+  usage: opt(Usage),
+  /** Why `usage.costUsd` (or `usage`) is absent, when it is. */
   costNote: opt(Schema.String),
   durationMs: Schema.Number,
   /** The semantic request: system prompt, messages and tool definitions as the kernel sent them. */
