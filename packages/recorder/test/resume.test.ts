@@ -54,7 +54,9 @@ for (const dialect of dialects) {
             row: yield* runRow(paused.runId),
             stateInLog: log.some((r) => JSON.stringify(r.data).includes("callsPerTool"))
           }
-        }).pipe(Effect.provide(processOn(url, [{ text: "Opened /a.pdf.", usage: { inputTokens: 10, outputTokens: 5 } }])))
+        }).pipe(
+          Effect.provide(processOn(url, [{ text: "Opened /a.pdf.", usage: { inputTokens: 10, outputTokens: 5 } }]))
+        )
         expect(done).toMatchObject({ status: "success", answer: "Opened /a.pdf.", iterations: 2 })
         expect(done.usage).toEqual({ inputTokens: 20, outputTokens: 10 })
         expectGapless(events)
