@@ -71,6 +71,18 @@ export class InvalidNotifiers extends Schema.TaggedError<InvalidNotifiers>()("In
   message: Schema.String
 }) {}
 
+/**
+ * A run was started without a service it needs (the model, the recorder, the run ledger): a defect, since
+ * Effect code sees the missing service as a type error first. The message names the layers that provide it.
+ */
+export class ServiceNotProvided extends Schema.TaggedError<ServiceNotProvided>()("ServiceNotProvided", {
+  /** `LanguageModel`, `Recorder` or `RunLedger`. */
+  service: Schema.String,
+  /** Layers that provide it. */
+  providedBy: Schema.Array(Schema.String),
+  message: Schema.String
+}) {}
+
 /** Options passed to `run`/`stream` are invalid; `field` names what is wrong. Nothing was recorded. */
 export class InvalidRunOptions extends Schema.TaggedError<InvalidRunOptions>()("InvalidRunOptions", {
   field: Schema.String,

@@ -20,6 +20,7 @@ import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { fresh, type RunState } from "../runState.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
+import * as Services from "../services.js"
 import { checkRunNotifiers, segmentSinks } from "../sinks.js"
 import { appendMessage } from "./events.js"
 import { blockedByGuardrail } from "./finish.js"
@@ -104,8 +105,8 @@ export const startRun = (
     if (Either.isLeft(valid)) return yield* valid.left
     const opts = valid.right
     yield* checkRunNotifiers(opts.notifiers)
-    const model = yield* LanguageModel
-    const recorder = yield* Recorder
+    const model = yield* Services.languageModel
+    const recorder = yield* Services.recorder
     const ledger = Option.getOrUndefined(yield* Effect.serviceOption(RunLedger))
     const key = opts.idempotencyKey === undefined
       ? undefined
