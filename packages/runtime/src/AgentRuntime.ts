@@ -5,7 +5,8 @@
 import { context as otelContext } from "@opentelemetry/api"
 import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
 import type { Agent, RunOptions } from "./Agent.js"
-import { InvalidRunOptions } from "./Errors.js"
+import { EffectVersionMismatch, InvalidRunOptions } from "./Errors.js"
+import { foreignOf, mismatchMessage, versionsOf } from "./internal/effectCopies.js"
 import { invalidNotifiers } from "./internal/notifierList.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
@@ -123,12 +124,20 @@ const rebuilding = (make: () => Managed) => {
 /**
  * Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume).
  * The layer is built on the first call (or `ready()`); a build that fails is retried on the next call.
- * Throws `InvalidNotifiers` naming the entry when a notifier is not one or two share a name.
+ * Throws `InvalidNotifiers` naming the entry when a notifier is not one or two share a name, and
+ * `EffectVersionMismatch` when the layer comes from another copy of effect.
  */
 export const make = <E>(
   layer: Layer.Layer<LanguageModel | Recorder, E>,
   options?: AgentRuntimeOptions
 ): AgentRuntime => {
+  const foreign = foreignOf(layer)
+  if (foreign !== undefined) {
+    throw new EffectVersionMismatch({
+      ...versionsOf(foreign),
+      message: `the layer given to AgentRuntime.make is ${mismatchMessage(foreign)}`
+    })
+  }
   const invalid = invalidNotifiers(options?.notifiers ?? [])
   if (invalid !== undefined) throw invalid
   const notifiers = Notifiers.layer(options?.notifiers ?? [], { drainTimeout: options?.drainTimeout })

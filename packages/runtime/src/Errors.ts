@@ -83,6 +83,16 @@ export class ServiceNotProvided extends Schema.TaggedError<ServiceNotProvided>()
   message: Schema.String
 }) {}
 
+/**
+ * A value made by another copy of `effect` (an app on effect 4 next to the runtime's effect 3) reached the
+ * runtime: `runtime` and `found` are the two versions; the message says how to end up with one copy.
+ */
+export class EffectVersionMismatch extends Schema.TaggedError<EffectVersionMismatch>()("EffectVersionMismatch", {
+  runtime: Schema.String,
+  found: Schema.String,
+  message: Schema.String
+}) {}
+
 /** Options passed to `run`/`stream` are invalid; `field` names what is wrong. Nothing was recorded. */
 export class InvalidRunOptions extends Schema.TaggedError<InvalidRunOptions>()("InvalidRunOptions", {
   field: Schema.String,
