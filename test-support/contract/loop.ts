@@ -154,6 +154,43 @@ export const loopTests = (test: Test, caps: Capabilities): void => {
         yield* checkEmitted(caps, makeChecker(), done.runId, log, { result: done })
       }))
 
+    test("concurrent runs each keep their own gapless record", () =>
+      Effect.gen(function*() {
+        const log: Array<HookEvent.HookEvent> = []
+        const agent = yield* agentOf({ tools: [weather] })
+        // One scripted model serves every run: each asks for the weather once, then answers.
+        const step: ScriptedModel.ScriptStep = (request) =>
+          request.messages.some((m) => m._tag === "tool") ? answer("21 °C") : callWeather
+        const results = yield* withModel(
+          Array(16).fill(step),
+          log,
+          Effect.all(Array.from({ length: 8 }, (_, i) => agent.run(`weather ${i}?`)), { concurrency: "unbounded" })
+        )
+        for (const result of results) {
+          expect(result.status).toBe("success")
+          yield* checkEmitted(caps, makeChecker(), result.runId, log, { result })
+        }
+      }))
+
+    test("a retry is a new run linked to the one it retries", () =>
+      Effect.gen(function*() {
+        const log: Array<HookEvent.HookEvent> = []
+        const agent = yield* agentOf({ tools: [weather] })
+        const { first, second } = yield* withModel(
+          [{ fail: "upstream 503" }, answer("21 °C")],
+          log,
+          Effect.gen(function*() {
+            const first = yield* agent.run("weather?", { tenantId: "acme", metadata: { ticket: 9 } })
+            return { first, second: yield* agent.retry(first.runId) }
+          })
+        )
+        expect([first.status, second.status]).toEqual(["error", "success"])
+        const started = log.find((e) => e.runId === second.runId && e._tag === "RunStarted")
+        expect(started, "the retry's run.started").toMatchObject({ retryOfRunId: first.runId, tenantId: "acme" })
+        yield* checkEmitted(caps, makeChecker(), first.runId, log, { result: first })
+        yield* checkEmitted(caps, makeChecker(), second.runId, log, { result: second })
+      }))
+
     test("concurrent submitters: exactly one resumes the run, the others are told why not", () =>
       Effect.gen(function*() {
         const log: Array<HookEvent.HookEvent> = []

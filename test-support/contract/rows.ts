@@ -1,8 +1,9 @@
 /**
  * What each event writes to the six tables of a SQL recorder, derived from the events a run recorded and the
- * oracle's fold. Expected rows name only the columns the contract pins down; a backend's reader returns
- * decoded rows (JSON parsed, booleans as booleans, numbers as numbers, times as `Date`s or epoch ms) so that
- * every dialect compares to the same values.
+ * oracle's fold. Expected rows name only the columns the contract pins down — every column but bookkeeping
+ * (`agent_runs.updated_at`, `run_events.id`, the row ids of `react_traces`/`token_usage`) and `error_message` of a
+ * run that did not end in `error`; a backend's reader returns decoded rows (JSON parsed, booleans as booleans,
+ * numbers as numbers, times as `Date`s or epoch ms) so that every dialect compares to the same values.
  */
 import { HookEvent, Lifecycle } from "@sextant/runtime"
 import type { Model } from "./oracle.js"

@@ -3,12 +3,22 @@
  * transition table's status guard) and the totals of every terminal path, each checked against the fold
  * after every step.
  */
-import { describe } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import type { HookEvent } from "@sextant/runtime"
-import { Lifecycle } from "@sextant/runtime"
-import { Effect } from "effect"
+import { Lifecycle, Recorder } from "@sextant/runtime"
+import { Effect, Either } from "effect"
 import * as E from "./events.js"
-import { type Capabilities, drive, makeChecker, past, records, type Test, uid } from "./harness.js"
+import {
+  type Capabilities,
+  check,
+  drive,
+  expectConflict,
+  makeChecker,
+  past,
+  records,
+  type Test,
+  uid
+} from "./harness.js"
 import * as Oracle from "./oracle.js"
 
 // Call ids are the kernel's correlation ids, unique across runs: each run gets its own.
@@ -173,6 +183,34 @@ export const sequenceTests = (test: Test, caps: Capabilities): void => {
         { _tag: "Record", event: s.at(s.nextIndex(), E.abandoned("waiting_approval")) },
         ...records([s.next(E.interrupted("running"))])
       ]))
+
+    test("concurrent writes of many runs are each accepted or refused on their own", () =>
+      Effect.gen(function*() {
+        const recorder = yield* Recorder
+        const t0 = yield* past(1)
+        const runs = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) =>
+          Effect.gen(function*() {
+            const s = E.stamper(uid(`batch${i}`), t0 + i)
+            const model = yield* drive(caps, makeChecker(), records(opening(s, [weatherOf(s)])), Oracle.empty(s.runId))
+            // Every other run gets a gap, which must fail that write alone.
+            const event = i % 2 === 0
+              ? s.next(E.toolStarted(weatherOf(s)))
+              : s.at(s.nextIndex() + 1, E.toolStarted(weatherOf(s)))
+            return { model, event }
+          }))
+        const results = yield* Effect.all(runs.map((r) => Effect.either(recorder.record(r.event))), {
+          concurrency: "unbounded"
+        })
+        for (const [i, { event, model }] of runs.entries()) {
+          const next = Oracle.step(model, { _tag: "Record", event })
+          if (next.outcome._tag === "Conflict") {
+            expectConflict(results[i]!, event, next.outcome.conflict.message)
+          } else {
+            expect(Either.isRight(results[i]!), `${Oracle.label(event)} of ${event.runId} must be recorded`).toBe(true)
+          }
+          yield* check(caps, makeChecker(), next.model, "after the concurrent writes")
+        }
+      }))
 
     test("a child run keeps its tenant, metadata, parent and retry links", () =>
       Effect.gen(function*() {
