@@ -7,7 +7,10 @@
  * backend's stored run (`RunLedger.get`) must be what the fold says. Sequences are fed both by hand (to
  * reach the refusals the loop never provokes) and through the agent loop with a `ScriptedModel`.
  *
- * Runs are isolated by unique ids, so one backend instance (one database) serves the whole suite.
+ * Runs are isolated by unique ids, so one backend instance (one database) serves the whole suite. A new
+ * recorder (ingest, fleet, …) runs it from its own test file:
+ *
+ *   recorderContract("MyRecorder", () => MyRecorder.layer(options), { tables: readMyTables, sweep: MySweep.run })
  */
 import { layer } from "@effect/vitest"
 import type { Recorder, RunLedger } from "@sextant/runtime"
@@ -18,6 +21,7 @@ import { loopTests } from "./contract/loop.js"
 import type { Tables } from "./contract/rows.js"
 import { sequenceTests } from "./contract/sequences.js"
 
+export type { SweepResult } from "./contract/harness.js"
 export type { Row, TableName, Tables } from "./contract/rows.js"
 export { tableNames } from "./contract/rows.js"
 
