@@ -6,7 +6,16 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: ["**/dist/**", "**/node_modules/**", "**/*.md", ".ci/**", "**/.sextant/**", "**/tmp/**"]
+    ignores: [
+      ".tsc/**",
+      "docs/api/**",
+      "**/dist/**",
+      "**/node_modules/**",
+      "**/*.md",
+      ".ci/**",
+      "**/.sextant/**",
+      "**/tmp/**"
+    ]
   },
   eslint.configs.recommended,
   tseslint.configs.recommended,

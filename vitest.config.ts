@@ -5,8 +5,12 @@ import { defineConfig } from "vitest/config"
 const root = fileURLToPath(new URL(".", import.meta.url))
 const packages = readdirSync(`${root}packages`)
 
-// Workspace packages resolve to their TypeScript sources, so tests never need a build first.
-const alias = Object.fromEntries(packages.map((dir) => [`@sextant/${dir}`, `${root}packages/${dir}/src/index.ts`]))
+// Workspace packages (and their subpath entry points, e.g. `@sextant/http-router/node`) resolve to their
+// TypeScript sources, so tests never need a build first.
+const alias = [
+  { find: /^@sextant\/([^/]+)\/([^/]+)$/, replacement: `${root}packages/$1/src/$2.ts` },
+  { find: /^@sextant\/([^/]+)$/, replacement: `${root}packages/$1/src/index.ts` }
+]
 
 export default defineConfig({
   test: {

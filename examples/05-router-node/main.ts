@@ -3,18 +3,20 @@
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
  * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/05-router-node/main.ts
  */
-import { makeReadRouter, toNodeHandler, unauthorized } from "@sextant/http-router"
+import { makeReadRouter, unauthorized } from "@sextant/http-router"
+import { toNodeHandler } from "@sextant/http-router/node"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer } from "effect"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-05-")), "runs.db")}`
+const directory = mkdtempSync(join(tmpdir(), "sextant-05-"))
+const databaseUrl = `sqlite:${join(directory, "runs.db")}`
 
 // 1. Record a run (a scripted model stands in for a vendor, so no API key is needed).
 const agent = Agent.makeSync({ name: "greeter", instructions: "Greet the user." })
@@ -43,9 +45,14 @@ const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/sex
 const res = await fetch(`${base}/runs?limit=5`, { headers: { authorization: "Bearer acme-token" } })
 console.log(`GET /api/sextant/runs?limit=5 -> ${res.status}`)
 console.log(JSON.stringify(await res.json(), null, 2))
+// Every list that can grow is `{ items }`, over HTTP and from the Promise client alike.
+const usage = await fetch(`${base}/usage?groupBy=tenant`, { headers: { authorization: "Bearer acme-token" } })
+console.log(`GET /api/sextant/usage?groupBy=tenant -> ${JSON.stringify(await usage.json())}`)
+console.log(`store.usage({ groupBy: ["tenant"] }) -> ${JSON.stringify(await store.usage({ groupBy: ["tenant"] }))}`)
 const denied = await fetch(`${base}/runs`)
 console.log(`without a token -> ${denied.status} ${await denied.text()}`)
 
 server.close()
 await router.dispose()
 await store.close()
+rmSync(directory, { recursive: true, force: true })

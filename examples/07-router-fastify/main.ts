@@ -3,17 +3,19 @@
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
  * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/07-router-fastify/main.ts
  */
-import { makeReadRouter, toNodeHandler, unauthorized } from "@sextant/http-router"
+import { makeReadRouter, unauthorized } from "@sextant/http-router"
+import { toNodeHandler } from "@sextant/http-router/node"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer } from "effect"
 import Fastify from "fastify"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-07-")), "runs.db")}`
+const directory = mkdtempSync(join(tmpdir(), "sextant-07-"))
+const databaseUrl = `sqlite:${join(directory, "runs.db")}`
 
 // 1. Record a run (a scripted model stands in for a vendor, so no API key is needed).
 const agent = Agent.makeSync({ name: "greeter", instructions: "Greet the user." })
@@ -50,3 +52,4 @@ console.log(`without a token -> ${denied.status} ${await denied.text()}`)
 await app.close()
 await router.dispose()
 await store.close()
+rmSync(directory, { recursive: true, force: true })

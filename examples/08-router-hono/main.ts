@@ -10,12 +10,13 @@ import { Agent, ScriptedModel } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer } from "effect"
 import { Hono } from "hono"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-08-")), "runs.db")}`
+const directory = mkdtempSync(join(tmpdir(), "sextant-08-"))
+const databaseUrl = `sqlite:${join(directory, "runs.db")}`
 
 // 1. Record a run (a scripted model stands in for a vendor, so no API key is needed).
 const agent = Agent.makeSync({ name: "greeter", instructions: "Greet the user." })
@@ -52,3 +53,4 @@ console.log(`without a token -> ${denied.status} ${await denied.text()}`)
 server.close()
 await router.dispose()
 await store.close()
+rmSync(directory, { recursive: true, force: true })

@@ -15,7 +15,8 @@ import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import pg from "pg"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
-import { makeReadRouter, toNodeHandler } from "../src/index.js"
+import { makeReadRouter } from "../src/index.js"
+import { toNodeHandler } from "../src/node.js"
 
 /** A section of BENCHMARKS.md (the shape `bench/section.ts` declares). */
 interface BenchSection {

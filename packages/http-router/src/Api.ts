@@ -1,12 +1,17 @@
 /**
  * The read API as an `HttpApi`: every route with its typed path, query and header parameters, success
- * schemas and errors. `OpenApi.fromApi(ReadApi)` (served at `/openapi.json`) documents it, and
- * `HttpApiClient.make(ReadApi)` derives a typed client.
+ * schemas and errors. `OpenApi.fromApi(ReadApi)` documents it (a router serves its own document, with the
+ * security scheme of its options, at `/openapi.json`), and `HttpApiClient.make(ReadApi)` derives a typed client.
+ *
+ * Every parameter schema is built from the store's `Options`: the ranges, the text rules (no NUL, no lone
+ * surrogate) and the messages are declared once, and a value the store would refuse is a 400 here already.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "@effect/platform"
-import { Records, RunNotFound } from "@sextant/store"
-import { Context, Schema } from "effect"
+import { Options, Records, RunNotFound } from "@sextant/store"
+import { Context, JSONSchema, Option, ParseResult, Schema } from "effect"
+import * as AST from "effect/SchemaAST"
 import { Forbidden, InternalError, InvalidParameter, RouteNotFound, Unauthorized } from "./Errors.js"
+import { defaultSecurity, fixDocument } from "./internal/openapi.js"
 
 /** Who is reading: what the host's `authorize` returned. A `tenantId` restricts every route to that tenant. */
 export interface Principal {
@@ -27,57 +32,122 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@sext
   provides: CurrentPrincipal
 }) {}
 
-const problem = (message: string) => ({ message: () => ({ message, override: true }) })
-const intParam = (min: number, max: number, description: string) =>
-  Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max)).annotations({
-    ...problem(
-      max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`
-    ),
-    description
+const DecimalString = Schema.transformOrFail(Schema.String, Schema.Number, {
+  strict: true,
+  decode: (s, _, ast) =>
+    /^-?\d{1,16}$/.test(s) ? ParseResult.succeed(Number(s)) : ParseResult.fail(new ParseResult.Type(ast, s)),
+  encode: (n) => ParseResult.succeed(String(n))
+})
+
+/** The JSON Schema of a schema, inlined (no `$defs`: a parameter's schema stands alone in the document). */
+const jsonSchemaOf = (schema: Schema.Schema.Any): Record<string, unknown> => {
+  const { $schema: _, $defs, $ref, ...rest } = JSONSchema.make(schema) as unknown as {
+    $schema?: string
+    $defs?: Record<string, Record<string, unknown>>
+    $ref?: string
+  }
+  const named = $ref === undefined ? undefined : $defs?.[$ref.replace("#/$defs/", "")]
+  return { ...named, ...rest }
+}
+
+/** A parameter schema documented as `jsonSchema` with a description (the schema decodes, the document describes). */
+const documented = <A, I>(schema: Schema.Schema<A, I>, description: string, jsonSchema: object) =>
+  schema.annotations({ description, jsonSchema: { ...jsonSchema, description } })
+
+/**
+ * A query or header integer: decimal digits, then the store's schema (its range and its message). The
+ * document shows the integer's range, not the string it travels as.
+ */
+const integerParam = (schema: Schema.Schema<number>, description: string, fallback?: number) => {
+  const message = AST.getMessageAnnotation(schema.ast)
+  const decoded = DecimalString.pipe(Schema.compose(schema))
+  return documented(
+    Option.isSome(message) ? decoded.annotations({ message: message.value }) : decoded,
+    description,
+    { ...jsonSchemaOf(schema), ...(fallback === undefined ? {} : { default: fallback }) }
+  )
+}
+
+const limit = (fallback: number) =>
+  integerParam(Options.PageLimit, `Page size, 1..1000 (default ${fallback})`, fallback)
+const index = (description: string) => integerParam(Options.SequenceIndex, description)
+const text = (description: string) => Options.Text.annotations({ description })
+const instant = (description: string) =>
+  Options.InstantString.annotations({
+    description: `${description} (ISO-8601 with an offset, e.g. 2026-01-31T12:00:00Z)`
   })
-const Limit = intParam(1, 1000, "Page size, 1..1000")
-const Index = (description: string) => intParam(0, Number.MAX_SAFE_INTEGER, description)
-const Text = (description: string) =>
-  Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-    ...problem("must be a non-empty string of at most 1000 characters"),
-    description
-  })
-const DateTimeParam = (description: string) =>
-  Schema.String.annotations({ description: `${description} (ISO-8601 with an offset, e.g. 2026-01-31T12:00:00Z)` })
-const Status = Records.RunStatus.annotations(problem(`must be one of ${Records.RunStatus.literals.join(", ")}`))
 const optional = Schema.optionalWith
 const exact = { exact: true } as const
 
+const Statuses = documented(
+  Options.StatusFilter,
+  "Run status; repeat the parameter for several",
+  jsonSchemaOf(Schema.Union(Options.Status, Schema.Array(Options.Status)))
+)
+
+const JsonText = Schema.transformOrFail(Schema.String, Schema.Unknown, {
+  strict: true,
+  decode: (s, _, ast) =>
+    ParseResult.try({
+      try: () => JSON.parse(s) as unknown,
+      catch: () => new ParseResult.Type(ast, s, "must be a JSON object, e.g. {\"team\":\"red\"}")
+    }),
+  encode: (value) => ParseResult.succeed(JSON.stringify(value))
+})
+
+const Metadata = documented(
+  JsonText.pipe(Schema.compose(Options.MetadataFilter)),
+  "JSON object: exact match on top-level metadata keys ([A-Za-z0-9_.-], at most 50) to scalar values",
+  { type: "string", contentMediaType: "application/json" }
+)
+
+const CommaList = Schema.transform(
+  Schema.Union(Schema.String, Schema.Array(Schema.String)),
+  Schema.Array(Schema.String),
+  {
+    strict: true,
+    decode: (value) =>
+      (typeof value === "string" ? [value] : value).flatMap((g) => g.split(",")).map((g) => g.trim()).filter((g) =>
+        g !== ""
+      ),
+    encode: (list) => list.join(",")
+  }
+)
+
+const GroupBy = documented(
+  CommaList.pipe(Schema.compose(Options.GroupBy)),
+  "tenant, agent, model and/or day: comma-separated or repeated, each at most once",
+  { type: "string", pattern: "^(tenant|agent|model|day)(,(tenant|agent|model|day))*$" }
+)
+
 /** Query parameters shared by `/runs` and `/export`. */
 const filterParams = {
-  status: optional(Schema.Union(Status, Schema.Array(Status)), exact).annotations({
-    description: "Run status; repeat the parameter for several"
-  }),
-  agentName: optional(Text("Agent name"), exact),
-  tenantId: optional(Text("Tenant id"), exact),
-  parentRunId: optional(Text("Parent run id"), exact),
-  createdAfter: optional(DateTimeParam("Runs created at or after"), exact),
-  createdBefore: optional(DateTimeParam("Runs created before"), exact),
-  metadata: optional(
-    Schema.String.annotations({ description: "JSON object: exact match on top-level metadata keys" }),
+  status: optional(Statuses, exact),
+  agentName: optional(text("Agent name"), exact),
+  tenantId: optional(text("Tenant id"), exact),
+  parentRunId: optional(text("Parent run id"), exact),
+  createdAfter: optional(instant("Runs created at or after"), exact),
+  createdBefore: optional(instant("Runs created before"), exact),
+  metadata: optional(Metadata, exact),
+  search: optional(
+    text("Substring of the agent name or run id (ASCII letters case-insensitive; % and _ literal)"),
     exact
-  ),
-  search: optional(Text("Case-insensitive substring of the agent name or run id"), exact)
+  )
 }
 
 /** Query parameters of `GET /runs`. */
 export const RunsParams = Schema.Struct({
   ...filterParams,
-  cursor: optional(Schema.String.annotations({ description: "nextCursor of the previous page" }), exact),
-  limit: optional(Limit, exact)
+  cursor: optional(Options.CursorToken.annotations({ description: "nextCursor of the previous page" }), exact),
+  limit: optional(limit(Options.defaultLimits.runs), exact)
 })
 /** Query parameters of `GET /export`. */
 export const ExportParams = Schema.Struct(filterParams)
 
-const RunId = HttpApiSchema.param("runId", Schema.String)
-const Iteration = Schema.Struct({ iteration: optional(Index("Only rows of this iteration"), exact) })
-const items = <S extends Schema.Schema.Any>(item: S, identifier: string) =>
-  Schema.Struct({ items: Schema.Array(item) }).annotations({ identifier })
+const RunId = HttpApiSchema.param("runId", Options.RunId.annotations({ description: "The run id" }))
+const Iteration = Schema.Struct({
+  iteration: optional(integerParam(Options.Iteration, "Only rows of this iteration"), exact)
+})
 
 const NdjsonBody = Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "application/x-ndjson" }))
 const SseBody = Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }))
@@ -102,8 +172,8 @@ export class RunsGroup extends HttpApiGroup.make("runs")
     HttpApiEndpoint.get("getEvents")`/runs/${RunId}/events`
       .setUrlParams(
         Schema.Struct({
-          after: optional(Index("Events after this sequence index"), exact),
-          limit: optional(Limit, exact)
+          after: optional(index("Events after this sequence index"), exact),
+          limit: optional(limit(Options.defaultLimits.events), exact)
         })
       )
       .addSuccess(Records.EventPage)
@@ -112,36 +182,36 @@ export class RunsGroup extends HttpApiGroup.make("runs")
   .add(
     HttpApiEndpoint.get("streamEvents")`/runs/${RunId}/events/stream`
       .setUrlParams(Schema.Struct({
-        after: optional(Index("Events after this sequence index (the Last-Event-ID header wins)"), exact),
+        after: optional(index("Events after this sequence index (the Last-Event-ID header wins)"), exact),
         follow: optional(
           Schema.BooleanFromString.annotations({
-            ...problem("must be true or false"),
+            message: () => ({ message: "must be true or false", override: true }),
             description: "Keep streaming after the terminal event"
           }),
           exact
         )
       }))
       .setHeaders(Schema.Struct({
-        "last-event-id": optional(Index("Resume after this sequence index"), exact)
+        "last-event-id": optional(index("Resume after this sequence index"), exact)
       }))
       .addSuccess(SseBody)
       .addError(RunNotFound, { status: 404 })
   )
   .add(
     HttpApiEndpoint.get("getTraces")`/runs/${RunId}/traces`.setUrlParams(Iteration)
-      .addSuccess(items(Records.TraceEntry, "TraceList")).addError(RunNotFound, { status: 404 })
+      .addSuccess(Records.TraceList).addError(RunNotFound, { status: 404 })
   )
   .add(
     HttpApiEndpoint.get("getToolCalls")`/runs/${RunId}/tool-calls`.setUrlParams(Iteration)
-      .addSuccess(items(Records.ToolCall, "ToolCallList")).addError(RunNotFound, { status: 404 })
+      .addSuccess(Records.ToolCallList).addError(RunNotFound, { status: 404 })
   )
   .add(
     HttpApiEndpoint.get("getLlmCalls")`/runs/${RunId}/llm-calls`.setUrlParams(Iteration)
-      .addSuccess(items(Records.LlmCall, "LlmCallList")).addError(RunNotFound, { status: 404 })
+      .addSuccess(Records.LlmCallList).addError(RunNotFound, { status: 404 })
   )
   .add(
     HttpApiEndpoint.get("getPauses")`/runs/${RunId}/pauses`
-      .addSuccess(items(Records.PausePair, "PauseList")).addError(RunNotFound, { status: 404 })
+      .addSuccess(Records.PauseList).addError(RunNotFound, { status: 404 })
   )
   .add(
     HttpApiEndpoint.get("getRunTree")`/runs/${RunId}/tree`.addSuccess(Records.RunTree).addError(RunNotFound, {
@@ -151,23 +221,18 @@ export class RunsGroup extends HttpApiGroup.make("runs")
   .add(
     HttpApiEndpoint.get("usage", "/usage")
       .setUrlParams(Schema.Struct({
-        groupBy: optional(
-          Schema.Union(Schema.String, Schema.Array(Schema.String)).annotations({
-            description: "tenant, agent, model and/or day: comma-separated or repeated"
-          }),
-          exact
-        ),
-        from: optional(DateTimeParam("Model calls at or after"), exact),
-        to: optional(DateTimeParam("Model calls before"), exact),
-        tenantId: optional(Text("Tenant id"), exact)
+        groupBy: optional(GroupBy, exact),
+        from: optional(instant("Model calls at or after"), exact),
+        to: optional(instant("Model calls before"), exact),
+        tenantId: optional(text("Tenant id"), exact)
       }))
-      .addSuccess(items(Records.UsageGroup, "UsageList"))
+      .addSuccess(Records.UsageList)
   )
   .add(HttpApiEndpoint.get("exportRuns", "/export").setUrlParams(ExportParams).addSuccess(NdjsonBody))
   .middleware(Authorization)
 {}
 
-/** The whole read API. */
+/** The whole read API. Its OpenAPI document lists the error bodies the router sends and an HTTP bearer scheme. */
 export class ReadApi extends HttpApi.make("sextant-read")
   .add(MetaGroup)
   .add(RunsGroup)
@@ -177,6 +242,8 @@ export class ReadApi extends HttpApi.make("sextant-read")
   .annotate(OpenApi.Title, "Sextant read API")
   .annotate(
     OpenApi.Description,
-    "Recorded agent runs: lists, events (paged and SSE), calls, pauses, trees, usage, export"
+    "Recorded agent runs: lists, events (paged and SSE), calls, pauses, trees, usage, export. Every error is a " +
+      "JSON body with a `_tag` and a `message`; a path no route matches is a 404 `RouteNotFound`."
   )
+  .annotate(OpenApi.Transform, (spec) => fixDocument(spec as OpenApi.OpenAPISpec, defaultSecurity))
 {}

@@ -1,6 +1,6 @@
 import { Tool } from "@sextant/runtime"
 import type { RunStoreClient } from "@sextant/store"
-import { Deferred, Effect, Fiber, Schema } from "effect"
+import { Deferred, Effect, Fiber, Schema, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter, toWebHandler } from "../src/index.js"
 import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime, run, script, sseFrames } from "./support.js"
@@ -155,6 +155,48 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           expect(header).toMatchObject({ status: 400, body: { _tag: "InvalidParameter", parameter: "last-event-id" } })
         })
 
+        it("answers a NUL or a lone surrogate in any text parameter with 400 naming it, never a 500", async () => {
+          const nul = "%00"
+          const json = (value: unknown) => encodeURIComponent(JSON.stringify(value))
+          const cursor = (id: string) =>
+            Buffer.from(JSON.stringify(["r1", "2026-01-01T00:00:00.000Z", id])).toString("base64url")
+          const cases: ReadonlyArray<readonly [string, string]> = [
+            ...["", "/events", "/events/stream", "/traces", "/tool-calls", "/llm-calls", "/pauses", "/tree"].map((
+              route
+            ) => [`/runs/a${nul}b${route}`, "runId"] as const),
+            ...["/runs", "/export"].flatMap((route) => [
+              [`${route}?agentName=a${nul}`, "agentName"] as const,
+              [`${route}?tenantId=${nul}`, "tenantId"] as const,
+              [`${route}?parentRunId=x${nul}`, "parentRunId"] as const,
+              [`${route}?search=${nul}`, "search"] as const,
+              [`${route}?metadata=${json({ team: "red\u0000" })}`, "metadata"] as const,
+              [`${route}?metadata=${encodeURIComponent("{\"team\":\"\\ud800\"}")}`, "metadata"] as const,
+              [`${route}?createdAfter=2026-01-01T00:00:00Z${nul}`, "createdAfter"] as const,
+              [`${route}?createdBefore=0000-06-01T00:00:00Z`, "createdBefore"] as const
+            ]),
+            [`/runs?cursor=${cursor("a\u0000")}`, "cursor"],
+            [`/usage?tenantId=${nul}`, "tenantId"],
+            [`/usage?from=${nul}`, "from"],
+            [`/runs/${ids.acme1}/events?after=2147483648`, "after"],
+            [`/runs/${ids.acme1}/traces?iteration=99999999999`, "iteration"]
+          ]
+          for (const [path, parameter] of cases) {
+            const res = await get(path)
+            expect({ path, status: res.status, body: res.body }).toMatchObject({
+              path,
+              status: 400,
+              body: { _tag: "InvalidParameter", parameter }
+            })
+            expect(res.body.message).toContain(parameter)
+          }
+          const header = await get(`/runs/${ids.acme1}/events/stream`, "admin", { "last-event-id": "2147483648" })
+          expect(header).toMatchObject({ status: 400, body: { _tag: "InvalidParameter", parameter: "last-event-id" } })
+          // On SQLite a NUL once cut the search pattern short, so `search=%00` listed every run.
+          expect((await get("/runs?search=%00")).status).toBe(400)
+          const metadata = await get(`/runs?metadata=${json({ team: "red\u0000" })}`)
+          expect(metadata.body.message).toMatch(/^metadata\.team: must not contain a NUL/)
+        })
+
         it("serves a run and its parts; unknown runs, other tenants' runs and unknown routes are 404 JSON", async () => {
           const detail = await get(`/runs/${ids.acme1}`)
           expect(detail).toMatchObject({
@@ -186,6 +228,11 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           expect(tree.body.children.map((c: { run: { id: string } }) => c.run.id)).toEqual([ids.child])
           expect(tree.body.subtreeTotals).toMatchObject({ runCount: 2, inputTokens: 260, modelCallCount: 4 })
           const usage = await get("/usage?groupBy=tenant,agent", "acme")
+          // One shape for the Promise client and HTTP: every list that can grow is `{ items }`.
+          expect(traces.body).toEqual(await store.getTraces(ids.acme1))
+          expect(tools.body).toEqual(await store.getToolCalls(ids.acme1))
+          expect(llm.body).toEqual(await store.getLlmCalls(ids.acme1, { iteration: 2 }))
+          expect(usage.body).toEqual(await store.usage({ groupBy: ["tenant", "agent"], scope: { tenantId: "acme" } }))
           expect(usage.body.items).toEqual([
             expect.objectContaining({ tenantId: "acme", agentName: "helper", runCount: 1, modelCallCount: 2 }),
             expect.objectContaining({ tenantId: "acme", agentName: "weather", runCount: 2, inputTokens: 260 })
@@ -311,6 +358,56 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           const all = [...received, ...resumed]
           expect(all).toEqual(all.map((_, i) => i))
         })
+
+        it("a client that leaves an SSE tail ends the server's tail (no polling forever)", async () => {
+          let ended = 0
+          const service = store.service
+          const tracked = {
+            ...service,
+            streamEvents: (id: string, o?: Parameters<typeof service.streamEvents>[1]) =>
+              service.streamEvents(id, o).pipe(Stream.ensuring(Effect.sync(() => ended++)))
+          }
+          const own = makeReadRouter({
+            store: tracked,
+            authorize: bearerAuthorize,
+            keepAliveMs: 50,
+            pollIntervalMs: 20
+          })
+          const served = await host.start(own, PREFIX)
+          const gate = await recorder.runPromise(Deferred.make<void>())
+          const wait = Tool.make("wait", {
+            description: "waits for the gate",
+            parameters: Schema.Struct({}),
+            handler: () => Effect.as(Deferred.await(gate), { ok: true })
+          })
+          const runId = `leave-${host.name}-${Date.now()}`.replace(":", "")
+          const fiber = recorder.runFork(
+            run("slow", [{ toolCalls: [{ name: "wait", arguments: {} }] }, { text: "done" }], {
+              runId,
+              tenantId: "acme"
+            }, [wait])
+          )
+          for (let i = 0; i < 500 && (await get(`/runs/${runId}`, "acme")).status !== 200; i++) {
+            await new Promise((r) => setTimeout(r, 10))
+          }
+          const controller = new AbortController()
+          const res = await fetch(`${served.base}/runs/${runId}/events/stream`, {
+            headers: { authorization: "Bearer acme" },
+            signal: controller.signal
+          })
+          const frames = sseFrames(res)
+          let frame = await frames.next()
+          while (frame !== undefined && frame.data === undefined) frame = await frames.next()
+          expect(frame?.data).toBeDefined()
+          expect(ended).toBe(0)
+          controller.abort()
+          for (let i = 0; i < 500 && ended === 0; i++) await new Promise((r) => setTimeout(r, 10))
+          expect(ended).toBe(1)
+          await recorder.runPromise(Deferred.succeed(gate, undefined))
+          await recorder.runPromise(Fiber.join(fiber))
+          await served.close()
+          await own.dispose()
+        })
       })
     }
   })
@@ -339,6 +436,12 @@ describe("read router fault paths", () => {
       expect(res.status).toBe(500)
       expect(await res.json()).toMatchObject({ _tag: "InternalError" })
       await authFails.dispose()
+      // A principal whose tenant no query can hold is the host's bug: a logged 500, not a 400 about a parameter.
+      const badTenant = makeReadRouter({ store, authorize: () => ({ tenantId: "acme\u0000" }) })
+      const refused = await toWebHandler(badTenant)(new Request("http://host/runs"))
+      expect(refused.status).toBe(500)
+      expect(await refused.json()).toMatchObject({ _tag: "InternalError" })
+      await badTenant.dispose()
     } finally {
       await router.dispose()
       await store.close()

@@ -13,14 +13,8 @@ import { Hono } from "hono"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { createPgDatabase, createTempDir, type Dialect, makeDialects } from "../../../test-support/databases.js"
-import {
-  forbidden,
-  makeReadRouter,
-  type ReadRouterOptions,
-  toNodeHandler,
-  toWebHandler,
-  unauthorized
-} from "../src/index.js"
+import { forbidden, makeReadRouter, type ReadRouterOptions, toWebHandler, unauthorized } from "../src/index.js"
+import { toNodeHandler } from "../src/node.js"
 
 export type { Dialect }
 
@@ -164,7 +158,10 @@ export const freshDatabase = async (
 ): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
   if (dialect === "sqlite") {
     const dir = createTempDir()
-    return { url: `sqlite:${dir.path}/test.db`, drop: async () => dir.remove() }
+    const url = `sqlite:${dir.path}/test.db`
+    // The store opens read-only and never migrates: the recorder's layer creates and migrates the file.
+    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+    return { url, drop: async () => dir.remove() }
   }
   const db = await createPgDatabase()
   await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))

@@ -7,11 +7,12 @@
  * apart with `Alert.isAlert(event)`. Timers (for `approvalWaiting`) live in this notifier's worker fiber: they stop
  * when the runtime shuts down.
  */
-import { Notifier, type StreamEvent } from "@sextant/runtime"
+import { Lifecycle, Notifier, type StreamEvent } from "@sextant/runtime"
 import { Clock, Duration, Effect, Fiber } from "effect"
 import { type Alert, isAlert } from "./Alert.js"
 import type { Rule, RuleInput } from "./AlertRules.js"
-import { isTerminal, RunTable } from "./internal/runs.js"
+import { checkCommon, invalid } from "./internal/config.js"
+import { RunTable } from "./internal/runs.js"
 import type { CommonOptions, NotifierEvent } from "./NotifierEvent.js"
 
 /** Where alerts go: a notifier (its `handle` gets the `Alert`) or a function. */
@@ -36,8 +37,42 @@ interface RunAlerts {
   iteration: number
 }
 
-/** A notifier evaluating `rules` on every event and delivering what fires to `deliver`. */
+const COMPONENT = "AlertNotifier"
+
+const checkOptions = (options: AlertOptions): void => {
+  checkCommon(COMPONENT, options)
+  if (!Array.isArray(options.rules)) invalid(COMPONENT, "rules", "must be an array of rules")
+  const seen = new Map<string, number>()
+  options.rules.forEach((rule, i) => {
+    if (rule === null || typeof rule !== "object" || typeof rule.check !== "function") {
+      invalid(COMPONENT, `rules[${i}]`, "must be a rule (made with AlertRules.make or a built-in)")
+    }
+    // A rule fires once per run by name: a second rule of the same name would be silenced by the first.
+    const earlier = seen.get(rule.name)
+    if (earlier !== undefined) {
+      invalid(
+        COMPONENT,
+        `rules[${i}].name`,
+        `'${rule.name}' is also the name of rules[${earlier}]; give one a \`name\` option`
+      )
+    }
+    seen.set(rule.name, i)
+  })
+  const target = options.deliver as unknown
+  const isNotifier = typeof target === "object" && target !== null &&
+    typeof (target as { handle?: unknown }).handle === "function"
+  if (typeof target !== "function" && !isNotifier) {
+    invalid(COMPONENT, "deliver", "must be a notifier or a function (alert, context) => …")
+  }
+}
+
+/**
+ * A notifier evaluating `rules` on every event and delivering what fires to `deliver`. Throws a
+ * `NotifierConfigError` naming the setting when two rules share a name, a rule or `deliver` is missing, or a
+ * dispatcher option is invalid.
+ */
 export const make = (options: AlertOptions): AlertNotifier => {
+  checkOptions(options)
   const { rules } = options
   const runs = new RunTable<RunAlerts>(() => ({
     states: rules.map((r) => r.init()),
@@ -120,7 +155,7 @@ export const make = (options: AlertOptions): AlertNotifier => {
         const at = rule.wakeAt?.(event, run.states[i])
         if (at !== undefined && !(rule.once && run.fired.has(rule.name))) yield* schedule(run, event.runId, at, context)
       }
-      if (isTerminal(event)) {
+      if (Lifecycle.isTerminalEvent(event)) {
         runs.delete(event.runId)
         yield* Effect.forEach(run.timers, (f) => Fiber.interrupt(f), { discard: true })
       }

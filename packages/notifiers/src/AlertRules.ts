@@ -3,10 +3,10 @@
  * `once: false` (then every time its condition holds). A rule whose condition depends on time passing (an
  * approval left waiting) asks to be woken with `wakeAt` and is then checked with a `Tick`.
  */
-import type { StreamEvent } from "@sextant/runtime"
+import { Lifecycle, type StreamEvent } from "@sextant/runtime"
 import { Duration } from "effect"
 import type { Severity } from "./Alert.js"
-import { isTerminal } from "./internal/runs.js"
+import { checkDuration, checkNumber, invalid } from "./internal/config.js"
 import { formatCount, formatDuration, formatUsd } from "./internal/text.js"
 
 /** A timer a rule asked for has gone off for this run. */
@@ -53,15 +53,31 @@ export interface RuleOptions<S> {
   readonly wakeAt?: ((input: RuleInput, state: S) => number | undefined) | undefined
 }
 
-/** Defines a custom rule. */
-export const make = <S>(options: RuleOptions<S>): Rule<S> => ({
-  name: options.name,
-  severity: options.severity ?? "warning",
-  once: options.once ?? true,
-  init: options.init,
-  check: options.check,
-  wakeAt: options.wakeAt
-})
+const severities: ReadonlySet<unknown> = new Set(["info", "warning", "critical"])
+
+/**
+ * Defines a custom rule. Throws a `NotifierConfigError` when `name` is empty, `severity` is not one of
+ * `info`/`warning`/`critical`, or `init`/`check` is not a function.
+ */
+export const make = <S>(options: RuleOptions<S>): Rule<S> => {
+  const component = "AlertRules.make"
+  if (typeof options.name !== "string" || options.name.trim() === "") {
+    invalid(component, "name", "must be a non-empty string (alerts and their idempotency keys carry it)")
+  }
+  if (options.severity !== undefined && !severities.has(options.severity)) {
+    invalid(component, "severity", `must be "info", "warning" or "critical", got ${String(options.severity)}`)
+  }
+  if (typeof options.init !== "function") invalid(component, "init", "must be a function making a run's state")
+  if (typeof options.check !== "function") invalid(component, "check", "must be a function")
+  return {
+    name: options.name,
+    severity: options.severity ?? "warning",
+    once: options.once ?? true,
+    init: options.init,
+    check: options.check,
+    wakeAt: options.wakeAt
+  }
+}
 
 /** Options every built-in rule takes. */
 export interface BuiltinOptions {
@@ -105,9 +121,13 @@ export const runFailed = (options?: BuiltinOptions): Rule<null> =>
     }
   }, options)
 
-/** Fires when a run's cost (summed over its model calls, or its final total) goes above `usd`. */
-export const costAbove = (usd: number, options?: BuiltinOptions): Rule<{ cost: number }> =>
-  builtin({
+/**
+ * Fires when a run's cost (summed over its model calls, or its final total) goes above `usd`. Throws a
+ * `NotifierConfigError` unless `usd` is a finite number of at least 0.
+ */
+export const costAbove = (usd: number, options?: BuiltinOptions): Rule<{ cost: number }> => {
+  checkNumber("AlertRules.costAbove", "usd", usd, 0)
+  return builtin({
     name: "cost_above",
     severity: "warning",
     init: () => ({ cost: 0 }),
@@ -127,10 +147,15 @@ export const costAbove = (usd: number, options?: BuiltinOptions): Rule<{ cost: n
         : undefined
     }
   }, options)
+}
 
-/** Fires when a run's tokens (input + output, summed over its model calls) go above `tokens`. */
-export const tokensAbove = (tokens: number, options?: BuiltinOptions): Rule<{ used: number }> =>
-  builtin({
+/**
+ * Fires when a run's tokens (input + output, summed over its model calls) go above `tokens`. Throws a
+ * `NotifierConfigError` unless `tokens` is a finite number of at least 0.
+ */
+export const tokensAbove = (tokens: number, options?: BuiltinOptions): Rule<{ used: number }> => {
+  checkNumber("AlertRules.tokensAbove", "tokens", tokens, 0)
+  return builtin({
     name: "tokens_above",
     severity: "warning",
     init: () => ({ used: 0 }),
@@ -148,10 +173,15 @@ export const tokensAbove = (tokens: number, options?: BuiltinOptions): Rule<{ us
         : undefined
     }
   }, options)
+}
 
-/** Fires when `n` tool calls in a row failed (a success resets the count). */
-export const toolFailuresInARow = (n: number, options?: BuiltinOptions): Rule<{ streak: number; last?: string }> =>
-  builtin<{ streak: number; last?: string }>({
+/**
+ * Fires when `n` tool calls in a row failed (a success resets the count). Throws a `NotifierConfigError`
+ * unless `n` is an integer of at least 1.
+ */
+export const toolFailuresInARow = (n: number, options?: BuiltinOptions): Rule<{ streak: number; last?: string }> => {
+  checkNumber("AlertRules.toolFailuresInARow", "n", n, 1, { integer: true })
+  return builtin<{ streak: number; last?: string }>({
     name: "tool_failures_in_a_row",
     severity: "warning",
     init: () => ({ streak: 0 }),
@@ -172,10 +202,15 @@ export const toolFailuresInARow = (n: number, options?: BuiltinOptions): Rule<{ 
         : undefined
     }
   }, options)
+}
 
-/** Fires when the same tool is called `n` times in a row (a loop the model may be stuck in). */
-export const sameToolInARow = (n: number, options?: BuiltinOptions): Rule<{ tool?: string; count: number }> =>
-  builtin<{ tool?: string; count: number }>({
+/**
+ * Fires when the same tool is called `n` times in a row (a loop the model may be stuck in). Throws a
+ * `NotifierConfigError` unless `n` is an integer of at least 1.
+ */
+export const sameToolInARow = (n: number, options?: BuiltinOptions): Rule<{ tool?: string; count: number }> => {
+  checkNumber("AlertRules.sameToolInARow", "n", n, 1, { integer: true })
+  return builtin<{ tool?: string; count: number }>({
     name: "same_tool_in_a_row",
     severity: "warning",
     init: () => ({ count: 0 }),
@@ -192,16 +227,18 @@ export const sameToolInARow = (n: number, options?: BuiltinOptions): Rule<{ tool
         : undefined
     }
   }, options)
+}
 
 /**
  * Fires when an approval request has waited longer than `after` without a decision: on a timer while the run
- * waits, or on the next event of the run if the timer could not run.
+ * waits, or on the next event of the run if the timer could not run. Throws a `NotifierConfigError` when
+ * `after` is not a duration.
  */
 export const approvalWaiting = (
   after: Duration.DurationInput,
   options?: BuiltinOptions
 ): Rule<{ pending: Map<string, { readonly tool: string; readonly at: number }> }> => {
-  const limit = Duration.toMillis(after)
+  const limit = Duration.toMillis(checkDuration("AlertRules.approvalWaiting", "after", after))
   const overdue = (state: { pending: Map<string, { readonly tool: string; readonly at: number }> }, now: number) =>
     [...state.pending.values()].filter((p) => now - p.at >= limit)
   return builtin({
@@ -212,7 +249,7 @@ export const approvalWaiting = (
       if (input._tag === "ApprovalRequested") {
         state.pending.set(input.correlationId, { tool: input.toolName, at: input.timestamp })
       }
-      if (input._tag === "ApprovalDecided" || isTerminal(input)) {
+      if (input._tag === "ApprovalDecided" || Lifecycle.isTerminalEvent(input)) {
         state.pending.clear()
         return undefined
       }

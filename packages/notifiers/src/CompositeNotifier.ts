@@ -3,12 +3,16 @@
  * timeout and counters, so one child's failure or slowness never touches its siblings.
  */
 import { Notifier } from "@sextant/runtime"
-import { Cause, Duration, Effect } from "effect"
 
 /** Options of `CompositeNotifier.make`. */
 export interface CompositeOptions {
   /** A name for the group (each child keeps its own name in the statistics). */
   readonly name?: string | undefined
+}
+
+/** A composite notifier: a notifier, and the children it groups. */
+export interface CompositeNotifier extends Notifier.Notifier {
+  readonly children: ReadonlyArray<Notifier.Notifier>
 }
 
 /**
@@ -18,24 +22,7 @@ export interface CompositeOptions {
 export const make = (
   children: ReadonlyArray<Notifier.Notifier>,
   options: CompositeOptions = {}
-): Notifier.Notifier => ({
-  name: options.name ?? `composite(${children.map((c) => c.name).join(",")})`,
-  capacity: Math.max(1, ...children.map((c) => c.capacity)),
-  strategy: "dropping",
-  timeout: children.reduce((sum, c) => Duration.sum(sum, c.timeout), Duration.millis(1)),
-  children,
-  handle: (event, context) =>
-    Effect.forEach(
-      children,
-      (child) =>
-        Effect.suspend(() => child.handle(event, context)).pipe(
-          Effect.timeout(child.timeout),
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause)
-              ? Effect.failCause(cause)
-              : Effect.logWarning(`notifier '${child.name}' failed`, cause)
-          )
-        ),
-      { discard: true }
-    )
+): CompositeNotifier => ({
+  ...Notifier.composite(options.name ?? `composite(${children.map((c) => c.name).join(",")})`, children),
+  children
 })

@@ -3,11 +3,12 @@
  * governance event, errors, and a closing summary with notifier losses when there were any. Every line starts
  * with a short run id, and each event's lines are written in one `write`, so concurrent runs stay legible.
  */
-import { type HookEvent, Notifier } from "@sextant/runtime"
+import { type HookEvent, Lifecycle, Notifier } from "@sextant/runtime"
 import { Effect } from "effect"
 import { isAlert } from "./Alert.js"
 import { type Paint, type Palette, palette, shouldColor } from "./internal/ansi.js"
-import { isTerminal, RunTable } from "./internal/runs.js"
+import { checkCommon, checkNumber } from "./internal/config.js"
+import { RunTable } from "./internal/runs.js"
 import { formatCount, formatDuration, formatUsage, formatUsd, jsonText, shorten, shortRunId } from "./internal/text.js"
 import type { CommonOptions, NotifierEvent } from "./NotifierEvent.js"
 
@@ -257,7 +258,7 @@ export const makeFormatter = (options: {
       width = Math.max(40, Math.floor(options.width()))
       argWidth = Math.max(20, Math.floor(width / 2))
       const body = lines(event, stats)
-      if (isTerminal(event)) runs.delete(event.runId)
+      if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
       if (body.length === 0) return ""
       const prefix: Segment = [`[${shortRunId(event.runId)}] `, p.dim]
       return body.map((segments) => render([prefix, ...segments], width)).join("\n") + "\n"
@@ -269,8 +270,13 @@ const budget = (kind: "tokens" | "cost", n: number) => (kind === "cost" ? format
 const entities = (list: ReadonlyArray<{ readonly type: string; readonly count: number }>) =>
   list.map((e) => `${e.type}×${e.count}`).join(", ") || "nothing"
 
-/** A notifier printing a live view of every run to a terminal (or any `output`). */
+/**
+ * A notifier printing a live view of every run to a terminal (or any `output`). Throws a
+ * `NotifierConfigError` naming the setting when a dispatcher option or `width` is invalid.
+ */
 export const make = (options: ConsoleOptions = {}): Notifier.Notifier => {
+  checkCommon("ConsoleNotifier", options)
+  if (options.width !== undefined) checkNumber("ConsoleNotifier", "width", options.width, 1, { integer: true })
   const output: ConsoleOutput = options.output ?? process.stdout
   const color = options.color ?? shouldColor(output.isTTY, options.env ?? process.env)
   const formatter = makeFormatter({
@@ -288,7 +294,7 @@ export const make = (options: ConsoleOptions = {}): Notifier.Notifier => {
         if (text !== "") output.write(text)
       }
       // Only a run's end needs the statistics (an Effect); every other event is formatted synchronously.
-      if (!isTerminal(event)) return write(formatter.format(event))
+      if (!Lifecycle.isTerminalEvent(event)) return write(formatter.format(event))
       return Effect.map(context.stats, (stats) => write(formatter.format(event, stats)))
     }
   })

@@ -9,6 +9,7 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import { appendFile, mkdir, readFile } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Alert, isAlert } from "./Alert.js"
+import { checkCommon, invalid } from "./internal/config.js"
 import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
 import { recordedAndAlerts, typeOf } from "./WebhookNotifier.js"
 
@@ -43,8 +44,15 @@ export interface JsonlOptions extends CommonOptions {
 const encodeLine = Schema.encodeSync(Schema.parseJson(JsonlLine))
 const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(JsonlLine))
 
-/** A notifier appending each selected event to `path` as one JSON line. */
+/**
+ * A notifier appending each selected event to `path` as one JSON line. Throws a `NotifierConfigError` naming
+ * the setting when `path` is empty or a dispatcher option is invalid.
+ */
 export const make = (options: JsonlOptions): Notifier.Notifier => {
+  checkCommon("JsonlFileNotifier", options)
+  if (typeof options.path !== "string" || options.path.trim() === "") {
+    invalid("JsonlFileNotifier", "path", "must be a non-empty file path")
+  }
   const filter = options.filter ?? recordedAndAlerts
   let ready: Promise<unknown> | undefined
   return Notifier.make({

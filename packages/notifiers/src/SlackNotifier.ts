@@ -4,18 +4,14 @@
  * request, and any `Alert`. Each message says what happened, which run and agent, the key figures, and links
  * to the run in the read router.
  */
-import { type HookEvent, Notifier } from "@sextant/runtime"
+import type { HttpClient } from "@effect/platform"
+import { type HookEvent, Lifecycle, Notifier, type RetryPolicy } from "@sextant/runtime"
 import { Effect } from "effect"
 import { type Alert, isAlert } from "./Alert.js"
-import {
-  type HttpCounters,
-  makeCounters,
-  postWithRetry,
-  resolveRetry,
-  type RetryOptions,
-  worstCase
-} from "./internal/http.js"
-import { isTerminal, RunTable } from "./internal/runs.js"
+import { checkCommon, checkUrl } from "./internal/config.js"
+import * as Http from "./internal/http.js"
+import { endpointOf, scrubber } from "./internal/redact.js"
+import { RunTable } from "./internal/runs.js"
 import { formatCount, formatUsd, jsonText, shorten } from "./internal/text.js"
 import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
 import type { HttpNotifier } from "./WebhookNotifier.js"
@@ -28,7 +24,10 @@ export interface SlackOptions extends CommonOptions {
   readonly filter?: EventFilter | undefined
   /** Base URL of the read router (e.g. `https://ops.example.com/sextant`); messages link to `{base}/runs/{runId}`. */
   readonly runLinkBaseUrl?: string | undefined
-  readonly retry?: RetryOptions | undefined
+  /** Retry settings (the runtime's `RetryPolicy`); the defaults are `WebhookNotifier.retryDefaults`. */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** The HTTP client to send with (default: one over the global `fetch`). */
+  readonly client?: HttpClient.HttpClient | undefined
 }
 
 const attentionTags: ReadonlySet<string> = new Set([
@@ -163,10 +162,23 @@ export const blocksFor = (
   return { text: `${m.title}: run ${event.runId}${agentName === undefined ? "" : ` (${agentName})`}`, blocks }
 }
 
-/** A notifier posting attention-worthy events to Slack; `deliveries` reports what it sent and gave up on. */
+const COMPONENT = "SlackNotifier"
+
+/**
+ * A notifier posting attention-worthy events to Slack; `deliveries` reports what it sent and gave up on.
+ * Throws a `NotifierConfigError` naming the setting when `webhookUrl` (or `runLinkBaseUrl`) is not an
+ * absolute http(s) URL, a retry setting is out of range, or a dispatcher option is invalid. Errors and logs
+ * name the webhook by its origin only (`https://hooks.slack.com/…`): its path is the secret.
+ */
 export const make = (options: SlackOptions): HttpNotifier => {
-  const retry = resolveRetry(options.retry)
-  const counters: HttpCounters = makeCounters()
+  checkCommon(COMPONENT, options)
+  const target = checkUrl(COMPONENT, "webhookUrl", options.webhookUrl)
+  if (options.runLinkBaseUrl !== undefined) checkUrl(COMPONENT, "runLinkBaseUrl", options.runLinkBaseUrl)
+  const retry = Http.resolveRetry(COMPONENT, options.retry)
+  const client = Http.clientOf(options.client)
+  const endpoint = endpointOf(target)
+  const scrub = scrubber(target, {})
+  const counters: Http.HttpCounters = Http.makeCounters()
   const filter = options.filter ?? attentionWorthy
   const runs = new RunTable<RunInfo>(() => ({}))
   const headers = Effect.succeed({ "content-type": "application/json" })
@@ -181,13 +193,22 @@ export const make = (options: SlackOptions): HttpNotifier => {
     }
     const info = runs.peek(event.runId)
     if (event._tag === "TextDelta" || event._tag === "ToolArgumentsDelta" || !filter(event)) {
-      if (isTerminal(event)) runs.delete(event.runId)
+      if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
       return Effect.void
     }
     const body = blocksFor(event, info ?? {}, options.runLinkBaseUrl)
-    if (isTerminal(event)) runs.delete(event.runId)
+    if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
     if (body === undefined) return Effect.void
-    return postWithRetry({ url: options.webhookUrl, body: JSON.stringify(body), headers, retry, counters })
+    return Http.postWithRetry({
+      client,
+      url: target.href,
+      endpoint,
+      body: JSON.stringify(body),
+      headers,
+      retry,
+      counters,
+      scrub
+    })
   }
 
   const notifier = Notifier.make({
@@ -195,7 +216,7 @@ export const make = (options: SlackOptions): HttpNotifier => {
     onEvent: handle,
     capacity: options.capacity,
     strategy: options.strategy,
-    timeout: options.timeout ?? worstCase(retry)
+    timeout: options.timeout ?? Http.worstCase(retry)
   })
   return { ...notifier, deliveries: Effect.sync(() => ({ ...counters })) }
 }

@@ -2,22 +2,22 @@
  * POSTs selected events as JSON to a URL: signed, with an idempotency key, retried with backoff on transient
  * failures. The body is `WebhookPayload` (`schemaVersion` 1): one event, or a batch of one run's events.
  */
-import { HookEvent, Notifier, StreamEvent } from "@sextant/runtime"
+import type { HttpClient } from "@effect/platform"
+import { HookEvent, Lifecycle, Notifier, type RetryPolicy, StreamEvent } from "@sextant/runtime"
 import { Clock, Effect, Schema } from "effect"
 import { Alert, isAlert } from "./Alert.js"
-import {
-  type HttpCounters,
-  makeCounters,
-  postWithRetry,
-  resolveRetry,
-  type RetryOptions,
-  worstCase
-} from "./internal/http.js"
-import { isSegmentEnd } from "./internal/runs.js"
+import { checkCommon, checkNumber, checkUrl, invalid } from "./internal/config.js"
+import * as Http from "./internal/http.js"
+import { endpointOf, scrubber } from "./internal/redact.js"
 import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
 import { EVENT_HEADER, IDEMPOTENCY_HEADER, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "./WebhookSignature.js"
 
-export type { RetryOptions } from "./internal/http.js"
+/**
+ * The retry defaults of the webhook and Slack notifiers, in the runtime's `RetryPolicy` vocabulary: 5 attempts
+ * in all, 500 ms doubling up to 30 s with ±20 % jitter, `Retry-After` honoured up to 60 s (a longer one gives
+ * up), 10 s per attempt (response body included), no overall budget.
+ */
+export const retryDefaults: Required<RetryPolicy.RetryPolicy> = Http.retryDefaults
 
 /** The payload format version this package sends. */
 export const SCHEMA_VERSION = 1
@@ -53,9 +53,12 @@ export interface WebhookOptions extends CommonOptions {
   readonly secret?: string | undefined
   /** Which events to send (default: every recorded event and every alert; stream deltas never). */
   readonly filter?: EventFilter | undefined
-  /** Extra headers (authorization, routing). */
+  /** Extra headers (authorization, routing); credential values never appear in errors or logs. */
   readonly headers?: Readonly<Record<string, string>> | undefined
-  readonly retry?: RetryOptions | undefined
+  /** Retry settings (the runtime's `RetryPolicy`); see `retryDefaults`. */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** The HTTP client to send with (default: one over the global `fetch`). */
+  readonly client?: HttpClient.HttpClient | undefined
   /**
    * Batch a run's events: a POST holds up to `maxEvents`, and is sent when full or when the run's segment ends
    * (completed, failed, cancelled, paused). Alerts are never held back.
@@ -94,12 +97,37 @@ const idempotencyKey = (event: NotifierEvent): string => {
   return `${event.runId}:${event.sequenceIndex}`
 }
 
-/** A notifier POSTing events to `url`; `deliveries` reports what it sent, retried, and gave up on. */
+const COMPONENT = "WebhookNotifier"
+
+const checkOptions = (options: WebhookOptions): URL => {
+  checkCommon(COMPONENT, options)
+  const url = checkUrl(COMPONENT, "url", options.url)
+  if (options.secret !== undefined && (typeof options.secret !== "string" || options.secret === "")) {
+    invalid(COMPONENT, "secret", "must be a non-empty string when given (omit it to send unsigned)")
+  }
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (typeof value !== "string") invalid(COMPONENT, `headers.${name}`, "must be a string")
+  }
+  if (options.batch !== undefined) {
+    checkNumber(COMPONENT, "batch.maxEvents", options.batch.maxEvents, 1, { integer: true })
+  }
+  return url
+}
+
+/**
+ * A notifier POSTing events to `url`; `deliveries` reports what it sent, retried, and gave up on. Throws a
+ * `NotifierConfigError` naming the setting when `url` is not an absolute http(s) URL, `secret` is empty, a
+ * retry setting or `batch.maxEvents` is out of range, or a dispatcher option is invalid.
+ */
 export const make = (options: WebhookOptions): HttpNotifier => {
-  const retry = resolveRetry(options.retry)
-  const counters: HttpCounters = makeCounters()
+  const target = checkOptions(options)
+  const retry = Http.resolveRetry(COMPONENT, options.retry)
+  const client = Http.clientOf(options.client)
+  const endpoint = endpointOf(target)
+  const scrub = scrubber(target, { secret: options.secret, headers: options.headers })
+  const counters: Http.HttpCounters = Http.makeCounters()
   const filter = options.filter ?? recordedAndAlerts
-  const maxBatch = options.batch === undefined ? 1 : Math.max(1, Math.floor(options.batch.maxEvents))
+  const maxBatch = options.batch === undefined ? 1 : options.batch.maxEvents
   const buffers = new Map<string, Array<NotifierEvent>>()
 
   const post = (type: string, key: string, payload: WebhookPayload) => {
@@ -119,7 +147,7 @@ export const make = (options: WebhookOptions): HttpNotifier => {
       }
       return h
     })
-    return postWithRetry({ url: options.url, body, headers, retry, counters })
+    return Http.postWithRetry({ client, url: target.href, endpoint, body, headers, retry, counters, scrub })
   }
 
   const sendOne = (event: NotifierEvent) =>
@@ -151,7 +179,7 @@ export const make = (options: WebhookOptions): HttpNotifier => {
       buffer.push(event)
       buffers.set(event.runId, buffer)
     }
-    const ends = !StreamEvent.isDelta(event) && isSegmentEnd(event)
+    const ends = !StreamEvent.isDelta(event) && Lifecycle.isSegmentEnd(event)
     return (buffers.get(event.runId)?.length ?? 0) >= maxBatch || ends ? flush(event.runId) : Effect.void
   }
 
@@ -160,7 +188,7 @@ export const make = (options: WebhookOptions): HttpNotifier => {
     onEvent: handle,
     capacity: options.capacity,
     strategy: options.strategy,
-    timeout: options.timeout ?? worstCase(retry)
+    timeout: options.timeout ?? Http.worstCase(retry)
   })
   return { ...notifier, deliveries: Effect.sync(() => ({ ...counters })) }
 }

@@ -20,6 +20,8 @@ export * as GenAiAttributes from "./GenAiAttributes.js"
 export * as JsonlFileNotifier from "./JsonlFileNotifier.js"
 /** What notifiers handle, and their shared options. */
 export type * from "./NotifierEvent.js"
+/** The typed error of a bad notifier or alert-rule setting. */
+export * from "./NotifierConfigError.js"
 /** OpenTelemetry spans and metrics. */
 export * as OpenTelemetryNotifier from "./OpenTelemetryNotifier.js"
 /** Slack Block Kit messages. */

@@ -71,7 +71,7 @@ describe("isolation", () => {
       const server = yield* loopback([{ status: 503 }])
       const webhook = WebhookNotifier.make({
         url: server.url,
-        retry: { maxAttempts: 2, initialDelay: "5 millis" },
+        retry: { maxAttempts: 2, baseDelay: "5 millis" },
         capacity: 4
       })
       const lines: Array<string> = []

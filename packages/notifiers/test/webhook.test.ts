@@ -1,3 +1,4 @@
+import { FetchHttpClient, HttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema, TestClock } from "effect"
 import {
@@ -90,10 +91,40 @@ describe("WebhookNotifier", () => {
       expect(yield* hook.deliveries).toMatchObject({ sent: 1, retries: 1 })
     }))
 
+  it.scoped("a Retry-After beyond maxRetryAfter is not waited for: the delivery gives up saying so", () =>
+    Effect.gen(function*() {
+      const server = yield* loopback([{ status: 429, headers: { "retry-after": "120" } }, { status: 200 }])
+      const hook = WebhookNotifier.make({ url: server.url })
+      const error = yield* Effect.flip(hook.handle(ev.completed(run, 4, 1000), context()))
+      expect(error).toMatchObject({ _tag: "DeliveryError", reason: "gave_up", attempts: 1, status: 429 })
+      expect((error as DeliveryError).message).toContain(
+        "Retry-After 120000 ms exceeds the 60000 ms the notifier waits"
+      )
+      expect(server.received).toHaveLength(1)
+      expect(yield* hook.deliveries).toEqual({ sent: 0, retries: 0, rejected: 0, gaveUp: 1 })
+    }))
+
+  it.scoped("sends through the HttpClient it is given, without trace headers", () =>
+    Effect.gen(function*() {
+      const server = yield* loopback([{ status: 200 }])
+      const seen: Array<string> = []
+      const base = yield* Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer)
+      const client = HttpClient.tapRequest(
+        base,
+        (request) => Effect.sync(() => void seen.push(`${request.method} ${request.headers["x-sextant-event"]}`))
+      )
+      const hook = WebhookNotifier.make({ url: server.url, client })
+      yield* hook.handle(ev.completed(run, 3, 1000), context()).pipe(Effect.withSpan("host"))
+      expect(seen).toEqual(["POST run.completed"])
+      expect(server.received).toHaveLength(1)
+      expect(server.received[0]!.headers.traceparent).toBeUndefined()
+      expect(server.received[0]!.headers.b3).toBeUndefined()
+    }))
+
   it.scoped("network errors and 5xx are retried up to maxAttempts, then the give-up is counted and fails", () =>
     Effect.gen(function*() {
       const server = yield* loopback([{ status: 500 }])
-      const hook = WebhookNotifier.make({ url: server.url, retry: { maxAttempts: 3, initialDelay: "100 millis" } })
+      const hook = WebhookNotifier.make({ url: server.url, retry: { maxAttempts: 3, baseDelay: "100 millis" } })
       const fiber = yield* Effect.fork(Effect.exit(hook.handle(ev.completed(run, 5, 1000), context())))
       for (const n of [1, 2]) {
         yield* server.waitFor(n)
@@ -106,7 +137,7 @@ describe("WebhookNotifier", () => {
 
       // A refused connection is a network error, retried the same way.
       yield* Effect.promise(() => server.close())
-      const dead = WebhookNotifier.make({ url: server.url, retry: { maxAttempts: 2, initialDelay: "100 millis" } })
+      const dead = WebhookNotifier.make({ url: server.url, retry: { maxAttempts: 2, baseDelay: "100 millis" } })
       const deadFiber = yield* Effect.fork(Effect.exit(dead.handle(ev.completed(run, 6, 1000), context())))
       yield* realPause(100)
       yield* TestClock.adjust("1 second")

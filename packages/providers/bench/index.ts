@@ -11,7 +11,7 @@ import { LanguageModel, type ModelRequest } from "@sextant/runtime"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Anthropic, OpenAi, OpenAiCompatible } from "../src/index.js"
+import { Anthropic, OpenAi, OpenAiCompatible, type ProviderConfigError } from "../src/index.js"
 
 /** A section of BENCHMARKS.md (the shape `bench/section.ts` declares; not imported, it lies outside this project). */
 interface BenchSection {
@@ -125,7 +125,12 @@ interface Row {
   readonly platformRatio: number
 }
 
-const measure = async (name: string, url: string, path: string, model: Layer.Layer<LanguageModel>): Promise<Row> => {
+const measure = async (
+  name: string,
+  url: string,
+  path: string,
+  model: Layer.Layer<LanguageModel, ProviderConfigError>
+): Promise<Row> => {
   const runtime = ManagedRuntime.make(model)
   const service = await runtime.runPromise(LanguageModel)
   const client = () => runtime.runPromise(service.generate(request))

@@ -13,6 +13,7 @@ import { optionalUrl, requiredKey } from "./internal/env.js"
 import { instrument } from "./internal/http.js"
 import { resolveRetry } from "./internal/retry.js"
 import { scrubber } from "./internal/scrub.js"
+import { seal } from "./internal/seal.js"
 import * as Usage from "./internal/usage.js"
 import type { RetryPolicy } from "./RetryPolicy.js"
 
@@ -49,25 +50,34 @@ export const reservedToolNames: ReadonlySet<string> = new Set([
   "web_search"
 ])
 
-/** An Anthropic model as the kernel's `LanguageModel`; needs an `HttpClient` (e.g. `FetchHttpClient.layer`). */
-export const layer = (options: AnthropicOptions): Layer.Layer<LanguageModel, never, HttpClient.HttpClient> =>
-  Layer.effect(
-    LanguageModel,
-    Effect.map(
-      AnthropicLanguageModel.make({
-        model: options.model,
-        ...(options.config === undefined ? {} : { config: options.config })
-      }),
-      (model) => adapt(model, { provider, model: options.model, usage: Usage.anthropic, reservedToolNames })
+/**
+ * An Anthropic model as the kernel's `LanguageModel`; needs an `HttpClient` (e.g. `FetchHttpClient.layer`). A
+ * bad `retry` setting fails with `ProviderConfigError` (`setting: "retry.<field>"`) when the layer is built.
+ */
+export const layer = (
+  options: AnthropicOptions
+): Layer.Layer<LanguageModel, ProviderConfigError, HttpClient.HttpClient> =>
+  Layer.unwrapEffect(Effect.map(resolveRetry(options.retry), (retry) => {
+    const scrub = scrubber([options.apiKey])
+    return Layer.effect(
+      LanguageModel,
+      Effect.map(
+        AnthropicLanguageModel.make({
+          model: options.model,
+          ...(options.config === undefined ? {} : { config: options.config })
+        }),
+        (model) =>
+          seal(adapt(model, { provider, model: options.model, usage: Usage.anthropic, reservedToolNames }), scrub)
+      )
+    ).pipe(
+      Layer.provide(AnthropicClient.layer({
+        apiKey: options.apiKey,
+        apiUrl: options.baseUrl,
+        anthropicVersion: options.anthropicVersion,
+        transformClient: instrument({ retry, scrub })
+      }))
     )
-  ).pipe(
-    Layer.provide(AnthropicClient.layer({
-      apiKey: options.apiKey,
-      apiUrl: options.baseUrl,
-      anthropicVersion: options.anthropicVersion,
-      transformClient: instrument(resolveRetry(options.retry), scrubber([options.apiKey]))
-    }))
-  )
+  }))
 
 /**
  * Like `layer`, reading `ANTHROPIC_API_KEY` (required: a `ProviderConfigError` naming it when the layer is

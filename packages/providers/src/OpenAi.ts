@@ -13,6 +13,7 @@ import { optionalUrl, requiredKey } from "./internal/env.js"
 import { instrument } from "./internal/http.js"
 import { resolveRetry } from "./internal/retry.js"
 import { scrubber } from "./internal/scrub.js"
+import { seal } from "./internal/seal.js"
 import * as Usage from "./internal/usage.js"
 import type { RetryPolicy } from "./RetryPolicy.js"
 
@@ -38,21 +39,29 @@ export type OpenAiConfigOptions = Omit<OpenAiOptions, "apiKey" | "baseUrl">
 /** The provider name recorded with every call. */
 export const provider = "openai"
 
-/** An OpenAI model as the kernel's `LanguageModel`; needs an `HttpClient` (e.g. `FetchHttpClient.layer`). */
-export const layer = (options: OpenAiOptions): Layer.Layer<LanguageModel, never, HttpClient.HttpClient> =>
-  Layer.effect(
-    LanguageModel,
-    Effect.map(
-      OpenAiLanguageModel.make({ model: options.model, config: { strict: false, ...options.config } }),
-      (model) => adapt(model, { provider, model: options.model, usage: Usage.openAi })
+/**
+ * An OpenAI model as the kernel's `LanguageModel`; needs an `HttpClient` (e.g. `FetchHttpClient.layer`). A bad
+ * `retry` setting fails with `ProviderConfigError` (`setting: "retry.<field>"`) when the layer is built.
+ */
+export const layer = (
+  options: OpenAiOptions
+): Layer.Layer<LanguageModel, ProviderConfigError, HttpClient.HttpClient> =>
+  Layer.unwrapEffect(Effect.map(resolveRetry(options.retry), (retry) => {
+    const scrub = scrubber([options.apiKey])
+    return Layer.effect(
+      LanguageModel,
+      Effect.map(
+        OpenAiLanguageModel.make({ model: options.model, config: { strict: false, ...options.config } }),
+        (model) => seal(adapt(model, { provider, model: options.model, usage: Usage.openAi }), scrub)
+      )
+    ).pipe(
+      Layer.provide(OpenAiClient.layer({
+        apiKey: options.apiKey,
+        apiUrl: options.baseUrl,
+        transformClient: instrument({ retry, scrub })
+      }))
     )
-  ).pipe(
-    Layer.provide(OpenAiClient.layer({
-      apiKey: options.apiKey,
-      apiUrl: options.baseUrl,
-      transformClient: instrument(resolveRetry(options.retry), scrubber([options.apiKey]))
-    }))
-  )
+  }))
 
 /**
  * Like `layer`, reading `OPENAI_API_KEY` (required: a `ProviderConfigError` naming it when the layer is

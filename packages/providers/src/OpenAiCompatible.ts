@@ -21,7 +21,10 @@ export interface OpenAiCompatibleOptions {
   readonly apiKey?: Redacted.Redacted | undefined
   /** Recorded as the call's provider (default `openai-compatible`; e.g. `ollama`, `openrouter`). */
   readonly provider?: string | undefined
-  /** Extra request headers (e.g. OpenRouter's `HTTP-Referer`). */
+  /**
+   * Extra request headers (e.g. OpenRouter's `HTTP-Referer`). Values of credential headers (`authorization`,
+   * `*api-key*`, `*token*`, `*secret*`, `cookie`, …) are scrubbed like the API key from everything recorded.
+   */
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Extra body fields (`temperature`, `max_tokens`, …); `model`, `messages`, `tools` and `stream` are the kernel's. */
   readonly body?: Readonly<Record<string, HookEvent.Json>> | undefined
@@ -31,19 +34,25 @@ export interface OpenAiCompatibleOptions {
 /** The default provider name. */
 export const provider = "openai-compatible"
 
-/** A chat-completions model as the kernel's `LanguageModel`; needs an `HttpClient`. */
-export const layer = (options: OpenAiCompatibleOptions): Layer.Layer<LanguageModel, never, HttpClient.HttpClient> =>
+/**
+ * A chat-completions model as the kernel's `LanguageModel`; needs an `HttpClient`. A bad `retry` setting fails
+ * with `ProviderConfigError` (`setting: "retry.<field>"`) when the layer is built.
+ */
+export const layer = (
+  options: OpenAiCompatibleOptions
+): Layer.Layer<LanguageModel, ProviderConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     LanguageModel,
-    make({
-      provider: options.provider ?? provider,
-      model: options.model,
-      baseUrl: options.baseUrl,
-      apiKey: options.apiKey,
-      headers: options.headers ?? {},
-      body: options.body ?? {},
-      retry: resolveRetry(options.retry)
-    })
+    Effect.flatMap(resolveRetry(options.retry), (retry) =>
+      make({
+        provider: options.provider ?? provider,
+        model: options.model,
+        baseUrl: options.baseUrl,
+        apiKey: options.apiKey,
+        headers: options.headers ?? {},
+        body: options.body ?? {},
+        retry
+      }))
   )
 
 /**

@@ -12,5 +12,5 @@ export * as Model from "./Model.js"
 export * as OpenAi from "./OpenAi.js"
 /** OpenAI-compatible chat completions (Ollama, vLLM, LM Studio, OpenRouter, …). */
 export * as OpenAiCompatible from "./OpenAiCompatible.js"
-/** Retry settings. */
+/** Retry settings: the runtime's RetryPolicy vocabulary with the provider defaults. */
 export * as RetryPolicy from "./RetryPolicy.js"

@@ -10,7 +10,14 @@ import type { AddressInfo } from "node:net"
 export type Reply =
   | { readonly status?: number; readonly headers?: Record<string, string>; readonly json: unknown }
   | { readonly status?: number; readonly headers?: Record<string, string>; readonly text: string }
-  | { readonly sse: ReadonlyArray<{ readonly event?: string; readonly data: unknown }>; readonly hold?: true }
+  | {
+    readonly sse: ReadonlyArray<{ readonly event?: string; readonly data: unknown }>
+    /** Keep the stream open after the events (`hold`), or reset the connection after them (`cut`). */
+    readonly hold?: true
+    readonly cut?: true
+  }
+  /** A 200 JSON response whose connection is reset after the first half of `json`'s text. */
+  | { readonly resetMidBody: true; readonly json: unknown }
   | { readonly drop: true }
   | { readonly hang: true }
 
@@ -46,7 +53,15 @@ const answer = (reply: Reply | undefined, res: ServerResponse) => {
       const data = typeof e.data === "string" ? e.data : JSON.stringify(e.data)
       res.write(`${e.event === undefined ? "" : `event: ${e.event}\n`}data: ${data}\n\n`)
     }
-    if (reply.hold !== true) res.end()
+    if (reply.cut === true) setTimeout(() => res.socket?.destroy(), 20)
+    else if (reply.hold !== true) res.end()
+    return
+  }
+  if ("resetMidBody" in reply) {
+    const text = JSON.stringify(reply.json)
+    res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) })
+    res.write(text.slice(0, Math.floor(text.length / 2)))
+    setTimeout(() => res.socket?.destroy(), 20)
     return
   }
   const body = "json" in reply ? JSON.stringify(reply.json) : reply.text

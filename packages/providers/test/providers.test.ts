@@ -5,7 +5,7 @@ import { fakeServer, type Reply } from "./fakeServer.js"
 import { drive, eventually, ofTag, pendingSleeps, runAgent, tick, withTestClock } from "./support.js"
 import { ANSWER, ANSWER_PIECES, anthropic, API_KEY, CALLS, wires } from "./wires.js"
 
-const fast = { baseDelay: "1 millis", maxRetries: 2 } as const
+const fast = { baseDelay: "1 millis", maxAttempts: 3 } as const
 
 const expectedTypes = [
   "run.started",

@@ -5,7 +5,7 @@
 import { FetchHttpClient } from "@effect/platform"
 import type { HookEvent, LanguageModel } from "@sextant/runtime"
 import { Layer, Redacted } from "effect"
-import { Anthropic, OpenAi, OpenAiCompatible, type RetryPolicy } from "../src/index.js"
+import { Anthropic, OpenAi, OpenAiCompatible, type ProviderConfigError, type RetryPolicy } from "../src/index.js"
 import type { Reply } from "./fakeServer.js"
 
 /** The secret every test uses; it must never show up in a recorded event. */
@@ -26,7 +26,7 @@ export interface Wire {
   readonly name: string
   readonly provider: string
   readonly path: string
-  readonly layer: (url: string, retry?: RetryPolicy.RetryPolicy) => Layer.Layer<LanguageModel>
+  readonly layer: (url: string, retry?: RetryPolicy.RetryPolicy) => Layer.Layer<LanguageModel, ProviderConfigError>
   readonly toolTurn: (stream: boolean) => Reply
   readonly textTurn: (stream: boolean) => Reply
   readonly callIds: readonly [string, string]

@@ -1,7 +1,8 @@
 /**
  * A `SqlClient` from a database URL: `sqlite:./path.db`, `sqlite::memory:`, `postgres://…` or
  * `postgresql://…`. SQLite files get their parent directories created, WAL mode, a short busy timeout,
- * foreign keys on, `synchronous=NORMAL` (or `FULL`) and the migrations applied on open. Postgres databases
+ * foreign keys on, `synchronous=NORMAL` (or `FULL`) and the migrations applied on open (with `readOnly`, the
+ * file must exist and is neither created nor migrated: the RunStore's mode). Postgres databases
  * are migrated explicitly (`Migrations.run`, `npm run migrate -- <url>`); BIGINT values are parsed to numbers.
  */
 import type { SqlClient, SqlError } from "@effect/sql"

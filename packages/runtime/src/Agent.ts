@@ -1,17 +1,20 @@
 /**
  * Agents: a name, instructions and tools, run by the kernel's ReAct loop with native tool calling.
  */
-import { Effect, Either, Mailbox, Schema, Stream } from "effect"
-import { AgentConfigError, type AgentMismatch, type RunError, type RunNotFound, type SubmitError } from "./Errors.js"
+import { type Duration, Effect, Either, Mailbox, Schema, Stream } from "effect"
+import type { AgentConfigError, AgentMismatch, RunError, RunNotFound, SubmitError } from "./Errors.js"
 import type { Guardrail } from "./Guardrails.js"
 import type { Json } from "./HookEvent.js"
-import { type CompiledTool, compileTool } from "./internal/compiledTool.js"
-import { startRun } from "./internal/loop.js"
-import * as Resume from "./internal/resume.js"
+import * as AgentConfigSchemas from "./internal/config/agentConfig.js"
+import * as RunOptionSchemas from "./internal/config/runOptions.js"
+import { type AgentDefinition, compile } from "./internal/definition.js"
+import * as Resume from "./internal/run/resume.js"
+import { retryRun } from "./internal/run/retry.js"
+import { startRun } from "./internal/run/start.js"
+import * as Submissions from "./internal/run/submissions.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier } from "./Notifier.js"
-import * as Pricing from "./Pricing.js"
-import type { ModelPrice, PriceTable } from "./Pricing.js"
+import type { ModelPrice } from "./Pricing.js"
 import type { Recorder } from "./Recorder.js"
 import type { RunLedger } from "./RunLedger.js"
 import type { RunResult, ToolResultSubmission } from "./RunResult.js"
@@ -50,6 +53,12 @@ export interface AgentConfig {
   readonly prices?: Readonly<Record<string, ModelPrice>> | undefined
   /** Deepest delegation level a run of this agent may start children at (default 10). */
   readonly maxDelegationDepth?: number | undefined
+  /**
+   * How often a run refreshes its progress while a model or tool call is in flight (default 10 seconds), so
+   * the recorder's sweep never ends a run that is still working: its `staleRunningAfter` must be several
+   * heartbeats long.
+   */
+  readonly heartbeatInterval?: Duration.DurationInput | undefined
 }
 
 /** Options of one run (and of resuming one: its notifiers and trace context). */
@@ -71,29 +80,10 @@ export interface RunOptions {
   readonly traceContext?: unknown
 }
 
-/** A validated agent definition. */
-export interface AgentDefinition {
+/** An agent, ready to run. Its definition is validated and kept inside; only its name and instructions show. */
+export interface Agent {
   readonly name: string
   readonly instructions: string
-  readonly tools: ReadonlyArray<CompiledTool>
-  readonly maxIterations: number
-  readonly deny: ReadonlySet<string>
-  readonly requireApproval: ReadonlySet<string>
-  readonly budget:
-    | {
-      readonly maxTokens?: number
-      readonly maxCostUsd?: number
-      readonly warnAt: ReadonlyArray<number>
-      readonly onExceeded: "warn" | "stop"
-    }
-    | undefined
-  readonly guardrails: ReadonlyArray<Guardrail>
-  readonly prices: PriceTable
-  readonly maxDelegationDepth: number
-}
-
-/** An agent, ready to run. */
-export interface Agent extends AgentDefinition {
   /** Runs to a terminal status or a pause; fails only when the record could not be written (or on bad options). */
   readonly run: (input: string, options?: RunOptions) => Effect.Effect<RunResult, RunError, LanguageModel | Recorder>
   /** The same run as a stream of recorded events and deltas, ending after the terminal (or pause) event. */
@@ -127,131 +117,81 @@ export interface Agent extends AgentDefinition {
 }
 
 /** The most iterations an agent may be configured with. */
-export const MAX_ITERATIONS_CEILING = 200
+export const MAX_ITERATIONS_CEILING: number = AgentConfigSchemas.MAX_ITERATIONS_CEILING
 
-const validate = (config: AgentConfig): Either.Either<AgentDefinition, AgentConfigError> => {
-  const bad = (field: string, message: string) => Either.left(new AgentConfigError({ field, message }))
-  if (typeof config.name !== "string" || config.name.trim() === "") return bad("name", "must be a non-empty string")
-  if (typeof config.instructions !== "string") return bad("instructions", "must be a string")
-  const maxIterations = config.maxIterations ?? 10
-  if (!Number.isInteger(maxIterations) || maxIterations < 1 || maxIterations > MAX_ITERATIONS_CEILING) {
-    return bad(
-      "maxIterations",
-      `must be an integer in 1..${MAX_ITERATIONS_CEILING}, got ${String(config.maxIterations)}`
-    )
-  }
-  const tools: Array<CompiledTool> = []
-  const seen = new Set<string>()
-  for (const [i, tool] of (config.tools ?? []).entries()) {
-    const compiled = compileTool(tool, i)
-    if (Either.isLeft(compiled)) return Either.left(compiled.left)
-    if (seen.has(compiled.right.name)) return bad(`tools[${i}].name`, `duplicate tool name '${compiled.right.name}'`)
-    seen.add(compiled.right.name)
-    tools.push(compiled.right)
-  }
-  const names = new Set(tools.map((t) => t.name))
-  const toolList = (field: "deny" | "requireApproval") => {
-    const list = config[field] ?? []
-    for (const [i, name] of list.entries()) {
-      if (!names.has(name)) return bad(`${field}[${i}]`, `'${name}' is not one of the agent's tools`)
-    }
-    return Either.right(new Set(list))
-  }
-  const deny = toolList("deny")
-  if (Either.isLeft(deny)) return Either.left(deny.left)
-  const requireApproval = toolList("requireApproval")
-  if (Either.isLeft(requireApproval)) return Either.left(requireApproval.left)
-  for (const name of requireApproval.right) {
-    if (deny.right.has(name)) return bad("requireApproval", `'${name}' is also denied`)
-    if (tools.find((t) => t.name === name)?.target !== "server") {
-      return bad("requireApproval", `'${name}' is not a server tool (client tools already wait for the client)`)
-    }
-  }
-  const budget = validateBudget(config.budget)
-  if (Either.isLeft(budget)) return Either.left(budget.left)
-  const maxDelegationDepth = config.maxDelegationDepth ?? 10
-  if (!Number.isInteger(maxDelegationDepth) || maxDelegationDepth < 0) {
-    return bad("maxDelegationDepth", "must be a non-negative integer")
-  }
-  for (const [i, g] of (config.guardrails ?? []).entries()) {
-    if (typeof g?.detect !== "function" || !["redact", "block", "warn"].includes(g.action)) {
-      return bad(`guardrails[${i}]`, "must be a Guardrail (see Guardrails.PII, SecretDetection, PromptInjection)")
-    }
-  }
-  for (const [key, price] of Object.entries(config.prices ?? {})) {
-    const values = [price.inputPerMTok, price.outputPerMTok, price.cacheReadPerMTok ?? 0, price.cacheWritePerMTok ?? 0]
-    if (values.some((v) => typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
-      return bad(`prices.${key}`, "prices must be non-negative numbers per million tokens")
-    }
-  }
-  return Either.right({
-    name: config.name,
-    instructions: config.instructions,
-    tools,
-    maxIterations,
-    deny: deny.right,
-    requireApproval: requireApproval.right,
-    budget: budget.right,
-    guardrails: config.guardrails ?? [],
-    prices: Pricing.withOverrides(Pricing.builtIn, config.prices ?? {}),
-    maxDelegationDepth
-  })
+/** The longest run id, tenant id, parent run id or idempotency key. */
+export const MAX_OPTION_LENGTH: number = RunOptionSchemas.MAX_OPTION_LENGTH
+
+/** The Schema `Agent.make` decodes its configuration with (each limit declared once, for reuse elsewhere). */
+export const AgentConfigSchema = AgentConfigSchemas.AgentConfigSchema
+
+/** The Schema of one tool definition, as `Agent.make` checks it. */
+export const ToolSchema = AgentConfigSchemas.ToolSpec
+
+/** The Schema a run's options are decoded with (`run`, `stream`, and the notifiers of a resume). */
+export const RunOptionsSchema = RunOptionSchemas.RunOptionsSchema
+
+/** A run id, tenant id, parent run id or idempotency key: 1..255 characters, no NUL. */
+export const RunOptionString = RunOptionSchemas.RunOptionString
+
+/** Run metadata: a JSON object, NUL-free in its keys and strings. */
+export const MetadataSchema = RunOptionSchemas.Metadata
+
+const DefinitionKey: unique symbol = Symbol.for("@sextant/runtime/Agent/definition")
+
+/** An agent with the definition it runs (a symbol-keyed property: kept by a spread, absent from the type). */
+interface Defined extends Agent {
+  readonly [DefinitionKey]: AgentDefinition
 }
 
-const validateBudget = (
-  budget: BudgetConfig | undefined
-): Either.Either<AgentDefinition["budget"], AgentConfigError> => {
-  if (budget === undefined) return Either.right(undefined)
-  const bad = (field: string, message: string) =>
-    Either.left(new AgentConfigError({ field: `budget.${field}`, message }))
-  if (budget.maxTokens === undefined && budget.maxCostUsd === undefined) {
-    return bad("maxTokens", "a budget needs maxTokens or maxCostUsd")
-  }
-  for (const field of ["maxTokens", "maxCostUsd"] as const) {
-    const v = budget[field]
-    if (v !== undefined && (typeof v !== "number" || !(v > 0) || !Number.isFinite(v))) {
-      return bad(field, "must be positive")
-    }
-  }
-  const warnAt = [...(budget.warnAt ?? [0.5, 0.75, 0.9])].sort((a, b) => a - b)
-  if (warnAt.some((f) => typeof f !== "number" || !(f > 0 && f < 1))) {
-    return bad("warnAt", "fractions must be in (0, 1)")
-  }
-  const onExceeded = budget.onExceeded ?? "warn"
-  if (onExceeded !== "warn" && onExceeded !== "stop") return bad("onExceeded", `must be "warn" or "stop"`)
-  return Either.right({
-    ...(budget.maxTokens === undefined ? {} : { maxTokens: budget.maxTokens }),
-    ...(budget.maxCostUsd === undefined ? {} : { maxCostUsd: budget.maxCostUsd }),
-    warnAt,
-    onExceeded
-  })
+const definitionOf = (agent: Agent): AgentDefinition => {
+  const definition = (agent as Partial<Defined>)[DefinitionKey]
+  if (definition === undefined) throw new TypeError("not an agent made by Agent.make or Agent.makeSync")
+  return definition
 }
 
-const fromDefinition = (definition: AgentDefinition): Agent => ({
-  ...definition,
-  run: (input, options) => startRun(definition, input, options ?? {}, undefined),
-  stream: (input, options) =>
-    Stream.unwrapScoped(Effect.gen(function*() {
-      const mailbox = yield* Mailbox.make<StreamEvent, RunError>()
-      yield* startRun(definition, input, options ?? {}, (event) => Effect.asVoid(mailbox.offer(event))).pipe(
-        Mailbox.into(mailbox),
-        Effect.forkScoped
-      )
-      return Mailbox.toStream(mailbox)
-    })),
-  submitToolResults: (runId, results, options) => Resume.submitToolResults(definition, runId, results, options),
-  submitApproval: (runId, decision, options) => Resume.submitApproval(definition, runId, decision, options),
-  submitInput: (runId, text, options) => Resume.submitInput(definition, runId, text, options),
-  retry: (runId, options) => Resume.retryRun(definition, runId, options)
-})
+const fromDefinition = (definition: AgentDefinition): Agent => {
+  const agent: Defined = {
+    name: definition.name,
+    instructions: definition.instructions,
+    [DefinitionKey]: definition,
+    run: (input, options) => startRun(definition, input, options ?? {}, undefined),
+    stream: (input, options) =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const mailbox = yield* Mailbox.make<StreamEvent, RunError>()
+        yield* startRun(definition, input, options ?? {}, (event) => void mailbox.unsafeOffer(event)).pipe(
+          Mailbox.into(mailbox),
+          Effect.forkScoped
+        )
+        return Mailbox.toStream(mailbox)
+      })),
+    submitToolResults: (runId, results, options) =>
+      Resume.submit(
+        definition,
+        runId,
+        ["waiting_client_tool", "waiting_human_input"],
+        (saved) => Submissions.toolResults(runId, saved, results),
+        options ?? {}
+      ),
+    submitApproval: (runId, decision, options) =>
+      Resume.submit(definition, runId, ["waiting_approval"], () => Submissions.approval(decision), options ?? {}),
+    submitInput: (runId, text, options) =>
+      Resume.submit(definition, runId, ["waiting_human_input"], () => Submissions.input(runId, text), options ?? {}),
+    retry: (runId, options) => retryRun(definition, runId, options ?? {})
+  }
+  return agent
+}
 
-/** Validates a configuration and makes an agent; `AgentConfigError.field` names what is wrong. */
+/**
+ * Validates a configuration and makes an agent. `AgentConfigError.field` is the path of what is wrong
+ * (`tools[1].parameters`, `budget.warnAt[0]`…) and its message starts with that path.
+ */
 export const make = (config: AgentConfig): Effect.Effect<Agent, AgentConfigError> =>
-  Effect.map(Effect.suspend(() => validate(config)), fromDefinition)
+  Effect.map(Effect.suspend(() => compile(config)), fromDefinition)
 
 /** Like `make`, for hosts without Effect: throws the `AgentConfigError`. */
 export const makeSync = (config: AgentConfig): Agent => {
-  const made = validate(config)
+  const made = compile(config)
   if (Either.isLeft(made)) throw made.left
   return fromDefinition(made.right)
 }
@@ -268,20 +208,21 @@ export interface AsToolOptions {
  * `parentRunId` and `delegationLevel` set, same tenant). Past the child's `maxDelegationDepth` the call
  * fails (the parent goes on); the child's outcome is the tool's result.
  */
-export const asTool = (agent: Agent, options: AsToolOptions): Tool<{ readonly input: string }> =>
-  makeTool(options.name ?? agent.name, {
+export const asTool = (agent: Agent, options: AsToolOptions): Tool<{ readonly input: string }> => {
+  const definition = definitionOf(agent)
+  return makeTool(options.name ?? definition.name, {
     description: options.description,
     parameters: Schema.Struct({ input: Schema.String }),
     handler: ({ input }, context) => {
       const level = context.delegationLevel + 1
-      if (level > agent.maxDelegationDepth) {
+      if (level > definition.maxDelegationDepth) {
         return Effect.fail(
           new Error(
-            `delegation depth limit reached: level ${level} exceeds ${agent.maxDelegationDepth} for agent '${agent.name}'`
+            `delegation depth limit reached: level ${level} exceeds ${definition.maxDelegationDepth} for agent '${definition.name}'`
           )
         )
       }
-      const child = startRun(agent, input, {
+      const child = startRun(definition, input, {
         parentRunId: context.runId,
         delegationLevel: level,
         ...(context.tenantId === undefined ? {} : { tenantId: context.tenantId })
@@ -297,3 +238,4 @@ export const asTool = (agent: Agent, options: AsToolOptions): Tool<{ readonly in
       return child as Effect.Effect<unknown, unknown>
     }
   })
+}

@@ -3,7 +3,7 @@
  * and the recorder, run agents, and dispose it on shutdown (which drains the notifiers).
  */
 import { context as otelContext } from "@opentelemetry/api"
-import { type Duration, Effect, Layer, ManagedRuntime, Option, Stream } from "effect"
+import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
 import type { Agent, RunOptions } from "./Agent.js"
 import { InvalidRunOptions } from "./Errors.js"
 import type { LanguageModel } from "./LanguageModel.js"
@@ -23,7 +23,10 @@ export interface AgentRuntimeOptions {
   readonly drainTimeout?: Duration.DurationInput | undefined
 }
 
-/** A runtime for Promise-based hosts. */
+/**
+ * A runtime for Promise-based hosts. Every rejection is the typed error itself (`_tag` and its fields, an
+ * `instanceof` of the error class), never a wrapper: `RecorderError`, `InvalidRunOptions`, `RunNotFound`…
+ */
 export interface AgentRuntime {
   /** Runs an agent; rejects with the typed error (`RecorderError`, `InvalidRunOptions`) when the run could not be recorded. */
   readonly run: (agent: Agent, input: string, options?: RunOptions) => Promise<RunResult>
@@ -66,10 +69,21 @@ const withLedger = <A, E, R>(
         ? Effect.fail(
           new InvalidRunOptions({
             field: "recorder",
-            message: "resuming, cancelling and retrying need a recorder that reads runs back (RunLedger)"
+            message: "recorder: resuming, cancelling and retrying need a recorder that reads runs back (RunLedger)"
           })
         )
         : Effect.provideService(effect, RunLedger, ledger.value)
+  )
+
+/** The failure itself: an Effect failure's error, a defect's value or an interruption, never a FiberFailure. */
+const unwrap = (error: unknown): unknown =>
+  Runtime.isFiberFailure(error) ? Cause.squash(error[Runtime.FiberFailureCauseId]) : error
+
+/** Runs an effect to a Promise that rejects with the typed failure. */
+const promise = <A, E, R>(runtime: ManagedRuntime.ManagedRuntime<R, unknown>, effect: Effect.Effect<A, E, R>) =>
+  runtime.runPromiseExit(effect).then(
+    (exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))),
+    (error: unknown) => Promise.reject(unwrap(error))
   )
 
 /** Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume). */
@@ -85,8 +99,9 @@ export const make = <E>(
     ...options,
     traceContext: options?.traceContext ?? otelContext.active()
   })
+  const run = <A, Err>(effect: Effect.Effect<A, Err, LanguageModel | Recorder | Notifiers>) => promise(runtime, effect)
   return {
-    run: (agent, input, runOptions) => runtime.runPromise(agent.run(input, withTrace(runOptions))),
+    run: (agent, input, runOptions) => run(agent.run(input, withTrace(runOptions))),
     stream: (agent, input, runOptions) => {
       const stream = agent.stream(input, withTrace(runOptions))
       return {
@@ -97,22 +112,24 @@ export const make = <E>(
               Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()
             ))
           return {
-            next: () => iterator().then((it) => it.next()),
+            next: () => iterator().then((it) => it.next()).catch((error: unknown) => Promise.reject(unwrap(error))),
             return: (value?: unknown) =>
-              iterator().then((it) => it.return?.(value) ?? { done: true as const, value: undefined })
+              iterator().then((it) => it.return?.(value) ?? { done: true as const, value: undefined }).catch((
+                error: unknown
+              ) => Promise.reject(unwrap(error)))
           }
         }
       }
     },
     submitToolResults: (agent, runId, results, runOptions) =>
-      runtime.runPromise(withLedger(agent.submitToolResults(runId, results, withTrace(runOptions)))),
+      run(withLedger(agent.submitToolResults(runId, results, withTrace(runOptions)))),
     submitApproval: (agent, runId, decision, runOptions) =>
-      runtime.runPromise(withLedger(agent.submitApproval(runId, decision, withTrace(runOptions)))),
+      run(withLedger(agent.submitApproval(runId, decision, withTrace(runOptions)))),
     submitInput: (agent, runId, text, runOptions) =>
-      runtime.runPromise(withLedger(agent.submitInput(runId, text, withTrace(runOptions)))),
-    cancelRun: (runId) => runtime.runPromise(withLedger(cancelRun(runId))),
-    retryRun: (agent, runId, runOptions) => runtime.runPromise(withLedger(agent.retry(runId, withTrace(runOptions)))),
-    stats: () => runtime.runPromise(notifierStats),
+      run(withLedger(agent.submitInput(runId, text, withTrace(runOptions)))),
+    cancelRun: (runId) => run(withLedger(cancelRun(runId))),
+    retryRun: (agent, runId, runOptions) => run(withLedger(agent.retry(runId, withTrace(runOptions)))),
+    stats: () => run(notifierStats),
     dispose: () => runtime.dispose()
   }
 }

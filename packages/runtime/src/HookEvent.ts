@@ -463,32 +463,5 @@ export const EventTypes = {
 /** A recorded `event_type` string. */
 export type EventType = (typeof EventTypes)[HookEventTag]
 
-const tagsByType = Object.fromEntries(Object.entries(EventTypes).map(([tag, type]) => [type, tag])) as Record<
-  EventType,
-  HookEventTag
->
-
 /** The recorded `event_type` string of an event. */
 export const eventType = (event: HookEvent): EventType => EventTypes[event._tag]
-
-/** The event tag for a recorded `event_type` string, if it is one. */
-export const tagOfEventType = (type: string): HookEventTag | undefined => tagsByType[type as EventType]
-
-/** Tags of the events that end a run segment (terminal events and pauses). */
-export const segmentEndTags: ReadonlySet<HookEventTag> = new Set([
-  "RunCompleted",
-  "RunFailed",
-  "RunCancelled",
-  "RunPaused",
-  "RunInterrupted",
-  "RunAbandoned"
-])
-
-/** Whether an event ends a run segment (a terminal event or a pause). */
-export const isSegmentEnd = (event: HookEvent): boolean => segmentEndTags.has(event._tag)
-
-/** The fields the bus stamps on every event; the loop supplies the rest. */
-export type Stamped = "runId" | "sequenceIndex" | "iteration" | "timestamp"
-
-/** An event before the bus has stamped it: its tag and its own fields. */
-export type HookEventInput = HookEvent extends infer E ? (E extends HookEvent ? Omit<E, Stamped> : never) : never

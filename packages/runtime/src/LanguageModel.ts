@@ -7,8 +7,8 @@ import { Context, type Effect, type Stream } from "effect"
 import type { ModelError, RecorderError } from "./Errors.js"
 import type { Json, Message, Usage } from "./HookEvent.js"
 
-/** A tool as the model sees it: name, description and JSON Schema of its arguments. */
-export interface ToolDefinition {
+/** A tool as the model sees it: name, description and JSON Schema of its arguments (itself JSON). */
+export type ToolDefinition = {
   readonly name: string
   readonly description: string
   readonly parameters: Json

@@ -276,12 +276,21 @@ export const statusConflictMessage = (
 
 /**
  * Applies one event to its run (undefined before `run.started`): the same rules every recorder enforces —
- * a new run only from `run.started`, gapless sequence indexes, the table's status guard, then its effects.
+ * a new run only from `run.started` at index 0, gapless sequence indexes, the table's status guard, then its
+ * effects. (Recording an event that is already recorded — same run, index, type and time: a write retried
+ * after its reply was lost — is the recorder's concern: it succeeds without writing again.)
  */
 export const apply = (run: RunRecord | undefined, event: HookEvent): Either.Either<RunRecord, Conflict> => {
   const step = stepOf(event)
   if (step.from === "new") {
     if (run !== undefined) return conflict(event, "exists", `run ${event.runId} already exists`)
+    if (event.sequenceIndex !== 0) {
+      return conflict(
+        event,
+        "sequence",
+        `run.started of run ${event.runId} must be event #0, got #${event.sequenceIndex}`
+      )
+    }
     return Either.right({
       runId: event.runId,
       status: step.to ?? "running",

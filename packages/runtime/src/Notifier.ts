@@ -2,7 +2,8 @@
  * Notifiers observe recorded events live. They are fail-open: each runs in its own bounded mailbox and
  * fiber, so one that throws, dies, is slow or hangs never changes what a run does or how long it takes.
  */
-import { Duration, Effect } from "effect"
+import { Cause, Duration, Effect } from "effect"
+import { Children, DirectHandler, type NotifierParts } from "./internal/notifierKeys.js"
 import type { StreamEvent } from "./StreamEvent.js"
 
 /** Per-notifier delivery counters. */
@@ -60,13 +61,6 @@ export interface Notifier {
   readonly timeout: Duration.Duration
   /** Handles one event; failures and defects are caught and counted by the dispatcher. */
   readonly handle: (event: StreamEvent, context: DeliveryContext) => Effect.Effect<void, unknown>
-  /**
-   * When present, the dispatcher calls this instead of `handle`: a synchronous return is delivered at once,
-   * without any effect machinery; a returned Effect or Promise is awaited under the timeout; a throw fails.
-   */
-  readonly handleDirect?: (event: StreamEvent, context: DeliveryContext) => HandlerResult
-  /** When present, the dispatcher runs each child in its own mailbox and fiber instead of calling `handle`. */
-  readonly children?: ReadonlyArray<Notifier>
 }
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
@@ -98,12 +92,43 @@ export const make = (options: NotifierOptions): Notifier => {
     if (isAsync(first)) return Effect.zipRight(runHandler(() => first), runHandler(() => onEvent(event, context)))
     return onEvent(event, context)
   }
-  return {
+  const notifier: Notifier & NotifierParts = {
     name: options.name,
     capacity: Math.max(1, Math.floor(options.capacity ?? 1024)),
     strategy: options.strategy ?? "dropping",
     timeout: Duration.decode(options.timeout ?? "5 seconds"),
-    handleDirect: direct,
-    handle: (event, context) => runHandler(() => direct(event, context))
+    handle: (event, context) => runHandler(() => direct(event, context)),
+    [DirectHandler]: direct
   }
+  return notifier
+}
+
+/**
+ * One notifier made of several, for packages that build composites (`CompositeNotifier`). The dispatcher
+ * flattens it, so each child keeps its own mailbox, fiber, timeout and counters; called directly (outside a
+ * dispatcher) `handle` runs the children one after another, each failure caught so the next still runs.
+ */
+export const composite = (name: string, children: ReadonlyArray<Notifier>): Notifier => {
+  const notifier: Notifier & NotifierParts = {
+    name,
+    capacity: Math.max(1, ...children.map((c) => c.capacity)),
+    strategy: "dropping",
+    timeout: children.reduce((sum, c) => Duration.sum(sum, c.timeout), Duration.millis(1)),
+    handle: (event, context) =>
+      Effect.forEach(
+        children,
+        (child) =>
+          Effect.suspend(() => child.handle(event, context)).pipe(
+            Effect.timeout(child.timeout),
+            Effect.catchAllCause((cause) =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.failCause(cause)
+                : Effect.logWarning(`notifier '${child.name}' failed`, cause)
+            )
+          ),
+        { discard: true }
+      ),
+    [Children]: children
+  }
+  return notifier
 }

@@ -3,11 +3,11 @@
  * (fail-closed); a failure stops the run with `RecorderError`. `Recorder.memory` keeps events in memory
  * and also serves as the run ledger (resume, cancel, idempotency) for runs without a database.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import type { RecorderError } from "./Errors.js"
 import type { HookEvent } from "./HookEvent.js"
 import { MemoryRuns } from "./internal/memoryLedger.js"
-import { RunLedger, type RunLedgerService, terminalStatuses } from "./RunLedger.js"
+import { RunLedger, type RunLedgerService } from "./RunLedger.js"
 
 /** What a recorder does. */
 export interface RecorderService {
@@ -42,35 +42,14 @@ const makeMemory = Effect.sync(() => {
   const reader: MemoryRecorderService = {
     events: (runId) => Effect.sync(() => (runId === undefined ? [...all] : all.filter((e) => e.runId === runId)))
   }
-  const get = (runId: string) =>
-    Effect.sync(() => Option.fromNullable(runs.runs.get(runId)).pipe(Option.map((r) => ({ ...r }))))
   const ledger: RunLedgerService = {
-    get,
-    findByIdempotencyKey: (key) =>
-      Effect.suspend(() => {
-        const id = runs.byKey.get(key)
-        return id === undefined ? Effect.succeed(Option.none()) : get(id)
-      }),
+    get: (runId) => Effect.sync(() => Option.fromNullable(runs.get(runId))),
+    findByIdempotencyKey: (key) => Effect.sync(() => Option.fromNullable(runs.findByIdempotencyKey(key))),
     claim: (runId, expected, submission, submissionId) =>
-      Effect.sync(() => {
-        const run = runs.runs.get(runId)
-        if (run === undefined) return false
-        if (run.status === "running" && run.submissionId === submissionId) return true
-        if (run.status !== expected) return false
-        run.status = "running"
-        run.submissionId = submissionId
-        run.pauseState = { ...(run.pauseState as object), submission }
-        return true
-      }),
-    heartbeat: () => Effect.void,
-    requestCancel: (runId) =>
-      Effect.sync(() => {
-        const run = runs.runs.get(runId)
-        if (run === undefined || terminalStatuses.has(run.status)) return false
-        run.cancelRequested = true
-        return true
-      }),
-    isCancelRequested: (runId) => Effect.sync(() => runs.runs.get(runId)?.cancelRequested === true)
+      Effect.sync(() => runs.claim(runId, expected, submission, submissionId)),
+    heartbeat: (runId) => Effect.map(Clock.currentTimeMillis, (now) => runs.heartbeat(runId, now)),
+    requestCancel: (runId) => Effect.sync(() => runs.requestCancel(runId)),
+    isCancelRequested: (runId) => Effect.sync(() => runs.isCancelRequested(runId))
   }
   return Context.make(Recorder, recorder).pipe(Context.add(MemoryRecorder, reader), Context.add(RunLedger, ledger))
 })

@@ -141,27 +141,32 @@ export interface Exhausted<E> {
 }
 
 /** Options of `retry`. */
-export interface RetryOptions<E> extends Classifier<E> {
+export interface RetryOptions<E, E2 = never> extends Classifier<E> {
   /** The failure of an attempt cut by `attemptTimeout` or the budget (it counts as retryable). */
   readonly onTimeout: () => E
-  /** Called before each wait (for logging or recording a retry); its failure is ignored. */
+  /**
+   * Called before each wait (for logging or recording a retry). A failure of it ends the retries with that
+   * failure, so a retry that must be recorded first (a provider's `provider.retry` event) is never made
+   * unrecorded.
+   */
   readonly onRetry?:
     | ((
       info: { readonly attempt: number; readonly delay: Duration.Duration; readonly error: E }
-    ) => Effect.Effect<void>)
+    ) => Effect.Effect<void, E2>)
     | undefined
 }
 
 /**
  * Runs `effect` under the policy: each attempt is cut at `attemptTimeout` or the budget's end (whichever
  * comes first); a failure the classifier deems retryable waits as `schedule` says and tries again, unless
- * the wait would end past the budget. Succeeds or fails with the attempts made, so callers can report them.
+ * the wait would end past the budget. Succeeds or fails with the attempts made, so callers can report them;
+ * fails with `onRetry`'s own failure, before waiting, when that hook fails.
  */
-export const retry = <A, E, R>(
+export const retry = <A, E, R, E2 = never>(
   effect: Effect.Effect<A, E, R>,
   policy: Resolved,
-  options: RetryOptions<E>
-): Effect.Effect<Succeeded<A>, Exhausted<E>, R> =>
+  options: RetryOptions<E, E2>
+): Effect.Effect<Succeeded<A>, Exhausted<E> | E2, R> =>
   Effect.gen(function*() {
     const budget = Duration.toMillis(policy.budget)
     const perAttempt = Duration.toMillis(policy.attemptTimeout)
@@ -191,7 +196,7 @@ export const retry = <A, E, R>(
       if (failedAt - start + delay >= budget) return yield* Effect.fail(exhausted)
       state = next
       if (options.onRetry !== undefined) {
-        yield* Effect.ignore(options.onRetry({ attempt: attempts, delay: Duration.millis(delay), error }))
+        yield* options.onRetry({ attempt: attempts, delay: Duration.millis(delay), error })
       }
       yield* Effect.sleep(Duration.millis(delay))
     }

@@ -61,13 +61,3 @@ export interface RunLedgerService {
 
 /** The run ledger port. */
 export class RunLedger extends Context.Tag("@sextant/runtime/RunLedger")<RunLedger, RunLedgerService>() {}
-
-/** Statuses a run never leaves. */
-export const terminalStatuses: ReadonlySet<RunStatus> = new Set(["success", "error", "max_iterations", "cancelled"])
-
-/** Statuses of a paused run. */
-export const pausedStatuses: ReadonlySet<RunStatus> = new Set([
-  "waiting_client_tool",
-  "waiting_approval",
-  "waiting_human_input"
-])

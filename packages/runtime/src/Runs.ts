@@ -3,7 +3,7 @@
  */
 import type { Effect } from "effect"
 import type { RecorderError, RunNotFound } from "./Errors.js"
-import * as Resume from "./internal/resume.js"
+import * as Cancel from "./internal/cancel.js"
 import type { Recorder } from "./Recorder.js"
 import type { RunLedger } from "./RunLedger.js"
 import type { CancelResult } from "./RunResult.js"
@@ -14,4 +14,4 @@ import type { CancelResult } from "./RunResult.js"
  */
 export const cancelRun: (
   runId: string
-) => Effect.Effect<CancelResult, RunNotFound | RecorderError, Recorder | RunLedger> = Resume.cancelRun
+) => Effect.Effect<CancelResult, RunNotFound | RecorderError, Recorder | RunLedger> = Cancel.cancelRun

@@ -48,7 +48,7 @@ const toResponse = (turn: ScriptedTurn, index: number, model: string): ModelResp
     model: turn.model ?? model,
     responseId: `scripted_${index + 1}`
   }
-  return { ...response, providerResponse: response as unknown as Json }
+  return { ...response, providerResponse: response }
 }
 
 const streamParts = (response: ModelResponse): ReadonlyArray<ModelStreamPart> => {

@@ -9,7 +9,7 @@ import {
   ScriptedModel,
   Tool
 } from "../src/index.js"
-import { weatherTool } from "./fixtures.js"
+import { testLayer, weatherTool } from "./fixtures.js"
 
 const configError = (config: Agent.AgentConfig) => Effect.flip(Agent.make(config))
 
@@ -85,13 +85,17 @@ describe("Agent.make validation", () => {
     }))
 
   it.effect("a client tool needs no handler", () =>
-    Effect.map(
-      Agent.make({
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({
         name: "a",
         instructions: "",
         tools: [Tool.make("ask", { description: "d", parameters: Schema.Struct({}), target: "client" })]
-      }),
-      (agent) => expect(agent.tools[0]!.target).toBe("client")
+      })
+      const paused = yield* agent.run("hi")
+      expect(paused.status).toBe("waiting_client_tool")
+      expect(paused.pendingCalls?.map((c) => [c.name, c.target])).toEqual([["ask", "client"]])
+    }).pipe(
+      Effect.provide(testLayer([{ toolCalls: [{ name: "ask", arguments: {} }] }]))
     ))
 })
 
@@ -102,8 +106,8 @@ describe("run options validation", () => {
       const cyclic: Record<string, unknown> = {}
       cyclic.self = cyclic
       const bad = [
-        [{ metadata: { at: 1n } as never }, "metadata", /\$\.at is a bigint/],
-        [{ metadata: cyclic as never }, "metadata", /circular/],
+        [{ metadata: { at: 1n } as never }, "metadata.at", /^metadata\.at: must be JSON, got a bigint$/],
+        [{ metadata: cyclic as never }, "metadata.self", /circular/],
         [{ metadata: [1, 2] as never }, "metadata", /JSON object/],
         [{ runId: "" }, "runId", /non-empty/],
         [{ tenantId: "x".repeat(256) }, "tenantId", /at most 255/]

@@ -89,6 +89,28 @@ describe("RetryPolicy", () => {
       expect(attempts).toBe(3)
     }))
 
+  it.effect("calls onRetry before each wait, and a failing onRetry ends the retries with its failure", () =>
+    Effect.gen(function*() {
+      const policy = RetryPolicy.resolve({}, defaults)
+      const seen: Array<[number, number]> = []
+      const recorded = flaky([{ kind: "transient" }, { kind: "transient" }])
+      const onRetry = (info: { attempt: number; delay: Duration.Duration }) =>
+        Effect.sync(() => seen.push([info.attempt, Duration.toMillis(info.delay)]))
+      const out = yield* runWithClock(RetryPolicy.retry(recorded.effect, policy, { ...classify, onRetry }), "1 minute")
+      expect(out).toEqual(Either.right({ value: "ok", attempts: 3 }))
+      expect(seen).toEqual([[1, 100], [2, 200]])
+
+      const unrecorded = flaky([{ kind: "transient" }, { kind: "transient" }])
+      const refuse = () => Effect.fail("not recorded" as const)
+      const out2 = yield* runWithClock(
+        RetryPolicy.retry(unrecorded.effect, policy, { ...classify, onRetry: refuse }),
+        "1 minute"
+      )
+      expect(out2).toEqual(Either.left("not recorded"))
+      // No second attempt was made after the hook failed.
+      expect(unrecorded.startedAt).toHaveLength(1)
+    }))
+
   it("validates settings, naming the field", () => {
     const bad = RetryPolicy.validate({ maxAttempts: 0 }, defaults)
     expect(Either.isLeft(bad) && bad.left.field).toBe("maxAttempts")

@@ -1,15 +1,17 @@
 /**
- * Tagged errors of the RunStore, matchable with `Effect.catchTag`.
+ * Tagged errors of the RunStore, matchable with `Effect.catchTag` (or `err._tag` on the Promise client).
+ * `RunNotFound` is the runtime's own error and `MigrationsPending` the recorder's: one error per condition
+ * across the packages.
  */
 import { Schema } from "effect"
 
 /** No run with this id is visible (it does not exist, or it belongs to a tenant outside the scope). */
-export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", {
-  runId: Schema.String,
-  message: Schema.String
-}) {}
+export { RunNotFound } from "@sextant/runtime"
 
-/** A query argument is malformed or out of range; `field` names it. */
+/** The database has no Sextant schema, or an older one: the message says how to migrate it. */
+export { MigrationsPending } from "@sextant/recorder"
+
+/** A query argument is malformed or out of range; `field` is its path (`limit`, `metadata.team`, `runId`). */
 export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQuery", {
   field: Schema.String,
   message: Schema.String
@@ -19,4 +21,10 @@ export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQue
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
+}) {}
+
+/** The SQLite file of a read-only store does not exist (a store never creates one); `path` is the file. */
+export class DatabaseNotFound extends Schema.TaggedError<DatabaseNotFound>()("DatabaseNotFound", {
+  path: Schema.String,
+  message: Schema.String
 }) {}

@@ -1,7 +1,9 @@
 /**
  * What the RunStore returns. Every record is plain JSON data: datetimes are RFC 3339 UTC strings
  * (`2026-01-02T03:04:05.678Z`), absent values are `null`, JSON columns come back parsed. Both SQL dialects
- * yield identical records. The schemas double as the read router's response schemas.
+ * yield identical records. The schemas double as the read router's response schemas. Every list that can grow
+ * is an object `{ items }` (a page adds its cursor), so it can gain fields (a cursor, a total) without breaking
+ * callers, and the Promise client and HTTP return the same shape.
  */
 import { HookEvent } from "@sextant/runtime"
 import { Schema } from "effect"
@@ -267,3 +269,31 @@ export const ExportedRun = Schema.Struct({
 }).annotations({ identifier: "ExportedRun" })
 /** One line of an export. */
 export type ExportedRun = typeof ExportedRun.Type
+
+const list = <S extends Schema.Schema.Any>(item: S, identifier: string) =>
+  Schema.Struct({ items: Schema.Array(item) }).annotations({ identifier })
+
+/** A run's messages in order. */
+export const TraceList = list(TraceEntry, "TraceList")
+/** A run's messages in order. */
+export type TraceList = typeof TraceList.Type
+
+/** A run's tool calls in start order. */
+export const ToolCallList = list(ToolCall, "ToolCallList")
+/** A run's tool calls in start order. */
+export type ToolCallList = typeof ToolCallList.Type
+
+/** A run's model calls in start order. */
+export const LlmCallList = list(LlmCall, "LlmCallList")
+/** A run's model calls in start order. */
+export type LlmCallList = typeof LlmCallList.Type
+
+/** A run's pause/resume pairs in order. */
+export const PauseList = list(PausePair, "PauseList")
+/** A run's pause/resume pairs in order. */
+export type PauseList = typeof PauseList.Type
+
+/** The groups of a usage rollup, ordered by their keys (one group of grand totals without `groupBy`). */
+export const UsageList = list(UsageGroup, "UsageList")
+/** The groups of a usage rollup. */
+export type UsageList = typeof UsageList.Type

@@ -1,106 +1,61 @@
 /**
  * The RunStore: typed, read-only queries over the six recorded tables — lists with filters and keyset
  * cursors, one run in full, its events (paged or live-tailed), messages, tool and model calls, pauses, its
- * family tree, usage rollups for billing and a streamed NDJSON export. It never writes.
+ * family tree, usage rollups for billing and a streamed NDJSON export. It never writes and never migrates.
  *
  * Use it as an Effect service (`RunStore.layer` over an `SqlClient`) or, without Effect, through
  * `await RunStore.fromDatabaseUrl(url)` (Promises, `close()`). A `scope: { tenantId }` given when the
  * store is made, or per call, restricts every query to that tenant: another tenant's run is `RunNotFound`.
+ * Every argument is decoded with the Schemas of `Options`: a bad one is `InvalidQuery` naming its path.
+ * Every list that can grow comes back as `{ items }` (a page adds its cursor), here and over HTTP alike.
  */
 import type { SqlClient } from "@effect/sql"
-import { Context, type Effect, Layer, type Stream } from "effect"
-import type { InvalidQuery, RunNotFound, StoreError } from "./Errors.js"
+import type { MigrationsPending } from "@sextant/recorder"
+import { Context, type Effect, Layer, type Schema, type Stream } from "effect"
+import type { DatabaseNotFound, InvalidQuery, RunNotFound, StoreError } from "./Errors.js"
 import * as facade from "./internal/facade.js"
 import * as internal from "./internal/store.js"
+import type * as Options from "./Options.js"
 import type {
   EventPage,
   ExportedRun,
-  LlmCall,
-  PausePair,
+  LlmCallList,
+  PauseList,
   RunDetail,
   RunPage,
-  RunStatus,
   RunTree,
   StoredEvent,
-  ToolCall,
-  TraceEntry,
-  UsageGroup,
-  UsageGroupBy
+  ToolCallList,
+  TraceList,
+  UsageList
 } from "./Records.js"
 
 /** A tenant restriction: only runs (and usage) of this tenant are visible. */
-export interface Scope {
-  readonly tenantId: string
-}
+export interface Scope extends Schema.Schema.Encoded<typeof Options.Scope> {}
 
-/** Options every method accepts. */
-export interface CallOptions {
-  /** Restricts this call to a tenant (in addition to the store's own scope, if any). */
-  readonly scope?: Scope | undefined
-}
+/** Options every method accepts (`scope` restricts this call to a tenant, within the store's own scope). */
+export interface CallOptions extends Schema.Schema.Encoded<typeof Options.CallOptions> {}
 
 /** A datetime argument: a `Date` or an ISO-8601 string with an offset (`Z` or `±hh:mm`). */
 export type Instant = Date | string
 
-/** Filters of `listRuns` and `exportRuns`; all are combined with AND. */
-export interface RunFilter extends CallOptions {
-  /** One status or several (an empty list matches nothing). */
-  readonly status?: RunStatus | ReadonlyArray<RunStatus> | undefined
-  readonly agentName?: string | undefined
-  readonly tenantId?: string | undefined
-  readonly parentRunId?: string | undefined
-  /** Runs created at or after this instant. */
-  readonly createdAfter?: Instant | undefined
-  /** Runs created strictly before this instant. */
-  readonly createdBefore?: Instant | undefined
-  /** Exact match on top-level metadata keys (`[A-Za-z0-9_.-]`, scalar values: string, number, boolean, null). */
-  readonly metadata?: { readonly [key: string]: string | number | boolean | null } | undefined
-  /** Case-insensitive substring of the agent name or the run id. */
-  readonly search?: string | undefined
-}
+/** Filters of `listRuns` and `exportRuns`; all are combined with AND (see `Options.RunFilter`). */
+export interface RunFilter extends Schema.Schema.Encoded<typeof Options.RunFilter> {}
 
-/** Filters and page of `listRuns`. */
-export interface ListRunsOptions extends RunFilter {
-  /** A `nextCursor` from the previous page. */
-  readonly cursor?: string | undefined
-  /** 1..1000, default 50. */
-  readonly limit?: number | undefined
-}
+/** Filters and page of `listRuns`: a `cursor` from the previous page, `limit` 1..1000 (default 50). */
+export interface ListRunsOptions extends Schema.Schema.Encoded<typeof Options.ListRunsOptions> {}
 
-/** Options of `getEvents`. */
-export interface GetEventsOptions extends CallOptions {
-  /** Events with a sequence index strictly greater than this. */
-  readonly after?: number | undefined
-  /** 1..1000, default 100. */
-  readonly limit?: number | undefined
-}
+/** Options of `getEvents`: events `after` a sequence index, `limit` 1..1000 (default 100). */
+export interface GetEventsOptions extends Schema.Schema.Encoded<typeof Options.GetEventsOptions> {}
 
-/** Options of `streamEvents`. */
-export interface StreamEventsOptions extends CallOptions {
-  /** Start after this sequence index (default: from the first event). */
-  readonly after?: number | undefined
-  /** Keep tailing after a terminal event (default false: the stream ends after it). */
-  readonly follow?: boolean | undefined
-  /** How often an idle tail polls, in ms (default 250). */
-  readonly pollIntervalMs?: number | undefined
-}
+/** Options of `streamEvents`: start `after` a sequence index, `follow` past the end, `pollIntervalMs` (250). */
+export interface StreamEventsOptions extends Schema.Schema.Encoded<typeof Options.StreamEventsOptions> {}
 
-/** Options of `getTraces`, `getToolCalls` and `getLlmCalls`. */
-export interface IterationOptions extends CallOptions {
-  /** Only rows of this iteration. */
-  readonly iteration?: number | undefined
-}
+/** Options of `getTraces`, `getToolCalls` and `getLlmCalls`: only rows of one `iteration`. */
+export interface IterationOptions extends Schema.Schema.Encoded<typeof Options.IterationOptions> {}
 
-/** Options of `usage`. */
-export interface UsageOptions extends CallOptions {
-  /** Dimensions to group by (none: one row of grand totals). */
-  readonly groupBy?: ReadonlyArray<UsageGroupBy> | undefined
-  /** Model calls recorded at or after this instant. */
-  readonly from?: Instant | undefined
-  /** Model calls recorded strictly before this instant. */
-  readonly to?: Instant | undefined
-  readonly tenantId?: string | undefined
-}
+/** Options of `usage`: `groupBy` dimensions, `from` (inclusive) / `to` (exclusive), `tenantId`. */
+export interface UsageOptions extends Schema.Schema.Encoded<typeof Options.UsageOptions> {}
 
 /** Errors of a per-run query. */
 export type RunQueryError = RunNotFound | InvalidQuery | StoreError
@@ -116,68 +71,75 @@ export interface RunStoreService {
   /** A live tail of a run's events: what is recorded, then new events as they land; ends after a terminal event unless `follow`. */
   readonly streamEvents: (runId: string, options?: StreamEventsOptions) => Stream.Stream<StoredEvent, RunQueryError>
   /** A run's messages in order. */
-  readonly getTraces: (
-    runId: string,
-    options?: IterationOptions
-  ) => Effect.Effect<ReadonlyArray<TraceEntry>, RunQueryError>
+  readonly getTraces: (runId: string, options?: IterationOptions) => Effect.Effect<TraceList, RunQueryError>
   /** A run's tool calls in start order. */
-  readonly getToolCalls: (
-    runId: string,
-    options?: IterationOptions
-  ) => Effect.Effect<ReadonlyArray<ToolCall>, RunQueryError>
+  readonly getToolCalls: (runId: string, options?: IterationOptions) => Effect.Effect<ToolCallList, RunQueryError>
   /** A run's model calls in start order. */
-  readonly getLlmCalls: (
-    runId: string,
-    options?: IterationOptions
-  ) => Effect.Effect<ReadonlyArray<LlmCall>, RunQueryError>
+  readonly getLlmCalls: (runId: string, options?: IterationOptions) => Effect.Effect<LlmCallList, RunQueryError>
   /** A run's pauses, each with the resume that ended it and the wait in ms. */
-  readonly getPauses: (runId: string, options?: CallOptions) => Effect.Effect<ReadonlyArray<PausePair>, RunQueryError>
+  readonly getPauses: (runId: string, options?: CallOptions) => Effect.Effect<PauseList, RunQueryError>
   /** A run's ancestors, descendants and the token/cost totals of its subtree (safe against parent cycles). */
   readonly getRunTree: (runId: string, options?: CallOptions) => Effect.Effect<RunTree, RunQueryError>
   /** Token, cost, run and model-call sums from `token_usage`, grouped by tenant, agent, model and/or UTC day. */
-  readonly usage: (options?: UsageOptions) => Effect.Effect<ReadonlyArray<UsageGroup>, InvalidQuery | StoreError>
+  readonly usage: (options?: UsageOptions) => Effect.Effect<UsageList, InvalidQuery | StoreError>
   /** Every matching run (newest first) with its events, traces, tool calls, model calls and usage rows, one per element. */
   readonly exportRecords: (filter?: RunFilter) => Stream.Stream<ExportedRun, InvalidQuery | StoreError>
   /** `exportRecords` as NDJSON: one JSON line (ending in `\n`) per run, in constant memory. */
   readonly exportRuns: (filter?: RunFilter) => Stream.Stream<string, InvalidQuery | StoreError>
 }
 
-/** Options of a store. */
-export interface RunStoreOptions {
-  /** Restricts every query of this store to one tenant. */
-  readonly scope?: Scope | undefined
-}
+/** Options of a store: a `scope` restricts every query of this store to one tenant. */
+export interface RunStoreOptions extends Schema.Schema.Encoded<typeof Options.RunStoreOptions> {}
+
+/** Why a store could not be made: its options are invalid, or the database has no (current) Sextant schema. */
+export type MakeError = InvalidQuery | MigrationsPending | StoreError
 
 /** The RunStore service. */
 export class RunStore extends Context.Tag("@sextant/store/RunStore")<RunStore, RunStoreService>() {
-  /** Makes a store over the `SqlClient` in context. */
-  static readonly make: (options?: RunStoreOptions) => Effect.Effect<RunStoreService, never, SqlClient.SqlClient> =
+  /** Makes a store over the `SqlClient` in context; fails with `MigrationsPending` when the schema is missing or behind. */
+  static readonly make: (options?: RunStoreOptions) => Effect.Effect<RunStoreService, MakeError, SqlClient.SqlClient> =
     internal.make
   /** A store over the `SqlClient` in context. */
-  static readonly layer: Layer.Layer<RunStore, never, SqlClient.SqlClient> = Layer.effect(RunStore, internal.make())
+  static readonly layer: Layer.Layer<RunStore, MakeError, SqlClient.SqlClient> = Layer.effect(RunStore, internal.make())
   /** A store over the `SqlClient` in context, with options (a tenant scope). */
-  static readonly layerWith = (options: RunStoreOptions): Layer.Layer<RunStore, never, SqlClient.SqlClient> =>
+  static readonly layerWith = (options: RunStoreOptions): Layer.Layer<RunStore, MakeError, SqlClient.SqlClient> =>
     Layer.effect(RunStore, internal.make(options))
-  /** Opens a database URL (`sqlite:…`, `postgres://…`) and returns a Promise store; call `close()` when done. */
+  /**
+   * Opens a database URL (`sqlite:…`, `postgres://…`) read-only and returns a Promise store; call `close()` when
+   * done. A SQLite file that does not exist is `DatabaseNotFound` (never created); a database without the
+   * current Sextant schema is `MigrationsPending` (never migrated).
+   */
   static readonly fromDatabaseUrl: (url: string, options?: RunStoreOptions) => Promise<RunStoreClient> =
     facade.fromDatabaseUrl
   /** A Promise store over an existing service (the caller owns its resources; `close()` does nothing). */
   static readonly fromService: (service: RunStoreService) => RunStoreClient = facade.fromService
 }
 
+/** Errors `fromDatabaseUrl` rejects with, besides those of `make` (see `@sextant/recorder`'s `DatabaseUrlError`). */
+export type OpenError = MakeError | DatabaseNotFound
+
 /** The RunStore for hosts without Effect: the same methods returning Promises (rejecting with the tagged errors). */
 export interface RunStoreClient {
+  /** See `RunStoreService.listRuns`. */
   readonly listRuns: (options?: ListRunsOptions) => Promise<RunPage>
+  /** See `RunStoreService.getRun`. */
   readonly getRun: (runId: string, options?: CallOptions) => Promise<RunDetail>
+  /** See `RunStoreService.getEvents`. */
   readonly getEvents: (runId: string, options?: GetEventsOptions) => Promise<EventPage>
   /** An async iterable; breaking out of the loop stops the tail. */
   readonly streamEvents: (runId: string, options?: StreamEventsOptions) => AsyncIterable<StoredEvent>
-  readonly getTraces: (runId: string, options?: IterationOptions) => Promise<ReadonlyArray<TraceEntry>>
-  readonly getToolCalls: (runId: string, options?: IterationOptions) => Promise<ReadonlyArray<ToolCall>>
-  readonly getLlmCalls: (runId: string, options?: IterationOptions) => Promise<ReadonlyArray<LlmCall>>
-  readonly getPauses: (runId: string, options?: CallOptions) => Promise<ReadonlyArray<PausePair>>
+  /** See `RunStoreService.getTraces`. */
+  readonly getTraces: (runId: string, options?: IterationOptions) => Promise<TraceList>
+  /** See `RunStoreService.getToolCalls`. */
+  readonly getToolCalls: (runId: string, options?: IterationOptions) => Promise<ToolCallList>
+  /** See `RunStoreService.getLlmCalls`. */
+  readonly getLlmCalls: (runId: string, options?: IterationOptions) => Promise<LlmCallList>
+  /** See `RunStoreService.getPauses`. */
+  readonly getPauses: (runId: string, options?: CallOptions) => Promise<PauseList>
+  /** See `RunStoreService.getRunTree`. */
   readonly getRunTree: (runId: string, options?: CallOptions) => Promise<RunTree>
-  readonly usage: (options?: UsageOptions) => Promise<ReadonlyArray<UsageGroup>>
+  /** See `RunStoreService.usage`. */
+  readonly usage: (options?: UsageOptions) => Promise<UsageList>
   /** NDJSON lines, one per run; pipe it with `Readable.from(store.exportRuns(filter))`. */
   readonly exportRuns: (filter?: RunFilter) => AsyncIterable<string>
   /** The Effect service behind this client (the read router uses it directly). */

@@ -3,6 +3,8 @@
  */
 /** Tagged errors. */
 export * from "./Errors.js"
+/** The store's arguments as Schemas (also the read router's parameter schemas). */
+export * as Options from "./Options.js"
 /** The records the store returns (also the read router's response schemas). */
 export * as Records from "./Records.js"
 /** The RunStore service, its layer and its Promise facade. */

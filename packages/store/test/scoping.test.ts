@@ -43,8 +43,8 @@ for (const dialect of dialects) {
           expect(fullTree.children.map((c) => c.run.id)).toEqual([s.child1, s.child2, foreignChild])
 
           const usage = yield* acme.usage({ groupBy: ["tenant"] })
-          expect(usage.map((g) => g.tenantId)).toEqual(["acme"])
-          expect(yield* acme.usage({ groupBy: ["tenant"], tenantId: "globex" })).toEqual([])
+          expect(usage.items.map((g) => g.tenantId)).toEqual(["acme"])
+          expect(yield* acme.usage({ groupBy: ["tenant"], tenantId: "globex" })).toEqual({ items: [] })
 
           const exported = Chunk.toArray(yield* Stream.runCollect(acme.exportRecords()))
           expect(exported.length).toBe(7)
@@ -55,7 +55,9 @@ for (const dialect of dialects) {
           expect(ids((yield* unscoped.listRuns({ scope })).items)).toEqual([foreignChild, s.failed])
           expect((yield* Effect.flip(unscoped.getRun(s.weather1, { scope })))._tag).toBe("RunNotFound")
           expect((yield* unscoped.getRun(s.failed, { scope })).id).toBe(s.failed)
-          expect((yield* unscoped.usage({ groupBy: ["tenant"], scope })).map((g) => g.tenantId)).toEqual(["globex"])
+          expect((yield* unscoped.usage({ groupBy: ["tenant"], scope })).items.map((g) => g.tenantId)).toEqual([
+            "globex"
+          ])
           // Two scopes combine with AND: a call cannot widen the store's scope.
           expect((yield* Effect.flip(acme.getRun(s.failed, { scope })))._tag).toBe("RunNotFound")
           expect((yield* acme.listRuns({ scope })).total).toBe(0)

@@ -69,7 +69,7 @@ for (const dialect of dialects) {
           expect(yield* field({ createdAfter: "2026-01-01T00:00:00" })).toBe("createdAfter")
           expect(yield* field({ createdBefore: "yesterday" })).toBe("createdBefore")
           expect(yield* field({ metadata: { "bad key": 1 } })).toBe("metadata")
-          expect(yield* field({ metadata: { nested: { a: 1 } } as never })).toBe("metadata")
+          expect(yield* field({ metadata: { nested: { a: 1 } } as never })).toBe("metadata.nested")
           expect(yield* field({ scope: { tenantId: "" } })).toBe("scope.tenantId")
         }))
 
@@ -175,11 +175,11 @@ for (const dialect of dialects) {
         Effect.gen(function*() {
           const store = yield* RunStore
           const s = yield* SeededRuns
-          const traces = yield* store.getTraces(s.weather1)
+          const traces = (yield* store.getTraces(s.weather1)).items
           expect(traces.map((t) => t.role)).toEqual(["user", "assistant", "tool", "assistant"])
           expect(traces.map((t) => t.orderIndex)).toEqual([0, 1, 2, 3])
           expect(traces[2]).toMatchObject({ toolName: "get_weather", isError: false })
-          const tools = yield* store.getToolCalls(s.weather1)
+          const tools = (yield* store.getToolCalls(s.weather1)).items
           expect(tools).toHaveLength(1)
           expect(tools[0]).toMatchObject({
             toolName: "get_weather",
@@ -189,7 +189,7 @@ for (const dialect of dialects) {
             success: true,
             error: null
           })
-          const llm = yield* store.getLlmCalls(s.weather1)
+          const llm = (yield* store.getLlmCalls(s.weather1)).items
           expect(llm.map((c) => [c.iteration, c.status, c.inputTokens])).toEqual([[1, "completed", 50], [
             2,
             "completed",
@@ -197,10 +197,10 @@ for (const dialect of dialects) {
           ]])
           expect(llm[0]!.semanticRequest).not.toBeNull()
           expect(llm[1]).toMatchObject({ cacheWriteTokens: 7, costUsd: 0.002, finishReason: "stop" })
-          const second = yield* store.getLlmCalls(s.weather1, { iteration: 2 })
+          const second = (yield* store.getLlmCalls(s.weather1, { iteration: 2 })).items
           expect(second.map((c) => c.id)).toEqual([llm[1]!.id])
-          expect(yield* store.getToolCalls(s.weather1, { iteration: 2 })).toEqual([])
-          const firstTraces = yield* store.getTraces(s.weather1, { iteration: 1 })
+          expect(yield* store.getToolCalls(s.weather1, { iteration: 2 })).toEqual({ items: [] })
+          const firstTraces = (yield* store.getTraces(s.weather1, { iteration: 1 })).items
           expect(firstTraces.every((t) => t.iteration === 1)).toBe(true)
           expect(yield* Effect.flip(store.getLlmCalls(s.weather1, { iteration: -1 }))).toMatchObject({
             field: "iteration"
@@ -212,7 +212,7 @@ for (const dialect of dialects) {
         Effect.gen(function*() {
           const store = yield* RunStore
           const s = yield* SeededRuns
-          const pauses = yield* store.getPauses(s.paused)
+          const pauses = (yield* store.getPauses(s.paused)).items
           expect(pauses).toHaveLength(1)
           const p = pauses[0]!
           expect(p).toMatchObject({
@@ -227,7 +227,7 @@ for (const dialect of dialects) {
           expect(p.resumeSequenceIndex).toBe(p.pauseSequenceIndex + 1)
           expect(p.waitMs).toBe(Date.parse(p.resumedAt!) - Date.parse(p.pausedAt))
           expect(p.waitMs).toBeGreaterThanOrEqual(0)
-          expect(yield* store.getPauses(s.weather1)).toEqual([])
+          expect(yield* store.getPauses(s.weather1)).toEqual({ items: [] })
           expect((yield* store.getRun(s.paused)).status).toBe("success")
         }))
 
@@ -297,7 +297,7 @@ for (const dialect of dialects) {
               e.calls++
               expected.set(k, e)
             }
-            const groups = yield* store.usage({ groupBy: by })
+            const groups = (yield* store.usage({ groupBy: by })).items
             expect(groups.length).toBe(expected.size)
             for (const g of groups) {
               const k = JSON.stringify(by.map((d) =>
@@ -316,13 +316,15 @@ for (const dialect of dialects) {
               expect(g.costUsd).toBeCloseTo(e.cost, 10)
             }
           }
-          const acme = yield* store.usage({ groupBy: ["tenant"], tenantId: "acme" })
+          const acme = (yield* store.usage({ groupBy: ["tenant"], tenantId: "acme" })).items
           expect(acme.map((g) =>
             g.tenantId
           )).toEqual(["acme"])
           const none = yield* store.usage({ from: "2000-01-01T00:00:00Z", to: "2000-01-02T00:00:00Z" })
-          expect(none).toMatchObject([{ inputTokens: 0, runCount: 0, modelCallCount: 0 }])
-          expect(yield* Effect.flip(store.usage({ groupBy: ["week" as never] }))).toMatchObject({ field: "groupBy" })
+          expect(none).toMatchObject({ items: [{ inputTokens: 0, runCount: 0, modelCallCount: 0 }] })
+          expect(yield* Effect.flip(store.usage({ groupBy: ["week" as never] }))).toMatchObject({
+            field: "groupBy[0]"
+          })
           expect(yield* Effect.flip(store.usage({ from: "soon" }))).toMatchObject({ field: "from" })
         }))
 
@@ -338,9 +340,9 @@ for (const dialect of dialects) {
             const id = parsed.run.id
             expect(parsed.run).toEqual(yield* store.getRun(id))
             expect(parsed.events).toEqual((yield* store.getEvents(id, { limit: 1000 })).items)
-            expect(parsed.traces).toEqual(yield* store.getTraces(id))
-            expect(parsed.toolCalls).toEqual(yield* store.getToolCalls(id))
-            expect(parsed.llmCalls).toEqual(yield* store.getLlmCalls(id))
+            expect(parsed.traces).toEqual((yield* store.getTraces(id)).items)
+            expect(parsed.toolCalls).toEqual((yield* store.getToolCalls(id)).items)
+            expect(parsed.llmCalls).toEqual((yield* store.getLlmCalls(id)).items)
             expect(parsed.usage.length).toBe(parsed.run.totals.modelCallCount)
           }
           const red = Chunk.toArray(yield* Stream.runCollect(store.exportRecords({ metadata: { team: "red" } })))

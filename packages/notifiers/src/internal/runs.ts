@@ -1,21 +1,3 @@
-import { HookEvent, type StreamEvent } from "@sextant/runtime"
-
-/** Terminal events: after one of these a run produces nothing more (a pause is not terminal). */
-const terminalTags: ReadonlySet<string> = new Set([
-  "RunCompleted",
-  "RunFailed",
-  "RunCancelled",
-  "RunInterrupted",
-  "RunAbandoned"
-])
-
-/** Whether an event ends a run for good. */
-export const isTerminal = (event: { readonly _tag: string }): boolean => terminalTags.has(event._tag)
-
-/** Whether an event ends a run segment (terminal or paused). */
-export const isSegmentEnd = (event: StreamEvent.StreamEvent): boolean =>
-  event._tag !== "TextDelta" && event._tag !== "ToolArgumentsDelta" && HookEvent.isSegmentEnd(event)
-
 /**
  * Per-run state kept by a notifier, bounded so that runs whose end is never seen (a crashed process, a run
  * resumed elsewhere) cannot grow it forever: past `limit` entries the oldest is evicted.

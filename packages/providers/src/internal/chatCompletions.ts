@@ -5,7 +5,6 @@
 import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
 import {
   type HookEvent,
-  LanguageModel,
   type LanguageModelService,
   ModelError,
   type ModelRequest,
@@ -14,12 +13,13 @@ import {
   type ModelToolCall,
   type RecorderError
 } from "@sextant/runtime"
-import { Effect, Either, ParseResult, Redacted, Schema, Stream } from "effect"
-import { malformedError, transportError } from "./errors.js"
+import type { RetryPolicy } from "@sextant/runtime"
+import { Effect, Either, type ParseResult, Redacted, Schema, Stream } from "effect"
+import { malformedError, parseSummary, transportError } from "./errors.js"
 import { type CallCapture, CurrentCall, instrument, makeCapture } from "./http.js"
 import { jsonOrText } from "./json.js"
-import type { ResolvedRetry } from "./retry.js"
-import { scrubber } from "./scrub.js"
+import { credentialValues, scrubber } from "./scrub.js"
+import { seal } from "./seal.js"
 import { SseParser } from "./sse.js"
 import * as Usage from "./usage.js"
 
@@ -33,7 +33,7 @@ export interface ChatCompletionsSettings {
   readonly apiKey: Redacted.Redacted | undefined
   readonly headers: Readonly<Record<string, string>>
   readonly body: Readonly<Record<string, Json>>
-  readonly retry: ResolvedRetry
+  readonly retry: RetryPolicy.Resolved
 }
 
 const nullable = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
@@ -137,12 +137,14 @@ const withMeta = (
   return response
 }
 
-const describeParse = (error: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(error)
+const describeParse = (error: ParseResult.ParseError) =>
+  `the response does not match the chat-completions format: ${parseSummary(error)}`
 
 /** A chat-completions model behind the kernel's `LanguageModel` port. */
 export const make = (settings: ChatCompletionsSettings) =>
   Effect.map(HttpClient.HttpClient, (base): LanguageModelService => {
-    const client = instrument(settings.retry, scrubber([settings.apiKey]))(base)
+    const scrub = scrubber([settings.apiKey, ...credentialValues(settings.headers)])
+    const client = instrument({ retry: settings.retry, scrub })(base)
     const { provider } = settings
     const post = (request: ModelRequest, stream: boolean) =>
       HttpClientRequest.post(`${settings.baseUrl.replace(/\/+$/, "")}/chat/completions`).pipe(
@@ -158,7 +160,7 @@ export const make = (settings: ChatCompletionsSettings) =>
         call.failure ??
           (error._tag === "ModelError" || error._tag === "RecorderError"
             ? error
-            : transportError(provider, error.message, 1))
+            : transportError(provider, error.description ?? error.reason, 1))
 
     const generate = (request: ModelRequest) =>
       Effect.suspend(() => {
@@ -281,5 +283,5 @@ export const make = (settings: ChatCompletionsSettings) =>
         )
       })
 
-    return LanguageModel.make({ provider, model: settings.model, generate, stream })
+    return seal({ provider, model: settings.model, generate, stream }, scrub)
   })

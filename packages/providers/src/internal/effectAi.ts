@@ -6,7 +6,6 @@
 import type { LanguageModel as AiLanguageModel, Response } from "@effect/ai"
 import {
   type HookEvent,
-  LanguageModel,
   type LanguageModelService,
   ModelError,
   type ModelRequest,
@@ -133,93 +132,92 @@ const options = (request: ModelRequest) => ({
 })
 
 /** Adapts an `@effect/ai` model to the kernel's `LanguageModel` port. */
-export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): LanguageModelService =>
-  LanguageModel.make({
-    provider: vendor.provider,
-    model: vendor.model,
-    generate: (request) =>
-      Effect.suspend(() => {
-        const unsupported = unsupportedTools(vendor, request)
-        if (unsupported !== undefined) return Effect.fail(unsupported)
-        const call = makeCapture(vendor.provider, request)
-        return model.generateText(options(request)).pipe(
-          Effect.provideService(CurrentCall, call),
-          Effect.mapError((error) => call.failure ?? fromAiError(vendor.provider, error)),
-          Effect.flatMap((answer) => {
-            if (call.failure !== undefined) return Effect.fail(call.failure)
-            const state = collected()
-            for (const part of answer.content) collect(state, part)
-            return Effect.succeed(toResponse(vendor, state, call, state.finishReason ?? "unknown"))
-          })
-        )
-      }),
-    stream: (request) =>
-      Stream.suspend(() => {
-        const unsupported = unsupportedTools(vendor, request)
-        if (unsupported !== undefined) return Stream.fail(unsupported)
-        const call = makeCapture(vendor.provider, request)
-        const state = collected()
-        const indexes = new Map<string, number>()
-        const deltas = (part: AnyPart): Effect.Effect<ReadonlyArray<ModelStreamPart>, ModelError> => {
-          const error = collect(state, part)
-          if (error !== undefined) return Effect.fail(streamedError(vendor.provider, error))
-          switch (part.type) {
-            case "text-delta":
-              return Effect.succeed(part.delta === "" ? [] : [{ _tag: "TextDelta", delta: part.delta }])
-            case "tool-params-start": {
-              if (part.providerExecuted) return Effect.succeed([])
-              const index = indexes.size
-              indexes.set(part.id, index)
-              return Effect.succeed([{
+export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): LanguageModelService => ({
+  provider: vendor.provider,
+  model: vendor.model,
+  generate: (request) =>
+    Effect.suspend(() => {
+      const unsupported = unsupportedTools(vendor, request)
+      if (unsupported !== undefined) return Effect.fail(unsupported)
+      const call = makeCapture(vendor.provider, request)
+      return model.generateText(options(request)).pipe(
+        Effect.provideService(CurrentCall, call),
+        Effect.mapError((error) => call.failure ?? fromAiError(vendor.provider, error, call)),
+        Effect.flatMap((answer) => {
+          if (call.failure !== undefined) return Effect.fail(call.failure)
+          const state = collected()
+          for (const part of answer.content) collect(state, part)
+          return Effect.succeed(toResponse(vendor, state, call, state.finishReason ?? "unknown"))
+        })
+      )
+    }),
+  stream: (request) =>
+    Stream.suspend(() => {
+      const unsupported = unsupportedTools(vendor, request)
+      if (unsupported !== undefined) return Stream.fail(unsupported)
+      const call = makeCapture(vendor.provider, request)
+      const state = collected()
+      const indexes = new Map<string, number>()
+      const deltas = (part: AnyPart): Effect.Effect<ReadonlyArray<ModelStreamPart>, ModelError> => {
+        const error = collect(state, part)
+        if (error !== undefined) return Effect.fail(streamedError(vendor.provider, error))
+        switch (part.type) {
+          case "text-delta":
+            return Effect.succeed(part.delta === "" ? [] : [{ _tag: "TextDelta", delta: part.delta }])
+          case "tool-params-start": {
+            if (part.providerExecuted) return Effect.succeed([])
+            const index = indexes.size
+            indexes.set(part.id, index)
+            return Effect.succeed([{
+              _tag: "ToolCallDelta",
+              index,
+              id: part.id,
+              name: part.name,
+              argumentsDelta: ""
+            }])
+          }
+          case "tool-params-delta": {
+            const index = indexes.get(part.id)
+            return Effect.succeed(
+              index === undefined ? [] : [{ _tag: "ToolCallDelta", index, argumentsDelta: part.delta }]
+            )
+          }
+          case "tool-call": {
+            // A call that arrived whole (no argument deltas before it) is passed on as one delta.
+            if (part.providerExecuted || indexes.has(part.id)) return Effect.succeed([])
+            const index = indexes.size
+            indexes.set(part.id, index)
+            return Effect.succeed([
+              {
                 _tag: "ToolCallDelta",
                 index,
                 id: part.id,
                 name: part.name,
-                argumentsDelta: ""
-              }])
-            }
-            case "tool-params-delta": {
-              const index = indexes.get(part.id)
-              return Effect.succeed(
-                index === undefined ? [] : [{ _tag: "ToolCallDelta", index, argumentsDelta: part.delta }]
-              )
-            }
-            case "tool-call": {
-              // A call that arrived whole (no argument deltas before it) is passed on as one delta.
-              if (part.providerExecuted || indexes.has(part.id)) return Effect.succeed([])
-              const index = indexes.size
-              indexes.set(part.id, index)
-              return Effect.succeed([
-                {
-                  _tag: "ToolCallDelta",
-                  index,
-                  id: part.id,
-                  name: part.name,
-                  argumentsDelta: JSON.stringify(part.params)
-                }
-              ])
-            }
-            default:
-              return Effect.succeed([])
+                argumentsDelta: JSON.stringify(part.params)
+              }
+            ])
           }
+          default:
+            return Effect.succeed([])
         }
-        const parts = model.streamText(options(request)).pipe(
-          Stream.mapError((error) => call.failure ?? fromAiError(vendor.provider, error)),
-          Stream.mapConcatEffect(deltas),
-          Stream.mapError((error) => call.failure ?? error)
-        )
-        // A stream that stops before the vendor's final event (`response.completed`, `message_stop`) was cut
-        // short: its text and calls may be partial, so it is not passed on as an answer.
-        const done = Stream.fromEffect(Effect.suspend(() =>
-          call.failure !== undefined
-            ? Effect.fail(call.failure)
-            : state.finishReason === undefined
-            ? Effect.fail(malformedError(vendor.provider, "the stream ended before its final event"))
-            : Effect.succeed<ModelStreamPart>({
-              _tag: "Done",
-              response: toResponse(vendor, state, call, state.finishReason)
-            })
-        ))
-        return Stream.concat(parts, done).pipe(Stream.provideService(CurrentCall, call))
-      })
-  })
+      }
+      const parts = model.streamText(options(request)).pipe(
+        Stream.mapError((error) => call.failure ?? fromAiError(vendor.provider, error, call)),
+        Stream.mapConcatEffect(deltas),
+        Stream.mapError((error) => call.failure ?? error)
+      )
+      // A stream that stops before the vendor's final event (`response.completed`, `message_stop`) was cut
+      // short: its text and calls may be partial, so it is not passed on as an answer.
+      const done = Stream.fromEffect(Effect.suspend(() =>
+        call.failure !== undefined
+          ? Effect.fail(call.failure)
+          : state.finishReason === undefined
+          ? Effect.fail(malformedError(vendor.provider, "the stream ended before its final event"))
+          : Effect.succeed<ModelStreamPart>({
+            _tag: "Done",
+            response: toResponse(vendor, state, call, state.finishReason)
+          })
+      ))
+      return Stream.concat(parts, done).pipe(Stream.provideService(CurrentCall, call))
+    })
+})

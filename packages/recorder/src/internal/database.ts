@@ -24,6 +24,11 @@ export interface DatabaseOptions {
   readonly maxConnections?: number | undefined
   /** Postgres `application_name` (default "sextant"). */
   readonly applicationName?: string | undefined
+  /**
+   * Opens SQLite read-only: the file must exist, nothing is created and nothing migrated (the RunStore's mode).
+   * Postgres is opened as usual; a reader issues no writes.
+   */
+  readonly readOnly?: boolean | undefined
 }
 
 const INT8_OID = 20
@@ -41,6 +46,7 @@ const sqliteLayer = (filename: string, options: DatabaseOptions) => {
       const sql = yield* SqlClient.SqlClient
       const busy = Math.max(0, Math.floor(options.busyTimeoutMs ?? 100))
       yield* sql.unsafe(`PRAGMA busy_timeout = ${busy}`)
+      if (options.readOnly === true) return
       yield* sql.unsafe(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`)
       yield* sql.unsafe("PRAGMA foreign_keys = ON")
       yield* Migrations.run
@@ -48,14 +54,16 @@ const sqliteLayer = (filename: string, options: DatabaseOptions) => {
   )
   const client = Layer.scopedContext(
     Effect.gen(function*() {
-      if (filename !== ":memory:") {
+      if (filename !== ":memory:" && options.readOnly !== true) {
         yield* Effect.try({
           try: () => mkdirSync(dirname(filename), { recursive: true }),
           catch: (cause) => new SqlError.SqlError({ cause, message: `cannot create the directory of ${filename}` })
         })
       }
       // Opening a file that cannot be opened is a defect in the driver layer; make it a typed error.
-      const made = yield* SqliteClient.make({ filename }).pipe(
+      // Read-only: no WAL switch (a write); a database the recorder made is in WAL mode already.
+      const readOnly = options.readOnly === true ? { readonly: true, disableWAL: true } : {}
+      const made = yield* SqliteClient.make({ filename, ...readOnly }).pipe(
         Effect.catchAllDefect((cause) =>
           new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
         )

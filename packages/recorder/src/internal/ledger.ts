@@ -1,11 +1,11 @@
 import { SqlClient } from "@effect/sql"
 import {
   type HookEvent,
+  Lifecycle,
   RecorderError,
   type RecorderOperation,
   type RunLedgerService,
-  type StoredRun,
-  terminalStatuses
+  type StoredRun
 } from "@sextant/runtime"
 import { Effect, Either, Option } from "effect"
 import { stringify } from "./json.js"
@@ -156,7 +156,7 @@ export const makeLedger = (retry: RetryPolicy): Effect.Effect<RunLedgerService, 
           sql`UPDATE agent_runs SET cancel_requested = ${
             sql.onDialectOrElse({ pg: () => sql.literal("TRUE"), orElse: () => sql.literal("1") })
           }, updated_at = ${now()}
-            WHERE id = ${runId} AND status NOT IN ${sql.in([...terminalStatuses])} RETURNING id`.pipe(
+            WHERE id = ${runId} AND status NOT IN ${sql.in([...Lifecycle.terminalStatuses])} RETURNING id`.pipe(
             Effect.map((rows) => rows.length === 1)
           )
         ),

@@ -6,20 +6,21 @@ import type { RunState } from "./runState.js"
  * After a model call: records `budget.threshold` once per warning fraction per run (remembered across
  * pauses) and `budget.exceeded` once, for the token and the cost limit. Tokens count input + output.
  */
-export const checkBudget = (state: RunState, iteration: number): Effect.Effect<void, RecorderError> =>
-  Effect.gen(function*() {
-    const budget = state.agent.budget
-    if (budget === undefined) return
+export const checkBudget = (state: RunState, iteration: number): Effect.Effect<void, RecorderError> => {
+  const budget = state.agent.budget
+  if (budget === undefined) return Effect.void
+  return Effect.gen(function*() {
+    const usage = state.totals.usage
     const measures: Array<{ kind: "tokens" | "cost"; used: number; limit: number }> = []
     if (budget.maxTokens !== undefined) {
       measures.push({
         kind: "tokens",
-        used: state.usage.inputTokens + state.usage.outputTokens,
+        used: usage.inputTokens + usage.outputTokens,
         limit: budget.maxTokens
       })
     }
-    if (budget.maxCostUsd !== undefined && state.usage.costUsd !== undefined) {
-      measures.push({ kind: "cost", used: state.usage.costUsd, limit: budget.maxCostUsd })
+    if (budget.maxCostUsd !== undefined && usage.costUsd !== undefined) {
+      measures.push({ kind: "cost", used: usage.costUsd, limit: budget.maxCostUsd })
     }
     for (const { kind, limit, used } of measures) {
       for (const fraction of budget.warnAt) {
@@ -37,6 +38,7 @@ export const checkBudget = (state: RunState, iteration: number): Effect.Effect<v
       }
     }
   })
+}
 
 /** Whether the budget stops the run before its next model call. */
 export const budgetStops = (state: RunState): boolean =>

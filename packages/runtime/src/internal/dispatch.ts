@@ -1,4 +1,9 @@
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Mailbox, Scope } from "effect"
+/**
+ * The notifier dispatcher: one bounded mailbox and one fiber per notifier (composites flattened), per-run
+ * notifiers attached in a child scope, and a drain on scope close that waits for every mailbox at once, under
+ * one deadline.
+ */
+import { Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, Fiber, Mailbox, Scope } from "effect"
 import {
   type DeliveryContext,
   type HandlerResult,
@@ -8,6 +13,10 @@ import {
   runHandler
 } from "../Notifier.js"
 import type { StreamEvent } from "../StreamEvent.js"
+import { childrenOf, directHandlerOf } from "./notifierKeys.js"
+
+/** The key under which the `Notifiers` service carries its dispatcher (not part of its public type). */
+export const DispatcherKey: unique symbol = Symbol.for("@sextant/runtime/Notifiers/dispatcher")
 
 /** An event on its way to a notifier, with the run's trace context. */
 export interface Envelope {
@@ -16,31 +25,62 @@ export interface Envelope {
 }
 
 /** A running notifier: its mailbox, counters and fiber. */
-export interface Worker {
+interface Worker {
   readonly name: string
   /** Enqueues an event at once; a full mailbox drops (the newest, or the oldest when sliding) and counts. */
   readonly offer: (envelope: Envelope) => void
-  readonly stats: Effect.Effect<NotifierStats>
+  readonly stats: () => NotifierStats
+  /** Ends the mailbox and waits for it to drain up to the deadline, then interrupts what is left. */
+  readonly drain: Effect.Effect<void>
+}
+
+/** Notifiers attached to one run: offer its events, then release them (drained in the background). */
+export interface Attached {
+  readonly offer: (envelope: Envelope) => void
+  readonly release: Effect.Effect<void>
+}
+
+/** A dispatcher: its notifiers, per-run attachments and counters. */
+export interface Dispatcher {
+  /** Offers an event to every notifier of the dispatcher; never waits for a handler. */
+  readonly offer: (envelope: Envelope) => void
+  /** Starts per-run notifiers in a child scope of the dispatcher's. */
+  readonly attach: (notifiers: ReadonlyArray<Notifier>) => Effect.Effect<Attached>
+  /** Delivered, failed, timed-out and dropped counts per notifier name (released ones included). */
+  readonly stats: Effect.Effect<ReadonlyArray<NotifierStats>>
 }
 
 type Counters = { delivered: number; failed: number; timedOut: number; dropped: number }
 
 /** Leaves of a notifier tree: composites are flattened so every child gets its own mailbox. */
-export const leaves = (notifiers: ReadonlyArray<Notifier>): ReadonlyArray<Notifier> =>
-  notifiers.flatMap((n) => (n.children === undefined ? [n] : leaves(n.children)))
+const leaves = (notifiers: ReadonlyArray<Notifier>): ReadonlyArray<Notifier> =>
+  notifiers.flatMap((n) => {
+    const children = childrenOf(n)
+    return children === undefined ? [n] : leaves(children)
+  })
+
+/** Default time a closing scope waits for the mailboxes to drain. */
+export const defaultDrainTimeout = Duration.seconds(2)
 
 /**
- * Starts one mailbox and one fiber per notifier in `scope`. Closing the scope ends each mailbox, waits
- * for it to drain up to `drainTimeout`, then interrupts what is left (counted as dropped).
+ * Starts one worker per notifier in `scope`. Closing the scope ends every mailbox and waits for all of them
+ * concurrently up to `drainTimeout` (so N hung notifiers cost one deadline, not N), then interrupts the rest.
  */
-export const startWorkers = (
+const startWorkers = (
   notifiers: ReadonlyArray<Notifier>,
   scope: Scope.Scope,
-  options: {
-    readonly drainTimeout: Duration.Duration
-    readonly stats: Effect.Effect<ReadonlyArray<NotifierStats>>
-  }
-): Effect.Effect<ReadonlyArray<Worker>> => Effect.forEach(leaves(notifiers), (n) => startWorker(n, scope, options))
+  options: { readonly drainTimeout: Duration.Duration; readonly stats: Effect.Effect<ReadonlyArray<NotifierStats>> }
+): Effect.Effect<ReadonlyArray<Worker>> =>
+  Effect.gen(function*() {
+    const workers = yield* Effect.forEach(leaves(notifiers), (n) => startWorker(n, scope, options))
+    if (workers.length > 0) {
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.forEach(workers, (w) => w.drain, { concurrency: "unbounded", discard: true })
+      )
+    }
+    return workers
+  })
 
 /**
  * One notifier's worker. Deliveries run one at a time in a runner fiber; instead of a timer per event
@@ -82,14 +122,11 @@ const startWorker = (
       })
     // A handler that is a plain function finishing synchronously costs one call: no effect, no clock. What it
     // returns asynchronously (an Effect or a Promise) is awaited under the watchdog like any other handler.
+    const direct = directHandlerOf(notifier)
     const deliver = (envelope: Envelope): Effect.Effect<void> | undefined => {
       const context: DeliveryContext = { traceContext: envelope.traceContext, stats: options.stats }
-      const direct = notifier.handleDirect
       if (direct === undefined) {
-        return deliverEffect(
-          envelope,
-          Effect.suspend(() => notifier.handle(envelope.event, context))
-        )
+        return deliverEffect(envelope, Effect.suspend(() => notifier.handle(envelope.event, context)))
       }
       let out: HandlerResult
       try {
@@ -150,27 +187,24 @@ const startWorker = (
     })
     const fiber = yield* Effect.forkIn(supervisor, scope)
     const dog = yield* Effect.forkIn(watchdog, scope)
-    yield* Scope.addFinalizer(
-      scope,
-      Effect.gen(function*() {
-        yield* mailbox.end
-        // Finalizers run uninterruptibly: only an interruptible wait lets the deadline cut a mailbox still draining.
-        const drained = yield* Fiber.await(fiber).pipe(
-          Effect.interruptible,
-          Effect.timeout(options.drainTimeout),
-          Effect.option
-        )
-        yield* Fiber.interrupt(dog)
-        if (drained._tag === "None") {
-          yield* Fiber.interrupt(fiber)
-          if (running !== undefined) yield* Fiber.interrupt(running)
-          const left = yield* mailbox.size
-          counters.dropped += backlog.length + (current === undefined ? 0 : 1) +
-            (left._tag === "Some" ? left.value : 0)
-          yield* Effect.logWarning(`notifier '${notifier.name}' did not drain within its deadline`)
-        }
-      })
-    )
+    // Memoised: the dispatcher drains every live worker at once, and the worker's own scope asks again.
+    const drain = yield* Effect.cached(Effect.gen(function*() {
+      yield* mailbox.end
+      // Finalizers run uninterruptibly: only an interruptible wait lets the deadline cut a mailbox still draining.
+      const drained = yield* Fiber.await(fiber).pipe(
+        Effect.interruptible,
+        Effect.timeout(options.drainTimeout),
+        Effect.option
+      )
+      yield* Fiber.interrupt(dog)
+      if (drained._tag === "None") {
+        yield* Fiber.interrupt(fiber)
+        if (running !== undefined) yield* Fiber.interrupt(running)
+        const left = yield* mailbox.size
+        counters.dropped += backlog.length + (current === undefined ? 0 : 1) + (left._tag === "Some" ? left.value : 0)
+        yield* Effect.logWarning(`notifier '${notifier.name}' did not drain within its deadline`)
+      }
+    }))
     return {
       name: notifier.name,
       offer: (envelope) => {
@@ -178,12 +212,13 @@ const startWorker = (
         const full = mailbox.unsafeSize().pipe((size) => size._tag === "Some" && size.value >= notifier.capacity)
         if (!mailbox.unsafeOffer(envelope) || (full && notifier.strategy === "sliding")) counters.dropped++
       },
-      stats: Effect.sync(() => ({ name: notifier.name, ...counters }))
+      stats: () => ({ name: notifier.name, ...counters }),
+      drain
     }
   })
 
 /** Adds counters of notifiers that share a name. */
-export const mergeStats = (stats: ReadonlyArray<NotifierStats>): ReadonlyArray<NotifierStats> => {
+const mergeStats = (stats: ReadonlyArray<NotifierStats>): ReadonlyArray<NotifierStats> => {
   const byName = new Map<string, NotifierStats>()
   for (const s of stats) {
     const prev = byName.get(s.name)
@@ -201,5 +236,45 @@ export const mergeStats = (stats: ReadonlyArray<NotifierStats>): ReadonlyArray<N
   return [...byName.values()]
 }
 
-/** Default time a closing scope waits for each mailbox to drain. */
-export const defaultDrainTimeout = Duration.seconds(2)
+const offerAll = (workers: ReadonlyArray<Worker>) => (envelope: Envelope) => {
+  for (const w of workers) w.offer(envelope)
+}
+
+/**
+ * A dispatcher for `notifiers` in `scope`. Per-run notifiers get a child scope, released in the background so
+ * a run never waits for them; their counters are kept after release so the worker list does not grow.
+ */
+export const makeDispatcher = (
+  notifiers: ReadonlyArray<Notifier>,
+  scope: Scope.Scope,
+  drainTimeout: Duration.Duration
+): Effect.Effect<Dispatcher> =>
+  Effect.gen(function*() {
+    const live = new Set<Worker>()
+    let retired: ReadonlyArray<NotifierStats> = []
+    const stats = Effect.sync(() => mergeStats([...retired, ...[...live].map((w) => w.stats())]))
+    const root = yield* startWorkers(notifiers, scope, { drainTimeout, stats })
+    root.forEach((w) => live.add(w))
+    // Runs before the workers' own finalizers: the runtime's mailboxes and those of runs still draining all
+    // drain together, under one deadline.
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => Effect.forEach([...live], (w) => w.drain, { concurrency: "unbounded", discard: true }))
+    )
+    return {
+      offer: offerAll(root),
+      attach: (extra) =>
+        Effect.gen(function*() {
+          const child = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+          const attached = yield* startWorkers(extra, child, { drainTimeout, stats })
+          attached.forEach((w) => live.add(w))
+          const release = Effect.gen(function*() {
+            yield* Scope.close(child, Exit.void)
+            retired = mergeStats([...retired, ...attached.map((w) => w.stats())])
+            attached.forEach((w) => live.delete(w))
+          })
+          return { offer: offerAll(attached), release: Effect.asVoid(Effect.forkIn(release, scope)) }
+        }),
+      stats
+    }
+  })

@@ -1,49 +1,129 @@
 import { Either } from "effect"
 import type { Json } from "../HookEvent.js"
 
+/** Where a value stops being JSON, and what was found there (`a bigint`, `NaN`, `a Map`…). */
+export interface NotJson {
+  readonly path: ReadonlyArray<string | number>
+  readonly found: string
+}
+
+/** A marker standing in for a value JSON cannot hold (`[bigint 12]`), so a lossy copy stays readable. */
+type Replace = (problem: NotJson, marker: string) => Json
+
+class Stop extends Error {
+  constructor(readonly problem: NotJson) {
+    super(problem.found)
+  }
+}
+
+const strict: Replace = (problem) => {
+  throw new Stop(problem)
+}
+const lossy: Replace = (_, marker) => marker
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
 /**
- * Converts a value to JSON data, or says where and why it cannot be: functions, symbols, bigints,
- * non-finite numbers, cycles and class instances (Map, Set, …) that JSON would silently mangle.
- * `toJSON` is honoured (so Dates become ISO strings); `undefined` object fields are dropped as JSON does.
+ * Walks a value into JSON data. `toJSON` is honoured (Dates become ISO strings); `undefined` object fields are
+ * dropped and `undefined` array items become null, as `JSON.stringify` does. Everything else JSON would
+ * silently mangle (functions, symbols, bigints, non-finite numbers, cycles, class instances such as Map, a
+ * getter or `toJSON` that throws) goes to `replace`.
  */
-export const toJson = (value: unknown): Either.Either<Json, string> => {
+const walk = (value: unknown, replace: Replace): Json => {
   const seen = new Set<object>()
-  const walk = (v: unknown, path: string): Json => {
+  const unreadable = (path: ReadonlyArray<string | number>, error: unknown) =>
+    replace({ path, found: `unreadable (${describe(error)})` }, `[unreadable: ${describe(error)}]`)
+  const visit = (v: unknown, path: ReadonlyArray<string | number>, viaToJson = false): Json => {
     if (v === null || typeof v === "string" || typeof v === "boolean") return v
-    if (typeof v === "number") {
-      if (!Number.isFinite(v)) throw new NotJson(`${path} is ${v}, which JSON cannot represent`)
-      return v
-    }
     if (v === undefined) return null
-    if (typeof v !== "object") throw new NotJson(`${path} is a ${typeof v}`)
-    const withToJson = v as { toJSON?: unknown }
-    if (typeof withToJson.toJSON === "function") return walk((withToJson.toJSON as () => unknown)(), path)
-    if (seen.has(v)) throw new NotJson(`${path} is a circular reference`)
+    if (typeof v === "number") return Number.isFinite(v) ? v : replace({ path, found: String(v) }, `[number ${v}]`)
+    if (typeof v === "bigint") return replace({ path, found: "a bigint" }, `[bigint ${v}]`)
+    if (typeof v === "function") return replace({ path, found: "a function" }, `[function ${v.name}]`)
+    if (typeof v !== "object") return replace({ path, found: `a ${typeof v}` }, `[${typeof v}]`)
+    const toJSON = (v as { toJSON?: unknown }).toJSON
+    // As JSON.stringify does, `toJSON` is called once: its result is not asked again.
+    if (!viaToJson && typeof toJSON === "function") {
+      let converted: unknown
+      try {
+        converted = toJSON.call(v)
+      } catch (error) {
+        return unreadable(path, error)
+      }
+      return visit(converted, path, true)
+    }
+    if (seen.has(v)) return replace({ path, found: "a circular reference" }, "[circular]")
     seen.add(v)
     try {
-      if (Array.isArray(v)) return v.map((item, i) => walk(item, `${path}[${i}]`))
-      const proto = Object.getPrototypeOf(v)
-      if (proto !== Object.prototype && proto !== null) {
-        throw new NotJson(`${path} is a ${proto?.constructor?.name ?? "non-plain object"}`)
-      }
-      const out: Record<string, Json> = {}
-      for (const [k, item] of Object.entries(v)) {
-        if (item !== undefined) out[k] = walk(item, `${path}.${k}`)
-      }
-      return out
+      return Array.isArray(v) ? visitArray(v, path) : visitRecord(v, path)
     } finally {
       seen.delete(v)
     }
   }
+  const visitArray = (v: ReadonlyArray<unknown>, path: ReadonlyArray<string | number>): Json => {
+    const out: Array<Json> = []
+    for (let i = 0; i < v.length; i++) {
+      let item: unknown
+      try {
+        item = v[i]
+      } catch (error) {
+        out.push(unreadable([...path, i], error))
+        continue
+      }
+      out.push(visit(item, [...path, i]))
+    }
+    return out
+  }
+  const visitRecord = (v: object, path: ReadonlyArray<string | number>): Json => {
+    const proto = Object.getPrototypeOf(v)
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (proto as { constructor?: { name?: string } })?.constructor?.name || "non-plain object"
+      return replace({ path, found: `a ${name}` }, `[${name}]`)
+    }
+    const out: Record<string, Json> = {}
+    for (const key of Object.keys(v)) {
+      let item: unknown
+      try {
+        item = (v as Record<string, unknown>)[key]
+      } catch (error) {
+        out[key] = unreadable([...path, key], error)
+        continue
+      }
+      if (item !== undefined) out[key] = visit(item, [...path, key])
+    }
+    return out
+  }
   try {
-    return Either.right(walk(value, "$"))
-  } catch (e) {
-    if (e instanceof NotJson) return Either.left(`not JSON-serialisable: ${e.message}`)
-    throw e
+    return visit(value, [])
+  } catch (error) {
+    if (error instanceof Stop) throw error
+    // A Proxy whose traps throw while its prototype or keys are read.
+    return unreadable([], error)
   }
 }
 
-class NotJson extends Error {}
+/** Converts a value to JSON data, or says where it stops being JSON and what was found there. */
+export const toJsonAt = (value: unknown): Either.Either<Json, NotJson> => {
+  try {
+    return Either.right(walk(value, strict))
+  } catch (error) {
+    if (error instanceof Stop) return Either.left(error.problem)
+    return Either.left({ path: [], found: `unreadable (${describe(error)})` })
+  }
+}
+
+/** A JSON path as `$.a[0].b`. */
+export const jsonPath = (path: ReadonlyArray<string | number>): string =>
+  path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : `${out}.${key}`), "$")
+
+/** Converts a value to JSON data, or explains why it cannot be (`not JSON-serialisable: $.n is a bigint`). */
+export const toJson = (value: unknown): Either.Either<Json, string> =>
+  Either.mapLeft(toJsonAt(value), (p) => `not JSON-serialisable: ${jsonPath(p.path)} is ${p.found}`)
+
+/**
+ * A JSON copy of any value, with what JSON cannot hold replaced by a marked string (`[bigint 12]`,
+ * `[circular]`, `[Map]`, `[number NaN]`): for payloads the run records but never interprets.
+ */
+export const toJsonLossy = (value: unknown): Json => walk(value, lossy)
 
 /** A readable message for anything thrown or failed with. */
 export const describeError = (error: unknown): string => {

@@ -1,115 +1,120 @@
 import { Either } from "effect"
 import { RecorderError } from "../Errors.js"
-import { eventType, type HookEvent, type RunStatus } from "../HookEvent.js"
+import { eventType, type HookEvent, type Json, type PausedStatus, type RunStarted } from "../HookEvent.js"
+import * as Lifecycle from "../Lifecycle.js"
 import type { StoredRun } from "../RunLedger.js"
 
-type Mutable<A> = { -readonly [K in keyof A]: A[K] } & { submissionId?: string }
+/** One run as the memory recorder keeps it: the lifecycle record, its start fields and the ledger's flags. */
+interface Entry {
+  record: Lifecycle.RunRecord
+  readonly start: RunStarted
+  cancelRequested: boolean
+  submissionId?: string
+  submission?: Json
+}
 
-/** Runs folded from recorded events, with the same status rules the SQL recorder enforces. */
+const conflict = (event: HookEvent, message: string) =>
+  new RecorderError({
+    operation: "record",
+    eventType: eventType(event),
+    runId: event.runId,
+    sequenceIndex: event.sequenceIndex,
+    attempts: 1,
+    reason: "conflict",
+    message
+  })
+
+const toStored = ({ cancelRequested, record, start }: Entry): StoredRun => ({
+  runId: record.runId,
+  agentName: start.agentName,
+  status: record.status,
+  input: start.input,
+  delegationLevel: start.delegationLevel,
+  iterations: record.iterations,
+  usage: record.totals.usage,
+  lastSequenceIndex: record.lastSequenceIndex,
+  cancelRequested,
+  ...(start.tenantId === undefined ? {} : { tenantId: start.tenantId }),
+  ...(start.parentRunId === undefined ? {} : { parentRunId: start.parentRunId }),
+  ...(start.metadata === undefined ? {} : { metadata: start.metadata }),
+  ...(start.idempotencyKey === undefined ? {} : { idempotencyKey: start.idempotencyKey }),
+  ...(start.idempotencyFingerprint === undefined ? {} : { idempotencyFingerprint: start.idempotencyFingerprint }),
+  ...(record.answer === undefined ? {} : { answer: record.answer }),
+  ...(record.error === undefined ? {} : { error: record.error }),
+  ...(record.pauseState === undefined ? {} : { pauseState: record.pauseState })
+})
+
+/**
+ * Runs folded from recorded events by `Lifecycle.apply` (the same table every recorder applies), plus what
+ * the ledger adds: the unique idempotency key, the claim of a paused run and the cancel flag.
+ */
 export class MemoryRuns {
-  readonly runs = new Map<string, Mutable<StoredRun>>()
-  readonly byKey = new Map<string, string>()
+  private readonly entries = new Map<string, Entry>()
+  private readonly byKey = new Map<string, string>()
 
-  /** Applies an event; a status compare-and-swap miss or a duplicate run/key is a `conflict`. */
+  /** Applies an event; whatever the lifecycle refuses (and a second run with a used key) is a `conflict`. */
   apply(event: HookEvent): Either.Either<void, RecorderError> {
-    const conflict = (message: string) =>
-      Either.left(
-        new RecorderError({
-          operation: "record",
-          eventType: eventType(event),
-          runId: event.runId,
-          sequenceIndex: event.sequenceIndex,
-          attempts: 1,
-          reason: "conflict",
-          message
-        })
-      )
-    if (event._tag === "RunStarted") {
-      if (this.runs.has(event.runId)) return conflict(`run ${event.runId} already exists`)
-      if (event.idempotencyKey !== undefined && this.byKey.has(event.idempotencyKey)) {
-        return conflict(`idempotency key ${event.idempotencyKey} is already used`)
-      }
-      const run: Mutable<StoredRun> = {
-        runId: event.runId,
-        agentName: event.agentName,
-        status: "running",
-        input: event.input,
-        delegationLevel: event.delegationLevel,
-        iterations: 0,
-        usage: { inputTokens: 0, outputTokens: 0 },
-        lastSequenceIndex: event.sequenceIndex,
-        cancelRequested: false
-      }
-      if (event.tenantId !== undefined) run.tenantId = event.tenantId
-      if (event.parentRunId !== undefined) run.parentRunId = event.parentRunId
-      if (event.metadata !== undefined) run.metadata = event.metadata
-      if (event.idempotencyKey !== undefined) {
-        run.idempotencyKey = event.idempotencyKey
-        this.byKey.set(event.idempotencyKey, event.runId)
-      }
-      if (event.idempotencyFingerprint !== undefined) run.idempotencyFingerprint = event.idempotencyFingerprint
-      this.runs.set(event.runId, run)
+    const entry = this.entries.get(event.runId)
+    const next = Lifecycle.apply(entry?.record, event)
+    if (Either.isLeft(next)) return Either.left(conflict(event, next.left.message))
+    if (entry !== undefined) {
+      entry.record = next.right
       return Either.right(undefined)
     }
-    const run = this.runs.get(event.runId)
-    if (run === undefined) return conflict(`run ${event.runId} does not exist`)
-    if (event.sequenceIndex !== run.lastSequenceIndex + 1) {
-      return conflict(`sequence index ${event.sequenceIndex} does not follow ${run.lastSequenceIndex}`)
+    // Only `run.started` creates a run (the lifecycle refused anything else above).
+    const start = event as RunStarted
+    if (start.idempotencyKey !== undefined) {
+      if (this.byKey.has(start.idempotencyKey)) {
+        return Either.left(conflict(event, `idempotency key ${start.idempotencyKey} is already used`))
+      }
+      this.byKey.set(start.idempotencyKey, event.runId)
     }
-    const from = (allowed: ReadonlyArray<RunStatus>, to: RunStatus) => {
-      if (!allowed.includes(run.status)) return conflict(`run ${run.runId} is ${run.status}, not ${allowed.join("/")}`)
-      run.status = to
-      return Either.right(undefined)
+    this.entries.set(event.runId, { record: next.right, start, cancelRequested: false })
+    return Either.right(undefined)
+  }
+
+  /** The run, if it exists. */
+  get(runId: string): StoredRun | undefined {
+    const entry = this.entries.get(runId)
+    return entry === undefined ? undefined : toStored(entry)
+  }
+
+  /** The run started with this idempotency key, if any. */
+  findByIdempotencyKey(key: string): StoredRun | undefined {
+    const runId = this.byKey.get(key)
+    return runId === undefined ? undefined : this.get(runId)
+  }
+
+  /** Compare-and-swap of a paused run to `running`; a retried claim of the same submission wins again. */
+  claim(runId: string, expected: PausedStatus, submission: Json, submissionId: string): boolean {
+    const entry = this.entries.get(runId)
+    if (entry === undefined) return false
+    if (entry.record.status === "running" && entry.submissionId === submissionId) return true
+    if (entry.record.status !== expected) return false
+    entry.record = { ...entry.record, status: "running" }
+    entry.submissionId = submissionId
+    entry.submission = submission
+    return true
+  }
+
+  /** Refreshes a running run's progress time (the sweep's notion of progress). */
+  heartbeat(runId: string, now: number): void {
+    const entry = this.entries.get(runId)
+    if (entry !== undefined && entry.record.status === "running") {
+      entry.record = { ...entry.record, lastProgressAt: now }
     }
-    let outcome: Either.Either<void, RecorderError> = Either.right(undefined)
-    switch (event._tag) {
-      case "RunResumed":
-        outcome = from(["running"], "running")
-        break
-      case "LlmCallCompleted":
-        run.iterations = event.iteration
-        break
-      case "RunPaused":
-        outcome = from(["running"], event.status)
-        if (Either.isRight(outcome)) {
-          run.iterations = event.iteration
-          if (event.state !== undefined) run.pauseState = event.state
-        }
-        break
-      case "RunCompleted":
-        outcome = from(["running"], event.status)
-        if (Either.isRight(outcome)) {
-          run.iterations = event.iterations
-          run.usage = event.usage
-          if (event.answer !== undefined) run.answer = event.answer
-          delete run.pauseState
-        }
-        break
-      case "RunFailed":
-        outcome = from(["running"], "error")
-        if (Either.isRight(outcome)) {
-          run.iterations = event.iterations
-          run.usage = event.usage
-          run.error = { ...event.error, failureReason: event.failureReason }
-          delete run.pauseState
-        }
-        break
-      case "RunCancelled":
-        outcome = from(["running"], "cancelled")
-        if (Either.isRight(outcome)) {
-          run.usage = event.usage
-          delete run.pauseState
-        }
-        break
-      case "RunInterrupted":
-      case "RunAbandoned":
-        outcome = from([event.previousStatus], "error")
-        if (Either.isRight(outcome)) {
-          run.error = { tag: event._tag, message: event.failureReason, failureReason: event.failureReason }
-        }
-        break
-    }
-    if (Either.isRight(outcome)) run.lastSequenceIndex = event.sequenceIndex
-    return outcome
+  }
+
+  /** Flags a run that has not ended; false when it has (or does not exist). */
+  requestCancel(runId: string): boolean {
+    const entry = this.entries.get(runId)
+    if (entry === undefined || Lifecycle.isTerminal(entry.record.status)) return false
+    entry.cancelRequested = true
+    return true
+  }
+
+  /** Whether the run is flagged for cancellation. */
+  isCancelRequested(runId: string): boolean {
+    return this.entries.get(runId)?.cancelRequested === true
   }
 }

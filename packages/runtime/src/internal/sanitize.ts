@@ -82,7 +82,7 @@ export const report = (
   direction: "input" | "output",
   iteration: number
 ): Effect.Effect<void, RecorderError> =>
-  Effect.gen(function*() {
+  scanned.detections.length === 0 && scanned.blocked === undefined ? Effect.void : Effect.gen(function*() {
     for (const d of scanned.detections) {
       yield* state.bus.emit({
         _tag: "GuardrailDetected",

@@ -1,6 +1,6 @@
 import { Cause, Clock, Duration, Effect, Either, Exit, Option } from "effect"
 import type { Json, ToolCallRef } from "../HookEvent.js"
-import type { CompiledTool } from "./compiledTool.js"
+import type { CompiledTool } from "./definition.js"
 import { describeError, toJson } from "./json.js"
 import type { ToolOutcome } from "./runState.js"
 

@@ -1,9 +1,11 @@
 /**
  * The Promise facade of the RunStore for hosts without Effect. Failures reject with the tagged error itself
- * (`RunNotFound`, `InvalidQuery`, `StoreError`), so `err._tag` can be matched.
+ * (`RunNotFound`, `InvalidQuery`, `StoreError`, …), so `err._tag` can be matched.
  */
 import { Database } from "@sextant/recorder"
-import { Cause, Effect, Exit, ManagedRuntime, Stream } from "effect"
+import { Cause, Effect, Either, Exit, ManagedRuntime, Stream } from "effect"
+import { existsSync } from "node:fs"
+import { DatabaseNotFound } from "../Errors.js"
 import type { RunStoreClient, RunStoreOptions, RunStoreService } from "../RunStore.js"
 import { make } from "./store.js"
 
@@ -39,10 +41,29 @@ export const fromService = (
   }
 }
 
-/** Opens the database at `url` and returns a Promise client that owns its connections. */
+/** Fails unless a SQLite target names an existing file (a read-only store never creates one). */
+const requireFile = (url: string): Effect.Effect<void, DatabaseNotFound> => {
+  const target = Database.parseUrl(url)
+  if (Either.isLeft(target) || target.right._tag !== "sqlite") return Effect.void
+  const path = target.right.filename
+  if (path === ":memory:") {
+    return new DatabaseNotFound({
+      path,
+      message: "sqlite::memory: is a new, empty database: a RunStore reads a database a recorder wrote"
+    })
+  }
+  return existsSync(path) ? Effect.void : new DatabaseNotFound({
+    path,
+    message: `no SQLite database at ${path}: check the path (a RunStore never creates a database)`
+  })
+}
+
+/** Opens the database at `url` read-only and returns a Promise client that owns its connections. */
 export const fromDatabaseUrl = async (url: string, options?: RunStoreOptions): Promise<RunStoreClient> => {
-  const runtime = ManagedRuntime.make(Database.layerFromUrl(url))
-  const exit = await runtime.runPromiseExit(make(options))
+  // Before the layer opens anything, so that a missing file is named as such.
+  await toPromise(requireFile(url))
+  const runtime = ManagedRuntime.make(Database.layerFromUrl(url, { readOnly: true }))
+  const exit = await runtime.runPromiseExit(make(options, Database.redactUrl(url)))
   if (Exit.isFailure(exit)) {
     await runtime.dispose()
     throw Cause.squash(exit.cause)

@@ -1,0 +1,154 @@
+/**
+ * A validated agent: the configuration decoded by `AgentConfigSchema`, then the checks that span fields
+ * (duplicate tool names, deny and approval lists against the tools), compiled into what the engine runs.
+ */
+import { Duration, Either, JSONSchema, Schema } from "effect"
+import { AgentConfigError } from "../Errors.js"
+import type { Guardrail } from "../Guardrails.js"
+import type { Json } from "../HookEvent.js"
+import * as Pricing from "../Pricing.js"
+import type { PriceTable } from "../Pricing.js"
+import type { ToolContext, ToolHandlerResult } from "../Tool.js"
+import { AgentConfigSchema, type AgentConfigSpec, type ToolSpec } from "./config/agentConfig.js"
+import { decodeWith } from "./config/fields.js"
+import { toJson } from "./json.js"
+
+/** A validated tool, ready for the loop. */
+export interface CompiledTool {
+  readonly name: string
+  readonly description: string
+  readonly target: "server" | "client"
+  readonly kind: "tool" | "human"
+  readonly parallel: boolean
+  readonly timeout: Duration.Duration
+  readonly maxCallsPerRun: number | undefined
+  readonly jsonSchema: Json
+  /** Decodes raw arguments from the model; the error is a readable message. */
+  readonly decode: (raw: unknown) => Either.Either<unknown, string>
+  readonly handler: ((args: unknown, context: ToolContext) => ToolHandlerResult) | undefined
+}
+
+/** A validated agent definition. */
+export interface AgentDefinition {
+  readonly name: string
+  readonly instructions: string
+  readonly tools: ReadonlyArray<CompiledTool>
+  readonly toolsByName: ReadonlyMap<string, CompiledTool>
+  readonly maxIterations: number
+  readonly deny: ReadonlySet<string>
+  readonly requireApproval: ReadonlySet<string>
+  readonly budget:
+    | {
+      readonly maxTokens?: number
+      readonly maxCostUsd?: number
+      readonly warnAt: ReadonlyArray<number>
+      readonly onExceeded: "warn" | "stop"
+    }
+    | undefined
+  readonly guardrails: ReadonlyArray<Guardrail>
+  readonly prices: PriceTable
+  readonly maxDelegationDepth: number
+  /** How often a run refreshes its progress while a model or tool call is in flight. */
+  readonly heartbeatInterval: Duration.Duration
+}
+
+/** The default heartbeat interval: well inside any sensible `staleRunningAfter` of the sweep. */
+export const defaultHeartbeatInterval = Duration.seconds(10)
+
+const configError = (field: string, message: string) => new AgentConfigError({ field, message })
+
+const decodeConfig = decodeWith(AgentConfigSchema, "config", configError)
+
+const bad = (field: string, message: string) => Either.left(configError(field, `${field}: ${message}`))
+
+const compileTool = (tool: ToolSpec, index: number): Either.Either<CompiledTool, AgentConfigError> => {
+  let jsonSchema: Json
+  try {
+    const made = toJson(JSONSchema.make(tool.parameters))
+    if (Either.isLeft(made)) throw new Error(made.left)
+    jsonSchema = made.right
+  } catch (e) {
+    return bad(`tools[${index}].parameters`, `tool '${tool.name}' cannot be expressed as JSON Schema: ${String(e)}`)
+  }
+  const decode = Schema.decodeUnknownEither(tool.parameters, { errors: "all", onExcessProperty: "ignore" })
+  return Either.right({
+    name: tool.name,
+    description: tool.description,
+    target: tool.target ?? "server",
+    kind: tool.kind === "human" ? "human" : "tool",
+    parallel: tool.parallel ?? true,
+    timeout: Duration.decode(tool.timeout ?? "120 seconds"),
+    maxCallsPerRun: tool.maxCallsPerRun,
+    jsonSchema,
+    decode: (raw) => Either.mapLeft(decode(raw), (e) => e.message),
+    handler: tool.handler as CompiledTool["handler"]
+  })
+}
+
+const compileTools = (specs: ReadonlyArray<ToolSpec>): Either.Either<Array<CompiledTool>, AgentConfigError> => {
+  const tools: Array<CompiledTool> = []
+  for (const [i, spec] of specs.entries()) {
+    if (tools.some((t) => t.name === spec.name)) return bad(`tools[${i}].name`, `duplicate tool name '${spec.name}'`)
+    const compiled = compileTool(spec, i)
+    if (Either.isLeft(compiled)) return Either.left(compiled.left)
+    tools.push(compiled.right)
+  }
+  return Either.right(tools)
+}
+
+/** Checks the deny and approval lists against the agent's tools. */
+const checkGovernance = (
+  config: AgentConfigSpec,
+  byName: ReadonlyMap<string, CompiledTool>
+): Either.Either<void, AgentConfigError> => {
+  for (const field of ["deny", "requireApproval"] as const) {
+    for (const [i, name] of (config[field] ?? []).entries()) {
+      if (!byName.has(name)) return bad(`${field}[${i}]`, `'${name}' is not one of the agent's tools`)
+    }
+  }
+  const denied = new Set(config.deny ?? [])
+  for (const [i, name] of (config.requireApproval ?? []).entries()) {
+    if (denied.has(name)) return bad(`requireApproval[${i}]`, `'${name}' is also denied`)
+    if (byName.get(name)?.target !== "server") {
+      return bad(
+        `requireApproval[${i}]`,
+        `'${name}' is not a server tool (client tools already wait for the client)`
+      )
+    }
+  }
+  return Either.right(undefined)
+}
+
+const compileBudget = (budget: AgentConfigSpec["budget"]): AgentDefinition["budget"] =>
+  budget === undefined ? undefined : {
+    ...(budget.maxTokens === undefined ? {} : { maxTokens: budget.maxTokens }),
+    ...(budget.maxCostUsd === undefined ? {} : { maxCostUsd: budget.maxCostUsd }),
+    warnAt: [...(budget.warnAt ?? [0.5, 0.75, 0.9])].sort((a, b) => a - b),
+    onExceeded: budget.onExceeded ?? "warn"
+  }
+
+/** Validates a configuration into a definition; `AgentConfigError.field` is the path of what is wrong. */
+export const compile = (input: unknown): Either.Either<AgentDefinition, AgentConfigError> => {
+  const decoded = decodeConfig(input)
+  if (Either.isLeft(decoded)) return Either.left(decoded.left)
+  const config = decoded.right
+  const tools = compileTools(config.tools ?? [])
+  if (Either.isLeft(tools)) return Either.left(tools.left)
+  const toolsByName = new Map(tools.right.map((t) => [t.name, t] as const))
+  const governance = checkGovernance(config, toolsByName)
+  if (Either.isLeft(governance)) return Either.left(governance.left)
+  return Either.right({
+    name: config.name,
+    instructions: config.instructions,
+    tools: tools.right,
+    toolsByName,
+    maxIterations: config.maxIterations ?? 10,
+    deny: new Set(config.deny ?? []),
+    requireApproval: new Set(config.requireApproval ?? []),
+    budget: compileBudget(config.budget),
+    guardrails: config.guardrails ?? [],
+    prices: Pricing.withOverrides(Pricing.builtIn, config.prices ?? {}),
+    maxDelegationDepth: config.maxDelegationDepth ?? 10,
+    heartbeatInterval: Duration.decode(config.heartbeatInterval ?? defaultHeartbeatInterval)
+  })
+}

@@ -1,0 +1,220 @@
+/**
+ * Resuming a paused run: the submission is validated against the pending calls, then the run is claimed
+ * (compare-and-swap on its status, storing the submission under a fresh submission id, so a claim retried
+ * after a lost reply recognises its own win) and continued in this process. Of concurrent submitters exactly
+ * one wins; the others get a typed error.
+ */
+import { context as otelContext } from "@opentelemetry/api"
+import { Effect, Either, Option } from "effect"
+import type { RunOptions } from "../../Agent.js"
+import {
+  InvalidToolResults,
+  RecorderError,
+  RunAlreadyClaimed,
+  RunAlreadyTerminal,
+  type RunError,
+  RunNotPaused,
+  type SubmitError
+} from "../../Errors.js"
+import type { PausedStatus, ToolCallRef } from "../../HookEvent.js"
+import * as Ids from "../../Ids.js"
+import { LanguageModel } from "../../LanguageModel.js"
+import * as Lifecycle from "../../Lifecycle.js"
+import { Recorder } from "../../Recorder.js"
+import { RunLedger, type RunLedgerService, type StoredRun } from "../../RunLedger.js"
+import type { RunResult } from "../../RunResult.js"
+import { makeBus } from "../bus.js"
+import type { AgentDefinition } from "../definition.js"
+import { describeError } from "../json.js"
+import { checkAgent, findRun } from "../lookup.js"
+import { type Batch, decodePause, fromPause, type PauseState, type RunState, type ToolOutcome } from "../runState.js"
+import { scanValue } from "../sanitize.js"
+import { segmentSinks } from "../sinks.js"
+import { processBatch } from "./batch.js"
+import { failedOutcome } from "./events.js"
+import { validateResume } from "./options.js"
+import { runSegment } from "./segment.js"
+import { encodeSubmission, type Submission } from "./submissions.js"
+import { recordCall } from "./toolCall.js"
+import { iterate } from "./turn.js"
+
+/** Builds the submission from what the run stored, or says why it does not fit. */
+export type BuildSubmission = (saved: PauseState) => Either.Either<Submission, SubmitError>
+
+const storedState = (run: StoredRun): Effect.Effect<PauseState, RecorderError> => {
+  const decoded = decodePause(run.pauseState)
+  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(
+    new RecorderError({
+      operation: "ledger.get",
+      runId: run.runId,
+      attempts: 1,
+      reason: "permanent",
+      message: `the stored pause state of run ${run.runId} cannot be read: ${decoded.left.message}`
+    })
+  )
+}
+
+/** Why a claim was lost, as the run is now. */
+const classifyLost = (ledger: RunLedgerService, runId: string) =>
+  Effect.flatMap(findRun(ledger, runId), ({ status }): Effect.Effect<never, SubmitError> => {
+    if (Lifecycle.isTerminal(status)) {
+      return Effect.fail(
+        new RunAlreadyTerminal({ runId, status, message: `run ${runId} has already ended (${status})` })
+      )
+    }
+    if (status === "running") {
+      return Effect.fail(new RunAlreadyClaimed({ runId, message: `run ${runId} was resumed by another submitter` }))
+    }
+    return Effect.fail(new RunNotPaused({ runId, status, message: `run ${runId} is ${status}` }))
+  })
+
+/** The run must be paused in one of `accepts` (a flagged or finished run has ended for the submitter). */
+const checkPaused = (
+  run: StoredRun,
+  accepts: ReadonlyArray<PausedStatus>
+): Effect.Effect<PausedStatus, RunAlreadyTerminal | RunNotPaused> => {
+  const { runId, status } = run
+  if (Lifecycle.isTerminal(status) || run.cancelRequested) {
+    const ended = run.cancelRequested ? "cancelled" : status
+    return Effect.fail(new RunAlreadyTerminal({ runId, status: ended, message: `run ${runId} has ended (${ended})` }))
+  }
+  if (!Lifecycle.isPaused(status) || !accepts.includes(status)) {
+    const message = `run ${runId} is ${status}, not ${accepts.join(" or ")}`
+    return Effect.fail(new RunNotPaused({ runId, status, message }))
+  }
+  return Effect.succeed(status)
+}
+
+/** A submission builder that throws (a getter on the caller's value) is an invalid submission, not a crash. */
+const build = (runId: string, make: BuildSubmission, saved: PauseState) => {
+  try {
+    return make(saved)
+  } catch (error) {
+    return Either.left(
+      new InvalidToolResults({
+        runId,
+        missing: [],
+        duplicate: [],
+        unknown: [],
+        message: `the submission could not be read: ${describeError(error)}`
+      })
+    )
+  }
+}
+
+/** Validates, claims and continues a paused run. */
+export const submit = (
+  agent: AgentDefinition,
+  runId: string,
+  accepts: ReadonlyArray<PausedStatus>,
+  make: BuildSubmission,
+  options: RunOptions
+): Effect.Effect<RunResult, SubmitError | RunError, LanguageModel | Recorder | RunLedger> =>
+  Effect.gen(function*() {
+    const valid = validateResume(options)
+    if (Either.isLeft(valid)) return yield* valid.left
+    const ledger = yield* RunLedger
+    const run = yield* findRun(ledger, runId)
+    const status = yield* checkPaused(run, accepts)
+    yield* checkAgent(run, agent)
+    const saved = yield* storedState(run)
+    const submission = build(runId, make, saved)
+    if (Either.isLeft(submission)) return yield* submission.left
+    // One id per submit call: a retried claim of this submission wins again, another submitter's loses.
+    const won = yield* ledger.claim(runId, status, encodeSubmission(submission.right), Ids.make())
+    if (!won) return yield* classifyLost(ledger, runId)
+    return yield* continueRun(agent, run, saved, submission.right, valid.right)
+  }).pipe(Effect.scoped)
+
+const continueRun = (
+  agent: AgentDefinition,
+  run: StoredRun,
+  saved: PauseState,
+  submission: Submission,
+  options: { readonly notifiers?: RunOptions["notifiers"]; readonly traceContext?: unknown }
+) =>
+  Effect.gen(function*() {
+    const bus = yield* makeBus({
+      runId: run.runId,
+      recorder: yield* Recorder,
+      sinks: yield* segmentSinks(options.notifiers, undefined),
+      traceContext: options.traceContext ?? otelContext.active(),
+      startSequence: run.lastSequenceIndex + 1
+    })
+    const segment = { bus, model: yield* LanguageModel, ledger: yield* RunLedger, streaming: false }
+    const state = fromPause(segment, agent, saved)
+    return yield* runSegment(state, resumed(state, saved, submission))
+  })
+
+/** The resumed segment's body: `run.resumed`, the submission folded into the batch, the batch, the loop. */
+const resumed = (state: RunState, saved: PauseState, submission: Submission) =>
+  Effect.gen(function*() {
+    const scanned = scanValue(state, encodeSubmission(submission))
+    yield* state.bus.emit(
+      { _tag: "RunResumed", agentName: state.agent.name, resumedFrom: saved.status, submission: scanned.value },
+      saved.iteration
+    )
+    const batch = yield* applySubmission(state, saved, submission)
+    const ended = yield* processBatch(state, batch)
+    if (Option.isSome(ended)) return ended.value
+    return yield* iterate(state)
+  })
+
+/** Records what was submitted and folds it into the paused batch. */
+const applySubmission = (
+  state: RunState,
+  saved: PauseState,
+  submission: Submission
+): Effect.Effect<Batch, RecorderError> =>
+  Effect.gen(function*() {
+    const { batch } = saved
+    const outcomes: Record<string, ToolOutcome> = { ...batch.outcomes }
+    const pending = batch.calls.filter((c) => saved.pending.includes(c.id))
+    const record = (call: ToolCallRef, outcome: ToolOutcome) =>
+      Effect.map(recordCall(state, call, "client", batch.iteration, Effect.succeed(outcome)), (recorded) => {
+        outcomes[call.id] = recorded.outcome
+      })
+    switch (submission.kind) {
+      case "tool_results": {
+        const byId = new Map(submission.results.map((r) => [r.callId, r]))
+        for (const call of pending) {
+          const r = byId.get(call.id)!
+          yield* record(
+            call,
+            r.error === undefined ? { success: true, result: r.result ?? null, durationMs: 0 } : failedOutcome(r.error)
+          )
+        }
+        return { ...batch, outcomes }
+      }
+      case "input":
+        yield* record(pending[0]!, { success: true, result: submission.text, durationMs: 0 })
+        return { ...batch, outcomes }
+      case "approval":
+        return yield* applyApproval(state, batch, pending, submission)
+    }
+  })
+
+/** Records `approval.decided`; approve lets the gated calls run, reject fails each pending call with the reason. */
+const applyApproval = (
+  state: RunState,
+  batch: Batch,
+  pending: ReadonlyArray<ToolCallRef>,
+  decision: Extract<Submission, { readonly kind: "approval" }>
+): Effect.Effect<Batch, RecorderError> =>
+  Effect.map(
+    state.bus.emit(
+      {
+        _tag: "ApprovalDecided",
+        approved: decision.approved,
+        ...(decision.reason === undefined ? {} : { reason: decision.reason })
+      },
+      batch.iteration
+    ),
+    (): Batch => {
+      if (decision.approved) return { ...batch, approved: true }
+      const message = `Rejected by a human: ${decision.reason ?? "the user declined to run this tool."}`
+      const outcomes: Record<string, ToolOutcome> = { ...batch.outcomes }
+      for (const call of pending) outcomes[call.id] = failedOutcome(message)
+      return { ...batch, outcomes }
+    }
+  )

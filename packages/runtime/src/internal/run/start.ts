@@ -1,0 +1,132 @@
+/**
+ * Starting a run: options validated, an idempotency key looked up, `run.started` recorded (a unique index
+ * decides concurrent starts with one key), then the first segment: the input scanned and appended, the loop.
+ */
+import { context as otelContext } from "@opentelemetry/api"
+import { Effect, Either, Option } from "effect"
+import {
+  type IdempotencyConflict,
+  InvalidRunOptions,
+  type RecorderError,
+  type RunAlreadyActive,
+  type RunError
+} from "../../Errors.js"
+import * as Ids from "../../Ids.js"
+import { LanguageModel } from "../../LanguageModel.js"
+import { Recorder } from "../../Recorder.js"
+import { RunLedger, type RunLedgerService } from "../../RunLedger.js"
+import type { RunResult } from "../../RunResult.js"
+import { makeBus, type Sink } from "../bus.js"
+import type { AgentDefinition } from "../definition.js"
+import { fresh, type RunState } from "../runState.js"
+import { report, type Scanned, scanValue } from "../sanitize.js"
+import { segmentSinks } from "../sinks.js"
+import { appendMessage } from "./events.js"
+import { blockedByGuardrail } from "./finish.js"
+import { decideExisting, fingerprint } from "./idempotency.js"
+import { type StartOptions, validateStart, type ValidStartOptions } from "./options.js"
+import { runSegment } from "./segment.js"
+import { iterate } from "./turn.js"
+
+/** An idempotency key and the fingerprint of the start it belongs to. */
+interface Key {
+  readonly key: string
+  readonly print: string
+}
+
+const needsLedger = new InvalidRunOptions({
+  field: "idempotencyKey",
+  message: "idempotencyKey: needs a recorder that can read runs back (a RunLedger: the SQL or memory recorder)"
+})
+
+/** An earlier run with the same key answers the start (its result, or a typed refusal). */
+const earlier = (
+  ledger: RunLedgerService,
+  key: Key,
+  agent: AgentDefinition
+): Effect.Effect<Option.Option<RunResult>, RecorderError | RunAlreadyActive | IdempotencyConflict> =>
+  Effect.flatMap(
+    ledger.findByIdempotencyKey(key.key),
+    (found) =>
+      Option.isNone(found)
+        ? Effect.succeed(Option.none())
+        : Effect.asSome(decideExisting(found.value, key.key, agent.name, key.print))
+  )
+
+const startedEvent = (state: RunState, input: string, options: ValidStartOptions, key: Key | undefined) => ({
+  _tag: "RunStarted" as const,
+  agentName: state.agent.name,
+  instructions: state.agent.instructions,
+  input,
+  model: state.model.model,
+  provider: state.model.provider,
+  delegationLevel: state.delegationLevel,
+  tools: state.agent.tools.map((t) => t.name),
+  ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+  ...(options.parentRunId === undefined ? {} : { parentRunId: options.parentRunId }),
+  ...(options.retryOfRunId === undefined ? {} : { retryOfRunId: options.retryOfRunId }),
+  ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+  ...(key === undefined ? {} : { idempotencyKey: key.key, idempotencyFingerprint: key.print })
+})
+
+/** The first segment's body: the input's guardrail report and message, then the loop. */
+const firstSegment = (state: RunState, input: Scanned<string>): Effect.Effect<RunResult, RecorderError> =>
+  Effect.gen(function*() {
+    yield* report(state, input, "input", 0)
+    if (input.blocked !== undefined) return yield* blockedByGuardrail(state, input.blocked.reason)
+    yield* appendMessage(state, { _tag: "user", content: input.value }, 0)
+    return yield* iterate(state)
+  })
+
+/** Records `run.started`; a concurrent start with the same key that won the unique index answers instead. */
+const recordStart = (
+  state: RunState,
+  event: ReturnType<typeof startedEvent>,
+  key: Key | undefined
+): Effect.Effect<Option.Option<RunResult>, RunError> =>
+  Effect.catchAll(Effect.as(state.bus.emit(event, 0), Option.none()), (error) => {
+    if (key === undefined || state.ledger === undefined || error.reason !== "conflict") return Effect.fail(error)
+    return Effect.flatMap(
+      earlier(state.ledger, key, state.agent),
+      (answer) => (Option.isSome(answer) ? Effect.succeed(answer) : Effect.fail(error))
+    )
+  })
+
+/** Starts a run and drives it to a terminal status or a pause; `stream` also receives every event. */
+export const startRun = (
+  agent: AgentDefinition,
+  input: string,
+  options: StartOptions,
+  stream: Sink | undefined
+): Effect.Effect<RunResult, RunError, LanguageModel | Recorder> =>
+  Effect.gen(function*() {
+    const valid = validateStart(input, options)
+    if (Either.isLeft(valid)) return yield* valid.left
+    const opts = valid.right
+    const model = yield* LanguageModel
+    const recorder = yield* Recorder
+    const ledger = Option.getOrUndefined(yield* Effect.serviceOption(RunLedger))
+    const key = opts.idempotencyKey === undefined
+      ? undefined
+      : { key: opts.idempotencyKey, print: fingerprint(agent.name, input) }
+    if (key !== undefined) {
+      if (ledger === undefined) return yield* needsLedger
+      const answer = yield* earlier(ledger, key, agent)
+      if (Option.isSome(answer)) return answer.value
+    }
+    const bus = yield* makeBus({
+      runId: opts.runId ?? Ids.make(),
+      recorder,
+      sinks: yield* segmentSinks(opts.notifiers, stream),
+      traceContext: opts.traceContext ?? otelContext.active(),
+      startSequence: 0
+    })
+    const state = fresh({ bus, model, ledger, streaming: stream !== undefined }, agent, {
+      tenantId: opts.tenantId,
+      delegationLevel: opts.delegationLevel ?? 0
+    })
+    const scanned = scanValue(state, input)
+    const answered = yield* recordStart(state, startedEvent(state, scanned.value, opts, key), key)
+    if (Option.isSome(answered)) return answered.value
+    return yield* runSegment(state, firstSegment(state, scanned))
+  }).pipe(Effect.scoped, Effect.annotateLogs("agent", agent.name))

@@ -1,0 +1,76 @@
+/**
+ * One tool call on the record: `tool.started`, its outcome (executed here, submitted by a client, or decided
+ * by the engine), scanned by the guardrails, then `tool.completed`.
+ */
+import { Effect } from "effect"
+import type { RecorderError } from "../../Errors.js"
+import type { ToolCallRef } from "../../HookEvent.js"
+import type { RunState, ToolOutcome } from "../runState.js"
+import { report, restore, scanValue } from "../sanitize.js"
+import { executeTool } from "../toolExecution.js"
+import { toolCompleted, toolStarted } from "./events.js"
+
+/** A recorded outcome and, when a guardrail blocked it, why. */
+export interface Recorded {
+  readonly outcome: ToolOutcome
+  readonly blocked: string | undefined
+}
+
+/** Scans a tool's outcome before it is recorded or shown to the model; reports what was found. */
+export const sanitizeOutcome = (
+  state: RunState,
+  outcome: ToolOutcome,
+  iteration: number
+): Effect.Effect<Recorded, RecorderError> => {
+  if (state.agent.guardrails.length === 0) return Effect.succeed({ outcome, blocked: undefined })
+  const scanned = scanValue(state, { result: outcome.result, error: outcome.error ?? null })
+  const error = scanned.value.error
+  const clean: ToolOutcome = {
+    success: outcome.success,
+    result: scanned.value.result,
+    durationMs: outcome.durationMs,
+    ...(typeof error === "string" ? { error } : {})
+  }
+  return Effect.as(report(state, scanned, "input", iteration), { outcome: clean, blocked: scanned.blocked?.reason })
+}
+
+/** Records a call around `outcome`: `tool.started` is durable before `outcome` runs. */
+export const recordCall = (
+  state: RunState,
+  call: ToolCallRef,
+  target: "server" | "client",
+  iteration: number,
+  outcome: Effect.Effect<ToolOutcome>
+): Effect.Effect<Recorded, RecorderError> =>
+  Effect.gen(function*() {
+    yield* state.bus.emit(toolStarted(call, target), iteration)
+    const recorded = yield* sanitizeOutcome(state, yield* outcome, iteration)
+    yield* state.bus.emit(toolCompleted(call, target, recorded.outcome), iteration)
+    return recorded
+  })
+
+/** Executes a server call (with real values in place of placeholders) and records it. */
+export const runServerCall = (
+  state: RunState,
+  call: ToolCallRef,
+  iteration: number,
+  overLimit: boolean
+): Effect.Effect<Recorded, RecorderError> => {
+  const execute = Effect.suspend(() => {
+    state.inFlight++
+    return Effect.map(
+      executeTool(state.agent.toolsByName.get(call.name), { ...call, arguments: restore(state, call.arguments) }, {
+        runId: state.bus.runId,
+        iteration,
+        overLimit,
+        delegationLevel: state.delegationLevel,
+        tenantId: state.tenantId
+      }),
+      (outcome) => {
+        state.inFlight--
+        return outcome
+      }
+    )
+  })
+  return recordCall(state, call, "server", iteration, execute)
+}

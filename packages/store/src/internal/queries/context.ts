@@ -1,0 +1,74 @@
+/**
+ * What every query needs: the client, its dialect, the SELECT lists, the store's own tenant scope, and the
+ * helpers each per-run query shares (tenant conditions, error mapping, the visibility check of a run).
+ */
+import type { SqlClient, SqlError, Statement } from "@effect/sql"
+import { Effect } from "effect"
+import type { ParseError } from "effect/ParseResult"
+import { RunNotFound, StoreError } from "../../Errors.js"
+import type * as Api from "../../RunStore.js"
+import * as rows from "../rows.js"
+
+/** The query context of one store. */
+export interface QueryContext {
+  readonly sql: SqlClient.SqlClient
+  readonly pg: boolean
+  readonly cols: rows.Columns
+  /** The store's own scope; every query also applies it. */
+  readonly scope: Api.Scope | undefined
+}
+
+/** The context over a client. */
+export const make = (sql: SqlClient.SqlClient, scope: Api.Scope | undefined): QueryContext => {
+  const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  return { sql, pg, cols: rows.columns(pg), scope }
+}
+
+/** Tenant conditions of the store's scope and the call's scope (on a table with a `tenant_id` column). */
+export const scoped = (ctx: QueryContext, callScope: Api.Scope | undefined): Array<Statement.Fragment> =>
+  [ctx.scope, callScope].flatMap((s) => (s === undefined ? [] : [ctx.sql`tenant_id = ${s.tenantId}`]))
+
+/** A condition that always holds (for optional filters). */
+export const always = (ctx: QueryContext): Statement.Fragment => ctx.sql.literal("1=1")
+
+const storeError = (e: SqlError.SqlError | ParseError) =>
+  new StoreError({
+    message: e._tag === "ParseError" ? `a row could not be decoded: ${e.message}` : `database error: ${e.message}`,
+    cause: e
+  })
+
+/** Runs a statement, mapping a database or decoding failure to `StoreError`. */
+export const query = <A, R>(
+  effect: Effect.Effect<A, SqlError.SqlError | ParseError, R>
+): Effect.Effect<A, StoreError, R> => Effect.mapError(effect, storeError)
+
+/** The `RunNotFound` of a run that does not exist or is outside the scope. */
+export const notFound = (runId: string): RunNotFound => new RunNotFound({ runId, message: `Run '${runId}' not found.` })
+
+/** The status of a run visible within the scopes, or None. */
+export const statusOf = (ctx: QueryContext, runId: string, callScope: Api.Scope | undefined) =>
+  query(
+    ctx.sql<{ readonly status: string }>`SELECT status FROM agent_runs WHERE ${
+      ctx.sql.and([ctx.sql`id = ${runId}`, ...scoped(ctx, callScope)])
+    }`
+  ).pipe(Effect.map((found) => (found.length === 0 ? undefined : String(found[0]!.status))))
+
+/** Fails with `RunNotFound` unless the run exists within the scopes; yields its status. */
+export const requireRun = (
+  ctx: QueryContext,
+  runId: string,
+  callScope: Api.Scope | undefined
+): Effect.Effect<string, RunNotFound | StoreError> =>
+  Effect.flatMap(
+    statusOf(ctx, runId, callScope),
+    (status) => (status === undefined ? Effect.fail(notFound(runId)) : Effect.succeed(status))
+  )
+
+const ID_CHUNK = 500
+
+/** Splits ids into chunks under every dialect's parameter limit. */
+export const chunks = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += ID_CHUNK) out.push(items.slice(i, i + ID_CHUNK))
+  return out
+}

@@ -1,0 +1,130 @@
+/**
+ * A run's events: a page, the live tail (polling: SQLite has no notifications, and one code path serves both
+ * dialects) and the pause/resume pairs built from them.
+ */
+import { HookEvent, Lifecycle } from "@sextant/runtime"
+import { Chunk, Effect, Option, Stream } from "effect"
+import type { StoreError } from "../../Errors.js"
+import * as Options from "../../Options.js"
+import type * as R from "../../Records.js"
+import type * as Api from "../../RunStore.js"
+import * as decode from "../decode.js"
+import { pairPauses } from "../pauses.js"
+import * as rows from "../rows.js"
+import { always, query, type QueryContext, requireRun, scoped, statusOf } from "./context.js"
+import { decodeRunId } from "./runs.js"
+
+const STREAM_BATCH = 100
+
+const decodePage = decode.options(Options.GetEventsOptions)
+const decodeTail = decode.options(Options.StreamEventsOptions)
+const decodeCall = decode.options(Options.CallOptions)
+
+/** The recorded `event_type` strings after which a run never records again. */
+const terminalEventTypes: ReadonlySet<string> = new Set(
+  [...Lifecycle.terminalEventTags].map((tag) => HookEvent.EventTypes[tag])
+)
+
+/** Up to `limit` events after `after`; under a scope, none unless the run is visible. */
+const eventsAfter = (
+  ctx: QueryContext,
+  runId: string,
+  after: number,
+  limit: number,
+  callScope?: Api.Scope | undefined
+): Effect.Effect<Array<R.StoredEvent>, StoreError> => {
+  const { sql } = ctx
+  const tenants = scoped(ctx, callScope)
+  const visible = tenants.length === 0
+    ? always(ctx)
+    : sql`EXISTS (SELECT 1 FROM agent_runs WHERE ${sql.and([sql`id = ${runId}`, ...tenants])})`
+  return query(Effect.flatMap(
+    sql`SELECT ${sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${runId}
+      AND sequence_index > ${after} AND ${visible} ORDER BY sequence_index LIMIT ${limit}`,
+    rows.storedEvents
+  ))
+}
+
+/** `getEvents`. */
+export const getEvents = (ctx: QueryContext): Api.RunStoreService["getEvents"] => (runId, options) =>
+  Effect.gen(function*() {
+    const id = yield* decodeRunId(runId)
+    const o = yield* decodePage(options)
+    // One statement when there are events (their rows prove the run is visible); a check only when empty.
+    const items = yield* eventsAfter(ctx, id, o.after ?? -1, o.limit, o.scope)
+    if (items.length === 0) yield* requireRun(ctx, id, o.scope)
+    const last = items[items.length - 1]
+    return { items, nextAfter: last?.sequenceIndex ?? o.after ?? null }
+  })
+
+/** The next non-empty batch after `cursor`, or None once the run has ended (unless `follow`). */
+const nextBatch = (
+  ctx: QueryContext,
+  runId: string,
+  scope: Api.Scope | undefined,
+  follow: boolean,
+  pollMs: number
+) => {
+  const loop = (cursor: number): Effect.Effect<Option.Option<Array<R.StoredEvent>>, StoreError> =>
+    Effect.gen(function*() {
+      const batch = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
+      if (batch.length > 0) return Option.some(batch)
+      const status = yield* statusOf(ctx, runId, scope)
+      if (!follow && status !== undefined && Lifecycle.isTerminal(status as HookEvent.RunStatus)) {
+        // The status is terminal, so every event is committed: one last look, then the tail ends.
+        const rest = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
+        return rest.length > 0 ? Option.some(rest) : Option.none()
+      }
+      yield* Effect.sleep(pollMs)
+      return yield* loop(cursor)
+    })
+  return loop
+}
+
+/** `streamEvents`: the recorded events, then new ones as they land; ends after the terminal one unless `follow`. */
+export const streamEvents = (ctx: QueryContext): Api.RunStoreService["streamEvents"] => (runId, options) =>
+  Stream.unwrap(Effect.gen(function*() {
+    const id = yield* decodeRunId(runId)
+    const o = yield* decodeTail(options)
+    yield* requireRun(ctx, id, o.scope)
+    const follow = o.follow === true
+    const next = nextBatch(ctx, id, o.scope, follow, o.pollIntervalMs)
+    return Stream.unfoldChunkEffect(
+      { cursor: o.after ?? -1, ended: false },
+      (state) =>
+        state.ended ? Effect.succeed(Option.none()) : Effect.map(
+          next(state.cursor),
+          Option.map((batch) => {
+            const end = batch.findIndex((e) => terminalEventTypes.has(e.eventType))
+            const emitted = !follow && end >= 0 ? batch.slice(0, end + 1) : batch
+            return [
+              Chunk.unsafeFromArray(emitted),
+              { cursor: emitted[emitted.length - 1]!.sequenceIndex, ended: !follow && end >= 0 }
+            ] as const
+          })
+        )
+    )
+  }))
+
+/** `getPauses`: pause/resume pairs from the run's `run.paused` and `run.resumed` events. */
+export const getPauses = (ctx: QueryContext): Api.RunStoreService["getPauses"] => (runId, options) =>
+  Effect.gen(function*() {
+    const id = yield* decodeRunId(runId)
+    const o = yield* decodeCall(options)
+    yield* requireRun(ctx, id, o.scope)
+    const events = yield* query(Effect.flatMap(
+      ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${id}
+        AND event_type IN ${ctx.sql.in([HookEvent.EventTypes.RunPaused, HookEvent.EventTypes.RunResumed])}
+        ORDER BY sequence_index`,
+      rows.storedEvents
+    ))
+    return { items: pairPauses(events) }
+  })
+
+/** Every event of a run in order (for the export). */
+export const allEvents = (ctx: QueryContext, runId: string) =>
+  query(Effect.flatMap(
+    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${runId}
+      ORDER BY sequence_index`,
+    rows.storedEvents
+  ))

@@ -1,0 +1,62 @@
+/**
+ * The consumer smoke test's app: what a stranger writes after `npm install @sextant/*`. A tiny agent with a
+ * tool on a scripted model, recorded to a SQLite file, read back through RunStore and through the read router
+ * mounted in Express. Exits non-zero (with the reason) when anything is not as a user expects.
+ */
+import { makeReadRouter } from "@sextant/http-router"
+import { toNodeHandler } from "@sextant/http-router/node"
+import { SqlRecorder } from "@sextant/recorder"
+import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
+import { RunStore } from "@sextant/store"
+import { Effect, Layer, Schema } from "effect"
+import express from "express"
+import { mkdtempSync } from "node:fs"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const check = (ok: boolean, what: string): void => {
+  if (!ok) {
+    console.error(`consumer smoke test: ${what}`)
+    process.exit(1)
+  }
+}
+
+const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "sextant-consumer-")), "runs.db")}`
+const getWeather = Tool.make("get_weather", {
+  description: "Current weather for a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) => ({ city, tempC: 21 })
+})
+const agent = Agent.makeSync({ name: "weather", instructions: "Be brief.", tools: [getWeather] })
+const model = ScriptedModel.layer([
+  { toolCalls: [{ name: "get_weather", arguments: { city: "Lisbon" } }], usage: { inputTokens: 10, outputTokens: 5 } },
+  { text: "21 °C in Lisbon.", usage: { inputTokens: 20, outputTokens: 6 } }
+])
+
+const result = await Effect.runPromise(
+  agent.run("Weather in Lisbon?").pipe(Effect.provide(Layer.merge(model, SqlRecorder.layerFromUrl(databaseUrl))))
+)
+check(
+  result.status === "success" && result.answer === "21 °C in Lisbon.",
+  `unexpected result ${JSON.stringify(result)}`
+)
+
+const store = await RunStore.fromDatabaseUrl(databaseUrl)
+const run = await store.getRun(result.runId)
+check(run.status === "success" && run.totals.inputTokens === 30, `RunStore returned ${JSON.stringify(run)}`)
+
+const router = makeReadRouter({ store, authorize: () => ({ subject: "smoke" }) })
+const app = express()
+app.use("/api/sextant", toNodeHandler(router))
+const server = app.listen(0, "127.0.0.1")
+await new Promise<void>((resolve) => server.once("listening", resolve))
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/sextant`
+const res = await fetch(`${base}/runs/${result.runId}/events`)
+const body = (await res.json()) as { items?: ReadonlyArray<{ eventType: string }> }
+check(res.status === 200, `GET /runs/:id/events answered ${res.status}`)
+check(body.items?.at(-1)?.eventType === "run.completed", `unexpected events ${JSON.stringify(body).slice(0, 300)}`)
+server.close()
+await router.dispose()
+await store.close()
+console.log(`consumer smoke test: run ${result.runId} recorded, read through RunStore and Express`)
