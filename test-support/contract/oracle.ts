@@ -58,6 +58,12 @@ export type Outcome =
 export const step = (model: Model, s: Step): { readonly model: Model; readonly outcome: Outcome } => {
   switch (s._tag) {
     case "Record": {
+      // An event already recorded (same index, type and time: a write retried after its reply was lost) is
+      // accepted and changes nothing; a different event at a recorded index is a conflict.
+      const recorded = model.events.find((e) => e.sequenceIndex === s.event.sequenceIndex)
+      if (recorded !== undefined && recorded._tag === s.event._tag && recorded.timestamp === s.event.timestamp) {
+        return { model, outcome: { _tag: "Recorded" } }
+      }
       const applied = Lifecycle.apply(model.run, s.event)
       if (Either.isLeft(applied)) return { model, outcome: { _tag: "Conflict", conflict: applied.left } }
       return {

@@ -128,7 +128,7 @@ export const sequenceTests = (test: Test, caps: Capabilities): void => {
         ]
       }))
 
-    test("the same event recorded twice is a conflict", () =>
+    test("the same event recorded twice is accepted once (a retried write) and changes nothing", () =>
       scenario(caps, (s) => {
         const events = opening(s, [weatherOf(s)])
         return [...records(events), { _tag: "Record", event: events[events.length - 1]! }]
