@@ -29,13 +29,21 @@ export class MemoryRecorder extends Context.Tag("@sextant/runtime/MemoryRecorder
 
 const makeMemory = Effect.sync(() => {
   const all: Array<HookEvent> = []
+  const byIndex = new Map<string, HookEvent>()
   const runs = new MemoryRuns()
   const recorder: RecorderService = {
     record: (event) =>
       Effect.suspend(() => {
+        // A write retried after its reply was lost: the same event at a recorded index is already durable.
+        const key = `${event.runId}#${event.sequenceIndex}`
+        const recorded = byIndex.get(key)
+        if (recorded !== undefined && recorded._tag === event._tag && recorded.timestamp === event.timestamp) {
+          return Effect.void
+        }
         const applied = runs.apply(event)
         if (applied._tag === "Left") return Effect.fail(applied.left)
         all.push(event)
+        byIndex.set(key, event)
         return Effect.void
       })
   }
