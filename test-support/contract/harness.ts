@@ -9,7 +9,7 @@ import type { RecorderError, RecorderService } from "@sextant/runtime"
 import { HookEvent, Recorder, RunLedger } from "@sextant/runtime"
 import { Clock, type Duration, Effect, Either, Layer, Option } from "effect"
 import * as Oracle from "./oracle.js"
-import { type ExpectedOptions, expectedTables, project, tableNames, type Tables } from "./rows.js"
+import { type ExpectedOptions, expectedTables, iso, project, tableNames, type Tables } from "./rows.js"
 
 /** What every backend provides. */
 export type Env = Recorder | RunLedger
@@ -91,7 +91,8 @@ export const check = (
 ): Effect.Effect<void, unknown, Env> =>
   Effect.gen(function*() {
     const ledger = yield* RunLedger
-    const stored = Option.map(yield* ledger.get(model.runId), Oracle.viewOfStored)
+    const run = yield* ledger.get(model.runId)
+    const stored = Option.map(run, Oracle.viewOfStored)
     const expected = Oracle.viewOfModel(model)
     if (Option.isNone(stored) || expected === undefined) {
       checker.same("RunLedger.get", where, Option.getOrUndefined(stored), expected)
@@ -101,8 +102,18 @@ export const check = (
       }
     }
     if (caps.tables === undefined) return
+    const rows = yield* caps.tables(model.runId)
+    if (Option.isSome(run)) {
+      // The ledger reads the progress time the sweep compares: it is the table's, whoever stamped it.
+      checker.same(
+        "RunLedger.get(…).lastProgressAt (as agent_runs.last_progress_at)",
+        where,
+        iso(run.value.lastProgressAt),
+        rows.agent_runs[0]?.last_progress_at
+      )
+    }
     const want = expectedTables(model, options)
-    const got = project(yield* caps.tables(model.runId), want)
+    const got = project(rows, want)
     for (const table of tableNames) {
       if (got[table].length !== want[table].length) {
         checker.same(`${table} rows`, where, got[table], want[table])
@@ -177,10 +188,20 @@ export const drive = (
           break
         }
         case "Claim": {
+          const before = yield* ledger.get(model.runId)
           const won = yield* ledger.claim(model.runId, s.expected, s.submission, s.submissionId)
           expect(won, `${describeStep(s)} on a ${model.run?.status ?? "missing"} run`).toBe(
             next.outcome._tag === "Answer" && next.outcome.value
           )
+          // A claim that moves a paused run to running is progress: the sweep must not take the resumer's run
+          // for a stale one because it had been paused for long (the hand-built runs happen in the past).
+          if (won && Option.isSome(before) && before.value.status !== "running") {
+            const after = yield* ledger.get(model.runId)
+            expect(
+              Option.map(after, (r) => r.lastProgressAt > before.value.lastProgressAt),
+              `${describeStep(s)}: the run's progress time moves`
+            ).toEqual(Option.some(true))
+          }
           break
         }
         case "RequestCancel": {

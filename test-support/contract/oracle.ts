@@ -149,6 +149,11 @@ export interface RunView {
   /** Whether the run holds a pause state (its content is the resumer's business). */
   readonly hasPauseState: boolean
   readonly cancelRequested: boolean
+  /**
+   * Epoch ms of the run's last progress; expected only while it is the last event's time (a claim or a
+   * heartbeat stamps it with the backend's clock).
+   */
+  readonly lastProgressAt?: number
 }
 
 /** What `RunLedger.get` returned, as a view. */
@@ -169,7 +174,8 @@ export const viewOfStored = (run: StoredRun): RunView => ({
   error: run.error,
   lastSequenceIndex: run.lastSequenceIndex,
   hasPauseState: run.pauseState !== undefined,
-  cancelRequested: run.cancelRequested
+  cancelRequested: run.cancelRequested,
+  lastProgressAt: run.lastProgressAt
 })
 
 /** What `RunLedger.get` must return, as a view (undefined: the run must not exist). */
@@ -193,7 +199,8 @@ export const viewOfModel = (model: Model): RunView | undefined => {
     error: run.error,
     lastSequenceIndex: run.lastSequenceIndex,
     hasPauseState: run.pauseState !== undefined,
-    cancelRequested: model.cancelRequested
+    cancelRequested: model.cancelRequested,
+    ...(model.progressFromEvents ? { lastProgressAt: run.lastProgressAt } : {})
   }
 }
 

@@ -3,7 +3,8 @@
  * oracle's fold. Expected rows name only the columns the contract pins down — every column but bookkeeping
  * (`agent_runs.updated_at`, `run_events.id`, the row ids of `react_traces`/`token_usage`) and `error_message` of a
  * run that did not end in `error`; a backend's reader returns decoded rows (JSON parsed, booleans as booleans,
- * numbers as numbers, times as `Date`s or epoch ms) so that every dialect compares to the same values.
+ * numbers as numbers, times as ISO-8601 strings in the `toISOString` form, as `Tables` decodes them) so that
+ * every dialect compares to the same values.
  */
 import { HookEvent, Lifecycle } from "@sextant/runtime"
 import type { Model } from "./oracle.js"
@@ -40,17 +41,17 @@ const keyOf: { readonly [T in TableName]: (row: Row) => string } = {
 /** A JSON value as it reads back from a JSON column. */
 const json = (value: unknown): unknown => (value === undefined ? null : JSON.parse(JSON.stringify(value)))
 const orNull = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
-const ms = (value: unknown): unknown => (value instanceof Date ? value.getTime() : value)
+/** An event's epoch-ms time as a timestamp column reads back (the `toISOString` form). */
+export const iso = (ms: number): string => new Date(ms).toISOString()
+const isoOrNull = (ms: number | undefined): string | null => (ms === undefined ? null : iso(ms))
 
-/** A run's rows reduced to the expected columns, in comparison order (times as epoch ms). */
+/** A run's rows reduced to the expected columns, in comparison order. */
 export const project = (actual: Tables, expected: Tables): Tables => {
   const out: Partial<Record<TableName, ReadonlyArray<Row>>> = {}
   for (const table of tableNames) {
     const sorted = [...actual[table]].sort((a, b) => keyOf[table](a).localeCompare(keyOf[table](b)))
     const columns = new Set(expected[table].flatMap((row) => Object.keys(row)))
-    out[table] = sorted.map((row) =>
-      Object.fromEntries(Object.entries(row).filter(([column]) => columns.has(column)).map(([k, v]) => [k, ms(v)]))
-    )
+    out[table] = sorted.map((row) => Object.fromEntries(Object.entries(row).filter(([column]) => columns.has(column))))
   }
   return out as Tables
 }
@@ -74,7 +75,7 @@ const eventRow = (event: HookEvent.HookEvent, eventType: string): Row => ({
       Object.entries(event).filter(([k]) => !stamps.has(k) && !(notInLog[event._tag]?.has(k) ?? false))
     )
   ),
-  created_at: event.timestamp
+  created_at: iso(event.timestamp)
 })
 
 const traceRow = (e: HookEvent.MessageAppended): Row => {
@@ -90,7 +91,7 @@ const traceRow = (e: HookEvent.MessageAppended): Row => {
     provider_call_id: m._tag === "tool" ? orNull(m.providerCallId) : null,
     tool_name: m._tag === "tool" ? m.toolName : null,
     is_error: m._tag === "tool" ? m.isError : null,
-    created_at: e.timestamp
+    created_at: iso(e.timestamp)
   }
 }
 
@@ -115,7 +116,7 @@ const toolRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyArray<Row
         success: null,
         error: null,
         duration_ms: null,
-        started_at: e.timestamp,
+        started_at: iso(e.timestamp),
         completed_at: null,
         ...before,
         params: json(e.arguments)
@@ -130,13 +131,13 @@ const toolRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyArray<Row
         target: e.target,
         iteration: e.iteration,
         params: null,
-        started_at: startOf(e),
+        started_at: iso(startOf(e)),
         ...before,
         result: json(e.result),
         success: e.success,
         error: orNull(e.error),
         duration_ms: Math.round(e.durationMs),
-        completed_at: e.timestamp
+        completed_at: iso(e.timestamp)
       })
     }
   }
@@ -167,7 +168,7 @@ const blankInteraction = {
 /** `llm_interactions`: one row per interaction id; its end overwrites everything but its identity and start. */
 const interactionRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyArray<Row> => {
   const rows = new Map<string, Record<string, unknown>>()
-  const upsert = (id: string, runId: string, startedAt: number, fields: Record<string, unknown>) => {
+  const upsert = (id: string, runId: string, startedAt: string, fields: Record<string, unknown>) => {
     const before = rows.get(id)
     rows.set(id, {
       ...blankInteraction,
@@ -181,7 +182,7 @@ const interactionRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyAr
   for (const e of events) {
     const common = { iteration: e.iteration }
     if (e._tag === "LlmCallStarted") {
-      upsert(e.correlationId, e.runId, e.timestamp, {
+      upsert(e.correlationId, e.runId, iso(e.timestamp), {
         ...common,
         status: "started",
         provider: e.provider,
@@ -189,7 +190,7 @@ const interactionRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyAr
       })
     } else if (e._tag === "LlmCallCompleted") {
       const u = e.usage
-      upsert(e.correlationId, e.runId, startOf(e), {
+      upsert(e.correlationId, e.runId, iso(startOf(e)), {
         ...common,
         status: "completed",
         provider: e.provider,
@@ -209,10 +210,10 @@ const interactionRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyAr
         cost_usd: u.costUsd === undefined ? null : Lifecycle.roundCost(u.costUsd),
         cost_note: orNull(e.costNote),
         duration_ms: Math.round(e.durationMs),
-        completed_at: e.timestamp
+        completed_at: iso(e.timestamp)
       })
     } else if (e._tag === "LlmCallFailed") {
-      upsert(e.correlationId, e.runId, startOf(e), {
+      upsert(e.correlationId, e.runId, iso(startOf(e)), {
         ...common,
         status: "failed",
         provider: e.provider,
@@ -220,7 +221,7 @@ const interactionRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyAr
         error_tag: e.error.tag,
         error_message: e.error.message,
         duration_ms: Math.round(e.durationMs),
-        completed_at: e.timestamp
+        completed_at: iso(e.timestamp)
       })
     }
   }
@@ -244,7 +245,7 @@ const usageRows = (started: HookEvent.RunStarted, events: ReadonlyArray<HookEven
       cache_write_tokens: orNull(e.usage.cacheWriteTokens),
       reasoning_tokens: orNull(e.usage.reasoningTokens),
       cost_usd: e.usage.costUsd === undefined ? null : Lifecycle.roundCost(e.usage.costUsd),
-      created_at: e.timestamp
+      created_at: iso(e.timestamp)
     }]
   )
 
@@ -291,11 +292,11 @@ const runRow = (model: Model, options: ExpectedOptions): Row => {
     failure_reason: run.error?.failureReason ?? null,
     cancel_requested: model.cancelRequested,
     last_sequence_index: run.lastSequenceIndex,
-    created_at: started.timestamp,
-    finished_at: orNull(run.finishedAt)
+    created_at: iso(started.timestamp),
+    finished_at: isoOrNull(run.finishedAt)
   }
   if (run.status === "error") row.error_message = run.error?.message ?? null
-  if (model.progressFromEvents) row.last_progress_at = run.lastProgressAt
+  if (model.progressFromEvents) row.last_progress_at = iso(run.lastProgressAt)
   if (options.submissionUnknown !== true) row.resume_submission = json(model.claim?.submission)
   return row
 }

@@ -54,7 +54,7 @@ const makeMemory = Effect.sync(() => {
     get: (runId) => Effect.sync(() => Option.fromNullable(runs.get(runId))),
     findByIdempotencyKey: (key) => Effect.sync(() => Option.fromNullable(runs.findByIdempotencyKey(key))),
     claim: (runId, expected, submission, submissionId) =>
-      Effect.sync(() => runs.claim(runId, expected, submission, submissionId)),
+      Effect.map(Clock.currentTimeMillis, (now) => runs.claim(runId, expected, submission, submissionId, now)),
     heartbeat: (runId) => Effect.map(Clock.currentTimeMillis, (now) => runs.heartbeat(runId, now)),
     requestCancel: (runId) => Effect.sync(() => runs.requestCancel(runId)),
     isCancelRequested: (runId) => Effect.sync(() => runs.isCancelRequested(runId))

@@ -254,9 +254,9 @@ const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(c
 
 /** The columns of `agent_runs` a status-changing step sets, encoded. */
 const stepColumns = (event: HookEvent.HookEvent, step: Lifecycle.Step, at: string): Record<string, Value> => {
-  const pauseState = step.pauseState === "store" && event._tag === "RunPaused"
-    ? event.state ?? { pendingCalls: event.pendingCalls, prompt: event.prompt ?? null }
-    : null
+  // A pause without an execution state stores none (as the lifecycle says): the pending calls are in the
+  // event's own data, and a made-up state would read as one a resume could use.
+  const pauseState = step.pauseState === "store" && event._tag === "RunPaused" ? event.state ?? null : null
   return agentRuns.encode({
     ...(step.to === undefined ? {} : { status: step.to }),
     ...(step.iterations === undefined ? {} : { iteration_count: step.iterations }),

@@ -33,6 +33,7 @@ const toStored = ({ cancelRequested, record, start }: Entry): StoredRun => ({
   iterations: record.iterations,
   usage: record.totals.usage,
   lastSequenceIndex: record.lastSequenceIndex,
+  lastProgressAt: record.lastProgressAt,
   cancelRequested,
   ...(start.tenantId === undefined ? {} : { tenantId: start.tenantId }),
   ...(start.parentRunId === undefined ? {} : { parentRunId: start.parentRunId }),
@@ -85,13 +86,16 @@ export class MemoryRuns {
     return runId === undefined ? undefined : this.get(runId)
   }
 
-  /** Compare-and-swap of a paused run to `running`; a retried claim of the same submission wins again. */
-  claim(runId: string, expected: PausedStatus, submission: Json, submissionId: string): boolean {
+  /**
+   * Compare-and-swap of a paused run to `running`, touching its progress time (a run paused for long is not
+   * stale once claimed); a retried claim of the same submission wins again.
+   */
+  claim(runId: string, expected: PausedStatus, submission: Json, submissionId: string, now: number): boolean {
     const entry = this.entries.get(runId)
     if (entry === undefined) return false
     if (entry.record.status === "running" && entry.submissionId === submissionId) return true
     if (entry.record.status !== expected) return false
-    entry.record = { ...entry.record, status: "running" }
+    entry.record = { ...entry.record, status: "running", lastProgressAt: now }
     entry.submissionId = submissionId
     entry.submission = submission
     return true
