@@ -212,6 +212,65 @@ export const sequenceTests = (test: Test, caps: Capabilities): void => {
         }
       }))
 
+    test("a tool or model call id another run recorded is a conflict; that run's rows are untouched", () =>
+      Effect.gen(function*() {
+        const recorder = yield* Recorder
+        const t0 = yield* past(1)
+        const a = E.stamper(uid("owner"), t0)
+        const owner = yield* drive(
+          caps,
+          makeChecker(),
+          records([...opening(a, [weatherOf(a)]), ...toolRound(a, weatherOf(a), 2, { tempC: 21 })]),
+          Oracle.empty(a.runId)
+        )
+        const b = E.stamper(uid("reuser"), t0 + 100)
+        const ownCall = E.call(`${b.runId}-weather`, "get_weather", { city: "Porto" })
+        const reuser = yield* drive(caps, makeChecker(), records(opening(b, [ownCall])), Oracle.empty(b.runId))
+        // Ids are the kernel's correlation ids, unique across runs: the per-run fold cannot see a reuse, so each
+        // refusal is asserted directly, at the reuser's next index (a refused event moves nothing).
+        const taken = weatherOf(a)
+        const foreign: ReadonlyArray<E.Input> = [
+          E.toolStarted(taken),
+          E.toolCompleted(taken, { tempC: 0 }, { target: "client" }),
+          E.llmStarted(`${a.runId}-llm-1`),
+          E.llmCompleted(`${a.runId}-llm-1`, { inputTokens: 1, outputTokens: 1, costUsd: 9 }, { text: "x" }),
+          E.llmFailed(`${a.runId}-llm-1`, "overwritten")
+        ]
+        for (const input of foreign) {
+          const event = b.at(b.nextIndex(), input, 1)
+          expectConflict(yield* Effect.either(recorder.record(event)), event, "the call id is another run's")
+          yield* check(caps, makeChecker(), reuser, `after the refused ${Oracle.label(event)}`)
+          yield* check(caps, makeChecker(), owner, `after the other run's refused ${Oracle.label(event)}`)
+        }
+        // The refusals left the reuser's sequence where it was: its own calls go on.
+        yield* drive(caps, makeChecker(), records(toolRound(b, ownCall, 2, { tempC: 19 })), reuser)
+        // Written together (one commit where the backend groups them), only the reusing event is refused.
+        const runs = yield* Effect.forEach(Array.from({ length: 4 }, (_, i) => i), (i) =>
+          Effect.gen(function*() {
+            const s = E.stamper(uid(`together${i}`), t0 + 200 + i)
+            const model = yield* drive(caps, makeChecker(), records(opening(s, [weatherOf(s)])), Oracle.empty(s.runId))
+            return { model, event: s.next(E.toolStarted(i === 2 ? taken : weatherOf(s))) }
+          }))
+        const results = yield* Effect.all(runs.map((r) => Effect.either(recorder.record(r.event))), {
+          concurrency: "unbounded"
+        })
+        for (const [i, { event, model }] of runs.entries()) {
+          if (i === 2) {
+            expectConflict(results[i]!, event, "the call id is another run's")
+            yield* check(caps, makeChecker(), model, "after the concurrent writes")
+          } else {
+            expect(Either.isRight(results[i]!), `${Oracle.label(event)} of ${event.runId} must be recorded`).toBe(true)
+            yield* check(
+              caps,
+              makeChecker(),
+              Oracle.step(model, { _tag: "Record", event }).model,
+              "after the concurrent writes"
+            )
+          }
+        }
+        yield* check(caps, makeChecker(), owner, "after the concurrent writes")
+      }))
+
     test("a child run keeps its tenant, metadata, parent and retry links", () =>
       Effect.gen(function*() {
         const t0 = yield* past(1)
