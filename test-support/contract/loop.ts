@@ -57,6 +57,7 @@ export const loopTests = (test: Test, caps: Capabilities): void => {
           agent.run("weather in Lisbon?", { runId: uid("loop"), tenantId: "acme", metadata: { ticket: 7 } })
         )
         expect(result.status).toBe("success")
+        expect(result.usage.costUsd, "the run's cost in its result (0.1 + 0.2)").toBe(0.3)
         yield* checkEmitted(caps, makeChecker(), result.runId, log, { result })
       }))
 

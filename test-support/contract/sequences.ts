@@ -5,8 +5,8 @@
  */
 import { describe, expect } from "@effect/vitest"
 import type { HookEvent } from "@sextant/runtime"
-import { Lifecycle, Recorder } from "@sextant/runtime"
-import { Effect, Either } from "effect"
+import { Lifecycle, Recorder, RunLedger } from "@sextant/runtime"
+import { Effect, Either, Option } from "effect"
 import * as E from "./events.js"
 import {
   type Capabilities,
@@ -299,17 +299,41 @@ export const sequenceTests = (test: Test, caps: Capabilities): void => {
 
   describe("usage and totals per terminal path", () => {
     test("success: token totals add up and costs sum exactly (0.1 + 0.2 is 0.3)", () =>
-      scenario(caps, (s) => {
-        const first = { inputTokens: 100, outputTokens: 20, cacheReadTokens: 30, costUsd: 0.1 }
-        const second = { inputTokens: 50, outputTokens: 10, cacheWriteTokens: 7, reasoningTokens: 4, costUsd: 0.2 }
-        return records([
-          ...opening(s, [weatherOf(s)], first),
-          ...toolRound(s, weatherOf(s), 2, { tempC: 21 }),
-          s.next(E.llmStarted(`${s.runId}-llm-2`, 3), 2),
-          s.next(E.llmCompleted(`${s.runId}-llm-2`, second, { text: "21 °C" }), 2),
-          s.next(E.assistant(3, "21 °C"), 2),
-          s.next(E.completed("success", 2, sum(first, second), "21 °C"), 2)
-        ])
+      Effect.gen(function*() {
+        const ledger = yield* RunLedger
+        const model = yield* scenario(caps, (s) => {
+          const first = { inputTokens: 100, outputTokens: 20, cacheReadTokens: 30, costUsd: 0.1 }
+          const second = { inputTokens: 50, outputTokens: 10, cacheWriteTokens: 7, reasoningTokens: 4, costUsd: 0.2 }
+          return records([
+            ...opening(s, [weatherOf(s)], first),
+            ...toolRound(s, weatherOf(s), 2, { tempC: 21 }),
+            s.next(E.llmStarted(`${s.runId}-llm-2`, 3), 2),
+            s.next(E.llmCompleted(`${s.runId}-llm-2`, second, { text: "21 °C" }), 2),
+            s.next(E.assistant(3, "21 °C"), 2),
+            s.next(E.completed("success", 2, sum(first, second), "21 °C"), 2)
+          ])
+        })
+        const stored = yield* ledger.get(model.runId)
+        expect(Option.map(stored, (r) => r.usage.costUsd), "the run's cost").toEqual(Option.some(0.3))
+      }))
+
+    test("a call's cost is kept in whole nano-dollars: float noise and sub-nano-dollar digits never reach a total", () =>
+      Effect.gen(function*() {
+        const ledger = yield* RunLedger
+        // 3 × 0.1 in floating point, and a cost below a nano-dollar's precision (1.23456e-7 is 123.456 nanos).
+        const first = { inputTokens: 10, outputTokens: 5, costUsd: 0.1 * 3 }
+        const second = { inputTokens: 10, outputTokens: 5, costUsd: 1.23456e-7 }
+        const model = yield* scenario(caps, (s) =>
+          records([
+            ...opening(s, [weatherOf(s)], first),
+            ...toolRound(s, weatherOf(s), 2, { tempC: 21 }),
+            s.next(E.llmStarted(`${s.runId}-llm-2`, 3), 2),
+            s.next(E.llmCompleted(`${s.runId}-llm-2`, second, { text: "21 °C" }), 2),
+            s.next(E.assistant(3, "21 °C"), 2),
+            s.next(E.completed("success", 2, sum(first, second), "21 °C"), 2)
+          ]))
+        const stored = yield* ledger.get(model.runId)
+        expect(Option.map(stored, (r) => r.usage.costUsd), "the run's cost").toEqual(Option.some(0.300000123))
       }))
 
     test("success with an unpriced call: the run's cost is unknown", () =>

@@ -133,7 +133,7 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
       r.usage.cacheReadTokens ?? null,
       r.usage.cacheWriteTokens ?? null,
       r.usage.reasoningTokens ?? null,
-      r.usage.costUsd ?? null,
+      r.costNanos === null ? null : Lifecycle.fromNanos(r.costNanos),
       r.costNanos,
       r.at
     ])

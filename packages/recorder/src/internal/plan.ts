@@ -152,7 +152,8 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
         cache_read_tokens: orNull(u.cacheReadTokens),
         cache_write_tokens: orNull(u.cacheWriteTokens),
         reasoning_tokens: orNull(u.reasoningTokens),
-        cost_usd: orNull(u.costUsd),
+        // The USD column says what `cost_nanos` says (whole nano-dollars), never the float the provider computed.
+        cost_usd: costNanos === null ? null : Lifecycle.fromNanos(costNanos),
         cost_nanos: costNanos,
         cost_note: orNull(e.costNote),
         duration_ms: Math.round(e.durationMs),
