@@ -121,9 +121,12 @@ export const sequenceTests = (test: Test, caps: Capabilities): void => {
     test("a repeated sequence index with another event is a conflict", () =>
       scenario(caps, (s) => {
         const events = opening(s, [weatherOf(s)])
+        const last = events[events.length - 1]!
         return [
           ...records(events),
           { _tag: "Record", event: s.at(s.nextIndex() - 1, E.toolStarted(weatherOf(s))) },
+          // The same type at the same index but another time is another event, not a retried write.
+          { _tag: "Record", event: { ...last, timestamp: last.timestamp + 1 } },
           ...records([s.next(E.toolStarted(weatherOf(s)))])
         ]
       }))
@@ -133,6 +136,13 @@ export const sequenceTests = (test: Test, caps: Capabilities): void => {
         const events = opening(s, [weatherOf(s)])
         return [...records(events), { _tag: "Record", event: events[events.length - 1]! }]
       }))
+
+    test("run.started must be event #0: at another index it is a conflict and creates nothing", () =>
+      scenario(caps, (s) => [
+        { _tag: "Record", event: s.at(2, E.started()) },
+        { _tag: "Record", event: s.at(1, E.started()) },
+        ...records([s.next(E.started(), 0), s.next(E.user(0, "hi"))])
+      ]))
 
     test("an event of a run that does not exist is a conflict", () =>
       scenario(caps, (s) => [{ _tag: "Record", event: s.at(1, E.user(0, "hello")) }]))
