@@ -2,8 +2,9 @@
  * The recorder and ledger contract, written once (as `@effect/sql`'s `SqlPersistedQueueTest.ts` is): every
  * backend's test file calls `recorderContract` with its own layer, and the same suite runs against it —
  * event order and gaplessness, what each event writes to the six tables (SQL backends), usage and totals on
- * every terminal path, the compare-and-swap claim, idempotency keys, cancel flags, the heartbeat and the
- * sweep. The oracle is the runtime's own transition table (`Lifecycle.apply`): after every step the
+ * every terminal path, the compare-and-swap claim, idempotency keys, call ids unique across runs, cancel
+ * flags, the heartbeat (progress times through `RunLedger.get`, on every backend) and the sweep (backends
+ * that have one). The oracle is the runtime's own transition table (`Lifecycle.apply`): after every step the
  * backend's stored run (`RunLedger.get`) must be what the fold says. Sequences are fed both by hand (to
  * reach the refusals the loop never provokes) and through the agent loop with a `ScriptedModel`.
  *
@@ -29,8 +30,9 @@ export { tableNames } from "./contract/rows.js"
 export interface ContractOptions<R> {
   /**
    * Every row of the six tables for one run, decoded so that every dialect yields the same values (JSON
-   * parsed, booleans as booleans, BIGINTs as numbers, times as `Date`s). Given, the suite checks what each
-   * event writes to each table.
+   * parsed, booleans as booleans, BIGINTs as numbers, timestamps as ISO-8601 strings in the `toISOString`
+   * form — what `@sextant/recorder`'s `Tables` decodes). Given, the suite checks what each event writes to each
+   * table.
    */
   readonly tables?: ((runId: string) => Effect.Effect<Tables, unknown, R>) | undefined
   /** The backend's sweep of stale runs. Given, the suite checks that it interrupts, abandons and spares the right runs. */
