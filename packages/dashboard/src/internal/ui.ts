@@ -10,8 +10,9 @@ import { type Asset, etagOf } from "./assets.js"
 /** The policy of the page: scripts, styles and calls only from this origin; frames (the API reference) too. */
 const CSP = [
   "default-src 'self'",
-  // The API reference page (Scalar) runs its inline script inside a same-origin frame, which inherits this policy.
-  "script-src 'self' 'unsafe-inline'",
+  // The API reference page (Scalar) runs its inline script and a WebAssembly module inside a same-origin frame,
+  // which inherits this policy; no `eval` of strings is allowed.
+  "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
   "font-src 'self' data:",

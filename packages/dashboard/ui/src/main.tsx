@@ -5,7 +5,7 @@
 import "./styles.css"
 import type { FunctionComponent } from "preact"
 import { render } from "preact"
-import { useEffect, useState } from "preact/hooks"
+import { useEffect, useLayoutEffect, useState } from "preact/hooks"
 import { apiBase } from "./api.js"
 import { ErrorBox, Loading } from "./components/common.js"
 import { TokenPrompt } from "./components/TokenPrompt.js"
@@ -56,7 +56,7 @@ const storedTheme = (): Theme => {
 
 const ThemeToggle = () => {
   const [theme, setTheme] = useState<Theme>(storedTheme)
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (theme === "auto") delete document.documentElement.dataset.theme
     else document.documentElement.dataset.theme = theme
     try {
@@ -67,7 +67,7 @@ const ThemeToggle = () => {
   }, [theme])
   const next: Record<Theme, Theme> = { auto: "light", light: "dark", dark: "auto" }
   return (
-    <button type="button" class="theme" onClick={() => setTheme(next[theme])} title="Colour theme">
+    <button type="button" class="theme" onClick={() => setTheme((t) => next[t])} title="Colour theme">
       {theme === "auto" ? "◐ auto" : theme === "light" ? "☀ light" : "☾ dark"}
     </button>
   )

@@ -121,6 +121,31 @@ const WaitingStrip = ({ waiting, fetchedAt }: { readonly waiting: Waiting; reado
   )
 }
 
+/**
+ * A text filter: its own state while typing (a re-render from polling must not reset what is being typed),
+ * committed to the URL on change (blur or Enter).
+ */
+const TextFilter = ({ name, label, value, onCommit }: {
+  readonly name: string
+  readonly label: string
+  readonly value: string
+  readonly onCommit: (value: string) => void
+}) => {
+  const [text, setText] = useState(value)
+  useEffect(() => setText(value), [value])
+  return (
+    <label>
+      {label}
+      <input
+        name={name}
+        value={text}
+        onInput={(e) => setText((e.target as HTMLInputElement).value)}
+        onChange={(e) => onCommit((e.target as HTMLInputElement).value.trim())}
+      />
+    </label>
+  )
+}
+
 const FilterBar = ({ filters }: { readonly filters: Filters }) => {
   const [q, setQ] = useState(filters.q)
   useEffect(() => setQ(filters.q), [filters.q])
@@ -133,15 +158,13 @@ const FilterBar = ({ filters }: { readonly filters: Filters }) => {
     const id = setTimeout(() => set({ q }, true), 300)
     return () => clearTimeout(id)
   }, [q])
-  const text = (name: keyof Filters, label: string) => (
-    <label>
-      {label}
-      <input
-        name={name}
-        value={filters[name]}
-        onChange={(e) => set({ [name]: (e.target as HTMLInputElement).value.trim() })}
-      />
-    </label>
+  const text = (name: "agent" | "tenant", label: string) => (
+    <TextFilter
+      name={name}
+      label={label}
+      value={filters[name]}
+      onCommit={(value) => set({ [name]: value })}
+    />
   )
   return (
     <form class="filters" onSubmit={(e) => e.preventDefault()} role="search">
