@@ -1,4 +1,5 @@
 import { describe, expect, layer } from "@effect/vitest"
+import { HookEvent, Recorder } from "@sextant/runtime"
 import { Effect, Either } from "effect"
 import { RunStore, Views } from "../src/index.js"
 import { dialects, runAgent, seededLayer, SeededRuns } from "./support.js"
@@ -125,6 +126,98 @@ for (const dialect of dialects) {
           expect(pause.submission!.text).toContain("confirmed")
           expect(t.nodes[3]).toMatchObject({ _tag: "segment", kind: "resumed" })
           expect(t.nodes[4]).toMatchObject({ _tag: "toolCall", target: "client", status: "succeeded" })
+        }))
+
+      it.effect("getTimeline types governance events by severity, provider retries and a failed call", () =>
+        Effect.gen(function*() {
+          const store = yield* RunStore
+          const recorder = yield* Recorder
+          const runId = `synthetic-${dialect.name}`
+          let seq = 0
+          const at = (iteration = 1) => ({ runId, sequenceIndex: seq++, iteration, timestamp: 1_767_225_600_000 + seq })
+          const events: ReadonlyArray<HookEvent.HookEvent> = [
+            {
+              _tag: "RunStarted",
+              ...at(0),
+              agentName: "gov",
+              instructions: "",
+              input: "x",
+              delegationLevel: 0,
+              tools: []
+            },
+            { _tag: "LlmCallStarted", ...at(), correlationId: "c1", provider: "openai", model: "m", messageCount: 1 },
+            {
+              _tag: "ProviderRetry",
+              ...at(),
+              correlationId: "c1",
+              provider: "openai",
+              attempt: 1,
+              statusCode: 429,
+              retryAfterMs: 1000,
+              reason: "rate limited"
+            },
+            {
+              _tag: "LlmCallFailed",
+              ...at(),
+              correlationId: "c1",
+              provider: "openai",
+              model: "m",
+              error: { tag: "ModelError", message: "overloaded" },
+              durationMs: 1500
+            },
+            { _tag: "PolicyDenied", ...at(), correlationId: "t1", toolName: "rm", reason: "denied by policy" },
+            { _tag: "BudgetThreshold", ...at(), kind: "tokens", fraction: 0.75, used: 75, limit: 100 },
+            { _tag: "BudgetExceeded", ...at(), kind: "tokens", used: 120, limit: 100, action: "stop" },
+            {
+              _tag: "GuardrailBlocked",
+              ...at(),
+              guardrail: "secrets",
+              direction: "input",
+              entities: [{ type: "api_key", count: 1 }],
+              reason: "a secret"
+            },
+            {
+              _tag: "RunFailed",
+              ...at(),
+              error: { tag: "BudgetExceeded", message: "over budget" },
+              failureReason: "budget",
+              iterations: 1,
+              usage: { inputTokens: 0, outputTokens: 0 }
+            }
+          ]
+          for (const e of events) yield* recorder.record(e)
+          const t = yield* store.getTimeline(runId)
+          expect(t.nodes.map((n) => n._tag)).toEqual([
+            "segment",
+            "llmCall",
+            "retry",
+            "governance",
+            "governance",
+            "governance",
+            "governance",
+            "end"
+          ])
+          expect(t.nodes[1]).toMatchObject({
+            status: "failed",
+            durationMs: 1500,
+            error: { tag: "ModelError", message: "overloaded" },
+            endSequenceIndex: 3
+          })
+          expect(t.nodes[2]).toMatchObject({ provider: "openai", attempt: 1, statusCode: 429, retryAfterMs: 1000 })
+          const governance = t.nodes.filter((n) => n._tag === "governance")
+          expect(governance.map((n) => [n.eventType, n.severity])).toEqual([
+            ["policy.denied", "warning"],
+            ["budget.threshold", "warning"],
+            ["budget.exceeded", "error"],
+            ["guardrail.blocked", "error"]
+          ])
+          expect(governance[1]!.title).toBe("Budget (tokens) at 75%")
+          expect(t.nodes.at(-1)).toMatchObject({
+            _tag: "end",
+            status: "error",
+            failureReason: "budget",
+            error: { message: "over budget" }
+          })
         }))
 
       it.effect("getTimeline of an unknown or out-of-scope run is RunNotFound; a bad id is InvalidQuery", () =>

@@ -11,8 +11,8 @@ import { gzipSync } from "node:zlib"
 
 /** One file of the app. */
 export interface Asset {
-  readonly body: Uint8Array
-  readonly gzip: Uint8Array | undefined
+  readonly body: Uint8Array<ArrayBuffer>
+  readonly gzip: Uint8Array<ArrayBuffer> | undefined
   readonly type: string
   readonly etag: string
   readonly immutable: boolean

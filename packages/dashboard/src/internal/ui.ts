@@ -33,8 +33,8 @@ const matches = (request: Request, etag: string) =>
 
 const send = (
   request: Request,
-  body: Uint8Array,
-  gzip: Uint8Array | undefined,
+  body: Uint8Array<ArrayBuffer>,
+  gzip: Uint8Array<ArrayBuffer> | undefined,
   headers: Record<string, string>,
   etag: string
 ): Response => {
@@ -56,7 +56,7 @@ const send = (
 const cacheOf = (asset: Asset) => (asset.immutable ? "public, max-age=31536000, immutable" : "no-cache")
 
 /** `index.html` for a page `depth` folders below `/ui/`: its `<base>` leads back to `/ui/`. */
-const indexFor = (index: Asset, depth: number, cache: Map<number, { body: Uint8Array; etag: string }>) => {
+const indexFor = (index: Asset, depth: number, cache: Map<number, { body: Uint8Array<ArrayBuffer>; etag: string }>) => {
   const hit = cache.get(depth)
   if (hit !== undefined) return hit
   const base = depth === 0 ? "./" : "../".repeat(depth)
@@ -68,7 +68,7 @@ const indexFor = (index: Asset, depth: number, cache: Map<number, { body: Uint8A
 
 /** The app's routes over its loaded files. */
 export const routes = (assets: () => ReadonlyMap<string, Asset>): ReadonlyArray<ExtraRoute> => {
-  const pages = new Map<number, { body: Uint8Array; etag: string }>()
+  const pages = new Map<number, { body: Uint8Array<ArrayBuffer>; etag: string }>()
   const handle = (request: Request): Response => {
     const path = new URL(request.url).pathname
     // Relative, so the browser resolves it against the mount it used (`/api/sextant/ui` → `/api/sextant/ui/`).

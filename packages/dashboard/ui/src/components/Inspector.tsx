@@ -78,7 +78,9 @@ const Chat = ({ messages }: { readonly messages: ReadonlyArray<Message> }) => (
       return (
         <li key={i} class={`msg ${role}`}>
           <b>{role}</b>
-          {typeof m.content === "string" ? <pre class="text">{m.content}</pre> : <Json value={m.content} />}
+          {typeof m.content === "string"
+            ? <pre class="text">{m.content}</pre>
+            : m.content !== undefined && m.content !== null && <Json value={m.content} />}
           {m.toolCalls !== undefined && m.toolCalls.length > 0 && (
             <ul>
               {m.toolCalls.map((c, j) => (
