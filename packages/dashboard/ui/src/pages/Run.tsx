@@ -67,7 +67,7 @@ const Header = ({ run, live }: { readonly run: Run; readonly live: boolean }) =>
       <dl class="facts">
         <div>
           <dt>Model</dt>
-          <dd>{run.model ?? "—"}{run.provider !== null && <span class="muted">({run.provider})</span>}</dd>
+          <dd>{`${run.model ?? "—"}${run.provider === null ? "" : ` (${run.provider})`}`}</dd>
         </div>
         <div>
           <dt>Tenant</dt>
@@ -83,7 +83,7 @@ const Header = ({ run, live }: { readonly run: Run; readonly live: boolean }) =>
           <dt>Cost</dt>
           <dd>
             {usd(t.costUsd)}
-            {t.unpricedCallCount > 0 && <span class="muted">({t.unpricedCallCount} unpriced)</span>}
+            {t.unpricedCallCount > 0 && <span class="muted">{` (${t.unpricedCallCount} unpriced)`}</span>}
           </dd>
         </div>
         <div>
@@ -172,7 +172,7 @@ const describe = (n: Node): { icon: string; title: string; meta: string; preview
       }
     case "pause":
       return {
-        icon: "⏸",
+        icon: "‖",
         title: `Paused: ${statusLabel(n.status)}`,
         meta: [
           n.pendingCalls.map((c) => c.name).join(", "),
