@@ -7,9 +7,11 @@ import { readFileSync } from "node:fs"
 import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  BIG_RESULT,
   freshDatabase,
   launch,
   recorderOf,
+  recordRun,
   screenshot,
   SECRET_EMAIL,
   seed,
@@ -31,7 +33,8 @@ describe("the dashboard in a browser (Express at /api/sextant, SQLite)", () => {
   let browser: Awaited<ReturnType<typeof launch>>
   let context: BrowserContext
   let page: Page
-  const total = () => EXTRA + 8
+  let seededCount = EXTRA + 9
+  const total = () => seededCount
 
   const rows = () => page.locator("table.runs tbody tr[data-run-id]")
   const rowOf = (id: string) => page.locator(`tr[data-run-id="${id}"]`)
@@ -154,6 +157,33 @@ describe("the dashboard in a browser (Express at /api/sextant, SQLite)", () => {
     expect(await rows().first().getAttribute("data-run-id")).toBe(seeded.failed)
   })
 
+  it("shows new runs without a reload, and stops polling while the tab is hidden", async () => {
+    await open("./")
+    await rows().first().waitFor()
+    const id = await recordRun(recorder, "latecomer")
+    await rowOf(id).waitFor()
+    expect(await rows().first().getAttribute("data-run-id")).toBe(id)
+    const polls: Array<string> = []
+    const listener = (r: { url: () => string }) => void (r.url().includes("/run-rows") && polls.push(r.url()))
+    page.on("request", listener)
+    const setVisibility = (state: "hidden" | "visible") =>
+      page.evaluate((s) => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => s })
+        document.dispatchEvent(new Event("visibilitychange"))
+      }, state)
+    await setVisibility("hidden")
+    polls.length = 0
+    // More than one poll interval (5 s) passes with no request while hidden...
+    await page.waitForTimeout(6000)
+    expect(polls).toEqual([])
+    // ...and coming back refreshes at once.
+    const refreshed = page.waitForRequest((r) => r.url().includes("/run-rows"))
+    await setVisibility("visible")
+    await refreshed
+    page.off("request", listener)
+    seededCount += 1
+  })
+
   it("loads more runs with the keyset cursor", async () => {
     await open("./")
     await rows().first().waitFor()
@@ -215,6 +245,36 @@ describe("the dashboard in a browser (Express at /api/sextant, SQLite)", () => {
     await page.locator("li[data-node-type=llmCall] button").first().click()
     await inspector.locator(".chat").first().waitFor()
     await screenshot(page, "run")
+  })
+
+  it("loads a large payload only when its node is opened, and shows it capped", async () => {
+    const loaded: Array<string> = []
+    const listener = (r: { url: () => string }) => void (r.url().includes("/tool-calls") && loaded.push(r.url()))
+    page.on("request", listener)
+    try {
+      await open(`runs/${seeded.bulk}`)
+      const tool = page.locator("li[data-node-type=toolCall]")
+      await tool.waitFor()
+      // The timeline carries a 2,000-character preview, not the payload.
+      expect((await tool.locator(".preview").textContent())!.length).toBeLessThanOrEqual(200)
+      expect(loaded).toEqual([])
+      await tool.locator("button").click()
+      const more = page.locator("section.inspector .json-more").first()
+      await more.waitFor()
+      expect(loaded).toHaveLength(1)
+      expect(await more.textContent()).toContain("Showing 20.0 K of")
+      const shown = await page.locator("section.inspector .json pre").evaluateAll((els) =>
+        Math.max(...els.map((e) => e.textContent!.length))
+      )
+      expect(shown).toBeLessThanOrEqual(20_000)
+      await more.getByRole("button", { name: "Show more" }).click()
+      await page.locator("section.inspector .json-more", { hasText: "Showing 80.0 K" }).waitFor()
+      expect(BIG_RESULT).toBeGreaterThan(80_000)
+      // The chart has one bar per iteration.
+      expect(await page.locator("figure.chart g[data-category]").count()).toBe(2)
+    } finally {
+      page.off("request", listener)
+    }
   })
 
   it("shows a paused-then-resumed run's pause segment with its wait time and what was submitted", async () => {

@@ -36,7 +36,7 @@ describe("the dashboard served standalone at / over Postgres", () => {
     const rows = page.locator("tr[data-run-id]")
     await rows.first().waitFor()
     expect(await page.locator("form.modal").count()).toBe(0)
-    expect(await rows.count()).toBe(8)
+    expect(await rows.count()).toBe(9)
     expect(await page.locator(".mount").textContent()).toBe("/")
     await page.locator(`tr[data-run-id="${seeded.resumed}"]`).click()
     await page.locator("ol.timeline").waitFor()

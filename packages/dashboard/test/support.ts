@@ -127,6 +127,25 @@ const agentNamed = (
 /** The e-mail address the guarded run receives: a guardrail redacts it, so no page may ever show it. */
 export const SECRET_EMAIL = "jane.doe@example.com"
 
+const dump = Tool.make("dump_table", {
+  description: "Returns a large table",
+  parameters: Schema.Struct({ rows: Schema.Number }),
+  handler: ({ rows }) => ({ rows, data: "0123456789".repeat(rows) })
+})
+
+/** Characters of the large tool result the `bulk` run records (the inspector must cap it). */
+export const BIG_RESULT = 300_000
+
+/** Records one plain run now (for the live tests), returning its id. */
+export const recordRun = (recorder: ReturnType<typeof recorderOf>, name: string) =>
+  recorder.runPromise(Effect.gen(function*() {
+    const agent = yield* agentNamed(name)
+    const r = yield* agent.run("A new question", { tenantId: "acme" }).pipe(
+      Effect.provide(wireModel([{ text: "new answer", usage: { inputTokens: 4, outputTokens: 2 } }]))
+    )
+    return r.runId
+  }))
+
 /** Ids of the seeded runs. */
 export interface Seeded {
   readonly weather: string
@@ -137,6 +156,7 @@ export interface Seeded {
   readonly child: string
   readonly grandchild: string
   readonly guarded: string
+  readonly bulk: string
   readonly extra: ReadonlyArray<string>
 }
 
@@ -150,10 +170,11 @@ export const seed = (extraRuns = 0) =>
       steps: ReadonlyArray<ScriptedModel.ScriptStep>,
       options: Agent.RunOptions = {},
       input = `Question for ${name}?`,
-      guardrails: ReadonlyArray<Guardrails.Guardrail> = []
+      guardrails: ReadonlyArray<Guardrails.Guardrail> = [],
+      tools?: ReadonlyArray<Tool.Tool>
     ) =>
       Effect.gen(function*() {
-        const agent = yield* agentNamed(name, undefined, guardrails)
+        const agent = yield* agentNamed(name, tools, guardrails)
         yield* sleep(2)
         return yield* agent.run(input, { runId: Ids.make(), ...options }).pipe(
           Effect.provide(wireModel(steps, `${name}-model`))
@@ -199,6 +220,20 @@ export const seed = (extraRuns = 0) =>
       `Email ${SECRET_EMAIL} about the invoice`,
       [Guardrails.PII()]
     )
+    const bulk = yield* run(
+      "bulk",
+      [
+        {
+          toolCalls: [{ name: "dump_table", arguments: { rows: BIG_RESULT / 10 } }],
+          usage: { inputTokens: 9, outputTokens: 2 }
+        },
+        { text: "Dumped.", usage: { inputTokens: 9000, outputTokens: 2 } }
+      ],
+      { tenantId: "initech" },
+      "Dump the table",
+      [],
+      [dump]
+    )
     const waiting = yield* run("checkout", [
       {
         toolCalls: [{ name: "confirm_payment", arguments: { amount: 99 } }],
@@ -214,6 +249,7 @@ export const seed = (extraRuns = 0) =>
       child: child.runId,
       grandchild: grandchild.runId,
       guarded: guarded.runId,
+      bulk: bulk.runId,
       extra
     } satisfies Seeded
   })
