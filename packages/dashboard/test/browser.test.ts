@@ -184,6 +184,23 @@ describe("the dashboard in a browser (Express at /api/sextant, SQLite)", () => {
     seededCount += 1
   })
 
+  it("filters by tenant and by a range of days in the viewer's zone", async () => {
+    await open("./?tenant=globex")
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run-id]").length === 2)
+    const tenants = await page.locator("tr[data-run-id] td:nth-child(4)").allTextContents()
+    expect(new Set(tenants)).toEqual(new Set(["globex"]))
+    const today = await page.evaluate(() => {
+      const d = new Date()
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`
+    })
+    await page.locator("input[name=from]").fill(today)
+    await page.waitForURL(new RegExp(`from=${today}`))
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run-id]").length === 2)
+    await open(`./?tenant=globex&to=2000-01-01`)
+    await page.locator("p.empty", { hasText: "No runs match." }).waitFor()
+    expect(await rows().count()).toBe(0)
+  })
+
   it("loads more runs with the keyset cursor", async () => {
     await open("./")
     await rows().first().waitFor()

@@ -59,10 +59,16 @@ export const authHeaders = (): Record<string, string> => {
 type TokenListener = (message: string, submit: (token: string) => void) => void
 let tokenListener: TokenListener | undefined
 let pendingToken: Promise<void> | undefined
+// A refusal that arrived before the prompt was mounted waits here for it.
+let unanswered: { readonly message: string; readonly submit: (token: string) => void } | undefined
 
 /** Registers the token prompt (the app shows it when a call is refused with 401). */
 export const onTokenRequired = (listener: TokenListener) => {
   tokenListener = listener
+  if (unanswered !== undefined) {
+    listener(unanswered.message, unanswered.submit)
+    unanswered = undefined
+  }
 }
 
 /** Asks for a token once, however many calls were refused; resolves when one was entered. */
@@ -73,8 +79,8 @@ export const requireToken = (message: string): Promise<void> =>
       pendingToken = undefined
       resolve()
     }
-    if (tokenListener === undefined) return
-    tokenListener(message, submit)
+    if (tokenListener === undefined) unanswered = { message, submit }
+    else tokenListener(message, submit)
   })
 
 /** An error answer of the API: its status, `_tag` and message. */
