@@ -20,6 +20,8 @@ export default defineConfig({
         name: dir,
         root: `${root}packages/${dir}`,
         include: ["test/**/*.test.ts"],
+        // The dashboard's browser tests serve its built app: build it first when its sources changed.
+        ...(dir === "dashboard" ? { globalSetup: ["test/globalSetup.ts"] } : {}),
         testTimeout: 60_000,
         hookTimeout: 60_000
       }

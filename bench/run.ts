@@ -11,7 +11,7 @@ import type { BenchSection } from "./section.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const only = process.argv.slice(2)
-const order = ["runtime", "recorder", "notifiers", "store", "http-router", "providers"]
+const order = ["runtime", "recorder", "notifiers", "store", "http-router", "providers", "dashboard"]
 const packages = readdirSync(`${root}packages`)
   .filter((p) => existsSync(`${root}packages/${p}/bench/index.ts`))
   .filter((p) => only.length === 0 || only.includes(p))

@@ -1,19 +1,16 @@
 /**
- * The weather agent: one tool, a scripted model (no API key), recorded by the fail-closed SQL recorder to a
- * SQLite file in a temporary directory, removed when the program ends. Prints the answer, the run's recorded
- * events and the row counts per table. Set DATABASE_URL to record into your own database instead (kept; a
- * Postgres URL must be migrated first: `npx sextant-migrate <url>`, here `npm run migrate -- <url>`).
+ * The weather agent: one tool, a scripted model (no API key), recorded by the fail-closed SQL recorder to
+ * `sqlite:./.sextant/demo.db`. Prints the answer, the run's recorded events and the row counts per table.
+ * The database is the demo's product, not a temporary file: it is kept (`.sextant/` is git-ignored) so that
+ * `npm run dashboard` can show it, and each run adds to it. Set DATABASE_URL to record elsewhere (a Postgres
+ * URL must be migrated first: `npx sextant-migrate <url>`, here `npm run migrate -- <url>`).
  */
 import { SqlClient } from "@effect/sql"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 
-const scratch = process.env.DATABASE_URL === undefined ? mkdtempSync(join(tmpdir(), "sextant-demo-")) : undefined
-const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(scratch!, "demo.db")}`
+const databaseUrl = process.env.DATABASE_URL ?? "sqlite:./.sextant/demo.db"
 
 const getWeather = Tool.make("get_weather", {
   description: "Current weather for a city",
@@ -63,10 +60,7 @@ const program = Effect.gen(function*() {
 })
 
 const layer = Layer.merge(model, SqlRecorder.layerFromUrl(databaseUrl))
-// The layer closes the database before the promise settles, so the directory can go then.
 Effect.runPromise(program.pipe(Effect.provide(layer))).catch((e) => {
   console.error(e)
   process.exitCode = 1
-}).finally(() => {
-  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true })
 })

@@ -1,8 +1,10 @@
 /**
  * The consumer smoke test's app: what a stranger writes after `npm install @sextant/*`. A tiny agent with a
  * tool on a scripted model, recorded to a SQLite file, read back through RunStore and through the read router
- * mounted in Express. Exits non-zero (with the reason) when anything is not as a user expects.
+ * mounted in Express, with the dashboard's app (its built files shipped in the package) mounted beside it.
+ * Exits non-zero (with the reason) when anything is not as a user expects.
  */
+import { makeDashboard } from "@sextant/dashboard"
 import { makeReadRouter } from "@sextant/http-router"
 import { toNodeHandler } from "@sextant/http-router/node"
 import { SqlRecorder } from "@sextant/recorder"
@@ -56,7 +58,29 @@ const res = await fetch(`${base}/runs/${result.runId}/events`)
 const body = (await res.json()) as { items?: ReadonlyArray<{ eventType: string }> }
 check(res.status === 200, `GET /runs/:id/events answered ${res.status}`)
 check(body.items?.at(-1)?.eventType === "run.completed", `unexpected events ${JSON.stringify(body).slice(0, 300)}`)
+
+// The dashboard: the same router with the app at /ui/, its built files served from the installed package.
+const dashboard = makeDashboard({ store, authorize: () => ({ subject: "smoke" }) })
+app.use("/admin/sextant", toNodeHandler(dashboard))
+const ui = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/sextant/ui/`
+const index = await fetch(ui)
+const html = await index.text()
+check(
+  index.status === 200 && index.headers.get("content-type") === "text/html; charset=utf-8",
+  `GET ${ui} answered ${index.status}`
+)
+const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1]
+check(script !== undefined, `the dashboard's index.html names no script: ${html.slice(0, 300)}`)
+const asset = await fetch(new URL(script!, ui))
+check(
+  asset.status === 200 && asset.headers.get("content-type") === "text/javascript; charset=utf-8" &&
+    asset.headers.get("cache-control") === "public, max-age=31536000, immutable" && (await asset.text()).length > 1000,
+  `GET ${script} answered ${asset.status} ${asset.headers.get("content-type")}`
+)
+const rows = await fetch(new URL("../run-rows", ui))
+check(rows.status === 200, `GET /admin/sextant/run-rows answered ${rows.status}`)
 server.close()
+await dashboard.dispose()
 await router.dispose()
 await store.close()
-console.log(`consumer smoke test: run ${result.runId} recorded, read through RunStore and Express`)
+console.log(`consumer smoke test: run ${result.runId} recorded, read through RunStore, Express and the dashboard`)

@@ -7,7 +7,7 @@
  * surrogate) and the messages are declared once, and a value the store would refuse is a 400 here already.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "@effect/platform"
-import { Options, Records, RunNotFound } from "@sextant/store"
+import { Options, Records, RunNotFound, Views } from "@sextant/store"
 import { Context, JSONSchema, Option, ParseResult, Schema } from "effect"
 import * as AST from "effect/SchemaAST"
 import { Forbidden, InternalError, InvalidParameter, RouteNotFound, Unauthorized } from "./Errors.js"
@@ -232,10 +232,34 @@ export class RunsGroup extends HttpApiGroup.make("runs")
   .middleware(Authorization)
 {}
 
+/**
+ * Views for a UI (the dashboard's own routes, public like the rest): runs as table rows, the waiting runs and a
+ * run's typed timeline.
+ */
+export class ViewsGroup extends HttpApiGroup.make("views")
+  .add(HttpApiEndpoint.get("listRunRows", "/run-rows").setUrlParams(RunsParams).addSuccess(Views.RunRowPage))
+  .add(
+    HttpApiEndpoint.get("listWaiting", "/waiting")
+      .setUrlParams(Schema.Struct({
+        agentName: optional(text("Agent name"), exact),
+        tenantId: optional(text("Tenant id"), exact),
+        limit: optional(limit(Options.defaultLimits.runs), exact)
+      }))
+      .addSuccess(Views.WaitingList)
+  )
+  .add(
+    HttpApiEndpoint.get("getTimeline")`/runs/${RunId}/timeline`.addSuccess(Views.Timeline).addError(RunNotFound, {
+      status: 404
+    })
+  )
+  .middleware(Authorization)
+{}
+
 /** The whole read API. Its OpenAPI document lists the error bodies the router sends and an HTTP bearer scheme. */
 export class ReadApi extends HttpApi.make("sextant-read")
   .add(MetaGroup)
   .add(RunsGroup)
+  .add(ViewsGroup)
   .addError(InvalidParameter)
   .addError(RouteNotFound)
   .addError(InternalError)

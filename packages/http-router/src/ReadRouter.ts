@@ -5,7 +5,8 @@
  *
  * Authorization is the host's: `authorize(request)` returns a principal (optionally with a `tenantId` that
  * every route is then restricted to — another tenant's run is a 404) or rejects with `unauthorized()` /
- * `forbidden()` (401/403 JSON). `/health` and `/openapi.json` need no authorization.
+ * `forbidden()` (401/403 JSON). `/health` and `/openapi.json` need no authorization; the API reference at
+ * `/docs` (Scalar, over the same document) and every other route do.
  */
 import type { OpenApi } from "@effect/platform"
 import type { RunStoreClient, RunStoreService } from "@sextant/store"
@@ -43,6 +44,17 @@ export interface SecurityOptions {
   readonly description?: string | undefined
 }
 
+/**
+ * A `GET` route served beside the API under the same mount, without `authorize` (so only for what is public:
+ * the static files of a UI such as `@sextant/dashboard`). The API's routes win over it.
+ */
+export interface ExtraRoute {
+  /** The path relative to the router: exact (`/ui`) or every path under a prefix (`/ui/*`). */
+  readonly path: `/${string}`
+  /** Serves the request, whose URL is relative to the router (the mount prefix is already stripped). */
+  readonly handle: (request: Request) => Response | PromiseLike<Response>
+}
+
 /** Options of `makeReadRouter`. */
 export interface ReadRouterOptions {
   /** The store to read from: an Effect `RunStoreService` or the client of `RunStore.fromDatabaseUrl`. */
@@ -57,6 +69,8 @@ export interface ReadRouterOptions {
   readonly keepAliveMs?: number | undefined
   /** How often an idle SSE tail polls the store in ms (default 250). */
   readonly pollIntervalMs?: number | undefined
+  /** Public `GET` routes served beside the API (e.g. a UI's static files); see `ExtraRoute`. */
+  readonly routes?: ReadonlyArray<ExtraRoute> | undefined
 }
 
 /** The brand of a read router. */

@@ -69,16 +69,19 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             "/export",
             "/health",
             "/openapi.json",
+            "/run-rows",
             "/runs",
             "/runs/{runId}",
             "/runs/{runId}/events",
             "/runs/{runId}/events/stream",
             "/runs/{runId}/llm-calls",
             "/runs/{runId}/pauses",
+            "/runs/{runId}/timeline",
             "/runs/{runId}/tool-calls",
             "/runs/{runId}/traces",
             "/runs/{runId}/tree",
-            "/usage"
+            "/usage",
+            "/waiting"
           ])
           const params = doc.body.paths["/runs"].get.parameters.map((p: { name: string }) => p.name)
           expect(params).toEqual(

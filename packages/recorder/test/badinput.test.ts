@@ -82,7 +82,8 @@ describe("bad input is a clear typed error and writes nothing", () => {
 
   it("sextant-migrate: the package's bin migrates a database from a URL", async () => {
     const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"))
-    expect(pkg.bin).toEqual({ "sextant-migrate": "./dist/src/bin/migrate.js" })
+    // The build compiles src/ into dist/ (tsconfig.build.json rootDir), so the bin is dist/bin/migrate.js.
+    expect(pkg.bin).toEqual({ "sextant-migrate": "./dist/bin/migrate.js" })
     const source = fileURLToPath(new URL("../src/bin/migrate.ts", import.meta.url))
     expect(readFileSync(source, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true)
     const dir = createTempDir()

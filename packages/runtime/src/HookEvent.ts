@@ -467,5 +467,12 @@ export const EventTypes = {
 /** A recorded `event_type` string. */
 export type EventType = (typeof EventTypes)[HookEventTag]
 
+const tagsByType: ReadonlyMap<string, HookEventTag> = new Map(
+  Object.entries(EventTypes).map(([tag, type]) => [type, tag as HookEventTag])
+)
+
+/** The event tag of a recorded `event_type` string, or undefined for a string no event records. */
+export const tagOfEventType = (type: string): HookEventTag | undefined => tagsByType.get(type)
+
 /** The recorded `event_type` string of an event. */
 export const eventType = (event: HookEvent): EventType => EventTypes[event._tag]

@@ -29,13 +29,21 @@ export class MemoryRecorder extends Context.Tag("@sextant/runtime/MemoryRecorder
 
 const makeMemory = Effect.sync(() => {
   const all: Array<HookEvent> = []
+  const byIndex = new Map<string, HookEvent>()
   const runs = new MemoryRuns()
   const recorder: RecorderService = {
     record: (event) =>
       Effect.suspend(() => {
+        // A write retried after its reply was lost: the same event at a recorded index is already durable.
+        const key = `${event.runId}#${event.sequenceIndex}`
+        const recorded = byIndex.get(key)
+        if (recorded !== undefined && recorded._tag === event._tag && recorded.timestamp === event.timestamp) {
+          return Effect.void
+        }
         const applied = runs.apply(event)
         if (applied._tag === "Left") return Effect.fail(applied.left)
         all.push(event)
+        byIndex.set(key, event)
         return Effect.void
       })
   }
@@ -46,7 +54,7 @@ const makeMemory = Effect.sync(() => {
     get: (runId) => Effect.sync(() => Option.fromNullable(runs.get(runId))),
     findByIdempotencyKey: (key) => Effect.sync(() => Option.fromNullable(runs.findByIdempotencyKey(key))),
     claim: (runId, expected, submission, submissionId) =>
-      Effect.sync(() => runs.claim(runId, expected, submission, submissionId)),
+      Effect.map(Clock.currentTimeMillis, (now) => runs.claim(runId, expected, submission, submissionId, now)),
     heartbeat: (runId) => Effect.map(Clock.currentTimeMillis, (now) => runs.heartbeat(runId, now)),
     requestCancel: (runId) => Effect.sync(() => runs.requestCancel(runId)),
     isCancelRequested: (runId) => Effect.sync(() => runs.isCancelRequested(runId))

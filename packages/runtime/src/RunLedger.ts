@@ -27,6 +27,11 @@ export interface StoredRun {
   readonly pauseState?: Json
   /** The highest recorded sequence index (-1 before the first event). */
   readonly lastSequenceIndex: number
+  /**
+   * Epoch ms of the run's last progress: its last recorded event, or a later claim or heartbeat (the sweep's
+   * notion of progress).
+   */
+  readonly lastProgressAt: number
   readonly cancelRequested: boolean
 }
 

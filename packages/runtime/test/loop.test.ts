@@ -75,6 +75,12 @@ describe("the agent loop", () => {
       })
     }))
 
+  it("tagOfEventType reads every recorded event_type back to its tag, and nothing else", () => {
+    for (const [tag, type] of Object.entries(HookEvent.EventTypes)) expect(HookEvent.tagOfEventType(type)).toBe(tag)
+    expect(HookEvent.tagOfEventType("run.exploded")).toBeUndefined()
+    expect(HookEvent.tagOfEventType("constructor")).toBeUndefined()
+  })
+
   it.effect("every recorded event survives a JSON round trip through the HookEvent schema", () =>
     Effect.gen(function*() {
       const { events } = yield* runScripted(config, twoToolScript)

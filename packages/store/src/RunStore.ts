@@ -29,6 +29,7 @@ import type {
   TraceList,
   UsageList
 } from "./Records.js"
+import type * as Views from "./Views.js"
 
 /** A tenant restriction: only runs (and usage) of this tenant are visible. */
 export interface Scope extends Schema.Schema.Encoded<typeof Options.Scope> {}
@@ -57,6 +58,9 @@ export interface IterationOptions extends Schema.Schema.Encoded<typeof Options.I
 /** Options of `usage`: `groupBy` dimensions, `from` (inclusive) / `to` (exclusive), `tenantId`. */
 export interface UsageOptions extends Schema.Schema.Encoded<typeof Options.UsageOptions> {}
 
+/** Options of `listWaiting`: `limit` 1..1000 (default 50), `agentName`, `tenantId`. */
+export interface WaitingOptions extends Schema.Schema.Encoded<typeof Views.WaitingOptions> {}
+
 /** Errors of a per-run query. */
 export type RunQueryError = RunNotFound | InvalidQuery | StoreError
 
@@ -82,6 +86,12 @@ export interface RunStoreService {
   readonly getRunTree: (runId: string, options?: CallOptions) => Effect.Effect<RunTree, RunQueryError>
   /** Token, cost, run and model-call sums from `token_usage`, grouped by tenant, agent, model and/or UTC day. */
   readonly usage: (options?: UsageOptions) => Effect.Effect<UsageList, InvalidQuery | StoreError>
+  /** `listRuns` as table rows: each run with its pause count, child count and wall time (see `Views`). */
+  readonly listRunRows: (options?: ListRunsOptions) => Effect.Effect<Views.RunRowPage, InvalidQuery | StoreError>
+  /** Runs waiting for a client tool result, an approval or human input, longest waiting first, with the wait. */
+  readonly listWaiting: (options?: WaitingOptions) => Effect.Effect<Views.WaitingList, InvalidQuery | StoreError>
+  /** A run's timeline: typed nodes (calls, pauses, governance, retries, end) in sequence order, values capped. */
+  readonly getTimeline: (runId: string, options?: CallOptions) => Effect.Effect<Views.Timeline, RunQueryError>
   /** Every matching run (newest first) with its events, traces, tool calls, model calls and usage rows, one per element. */
   readonly exportRecords: (filter?: RunFilter) => Stream.Stream<ExportedRun, InvalidQuery | StoreError>
   /** `exportRecords` as NDJSON: one JSON line (ending in `\n`) per run, in constant memory. */
@@ -140,6 +150,12 @@ export interface RunStoreClient {
   readonly getRunTree: (runId: string, options?: CallOptions) => Promise<RunTree>
   /** See `RunStoreService.usage`. */
   readonly usage: (options?: UsageOptions) => Promise<UsageList>
+  /** See `RunStoreService.listRunRows`. */
+  readonly listRunRows: (options?: ListRunsOptions) => Promise<Views.RunRowPage>
+  /** See `RunStoreService.listWaiting`. */
+  readonly listWaiting: (options?: WaitingOptions) => Promise<Views.WaitingList>
+  /** See `RunStoreService.getTimeline`. */
+  readonly getTimeline: (runId: string, options?: CallOptions) => Promise<Views.Timeline>
   /** NDJSON lines, one per run; pipe it with `Readable.from(store.exportRuns(filter))`. */
   readonly exportRuns: (filter?: RunFilter) => AsyncIterable<string>
   /** The Effect service behind this client (the read router uses it directly). */

@@ -9,3 +9,5 @@ export * as Options from "./Options.js"
 export * as Records from "./Records.js"
 /** The RunStore service, its layer and its Promise facade. */
 export * from "./RunStore.js"
+/** Records shaped for a UI: run rows, waiting runs, timelines (also the read router's view schemas). */
+export * as Views from "./Views.js"

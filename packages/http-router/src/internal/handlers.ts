@@ -51,11 +51,11 @@ const scopeOf = Effect.map(
 )
 
 /** Runs a per-run query in the principal's scope and writes its JSON. */
-const withScope = <A>(f: (scope: Scope) => Effect.Effect<A, RunQueryError>) =>
+export const withScope = <A>(f: (scope: Scope) => Effect.Effect<A, RunQueryError>) =>
   Effect.flatMap(scopeOf, (scope) => Effect.flatMap(Effect.catchAll(f(scope), fromStoreError), json))
 
 /** Runs a query over many runs in the principal's scope and writes its JSON. */
-const withScopeAll = <A>(f: (scope: Scope) => Effect.Effect<A, InvalidQuery | StoreError>) =>
+export const withScopeAll = <A>(f: (scope: Scope) => Effect.Effect<A, InvalidQuery | StoreError>) =>
   Effect.flatMap(scopeOf, (scope) => Effect.flatMap(Effect.catchAll(f(scope), fromQueryError), json))
 
 const metaGroup = (settings: HandlerSettings) => {

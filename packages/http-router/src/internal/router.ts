@@ -7,9 +7,12 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import { ReadApi } from "../Api.js"
 import type { HandlerOptions, ReadRouter, ReadRouterOptions, TypeId as RouterTypeId } from "../ReadRouter.js"
 import * as auth from "./auth.js"
+import * as docs from "./docs.js"
 import * as errors from "./errors.js"
 import { handlersLayer } from "./handlers.js"
 import { defaultSecurity, type Security } from "./openapi.js"
+import { checkRoutes, extraRoutes } from "./routes.js"
+import { viewsGroup } from "./views.js"
 
 /** The brand of a read router (typed as the public module's, as Effect's own modules do). */
 export const TypeId: RouterTypeId = Symbol.for("@sextant/http-router/ReadRouter") as RouterTypeId
@@ -26,17 +29,23 @@ const securityOf = (options: ReadRouterOptions): Security | undefined =>
 
 const runtimeOf = (options: ReadRouterOptions) => {
   const store = "service" in options.store ? options.store.service : options.store
+  const security = securityOf(options)
   const api = HttpApiBuilder.api(ReadApi).pipe(
-    Layer.provide(handlersLayer(store, {
-      keepAliveMs: options.keepAliveMs ?? 15_000,
-      pollIntervalMs: options.pollIntervalMs ?? 250,
-      security: securityOf(options)
-    })),
+    Layer.provide(Layer.merge(
+      handlersLayer(store, {
+        keepAliveMs: options.keepAliveMs ?? 15_000,
+        pollIntervalMs: options.pollIntervalMs ?? 250,
+        security
+      }),
+      viewsGroup(store)
+    )),
     Layer.provide(auth.layer(options.authorize))
   )
   return ManagedRuntime.make(
     Layer.mergeAll(
       api,
+      docs.layer(security).pipe(Layer.provide(auth.layer(options.authorize))),
+      extraRoutes(options.routes ?? []),
       errors.mapping,
       HttpApiBuilder.Router.Live,
       HttpApiBuilder.Middleware.layer
@@ -68,7 +77,10 @@ class RouterImpl implements ReadRouter {
 }
 
 /** Builds the read router over a store. */
-export const make = (options: ReadRouterOptions): ReadRouter => new RouterImpl(options)
+export const make = (options: ReadRouterOptions): ReadRouter => {
+  checkRoutes(options.routes ?? [])
+  return new RouterImpl(options)
+}
 
 const impl = (router: ReadRouter): RouterImpl => router as RouterImpl
 

@@ -1,6 +1,8 @@
-import type { SqlClient, Statement } from "@effect/sql"
+import type { SqlClient, SqlError, Statement } from "@effect/sql"
 import { Lifecycle } from "@sextant/runtime"
-import { Array as Arr } from "effect"
+import { Array as Arr, Effect } from "effect"
+import { WriteConflict } from "./conflict.js"
+import { unescapeText } from "./escape.js"
 import { costFromNanos, type Plan, type RowInsert, type Value } from "./plan.js"
 
 type Sql = SqlClient.SqlClient
@@ -131,7 +133,7 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
       r.usage.cacheReadTokens ?? null,
       r.usage.cacheWriteTokens ?? null,
       r.usage.reasoningTokens ?? null,
-      r.usage.costUsd ?? null,
+      r.costNanos === null ? null : Lifecycle.fromNanos(r.costNanos),
       r.costNanos,
       r.at
     ])
@@ -145,7 +147,27 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
       FROM v JOIN agent_runs r ON r.id = v.run`
   })
 
-const rowStatements = (sql: Sql, inserts: ReadonlyArray<RowInsert>) => {
+/** One statement of rows; an upsert lists the ids it must find absent or its own run's (it returns those). */
+interface RowsWrite {
+  readonly statement: Statement.Statement<unknown>
+  readonly owned?: { readonly table: RowInsert["table"]; readonly ids: ReadonlyArray<string> }
+}
+
+/**
+ * An upsert only ever updates a row of its own run: call ids are the kernel's correlation ids, unique across
+ * runs, so an id another run recorded is a conflict rather than an overwrite of that run's record.
+ */
+const upsertStatement = (
+  sql: Sql,
+  table: RowInsert["table"],
+  chunk: ReadonlyArray<RowInsert>,
+  upsert: ReadonlyArray<string>
+) =>
+  sql`INSERT INTO ${sql(table)} ${sql.insert(chunk.map((i) => i.row))} ON CONFLICT (id) DO UPDATE SET ${
+    sql.csv(upsert.map((column) => sql`${sql(column)} = excluded.${sql(column)}`))
+  } WHERE ${sql(table)}.agent_run_id = excluded.agent_run_id RETURNING id`
+
+const rowWrites = (sql: Sql, inserts: ReadonlyArray<RowInsert>): ReadonlyArray<RowsWrite> => {
   const groups = new Map<string, Array<RowInsert>>()
   for (const insert of inserts) {
     const key = `${insert.table}|${Object.keys(insert.row).join(",")}|${insert.upsert?.join(",") ?? ""}`
@@ -155,20 +177,47 @@ const rowStatements = (sql: Sql, inserts: ReadonlyArray<RowInsert>) => {
   }
   return [...groups.values()].flatMap((group) => {
     const { table, upsert } = group[0]!
-    return chunks(group, Object.keys(group[0]!.row).length).map((chunk) => {
-      const rows = sql.insert(chunk.map((i) => i.row))
-      return upsert === undefined
-        ? sql`INSERT INTO ${sql(table)} ${rows}`
-        : sql`INSERT INTO ${sql(table)} ${rows} ON CONFLICT (id) DO UPDATE SET ${
-          sql.csv(upsert.map((column) => sql`${sql(column)} = excluded.${sql(column)}`))
-        }`
-    })
+    return chunks(group, Object.keys(group[0]!.row).length).map((chunk): RowsWrite =>
+      upsert === undefined
+        ? { statement: sql`INSERT INTO ${sql(table)} ${sql.insert(chunk.map((i) => i.row))}` }
+        : {
+          statement: upsertStatement(sql, table, chunk, upsert),
+          owned: { table, ids: chunk.map((i) => String(i.row.id)) }
+        }
+    )
   })
 }
 
-/** The statements writing the rows of events whose runs have moved: multi-row, one per table and shape. */
-export const rowsStatements = (sql: Sql, plans: ReadonlyArray<Plan>): ReadonlyArray<Statement.Statement<unknown>> => [
-  ...rowStatements(sql, plans.flatMap((p) => p.rows)),
-  ...usageStatements(sql, plans),
-  ...chunks(plans, 7).map((chunk) => sql`INSERT INTO run_events ${sql.insert(chunk.map((p) => p.eventRow))}`)
+const allWrites = (sql: Sql, plans: ReadonlyArray<Plan>): ReadonlyArray<RowsWrite> => [
+  ...rowWrites(sql, plans.flatMap((p) => p.rows)),
+  ...usageStatements(sql, plans).map((statement) => ({ statement })),
+  ...chunks(plans, 7).map((chunk) => ({
+    statement: sql`INSERT INTO run_events ${sql.insert(chunk.map((p) => p.eventRow))}`
+  }))
 ]
+
+/** The statements writing the rows of events whose runs have moved: multi-row, one per table and shape. */
+export const rowsStatements = (sql: Sql, plans: ReadonlyArray<Plan>): ReadonlyArray<Statement.Statement<unknown>> =>
+  allWrites(sql, plans).map((w) => w.statement)
+
+/**
+ * Writes the rows of events whose runs have moved (`rowsStatements`, in order). An upsert that met another
+ * run's row (it returns only the rows it wrote) fails with `WriteConflict` naming the ids.
+ */
+export const writeRows = (
+  sql: Sql,
+  plans: ReadonlyArray<Plan>
+): Effect.Effect<void, SqlError.SqlError | WriteConflict> =>
+  Effect.forEach(allWrites(sql, plans), ({ owned, statement }) =>
+    Effect.flatMap(statement, (written) => {
+      const rows = written as ReadonlyArray<{ readonly id: string }>
+      if (owned === undefined || rows.length === owned.ids.length) return Effect.void
+      const mine = new Set(rows.map((r) => r.id))
+      const taken = owned.ids.filter((id) => !mine.has(id)).map((id) => `'${unescapeText(id)}'`)
+      return Effect.fail(
+        new WriteConflict({
+          message: `${owned.table} id ${taken.join(", ")} is already recorded by another run (call ids are ` +
+            `unique across runs)`
+        })
+      )
+    }), { discard: true })

@@ -147,7 +147,8 @@ const pgLayer = (url: string, options: DatabaseOptions) => {
       yield* Effect.tryPromise({ try: () => pool.query("SELECT 1"), catch: (cause) => connectError(url, cause) }).pipe(
         Effect.timeoutFail({
           duration: connectMs === 0 ? Duration.infinity : Duration.millis(connectMs + 1_000),
-          onTimeout: () => connectError(url, new Error(`no answer within ${connectMs + 1_000} ms`))
+          // The cause is a plain record (as write.ts's no-reply cause): the failure itself is the SqlError.
+          onTimeout: () => connectError(url, { message: `no answer within ${connectMs + 1_000} ms` })
         }),
         Effect.tapError(() => Effect.promise(() => pool.end().catch(() => undefined)))
       )

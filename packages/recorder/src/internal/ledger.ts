@@ -38,6 +38,7 @@ const RunRow = agentRuns.Row.pick(
   "failure_reason",
   "pause_state",
   "last_sequence_index",
+  "last_progress_at",
   "cancel_requested"
 )
 type RunRow = typeof RunRow.Type
@@ -65,6 +66,7 @@ const toStoredRun = (row: RunRow): StoredRun => {
     iterations: row.iteration_count,
     usage,
     lastSequenceIndex: row.last_sequence_index,
+    lastProgressAt: Date.parse(row.last_progress_at),
     cancelRequested: row.cancel_requested,
     ...(row.tenant_id === null ? {} : { tenantId: row.tenant_id }),
     ...(row.parent_run_id === null ? {} : { parentRunId: row.parent_run_id }),

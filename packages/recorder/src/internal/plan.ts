@@ -158,7 +158,8 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
         cache_read_tokens: orNull(u?.cacheReadTokens),
         cache_write_tokens: orNull(u?.cacheWriteTokens),
         reasoning_tokens: orNull(u?.reasoningTokens),
-        cost_usd: orNull(u?.costUsd),
+        // The USD column says what `cost_nanos` says (whole nano-dollars), never the float the provider computed.
+        cost_usd: costNanos === null ? null : Lifecycle.fromNanos(costNanos),
         cost_nanos: costNanos,
         cost_note: orNull(e.costNote),
         duration_ms: Math.round(e.durationMs),
@@ -262,9 +263,9 @@ const assign = (sql: Sql, column: string, value: Value): Fragment => sql`${sql(c
 
 /** The columns of `agent_runs` a status-changing step sets, encoded. */
 const stepColumns = (event: HookEvent.HookEvent, step: Lifecycle.Step, at: string): Record<string, Value> => {
-  const pauseState = step.pauseState === "store" && event._tag === "RunPaused"
-    ? event.state ?? { pendingCalls: event.pendingCalls, prompt: event.prompt ?? null }
-    : null
+  // A pause without an execution state stores none (as the lifecycle says): the pending calls are in the
+  // event's own data, and a made-up state would read as one a resume could use.
+  const pauseState = step.pauseState === "store" && event._tag === "RunPaused" ? event.state ?? null : null
   return agentRuns.encode({
     ...(step.to === undefined ? {} : { status: step.to }),
     ...(step.iterations === undefined ? {} : { iteration_count: step.iterations }),

@@ -1,15 +1,15 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import { type HookEvent, Lifecycle, RetryPolicy } from "@sextant/runtime"
-import { Clock, Data, Duration, Effect, Either, Schema } from "effect"
-import { progressStatements, rowsStatements } from "./batch.js"
+import { Clock, Duration, Effect, Either, Schema } from "effect"
+import { progressStatements, writeRows } from "./batch.js"
 import { describe, isTransient } from "./classify.js"
+import { WriteConflict } from "./conflict.js"
 import { abandonable } from "./connections.js"
 import { unescapeText } from "./escape.js"
 import type { Plan } from "./plan.js"
 import { Timestamp } from "./tables.js"
 
-/** The run's row was not where the event expects it (another writer, the sweep, a wrong status): not retried. */
-export class WriteConflict extends Data.TaggedError("WriteConflict")<{ readonly message: string }> {}
+export { WriteConflict }
 
 /** Why a write failed. */
 export type WriteError = SqlError.SqlError | WriteConflict
@@ -182,7 +182,7 @@ const applyOne = (sql: SqlClient.SqlClient, plan: Plan) =>
   Effect.gen(function*() {
     const moved = yield* plan.advance()
     if (moved.length === 0) return yield* resolveMiss(sql, plan)
-    for (const statement of rowsStatements(sql, [plan])) yield* statement
+    yield* writeRows(sql, [plan])
   })
 
 /**
@@ -202,7 +202,7 @@ const applyMany = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
     let moved = 0
     for (const statement of progressStatements(sql, progressing)) moved += (yield* statement).length
     if (moved !== progressing.length) return yield* isolate("a run did not move")
-    for (const statement of rowsStatements(sql, plans)) yield* statement
+    yield* writeRows(sql, plans).pipe(Effect.catchTag("WriteConflict", (e) => isolate(e.message)))
   })
 
 /** Writes events in one transaction. */

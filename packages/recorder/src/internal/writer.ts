@@ -1,5 +1,5 @@
 import { SqlClient, SqlError } from "@effect/sql"
-import { HookEvent, RecorderError, type RecorderService, type RetryPolicy } from "@sextant/runtime"
+import { HookEvent, Lifecycle, RecorderError, type RecorderService, type RetryPolicy } from "@sextant/runtime"
 import { Cause, Clock, Deferred, Effect, Either, FiberSet, Queue, type Scope } from "effect"
 import { markFailed, outsideTransactions } from "./halt.js"
 import { NotJson } from "./json.js"
@@ -170,6 +170,24 @@ export const makeWriter = (
     return {
       record: (event) =>
         Effect.gen(function*() {
+          // What the lifecycle refuses without looking at the record (run.started must be event #0) is refused
+          // before anything is written: a row inserted at another index would start a run with a gap.
+          const fresh = event._tag === "RunStarted"
+            // eslint-disable-next-line prefer-spread -- the lifecycle's fold, not Function.prototype.apply
+            ? Lifecycle.apply(undefined, event)
+            : Either.right(undefined)
+          if (Either.isLeft(fresh)) {
+            return yield* new RecorderError({
+              operation: "record",
+              eventType: HookEvent.eventType(event),
+              runId: event.runId,
+              sequenceIndex: event.sequenceIndex,
+              attempts: 0,
+              reason: "conflict",
+              message: `recording ${HookEvent.eventType(event)} #${event.sequenceIndex} of run ${event.runId} ` +
+                `failed: ${fresh.left.message}`
+            })
+          }
           const planned = Effect.try({ try: () => plan(sql, event), catch: (e) => e })
           const made = yield* Effect.either(planned)
           if (Either.isLeft(made)) {

@@ -11,7 +11,7 @@ import type { PriceTable } from "../Pricing.js"
 import type { ToolContext, ToolHandlerResult } from "../Tool.js"
 import { AgentConfigSchema, type AgentConfigSpec, type ToolSpec } from "./config/agentConfig.js"
 import { decodeWith } from "./config/fields.js"
-import { adapt } from "./schemaAdapter.js"
+import { adapt, type Rejected } from "./schemaAdapter.js"
 
 /** A validated tool, ready for the loop. */
 export interface CompiledTool {
@@ -23,8 +23,8 @@ export interface CompiledTool {
   readonly timeout: Duration.Duration
   readonly maxCallsPerRun: number | undefined
   readonly jsonSchema: Json
-  /** Decodes raw arguments from the model; the error is a readable message. */
-  readonly decode: (raw: unknown) => Effect.Effect<unknown, string>
+  /** Decodes raw arguments from the model; the rejection carries a readable message. */
+  readonly decode: (raw: unknown) => Effect.Effect<unknown, Rejected>
   readonly handler: ((args: unknown, context: ToolContext) => ToolHandlerResult) | undefined
 }
 

@@ -33,6 +33,7 @@ const toStored = ({ cancelRequested, record, start }: Entry): StoredRun => ({
   iterations: record.iterations,
   usage: record.totals.usage,
   lastSequenceIndex: record.lastSequenceIndex,
+  lastProgressAt: record.lastProgressAt,
   cancelRequested,
   ...(start.tenantId === undefined ? {} : { tenantId: start.tenantId }),
   ...(start.parentRunId === undefined ? {} : { parentRunId: start.parentRunId }),
@@ -44,19 +45,54 @@ const toStored = ({ cancelRequested, record, start }: Entry): StoredRun => ({
   ...(record.pauseState === undefined ? {} : { pauseState: record.pauseState })
 })
 
+/** The call an event records a row of (`tool_calls` / `llm_interactions` in a SQL recorder), if any. */
+const callOf = (event: HookEvent): { readonly kind: "tool call" | "model call"; readonly id: string } | undefined => {
+  switch (event._tag) {
+    case "ToolCallStarted":
+    case "ToolCallCompleted":
+      return { kind: "tool call", id: event.correlationId }
+    case "LlmCallStarted":
+    case "LlmCallCompleted":
+    case "LlmCallFailed":
+      return { kind: "model call", id: event.correlationId }
+    default:
+      return undefined
+  }
+}
+
 /**
  * Runs folded from recorded events by `Lifecycle.apply` (the same table every recorder applies), plus what
- * the ledger adds: the unique idempotency key, the claim of a paused run and the cancel flag.
+ * the ledger adds: the unique idempotency key, call ids unique across runs, the claim of a paused run and the
+ * cancel flag.
  */
 export class MemoryRuns {
   private readonly entries = new Map<string, Entry>()
   private readonly byKey = new Map<string, string>()
+  /** The run that recorded each tool or model call id (`kind:id`). */
+  private readonly callRuns = new Map<string, string>()
 
-  /** Applies an event; whatever the lifecycle refuses (and a second run with a used key) is a `conflict`. */
+  /**
+   * Applies an event; whatever the lifecycle refuses, a second run with a used key and a call id another run
+   * recorded (the SQL recorder's rows are keyed by it) are a `conflict`.
+   */
   apply(event: HookEvent): Either.Either<void, RecorderError> {
     const entry = this.entries.get(event.runId)
     const next = Lifecycle.apply(entry?.record, event)
     if (Either.isLeft(next)) return Either.left(conflict(event, next.left.message))
+    const call = callOf(event)
+    if (call !== undefined) {
+      const key = `${call.kind}:${call.id}`
+      const owner = this.callRuns.get(key)
+      if (owner !== undefined && owner !== event.runId) {
+        return Either.left(
+          conflict(
+            event,
+            `${call.kind} id ${call.id} is already recorded by another run (call ids are unique across runs)`
+          )
+        )
+      }
+      this.callRuns.set(key, event.runId)
+    }
     if (entry !== undefined) {
       entry.record = next.right
       return Either.right(undefined)
@@ -85,13 +121,16 @@ export class MemoryRuns {
     return runId === undefined ? undefined : this.get(runId)
   }
 
-  /** Compare-and-swap of a paused run to `running`; a retried claim of the same submission wins again. */
-  claim(runId: string, expected: PausedStatus, submission: Json, submissionId: string): boolean {
+  /**
+   * Compare-and-swap of a paused run to `running`, touching its progress time (a run paused for long is not
+   * stale once claimed); a retried claim of the same submission wins again.
+   */
+  claim(runId: string, expected: PausedStatus, submission: Json, submissionId: string, now: number): boolean {
     const entry = this.entries.get(runId)
     if (entry === undefined) return false
     if (entry.record.status === "running" && entry.submissionId === submissionId) return true
     if (entry.record.status !== expected) return false
-    entry.record = { ...entry.record, status: "running" }
+    entry.record = { ...entry.record, status: "running", lastProgressAt: now }
     entry.submissionId = submissionId
     entry.submission = submission
     return true

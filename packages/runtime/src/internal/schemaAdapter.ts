@@ -9,18 +9,23 @@
  * converter the library puts on the schema object (`toJsonSchema()`, `toJSONSchema()`). Without any of them the
  * caller must give one, and is told so.
  */
-import { Effect, Either, JSONSchema, Schema } from "effect"
+import { Data, Effect, Either, JSONSchema, Schema } from "effect"
 import type { Json } from "../HookEvent.js"
 import type { StandardIssue, StandardPathSegment, StandardResult, StandardSchemaV1 } from "../StandardSchema.js"
 import { describeError, toJson } from "./json.js"
+
+/** A value the schema rejected; `message` says why (`city: Expected string`). */
+export class Rejected extends Data.TaggedError("Rejected")<{ readonly message: string }> {}
+
+const reject = (message: string) => Effect.fail(new Rejected({ message }))
 
 /** A schema ready for use: its decoder and its JSON Schema. */
 export interface Adapted {
   /** `effect`, or the Standard Schema's vendor (`zod`, `valibot`, `arktype`…). */
   readonly vendor: string
   readonly jsonSchema: Json
-  /** Decodes a raw value; fails with a readable message (`city: Expected string`). Never dies. */
-  readonly decode: (raw: unknown) => Effect.Effect<unknown, string>
+  /** Decodes a raw value; a rejection carries a readable message. Never dies. */
+  readonly decode: (raw: unknown) => Effect.Effect<unknown, Rejected>
 }
 
 /** What is wrong: the option at fault (`parameters`, or `jsonSchema` when it was given) and why. */
@@ -90,8 +95,8 @@ const fromEffect = (
     jsonSchema: json,
     decode: (raw) =>
       decode(raw).pipe(
-        Effect.mapError((e) => e.message),
-        Effect.catchAllDefect((defect) => Effect.fail(`the schema threw: ${describeError(defect)}`))
+        Effect.mapError((e) => new Rejected({ message: e.message })),
+        Effect.catchAllDefect((defect) => reject(`the schema threw: ${describeError(defect)}`))
       )
   }))
 }
@@ -160,8 +165,8 @@ const formatIssues = (issues: ReadonlyArray<StandardIssue>): string =>
     return path === "" ? issue.message : `${path}: ${issue.message}`
   }).join("; ") || "the value is invalid"
 
-const fromResult = (result: StandardResult<unknown>): Effect.Effect<unknown, string> =>
-  result.issues === undefined ? Effect.succeed(result.value) : Effect.fail(formatIssues(result.issues))
+const fromResult = (result: StandardResult<unknown>): Effect.Effect<unknown, Rejected> =>
+  result.issues === undefined ? Effect.succeed(result.value) : reject(formatIssues(result.issues))
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
@@ -171,20 +176,20 @@ const fromStandard = (schema: StandardSchemaV1, explicit: unknown): Either.Eithe
   const jsonSchema = explicit !== undefined
     ? checked(explicit, "jsonSchema", "the JSON Schema")
     : standardJsonSchema(schema)
-  const validate = (raw: unknown): Effect.Effect<unknown, string> =>
+  const validate = (raw: unknown): Effect.Effect<unknown, Rejected> =>
     Effect.suspend(() => {
       let out: ReturnType<typeof props.validate>
       try {
         out = props.validate(raw)
       } catch (e) {
-        return Effect.fail(`the ${props.vendor} schema threw: ${describeError(e)}`)
+        return reject(`the ${props.vendor} schema threw: ${describeError(e)}`)
       }
       if (!isPromiseLike(out)) return fromResult(out)
       const pending = out
       return Effect.flatMap(
         Effect.tryPromise({
           try: () => Promise.resolve(pending),
-          catch: (e) => `the ${props.vendor} schema failed: ${describeError(e)}`
+          catch: (e) => new Rejected({ message: `the ${props.vendor} schema failed: ${describeError(e)}` })
         }),
         fromResult
       )

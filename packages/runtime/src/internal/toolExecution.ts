@@ -41,7 +41,9 @@ export const executeTool = (
       )
     }
     const args = yield* Effect.either(tool.decode(call.arguments))
-    if (Either.isLeft(args)) return yield* done(Either.left(`Invalid arguments for tool '${tool.name}': ${args.left}`))
+    if (Either.isLeft(args)) {
+      return yield* done(Either.left(`Invalid arguments for tool '${tool.name}': ${args.left.message}`))
+    }
     const handler = tool.handler!
     const invoke = Effect.suspend(() => {
       const controller = new AbortController()

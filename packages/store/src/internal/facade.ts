@@ -35,6 +35,9 @@ export const fromService = (
     getPauses: (id, o) => toPromise(service.getPauses(id, o)),
     getRunTree: (id, o) => toPromise(service.getRunTree(id, o)),
     usage: (o) => toPromise(service.usage(o)),
+    listRunRows: (o) => toPromise(service.listRunRows(o)),
+    listWaiting: (o) => toPromise(service.listWaiting(o)),
+    getTimeline: (id, o) => toPromise(service.getTimeline(id, o)),
     exportRuns: (f) => toIterable(service.exportRuns(f)),
     service,
     close: () => (closing ??= release())

@@ -15,6 +15,7 @@ import * as exports from "./queries/export.js"
 import * as runs from "./queries/runs.js"
 import * as tree from "./queries/tree.js"
 import * as usage from "./queries/usage.js"
+import * as views from "./queries/views.js"
 
 const decodeStoreOptions = decode.options(Options.RunStoreOptions)
 
@@ -48,6 +49,9 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
   getPauses: events.getPauses(ctx),
   getRunTree: tree.getRunTree(ctx),
   usage: usage.usage(ctx),
+  listRunRows: views.listRunRows(ctx),
+  listWaiting: views.listWaiting(ctx),
+  getTimeline: views.getTimeline(ctx),
   exportRecords: exports.exportRecords(ctx),
   exportRuns: exports.exportRuns(ctx)
 })
