@@ -1,7 +1,9 @@
 /**
  * The weather agent: one tool, a scripted model (no API key), recorded by the fail-closed SQL recorder to
  * `sqlite:./.sextant/demo.db`. Prints the answer, the run's recorded events and the row counts per table.
- * Set DATABASE_URL to record elsewhere (a Postgres URL must be migrated first: `npx sextant-migrate <url>`, here `npm run migrate -- <url>`).
+ * The database is the demo's product, not a temporary file: it is kept (`.sextant/` is git-ignored) so that
+ * `npm run dashboard` can show it, and each run adds to it. Set DATABASE_URL to record elsewhere (a Postgres
+ * URL must be migrated first: `npx sextant-migrate <url>`, here `npm run migrate -- <url>`).
  */
 import { SqlClient } from "@effect/sql"
 import { SqlRecorder } from "@sextant/recorder"

@@ -57,9 +57,12 @@ const program = Effect.gen(function*() {
   for (const e of events) {
     if (e._tag === "LlmCallCompleted") {
       const u = e.usage
+      const tokens = u === undefined
+        ? "no usage reported"
+        : `${u.inputTokens} in (${u.cacheReadTokens ?? "-"} cached) / ` +
+          `${u.outputTokens} out (${u.reasoningTokens ?? "-"} reasoning)`
       console.log(
-        `  ${e.provider}/${e.responseModel ?? e.model}: ${u.inputTokens} in (${u.cacheReadTokens ?? "-"} cached) / ` +
-          `${u.outputTokens} out (${u.reasoningTokens ?? "-"} reasoning), finish ${e.finishReason}, ` +
+        `  ${e.provider}/${e.responseModel ?? e.model}: ${tokens}, finish ${e.finishReason}, ` +
           `${e.toolCalls.length} tool call(s)`
       )
     }

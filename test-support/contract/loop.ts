@@ -61,6 +61,24 @@ export const loopTests = (test: Test, caps: Capabilities): void => {
         yield* checkEmitted(caps, makeChecker(), result.runId, log, { result })
       }))
 
+    test("a model that reports no usage: no counts are made up, no billing row, the run's cost unknown", () =>
+      Effect.gen(function*() {
+        const log: Array<HookEvent.HookEvent> = []
+        const agent = yield* agentOf({ tools: [weather] })
+        const result = yield* withModel(
+          [{ ...callWeather, usage: { inputTokens: 100, outputTokens: 20, costUsd: 0.1 } }, { text: "21 °C" }],
+          log,
+          agent.run("weather in Lisbon?", { runId: uid("loop") })
+        )
+        expect(result.status).toBe("success")
+        expect(result.usage).toEqual({ inputTokens: 100, outputTokens: 20 })
+        const calls = log.filter((e) => e._tag === "LlmCallCompleted")
+        expect(calls[1]).not.toHaveProperty("usage")
+        expect(calls[1]!.costNote).toMatch(/reported no usage/)
+        // The tables (one token_usage row, for the call that reported usage) are checked against the fold.
+        yield* checkEmitted(caps, makeChecker(), result.runId, log, { result })
+      }))
+
     test("success through the stream: deltas are not recorded, the events are", () =>
       Effect.gen(function*() {
         const log: Array<HookEvent.HookEvent> = []

@@ -199,15 +199,21 @@ const interactionRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyAr
         response_id: orNull(e.responseId),
         finish_reason: e.finishReason,
         semantic_request: json(e.request),
-        semantic_response: json({ text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u }),
+        semantic_response: json({
+          text: e.text,
+          toolCalls: e.toolCalls,
+          finishReason: e.finishReason,
+          ...(u === undefined ? {} : { usage: u })
+        }),
         provider_request: json(e.providerRequest),
         provider_response: json(e.providerResponse),
-        input_tokens: u.inputTokens,
-        output_tokens: u.outputTokens,
-        cache_read_tokens: orNull(u.cacheReadTokens),
-        cache_write_tokens: orNull(u.cacheWriteTokens),
-        reasoning_tokens: orNull(u.reasoningTokens),
-        cost_usd: u.costUsd === undefined ? null : Lifecycle.roundCost(u.costUsd),
+        // A call whose model reported no usage has no counts (and no billing row).
+        input_tokens: orNull(u?.inputTokens),
+        output_tokens: orNull(u?.outputTokens),
+        cache_read_tokens: orNull(u?.cacheReadTokens),
+        cache_write_tokens: orNull(u?.cacheWriteTokens),
+        reasoning_tokens: orNull(u?.reasoningTokens),
+        cost_usd: u?.costUsd === undefined ? null : Lifecycle.roundCost(u.costUsd),
         cost_note: orNull(e.costNote),
         duration_ms: Math.round(e.durationMs),
         completed_at: iso(e.timestamp)
@@ -228,10 +234,13 @@ const interactionRows = (events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyAr
   return [...rows.values()]
 }
 
-/** `token_usage`: one billing row per completed model call, carrying the run's tenant and agent. */
+/**
+ * `token_usage`: one billing row per completed model call that reported usage, carrying the run's tenant and
+ * agent (a call without usage has none: billing rows never invent tokens).
+ */
 const usageRows = (started: HookEvent.RunStarted, events: ReadonlyArray<HookEvent.HookEvent>): ReadonlyArray<Row> =>
   events.flatMap((e) =>
-    e._tag !== "LlmCallCompleted" ? [] : [{
+    e._tag !== "LlmCallCompleted" || e.usage === undefined ? [] : [{
       agent_run_id: e.runId,
       llm_interaction_id: e.correlationId,
       tenant_id: orNull(started.tenantId),

@@ -132,7 +132,7 @@ export const costAbove = (usd: number, options?: BuiltinOptions): Rule<{ cost: n
     severity: "warning",
     init: () => ({ cost: 0 }),
     check: (input, state) => {
-      if (input._tag === "LlmCallCompleted") state.cost += input.usage.costUsd ?? 0
+      if (input._tag === "LlmCallCompleted") state.cost += input.usage?.costUsd ?? 0
       else if (
         (input._tag === "RunCompleted" || input._tag === "RunFailed" || input._tag === "RunCancelled") &&
         input.usage.costUsd !== undefined
@@ -160,8 +160,9 @@ export const tokensAbove = (tokens: number, options?: BuiltinOptions): Rule<{ us
     severity: "warning",
     init: () => ({ used: 0 }),
     check: (input, state) => {
-      if (input._tag === "LlmCallCompleted") state.used += input.usage.inputTokens + input.usage.outputTokens
-      else if (input._tag === "RunCompleted" || input._tag === "RunFailed" || input._tag === "RunCancelled") {
+      if (input._tag === "LlmCallCompleted") {
+        state.used += (input.usage?.inputTokens ?? 0) + (input.usage?.outputTokens ?? 0)
+      } else if (input._tag === "RunCompleted" || input._tag === "RunFailed" || input._tag === "RunCancelled") {
         state.used = Math.max(state.used, input.usage.inputTokens + input.usage.outputTokens)
       } else return undefined
       return state.used > tokens

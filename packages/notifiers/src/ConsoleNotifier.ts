@@ -130,8 +130,13 @@ export const makeFormatter = (options: {
         const out: Array<ReadonlyArray<Segment>> = [[
           ["  ◆ ", p.magenta],
           [`${model} `],
-          [`${formatDuration(event.durationMs)} · ${formatUsage(event.usage)}`, p.dim],
-          [event.usage.costUsd === undefined ? "" : ` · ${formatUsd(event.usage.costUsd)}`, p.dim],
+          [
+            `${formatDuration(event.durationMs)} · ${
+              event.usage === undefined ? "no usage reported" : formatUsage(event.usage)
+            }`,
+            p.dim
+          ],
+          [event.usage?.costUsd === undefined ? "" : ` · ${formatUsd(event.usage.costUsd)}`, p.dim],
           [` · ${event.finishReason}`, p.dim]
         ]]
         if (options.showText && event.text.trim() !== "") {

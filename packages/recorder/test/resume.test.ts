@@ -37,7 +37,8 @@ for (const dialect of dialects) {
         const paused = yield* agent.run("open a file", { tenantId: "acme" }).pipe(
           Effect.provide(
             processOn(url, [{
-              toolCalls: [{ name: "lookup", arguments: { q: "x" } }, { name: "pick_file", arguments: { kind: "pdf" } }]
+              toolCalls: [{ name: "lookup", arguments: { q: "x" } }, { name: "pick_file", arguments: { kind: "pdf" } }],
+              usage: { inputTokens: 10, outputTokens: 5 }
             }])
           )
         )
@@ -53,7 +54,9 @@ for (const dialect of dialects) {
             row: yield* runRow(paused.runId),
             stateInLog: log.some((r) => JSON.stringify(r.data).includes("callsPerTool"))
           }
-        }).pipe(Effect.provide(processOn(url, [{ text: "Opened /a.pdf." }])))
+        }).pipe(
+          Effect.provide(processOn(url, [{ text: "Opened /a.pdf.", usage: { inputTokens: 10, outputTokens: 5 } }]))
+        )
         expect(done).toMatchObject({ status: "success", answer: "Opened /a.pdf.", iterations: 2 })
         expect(done.usage).toEqual({ inputTokens: 20, outputTokens: 10 })
         expectGapless(events)

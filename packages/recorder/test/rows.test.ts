@@ -146,3 +146,30 @@ describe("the record of a two-tool run", () => {
       }))
   }
 })
+
+describe("a model call that reported no usage", () => {
+  // The first turn reports no usage (as a vendor may not); the second does.
+  const unreported: ReadonlyArray<ScriptedModel.ScriptStep> = [
+    { toolCalls: [{ id: "p1", name: "get_weather", arguments: { city: "Lisbon" } }] },
+    { text: "21 °C.", usage: { inputTokens: 30, outputTokens: 6, costUsd: 0.001 } }
+  ]
+  it.scoped("writes no billing row and no counts, and leaves the run's cost unknown, on both dialects", () =>
+    Effect.gen(function*() {
+      const events = yield* memoryRun(config, unreported, "run-no-usage")
+      const [sqlite, postgres] = dialects
+      const a = yield* replay(yield* sqlite!.database, events)
+      const b = yield* replay(yield* postgres!.database, events)
+      expect(a).toEqual(b)
+      expect(a.token_usage.map((u) => [u.iteration, u.input_tokens, u.output_tokens])).toEqual([[2, 30, 6]])
+      const first = a.llm_interactions.find((i) => i.iteration === 1)!
+      expect(first).toMatchObject({ status: "completed", input_tokens: null, output_tokens: null, cost_usd: null })
+      expect(first.cost_note).toMatch(/reported no usage/)
+      expect(first.semantic_response).not.toHaveProperty("usage")
+      expect(a.agent_runs[0]).toMatchObject({
+        total_input_tokens: 30,
+        total_output_tokens: 6,
+        model_call_count: 2,
+        unpriced_call_count: 1
+      })
+    }))
+})

@@ -2,7 +2,14 @@
  * Agents: a name, instructions and tools, run by the kernel's ReAct loop with native tool calling.
  */
 import { type Duration, Effect, Either, Mailbox, Schema, Stream } from "effect"
-import type { AgentConfigError, AgentMismatch, RunError, RunNotFound, SubmitError } from "./Errors.js"
+import {
+  AgentConfigError,
+  type AgentMismatch,
+  DelegationDepthExceeded,
+  type RunError,
+  type RunNotFound,
+  type SubmitError
+} from "./Errors.js"
 import type { Guardrail } from "./Guardrails.js"
 import type { Json } from "./HookEvent.js"
 import * as AgentConfigSchemas from "./internal/config/agentConfig.js"
@@ -146,7 +153,12 @@ interface Defined extends Agent {
 
 const definitionOf = (agent: Agent): AgentDefinition => {
   const definition = (agent as Partial<Defined>)[DefinitionKey]
-  if (definition === undefined) throw new TypeError("not an agent made by Agent.make or Agent.makeSync")
+  if (definition === undefined) {
+    throw new AgentConfigError({
+      field: "agent",
+      message: "agent: not an agent made by Agent.make or Agent.makeSync"
+    })
+  }
   return definition
 }
 
@@ -217,9 +229,13 @@ export const asTool = (agent: Agent, options: AsToolOptions): Tool<{ readonly in
       const level = context.delegationLevel + 1
       if (level > definition.maxDelegationDepth) {
         return Effect.fail(
-          new Error(
-            `delegation depth limit reached: level ${level} exceeds ${definition.maxDelegationDepth} for agent '${definition.name}'`
-          )
+          new DelegationDepthExceeded({
+            agent: definition.name,
+            level,
+            maxDelegationDepth: definition.maxDelegationDepth,
+            message:
+              `delegation depth limit reached: level ${level} exceeds ${definition.maxDelegationDepth} for agent '${definition.name}'`
+          })
         )
       }
       const child = startRun(definition, input, {

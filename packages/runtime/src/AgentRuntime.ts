@@ -5,7 +5,9 @@
 import { context as otelContext } from "@opentelemetry/api"
 import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
 import type { Agent, RunOptions } from "./Agent.js"
-import { InvalidRunOptions } from "./Errors.js"
+import { EffectVersionMismatch, InvalidRunOptions } from "./Errors.js"
+import { foreignOf, mismatchMessage, versionsOf } from "./internal/effectCopies.js"
+import { invalidNotifiers } from "./internal/notifierList.js"
 import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
 import { Notifiers, notifierStats } from "./Notifiers.js"
@@ -54,6 +56,12 @@ export interface AgentRuntime {
   readonly retryRun: (agent: Agent, runId: string, options?: RunOptions) => Promise<RunResult>
   /** Delivery counters per notifier. */
   readonly stats: () => Promise<ReadonlyArray<NotifierStats>>
+  /**
+   * Builds the layer now (or waits for the build under way) and resolves once it is up; rejects with the
+   * build's typed error (a missing database directory, a Postgres server that is down). A failed build is
+   * released and the next call (`ready`, `run`, …) builds again, so the runtime recovers once the cause is fixed.
+   */
+  readonly ready: () => Promise<void>
   /** Releases the layer: drains notifiers up to their deadline, closes database pools. */
   readonly dispose: () => Promise<void>
 }
@@ -79,27 +87,68 @@ const withLedger = <A, E, R>(
 const unwrap = (error: unknown): unknown =>
   Runtime.isFiberFailure(error) ? Cause.squash(error[Runtime.FiberFailureCauseId]) : error
 
+type Managed = ManagedRuntime.ManagedRuntime<LanguageModel | Recorder | Notifiers, unknown>
+
 /** Runs an effect to a Promise that rejects with the typed failure. */
-const promise = <A, E, R>(runtime: ManagedRuntime.ManagedRuntime<R, unknown>, effect: Effect.Effect<A, E, R>) =>
+const promise = <A, E>(runtime: Managed, effect: Effect.Effect<A, E, LanguageModel | Recorder | Notifiers>) =>
   runtime.runPromiseExit(effect).then(
     (exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))),
     (error: unknown) => Promise.reject(unwrap(error))
   )
 
-/** Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume). */
+/**
+ * The layer as a `ManagedRuntime`, rebuilt after a failed build: `ManagedRuntime` keeps its first build's
+ * outcome forever, so one failure (the database not there yet) would otherwise fail every later call.
+ */
+const rebuilding = (make: () => Managed) => {
+  let current = make()
+  let disposed = false
+  return {
+    /** The runtime once its layer is built; a failed build is released and replaced before the rejection. */
+    acquire: (): Promise<Managed> => {
+      const managed = current
+      return managed.runtime().then(() => managed, (error: unknown) => {
+        // Concurrent callers share one failed build: the first to see it replaces it.
+        if (current === managed && !disposed) current = make()
+        const failure = unwrap(error)
+        return managed.dispose().then(() => Promise.reject(failure), () => Promise.reject(failure))
+      })
+    },
+    dispose: () => {
+      disposed = true
+      return current.dispose()
+    }
+  }
+}
+
+/**
+ * Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume).
+ * The layer is built on the first call (or `ready()`); a build that fails is retried on the next call.
+ * Throws `InvalidNotifiers` naming the entry when a notifier is not one or two share a name, and
+ * `EffectVersionMismatch` when the layer comes from another copy of effect.
+ */
 export const make = <E>(
   layer: Layer.Layer<LanguageModel | Recorder, E>,
   options?: AgentRuntimeOptions
 ): AgentRuntime => {
-  const runtime = ManagedRuntime.make(
-    Layer.merge(layer, Notifiers.layer(options?.notifiers ?? [], { drainTimeout: options?.drainTimeout }))
-  )
+  const foreign = foreignOf(layer)
+  if (foreign !== undefined) {
+    throw new EffectVersionMismatch({
+      ...versionsOf(foreign),
+      message: `the layer given to AgentRuntime.make is ${mismatchMessage(foreign)}`
+    })
+  }
+  const invalid = invalidNotifiers(options?.notifiers ?? [])
+  if (invalid !== undefined) throw invalid
+  const notifiers = Notifiers.layer(options?.notifiers ?? [], { drainTimeout: options?.drainTimeout })
+  const runtime = rebuilding(() => ManagedRuntime.make(Layer.merge(layer, notifiers)))
   // The caller's OpenTelemetry context is captured here, synchronously, so later notifier spans can parent to it.
   const withTrace = (options?: RunOptions): RunOptions => ({
     ...options,
     traceContext: options?.traceContext ?? otelContext.active()
   })
-  const run = <A, Err>(effect: Effect.Effect<A, Err, LanguageModel | Recorder | Notifiers>) => promise(runtime, effect)
+  const run = <A, Err>(effect: Effect.Effect<A, Err, LanguageModel | Recorder | Notifiers>) =>
+    runtime.acquire().then((managed) => promise(managed, effect))
   return {
     run: (agent, input, runOptions) => run(agent.run(input, withTrace(runOptions))),
     stream: (agent, input, runOptions) => {
@@ -108,7 +157,7 @@ export const make = <E>(
         [Symbol.asyncIterator]: () => {
           let inner: Promise<AsyncIterator<StreamEvent>> | undefined
           const iterator =
-            () => (inner ??= runtime.runtime().then((rt) =>
+            () => (inner ??= runtime.acquire().then((managed) => managed.runtime()).then((rt) =>
               Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()
             ))
           return {
@@ -130,6 +179,7 @@ export const make = <E>(
     cancelRun: (runId) => run(withLedger(cancelRun(runId))),
     retryRun: (agent, runId, runOptions) => run(withLedger(agent.retry(runId, withTrace(runOptions)))),
     stats: () => run(notifierStats),
+    ready: () => runtime.acquire().then(() => undefined),
     dispose: () => runtime.dispose()
   }
 }

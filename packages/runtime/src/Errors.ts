@@ -47,6 +47,52 @@ export class AgentConfigError extends Schema.TaggedError<AgentConfigError>()("Ag
   message: Schema.String
 }) {}
 
+/**
+ * A delegated call (`Agent.asTool`) would start the child agent deeper than its `maxDelegationDepth`. It is
+ * the failed tool result the parent's model sees (the parent run goes on), never a failure of the run.
+ */
+export class DelegationDepthExceeded extends Schema.TaggedError<DelegationDepthExceeded>()(
+  "DelegationDepthExceeded",
+  {
+    agent: Schema.String,
+    level: Schema.Number,
+    maxDelegationDepth: Schema.Number,
+    message: Schema.String
+  }
+) {}
+
+/**
+ * A list of notifiers given to `Notifiers.layer` or `AgentRuntime.make` is invalid: `field` names the entry
+ * (`notifiers[2]`: not a notifier, `notifiers[1].name`: a name another notifier has, which would merge their
+ * counters in `stats()`).
+ */
+export class InvalidNotifiers extends Schema.TaggedError<InvalidNotifiers>()("InvalidNotifiers", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A run was started without a service it needs (the model, the recorder, the run ledger): a defect, since
+ * Effect code sees the missing service as a type error first. The message names the layers that provide it.
+ */
+export class ServiceNotProvided extends Schema.TaggedError<ServiceNotProvided>()("ServiceNotProvided", {
+  /** `LanguageModel`, `Recorder` or `RunLedger`. */
+  service: Schema.String,
+  /** Layers that provide it. */
+  providedBy: Schema.Array(Schema.String),
+  message: Schema.String
+}) {}
+
+/**
+ * A value made by another copy of `effect` (an app on effect 4 next to the runtime's effect 3) reached the
+ * runtime: `runtime` and `found` are the two versions; the message says how to end up with one copy.
+ */
+export class EffectVersionMismatch extends Schema.TaggedError<EffectVersionMismatch>()("EffectVersionMismatch", {
+  runtime: Schema.String,
+  found: Schema.String,
+  message: Schema.String
+}) {}
+
 /** Options passed to `run`/`stream` are invalid; `field` names what is wrong. Nothing was recorded. */
 export class InvalidRunOptions extends Schema.TaggedError<InvalidRunOptions>()("InvalidRunOptions", {
   field: Schema.String,

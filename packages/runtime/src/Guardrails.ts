@@ -12,6 +12,7 @@
  * "any long alphanumeric run" rule: it would destroy ids and hashes.
  */
 import { Schema } from "effect"
+import { AgentConfigError } from "./Errors.js"
 import { defaultInjectionPatterns } from "./internal/guardrails/injectionPatterns.js"
 import { findAll, type PatternRule } from "./internal/guardrails/patternRules.js"
 import { piiRules } from "./internal/guardrails/piiRules.js"
@@ -51,7 +52,8 @@ const detectWith = (rules: ReadonlyArray<PatternRule>) => (text: string): Readon
 /**
  * Personal data: `EMAIL`, `PHONE` (international `+…` and separated North American forms), `IBAN` (mod 97),
  * `CREDIT_CARD` (issuer prefix and Luhn), `US_SSN` (issuable ranges) and `IP_ADDRESS` (IPv4, IPv6).
- * Defaults to `redact`; `entities` narrows the types (an unknown type name throws at definition time).
+ * Defaults to `redact`; `entities` narrows the types (an unknown type name throws `AgentConfigError` at
+ * definition time).
  */
 export const PII = (
   options?: { readonly action?: GuardrailAction; readonly entities?: ReadonlyArray<string> }
@@ -59,7 +61,10 @@ export const PII = (
   const entities = options?.entities ?? piiEntities
   const unknown = entities.filter((e) => !piiEntities.includes(e))
   if (unknown.length > 0) {
-    throw new Error(`PII: unknown entity type ${unknown.join(", ")} (known: ${piiEntities.join(", ")})`)
+    throw new AgentConfigError({
+      field: "PII.entities",
+      message: `PII.entities: unknown entity type ${unknown.join(", ")} (known: ${piiEntities.join(", ")})`
+    })
   }
   const rules = piiEntities.filter((e) => entities.includes(e)).flatMap((e) => piiRules[e] ?? [])
   return { name: "PII", action: options?.action ?? "redact", detect: detectWith(rules) }

@@ -161,8 +161,12 @@ export const LlmCallCompleted = Schema.TaggedStruct("LlmCallCompleted", {
   text: Schema.String,
   toolCalls: Schema.Array(ToolCallRef),
   finishReason: Schema.String,
-  usage: Usage,
-  /** Why `usage.costUsd` is absent, when it is. */
+  /**
+   * The call's token counts, absent when the model reported none (no billing row is written for it, and the
+   * run's cost becomes unknown: a partial sum would under-bill).
+   */
+  usage: opt(Usage),
+  /** Why `usage.costUsd` (or `usage`) is absent, when it is. */
   costNote: opt(Schema.String),
   durationMs: Schema.Number,
   /** The semantic request: system prompt, messages and tool definitions as the kernel sent them. */
@@ -462,6 +466,13 @@ export const EventTypes = {
 } as const satisfies Record<HookEventTag, string>
 /** A recorded `event_type` string. */
 export type EventType = (typeof EventTypes)[HookEventTag]
+
+const tagsByType: ReadonlyMap<string, HookEventTag> = new Map(
+  Object.entries(EventTypes).map(([tag, type]) => [type, tag as HookEventTag])
+)
+
+/** The event tag of a recorded `event_type` string, or undefined for a string no event records. */
+export const tagOfEventType = (type: string): HookEventTag | undefined => tagsByType.get(type)
 
 /** The recorded `event_type` string of an event. */
 export const eventType = (event: HookEvent): EventType => EventTypes[event._tag]

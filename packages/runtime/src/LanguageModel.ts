@@ -45,7 +45,11 @@ export interface ModelToolCall {
 export interface ModelResponse {
   readonly text: string
   readonly toolCalls: ReadonlyArray<ModelToolCall>
-  readonly usage: Usage
+  /**
+   * Token counts as the vendor reported them; leave it out when the vendor reported none (never invent
+   * counts: they become billing rows).
+   */
+  readonly usage?: Usage | undefined
   readonly finishReason: string
   /** The model that answered, as the vendor named it. */
   readonly model?: string

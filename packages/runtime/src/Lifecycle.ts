@@ -96,7 +96,7 @@ export const transitions: { readonly [T in HookEventTag]: (event: EventOf<T>) =>
   RunResumed: () => inSegment,
   MessageAppended: () => inSegment,
   LlmCallStarted: (e) => ({ from: RUNNING, iterations: e.iteration }),
-  LlmCallCompleted: (e) => ({ from: RUNNING, addUsage: e.usage }),
+  LlmCallCompleted: (e) => ({ from: RUNNING, addUsage: e.usage ?? unreportedUsage }),
   LlmCallFailed: () => inSegment,
   ToolCallStarted: () => inSegment,
   ToolCallCompleted: () => inSegment,
@@ -188,6 +188,12 @@ export const roundCost = (costUsd: number): number => fromNanos(toNanos(costUsd)
 
 /** A run's usage before its first model call. */
 export const emptyUsage: Usage = { inputTokens: 0, outputTokens: 0 }
+
+/**
+ * What a model call that reported no usage adds to its run: no tokens and no cost. It still counts as a model
+ * call without a cost, so the run's cost becomes unknown (absent) rather than a sum that leaves it out.
+ */
+export const unreportedUsage: Usage = { inputTokens: 0, outputTokens: 0 }
 
 /** A run's usage totals with the counters needed to know whether its cost is complete. */
 export interface Totals {

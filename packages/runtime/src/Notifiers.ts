@@ -3,7 +3,9 @@
  * of this layer (not a run's), drained up to one deadline when the layer is released.
  */
 import { Context, Duration, Effect, Layer, type Scope } from "effect"
+import type { InvalidNotifiers } from "./Errors.js"
 import { defaultDrainTimeout, type Dispatcher, DispatcherKey, makeDispatcher } from "./internal/dispatch.js"
+import { invalidNotifiers } from "./internal/notifierList.js"
 import type { Notifier, NotifierStats } from "./Notifier.js"
 
 /** The runtime's notifier dispatcher. */
@@ -20,9 +22,21 @@ export interface NotifiersOptions {
 
 /** The runtime's notifier dispatcher, as a service. */
 export class Notifiers extends Context.Tag("@sextant/runtime/Notifiers")<Notifiers, NotifiersService>() {
-  /** A dispatcher for these notifiers, scoped to the layer. */
-  static readonly layer = (notifiers: ReadonlyArray<Notifier>, options?: NotifiersOptions): Layer.Layer<Notifiers> =>
-    Layer.scoped(Notifiers, make(notifiers, options))
+  /**
+   * A dispatcher for these notifiers, scoped to the layer. Fails with `InvalidNotifiers` naming the entry
+   * when one is not a notifier or two share a name.
+   */
+  static readonly layer = (
+    notifiers: ReadonlyArray<Notifier>,
+    options?: NotifiersOptions
+  ): Layer.Layer<Notifiers, InvalidNotifiers> =>
+    Layer.scoped(
+      Notifiers,
+      Effect.suspend(() => {
+        const invalid = invalidNotifiers(notifiers)
+        return invalid === undefined ? make(notifiers, options) : Effect.fail(invalid)
+      })
+    )
 }
 
 /** Reads the runtime's notifier counters (empty when the runtime has no dispatcher). */

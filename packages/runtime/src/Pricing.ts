@@ -3,6 +3,7 @@
  * per-million-token prices; `builtIn` holds list prices of common OpenAI and Anthropic models (dated by
  * `asOf`), `withOverrides` layers yours on top. `costOf` never guesses: when no price matches it says why.
  */
+import { AgentConfigError } from "./Errors.js"
 import type { Usage } from "./HookEvent.js"
 import { builtInPrices } from "./internal/pricing/builtInPrices.js"
 
@@ -28,14 +29,20 @@ export interface PriceTable {
 export const builtIn: PriceTable = builtInPrices
 
 /**
- * A table with `overrides` added to or replacing `base` entries (keep `asOf` of the base). Throws a RangeError
- * at definition time when a price is negative or not a finite number.
+ * A table with `overrides` added to or replacing `base` entries (keep `asOf` of the base). Throws an
+ * `AgentConfigError` (`field`: `prices.<key>.<price>`) at definition time when a price is negative or not a
+ * finite number.
  */
 export const withOverrides = (base: PriceTable, overrides: Readonly<Record<string, ModelPrice>>): PriceTable => {
   for (const [key, price] of Object.entries(overrides)) {
     for (const [field, value] of Object.entries(price)) {
       if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-        throw new RangeError(`price of ${key}: ${field} must be a non-negative number, got ${String(value)}`)
+        throw new AgentConfigError({
+          field: `prices.${key}.${field}`,
+          message: `prices.${key}.${field}: must be a non-negative number (USD per million tokens), got ${
+            String(value)
+          }`
+        })
       }
     }
   }

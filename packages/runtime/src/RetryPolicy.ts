@@ -4,7 +4,7 @@
  * and on total time, a timeout per attempt, and a server's `Retry-After` honoured up to a limit. The waits
  * are a `Schedule`, so `TestClock` drives them in tests.
  */
-import { Clock, Duration, Effect, Either, Schedule, ScheduleDecision, ScheduleIntervals } from "effect"
+import { Clock, Duration, Effect, Either, Schedule, ScheduleDecision, ScheduleIntervals, Schema } from "effect"
 
 /** Retry settings; every field has a default chosen by the component that retries. */
 export interface RetryPolicy {
@@ -35,59 +35,56 @@ export interface Resolved {
   readonly maxRetryAfter: Duration.Duration
 }
 
-/** A bad retry setting: `field` names it, the message says what is allowed. */
-export class InvalidRetryPolicy extends Error {
-  readonly _tag = "InvalidRetryPolicy"
-  constructor(readonly field: string, message: string) {
-    super(`retry.${field}: ${message}`)
-  }
-}
+/** A bad retry setting: `field` names it (`maxAttempts`, `baseDelay`…), the message says what is allowed. */
+export class InvalidRetryPolicy extends Schema.TaggedError<InvalidRetryPolicy>()("InvalidRetryPolicy", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
 
-const decodeDuration = (field: string, value: Duration.DurationInput): Duration.Duration => {
+const invalid = (field: string, message: string) =>
+  Either.left(new InvalidRetryPolicy({ field, message: `retry.${field}: ${message}` }))
+
+const decodeDuration = (
+  field: string,
+  value: Duration.DurationInput
+): Either.Either<Duration.Duration, InvalidRetryPolicy> => {
   const decoded = Duration.decodeUnknown(value)
-  if (decoded._tag === "None") {
-    throw new InvalidRetryPolicy(field, `must be a duration such as "500 millis" or 1000 (ms), got ${String(value)}`)
-  }
-  return decoded.value
+  return decoded._tag === "None"
+    ? invalid(field, `must be a duration such as "500 millis" or 1000 (ms), got ${String(value)}`)
+    : Either.right(decoded.value)
 }
 
-/**
- * Applies `defaults` to a user's policy and checks it: throws `InvalidRetryPolicy` naming the bad field.
- * Use `validate` to get the error as a value.
- */
-export const resolve = (policy: RetryPolicy | undefined, defaults: Required<RetryPolicy>): Resolved => {
+/** Applies `defaults` to a user's policy and checks it: a bad setting is an `InvalidRetryPolicy` naming the field. */
+export const validate = (
+  policy: RetryPolicy | undefined,
+  defaults: Required<RetryPolicy>
+): Either.Either<Resolved, InvalidRetryPolicy> => {
   const pick = <K extends keyof RetryPolicy>(key: K): NonNullable<RetryPolicy[K]> =>
     (policy?.[key] ?? defaults[key]) as NonNullable<RetryPolicy[K]>
   const maxAttempts = pick("maxAttempts")
   if (typeof maxAttempts !== "number" || !Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new InvalidRetryPolicy("maxAttempts", `must be an integer of at least 1, got ${String(maxAttempts)}`)
+    return invalid("maxAttempts", `must be an integer of at least 1, got ${String(maxAttempts)}`)
   }
   const jitter = pick("jitter")
   if (typeof jitter !== "number" || !(jitter >= 0 && jitter < 1)) {
-    throw new InvalidRetryPolicy("jitter", `must be a fraction in [0, 1), got ${String(jitter)}`)
+    return invalid("jitter", `must be a fraction in [0, 1), got ${String(jitter)}`)
   }
-  return {
-    maxAttempts,
-    jitter,
+  return Either.all({
+    maxAttempts: Either.right(maxAttempts),
+    jitter: Either.right(jitter),
     baseDelay: decodeDuration("baseDelay", pick("baseDelay")),
     maxDelay: decodeDuration("maxDelay", pick("maxDelay")),
     budget: decodeDuration("budget", pick("budget")),
     attemptTimeout: decodeDuration("attemptTimeout", pick("attemptTimeout")),
     maxRetryAfter: decodeDuration("maxRetryAfter", pick("maxRetryAfter"))
-  }
+  })
 }
 
-/** `resolve` as an `Either`: a bad setting is an `InvalidRetryPolicy` naming the field. */
-export const validate = (
-  policy: RetryPolicy | undefined,
-  defaults: Required<RetryPolicy>
-): Either.Either<Resolved, InvalidRetryPolicy> => {
-  try {
-    return Either.right(resolve(policy, defaults))
-  } catch (e) {
-    if (e instanceof InvalidRetryPolicy) return Either.left(e)
-    throw e
-  }
+/** `validate` for settings known at definition time: throws the `InvalidRetryPolicy` naming the bad field. */
+export const resolve = (policy: RetryPolicy | undefined, defaults: Required<RetryPolicy>): Resolved => {
+  const resolved = validate(policy, defaults)
+  if (Either.isLeft(resolved)) throw resolved.left
+  return resolved.right
 }
 
 /** How a component reads its failures: which are worth another attempt, and how long a server asked to wait. */

@@ -1,6 +1,10 @@
 /**
  * A model that returns scripted turns in order and records every request it received. It stands in for a
  * vendor in tests and examples; when the script runs out it fails with a clear `ModelError`.
+ *
+ * A step is a turn or a function of the request that computes one (to answer from what the model was sent).
+ * The script belongs to the layer: every run of one runtime (or one `Effect.provide`) takes the next step of
+ * the same script, so two runs of a two-turn agent need four steps.
  */
 import { Context, Effect, Layer, Stream } from "effect"
 import { ModelError } from "./Errors.js"
@@ -11,7 +15,10 @@ import { LanguageModel, type ModelRequest, type ModelResponse, type ModelStreamP
 export interface ScriptedTurn {
   readonly text?: string
   readonly toolCalls?: ReadonlyArray<{ readonly id?: string; readonly name: string; readonly arguments: Json }>
-  /** Defaults to 10 input and 5 output tokens. */
+  /**
+   * The token counts the turn reports. Absent means the model reported none: the call records no counts
+   * and no billing row, and the run's cost is unknown. Give counts where a test or example needs them.
+   */
   readonly usage?: Usage
   readonly finishReason?: string
   /** The response model name (defaults to the scripted model's name). */
@@ -20,7 +27,7 @@ export interface ScriptedTurn {
   readonly fail?: string
 }
 
-/** A turn, or a function of the request that computes one. */
+/** A turn, or a function of the request that computes one (called when the request arrives). */
 export type ScriptStep = ScriptedTurn | ((request: ModelRequest) => ScriptedTurn)
 
 /** Requests a scripted model received, in order. */
@@ -43,7 +50,7 @@ const toResponse = (turn: ScriptedTurn, index: number, model: string): ModelResp
   const response = {
     text: turn.text ?? "",
     toolCalls,
-    usage: turn.usage ?? { inputTokens: 10, outputTokens: 5 },
+    ...(turn.usage === undefined ? {} : { usage: turn.usage }),
     finishReason: turn.finishReason ?? (toolCalls.length > 0 ? "tool_calls" : "stop"),
     model: turn.model ?? model,
     responseId: `scripted_${index + 1}`
@@ -97,7 +104,10 @@ const make = (script: ReadonlyArray<ScriptStep>, options?: ScriptedModelOptions)
     )
   })
 
-/** A model answering with `script`, one turn per request, readable through `Requests`. */
+/**
+ * A model answering with `script`, one step per request across every run that uses the layer, the requests
+ * readable through `Requests`.
+ */
 export const layer = (
   script: ReadonlyArray<ScriptStep>,
   options?: ScriptedModelOptions

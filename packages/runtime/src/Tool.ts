@@ -1,9 +1,12 @@
 /**
- * Tools an agent may call. Arguments from the model are decoded with the tool's `Schema`; every way a
- * call can go wrong becomes a failed tool result the model sees on its next turn, never a crashed run.
- * `Tool.make` only describes a tool; `Agent.make` validates it and fails with `AgentConfigError`.
+ * Tools an agent may call. Arguments from the model are decoded with the tool's schema (an Effect Schema or
+ * any Standard Schema: zod, valibot, ArkType); every way a call can go wrong becomes a failed tool result the
+ * model sees on its next turn, never a crashed run. `Tool.make` only describes a tool; `Agent.make` validates
+ * it and fails with `AgentConfigError`.
  */
 import { type Duration, type Effect, Schema } from "effect"
+import type { Json } from "./HookEvent.js"
+import type { StandardSchemaV1 } from "./StandardSchema.js"
 
 /** What a tool handler is told about the call it serves. */
 export interface ToolContext {
@@ -20,10 +23,24 @@ export interface ToolContext {
 /** A handler may return an Effect, a Promise or a plain value (which must be JSON-serialisable). */
 export type ToolHandlerResult = Effect.Effect<unknown, unknown> | PromiseLike<unknown> | unknown
 
+/**
+ * A tool's arguments: an Effect Schema, or a Standard Schema of any library (zod 4, valibot, ArkType, or
+ * Effect's own through `Schema.standardSchemaV1`). `A` is what the handler gets, `I` what the model sends.
+ */
+export type ToolParameters<A, I> = Schema.Schema<A, I, never> | StandardSchemaV1<I, A>
+
 /** Options of `Tool.make`. */
 export interface ToolOptions<A, I> {
   readonly description: string
-  readonly parameters: Schema.Schema<A, I, never>
+  /** Decodes the model's arguments; it must describe a JSON object. */
+  readonly parameters: ToolParameters<A, I>
+  /**
+   * The JSON Schema of the arguments as the model is sent it. Derived when left out: `JSONSchema.make` for an
+   * Effect Schema, the Standard JSON Schema interface (`~standard.jsonSchema`: zod 4, ArkType) or the
+   * library's converter on the schema object for a Standard Schema. Give it for a library that has neither
+   * (valibot: `toJsonSchema` from `@valibot/to-json-schema`).
+   */
+  readonly jsonSchema?: Json | undefined
   /** Required for server tools; client tools are executed by the caller while the run waits. */
   readonly handler?: ((args: A, context: ToolContext) => ToolHandlerResult) | undefined
   /** Default `"server"`. */

@@ -35,6 +35,8 @@ export * as Guardrails from "./Guardrails.js"
 export * as Pricing from "./Pricing.js"
 /** The scripted test model. */
 export * as ScriptedModel from "./ScriptedModel.js"
+/** The Standard Schema interfaces tool parameters may implement. */
+export type * from "./StandardSchema.js"
 /** Stream-only events. */
 export * as StreamEvent from "./StreamEvent.js"
 /** Tool definitions. */

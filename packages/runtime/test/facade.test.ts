@@ -1,5 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Schema } from "effect"
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
 import {
   Agent,
   AgentMismatch,
@@ -180,6 +183,70 @@ describe("AgentRuntime rejects with the typed error itself", () => {
       expect(await rejection(runtime.retryRun(agent, "nope"))).toBeInstanceOf(RunNotFound)
       const wrongAgent = await rejection(runtime.retryRun(other, paused.runId))
       expect(wrongAgent).toMatchObject({ _tag: "AgentMismatch", expected: "files" })
+    } finally {
+      await runtime.dispose()
+    }
+  })
+})
+
+/** A build failure of the test's recorder layer. */
+class StoreMissing extends Schema.TaggedError<StoreMissing>()("StoreMissing", {
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+describe("AgentRuntime whose first build failed", () => {
+  // A recorder that needs its directory to exist, as a SQLite file does: the first build finds none.
+  const dir = join(mkdtempSync(join(tmpdir(), "sextant-rebuild-")), "data")
+  let builds = 0
+  const needsDirectory = Layer.unwrapEffect(Effect.suspend(() => {
+    builds++
+    return existsSync(dir)
+      ? Effect.succeed(Recorder.memory)
+      : Effect.fail(new StoreMissing({ path: dir, message: `directory ${dir} does not exist` }))
+  }))
+
+  it("reports the failure from ready() and run(), then recovers once the cause is fixed", async () => {
+    const runtime = AgentRuntime.make(Layer.merge(ScriptedModel.layer([{ text: "ok" }]), needsDirectory))
+    const agent = Agent.makeSync({ name: "a", instructions: "" })
+    try {
+      const notReady = await rejection(runtime.ready())
+      expect(notReady).toBeInstanceOf(StoreMissing)
+      expect(notReady).toMatchObject({ _tag: "StoreMissing", path: dir })
+      // Each call tries again (the failure is not kept), and says the same.
+      expect(await rejection(runtime.run(agent, "hi"))).toMatchObject({ _tag: "StoreMissing" })
+      expect(builds).toBe(2)
+
+      mkdirSync(dir, { recursive: true })
+      await runtime.ready()
+      const result = await runtime.run(agent, "hi")
+      expect(result).toMatchObject({ status: "success", answer: "ok" })
+      expect(builds).toBe(3)
+    } finally {
+      await runtime.dispose()
+      rmSync(dirname(dir), { recursive: true, force: true })
+    }
+  })
+
+  it("concurrent calls during a failing build share it, and a stream retries too", async () => {
+    let attempts = 0
+    const flaky = Layer.unwrapEffect(Effect.suspend(() => {
+      attempts++
+      return attempts === 1
+        ? Effect.fail(new StoreMissing({ path: "x", message: "not yet" })).pipe(Effect.delay("10 millis"))
+        : Effect.succeed(Recorder.memory)
+    }))
+    const runtime = AgentRuntime.make(Layer.merge(ScriptedModel.layer([{ text: "ok" }]), flaky))
+    const agent = Agent.makeSync({ name: "a", instructions: "" })
+    try {
+      const [a, b] = await Promise.all([rejection(runtime.ready()), rejection(runtime.stats())])
+      expect(a).toMatchObject({ _tag: "StoreMissing" })
+      expect(b).toMatchObject({ _tag: "StoreMissing" })
+      expect(attempts).toBe(1)
+      const tags: Array<string> = []
+      for await (const event of runtime.stream(agent, "hi")) tags.push(event._tag)
+      expect(tags.at(-1)).toBe("RunCompleted")
+      expect(attempts).toBe(2)
     } finally {
       await runtime.dispose()
     }

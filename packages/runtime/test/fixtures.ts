@@ -20,9 +20,10 @@ export const twoToolScript: ReadonlyArray<ScriptedModel.ScriptStep> = [
     toolCalls: [
       { id: "p1", name: "get_weather", arguments: { city: "Lisbon" } },
       { id: "p2", name: "get_time", arguments: { tz: "Europe/Lisbon" } }
-    ]
+    ],
+    usage: { inputTokens: 10, outputTokens: 5 }
   },
-  { text: "21 °C at noon." }
+  { text: "21 °C at noon.", usage: { inputTokens: 10, outputTokens: 5 } }
 ]
 
 /** Model + memory recorder for a script. */

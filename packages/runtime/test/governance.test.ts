@@ -162,9 +162,9 @@ describe("cost", () => {
       const result = yield* agent.run("go")
       const calls = (yield* (yield* MemoryRecorder).events()).filter((e) => e._tag === "LlmCallCompleted")
       // 1M input of which 400k cached at 0.5, 600k fresh at 2, 100k output at 8: 1.2 + 0.2 + 0.8
-      expect(calls[0]!.usage.costUsd).toBeCloseTo(2.2, 10)
+      expect(calls[0]!.usage!.costUsd).toBeCloseTo(2.2, 10)
       expect(calls[0]!.costNote).toBeUndefined()
-      expect(calls[1]!.usage.costUsd).toBeUndefined()
+      expect(calls[1]!.usage!.costUsd).toBeUndefined()
       expect(calls[1]!.costNote).toMatch(/no price for scripted:mystery-model/)
       // A run total is only known when every call was priced.
       expect(result.usage.costUsd).toBeUndefined()
@@ -175,7 +175,7 @@ describe("cost", () => {
           model: "house-model",
           usage: { inputTokens: 1_000_000, outputTokens: 100_000, cacheReadTokens: 400_000 }
         },
-        { text: "done", model: "mystery-model" }
+        { text: "done", model: "mystery-model", usage: { inputTokens: 10, outputTokens: 5 } }
       ]),
       Recorder.memory
     ))))

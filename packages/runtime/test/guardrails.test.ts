@@ -102,6 +102,8 @@ describe("PII", () => {
 
   it("rejects an unknown entity type when it is defined", () => {
     expect(() => Guardrails.PII({ entities: ["EMAIL", "PASSPORT"] })).toThrow(/unknown entity type PASSPORT/)
+    expect(() => Guardrails.PII({ entities: ["PASSPORT"] }))
+      .toThrow(expect.objectContaining({ _tag: "AgentConfigError", field: "PII.entities" }))
   })
 
   it("defaults to redact and takes another action", () => {

@@ -1,9 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { HookEvent } from "../src/index.js"
-import { runScripted, timeTool, twoToolScript, weatherTool } from "./fixtures.js"
+import { Agent, HookEvent, type ScriptedModel } from "../src/index.js"
+import { runScripted, testLayer, timeTool, twoToolScript, weatherTool } from "./fixtures.js"
 
 const config = { name: "weather", instructions: "Be brief.", tools: [weatherTool, timeTool] }
+/** A price (USD per million tokens) for the scripted model. */
+const pricey = { inputPerMTok: 1, outputPerMTok: 2 }
+/** A step computed from the request: it answers with what the user said last. */
+const echo: ScriptedModel.ScriptStep = (request) => ({ text: `you said ${request.messages.at(-1)?.content}` })
 
 describe("the agent loop", () => {
   it.effect("records the exact event sequence of a two-tool run", () =>
@@ -71,6 +75,12 @@ describe("the agent loop", () => {
       })
     }))
 
+  it("tagOfEventType reads every recorded event_type back to its tag, and nothing else", () => {
+    for (const [tag, type] of Object.entries(HookEvent.EventTypes)) expect(HookEvent.tagOfEventType(type)).toBe(tag)
+    expect(HookEvent.tagOfEventType("run.exploded")).toBeUndefined()
+    expect(HookEvent.tagOfEventType("constructor")).toBeUndefined()
+  })
+
   it.effect("every recorded event survives a JSON round trip through the HookEvent schema", () =>
     Effect.gen(function*() {
       const { events } = yield* runScripted(config, twoToolScript)
@@ -125,4 +135,31 @@ describe("the agent loop", () => {
       expect(llm[0]!.costNote).toBeUndefined()
       expect(llm[1]!.costNote).toMatch(/^no price for scripted:scripted/)
     }))
+
+  it.effect("a scripted turn without usage reports none: no invented counts, the call counted without a cost", () =>
+    Effect.gen(function*() {
+      const { events, result } = yield* runScripted({ ...config, prices: { scripted: pricey } }, [
+        { toolCalls: [{ name: "get_weather", arguments: { city: "Rome" } }] },
+        { text: "Warm.", usage: { inputTokens: 120, outputTokens: 5 } }
+      ])
+      // Only the call that reported usage adds tokens; the other leaves the run's cost unknown.
+      expect(result.usage).toEqual({ inputTokens: 120, outputTokens: 5 })
+      const llm = events.filter((e) => e._tag === "LlmCallCompleted")
+      expect(llm[0]).not.toHaveProperty("usage")
+      expect(llm[0]!.costNote).toBe("the model reported no usage, so the call has no token counts and no cost")
+      expect(llm[1]!.usage).toEqual({ inputTokens: 120, outputTokens: 5, costUsd: 0.00013 })
+      const completed = events.find((e) => e._tag === "RunCompleted")
+      expect(completed?.usage).toEqual({ inputTokens: 120, outputTokens: 5 })
+    }))
+
+  it.effect("a step can be a function of the request, and the script is shared by the runs of one layer", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "echo", instructions: "" })
+      const first = yield* agent.run("one")
+      const second = yield* agent.run("two")
+      expect([first.answer, second.answer]).toEqual(["you said one", "you said two"])
+      const third = yield* agent.run("three")
+      expect(third.status).toBe("error")
+      expect(third.error?.message).toMatch(/script exhausted: it has 2 turn\(s\) and got request 3/)
+    }).pipe(Effect.provide(testLayer([echo, echo]))))
 })

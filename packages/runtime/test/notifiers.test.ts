@@ -4,12 +4,15 @@ import {
   Agent,
   AgentRuntime,
   type HookEvent,
+  InvalidNotifiers,
+  InvalidRunOptions,
   MemoryRecorder,
   Notifier,
   Notifiers,
   Recorder,
   ScriptedModel,
-  type StreamEvent
+  type StreamEvent,
+  Tool
 } from "../src/index.js"
 import { timeTool, twoToolScript, weatherTool } from "./fixtures.js"
 
@@ -112,4 +115,102 @@ describe("AgentRuntime (Promise facade)", () => {
       expect(seen.filter((e) => e._tag === "RunCompleted")).toHaveLength(2)
       expect(() => Agent.makeSync({ name: "", instructions: "" })).toThrow(/must be a non-empty string/)
     }))
+})
+
+describe("notifier lists are checked where they are given", () => {
+  const named = (name: string) => Notifier.make({ name, onEvent: () => undefined })
+  const agent = Agent.makeSync({ name: "n", instructions: "" })
+  const layer = () => Layer.merge(ScriptedModel.layer([{ text: "ok" }, { text: "ok" }]), Recorder.memory)
+  /** What a synchronous call threw. */
+  const thrown = (f: () => unknown): unknown => {
+    try {
+      f()
+    } catch (error) {
+      return error
+    }
+    throw new Error("expected a throw")
+  }
+
+  it("AgentRuntime.make: two notifiers with one name, or one inside a composite, name the second", () => {
+    const twice = thrown(() => AgentRuntime.make(layer(), { notifiers: [named("audit"), named("audit")] }))
+    expect(twice).toBeInstanceOf(InvalidNotifiers)
+    expect(twice).toMatchObject({ _tag: "InvalidNotifiers", field: "notifiers[1].name" })
+    expect((twice as InvalidNotifiers).message).toContain("notifiers[0] is named 'audit' too")
+    const nested = thrown(() =>
+      AgentRuntime.make(layer(), {
+        notifiers: [named("audit"), Notifier.composite("group", [named("otel"), named("audit")])]
+      })
+    )
+    expect(nested).toMatchObject({ _tag: "InvalidNotifiers", field: "notifiers[1].children[1].name" })
+  })
+
+  it("AgentRuntime.make from plain JavaScript: undefined or a non-notifier names its index", () => {
+    const notifiers = [named("a"), named("b"), undefined] as unknown as ReadonlyArray<Notifier.Notifier>
+    const error = thrown(() => AgentRuntime.make(layer(), { notifiers }))
+    expect(error).toMatchObject({ _tag: "InvalidNotifiers", field: "notifiers[2]" })
+    expect((error as InvalidNotifiers).message).toBe(
+      "notifiers[2]: must be a Notifier (see Notifier.make), got undefined"
+    )
+    const shape = thrown(() =>
+      AgentRuntime.make(layer(), { notifiers: [{ name: "x" }] as unknown as ReadonlyArray<Notifier.Notifier> })
+    )
+    expect(shape).toMatchObject({ _tag: "InvalidNotifiers", field: "notifiers[0]" })
+  })
+
+  it.effect("Notifiers.layer fails with InvalidNotifiers", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Effect.provide(Effect.void, Notifiers.layer([named("x"), named("x")])))
+      expect(exit).toMatchObject({ _tag: "Failure", cause: { error: { _tag: "InvalidNotifiers" } } })
+      const notOne = yield* Effect.flip(
+        Effect.provide(Effect.void, Notifiers.layer([null] as unknown as ReadonlyArray<Notifier.Notifier>))
+      )
+      expect(notOne).toMatchObject({ _tag: "InvalidNotifiers", field: "notifiers[0]" })
+    }))
+
+  it("a run's notifiers: duplicates, non-notifiers and the runtime's names are InvalidRunOptions, nothing recorded", async () => {
+    const runtime = AgentRuntime.make(layer(), { notifiers: [named("audit")] })
+    try {
+      const fails = (notifiers: ReadonlyArray<unknown>) =>
+        runtime.run(agent, "hi", { notifiers: notifiers as ReadonlyArray<Notifier.Notifier> }).then(
+          () => expect.unreachable(),
+          (error: unknown) => error
+        )
+      expect(await fails([named("a"), named("a")])).toMatchObject({
+        _tag: "InvalidRunOptions",
+        field: "notifiers[1].name"
+      })
+      expect(await fails([named("a"), undefined])).toMatchObject({ _tag: "InvalidRunOptions", field: "notifiers[1]" })
+      const clash = await fails([named("audit")])
+      expect(clash).toBeInstanceOf(InvalidRunOptions)
+      expect(clash).toMatchObject({ field: "notifiers[0].name" })
+      expect((clash as InvalidRunOptions).message).toContain("the runtime already has a notifier named 'audit'")
+      // Nothing was recorded, and a run with a notifier of its own name goes ahead.
+      const ok = await runtime.run(agent, "hi", { notifiers: [named("mine")] })
+      expect(ok.status).toBe("success")
+      expect((await runtime.stats()).map((s) => s.name).sort()).toEqual(["audit", "mine"])
+    } finally {
+      await runtime.dispose()
+    }
+  })
+
+  it.effect("a resume checks its notifiers against the runtime's before claiming the run", () =>
+    Effect.gen(function*() {
+      const ask = Agent.makeSync({ name: "ask", instructions: "", tools: [Tool.humanInput()] })
+      const paused = yield* ask.run("hi")
+      expect(paused.status).toBe("waiting_human_input")
+      const refused = yield* Effect.flip(ask.submitInput(paused.runId, "yes", { notifiers: [named("audit")] }))
+      expect(refused).toMatchObject({ _tag: "InvalidRunOptions", field: "notifiers[0].name" })
+      const resumed = yield* ask.submitInput(paused.runId, "yes")
+      expect(resumed.status).toBe("success")
+    }).pipe(
+      Effect.provide(
+        Layer.mergeAll(
+          ScriptedModel.layer([{ toolCalls: [{ name: "ask_human", arguments: { question: "ok?" } }] }, {
+            text: "done"
+          }]),
+          Recorder.memory,
+          Notifiers.layer([named("audit")])
+        )
+      )
+    ))
 })

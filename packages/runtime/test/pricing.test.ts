@@ -132,8 +132,8 @@ describe("Pricing tables", () => {
 
   it("rejects a negative or non-finite override price when the table is built", () => {
     expect(() => Pricing.withOverrides(Pricing.builtIn, { x: { inputPerMTok: -1, outputPerMTok: 1 } }))
-      .toThrow("price of x: inputPerMTok must be a non-negative number, got -1")
+      .toThrow("prices.x.inputPerMTok: must be a non-negative number (USD per million tokens), got -1")
     expect(() => Pricing.withOverrides(Pricing.builtIn, { x: { inputPerMTok: 1, outputPerMTok: Infinity } }))
-      .toThrow(RangeError)
+      .toThrow(expect.objectContaining({ _tag: "AgentConfigError", field: "prices.x.outputPerMTok" }))
   })
 })

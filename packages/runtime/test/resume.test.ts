@@ -90,8 +90,11 @@ describe("client tools: pause and resume", () => {
         pending: [callId]
       })
     }).pipe(Effect.provide(layer([
-      { toolCalls: [{ name: "lookup", arguments: { q: "x" } }, { name: "pick_file", arguments: { kind: "pdf" } }] },
-      { text: "Opened /a.pdf." }
+      {
+        toolCalls: [{ name: "lookup", arguments: { q: "x" } }, { name: "pick_file", arguments: { kind: "pdf" } }],
+        usage: { inputTokens: 10, outputTokens: 5 }
+      },
+      { text: "Opened /a.pdf.", usage: { inputTokens: 10, outputTokens: 5 } }
     ]))))
 
   it.live("…but notifiers and the caller's stream never see a paused run's execution state", () => {

@@ -86,8 +86,8 @@ const interaction = (row: Record<string, Value>): RowInsert => ({
 const startedAt = (event: { readonly timestamp: number; readonly durationMs: number }) =>
   new Date(event.timestamp - Math.max(0, Math.round(event.durationMs))).toISOString()
 
-const nanosOf = (usage: HookEvent.Usage): number | null =>
-  usage.costUsd === undefined ? null : Lifecycle.toNanos(usage.costUsd)
+const nanosOf = (usage: HookEvent.Usage | undefined): number | null =>
+  usage?.costUsd === undefined ? null : Lifecycle.toNanos(usage.costUsd)
 
 /**
  * One small function per event type: its rows and `run_events` data. What the event does to the run's row
@@ -144,14 +144,20 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
         response_id: orNull(e.responseId),
         finish_reason: e.finishReason,
         semantic_request: e.request,
-        semantic_response: { text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u },
+        semantic_response: {
+          text: e.text,
+          toolCalls: e.toolCalls,
+          finishReason: e.finishReason,
+          ...(u === undefined ? {} : { usage: u })
+        },
         provider_request: orNull(e.providerRequest),
         provider_response: orNull(e.providerResponse),
-        input_tokens: u.inputTokens,
-        output_tokens: u.outputTokens,
-        cache_read_tokens: orNull(u.cacheReadTokens),
-        cache_write_tokens: orNull(u.cacheWriteTokens),
-        reasoning_tokens: orNull(u.reasoningTokens),
+        // A model that reported no usage has no counts here and no billing row: nothing is made up.
+        input_tokens: orNull(u?.inputTokens),
+        output_tokens: orNull(u?.outputTokens),
+        cache_read_tokens: orNull(u?.cacheReadTokens),
+        cache_write_tokens: orNull(u?.cacheWriteTokens),
+        reasoning_tokens: orNull(u?.reasoningTokens),
         // The USD column says what `cost_nanos` says (whole nano-dollars), never the float the provider computed.
         cost_usd: costNanos === null ? null : Lifecycle.fromNanos(costNanos),
         cost_nanos: costNanos,
@@ -161,16 +167,18 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
         completed_at: at
       }))],
       // Billing rows carry the run's tenant and agent, so usage queries need no join.
-      usage: {
-        id: escapeText(e.correlationId),
-        runKey: escapeText(e.runId),
-        iteration: e.iteration,
-        provider: escapeText(e.provider),
-        model: escapeText(e.responseModel ?? e.model),
-        usage: u,
-        costNanos,
-        at
-      },
+      ...(u === undefined ? {} : {
+        usage: {
+          id: escapeText(e.correlationId),
+          runKey: escapeText(e.runId),
+          iteration: e.iteration,
+          provider: escapeText(e.provider),
+          model: escapeText(e.responseModel ?? e.model),
+          usage: u,
+          costNanos,
+          at
+        }
+      }),
       // The request and the vendor payloads can be large: they live in llm_interactions only.
       data: withoutStamps(e, new Set(["request", "providerRequest", "providerResponse"]))
     }

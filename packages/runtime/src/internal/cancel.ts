@@ -13,6 +13,7 @@ import type { CancelResult } from "../RunResult.js"
 import { makeBus } from "./bus.js"
 import { findRun } from "./lookup.js"
 import * as Registry from "./registry.js"
+import * as Services from "./services.js"
 import { segmentSinks } from "./sinks.js"
 
 const cancelled = (runId: string): CancelResult => ({ runId, status: "cancelled", cancelled: true })
@@ -20,12 +21,12 @@ const cancelled = (runId: string): CancelResult => ({ runId, status: "cancelled"
 /** Claims a paused run and records `run.cancelled` with the totals it had; false when another claim won. */
 const cancelPaused = (run: StoredRun) =>
   Effect.gen(function*() {
-    const ledger = yield* RunLedger
+    const ledger = yield* Services.runLedger
     if (!Lifecycle.isPaused(run.status)) return false
     if (!(yield* ledger.claim(run.runId, run.status, { kind: "cancel" }, Ids.make()))) return false
     const bus = yield* makeBus({
       runId: run.runId,
-      recorder: yield* Recorder,
+      recorder: yield* Services.recorder,
       sinks: yield* segmentSinks(undefined, undefined),
       traceContext: undefined,
       startSequence: run.lastSequenceIndex + 1
@@ -42,7 +43,7 @@ export const cancelRun = (
   runId: string
 ): Effect.Effect<CancelResult, RunNotFound | RecorderError, Recorder | RunLedger> =>
   Effect.gen(function*() {
-    const ledger = yield* RunLedger
+    const ledger = yield* Services.runLedger
     const run = yield* findRun(ledger, runId)
     if (Lifecycle.isTerminal(run.status)) return { runId, status: run.status, cancelled: false }
     yield* ledger.requestCancel(runId)

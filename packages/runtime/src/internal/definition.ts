@@ -2,7 +2,7 @@
  * A validated agent: the configuration decoded by `AgentConfigSchema`, then the checks that span fields
  * (duplicate tool names, deny and approval lists against the tools), compiled into what the engine runs.
  */
-import { Duration, Either, JSONSchema, Schema } from "effect"
+import { Duration, type Effect, Either } from "effect"
 import { AgentConfigError } from "../Errors.js"
 import type { Guardrail } from "../Guardrails.js"
 import type { Json } from "../HookEvent.js"
@@ -11,7 +11,7 @@ import type { PriceTable } from "../Pricing.js"
 import type { ToolContext, ToolHandlerResult } from "../Tool.js"
 import { AgentConfigSchema, type AgentConfigSpec, type ToolSpec } from "./config/agentConfig.js"
 import { decodeWith } from "./config/fields.js"
-import { toJson } from "./json.js"
+import { adapt, type Rejected } from "./schemaAdapter.js"
 
 /** A validated tool, ready for the loop. */
 export interface CompiledTool {
@@ -23,8 +23,8 @@ export interface CompiledTool {
   readonly timeout: Duration.Duration
   readonly maxCallsPerRun: number | undefined
   readonly jsonSchema: Json
-  /** Decodes raw arguments from the model; the error is a readable message. */
-  readonly decode: (raw: unknown) => Either.Either<unknown, string>
+  /** Decodes raw arguments from the model; the rejection carries a readable message. */
+  readonly decode: (raw: unknown) => Effect.Effect<unknown, Rejected>
   readonly handler: ((args: unknown, context: ToolContext) => ToolHandlerResult) | undefined
 }
 
@@ -62,15 +62,10 @@ const decodeConfig = decodeWith(AgentConfigSchema, "config", configError)
 const bad = (field: string, message: string) => Either.left(configError(field, `${field}: ${message}`))
 
 const compileTool = (tool: ToolSpec, index: number): Either.Either<CompiledTool, AgentConfigError> => {
-  let jsonSchema: Json
-  try {
-    const made = toJson(JSONSchema.make(tool.parameters))
-    if (Either.isLeft(made)) throw new Error(made.left)
-    jsonSchema = made.right
-  } catch (e) {
-    return bad(`tools[${index}].parameters`, `tool '${tool.name}' cannot be expressed as JSON Schema: ${String(e)}`)
+  const adapted = adapt(tool.parameters, tool.jsonSchema)
+  if (Either.isLeft(adapted)) {
+    return bad(`tools[${index}].${adapted.left.option}`, `tool '${tool.name}' ${adapted.left.message}`)
   }
-  const decode = Schema.decodeUnknownEither(tool.parameters, { errors: "all", onExcessProperty: "ignore" })
   return Either.right({
     name: tool.name,
     description: tool.description,
@@ -79,8 +74,8 @@ const compileTool = (tool: ToolSpec, index: number): Either.Either<CompiledTool,
     parallel: tool.parallel ?? true,
     timeout: Duration.decode(tool.timeout ?? "120 seconds"),
     maxCallsPerRun: tool.maxCallsPerRun,
-    jsonSchema,
-    decode: (raw) => Either.mapLeft(decode(raw), (e) => e.message),
+    jsonSchema: adapted.right.jsonSchema,
+    decode: adapted.right.decode,
     handler: tool.handler as CompiledTool["handler"]
   })
 }

@@ -48,6 +48,8 @@ export interface Dispatcher {
   readonly attach: (notifiers: ReadonlyArray<Notifier>) => Effect.Effect<Attached>
   /** Delivered, failed, timed-out and dropped counts per notifier name (released ones included). */
   readonly stats: Effect.Effect<ReadonlyArray<NotifierStats>>
+  /** The names of the dispatcher's own notifiers (a run's may not reuse them). */
+  readonly names: ReadonlySet<string>
 }
 
 type Counters = { delivered: number; failed: number; timedOut: number; dropped: number }
@@ -217,7 +219,10 @@ const startWorker = (
     }
   })
 
-/** Adds counters of notifiers that share a name. */
+/**
+ * Adds counters of notifiers that share a name: the per-run notifiers of different runs (one audit notifier
+ * given to every run counts as one). Within one list, and between a run's and the runtime's, names are unique.
+ */
 const mergeStats = (stats: ReadonlyArray<NotifierStats>): ReadonlyArray<NotifierStats> => {
   const byName = new Map<string, NotifierStats>()
   for (const s of stats) {
@@ -275,6 +280,7 @@ export const makeDispatcher = (
           })
           return { offer: offerAll(attached), release: Effect.asVoid(Effect.forkIn(release, scope)) }
         }),
-      stats
+      stats,
+      names: new Set(root.map((w) => w.name))
     }
   })

@@ -3,13 +3,33 @@
  * dispatcher of their own when the runtime has none) and the caller's stream.
  */
 import { Effect, Exit, Option, Scope } from "effect"
+import { InvalidRunOptions } from "../Errors.js"
 import type { Notifier } from "../Notifier.js"
 import { Notifiers, type NotifiersService } from "../Notifiers.js"
 import type { Sink } from "./bus.js"
 import { type Attached, defaultDrainTimeout, type Dispatcher, DispatcherKey, makeDispatcher } from "./dispatch.js"
+import { checkNotifiers, render } from "./notifierList.js"
 
 const dispatcherOf = (service: NotifiersService): Dispatcher | undefined =>
   (service as { readonly [DispatcherKey]?: Dispatcher })[DispatcherKey]
+
+/**
+ * Refuses a run's notifiers named as one of the runtime's (their counters would merge in `stats()`), before
+ * anything is recorded or claimed. The list itself was checked when the options were decoded.
+ */
+export const checkRunNotifiers = (
+  perRun: ReadonlyArray<Notifier> | undefined
+): Effect.Effect<void, InvalidRunOptions> =>
+  perRun === undefined || perRun.length === 0 ? Effect.void : Effect.flatMap(
+    Effect.serviceOption(Notifiers),
+    (service) => {
+      const names = Option.getOrUndefined(Option.flatMapNullable(service, dispatcherOf))?.names
+      const problem = names === undefined || names.size === 0 ? undefined : checkNotifiers(perRun, names)
+      if (problem === undefined) return Effect.void
+      const field = render(problem.path)
+      return Effect.fail(new InvalidRunOptions({ field, message: `${field}: ${problem.message}` }))
+    }
+  )
 
 /** Per-run notifiers without a runtime dispatcher: their own scope, drained in the background after the run. */
 const detached = (notifiers: ReadonlyArray<Notifier>): Effect.Effect<Attached> =>

@@ -1,6 +1,8 @@
 import { Cause, Clock, Duration, Effect, Either, Exit, Option } from "effect"
+import { EffectVersionMismatch } from "../Errors.js"
 import type { Json, ToolCallRef } from "../HookEvent.js"
 import type { CompiledTool } from "./definition.js"
+import { foreignOf, mismatchMessage, versionsOf } from "./effectCopies.js"
 import { describeError, toJson } from "./json.js"
 import type { ToolOutcome } from "./runState.js"
 
@@ -38,8 +40,10 @@ export const executeTool = (
         Either.left(`Tool '${tool.name}' has reached its maximum of ${tool.maxCallsPerRun} calls for this run.`)
       )
     }
-    const args = tool.decode(call.arguments)
-    if (Either.isLeft(args)) return yield* done(Either.left(`Invalid arguments for tool '${tool.name}': ${args.left}`))
+    const args = yield* Effect.either(tool.decode(call.arguments))
+    if (Either.isLeft(args)) {
+      return yield* done(Either.left(`Invalid arguments for tool '${tool.name}': ${args.left.message}`))
+    }
     const handler = tool.handler!
     const invoke = Effect.suspend(() => {
       const controller = new AbortController()
@@ -51,6 +55,15 @@ export const executeTool = (
         ...(context.tenantId === undefined ? {} : { tenantId: context.tenantId }),
         signal: controller.signal
       })
+      const foreign = foreignOf(out)
+      if (foreign !== undefined) {
+        return Effect.fail(
+          new EffectVersionMismatch({
+            ...versionsOf(foreign),
+            message: `its handler returned ${mismatchMessage(foreign)}`
+          })
+        )
+      }
       const effect: Effect.Effect<unknown, unknown> = Effect.isEffect(out)
         ? (out as Effect.Effect<unknown, unknown>)
         : isPromiseLike(out)

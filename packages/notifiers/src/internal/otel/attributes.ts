@@ -53,16 +53,16 @@ export const chatAttributes = (event: { readonly provider: string; readonly mode
 /** What a completed model call adds to its `chat` span: response, usage and (with `capture`) content. */
 export const chatCompletedAttributes = (event: HookEvent.LlmCallCompleted, capture: boolean): Attributes => {
   const u = event.usage
+  // A model that reported no usage gets no usage attributes (absent, not 0).
   const attributes: Attributes = {
     [A.RESPONSE_FINISH_REASONS]: [event.finishReason],
-    [A.USAGE_INPUT_TOKENS]: u.inputTokens,
-    [A.USAGE_OUTPUT_TOKENS]: u.outputTokens
+    ...(u === undefined ? {} : { [A.USAGE_INPUT_TOKENS]: u.inputTokens, [A.USAGE_OUTPUT_TOKENS]: u.outputTokens })
   }
   if (event.responseModel !== undefined) attributes[A.RESPONSE_MODEL] = event.responseModel
   if (event.responseId !== undefined) attributes[A.RESPONSE_ID] = event.responseId
-  if (u.cacheReadTokens !== undefined) attributes[A.USAGE_CACHE_READ_INPUT_TOKENS] = u.cacheReadTokens
-  if (u.cacheWriteTokens !== undefined) attributes[A.USAGE_CACHE_CREATION_INPUT_TOKENS] = u.cacheWriteTokens
-  if (u.reasoningTokens !== undefined) attributes[A.USAGE_REASONING_OUTPUT_TOKENS] = u.reasoningTokens
+  if (u?.cacheReadTokens !== undefined) attributes[A.USAGE_CACHE_READ_INPUT_TOKENS] = u.cacheReadTokens
+  if (u?.cacheWriteTokens !== undefined) attributes[A.USAGE_CACHE_CREATION_INPUT_TOKENS] = u.cacheWriteTokens
+  if (u?.reasoningTokens !== undefined) attributes[A.USAGE_REASONING_OUTPUT_TOKENS] = u.reasoningTokens
   if (capture) {
     const request = event.request as { system?: unknown; messages?: unknown; tools?: unknown } | null
     if (request !== null && typeof request === "object") {

@@ -37,8 +37,10 @@ export const makeMetrics = (option: boolean | MeterLike | undefined): RecordCall
     }
     if (event._tag === "LlmCallCompleted") {
       if (event.responseModel !== undefined) attributes[A.RESPONSE_MODEL] = event.responseModel
-      tokens.record(event.usage.inputTokens, { ...attributes, [A.TOKEN_TYPE]: "input" })
-      tokens.record(event.usage.outputTokens, { ...attributes, [A.TOKEN_TYPE]: "output" })
+      if (event.usage !== undefined) {
+        tokens.record(event.usage.inputTokens, { ...attributes, [A.TOKEN_TYPE]: "input" })
+        tokens.record(event.usage.outputTokens, { ...attributes, [A.TOKEN_TYPE]: "output" })
+      }
     } else {
       attributes[A.ERROR_TYPE] = event.error.tag
     }

@@ -5,6 +5,10 @@
  */
 import { Schema, type SchemaAST } from "effect"
 import type { Guardrail } from "../../Guardrails.js"
+import type { Json } from "../../HookEvent.js"
+import type { StandardSchemaV1 } from "../../StandardSchema.js"
+import { foreignOf, mismatchMessage } from "../effectCopies.js"
+import { isStandardSchema } from "../schemaAdapter.js"
 import { explained, hasNul, NUL, optional, PositiveDuration, required, show } from "./fields.js"
 
 /** The most iterations an agent may be configured with. */
@@ -72,10 +76,25 @@ const isObjectAst = (ast: SchemaAST.AST, depth = 0): boolean => {
   }
 }
 
-const ToolParameters = Schema.declare((u): u is Schema.Schema<unknown, unknown> => Schema.isSchema(u), {
-  message: () => "must be a Schema (e.g. Schema.Struct({ city: Schema.String }))"
-}).pipe(
-  Schema.filter((s) => isObjectAst(s.ast), {
+/** Why a value is not a tool's parameters: a Schema of another copy of effect says so, with both versions. */
+const notParameters = (u: unknown): string => {
+  const foreign = foreignOf(u)
+  if (foreign === undefined) {
+    return "must be a Schema: an Effect Schema (e.g. Schema.Struct({ city: Schema.String })) or a Standard Schema " +
+      "(zod, valibot, ArkType)"
+  }
+  const standard = foreign.kind === "Schema" && foreign.major === 4
+    ? " (or pass it as a Standard Schema: Schema.toStandardSchemaV1(Schema.toStandardJSONSchemaV1(schema)) in effect 4)"
+    : ""
+  return `is ${mismatchMessage(foreign)}${standard}`
+}
+
+const ToolParameters = Schema.declare(
+  (u): u is Schema.Schema<unknown, unknown> | StandardSchemaV1 => Schema.isSchema(u) || isStandardSchema(u),
+  { message: (issue) => notParameters(issue.actual) }
+).pipe(
+  // Effect Schemas are checked here by their AST; a Standard Schema by its JSON Schema when the tool is compiled.
+  Schema.filter((s) => !Schema.isSchema(s) || isObjectAst(s.ast), {
     message: () =>
       "must be an object Schema (Schema.Struct, a Class or a union of structs): a model's tool arguments are a " +
       "JSON object, so a string, array, record or union of non-objects cannot describe them"
@@ -87,6 +106,12 @@ export const ToolSpec = Schema.Struct({
   name: required(ToolName, (u) => `${show(u)} must be 1-64 letters, digits, '_' or '-'`),
   description: required(NonEmptyString, (u) => `a tool needs a non-empty description, got ${show(u)}`),
   parameters: required(ToolParameters, () => "a tool needs a Schema of its arguments"),
+  jsonSchema: optional(
+    explained(
+      Schema.declare((u): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)),
+      (u) => `must be a JSON Schema object, got ${show(u)}`
+    )
+  ),
   handler: optional(explained(Schema.declare(aFunction), (u) => `must be a function, got ${show(u)}`)),
   target: optional(
     explained(Schema.Literal("server", "client"), (u) => `must be "server" or "client", got ${show(u)}`)

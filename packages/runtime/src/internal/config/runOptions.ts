@@ -7,6 +7,7 @@ import { Either, ParseResult, Schema, type SchemaAST } from "effect"
 import type { Json } from "../../HookEvent.js"
 import type { Notifier } from "../../Notifier.js"
 import { toJsonAt } from "../json.js"
+import { checkNotifiers } from "../notifierList.js"
 import { explained, hasNul, NUL, optional, show } from "./fields.js"
 
 /** The longest run id, tenant id, parent run id or idempotency key. */
@@ -75,18 +76,29 @@ export const Metadata = Schema.transformOrFail(Schema.Unknown, Schema.UndefinedO
   encode: ParseResult.succeed
 })
 
-const isNotifier = (u: unknown): u is Notifier =>
-  typeof u === "object" && u !== null && typeof (u as Notifier).name === "string" &&
-  typeof (u as Notifier).handle === "function"
+/** A run's own notifiers: each entry a notifier, no two leaves with one name (see `checkNotifiers`). */
+const RunNotifiers = Schema.transformOrFail(
+  Schema.Unknown,
+  Schema.UndefinedOr(Schema.declare((u): u is ReadonlyArray<Notifier> => Array.isArray(u))),
+  {
+    strict: true,
+    decode: (u, _, ast) => {
+      if (u === undefined) return ParseResult.succeed(undefined)
+      const problem = checkNotifiers(u)
+      return problem === undefined
+        ? ParseResult.succeed(u as ReadonlyArray<Notifier>)
+        : ParseResult.fail(issueAt(problem.path, ast, problem.message))
+    },
+    encode: ParseResult.succeed
+  }
+)
 
 /** The Schema of a run's options (`run`, `stream`, and the notifiers and trace context of a resume). */
 export const RunOptionsSchema = Schema.Struct({
   runId: optional(RunOptionString),
   tenantId: optional(RunOptionString),
   metadata: Schema.optionalWith(Metadata, { exact: true }),
-  notifiers: optional(
-    Schema.Array(explained(Schema.declare(isNotifier), () => "must be a Notifier (see Notifier.make)"))
-  ),
+  notifiers: Schema.optionalWith(RunNotifiers, { exact: true }),
   parentRunId: optional(RunOptionString),
   idempotencyKey: optional(RunOptionString),
   traceContext: optional(Schema.Unknown)

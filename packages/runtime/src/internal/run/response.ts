@@ -19,7 +19,8 @@ const isCount = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n
 const isOptionalCount = (n: unknown) => n === undefined || isCount(n)
 
 const usageProblem = (usage: Usage | undefined): string | undefined => {
-  if (typeof usage !== "object" || usage === null) return "usage is missing"
+  if (usage === undefined) return undefined
+  if (typeof usage !== "object" || usage === null) return "usage is not an object"
   if (!isCount(usage.inputTokens) || !isCount(usage.outputTokens)) return "usage token counts are not counts"
   const optional = [usage.cacheReadTokens, usage.cacheWriteTokens, usage.reasoningTokens, usage.costUsd]
   return optional.every(isOptionalCount) ? undefined : "usage has a value that is not a non-negative number"
@@ -47,16 +48,22 @@ export const checkResponse = (provider: string, response: ModelResponse): ModelE
     : new ModelError({ provider, reason: "malformed", message: `the model returned a malformed response: ${problem}` })
 }
 
+/** The cost note of a call whose model reported no usage. */
+export const noUsageNote = "the model reported no usage, so the call has no token counts and no cost"
+
 /**
  * A call's usage priced from the agent's table when the provider reported no cost; costs are rounded to
- * whole nano-dollars, the unit every recorder sums, so the run's totals equal the recorded ones.
+ * whole nano-dollars, the unit every recorder sums, so the run's totals equal the recorded ones. A call
+ * without usage stays without (no counts are made up).
  */
-export const priced = (state: RunState, response: ModelResponse): { usage: Usage; note?: string } => {
-  const withCost = (costUsd: number): Usage => ({ ...response.usage, costUsd: Lifecycle.roundCost(costUsd) })
-  if (response.usage.costUsd !== undefined) return { usage: withCost(response.usage.costUsd) }
+export const priced = (state: RunState, response: ModelResponse): { usage?: Usage; note?: string } => {
+  const usage = response.usage
+  if (usage === undefined) return { note: noUsageNote }
+  const withCost = (costUsd: number): Usage => ({ ...usage, costUsd: Lifecycle.roundCost(costUsd) })
+  if (usage.costUsd !== undefined) return { usage: withCost(usage.costUsd) }
   const model = response.model ?? state.model.model
-  const cost = Pricing.costOf(state.agent.prices, state.model.provider, model, response.usage)
-  return "costUsd" in cost ? { usage: withCost(cost.costUsd) } : { usage: response.usage, note: cost.note }
+  const cost = Pricing.costOf(state.agent.prices, state.model.provider, model, usage)
+  return "costUsd" in cost ? { usage: withCost(cost.costUsd) } : { usage, note: cost.note }
 }
 
 /** The response's text and tool calls as the run records them, with what the guardrails found. */

@@ -29,7 +29,8 @@ import { describeError } from "../json.js"
 import { checkAgent, findRun } from "../lookup.js"
 import { type Batch, decodePause, fromPause, type PauseState, type RunState, type ToolOutcome } from "../runState.js"
 import { scanValue } from "../sanitize.js"
-import { segmentSinks } from "../sinks.js"
+import * as Services from "../services.js"
+import { checkRunNotifiers, segmentSinks } from "../sinks.js"
 import { processBatch } from "./batch.js"
 import { failedOutcome } from "./events.js"
 import { validateResume } from "./options.js"
@@ -113,7 +114,8 @@ export const submit = (
   Effect.gen(function*() {
     const valid = validateResume(options)
     if (Either.isLeft(valid)) return yield* valid.left
-    const ledger = yield* RunLedger
+    yield* checkRunNotifiers(valid.right.notifiers)
+    const ledger = yield* Services.runLedger
     const run = yield* findRun(ledger, runId)
     const status = yield* checkPaused(run, accepts)
     yield* checkAgent(run, agent)
@@ -136,12 +138,12 @@ const continueRun = (
   Effect.gen(function*() {
     const bus = yield* makeBus({
       runId: run.runId,
-      recorder: yield* Recorder,
+      recorder: yield* Services.recorder,
       sinks: yield* segmentSinks(options.notifiers, undefined),
       traceContext: options.traceContext ?? otelContext.active(),
       startSequence: run.lastSequenceIndex + 1
     })
-    const segment = { bus, model: yield* LanguageModel, ledger: yield* RunLedger, streaming: false }
+    const segment = { bus, model: yield* Services.languageModel, ledger: yield* Services.runLedger, streaming: false }
     const state = fromPause(segment, agent, saved)
     return yield* runSegment(state, resumed(state, saved, submission))
   })

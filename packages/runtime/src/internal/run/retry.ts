@@ -12,6 +12,7 @@ import { RunLedger } from "../../RunLedger.js"
 import type { RunResult } from "../../RunResult.js"
 import type { AgentDefinition } from "../definition.js"
 import { checkAgent, findRun } from "../lookup.js"
+import * as Services from "../services.js"
 import { startRun } from "./start.js"
 
 /** Starts a new run from a finished run's input, linked to it by `retryOfRunId`. */
@@ -21,7 +22,7 @@ export const retryRun = (
   options: RunOptions
 ): Effect.Effect<RunResult, RunNotFound | AgentMismatch | RunError, LanguageModel | Recorder | RunLedger> =>
   Effect.gen(function*() {
-    const run = yield* findRun(yield* RunLedger, runId)
+    const run = yield* findRun(yield* Services.runLedger, runId)
     if (!Lifecycle.isTerminal(run.status)) {
       return yield* new RunAlreadyActive({ runId, status: run.status, message: `run ${runId} is still ${run.status}` })
     }

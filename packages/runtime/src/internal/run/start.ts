@@ -20,7 +20,8 @@ import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { fresh, type RunState } from "../runState.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
-import { segmentSinks } from "../sinks.js"
+import * as Services from "../services.js"
+import { checkRunNotifiers, segmentSinks } from "../sinks.js"
 import { appendMessage } from "./events.js"
 import { blockedByGuardrail } from "./finish.js"
 import { decideExisting, fingerprint } from "./idempotency.js"
@@ -103,8 +104,9 @@ export const startRun = (
     const valid = validateStart(input, options)
     if (Either.isLeft(valid)) return yield* valid.left
     const opts = valid.right
-    const model = yield* LanguageModel
-    const recorder = yield* Recorder
+    yield* checkRunNotifiers(opts.notifiers)
+    const model = yield* Services.languageModel
+    const recorder = yield* Services.recorder
     const ledger = Option.getOrUndefined(yield* Effect.serviceOption(RunLedger))
     const key = opts.idempotencyKey === undefined
       ? undefined

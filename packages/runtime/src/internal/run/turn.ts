@@ -95,7 +95,7 @@ const recordResponse = (
     const { note, usage } = priced(state, response)
     const { invalid, scanned, toolCalls } = readCalls(state, response)
     const text = scanned.value.text
-    state.totals = Lifecycle.addUsage(state.totals, usage)
+    state.totals = Lifecycle.addUsage(state.totals, usage ?? Lifecycle.unreportedUsage)
     yield* state.bus.emit(
       {
         _tag: "LlmCallCompleted",
@@ -105,7 +105,7 @@ const recordResponse = (
         text,
         toolCalls,
         finishReason: response.finishReason,
-        usage,
+        ...(usage === undefined ? {} : { usage }),
         durationMs,
         request: { system: request.system, messages: request.messages, tools: request.tools },
         ...(response.model === undefined ? {} : { responseModel: response.model }),

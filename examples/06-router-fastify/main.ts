@@ -1,7 +1,7 @@
 /**
  * The read router in a Fastify 5 app, mounted under /api/sextant with a bearer-token authorize.
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
- * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/07-router-fastify/main.ts
+ * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/06-router-fastify/main.ts
  */
 import { makeReadRouter, unauthorized } from "@sextant/http-router"
 import { toNodeHandler } from "@sextant/http-router/node"
@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const directory = mkdtempSync(join(tmpdir(), "sextant-07-"))
+const directory = mkdtempSync(join(tmpdir(), "sextant-06-"))
 const databaseUrl = `sqlite:${join(directory, "runs.db")}`
 
 // 1. Record a run (a scripted model stands in for a vendor, so no API key is needed).

@@ -1,7 +1,7 @@
 /**
  * The read router in an Express 5 app, mounted under /api/sextant with a bearer-token authorize.
  * Records one scripted run into a temporary SQLite database, serves, asks itself for the run list, prints
- * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/06-router-express/main.ts
+ * the answer and exits. Run: node --conditions=@sextant/source --import tsx examples/05-router-express/main.ts
  */
 import { makeReadRouter, unauthorized } from "@sextant/http-router"
 import { toNodeHandler } from "@sextant/http-router/node"
@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const directory = mkdtempSync(join(tmpdir(), "sextant-06-"))
+const directory = mkdtempSync(join(tmpdir(), "sextant-05-"))
 const databaseUrl = `sqlite:${join(directory, "runs.db")}`
 
 // 1. Record a run (a scripted model stands in for a vendor, so no API key is needed).
