@@ -6,3 +6,5 @@
 export * as Dashboard from "./Dashboard.js"
 /** The dashboard's router (the read router with the app at `/ui/`). */
 export { makeDashboard } from "./Dashboard.js"
+/** Tagged errors. */
+export * from "./Errors.js"

@@ -29,3 +29,9 @@ export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()("RouteNot
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", {
   message: Schema.String
 }, HttpApiSchema.annotations({ status: 500, description: "The server failed (the cause is logged)" })) {}
+
+/** A `makeReadRouter` option is malformed; `field` names it (thrown when the router is made, never at request time). */
+export class InvalidRouterOptions extends Schema.TaggedError<InvalidRouterOptions>()("InvalidRouterOptions", {
+  field: Schema.String,
+  message: Schema.String
+}) {}

@@ -5,6 +5,7 @@
 import { makeReadRouter, type ReadRouter, type ReadRouterOptions, unauthorized } from "@sextant/http-router"
 import { timingSafeEqual } from "node:crypto"
 import type { DashboardOptions } from "../Dashboard.js"
+import { DashboardError } from "../Errors.js"
 import { type Asset, defaultUiDir, load, missing } from "./assets.js"
 import { routes } from "./ui.js"
 
@@ -12,7 +13,7 @@ import { routes } from "./ui.js"
 export const make = (options: DashboardOptions): ReadRouter => {
   const dir = options.uiDir ?? defaultUiDir()
   const problem = missing(dir)
-  if (problem !== undefined) throw new Error(problem)
+  if (problem !== undefined) throw new DashboardError({ reason: "not_built", message: problem })
   let assets: ReadonlyMap<string, Asset> | undefined
   const { uiDir: _, ...router } = options
   return makeReadRouter({ ...router, routes: [...(options.routes ?? []), ...routes(() => (assets ??= load(dir)))] })
@@ -22,7 +23,9 @@ const digest = (s: string) => new TextEncoder().encode(s)
 
 /** Accepts exactly `Bearer <token>`; compares in constant time (lengths first, which reveals only the length). */
 export const bearer = (token: string): NonNullable<ReadRouterOptions["authorize"]> => {
-  if (token === "") throw new Error("authToken must not be empty")
+  if (token === "") {
+    throw new DashboardError({ reason: "bad_option", field: "authToken", message: "authToken must not be empty" })
+  }
   const expected = digest(token)
   return (request) => {
     const header = request.headers.authorization ?? ""

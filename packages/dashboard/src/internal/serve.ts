@@ -8,6 +8,7 @@ import { spawn } from "node:child_process"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { DashboardServer, ServeOptions } from "../Dashboard.js"
+import { DashboardError } from "../Errors.js"
 import { bearer, make } from "./dashboard.js"
 
 const openInBrowser = (url: string) => {
@@ -36,7 +37,8 @@ export const serve = async (options: ServeOptions): Promise<DashboardServer> => 
     })
   } catch (e) {
     await store.close()
-    throw e
+    if (e instanceof DashboardError) throw e
+    throw new DashboardError({ reason: "bad_option", message: `the dashboard could not be made: ${String(e)}` })
   }
   const handle = toNodeHandler(router)
   const server = Http.createServer((req, res) => {
@@ -59,7 +61,11 @@ export const serve = async (options: ServeOptions): Promise<DashboardServer> => 
   } catch (e) {
     await router.dispose()
     await store.close()
-    throw e
+    const why = e as { code?: unknown; message?: unknown }
+    throw new DashboardError({
+      reason: "listen",
+      message: `cannot listen on ${host}:${options.port ?? 8001}: ${String(why.code ?? why.message ?? e)}`
+    })
   }
   const { port } = server.address() as AddressInfo
   const url = `http://${hostInUrl(host)}:${port}/ui/`

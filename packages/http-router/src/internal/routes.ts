@@ -5,6 +5,7 @@
 import { HttpApiBuilder, HttpApp } from "@effect/platform"
 import { Effect } from "effect"
 import { ReadApi } from "../Api.js"
+import { InvalidRouterOptions } from "../Errors.js"
 import type { ExtraRoute } from "../ReadRouter.js"
 import { docsPath } from "./docs.js"
 
@@ -24,10 +25,16 @@ export const checkRoutes = (routes: ReadonlyArray<ExtraRoute>): void => {
     const path: unknown = route.path
     const spelled = typeof path === "string" ? path.replace(/\{(\w+)\}/g, ":$1") : path
     if (typeof path !== "string" || !path.startsWith("/")) {
-      throw new TypeError(`routes[${i}].path must be a string starting with "/", got ${JSON.stringify(path)}`)
+      throw new InvalidRouterOptions({
+        field: `routes[${i}].path`,
+        message: `routes[${i}].path must be a string starting with "/", got ${JSON.stringify(path)}`
+      })
     }
     if (taken.has(spelled as string)) {
-      throw new TypeError(`routes[${i}].path ${path} is a route of the read API: choose another path`)
+      throw new InvalidRouterOptions({
+        field: `routes[${i}].path`,
+        message: `routes[${i}].path ${path} is a route of the read API: choose another path`
+      })
     }
   })
 }
