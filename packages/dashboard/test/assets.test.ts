@@ -138,7 +138,11 @@ describe("Dashboard.serve", () => {
       expect((await fetch(running.url)).status).toBe(200)
       expect((await fetch(new URL("/run-rows", running.url))).status).toBe(401)
       const port = Number(new URL(running.url).port)
-      await expect(Dashboard.serve({ databaseUrl: db.url, port })).rejects.toMatchObject({ code: "EADDRINUSE" })
+      await expect(Dashboard.serve({ databaseUrl: db.url, port })).rejects.toMatchObject({
+        _tag: "DashboardError",
+        reason: "listen",
+        message: expect.stringContaining("EADDRINUSE")
+      })
       await expect(Dashboard.serve({ databaseUrl: "sqlite:/nonexistent/x.db", port: 0 })).rejects.toMatchObject({
         _tag: "DatabaseNotFound"
       })
