@@ -3,10 +3,9 @@
  * (`RunNotFound`, `InvalidQuery`, `StoreError`, …), so `err._tag` can be matched.
  */
 import { Database } from "@sextant/recorder"
-import { Cause, Effect, Either, Exit, ManagedRuntime, Stream } from "effect"
-import { existsSync } from "node:fs"
-import { DatabaseNotFound } from "../Errors.js"
+import { Cause, Effect, Exit, ManagedRuntime, Stream } from "effect"
 import type { RunStoreClient, RunStoreOptions, RunStoreService } from "../RunStore.js"
+import { requireFile } from "./open.js"
 import { make } from "./store.js"
 
 const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
@@ -39,23 +38,6 @@ export const fromService = (
     service,
     close: () => (closing ??= release())
   }
-}
-
-/** Fails unless a SQLite target names an existing file (a read-only store never creates one). */
-const requireFile = (url: string): Effect.Effect<void, DatabaseNotFound> => {
-  const target = Database.parseUrl(url)
-  if (Either.isLeft(target) || target.right._tag !== "sqlite") return Effect.void
-  const path = target.right.filename
-  if (path === ":memory:") {
-    return new DatabaseNotFound({
-      path,
-      message: "sqlite::memory: is a new, empty database: a RunStore reads a database a recorder wrote"
-    })
-  }
-  return existsSync(path) ? Effect.void : new DatabaseNotFound({
-    path,
-    message: `no SQLite database at ${path}: check the path (a RunStore never creates a database)`
-  })
 }
 
 /** Opens the database at `url` read-only and returns a Promise client that owns its connections. */
