@@ -2,11 +2,9 @@
  * The Promise facade of the RunStore for hosts without Effect. Failures reject with the tagged error itself
  * (`RunNotFound`, `InvalidQuery`, `StoreError`, …), so `err._tag` can be matched.
  */
-import { Database } from "@sextant/recorder"
-import { Cause, Effect, Exit, ManagedRuntime, Stream } from "effect"
+import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import type { RunStoreClient, RunStoreOptions, RunStoreService } from "../RunStore.js"
-import { requireFile } from "./open.js"
-import { make } from "./store.js"
+import { scoped } from "./open.js"
 
 const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
   Effect.runPromiseExit(effect).then((exit) => {
@@ -42,13 +40,12 @@ export const fromService = (
 
 /** Opens the database at `url` read-only and returns a Promise client that owns its connections. */
 export const fromDatabaseUrl = async (url: string, options?: RunStoreOptions): Promise<RunStoreClient> => {
-  // Before the layer opens anything, so that a missing file is named as such.
-  await toPromise(requireFile(url))
-  const runtime = ManagedRuntime.make(Database.layerFromUrl(url, { readOnly: true }))
-  const exit = await runtime.runPromiseExit(make(options, Database.redactUrl(url)))
+  const scope = Effect.runSync(Scope.make())
+  const exit = await Effect.runPromiseExit(Scope.extend(scoped(url, options), scope))
+  const release = () => Effect.runPromise(Scope.close(scope, Exit.void))
   if (Exit.isFailure(exit)) {
-    await runtime.dispose()
+    await release()
     throw Cause.squash(exit.cause)
   }
-  return fromService(exit.value, () => runtime.dispose())
+  return fromService(exit.value, release)
 }

@@ -9,20 +9,27 @@ import type { ParseError } from "effect/ParseResult"
 import { RunNotFound, StoreError } from "../../Errors.js"
 import type * as Api from "../../RunStore.js"
 import * as rows from "../rows.js"
+import type { Reader } from "../sqliteReader.js"
 
 /** The query context of one store. */
 export interface QueryContext {
+  /** Builds (and, without a reader, runs) every statement. */
   readonly sql: SqlClient.SqlClient
   readonly pg: boolean
   readonly cols: rows.Columns
   /** The store's own scope; every query also applies it. */
   readonly scope: Api.Scope | undefined
+  /** Runs a statement built with `sql`: on the store's own SQLite connection when it has one, else through `sql`. */
+  readonly rows: <A>(statement: Statement.Statement<A>) => Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
 }
 
-/** The context over a client. */
-export const make = (sql: SqlClient.SqlClient, scope: Api.Scope | undefined): QueryContext => {
+const throughClient = <A>(statement: Statement.Statement<A>): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError> =>
+  statement
+
+/** The context over a client (and the store's own SQLite reader, when it opened the database itself). */
+export const make = (sql: SqlClient.SqlClient, scope: Api.Scope | undefined, reader?: Reader): QueryContext => {
   const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-  return { sql, pg, cols: rows.columns(pg), scope }
+  return { sql, pg, cols: rows.columns(pg), scope, rows: reader?.rows ?? throughClient }
 }
 
 /**
@@ -62,9 +69,11 @@ export const notFound = (runId: string): RunNotFound => new RunNotFound({ runId,
 /** The status of a run visible within the scopes (the run id as the caller knows it), or undefined. */
 export const statusOf = (ctx: QueryContext, runId: string, callScope: Api.Scope | undefined) =>
   query(
-    ctx.sql<{ readonly status: string }>`SELECT status FROM agent_runs WHERE ${
-      ctx.sql.and([ctx.sql`id = ${stored(runId)}`, ...scoped(ctx, callScope)])
-    }`
+    ctx.rows(
+      ctx.sql<{ readonly status: string }>`SELECT status FROM agent_runs WHERE ${
+        ctx.sql.and([ctx.sql`id = ${stored(runId)}`, ...scoped(ctx, callScope)])
+      }`
+    )
   ).pipe(Effect.map((found) => (found.length === 0 ? undefined : Tables.unescapeText(String(found[0]!.status)))))
 
 /** Fails with `RunNotFound` unless the run exists within the scopes; yields its status. */

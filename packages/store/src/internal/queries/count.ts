@@ -12,7 +12,7 @@
  *
  * An estimate is never below the bound it passed, and is returned as `estimatedTotal`, never as `total`.
  */
-import type { Statement } from "@effect/sql"
+import type { SqlError, Statement } from "@effect/sql"
 import { Tables } from "@sextant/recorder"
 import { Effect, Either, Schema } from "effect"
 import type { StoreError } from "../../Errors.js"
@@ -34,18 +34,22 @@ const decodeSample = Schema.decodeUnknownEither(
   Schema.Array(Schema.Struct({ matched: Tables.Num, sampled: Tables.Num }))
 )
 
-const countOf = (statement: Statement.Statement<unknown>): Effect.Effect<number, StoreError> =>
+const countOf = (
+  statement: Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError>
+): Effect.Effect<number, StoreError> =>
   query(Effect.flatMap(statement, (rows) => Either.map(decodeCounts(rows), (r) => r[0]?.n ?? 0)))
 
 /** The exact number of runs matching `conditions`. */
 export const exactCount = (ctx: QueryContext, conditions: ReadonlyArray<Statement.Fragment>) =>
-  countOf(ctx.sql`SELECT COUNT(*) AS n FROM agent_runs ${where(ctx, conditions)}`)
+  countOf(ctx.rows(ctx.sql`SELECT COUNT(*) AS n FROM agent_runs ${where(ctx, conditions)}`))
 
 const boundedCount = (ctx: QueryContext, conditions: ReadonlyArray<Statement.Fragment>) =>
   countOf(
-    ctx.sql`SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM agent_runs ${where(ctx, conditions)} LIMIT ${
-      exactBound + 1
-    }) AS bounded`
+    ctx.rows(
+      ctx.sql`SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM agent_runs ${where(ctx, conditions)} LIMIT ${
+        exactBound + 1
+      }) AS bounded`
+    )
   )
 
 /** The "Plan Rows" of an `EXPLAIN (FORMAT JSON)` result (JSON as text through `Database`, or parsed by another client). */
@@ -64,7 +68,9 @@ const planRows = (rows: ReadonlyArray<Record<string, unknown>>): number => {
 }
 
 const plannerEstimate = (ctx: QueryContext, conditions: ReadonlyArray<Statement.Fragment>) =>
-  query(ctx.sql<Record<string, unknown>>`EXPLAIN (FORMAT JSON) SELECT 1 FROM agent_runs ${where(ctx, conditions)}`)
+  query(
+    ctx.rows(ctx.sql<Record<string, unknown>>`EXPLAIN (FORMAT JSON) SELECT 1 FROM agent_runs ${where(ctx, conditions)}`)
+  )
     .pipe(Effect.map(planRows))
 
 const sampledEstimate = (ctx: QueryContext, conditions: ReadonlyArray<Statement.Fragment>) =>
@@ -72,10 +78,10 @@ const sampledEstimate = (ctx: QueryContext, conditions: ReadonlyArray<Statement.
     const all = yield* exactCount(ctx, [])
     // The columns a filter can name (`filterConditions`), over the newest runs by the `created_at` index.
     const [sample] = yield* query(Effect.flatMap(
-      ctx.sql`SELECT COALESCE(SUM(CASE WHEN ${ctx.sql.and(conditions)} THEN 1 ELSE 0 END), 0) AS matched,
+      ctx.rows(ctx.sql`SELECT COALESCE(SUM(CASE WHEN ${ctx.sql.and(conditions)} THEN 1 ELSE 0 END), 0) AS matched,
         COUNT(*) AS sampled
         FROM (SELECT id, status, tenant_id, agent_name, parent_run_id, created_at, metadata FROM agent_runs
-          ORDER BY created_at DESC, id DESC LIMIT ${sampleSize}) AS newest`,
+          ORDER BY created_at DESC, id DESC LIMIT ${sampleSize}) AS newest`),
       decodeSample
     ))
     return sample === undefined || sample.sampled === 0 ? 0 : Math.round((sample.matched / sample.sampled) * all)

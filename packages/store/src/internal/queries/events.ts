@@ -40,8 +40,8 @@ const eventsAfter = (
     ? always(ctx)
     : sql`EXISTS (SELECT 1 FROM agent_runs WHERE ${sql.and([sql`id = ${id}`, ...tenants])})`
   return query(Effect.flatMap(
-    sql`SELECT ${sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${id}
-      AND sequence_index > ${after} AND ${visible} ORDER BY sequence_index LIMIT ${limit}`,
+    ctx.rows(sql`SELECT ${sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${id}
+      AND sequence_index > ${after} AND ${visible} ORDER BY sequence_index LIMIT ${limit}`),
     mappers.storedEvents
   ))
 }
@@ -114,9 +114,9 @@ export const getPauses = (ctx: QueryContext): Api.RunStoreService["getPauses"] =
     const o = yield* decodeCall(options)
     yield* requireRun(ctx, id, o.scope)
     const events = yield* query(Effect.flatMap(
-      ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${stored(id)}
+      ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${stored(id)}
         AND event_type IN ${ctx.sql.in([HookEvent.EventTypes.RunPaused, HookEvent.EventTypes.RunResumed])}
-        ORDER BY sequence_index`,
+        ORDER BY sequence_index`),
       mappers.storedEvents
     ))
     return { items: pairPauses(events) }
@@ -125,7 +125,7 @@ export const getPauses = (ctx: QueryContext): Api.RunStoreService["getPauses"] =
 /** Every event of a run in order (for the export). */
 export const allEvents = (ctx: QueryContext, runId: string) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${stored(runId)}
-      ORDER BY sequence_index`,
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${stored(runId)}
+      ORDER BY sequence_index`),
     mappers.storedEvents
   ))

@@ -82,9 +82,9 @@ export const pageWhere = (
   limit: number
 ): Effect.Effect<Page, StoreError> =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs
       ${where(ctx, cursor === undefined ? conditions : [...conditions, keyset(ctx, cursor)])}
-      ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`,
+      ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`),
     mappers.runSummaries
   )).pipe(Effect.map((items) => {
     const page = items.length > limit ? items.slice(0, limit) : items
@@ -123,9 +123,11 @@ export const listRuns = (ctx: QueryContext): Api.RunStoreService["listRuns"] => 
 /** One run in full, or `RunNotFound`. */
 export const detailOf = (ctx: QueryContext, runId: string, callScope: Api.Scope | undefined) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.detail)} FROM agent_runs WHERE ${
-      ctx.sql.and([ctx.sql`id = ${stored(runId)}`, ...scoped(ctx, callScope)])
-    }`,
+    ctx.rows(
+      ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.detail)} FROM agent_runs WHERE ${
+        ctx.sql.and([ctx.sql`id = ${stored(runId)}`, ...scoped(ctx, callScope)])
+      }`
+    ),
     rows.runDetails
   )).pipe(Effect.flatMap((found) => (found.length === 0 ? Effect.fail(notFound(runId)) : Effect.succeed(found[0]!))))
 

@@ -25,9 +25,11 @@ const runsWhere = (
 ) =>
   query(Effect.forEach(chunks(ids.map(stored)), (chunk) =>
     Effect.flatMap(
-      ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs WHERE ${
-        ctx.sql.and([ctx.sql`${ctx.sql(column)} IN ${ctx.sql.in(chunk)}`, ...scoped(ctx, callScope)])
-      } ORDER BY created_at, id`,
+      ctx.rows(
+        ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs WHERE ${
+          ctx.sql.and([ctx.sql`${ctx.sql(column)} IN ${ctx.sql.in(chunk)}`, ...scoped(ctx, callScope)])
+        } ORDER BY created_at, id`
+      ),
       mappers.runSummaries
     ))).pipe(Effect.map((pages) => pages.flat()))
 

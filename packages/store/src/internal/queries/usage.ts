@@ -58,7 +58,7 @@ const addSums = (a: Sums, b: Sums): Sums => ({
 export const subtreeTotals = (ctx: QueryContext, runIds: ReadonlyArray<string>) =>
   query(Effect.forEach(chunks(runIds.map(stored)), (chunk) =>
     Effect.flatMap(
-      ctx.sql`SELECT ${ctx.sql.literal(SUMS)} FROM token_usage WHERE agent_run_id IN ${ctx.sql.in(chunk)}`,
+      ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(SUMS)} FROM token_usage WHERE agent_run_id IN ${ctx.sql.in(chunk)}`),
       decodeSums
     ))).pipe(Effect.map((parts) => rows.toUsageTotals(parts.flat().reduce(addSums, zeroSums))))
 
@@ -106,7 +106,9 @@ export const usage = (ctx: QueryContext): Api.RunStoreService["usage"] => (optio
     const exprs = keys.map(([expr]) => expr).join(", ")
     const grouping = keys.length === 0 ? "" : ` GROUP BY ${exprs} ORDER BY ${exprs}`
     const found = yield* query(Effect.flatMap(
-      sql`SELECT ${sql.literal(select + SUMS)} FROM token_usage ${where(ctx, conditions)}${sql.literal(grouping)}`,
+      ctx.rows(
+        sql`SELECT ${sql.literal(select + SUMS)} FROM token_usage ${where(ctx, conditions)}${sql.literal(grouping)}`
+      ),
       decodeGroups
     ))
     return { items: found.map(toGroup(o.groupBy)) }
