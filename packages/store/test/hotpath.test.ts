@@ -6,7 +6,7 @@
  */
 import { SqlClient, Statement } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Context, Deferred, Effect, Either, Fiber, Layer } from "effect"
+import { Chunk, Context, Deferred, Effect, Either, Fiber, Layer, Stream } from "effect"
 import { RunStore } from "../src/index.js"
 import * as mappers from "../src/internal/mappers.js"
 import * as rows from "../src/internal/rows.js"
@@ -125,6 +125,36 @@ for (const dialect of dialects) {
           const badEvent = mappers.storedEvents([{ ...eventRows[0], sequence_index: null }])
           expect(Either.isLeft(badEvent) && badEvent.left.message).toContain("sequence_index")
         }))
+
+      it.effect("a store that opened the database itself (its own SQLite reader) answers exactly as one over the client", () =>
+        Effect.gen(function*() {
+          const store = yield* RunStore
+          const url = yield* DatabaseUrl
+          const own = Context.get(yield* Layer.build(RunStore.layerFromUrl(url)), RunStore)
+          const { runId } = yield* runAgent("both", toolThenAnswer(NASTY), { tenantId: "acme" }, NASTY)
+          const first = yield* store.listRuns({ limit: 1 })
+          const calls = (s: typeof store) =>
+            Effect.all([
+              s.listRuns(),
+              s.listRuns({ limit: 1 }),
+              s.listRuns({ limit: 1, cursor: first.nextCursor! }),
+              s.listRuns({ tenantId: "acme", status: ["success", "error"], search: "BOT", includeTotal: "estimate" }),
+              s.listRuns({ includeTotal: false, metadata: { k: "d\u0010e" } }),
+              s.getRun(runId),
+              s.getEvents(runId, { after: 2, limit: 3 }),
+              s.getTraces(runId, { iteration: 1 }),
+              s.getToolCalls(runId),
+              s.getLlmCalls(runId),
+              s.getPauses(runId),
+              s.getRunTree(runId),
+              s.usage({ groupBy: ["tenant", "agent", "model", "day"] }),
+              Effect.flip(s.getRun("missing")),
+              Stream.runCollect(s.exportRecords({ tenantId: "acme" })).pipe(Effect.map(Chunk.toArray))
+            ])
+          const viaClient = yield* calls(store)
+          expect(yield* calls(own)).toEqual(viaClient)
+          expect(viaClient[5].input).toBe(NASTY)
+        }).pipe(Effect.scoped))
 
       it.effect("a store on its own connection reads beside an open write transaction and never sees it", () =>
         Effect.gen(function*() {
