@@ -135,11 +135,30 @@ const filterParams = {
   )
 }
 
+const totalModes = { true: true, false: false, estimate: "estimate" } as const
+
+const IncludeTotal = documented(
+  Schema.transformOrFail(Schema.String, Options.TotalMode, {
+    strict: true,
+    decode: (s, _, ast) =>
+      Object.hasOwn(totalModes, s)
+        ? ParseResult.succeed(totalModes[s as keyof typeof totalModes])
+        : ParseResult.fail(new ParseResult.Type(ast, s, `must be true, false or "estimate", got ${JSON.stringify(s)}`)),
+    encode: (mode) => ParseResult.succeed(String(mode))
+  }),
+  "Count the matches: true (default) returns the exact `total`; false skips the count; estimate returns " +
+    "`estimatedTotal` at a bounded cost (exact up to 1,000 matches; beyond, on Postgres the planner's row " +
+    "estimate from EXPLAIN, i.e. pg_class.reltuples for an unfiltered list; on SQLite an exact b-tree count " +
+    "without a filter, else the share of matches among the newest 10,000 runs scaled to the table)",
+  { type: "string", enum: ["true", "false", "estimate"], default: "true" }
+)
+
 /** Query parameters of `GET /runs`. */
 export const RunsParams = Schema.Struct({
   ...filterParams,
   cursor: optional(Options.CursorToken.annotations({ description: "nextCursor of the previous page" }), exact),
-  limit: optional(limit(Options.defaultLimits.runs), exact)
+  limit: optional(limit(Options.defaultLimits.runs), exact),
+  includeTotal: optional(IncludeTotal, exact)
 })
 /** Query parameters of `GET /export`. */
 export const ExportParams = Schema.Struct(filterParams)

@@ -43,6 +43,16 @@ describe("the OpenAPI document", () => {
     await db?.drop()
   })
 
+  it("documents includeTotal, the estimate it can ask for and the optional totals of a page", () => {
+    const include = param(doc, "/runs", "includeTotal")
+    expect(include.schema).toMatchObject({ type: "string", enum: ["true", "false", "estimate"], default: "true" })
+    expect(include.description).toContain("pg_class.reltuples")
+    expect(include.description).toContain("newest 10,000 runs")
+    const page = doc.components.schemas.RunPage
+    expect(page.required).toEqual(["items", "nextCursor"])
+    expect(Object.keys(page.properties)).toEqual(["items", "nextCursor", "total", "estimatedTotal"])
+  })
+
   it("documents every integer parameter as an integer with its range and description", () => {
     const index = { type: "integer", minimum: 0, maximum: 2_147_483_647 }
     expect(param(doc, "/runs", "limit").schema).toMatchObject({

@@ -123,6 +123,19 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           )
         })
 
+        it("counts as includeTotal asks: exact by default, not at all, or an estimate", async () => {
+          expect((await get("/runs?limit=1")).body).toMatchObject({ total: 4 })
+          const none = (await get("/runs?limit=1&includeTotal=false")).body
+          expect(none.items).toHaveLength(1)
+          expect(none).not.toHaveProperty("total")
+          expect(none).not.toHaveProperty("estimatedTotal")
+          const estimate = (await get("/runs?includeTotal=estimate&tenantId=acme")).body
+          expect(estimate).not.toHaveProperty("total")
+          expect(estimate.estimatedTotal).toBe(3)
+          expect((await get("/runs?includeTotal=estimate", "acme")).body.estimatedTotal).toBe(3)
+          expect((await get("/runs?includeTotal=true", "globex")).body.total).toBe(1)
+        })
+
         it("answers every malformed parameter with 400 naming it", async () => {
           const cases: ReadonlyArray<readonly [string, string]> = [
             ["/runs?limit=0", "limit"],
@@ -135,6 +148,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             ["/runs?metadata=notjson", "metadata"],
             [`/runs?metadata=${encodeURIComponent("{\"bad key\":1}")}`, "metadata"],
             ["/runs?agentName=", "agentName"],
+            ["/runs?includeTotal=maybe", "includeTotal"],
             [`/runs/${ids.acme1}/events?after=-1`, "after"],
             [`/runs/${ids.acme1}/events?limit=5000`, "limit"],
             [`/runs/${ids.acme1}/events/stream?follow=maybe`, "follow"],

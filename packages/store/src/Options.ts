@@ -303,13 +303,27 @@ export const RunFilter = Schema.Struct({
   search: optional(Text)
 })
 
+/**
+ * Whether `listRuns` counts the matches: `true` (the default) returns the exact `total`, `false` skips the
+ * count, `"estimate"` returns `estimatedTotal` at a cost bounded whatever the table's size (exact up to 1,000
+ * matches; beyond, the Postgres planner's estimate, or on SQLite a sample of the newest runs; see the README).
+ */
+export const TotalMode = Schema.Union(Schema.Boolean, Schema.Literal("estimate")).annotations({
+  identifier: "TotalMode",
+  ...says("must be true, false or \"estimate\"")
+})
+/** Whether and how `listRuns` counts the matches. */
+export type TotalMode = typeof TotalMode.Type
+
 /** Filters and page of `listRuns`. */
 export const ListRunsOptions = Schema.Struct({
   ...RunFilter.fields,
   /** A `nextCursor` from the previous page. */
   cursor: optional(Cursor),
   /** 1..1000, default 50. */
-  limit: Schema.optionalWith(PageLimit, { default: () => defaultLimits.runs })
+  limit: Schema.optionalWith(PageLimit, { default: () => defaultLimits.runs }),
+  /** `true` (default): the exact `total`; `false`: no count; `"estimate"`: `estimatedTotal`, at a bounded cost. */
+  includeTotal: Schema.optionalWith(TotalMode, { default: () => true })
 })
 
 /** Options of `getEvents`. */

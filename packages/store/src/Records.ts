@@ -19,7 +19,11 @@ export const RunStatus = HookEvent.RunStatus
 /** Statuses a run can be in. */
 export type RunStatus = HookEvent.RunStatus
 
-/** Token and cost totals of a run. `costUsd` is null when a model call had no known price. */
+/**
+ * Token and cost totals of a run. `costUsd` is the exact sum of the priced calls (summed in integer
+ * nano-dollars, so it is the same on every dialect), null when no call had a known price; `unpricedCallCount`
+ * counts the calls without one.
+ */
 export const RunTotals = Schema.Struct({
   inputTokens: Schema.Number,
   outputTokens: Schema.Number,
@@ -77,11 +81,17 @@ export const RunDetail = Schema.Struct({
 /** One run in full. */
 export type RunDetail = typeof RunDetail.Type
 
-/** A page of runs: `nextCursor` fetches the next (older) page, null on the last; `total` counts every match. */
+/**
+ * A page of runs: `nextCursor` fetches the next (older) page, null on the last. `total` counts every match
+ * (unless `includeTotal` was `false` or `"estimate"`); `estimatedTotal` is there instead with `"estimate"`.
+ */
 export const RunPage = Schema.Struct({
   items: Schema.Array(RunSummary),
   nextCursor: Nullable(Schema.String),
-  total: Schema.Number
+  /** Every match, counted exactly (absent when `includeTotal` is `false` or `"estimate"`). */
+  total: Schema.optionalWith(Schema.Number, { exact: true }),
+  /** An estimate of the matches (only with `includeTotal: "estimate"`; exact up to 1,000). */
+  estimatedTotal: Schema.optionalWith(Schema.Number, { exact: true })
 }).annotations({ identifier: "RunPage" })
 /** A page of runs. */
 export type RunPage = typeof RunPage.Type
@@ -210,7 +220,7 @@ export const UsageTotals = Schema.Struct({
   cacheReadTokens: Schema.Number,
   cacheWriteTokens: Schema.Number,
   reasoningTokens: Schema.Number,
-  /** Sum of known costs; see `unpricedCallCount` for calls without one. */
+  /** Sum of known costs (summed exactly, in nano-dollars); see `unpricedCallCount` for calls without one. */
   costUsd: Schema.Number,
   runCount: Schema.Number,
   modelCallCount: Schema.Number,

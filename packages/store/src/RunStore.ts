@@ -9,11 +9,13 @@
  * Every argument is decoded with the Schemas of `Options`: a bad one is `InvalidQuery` naming its path.
  * Every list that can grow comes back as `{ items }` (a page adds its cursor), here and over HTTP alike.
  */
-import type { SqlClient } from "@effect/sql"
-import type { MigrationsPending } from "@sextant/recorder"
+import type { SqlClient, SqlError } from "@effect/sql"
+import type { MigrationError } from "@effect/sql/Migrator"
+import type { DatabaseUrlError, MigrationsPending } from "@sextant/recorder"
 import { Context, type Effect, Layer, type Schema, type Stream } from "effect"
 import type { DatabaseNotFound, InvalidQuery, RunNotFound, StoreError } from "./Errors.js"
 import * as facade from "./internal/facade.js"
+import * as open from "./internal/open.js"
 import * as internal from "./internal/store.js"
 import type * as Options from "./Options.js"
 import type {
@@ -114,6 +116,15 @@ export class RunStore extends Context.Tag("@sextant/store/RunStore")<RunStore, R
   /** A store over the `SqlClient` in context, with options (a tenant scope). */
   static readonly layerWith = (options: RunStoreOptions): Layer.Layer<RunStore, MakeError, SqlClient.SqlClient> =>
     Layer.effect(RunStore, internal.make(options))
+  /**
+   * A store on its own read-only connection to a database URL (`sqlite:…`, `postgres://…`): on SQLite a
+   * connection beside the recorder's, so reads never wait for its commits. Fails like `fromDatabaseUrl`.
+   */
+  static readonly layerFromUrl = (
+    url: string,
+    options?: RunStoreOptions
+  ): Layer.Layer<RunStore, OpenError | DatabaseUrlError | SqlError.SqlError | MigrationError> =>
+    open.layerFromUrl(RunStore, url, options)
   /**
    * Opens a database URL (`sqlite:…`, `postgres://…`) read-only and returns a Promise store; call `close()` when
    * done. A SQLite file that does not exist is `DatabaseNotFound` (never created); a database without the

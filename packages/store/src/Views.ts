@@ -31,7 +31,10 @@ export type RunRow = typeof RunRow.Type
 export const RunRowPage = Schema.Struct({
   items: Schema.Array(RunRow),
   nextCursor: Nullable(Schema.String),
-  total: Schema.Number
+  /** Every match, counted exactly (absent when `includeTotal` is `false` or `"estimate"`). */
+  total: Schema.optionalWith(Schema.Number, { exact: true }),
+  /** An estimate of the matches (only with `includeTotal: "estimate"`; exact up to 1,000). */
+  estimatedTotal: Schema.optionalWith(Schema.Number, { exact: true })
 }).annotations({ identifier: "RunRowPage" })
 /** A page of run rows. */
 export type RunRowPage = typeof RunRowPage.Type

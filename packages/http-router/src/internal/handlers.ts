@@ -1,6 +1,6 @@
 /**
  * The handlers of the read routes: each passes the principal's tenant scope to the store, maps the store's
- * errors to HTTP errors and writes the (already JSON-shaped) records with `HttpServerResponse.json`.
+ * errors to HTTP errors and writes the (already JSON-shaped) records as JSON without re-encoding them.
  */
 import { HttpApiBuilder, HttpServerResponse, OpenApi } from "@effect/platform"
 import type { InvalidQuery, RunNotFound, RunQueryError, RunStoreService, StoreError } from "@sextant/store"
@@ -30,18 +30,24 @@ export const fromStoreError = (
 ): Effect.Effect<never, InvalidParameter | InternalError | RunNotFound> =>
   e._tag === "RunNotFound" ? Effect.fail(e) : fromQueryError(e)
 
-/** A JSON response of a value that is already plain JSON; a value JSON cannot hold becomes a logged 500. */
-const json = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, InternalError> =>
-  HttpServerResponse.json(value).pipe(
-    Effect.catchAll((e) =>
-      Effect.zipRight(
-        Effect.logError("sextant read router: response could not be serialised", e),
-        Effect.fail(
-          new InternalError({ message: "The response could not be serialised; the cause is in the server log." })
-        )
-      )
-    )
+const unserialisable = (e: unknown) =>
+  Effect.zipRight(
+    Effect.logError("sextant read router: response could not be serialised", e),
+    Effect.fail(new InternalError({ message: "The response could not be serialised; the cause is in the server log." }))
   )
+
+/**
+ * A JSON response of a value that is already plain JSON (the store's records): stringified once, never
+ * re-encoded through the endpoint's success Schema (a handler returning an `HttpServerResponse` skips it, and
+ * the OpenAPI document still shows that Schema). A value JSON cannot hold becomes a logged 500.
+ */
+const json = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, InternalError> => {
+  try {
+    return Effect.succeed(HttpServerResponse.unsafeJson(value))
+  } catch (e) {
+    return unserialisable(e)
+  }
+}
 
 type Scope = { readonly tenantId: string } | undefined
 
@@ -104,7 +110,7 @@ const runsGroup = (store: RunStoreService, settings: HandlerSettings) =>
         Effect.gen(function*() {
           const filter = { ...urlParams, scope: yield* scopeOf }
           // Validate the filter (and the scope) before the 200 goes out; the body then streams in constant memory.
-          yield* Effect.catchAll(store.listRuns({ ...filter, limit: 1 }), fromQueryError)
+          yield* Effect.catchAll(store.listRuns({ ...filter, limit: 1, includeTotal: false }), fromQueryError)
           const body = store.exportRuns(filter).pipe(
             Stream.tapError((e) => Effect.logError("sextant read router: export failed mid-stream", e)),
             Stream.encodeText

@@ -1,33 +1,31 @@
 /**
- * The Node adapter: turns a `node:http` request into a Fetch `Request`, serves it with the router's Web
- * handler and writes the `Response` back, streaming its body (SSE included). A client that goes away aborts
- * the request's signal, which ends the handler's work (an SSE tail stops polling). Written on the Web
- * handler rather than on @effect/platform-node so the router has no Node-only dependency.
+ * The Node adapter: turns a `node:http` request into a Fetch `Request`, serves it with the router's responder
+ * and writes the answer back. A body held in memory (every JSON answer) goes straight to the socket; a
+ * streamed one (SSE, NDJSON) goes through the Web `Response` and is written with backpressure. A client that
+ * goes away interrupts the request, which ends the handler's work (an SSE tail stops polling). Written on
+ * the Web types rather than on @effect/platform-node so the router has no Node-only dependency.
  */
+import { Cookies, type HttpServerResponse } from "@effect/platform"
+import type { Runtime } from "effect"
 import type * as Http from "node:http"
 import { Readable } from "node:stream"
 import type { HandlerOptions, ReadRouter } from "../ReadRouter.js"
-import { stripPrefix, toWebHandler } from "./router.js"
+import { type OnAbort, serve, stripPrefix, toResponse } from "./router.js"
 
-const toRequest = (req: Http.IncomingMessage, signal: AbortSignal): Request => {
-  const host = req.headers.host ?? "localhost"
-  const url = new URL(req.url ?? "/", `http://${host}`)
-  const headers = new Headers()
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue
-    if (Array.isArray(value)) { for (const v of value) headers.append(name, v) }
-    else headers.set(name, value)
-  }
+// No abort signal on the Request: the response's `close` interrupts the request directly (see `toNodeHandler`).
+const toRequest = (req: Http.IncomingMessage): Request => {
+  const headers: Array<[string, string]> = []
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) headers.push([raw[i]!, raw[i + 1]!])
   const hasBody = req.method !== "GET" && req.method !== "HEAD"
-  return new Request(url, {
+  return new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {
     method: req.method ?? "GET",
     headers,
-    signal,
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {})
   } as RequestInit)
 }
 
-const writeResponse = async (response: Response, res: Http.ServerResponse, signal: AbortSignal): Promise<void> => {
+const writeStreamed = async (response: Response, res: Http.ServerResponse, onAbort: OnAbort): Promise<void> => {
   const headers: Record<string, string | Array<string>> = {}
   response.headers.forEach((value, name) => {
     if (name === "set-cookie") return
@@ -41,8 +39,7 @@ const writeResponse = async (response: Response, res: Http.ServerResponse, signa
     return
   }
   const reader = response.body.getReader()
-  const stop = () => void reader.cancel().catch(() => undefined)
-  signal.addEventListener("abort", stop, { once: true })
+  onAbort(() => void reader.cancel().catch(() => undefined))
   try {
     for (;;) {
       const { done, value } = await reader.read()
@@ -53,9 +50,25 @@ const writeResponse = async (response: Response, res: Http.ServerResponse, signa
     res.end()
   } catch {
     res.destroy()
-  } finally {
-    signal.removeEventListener("abort", stop)
   }
+}
+
+/** Writes the app's answer: a body in memory at once, anything else through its Web `Response`. */
+const writeResponse = (
+  response: HttpServerResponse.HttpServerResponse,
+  method: string,
+  runtime: Runtime.Runtime<never>,
+  res: Http.ServerResponse,
+  onAbort: OnAbort
+): Promise<void> | void => {
+  const body = response.body
+  const inMemory = body._tag === "Uint8Array" || body._tag === "Empty"
+  if (!inMemory || method === "HEAD" || !Cookies.isEmpty(response.cookies)) {
+    return writeStreamed(toResponse(response, method, runtime), res, onAbort)
+  }
+  // The headers already carry the body's content type and length (HttpServerResponse sets them).
+  res.writeHead(response.status, response.statusText, response.headers)
+  res.end(body._tag === "Uint8Array" ? body.body : undefined)
 }
 
 const failed = (res: Http.ServerResponse, e: unknown) => {
@@ -75,17 +88,19 @@ export const toNodeHandler = (
   router: ReadRouter,
   options: HandlerOptions = {}
 ): (req: Http.IncomingMessage, res: Http.ServerResponse) => void => {
-  const handle = toWebHandler(router)
   return (req, res) => {
-    const controller = new AbortController()
+    const aborted: Array<() => void> = []
     // `close` on the response fires when it finished or when the client went away before that.
     res.once("close", () => {
-      if (!res.writableFinished) controller.abort()
+      if (!res.writableFinished) { for (const listener of aborted) listener() }
     })
+    const onAbort: OnAbort = (listener) => void aborted.push(listener)
     req.url = stripPrefix(options.prefix, req.url ?? "/")
-    handle(toRequest(req, controller.signal)).then(
-      (response) => writeResponse(response, res, controller.signal),
-      (e: unknown) => failed(res, e)
-    ).catch((e: unknown) => failed(res, e))
+    serve(router).then(({ respond, runtime }) => {
+      const request = toRequest(req)
+      return respond(request, onAbort).then((response) =>
+        writeResponse(response, request.method, runtime, res, onAbort)
+      )
+    }).catch((e: unknown) => failed(res, e))
   }
 }

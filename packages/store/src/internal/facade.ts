@@ -2,12 +2,9 @@
  * The Promise facade of the RunStore for hosts without Effect. Failures reject with the tagged error itself
  * (`RunNotFound`, `InvalidQuery`, `StoreError`, …), so `err._tag` can be matched.
  */
-import { Database } from "@sextant/recorder"
-import { Cause, Effect, Either, Exit, ManagedRuntime, Stream } from "effect"
-import { existsSync } from "node:fs"
-import { DatabaseNotFound } from "../Errors.js"
+import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import type { RunStoreClient, RunStoreOptions, RunStoreService } from "../RunStore.js"
-import { make } from "./store.js"
+import { scoped } from "./open.js"
 
 const toPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
   Effect.runPromiseExit(effect).then((exit) => {
@@ -44,32 +41,14 @@ export const fromService = (
   }
 }
 
-/** Fails unless a SQLite target names an existing file (a read-only store never creates one). */
-const requireFile = (url: string): Effect.Effect<void, DatabaseNotFound> => {
-  const target = Database.parseUrl(url)
-  if (Either.isLeft(target) || target.right._tag !== "sqlite") return Effect.void
-  const path = target.right.filename
-  if (path === ":memory:") {
-    return new DatabaseNotFound({
-      path,
-      message: "sqlite::memory: is a new, empty database: a RunStore reads a database a recorder wrote"
-    })
-  }
-  return existsSync(path) ? Effect.void : new DatabaseNotFound({
-    path,
-    message: `no SQLite database at ${path}: check the path (a RunStore never creates a database)`
-  })
-}
-
 /** Opens the database at `url` read-only and returns a Promise client that owns its connections. */
 export const fromDatabaseUrl = async (url: string, options?: RunStoreOptions): Promise<RunStoreClient> => {
-  // Before the layer opens anything, so that a missing file is named as such.
-  await toPromise(requireFile(url))
-  const runtime = ManagedRuntime.make(Database.layerFromUrl(url, { readOnly: true }))
-  const exit = await runtime.runPromiseExit(make(options, Database.redactUrl(url)))
+  const scope = Effect.runSync(Scope.make())
+  const exit = await Effect.runPromiseExit(Scope.extend(scoped(url, options), scope))
+  const release = () => Effect.runPromise(Scope.close(scope, Exit.void))
   if (Exit.isFailure(exit)) {
-    await runtime.dispose()
+    await release()
     throw Cause.squash(exit.cause)
   }
-  return fromService(exit.value, () => runtime.dispose())
+  return fromService(exit.value, release)
 }

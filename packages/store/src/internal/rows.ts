@@ -1,12 +1,58 @@
 /**
- * Row schemas of the six tables (snake_case, as selected) and their mapping to the public records.
+ * What the store selects from each of the six tables and how a row becomes a public record. The columns and
+ * their codecs are the recorder's `Tables` (text unescaped, JSON parsed, numbers, booleans and timestamps alike
+ * on both dialects); this module only names which columns each record needs and maps them. This is the
+ * reference decoding: the list and event hot paths use the hand-written mappers of `mappers.ts`, which tests
+ * check against it.
  */
-import { Effect, Schema } from "effect"
+import { Tables } from "@sextant/recorder"
+import { Lifecycle } from "@sextant/runtime"
+import { Either, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import type * as R from "../Records.js"
-import { Bool, JsonText, NullBool, NullJson, NullNum, NullStr, NullTime, Num, Time } from "./codec.js"
 
-/** Column lists; JSON columns are cast to text on Postgres (see `columns`). */
+/** What a selection needs of a `Tables` table (its public parts only). */
+interface TableOf<Row> {
+  readonly definition: { readonly [K in keyof Row]: { readonly kind: Tables.Kind } }
+  readonly columns: ReadonlyArray<Extract<keyof Row, string>>
+  readonly Row: { readonly fields: Schema.Struct.Fields }
+}
+
+/** Some columns of a table: the SELECT list of each dialect and the Schema of such a row (the table's codecs). */
+export interface Selection<Row, K extends keyof Row> {
+  readonly names: ReadonlyArray<K>
+  /** Postgres: JSON columns cast to text, so that one decoder reads both dialects (even over a client that parses JSON). */
+  readonly pg: string
+  readonly sqlite: string
+  readonly Row: Schema.Schema<{ readonly [P in K]: Row[P] }, unknown>
+}
+
+const selection = <Row, const K extends Extract<keyof Row, string>>(
+  table: TableOf<NoInfer<Row>>,
+  names: ReadonlyArray<K>
+): Selection<Row, K> => {
+  const list = (pg: boolean) =>
+    names.map((n) => (pg && table.definition[n].kind === "json" ? `${n}::text AS ${n}` : n)).join(", ")
+  return {
+    names,
+    pg: list(true),
+    sqlite: list(false),
+    Row: Schema.Struct(Object.fromEntries(names.map((n) => [n, table.Row.fields[n]!]))) as never
+  }
+}
+
+/** Every column of a table but `omitted` (a column the recorder adds is selected and decoded without an edit here). */
+const allBut = <Row, const K extends Extract<keyof Row, string>>(
+  table: TableOf<NoInfer<Row>>,
+  omitted: ReadonlyArray<K>
+): Selection<Row, Exclude<Extract<keyof Row, string>, K>> =>
+  selection(
+    table,
+    table.columns.filter((c): c is Exclude<Extract<keyof Row, string>, K> =>
+      !(omitted as ReadonlyArray<string>).includes(c)
+    )
+  )
+
 const summaryColumns = [
   "id",
   "agent_name",
@@ -23,14 +69,15 @@ const summaryColumns = [
   "total_cache_read_tokens",
   "total_cache_write_tokens",
   "total_reasoning_tokens",
-  "total_cost_usd",
+  "total_cost_nanos",
   "model_call_count",
   "unpriced_call_count",
-  "metadata:json",
+  "metadata",
   "created_at",
   "updated_at",
   "finished_at"
-]
+] as const satisfies ReadonlyArray<keyof Tables.AgentRun>
+
 const detailColumns = [
   ...summaryColumns,
   "input",
@@ -43,151 +90,75 @@ const detailColumns = [
   "cancel_requested",
   "last_sequence_index",
   "last_progress_at"
-]
-const eventColumns = [
-  "agent_run_id",
-  "sequence_index",
-  "event_type",
-  "iteration",
-  "correlation_id",
-  "data:json",
-  "created_at"
-]
-const traceColumns = [
-  "order_index",
-  "iteration",
-  "role",
-  "content",
-  "tool_calls:json",
-  "tool_call_id",
-  "provider_call_id",
-  "tool_name",
-  "is_error",
-  "created_at"
-]
-const toolColumns = [
-  "id",
-  "provider_call_id",
-  "tool_name",
-  "target",
-  "iteration",
-  "params:json",
-  "result:json",
-  "success",
-  "error",
-  "duration_ms",
-  "started_at",
-  "completed_at"
-]
-const llmColumns = [
-  "id",
-  "iteration",
-  "status",
-  "provider",
-  "model",
-  "response_model",
-  "response_id",
-  "finish_reason",
-  "semantic_request:json",
-  "semantic_response:json",
-  "provider_request:json",
-  "provider_response:json",
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "reasoning_tokens",
-  "cost_usd",
-  "cost_note",
-  "duration_ms",
-  "error_tag",
-  "error_message",
-  "started_at",
-  "completed_at"
-]
-const usageColumns = [
-  "id",
-  "llm_interaction_id",
-  "iteration",
-  "provider",
-  "model",
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "reasoning_tokens",
-  "cost_usd",
-  "created_at"
-]
+] as const satisfies ReadonlyArray<keyof Tables.AgentRun>
 
-/** The SELECT lists of each record for a dialect (JSON columns as text, so both dialects parse the same way). */
+/** The `agent_runs` columns of a `RunSummary`. */
+export const summary: Selection<Tables.AgentRun, typeof summaryColumns[number]> = selection(
+  Tables.agentRuns,
+  summaryColumns
+)
+
+/** The `agent_runs` columns of a `RunDetail` (never the pause state, the submission or the fingerprint). */
+export const detail: Selection<Tables.AgentRun, typeof detailColumns[number]> = selection(
+  Tables.agentRuns,
+  detailColumns
+)
+
+/** `run_events` as a `StoredEvent`. */
+export const event: Selection<Tables.RunEvent, Exclude<keyof Tables.RunEvent, "id">> = allBut(Tables.runEvents, ["id"])
+/** `react_traces` as a `TraceEntry`. */
+export const trace: Selection<Tables.ReactTrace, Exclude<keyof Tables.ReactTrace, "id" | "agent_run_id">> = allBut(
+  Tables.reactTraces,
+  ["id", "agent_run_id"]
+)
+/** `tool_calls` as a `ToolCall`. */
+export const tool: Selection<Tables.ToolCall, Exclude<keyof Tables.ToolCall, "agent_run_id">> = allBut(
+  Tables.toolCalls,
+  ["agent_run_id"]
+)
+/** `llm_interactions` as an `LlmCall` (the call's cost as reported; sums use the nanos). */
+export const llm: Selection<
+  Tables.LlmInteraction,
+  Exclude<keyof Tables.LlmInteraction, "agent_run_id" | "cost_nanos">
+> = allBut(Tables.llmInteractions, ["agent_run_id", "cost_nanos"])
+/** `token_usage` as a `UsageRecord`. */
+export const usage: Selection<
+  Tables.TokenUsage,
+  Exclude<keyof Tables.TokenUsage, "agent_run_id" | "tenant_id" | "agent_name" | "cost_nanos">
+> = allBut(Tables.tokenUsage, ["agent_run_id", "tenant_id", "agent_name", "cost_nanos"])
+
+/** The SELECT lists of each record on a dialect. */
 export const columns = (pg: boolean) => {
-  const list = (cols: ReadonlyArray<string>) =>
-    cols.map((c) => {
-      const [name, kind] = c.split(":")
-      return kind === "json" && pg ? `${name}::text AS ${name}` : name!
-    }).join(", ")
+  const of = (s: { readonly pg: string; readonly sqlite: string }) => (pg ? s.pg : s.sqlite)
   return {
-    summary: list(summaryColumns),
-    detail: list(detailColumns),
-    event: list(eventColumns),
-    trace: list(traceColumns),
-    tool: list(toolColumns),
-    llm: list(llmColumns),
-    usage: list(usageColumns)
+    summary: of(summary),
+    detail: of(detail),
+    event: of(event),
+    trace: of(trace),
+    tool: of(tool),
+    llm: of(llm),
+    usage: of(usage)
   }
 }
 /** The SELECT lists of each record. */
 export type Columns = ReturnType<typeof columns>
 
-/** Decodes rows with `row` and maps each to a record. */
-const decoder = <A, I, B>(row: Schema.Schema<A, I>, map: (a: A) => B) => {
+/** A cost summed in nano-dollars, in dollars (the same division on every dialect: `Lifecycle.fromNanos`). */
+export const costOf = (nanos: number | null): number | null => (nanos === null ? null : Lifecycle.fromNanos(nanos))
+
+/** Decodes rows with a selection's Schema and maps each to a record. */
+const decoder = <A, B>(row: Schema.Schema<A, unknown>, map: (a: A) => B) => {
   // Synchronous decoding (an Either) skips the fiber machinery of an Effect-returning decoder.
   const decode = Schema.decodeUnknownEither(Schema.Array(row))
-  return (rows: ReadonlyArray<unknown>): Effect.Effect<Array<B>, ParseError> =>
-    Effect.map(decode(rows), (rs) => rs.map(map))
+  return (rows: ReadonlyArray<unknown>): Either.Either<Array<B>, ParseError> =>
+    Either.map(decode(rows), (rs) => rs.map(map))
 }
 
-const SummaryRow = Schema.Struct({
-  id: Schema.String,
-  agent_name: Schema.String,
-  status: Schema.String,
-  tenant_id: NullStr,
-  model: NullStr,
-  provider: NullStr,
-  parent_run_id: NullStr,
-  retry_of_run_id: NullStr,
-  delegation_level: Num,
-  iteration_count: Num,
-  total_input_tokens: Num,
-  total_output_tokens: Num,
-  total_cache_read_tokens: NullNum,
-  total_cache_write_tokens: NullNum,
-  total_reasoning_tokens: NullNum,
-  total_cost_usd: NullNum,
-  model_call_count: Num,
-  unpriced_call_count: Num,
-  metadata: NullJson,
-  created_at: Time,
-  updated_at: Time,
-  finished_at: NullTime
-})
+type SummaryRow = Schema.Schema.Type<typeof summary.Row>
+type DetailRow = Schema.Schema.Type<typeof detail.Row>
 
-const DetailRow = Schema.Struct({
-  ...SummaryRow.fields,
-  input: Schema.String,
-  instructions: Schema.String,
-  answer: NullStr,
-  error_tag: NullStr,
-  error_message: NullStr,
-  failure_reason: NullStr,
-  idempotency_key: NullStr,
-  cancel_requested: Bool,
-  last_sequence_index: Num,
-  last_progress_at: Time
-})
-
-const toSummary = (r: typeof SummaryRow.Type): R.RunSummary => ({
+/** A decoded summary row as a `RunSummary`. */
+export const toSummary = (r: SummaryRow): R.RunSummary => ({
   id: r.id,
   agentName: r.agent_name,
   status: r.status as R.RunStatus,
@@ -204,24 +175,25 @@ const toSummary = (r: typeof SummaryRow.Type): R.RunSummary => ({
     cacheReadTokens: r.total_cache_read_tokens,
     cacheWriteTokens: r.total_cache_write_tokens,
     reasoningTokens: r.total_reasoning_tokens,
-    costUsd: r.total_cost_usd,
+    costUsd: costOf(r.total_cost_nanos),
     modelCallCount: r.model_call_count,
     unpricedCallCount: r.unpriced_call_count
   },
-  metadata: r.metadata,
+  metadata: r.metadata as R.RunSummary["metadata"],
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   finishedAt: r.finished_at
 })
 
-const recordedError = (tag: string | null, message: string | null) =>
+/** An error as recorded (null when neither its tag nor its message was). */
+export const recordedError = (tag: string | null, message: string | null) =>
   message === null && tag === null ? null : { tag, message: message ?? "" }
 
-/** Decodes `agent_runs` rows selected with `columns.summary`. */
-export const runSummaries = decoder(SummaryRow, toSummary)
+/** Decodes `agent_runs` rows selected with `columns.summary` (the reference of `mappers.runSummaries`). */
+export const runSummaries = decoder(summary.Row, toSummary)
 
 /** Decodes `agent_runs` rows selected with `columns.detail`. */
-export const runDetails = decoder(DetailRow, (r): R.RunDetail => ({
+export const runDetails = decoder(detail.Row, (r: DetailRow): R.RunDetail => ({
   ...toSummary(r),
   input: r.input,
   instructions: r.instructions,
@@ -234,186 +206,104 @@ export const runDetails = decoder(DetailRow, (r): R.RunDetail => ({
   lastProgressAt: r.last_progress_at
 }))
 
-/** Decodes `run_events` rows selected with `columns.event`. */
-export const storedEvents = decoder(
-  Schema.Struct({
-    agent_run_id: Schema.String,
-    sequence_index: Num,
-    event_type: Schema.String,
-    iteration: Num,
-    correlation_id: NullStr,
-    data: JsonText,
-    created_at: Time
-  }),
-  (r): R.StoredEvent => ({
-    runId: r.agent_run_id,
-    sequenceIndex: r.sequence_index,
-    eventType: r.event_type,
-    iteration: r.iteration,
-    correlationId: r.correlation_id,
-    data: r.data,
-    createdAt: r.created_at
-  })
-)
+/** Decodes `run_events` rows selected with `columns.event` (the reference of `mappers.storedEvents`). */
+export const storedEvents = decoder(event.Row, (r): R.StoredEvent => ({
+  runId: r.agent_run_id,
+  sequenceIndex: r.sequence_index,
+  eventType: r.event_type,
+  iteration: r.iteration,
+  correlationId: r.correlation_id,
+  data: r.data,
+  createdAt: r.created_at
+}))
 
 /** Decodes `react_traces` rows selected with `columns.trace`. */
-export const traceEntries = decoder(
-  Schema.Struct({
-    order_index: Num,
-    iteration: Num,
-    role: Schema.String,
-    content: Schema.String,
-    tool_calls: NullJson,
-    tool_call_id: NullStr,
-    provider_call_id: NullStr,
-    tool_name: NullStr,
-    is_error: NullBool,
-    created_at: Time
-  }),
-  (r): R.TraceEntry => ({
-    orderIndex: r.order_index,
-    iteration: r.iteration,
-    role: r.role,
-    content: r.content,
-    toolCalls: r.tool_calls,
-    toolCallId: r.tool_call_id,
-    providerCallId: r.provider_call_id,
-    toolName: r.tool_name,
-    isError: r.is_error,
-    createdAt: r.created_at
-  })
-)
+export const traceEntries = decoder(trace.Row, (r): R.TraceEntry => ({
+  orderIndex: r.order_index,
+  iteration: r.iteration,
+  role: r.role,
+  content: r.content,
+  toolCalls: r.tool_calls,
+  toolCallId: r.tool_call_id,
+  providerCallId: r.provider_call_id,
+  toolName: r.tool_name,
+  isError: r.is_error,
+  createdAt: r.created_at
+}))
 
 /** Decodes `tool_calls` rows selected with `columns.tool`. */
-export const toolCalls = decoder(
-  Schema.Struct({
-    id: Schema.String,
-    provider_call_id: NullStr,
-    tool_name: Schema.String,
-    target: Schema.String,
-    iteration: Num,
-    params: NullJson,
-    result: NullJson,
-    success: NullBool,
-    error: NullStr,
-    duration_ms: NullNum,
-    started_at: Time,
-    completed_at: NullTime
-  }),
-  (r): R.ToolCall => ({
-    id: r.id,
-    providerCallId: r.provider_call_id,
-    toolName: r.tool_name,
-    target: r.target,
-    iteration: r.iteration,
-    params: r.params,
-    result: r.result,
-    success: r.success,
-    error: r.error,
-    durationMs: r.duration_ms,
-    startedAt: r.started_at,
-    completedAt: r.completed_at
-  })
-)
+export const toolCalls = decoder(tool.Row, (r): R.ToolCall => ({
+  id: r.id,
+  providerCallId: r.provider_call_id,
+  toolName: r.tool_name,
+  target: r.target,
+  iteration: r.iteration,
+  params: r.params,
+  result: r.result,
+  success: r.success,
+  error: r.error,
+  durationMs: r.duration_ms,
+  startedAt: r.started_at,
+  completedAt: r.completed_at
+}))
 
 /** Decodes `llm_interactions` rows selected with `columns.llm`. */
-export const llmCalls = decoder(
-  Schema.Struct({
-    id: Schema.String,
-    iteration: Num,
-    status: Schema.String,
-    provider: Schema.String,
-    model: Schema.String,
-    response_model: NullStr,
-    response_id: NullStr,
-    finish_reason: NullStr,
-    semantic_request: NullJson,
-    semantic_response: NullJson,
-    provider_request: NullJson,
-    provider_response: NullJson,
-    input_tokens: NullNum,
-    output_tokens: NullNum,
-    cache_read_tokens: NullNum,
-    cache_write_tokens: NullNum,
-    reasoning_tokens: NullNum,
-    cost_usd: NullNum,
-    cost_note: NullStr,
-    duration_ms: NullNum,
-    error_tag: NullStr,
-    error_message: NullStr,
-    started_at: Time,
-    completed_at: NullTime
-  }),
-  (r): R.LlmCall => ({
-    id: r.id,
-    iteration: r.iteration,
-    status: r.status,
-    provider: r.provider,
-    model: r.model,
-    responseModel: r.response_model,
-    responseId: r.response_id,
-    finishReason: r.finish_reason,
-    semanticRequest: r.semantic_request,
-    semanticResponse: r.semantic_response,
-    providerRequest: r.provider_request,
-    providerResponse: r.provider_response,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    cacheReadTokens: r.cache_read_tokens,
-    cacheWriteTokens: r.cache_write_tokens,
-    reasoningTokens: r.reasoning_tokens,
-    costUsd: r.cost_usd,
-    costNote: r.cost_note,
-    durationMs: r.duration_ms,
-    error: recordedError(r.error_tag, r.error_message),
-    startedAt: r.started_at,
-    completedAt: r.completed_at
-  })
-)
+export const llmCalls = decoder(llm.Row, (r): R.LlmCall => ({
+  id: r.id,
+  iteration: r.iteration,
+  status: r.status,
+  provider: r.provider,
+  model: r.model,
+  responseModel: r.response_model,
+  responseId: r.response_id,
+  finishReason: r.finish_reason,
+  semanticRequest: r.semantic_request,
+  semanticResponse: r.semantic_response,
+  providerRequest: r.provider_request,
+  providerResponse: r.provider_response,
+  inputTokens: r.input_tokens,
+  outputTokens: r.output_tokens,
+  cacheReadTokens: r.cache_read_tokens,
+  cacheWriteTokens: r.cache_write_tokens,
+  reasoningTokens: r.reasoning_tokens,
+  costUsd: r.cost_usd,
+  costNote: r.cost_note,
+  durationMs: r.duration_ms,
+  error: recordedError(r.error_tag, r.error_message),
+  startedAt: r.started_at,
+  completedAt: r.completed_at
+}))
 
 /** Decodes `token_usage` rows selected with `columns.usage`. */
-export const usageRecords = decoder(
-  Schema.Struct({
-    id: Schema.String,
-    llm_interaction_id: Schema.String,
-    iteration: Num,
-    provider: Schema.String,
-    model: Schema.String,
-    input_tokens: Num,
-    output_tokens: Num,
-    cache_read_tokens: NullNum,
-    cache_write_tokens: NullNum,
-    reasoning_tokens: NullNum,
-    cost_usd: NullNum,
-    created_at: Time
-  }),
-  (r): R.UsageRecord => ({
-    id: r.id,
-    llmInteractionId: r.llm_interaction_id,
-    iteration: r.iteration,
-    provider: r.provider,
-    model: r.model,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    cacheReadTokens: r.cache_read_tokens,
-    cacheWriteTokens: r.cache_write_tokens,
-    reasoningTokens: r.reasoning_tokens,
-    costUsd: r.cost_usd,
-    createdAt: r.created_at
-  })
-)
+export const usageRecords = decoder(usage.Row, (r): R.UsageRecord => ({
+  id: r.id,
+  llmInteractionId: r.llm_interaction_id,
+  iteration: r.iteration,
+  provider: r.provider,
+  model: r.model,
+  inputTokens: r.input_tokens,
+  outputTokens: r.output_tokens,
+  cacheReadTokens: r.cache_read_tokens,
+  cacheWriteTokens: r.cache_write_tokens,
+  reasoningTokens: r.reasoning_tokens,
+  costUsd: r.cost_usd,
+  createdAt: r.created_at
+}))
 
-/** Sums over `token_usage` (see `usageSums` in the store's SQL). */
+/**
+ * Sums over `token_usage` (see `usage.ts`): every count an aggregate (a number, or a decimal string for
+ * Postgres' `SUM(bigint)`), and the cost summed in nano-dollars.
+ */
 export const UsageSumsRow = Schema.Struct({
-  input_tokens: Num,
-  output_tokens: Num,
-  cache_read_tokens: Num,
-  cache_write_tokens: Num,
-  reasoning_tokens: Num,
-  cost_usd: Num,
-  run_count: Num,
-  model_call_count: Num,
-  unpriced_call_count: Num
+  input_tokens: Tables.Num,
+  output_tokens: Tables.Num,
+  cache_read_tokens: Tables.Num,
+  cache_write_tokens: Tables.Num,
+  reasoning_tokens: Tables.Num,
+  cost_nanos: Tables.Num,
+  run_count: Tables.Num,
+  model_call_count: Tables.Num,
+  unpriced_call_count: Tables.Num
 })
 
 /** Maps a sums row to `UsageTotals`. */
@@ -423,7 +313,7 @@ export const toUsageTotals = (r: typeof UsageSumsRow.Type): R.UsageTotals => ({
   cacheReadTokens: r.cache_read_tokens,
   cacheWriteTokens: r.cache_write_tokens,
   reasoningTokens: r.reasoning_tokens,
-  costUsd: r.cost_usd,
+  costUsd: Lifecycle.fromNanos(r.cost_nanos),
   runCount: r.run_count,
   modelCallCount: r.model_call_count,
   unpricedCallCount: r.unpriced_call_count

@@ -16,6 +16,7 @@ import * as runs from "./queries/runs.js"
 import * as tree from "./queries/tree.js"
 import * as usage from "./queries/usage.js"
 import * as views from "./queries/views.js"
+import type { Reader } from "./sqliteReader.js"
 
 const decodeStoreOptions = decode.options(Options.RunStoreOptions)
 
@@ -56,14 +57,18 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
   exportRuns: exports.exportRuns(ctx)
 })
 
-/** Makes the store over the `SqlClient` in context (`url` only names the database in messages). */
+/**
+ * Makes the store over the `SqlClient` in context (`url` only names the database in messages); `reader`, the
+ * store's own SQLite connection, runs the statements when the store opened the database itself.
+ */
 export const make = (
   options?: Api.RunStoreOptions,
-  url?: string
+  url?: string,
+  reader?: Reader
 ): Effect.Effect<Api.RunStoreService, Api.MakeError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const { scope } = yield* decodeStoreOptions(options)
     const sql = yield* SqlClient.SqlClient
     yield* checkSchema(url)
-    return service(context.make(sql, scope))
+    return service(context.make(sql, scope, reader))
   })

@@ -246,7 +246,7 @@ export const RunsPage = ({ location }: { readonly location: Location }) => {
     return call("listRunRows", { query: queryOf(filters, limit) }).then((page) => {
       if (current.current !== asked) return
       setError(undefined)
-      setList({ key: asked, rows: page.items, next: page.nextCursor, total: page.total })
+      setList({ key: asked, rows: page.items, next: page.nextCursor, total: page.total ?? page.estimatedTotal ?? 0 })
     }, (e: unknown) => current.current === asked && setError(e))
   }
   const loadWaiting = () =>
@@ -272,7 +272,12 @@ export const RunsPage = ({ location }: { readonly location: Location }) => {
     call("listRunRows", { query: queryOf(filters, PAGE, list.next) }).then(
       (page) =>
         current.current === asked &&
-        setList({ key, rows: [...list.rows, ...page.items], next: page.nextCursor, total: page.total }),
+        setList({
+          key,
+          rows: [...list.rows, ...page.items],
+          next: page.nextCursor,
+          total: page.total ?? page.estimatedTotal ?? 0
+        }),
       setError
     ).finally(() => setMore(false))
   }

@@ -9,40 +9,40 @@ import * as Options from "../../Options.js"
 import type * as Api from "../../RunStore.js"
 import * as decode from "../decode.js"
 import * as rows from "../rows.js"
-import { always, query, type QueryContext, requireRun } from "./context.js"
+import { always, query, type QueryContext, requireRun, stored } from "./context.js"
 import { decodeRunId } from "./runs.js"
 
 const decodeIteration = decode.options(Options.IterationOptions)
 
-/** A run's messages in order. */
+/** A run's messages in order (each query here takes the run id as the caller knows it). */
 export const traces = (ctx: QueryContext, runId: string, iteration: Statement.Fragment) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.trace)} FROM react_traces WHERE agent_run_id = ${runId}
-      AND ${iteration} ORDER BY order_index`,
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.trace)} FROM react_traces WHERE agent_run_id = ${stored(runId)}
+      AND ${iteration} ORDER BY order_index`),
     rows.traceEntries
   ))
 
 /** A run's tool calls in start order. */
 export const toolCalls = (ctx: QueryContext, runId: string, iteration: Statement.Fragment) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.tool)} FROM tool_calls WHERE agent_run_id = ${runId}
-      AND ${iteration} ORDER BY started_at, id`,
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.tool)} FROM tool_calls WHERE agent_run_id = ${stored(runId)}
+      AND ${iteration} ORDER BY started_at, id`),
     rows.toolCalls
   ))
 
 /** A run's model calls in start order. */
 export const llmCalls = (ctx: QueryContext, runId: string, iteration: Statement.Fragment) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.llm)} FROM llm_interactions WHERE agent_run_id = ${runId}
-      AND ${iteration} ORDER BY started_at, id`,
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.llm)} FROM llm_interactions WHERE agent_run_id = ${stored(runId)}
+      AND ${iteration} ORDER BY started_at, id`),
     rows.llmCalls
   ))
 
 /** A run's `token_usage` rows in order. */
 export const usageRows = (ctx: QueryContext, runId: string) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.usage)} FROM token_usage WHERE agent_run_id = ${runId}
-      ORDER BY created_at, id`,
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.usage)} FROM token_usage WHERE agent_run_id = ${stored(runId)}
+      ORDER BY created_at, id`),
     rows.usageRecords
   ))
 

@@ -3,33 +3,54 @@
  * helpers each per-run query shares (tenant conditions, error mapping, the visibility check of a run).
  */
 import type { SqlClient, SqlError, Statement } from "@effect/sql"
+import { Tables } from "@sextant/recorder"
 import { Effect } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { RunNotFound, StoreError } from "../../Errors.js"
 import type * as Api from "../../RunStore.js"
 import * as rows from "../rows.js"
+import type { Reader } from "../sqliteReader.js"
 
 /** The query context of one store. */
 export interface QueryContext {
+  /** Builds (and, without a reader, runs) every statement. */
   readonly sql: SqlClient.SqlClient
   readonly pg: boolean
   readonly cols: rows.Columns
   /** The store's own scope; every query also applies it. */
   readonly scope: Api.Scope | undefined
+  /** Runs a statement built with `sql`: on the store's own SQLite connection when it has one, else through `sql`. */
+  readonly rows: <A>(statement: Statement.Statement<A>) => Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
 }
 
-/** The context over a client. */
-export const make = (sql: SqlClient.SqlClient, scope: Api.Scope | undefined): QueryContext => {
+const throughClient = <A>(statement: Statement.Statement<A>): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError> =>
+  statement
+
+/** The context over a client (and the store's own SQLite reader, when it opened the database itself). */
+export const make = (sql: SqlClient.SqlClient, scope: Api.Scope | undefined, reader?: Reader): QueryContext => {
   const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-  return { sql, pg, cols: rows.columns(pg), scope }
+  return { sql, pg, cols: rows.columns(pg), scope, rows: reader?.rows ?? throughClient }
 }
+
+/**
+ * A text parameter as the recorder stores it (`Tables.escapeText`): ids, names and search texts are compared
+ * with the stored form, so every one passes through here before it reaches SQL.
+ */
+export const stored = (text: string): string => Tables.escapeText(text)
 
 /** Tenant conditions of the store's scope and the call's scope (on a table with a `tenant_id` column). */
 export const scoped = (ctx: QueryContext, callScope: Api.Scope | undefined): Array<Statement.Fragment> =>
-  [ctx.scope, callScope].flatMap((s) => (s === undefined ? [] : [ctx.sql`tenant_id = ${s.tenantId}`]))
+  [ctx.scope, callScope].flatMap((s) => (s === undefined ? [] : [ctx.sql`tenant_id = ${stored(s.tenantId)}`]))
 
 /** A condition that always holds (for optional filters). */
 export const always = (ctx: QueryContext): Statement.Fragment => ctx.sql.literal("1=1")
+
+/**
+ * `WHERE` and the conditions, or nothing at all when there are none: `sql.and([])` compiles to `WHERE 1=1`,
+ * which SQLite does not recognise as "no filter", so an unfiltered `COUNT(*)` would lose its b-tree count.
+ */
+export const where = (ctx: QueryContext, conditions: ReadonlyArray<Statement.Fragment>): Statement.Fragment =>
+  conditions.length === 0 ? ctx.sql.literal("") : ctx.sql`WHERE ${ctx.sql.and(conditions)}`
 
 const storeError = (e: SqlError.SqlError | ParseError) =>
   new StoreError({
@@ -45,13 +66,15 @@ export const query = <A, R>(
 /** The `RunNotFound` of a run that does not exist or is outside the scope. */
 export const notFound = (runId: string): RunNotFound => new RunNotFound({ runId, message: `Run '${runId}' not found.` })
 
-/** The status of a run visible within the scopes, or None. */
+/** The status of a run visible within the scopes (the run id as the caller knows it), or undefined. */
 export const statusOf = (ctx: QueryContext, runId: string, callScope: Api.Scope | undefined) =>
   query(
-    ctx.sql<{ readonly status: string }>`SELECT status FROM agent_runs WHERE ${
-      ctx.sql.and([ctx.sql`id = ${runId}`, ...scoped(ctx, callScope)])
-    }`
-  ).pipe(Effect.map((found) => (found.length === 0 ? undefined : String(found[0]!.status))))
+    ctx.rows(
+      ctx.sql<{ readonly status: string }>`SELECT status FROM agent_runs WHERE ${
+        ctx.sql.and([ctx.sql`id = ${stored(runId)}`, ...scoped(ctx, callScope)])
+      }`
+    )
+  ).pipe(Effect.map((found) => (found.length === 0 ? undefined : Tables.unescapeText(String(found[0]!.status)))))
 
 /** Fails with `RunNotFound` unless the run exists within the scopes; yields its status. */
 export const requireRun = (

@@ -9,9 +9,9 @@ import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
 import type * as Api from "../../RunStore.js"
 import * as decode from "../decode.js"
+import * as mappers from "../mappers.js"
 import { pairPauses } from "../pauses.js"
-import * as rows from "../rows.js"
-import { always, query, type QueryContext, requireRun, scoped, statusOf } from "./context.js"
+import { always, query, type QueryContext, requireRun, scoped, statusOf, stored } from "./context.js"
 import { decodeRunId } from "./runs.js"
 
 const STREAM_BATCH = 100
@@ -25,7 +25,7 @@ const terminalEventTypes: ReadonlySet<string> = new Set(
   [...Lifecycle.terminalEventTags].map((tag) => HookEvent.EventTypes[tag])
 )
 
-/** Up to `limit` events after `after`; under a scope, none unless the run is visible. */
+/** Up to `limit` events after `after` (the run id as the caller knows it); under a scope, none unless the run is visible. */
 const eventsAfter = (
   ctx: QueryContext,
   runId: string,
@@ -34,14 +34,15 @@ const eventsAfter = (
   callScope?: Api.Scope | undefined
 ): Effect.Effect<Array<R.StoredEvent>, StoreError> => {
   const { sql } = ctx
+  const id = stored(runId)
   const tenants = scoped(ctx, callScope)
   const visible = tenants.length === 0
     ? always(ctx)
-    : sql`EXISTS (SELECT 1 FROM agent_runs WHERE ${sql.and([sql`id = ${runId}`, ...tenants])})`
+    : sql`EXISTS (SELECT 1 FROM agent_runs WHERE ${sql.and([sql`id = ${id}`, ...tenants])})`
   return query(Effect.flatMap(
-    sql`SELECT ${sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${runId}
-      AND sequence_index > ${after} AND ${visible} ORDER BY sequence_index LIMIT ${limit}`,
-    rows.storedEvents
+    ctx.rows(sql`SELECT ${sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${id}
+      AND sequence_index > ${after} AND ${visible} ORDER BY sequence_index LIMIT ${limit}`),
+    mappers.storedEvents
   ))
 }
 
@@ -113,10 +114,10 @@ export const getPauses = (ctx: QueryContext): Api.RunStoreService["getPauses"] =
     const o = yield* decodeCall(options)
     yield* requireRun(ctx, id, o.scope)
     const events = yield* query(Effect.flatMap(
-      ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${id}
+      ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${stored(id)}
         AND event_type IN ${ctx.sql.in([HookEvent.EventTypes.RunPaused, HookEvent.EventTypes.RunResumed])}
-        ORDER BY sequence_index`,
-      rows.storedEvents
+        ORDER BY sequence_index`),
+      mappers.storedEvents
     ))
     return { items: pairPauses(events) }
   })
@@ -124,7 +125,7 @@ export const getPauses = (ctx: QueryContext): Api.RunStoreService["getPauses"] =
 /** Every event of a run in order (for the export). */
 export const allEvents = (ctx: QueryContext, runId: string) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${runId}
-      ORDER BY sequence_index`,
-    rows.storedEvents
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.event)} FROM run_events WHERE agent_run_id = ${stored(runId)}
+      ORDER BY sequence_index`),
+    mappers.storedEvents
   ))

@@ -2,14 +2,17 @@
  * Runs: the filter conditions shared by lists and exports, keyset pages, counts, and one run in full.
  */
 import type { Statement } from "@effect/sql"
+import { Tables } from "@sextant/recorder"
 import { Effect } from "effect"
 import type { StoreError } from "../../Errors.js"
 import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
 import type * as Api from "../../RunStore.js"
 import * as decode from "../decode.js"
+import * as mappers from "../mappers.js"
 import * as rows from "../rows.js"
-import { notFound, query, type QueryContext, scoped } from "./context.js"
+import { notFound, query, type QueryContext, scoped, stored, where } from "./context.js"
+import { countRuns } from "./count.js"
 
 /** Decoded filters of `listRuns` / `exportRuns`. */
 export type Filter = typeof Options.RunFilter.Type
@@ -36,25 +39,26 @@ const folded = (ctx: QueryContext, column: "agent_name" | "id") =>
     : ctx.sql`LOWER(${ctx.sql(column)})`
 
 const metadataCondition = (ctx: QueryContext, key: string, value: Options.MetadataValue) => {
-  const json = JSON.stringify(value)
+  // As the recorder stores it: strings inside escaped like every text (keys are plain by `MetadataFilter`).
+  const json = Tables.encodeJson(value)
   return ctx.pg
     ? ctx.sql`metadata -> ${key}::text = ${json}::jsonb`
     : ctx.sql`metadata -> ${`$."${key}"`} = ${json}`
 }
 
-/** The WHERE conditions of a filter (scopes included). */
+/** The WHERE conditions of a filter (scopes included; none for no filter), every text in its stored form. */
 export const filterConditions = (ctx: QueryContext, f: Filter): Array<Statement.Fragment> => {
   const { sql } = ctx
   const c: Array<Statement.Fragment> = scoped(ctx, f.scope)
   if (f.status !== undefined) c.push(f.status.length === 0 ? sql.literal("1=0") : sql`status IN ${sql.in(f.status)}`)
-  if (f.agentName !== undefined) c.push(sql`agent_name = ${f.agentName}`)
-  if (f.tenantId !== undefined) c.push(sql`tenant_id = ${f.tenantId}`)
-  if (f.parentRunId !== undefined) c.push(sql`parent_run_id = ${f.parentRunId}`)
+  if (f.agentName !== undefined) c.push(sql`agent_name = ${stored(f.agentName)}`)
+  if (f.tenantId !== undefined) c.push(sql`tenant_id = ${stored(f.tenantId)}`)
+  if (f.parentRunId !== undefined) c.push(sql`parent_run_id = ${stored(f.parentRunId)}`)
   if (f.createdAfter !== undefined) c.push(sql`created_at >= ${f.createdAfter}`)
   if (f.createdBefore !== undefined) c.push(sql`created_at < ${f.createdBefore}`)
   for (const [key, value] of Object.entries(f.metadata ?? {})) c.push(metadataCondition(ctx, key, value))
   if (f.search !== undefined) {
-    const p = likePattern(f.search)
+    const p = likePattern(stored(f.search))
     c.push(sql`(${folded(ctx, "agent_name")} LIKE ${p} ESCAPE '\\' OR ${folded(ctx, "id")} LIKE ${p} ESCAPE '\\')`)
   }
   return c
@@ -66,8 +70,30 @@ export interface Page {
   readonly next: Options.Cursor | undefined
 }
 
+// A cursor holds the stored form of the last id (`stored`), so the keyset compares what the index orders.
 const keyset = (ctx: QueryContext, cursor: Options.Cursor) =>
   ctx.sql`(created_at < ${cursor.createdAt} OR (created_at = ${cursor.createdAt} AND id < ${cursor.id}))`
+
+/** One page of runs matching `conditions`, newest first, after `cursor`. */
+export const pageWhere = (
+  ctx: QueryContext,
+  conditions: ReadonlyArray<Statement.Fragment>,
+  cursor: Options.Cursor | undefined,
+  limit: number
+): Effect.Effect<Page, StoreError> =>
+  query(Effect.flatMap(
+    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs
+      ${where(ctx, cursor === undefined ? conditions : [...conditions, keyset(ctx, cursor)])}
+      ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`),
+    mappers.runSummaries
+  )).pipe(Effect.map((items) => {
+    const page = items.length > limit ? items.slice(0, limit) : items
+    const last = page[page.length - 1]
+    return {
+      items: page,
+      next: items.length > limit && last !== undefined ? { createdAt: last.createdAt, id: stored(last.id) } : undefined
+    }
+  }))
 
 /** One page of runs, newest first, after `cursor`. */
 export const pageOfRuns = (
@@ -75,48 +101,33 @@ export const pageOfRuns = (
   f: Filter,
   cursor: Options.Cursor | undefined,
   limit: number
-): Effect.Effect<Page, StoreError> =>
-  query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs
-      WHERE ${ctx.sql.and([...filterConditions(ctx, f), ...(cursor === undefined ? [] : [keyset(ctx, cursor)])])}
-      ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`,
-    rows.runSummaries
-  )).pipe(Effect.map((items) => {
-    const page = items.length > limit ? items.slice(0, limit) : items
-    const last = page[page.length - 1]
-    return {
-      items: page,
-      next: items.length > limit && last !== undefined ? { createdAt: last.createdAt, id: last.id } : undefined
-    }
-  }))
+): Effect.Effect<Page, StoreError> => pageWhere(ctx, filterConditions(ctx, f), cursor, limit)
 
-const countRuns = (ctx: QueryContext, f: Filter) =>
-  query(
-    ctx.sql<{ readonly n: unknown }>`SELECT COUNT(*) AS n FROM agent_runs WHERE ${
-      ctx.sql.and(filterConditions(ctx, f))
-    }`
-  ).pipe(Effect.map((r) => Number(r[0]!.n)))
-
-/** `listRuns`: a page and the count of every match. */
+/** `listRuns`: a page and, as `includeTotal` asks, the count of every match or its estimate. */
 export const listRuns = (ctx: QueryContext): Api.RunStoreService["listRuns"] => (options) =>
   Effect.gen(function*() {
     const o = yield* decodeList(options)
-    const [page, total] = yield* Effect.all([pageOfRuns(ctx, o, o.cursor, o.limit), countRuns(ctx, o)], {
-      concurrency: "unbounded"
-    })
+    const conditions = filterConditions(ctx, o)
+    // SQLite has one connection and a synchronous driver: running the two statements side by side only adds fibers.
+    const [page, total] = yield* Effect.all([
+      pageWhere(ctx, conditions, o.cursor, o.limit),
+      countRuns(ctx, conditions, o.includeTotal)
+    ], { concurrency: ctx.pg ? 2 : 1 })
     return {
       items: page.items,
       nextCursor: page.next === undefined ? null : Options.encodeCursor(page.next),
-      total
+      ...total
     }
   })
 
 /** One run in full, or `RunNotFound`. */
 export const detailOf = (ctx: QueryContext, runId: string, callScope: Api.Scope | undefined) =>
   query(Effect.flatMap(
-    ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.detail)} FROM agent_runs WHERE ${
-      ctx.sql.and([ctx.sql`id = ${runId}`, ...scoped(ctx, callScope)])
-    }`,
+    ctx.rows(
+      ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.detail)} FROM agent_runs WHERE ${
+        ctx.sql.and([ctx.sql`id = ${stored(runId)}`, ...scoped(ctx, callScope)])
+      }`
+    ),
     rows.runDetails
   )).pipe(Effect.flatMap((found) => (found.length === 0 ? Effect.fail(notFound(runId)) : Effect.succeed(found[0]!))))
 

@@ -7,8 +7,8 @@ import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
 import type * as Api from "../../RunStore.js"
 import * as decode from "../decode.js"
-import * as rows from "../rows.js"
-import { chunks, notFound, query, type QueryContext, scoped } from "./context.js"
+import * as mappers from "../mappers.js"
+import { chunks, notFound, query, type QueryContext, scoped, stored } from "./context.js"
 import { decodeRunId } from "./runs.js"
 import { subtreeTotals } from "./usage.js"
 
@@ -16,19 +16,21 @@ const MAX_TREE_DEPTH = 1000
 
 const decodeCall = decode.options(Options.CallOptions)
 
-/** Runs whose `column` is one of `ids`, within the scopes. */
+/** Runs whose `column` is one of `ids` (as the caller knows them), within the scopes. */
 const runsWhere = (
   ctx: QueryContext,
   ids: ReadonlyArray<string>,
   column: "id" | "parent_run_id",
   callScope: Api.Scope | undefined
 ) =>
-  query(Effect.forEach(chunks(ids), (chunk) =>
+  query(Effect.forEach(chunks(ids.map(stored)), (chunk) =>
     Effect.flatMap(
-      ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs WHERE ${
-        ctx.sql.and([ctx.sql`${ctx.sql(column)} IN ${ctx.sql.in(chunk)}`, ...scoped(ctx, callScope)])
-      } ORDER BY created_at, id`,
-      rows.runSummaries
+      ctx.rows(
+        ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.summary)} FROM agent_runs WHERE ${
+          ctx.sql.and([ctx.sql`${ctx.sql(column)} IN ${ctx.sql.in(chunk)}`, ...scoped(ctx, callScope)])
+        } ORDER BY created_at, id`
+      ),
+      mappers.runSummaries
     ))).pipe(Effect.map((pages) => pages.flat()))
 
 /** Ancestors, nearest first, until the root, a cycle, or a parent outside the scope. */

@@ -2,59 +2,65 @@
  * Billing sums over `token_usage` (one row per completed model call, tenant and agent denormalised): rollups
  * grouped by tenant, agent, model and/or UTC day, and the totals of a run's subtree.
  */
+import { Tables } from "@sextant/recorder"
 import { Effect, Schema } from "effect"
 import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
 import type * as Api from "../../RunStore.js"
 import * as decode from "../decode.js"
 import * as rows from "../rows.js"
-import { chunks, query, type QueryContext, scoped } from "./context.js"
+import { chunks, query, type QueryContext, scoped, stored, where } from "./context.js"
 
 const decodeUsage = decode.options(Options.UsageOptions)
 
+// Costs are summed as integers (`cost_nanos`): a sum of REALs depends on the order the rows are added in, so
+// the dialects would disagree in the last digit (0.840913 and 0.8409129999999997).
 const SUMS = `COALESCE(SUM(input_tokens), 0) AS input_tokens,
   COALESCE(SUM(output_tokens), 0) AS output_tokens,
   COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
   COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
   COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens,
-  COALESCE(SUM(cost_usd), 0) AS cost_usd,
+  COALESCE(SUM(cost_nanos), 0) AS cost_nanos,
   COUNT(DISTINCT agent_run_id) AS run_count,
   COUNT(*) AS model_call_count,
-  COALESCE(SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END), 0) AS unpriced_call_count`
+  COALESCE(SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END), 0) AS unpriced_call_count`
 
-const decodeSums = Schema.decodeUnknown(Schema.Array(rows.UsageSumsRow))
+const decodeSums = Schema.decodeUnknownEither(Schema.Array(rows.UsageSumsRow))
 
-const zeroTotals: R.UsageTotals = {
-  inputTokens: 0,
-  outputTokens: 0,
-  cacheReadTokens: 0,
-  cacheWriteTokens: 0,
-  reasoningTokens: 0,
-  costUsd: 0,
-  runCount: 0,
-  modelCallCount: 0,
-  unpricedCallCount: 0
+type Sums = typeof rows.UsageSumsRow.Type
+
+const zeroSums: Sums = {
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_read_tokens: 0,
+  cache_write_tokens: 0,
+  reasoning_tokens: 0,
+  cost_nanos: 0,
+  run_count: 0,
+  model_call_count: 0,
+  unpriced_call_count: 0
 }
 
-const addTotals = (a: R.UsageTotals, b: R.UsageTotals): R.UsageTotals => ({
-  inputTokens: a.inputTokens + b.inputTokens,
-  outputTokens: a.outputTokens + b.outputTokens,
-  cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
-  cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
-  reasoningTokens: a.reasoningTokens + b.reasoningTokens,
-  costUsd: a.costUsd + b.costUsd,
-  runCount: a.runCount + b.runCount,
-  modelCallCount: a.modelCallCount + b.modelCallCount,
-  unpricedCallCount: a.unpricedCallCount + b.unpricedCallCount
+// Integers added (nanos included), so chunked sums equal one big sum; dollars once, at the end.
+const addSums = (a: Sums, b: Sums): Sums => ({
+  input_tokens: a.input_tokens + b.input_tokens,
+  output_tokens: a.output_tokens + b.output_tokens,
+  cache_read_tokens: a.cache_read_tokens + b.cache_read_tokens,
+  cache_write_tokens: a.cache_write_tokens + b.cache_write_tokens,
+  reasoning_tokens: a.reasoning_tokens + b.reasoning_tokens,
+  cost_nanos: a.cost_nanos + b.cost_nanos,
+  run_count: a.run_count + b.run_count,
+  model_call_count: a.model_call_count + b.model_call_count,
+  unpriced_call_count: a.unpriced_call_count + b.unpriced_call_count
 })
 
-/** The sums over the `token_usage` rows of these runs. */
+/** The sums over the `token_usage` rows of these runs (ids as the caller knows them). */
 export const subtreeTotals = (ctx: QueryContext, runIds: ReadonlyArray<string>) =>
-  query(Effect.forEach(chunks(runIds), (chunk) =>
+  query(Effect.forEach(chunks(runIds.map(stored)), (chunk) =>
     Effect.flatMap(
-      ctx.sql`SELECT ${ctx.sql.literal(SUMS)} FROM token_usage WHERE agent_run_id IN ${ctx.sql.in(chunk)}`,
+      ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(SUMS)} FROM token_usage WHERE agent_run_id IN ${ctx.sql.in(chunk)}`),
       decodeSums
-    ))).pipe(Effect.map((parts) => parts.flat().map(rows.toUsageTotals).reduce(addTotals, zeroTotals)))
+    ))).pipe(Effect.map((parts) => rows.toUsageTotals(parts.flat().reduce(addSums, zeroSums))))
 
 /** The SQL expression and result column of each dimension. */
 const dimensions = (ctx: QueryContext): Record<R.UsageGroupBy, readonly [expr: string, alias: string]> => ({
@@ -64,13 +70,14 @@ const dimensions = (ctx: QueryContext): Record<R.UsageGroupBy, readonly [expr: s
   day: [ctx.pg ? "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "substr(created_at, 1, 10)", "day"]
 })
 
+// The grouped columns are text as stored (unescaped by `Tables.Text`); `day` is computed.
 const GroupKeys = Schema.Struct({
-  tenant_id: Schema.optional(Schema.NullOr(Schema.String)),
-  agent_name: Schema.optional(Schema.String),
-  model: Schema.optional(Schema.String),
+  tenant_id: Schema.optional(Schema.NullOr(Tables.Text)),
+  agent_name: Schema.optional(Tables.Text),
+  model: Schema.optional(Tables.Text),
   day: Schema.optional(Schema.String)
 })
-const decodeGroups = Schema.decodeUnknown(Schema.Array(Schema.extend(GroupKeys, rows.UsageSumsRow)))
+const decodeGroups = Schema.decodeUnknownEither(Schema.Array(Schema.extend(GroupKeys, rows.UsageSumsRow)))
 
 type GroupRow = Schema.Schema.Type<typeof GroupKeys> & Schema.Schema.Type<typeof rows.UsageSumsRow>
 
@@ -90,7 +97,7 @@ export const usage = (ctx: QueryContext): Api.RunStoreService["usage"] => (optio
     const { sql } = ctx
     const conditions = [
       ...scoped(ctx, o.scope),
-      ...(o.tenantId === undefined ? [] : [sql`tenant_id = ${o.tenantId}`]),
+      ...(o.tenantId === undefined ? [] : [sql`tenant_id = ${stored(o.tenantId)}`]),
       ...(o.from === undefined ? [] : [sql`created_at >= ${o.from}`]),
       ...(o.to === undefined ? [] : [sql`created_at < ${o.to}`])
     ]
@@ -99,7 +106,9 @@ export const usage = (ctx: QueryContext): Api.RunStoreService["usage"] => (optio
     const exprs = keys.map(([expr]) => expr).join(", ")
     const grouping = keys.length === 0 ? "" : ` GROUP BY ${exprs} ORDER BY ${exprs}`
     const found = yield* query(Effect.flatMap(
-      sql`SELECT ${sql.literal(select + SUMS)} FROM token_usage WHERE ${sql.and(conditions)}${sql.literal(grouping)}`,
+      ctx.rows(
+        sql`SELECT ${sql.literal(select + SUMS)} FROM token_usage ${where(ctx, conditions)}${sql.literal(grouping)}`
+      ),
       decodeGroups
     ))
     return { items: found.map(toGroup(o.groupBy)) }

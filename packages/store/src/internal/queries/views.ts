@@ -12,7 +12,7 @@ import * as V from "../../Views.js"
 import * as decode from "../decode.js"
 import * as rows from "../rows.js"
 import { buildTimeline } from "../timeline.js"
-import { chunks, query, type QueryContext, requireRun, scoped } from "./context.js"
+import { chunks, query, type QueryContext, requireRun, scoped, stored } from "./context.js"
 import { allEvents } from "./events.js"
 import { decodeRunId, filterConditions, listRuns } from "./runs.js"
 
@@ -37,7 +37,8 @@ const pausedType = HookEvent.EventTypes.RunPaused
 export const listRunRows = (ctx: QueryContext): Api.RunStoreService["listRunRows"] => (options) =>
   Effect.gen(function*() {
     const page = yield* listRuns(ctx)(options)
-    const ids = page.items.map((r) => r.id)
+    // Ids are looked up in their stored (escaped) form; the counts come back keyed by it.
+    const ids = page.items.map((r) => stored(r.id))
     const { sql } = ctx
     // The scope of the children is that of the call, so a child outside it is neither listed nor counted.
     const callScope = (yield* decodeCall(options)).scope
@@ -54,8 +55,8 @@ export const listRunRows = (ctx: QueryContext): Api.RunStoreService["listRunRows
       ...page,
       items: page.items.map((r): V.RunRow => ({
         ...r,
-        pauseCount: pauses.get(r.id) ?? 0,
-        childCount: children.get(r.id) ?? 0,
+        pauseCount: pauses.get(stored(r.id)) ?? 0,
+        childCount: children.get(stored(r.id)) ?? 0,
         durationMs: r.finishedAt === null ? null : Date.parse(r.finishedAt) - Date.parse(r.createdAt)
       }))
     }
@@ -87,7 +88,7 @@ export const listWaiting = (ctx: QueryContext): Api.RunStoreService["listWaiting
         (r) => Number(r[0]!.n)
       )
     ], { concurrency: "unbounded" }))
-    const pauses = yield* lastPauses(ctx, runs.map((r) => r.id))
+    const pauses = yield* lastPauses(ctx, runs.map((r) => stored(r.id)))
     const asOf = new Date().toISOString()
     const items = runs.map((run): V.WaitingRun => {
       const pause = pauses.get(run.id)
