@@ -13,6 +13,12 @@ import { RunLedger, type RunLedgerService } from "./RunLedger.js"
 export interface RecorderService {
   /** Makes one event durable; succeeds only once it is. */
   readonly record: (event: HookEvent) => Effect.Effect<void, RecorderError>
+  /**
+   * Makes several events durable together, in order (the events between two commit points of a run, or of
+   * several runs); succeeds only once every one is. On failure a prefix may be durable, each event exactly
+   * once, and the run halts as for a failed `record`. Optional: without it the kernel calls `record` per event.
+   */
+  readonly recordAll?: ((events: ReadonlyArray<HookEvent>) => Effect.Effect<void, RecorderError>) | undefined
 }
 
 /** Events a memory recorder has kept. */
