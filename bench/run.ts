@@ -42,13 +42,25 @@ const startedAt = new Date()
 const loadAtStart = load()
 const sections: Array<BenchSection> = []
 const timings: Array<readonly [string, number]> = []
+const failed: Array<string> = []
 for (const pkg of packages) {
   console.log(`== ${pkg}`)
   const started = Date.now()
-  const mod = (await import(pathToFileURL(`${root}packages/${pkg}/bench/index.ts`).href)) as {
-    default: () => Promise<ReadonlyArray<BenchSection>>
+  let result: ReadonlyArray<BenchSection>
+  try {
+    const mod = (await import(pathToFileURL(`${root}packages/${pkg}/bench/index.ts`).href)) as {
+      default: () => Promise<ReadonlyArray<BenchSection>>
+    }
+    result = await mod.default()
+  } catch (error) {
+    // One package's failure must not lose the others' figures; it is reported and the run exits non-zero.
+    console.error(`${pkg} failed:`, error)
+    failed.push(pkg)
+    result = [{
+      title: `${pkg}: failed`,
+      markdown: `This package's benchmark failed in this run: \`${String(error).split("\n")[0]}\`.`
+    }]
   }
-  const result = await mod.default()
   sections.push(...result)
   for (const s of result) console.log(`## ${s.title}\n${s.markdown}\n`)
   const seconds = (Date.now() - started) / 1000
@@ -184,7 +196,7 @@ const markdown = [
 if (only.length === 0) {
   writeFileSync(`${root}BENCHMARKS.md`, markdown)
   writeFileSync(`${root}bench/results.json`, JSON.stringify(figures, null, 2) + "\n")
-  if (process.env.BENCH_SAVE_BASELINE === "1") {
+  if (process.env.BENCH_SAVE_BASELINE === "1" && failed.length === 0) {
     const current = existsSync(baselineFile) ? JSON.parse(readFileSync(baselineFile, "utf8")) : {}
     writeFileSync(
       baselineFile,
@@ -200,4 +212,8 @@ if (only.length === 0) {
 } else {
   console.log(JSON.stringify(figures, null, 2))
   console.log("(partial run: BENCHMARKS.md and bench/results.json not written)")
+}
+if (failed.length > 0) {
+  console.error(`failed: ${failed.join(", ")}`)
+  process.exitCode = 1
 }

@@ -68,8 +68,8 @@ export const sqliteDriver = (file: string): Driver => {
 const INT8_OID = 20
 
 /** A node-postgres pool (10 connections, as the store's) with BIGINT parsed to numbers, as the recorder's. */
-export const pgPool = (url: string) =>
-  new pg.Pool({
+export const pgPool = (url: string) => {
+  const pool = new pg.Pool({
     connectionString: url,
     max: 10,
     types: {
@@ -79,6 +79,10 @@ export const pgPool = (url: string) =>
           : pg.types.getTypeParser(oid, format as "text")) as never
     }
   })
+  // An idle connection ended by the server (the database dropped WITH FORCE) is not the benchmark's failure.
+  pool.on("error", () => undefined)
+  return pool
+}
 
 /** node-postgres with named (prepared) statements. */
 export const pgDriver = (pool: pg.Pool): Driver => {

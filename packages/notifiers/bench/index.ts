@@ -29,7 +29,7 @@ import type { BenchSection, Figure } from "../../../bench/section.js"
 import { AlertNotifier, AlertRules, ConsoleNotifier, JsonlFileNotifier, OpenTelemetryNotifier } from "../src/index.js"
 
 const STEPS = 20
-const ROUNDS = roundsFromEnv(9)
+const ROUNDS = roundsFromEnv(7)
 
 /** A scenario: the tool a step calls, and how many runs one measurement makes. */
 interface Scenario {

@@ -32,7 +32,7 @@ import { benchModel, threeTurnAgent } from "./model.js"
 import { type Group, naiveWrite, openSqlite, pgWriter, type RawWriter, rowsOf, sqliteWriter } from "./raw.js"
 import { endToEnd } from "./runs.js"
 
-const ROUNDS = roundsFromEnv(5)
+const ROUNDS = roundsFromEnv(4)
 
 /** The 18 events of the 3-turn, 2-tool run, recorded once in memory. */
 const template = async (): Promise<ReadonlyArray<HookEvent.HookEvent>> =>
@@ -122,6 +122,8 @@ const pgTarget = async (): Promise<Target> => {
   const db = await createPgDatabase()
   await Effect.runPromise(Effect.asVoid(Migrations.run).pipe(Effect.provide(Database.layerFromUrl(db.url))))
   const client = new pg.Client({ connectionString: db.url })
+  // Dropping the database (WITH FORCE) ends this connection if it is still open: expected, not a crash.
+  client.on("error", () => undefined)
   await client.connect()
   return {
     name: "Postgres",
@@ -181,6 +183,8 @@ const measureTarget = async (
     const tag = target.short.slice(0, 2)
     for (const concurrency of levels) {
       const count = concurrency === 100 ? 200 : concurrency === 10 ? 40 : 20
+      // Committing each event costs the most; half as many runs measure its rate as well.
+      const naiveCount = concurrency === 100 ? 100 : count
       const configs: Array<Config<any>> = [
         {
           name: "recorder",
@@ -200,7 +204,7 @@ const measureTarget = async (
         },
         {
           name: "naive",
-          prepare: () => freshRuns(events, count, tag),
+          prepare: () => freshRuns(events, naiveCount, tag),
           run: async (runs: ReturnType<typeof freshRuns>) => {
             await replay(rt, naiveWrite, runs, concurrency)
             return runs.length * events.length
@@ -281,8 +285,8 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   const figures: Array<Figure> = []
   const plans: ReadonlyArray<readonly [() => Promise<Target>, ReadonlyArray<number>]> = [
     [() => sqliteTarget("normal"), [1, 10, 100]],
-    [() => sqliteTarget("full"), [1, 100]],
-    [pgTarget, [1, 10, 100]]
+    [() => sqliteTarget("full"), [100]],
+    [pgTarget, [1, 100]]
   ]
   for (const [make, levels] of plans) {
     const target = await make()

@@ -39,7 +39,7 @@ import { benchModel, threeTurnAgent } from "./model.js"
 
 const SEQUENTIAL_RUNS = Number(process.env.BENCH_SEQUENTIAL_RUNS ?? 30)
 const CONCURRENT = 100
-const CONCURRENT_RUNS = Number(process.env.BENCH_CONCURRENT_RUNS ?? 400)
+const CONCURRENT_RUNS = Number(process.env.BENCH_CONCURRENT_RUNS ?? 300)
 const TOOL_MS = 20
 
 type Rt = ManagedRuntime.ManagedRuntime<LanguageModel | Recorder, unknown>

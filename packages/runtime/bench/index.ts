@@ -44,7 +44,7 @@ import type { BenchSection, Figure } from "../../../bench/section.js"
 const PER_RUN = 200
 const RUNS = Number(process.env.BENCH_KERNEL_RUNS ?? 25)
 const ITERATIONS = RUNS * PER_RUN
-const ROUNDS = roundsFromEnv(7)
+const ROUNDS = roundsFromEnv(5)
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 const baselineFile = `${root}bench/baseline.json`
 
