@@ -22,6 +22,10 @@ export interface Figure {
    * when the figure has no baseline.
    */
   readonly ratio: number | null
+  /** The same ratio by CPU time, when `ratio` is by wall time (same orientation: comparable with the target). */
+  readonly cpuRatio?: number
+  /** The same ratio by wall time, when `ratio` is by CPU time. */
+  readonly wallRatio?: number
   /** What the ratio divides by. */
   readonly baseline?: string
   /** Round-by-round extremes of the ratio (or of the value when there is no ratio). */

@@ -19,6 +19,7 @@ import { isDeepStrictEqual } from "node:util"
 import {
   alternate,
   type Config,
+  cpuRateRatio,
   logRound,
   type Measured,
   num,
@@ -319,6 +320,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         value: s.p50,
         unit: "ms p50 per call",
         ratio: ratio.value,
+        cpuRatio: s.cpu / d.cpu,
         baseline: "the same statements on the bare driver, without decoding",
         spread: [ratio.min, ratio.max],
         ...(q === "listRuns filtered" ? { target: { of: "ratio", max: short === "sqlite" ? 1.3 : 1.2 } as const } : {})
@@ -362,6 +364,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         value: h.router.rate.median,
         unit: "requests/s, 10 connections",
         ratio: vsBare.value,
+        cpuRatio: cpuRateRatio(h.router, h.bare),
         baseline: "bare node:http handler running the same prepared queries and serialising the same JSON",
         spread: [vsBare.min, vsBare.max],
         ...(short === "sqlite" && !filteredRoute ? { target: { of: "ratio", min: 0.7 } as const } : {})
@@ -372,6 +375,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
           value: h.router.rate.median,
           unit: "requests/s, 10 connections",
           ratio: vsStatic.value,
+          cpuRatio: cpuRateRatio(h.router, h.staticBytes),
           baseline: "node:http handler returning the same bytes from memory",
           spread: [vsStatic.min, vsStatic.max]
         })

@@ -223,6 +223,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         value: m[configs[2]!.label]!.wall.median,
         unit: "ms wall per 20-step run with the five notifiers",
         ratio: r.wall.value,
+        cpuRatio: r.cpu.value,
         baseline: "the same runs with no notifier",
         spread: [r.wall.min, r.wall.max],
         ...(target === undefined ? {} : { target: { of: "ratio", max: target } as const })
@@ -232,7 +233,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
     const markdown = [
       `A ${STEPS}-step scripted run (${STEPS - 1} tool calls then an answer, ${eventsPerRun} events) on the memory ` +
       `recorder, with and without notifiers. ${ROUNDS} measured rounds after a warm-up, configurations alternating ` +
-      "(order rotated each round), a full GC before each; medians (min–max); ratios of the medians with the min–max " +
+      "(order rotated each round), a young-generation GC before each; medians (min–max); ratios of the medians with the min–max " +
       "of the round-by-round ratios. Baseline: the same runs with no notifier.",
       "",
       ...results.flatMap((r) => [r.markdown, ""]),

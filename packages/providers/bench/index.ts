@@ -234,6 +234,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       value: r.client.median,
       unit: "µs wall per generate call",
       ratio: r.ratio.median,
+      cpuRatio: r.cpuRatio.median,
       baseline: "a bare fetch POST of the byte-identical request to the same loopback server",
       spread: [r.ratio.min, r.ratio.max]
     }))

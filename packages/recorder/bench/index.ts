@@ -15,6 +15,7 @@ import {
   alternate,
   type Config,
   costRatio,
+  cpuRateRatio,
   logRound,
   type Measured,
   rateRatio,
@@ -304,6 +305,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
           value: top.recorder.rate.median,
           unit: "events/s at 100 concurrent runs",
           ratio: rateRatio(top.recorder, top.raw).value,
+          cpuRatio: cpuRateRatio(top.recorder, top.raw),
           baseline: "raw driver writing the same rows incl. serialisation, one transaction per wave of 100 events",
           spread: [rateRatio(top.recorder, top.raw).min, rateRatio(top.recorder, top.raw).max],
           ...(target.short === "sqlite full" ? {} : { target: { of: "ratio", min: 0.75 } as const })
@@ -313,6 +315,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
           value: top.recorder.rate.median,
           unit: "events/s at 100 concurrent runs",
           ratio: rateRatio(top.recorder, top.naive).value,
+          cpuRatio: cpuRateRatio(top.recorder, top.naive),
           baseline: "the same rows through @effect/sql, each event in its own transaction, 100 runs concurrent",
           spread: [rateRatio(top.recorder, top.naive).min, rateRatio(top.recorder, top.naive).max],
           ...(target.short === "sqlite" ? { target: { of: "ratio", min: 8 } as const } : {})
@@ -322,6 +325,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
           value: top.recorder.rate.median,
           unit: "events/s at 100 concurrent runs",
           ratio: rateRatio(top.recorder, top.precompiled!).value,
+          cpuRatio: cpuRateRatio(top.recorder, top.precompiled!),
           baseline: "raw driver executing statements built beforehand (serialisation not timed)",
           spread: [rateRatio(top.recorder, top.precompiled!).min, rateRatio(top.recorder, top.precompiled!).max]
         },
@@ -330,6 +334,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
           value: one.recorder.wall.median * 1000,
           unit: "µs per recorded event at concurrency 1",
           ratio: latency.wall.value,
+          cpuRatio: latency.cpu.value,
           baseline: "raw driver serialising and committing that event alone",
           spread: [latency.wall.min, latency.wall.max] as const,
           ...(target.short === "sqlite" ? { target: { of: "ratio", max: 1.5 } as const } : {})
@@ -385,7 +390,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         `Each run replays the ${events.length} events of a scripted 3-turn, 2-tool run (recorded once on the memory ` +
         "recorder, then given fresh run and call ids), awaiting each write before the next as the loop does; N runs " +
         `at once. ${ROUNDS} measured rounds after a warm-up, configurations alternating (order rotated each round), ` +
-        "a full GC before each; medians (min–max of the rounds); ratios of the medians of events/s (min–max of the " +
+        "a young-generation GC before each; medians (min–max of the rounds); ratios of the medians of events/s (min–max of the " +
         "round-by-round ratios); CPU is `process.cpuUsage` per event.",
         "",
         "- **recorder**: `SqlRecorder.layerFromUrl`, `Recorder.record` per event (group commit across the concurrent runs).",

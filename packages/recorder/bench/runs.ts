@@ -13,6 +13,7 @@ import {
   alternate,
   type Config,
   costRatio,
+  cpuRateRatio,
   logRound,
   type Measured,
   num,
@@ -191,6 +192,7 @@ export const endToEnd = async (): Promise<ReadonlyArray<BenchSection>> => {
         value: seq["SQLite recorder"]!.wall.median,
         unit: "ms wall per sequential 3-turn run",
         ratio: sqliteSeq.wall.value,
+        cpuRatio: sqliteSeq.cpu.value,
         baseline: "the same run on the memory recorder",
         spread: [sqliteSeq.wall.min, sqliteSeq.wall.max],
         target: { of: "ratio", max: 1.5 }
@@ -200,6 +202,7 @@ export const endToEnd = async (): Promise<ReadonlyArray<BenchSection>> => {
         value: seq["Postgres recorder"]!.wall.median,
         unit: "ms wall per sequential 3-turn run",
         ratio: pgSeq.wall.value,
+        cpuRatio: pgSeq.cpu.value,
         baseline: "the same run on the memory recorder",
         spread: [pgSeq.wall.min, pgSeq.wall.max]
       },
@@ -214,6 +217,7 @@ export const endToEnd = async (): Promise<ReadonlyArray<BenchSection>> => {
           value: m.rate.median,
           unit: "runs/s at 100 concurrent runs, 20 ms tools",
           ratio: r.value,
+          cpuRatio: cpuRateRatio(m, plain),
           baseline: "plain-Effect loop doing the same awaited steps without recording",
           spread: [r.min, r.max],
           ...(target === undefined ? {} : { target })

@@ -293,6 +293,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       value: k3.cpu.median * 1000,
       unit: "µs CPU per iteration",
       ratio: vsPlain.cpu.value,
+      wallRatio: vsPlain.wall.value,
       baseline: "plain-Effect loop, same logical steps, 3 consumers (CPU)",
       spread: [vsPlain.cpu.min, vsPlain.cpu.max],
       target: { of: "ratio", max: 1.5 }
@@ -310,6 +311,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       value: k0.cpu.median * 1000,
       unit: "µs CPU per iteration",
       ratio: vsPlain0.cpu.value,
+      wallRatio: vsPlain0.wall.value,
       baseline: "plain-Effect loop, no consumers (CPU)",
       spread: [vsPlain0.cpu.min, vsPlain0.cpu.max]
     },
@@ -318,6 +320,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       value: k3.cpu.median * 1000,
       unit: "µs CPU per iteration",
       ratio: vsBare.cpu.value,
+      wallRatio: vsBare.wall.value,
       baseline: "bare async loop pushing the same events into an array (CPU)",
       spread: [vsBare.cpu.min, vsBare.cpu.max]
     },
@@ -337,7 +340,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   const markdown = [
     `${ITERATIONS.toLocaleString("en-US")} iterations a round (${RUNS} runs × ${PER_RUN}), each a scripted instant ` +
     "model turn calling one no-op tool, on the memory recorder; " +
-    `${ROUNDS} measured rounds after a warm-up, configurations alternating, a full GC before each round. ` +
+    `${ROUNDS} measured rounds after a warm-up, configurations alternating, a young-generation GC before each round (see \`bench/measure.ts\`). ` +
     "CPU is `process.cpuUsage` (user + system, all threads) per iteration; medians with the min–max of the rounds; " +
     "ratios are of the medians, with the min–max of the round-by-round ratios.",
     "",

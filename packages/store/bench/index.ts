@@ -206,6 +206,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       value: sB.wall.median,
       unit: `ms per usage() by tenant and day over ${label} runs`,
       ratio: growth.wall.value,
+      cpuRatio: growth.cpu.value,
       baseline: `the same call over ${SMALL.toLocaleString("en-US")} runs (same 30 days, same ${groups} groups)`,
       spread: [growth.wall.min, growth.wall.max],
       target: { of: "ratio", max: 3 }
