@@ -167,8 +167,16 @@ const targetsTable = table(
 const cpus = os.cpus()
 const commit = git("rev-parse", "HEAD")
 // What the bench itself writes does not make the measured sources dirty.
-const dirty =
-  git("status", "--porcelain", "--", "packages", "bench", ":!bench/baseline.json", ":!bench/results.json") !== ""
+const dirty = git(
+  "status",
+  "--porcelain",
+  "--untracked-files=no",
+  "--",
+  "packages",
+  "bench",
+  ":!bench/baseline.json",
+  ":!bench/results.json"
+) !== ""
 const findings = existsSync(`${root}bench/findings.md`) ? readFileSync(`${root}bench/findings.md`, "utf8").trim() : ""
 const total = timings.reduce((s, [, t]) => s + t, 0)
 const markdown = [
