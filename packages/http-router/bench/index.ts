@@ -1,10 +1,12 @@
 /**
- * Read-side benchmark on 100,000 runs (8 events each), seeded once per dialect with raw `INSERT … SELECT`:
- * - RunStore `listRuns` (status + tenant filter, page of 50 with its total) and `getEvents` (a run's events):
- *   p50/p99 through the Promise client, against the same SQL statements run directly on the driver
- *   (better-sqlite3 / node-postgres) with no decoding.
- * - `GET /runs?limit=50` through the Node handler against a bare node:http handler returning the same JSON
- *   bytes, both driven by autocannon (10 connections, separate process) on loopback.
+ * The read side on 100,000 runs (8 events each), seeded once per dialect (`seed.ts`):
+ * - `listRuns` (a status + tenant filter, and unfiltered) and `getEvents` through the RunStore's Promise client,
+ *   against the same statements on the bare driver without decoding (`driver.ts`), alternating call by call;
+ * - where an unfiltered `GET /runs?limit=50` spends its time (the page, the count as the store compiles it, the
+ *   count without `WHERE 1=1`, the store call, the HTTP request);
+ * - `GET /runs?limit=50` (and filtered) through `toNodeHandler` on node:http, against a bare node:http handler
+ *   running the same prepared queries and serialising the same JSON (checked equal), and one returning the same
+ *   bytes from memory, all driven by autocannon in its own process, in alternating rounds.
  */
 import { Database, Migrations } from "@sextant/recorder"
 import { RunStore, type RunStoreClient } from "@sextant/store"
@@ -13,200 +15,109 @@ import { spawn } from "node:child_process"
 import * as Http from "node:http"
 import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
-import pg from "pg"
+import { isDeepStrictEqual } from "node:util"
+import {
+  alternate,
+  type Config,
+  cpuRateRatio,
+  logRound,
+  type Measured,
+  num,
+  quantile,
+  rateRatio,
+  ratioText,
+  roundsFromEnv,
+  sig,
+  spread,
+  stats,
+  table
+} from "../../../bench/measure.js"
+import type { BenchSection, Figure } from "../../../bench/section.js"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { makeReadRouter } from "../src/index.js"
 import { toNodeHandler } from "../src/node.js"
+import { type Driver, type Filter, pgDriver, pgPool, runPage, sqliteDriver } from "./driver.js"
+import { RUNS, seedPg, seedSqlite, TENANTS } from "./seed.js"
 
-/** A section of BENCHMARKS.md (the shape `bench/section.ts` declares). */
-interface BenchSection {
-  readonly title: string
-  readonly markdown: string
-}
-
-const RUNS = Number(process.env.BENCH_STORE_RUNS ?? 100_000)
-const EVENTS_PER_RUN = 8
-const TENANTS = 20
 const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? 1000)
-const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5)
-
+const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 2)
+const HTTP_ROUNDS = roundsFromEnv(3)
+const BLOCKS = 5
 const require = createRequire(import.meta.url)
-interface SqliteStatement {
-  all: (...params: ReadonlyArray<unknown>) => Array<unknown>
-  run: (...params: ReadonlyArray<unknown>) => unknown
-}
-interface SqliteDb {
-  prepare: (sql: string) => SqliteStatement
-  transaction: (f: () => void) => () => void
-  close: () => void
-}
-const BetterSqlite = require("better-sqlite3") as new(file: string, options?: { readonly?: boolean }) => SqliteDb
 
-// Seeding in SQL (one INSERT … SELECT per table): tenants by i % TENANTS, statuses by (i / TENANTS) % 10 (7 success, error,
-// running, cancelled), one second between runs, 8 events per run.
-const statusSql =
-  `CASE (i / ${TENANTS}) % 10 WHEN 7 THEN 'error' WHEN 8 THEN 'running' WHEN 9 THEN 'cancelled' ELSE 'success' END`
-const eventTypeSql = `CASE s ${
-  [
-    "run.started",
-    "message.appended",
-    "llm.started",
-    "llm.completed",
-    "tool.started",
-    "tool.completed",
-    "message.appended",
-    "run.completed"
-  ]
-    .map((t, k) => `WHEN ${k} THEN '${t}'`).join(" ")
-} END`
-const eventData = JSON.stringify({
-  text: "The weather in Lisbon is sunny, 21 degrees.",
-  usage: { inputTokens: 50, outputTokens: 12 }
-})
-const runInsert =
-  `INSERT INTO agent_runs (id, tenant_id, agent_name, status, input, instructions, answer, model, provider,
-  delegation_level, iteration_count, total_input_tokens, total_output_tokens, total_cost_usd, model_call_count,
-  unpriced_call_count, metadata, cancel_requested, last_sequence_index, created_at, updated_at, last_progress_at, finished_at)`
-const eventInsert =
-  "INSERT INTO run_events (agent_run_id, sequence_index, event_type, iteration, correlation_id, data, created_at)"
-
-const seedSqlite = (file: string) => {
-  const db = new BetterSqlite(file)
-  const ts = (offset: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', 1767225600 + i${offset}, 'unixepoch')`
-  db.transaction(() => {
-    db.prepare(`${runInsert} WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${RUNS - 1})
-      SELECT printf('run-%07d', i), 't' || (i % ${TENANTS}), 'agent-' || (i % 7), ${statusSql}, 'What is the weather?',
-        'You answer weather questions.', 'It is sunny.', 'gpt-bench', 'openai', 0, 2, 130, 21, 0.003, 2, 0,
-        json_object('team', CASE i % 2 WHEN 0 THEN 'red' ELSE 'blue' END, 'customer', 'c' || (i % 1000)), 0, ${
-      EVENTS_PER_RUN - 1
-    },
-        ${ts("")}, ${ts("")}, ${ts("")}, ${ts("")} FROM n`).run()
-    db.prepare(`${eventInsert} WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${RUNS - 1}),
-      k(s) AS (SELECT 0 UNION ALL SELECT s + 1 FROM k WHERE s < ${EVENTS_PER_RUN - 1})
-      SELECT printf('run-%07d', i), s, ${eventTypeSql}, CASE WHEN s < 2 THEN 0 ELSE 1 END,
-        CASE WHEN s BETWEEN 2 AND 5 THEN 'corr-' || i || '-' || s END, '${eventData}',
-        strftime('%Y-%m-%dT%H:%M:%fZ', 1767225600 + i + s / 1000.0, 'unixepoch') FROM n, k ORDER BY 1, 2`).run()
-  })()
-  db.prepare("ANALYZE").run()
-  db.close()
+/** Latencies of one operation measured alternately with others. */
+interface Sampled {
+  readonly p50: number
+  readonly p99: number
+  /** CPU ms per call. */
+  readonly cpu: number
+  /** p50 of each fifth of the samples, for the spread of a ratio. */
+  readonly blocks: ReadonlyArray<number>
 }
 
-const seedPg = async (pool: pg.Pool) => {
-  const at = "timestamptz '2026-01-01T00:00:00Z' + i * interval '1 second'"
-  await pool.query(`${runInsert}
-    SELECT 'run-' || lpad(i::text, 7, '0'), 't' || (i % ${TENANTS}), 'agent-' || (i % 7), ${statusSql}, 'What is the weather?',
-      'You answer weather questions.', 'It is sunny.', 'gpt-bench', 'openai', 0, 2, 130, 21, 0.003, 2, 0,
-      jsonb_build_object('team', CASE i % 2 WHEN 0 THEN 'red' ELSE 'blue' END, 'customer', 'c' || (i % 1000)), false,
-      ${EVENTS_PER_RUN - 1}, ${at}, ${at}, ${at}, ${at} FROM generate_series(0, ${RUNS - 1}) AS i`)
-  await pool.query(`${eventInsert}
-    SELECT 'run-' || lpad(i::text, 7, '0'), s, ${eventTypeSql}, CASE WHEN s < 2 THEN 0 ELSE 1 END,
-      CASE WHEN s BETWEEN 2 AND 5 THEN 'corr-' || i || '-' || s END, '${eventData}'::jsonb, ${at} + s * interval '1 millisecond'
-    FROM generate_series(0, ${RUNS - 1}) AS i, generate_series(0, ${EVENTS_PER_RUN - 1}) AS s ORDER BY 1, 2`)
-  // What autovacuum does on a live database: statistics and the visibility map (index-only scans for COUNT).
-  await pool.query("VACUUM ANALYZE agent_runs")
-  await pool.query("VACUUM ANALYZE run_events")
-}
-
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
-
-/** p50/p99 of two operations measured alternately. */
-const compare = async (store: () => Promise<unknown>, driver: () => Promise<unknown>) => {
-  for (let i = 0; i < Math.min(200, SAMPLES); i++) {
-    await store()
-    await driver()
+/** Calls the operations in turn (A B C A B C …), `SAMPLES` times each after a warm-up; p50/p99, CPU per call. */
+const sample = async (ops: Record<string, () => Promise<unknown>>, samples = SAMPLES) => {
+  const names = Object.keys(ops)
+  for (let i = 0; i < Math.min(200, samples); i++) for (const n of names) await ops[n]!()
+  const lat = Object.fromEntries(names.map((n) => [n, [] as Array<number>]))
+  const cpu = Object.fromEntries(names.map((n) => [n, 0]))
+  for (let i = 0; i < samples; i++) {
+    for (const n of names) {
+      const c = process.cpuUsage()
+      const t = performance.now()
+      await ops[n]!()
+      lat[n]!.push(performance.now() - t)
+      const used = process.cpuUsage(c)
+      cpu[n]! += (used.user + used.system) / 1000
+    }
   }
-  const a: Array<number> = []
-  const b: Array<number> = []
-  for (let i = 0; i < SAMPLES; i++) {
-    let t = performance.now()
-    await store()
-    a.push(performance.now() - t)
-    t = performance.now()
-    await driver()
-    b.push(performance.now() - t)
-  }
-  a.sort((x, y) => x - y)
-  b.sort((x, y) => x - y)
-  return { store: [percentile(a, 0.5), percentile(a, 0.99)], driver: [percentile(b, 0.5), percentile(b, 0.99)] }
-}
-
-const summarySelect = (pgDialect: boolean) =>
-  `SELECT id, agent_name, status, tenant_id, model, provider, parent_run_id, retry_of_run_id, delegation_level,
-  iteration_count, total_input_tokens, total_output_tokens, total_cache_read_tokens, total_cache_write_tokens,
-  total_reasoning_tokens, total_cost_usd, model_call_count, unpriced_call_count, ${
-    pgDialect ? "metadata::text AS metadata" : "metadata"
-  },
-  created_at, updated_at, finished_at FROM agent_runs`
-const eventSelect = (pgDialect: boolean) =>
-  `SELECT agent_run_id, sequence_index, event_type, iteration, correlation_id, ${
-    pgDialect ? "data::text AS data" : "data"
-  }, created_at
-  FROM run_events`
-
-interface Driver {
-  readonly listRuns: (tenant: string) => Promise<unknown>
-  readonly getEvents: (runId: string) => Promise<unknown>
-}
-
-const sqliteDriver = (file: string): Driver & { close: () => void } => {
-  const db = new BetterSqlite(file, { readonly: true })
-  const page = db.prepare(
-    `${summarySelect(false)} WHERE tenant_id = ? AND status IN (?) ORDER BY created_at DESC, id DESC LIMIT ?`
-  )
-  const count = db.prepare("SELECT COUNT(*) AS n FROM agent_runs WHERE tenant_id = ? AND status IN (?)")
-  const events = db.prepare(
-    `${eventSelect(false)} WHERE agent_run_id = ? AND sequence_index > ? ORDER BY sequence_index LIMIT ?`
-  )
-  return {
-    listRuns: async (tenant) => [page.all(tenant, "error", 51), count.all(tenant, "error")],
-    getEvents: async (runId) => events.all(runId, -1, 100),
-    close: () => db.close()
-  }
-}
-
-const pgDriver = (pool: pg.Pool): Driver => ({
-  listRuns: async (tenant) => [
-    await pool.query(
-      `${summarySelect(true)} WHERE status IN ($1) AND tenant_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
-      [
-        "error",
-        tenant,
-        51
-      ]
-    ),
-    await pool.query("SELECT COUNT(*) AS n FROM agent_runs WHERE status IN ($1) AND tenant_id = $2", ["error", tenant])
-  ],
-  getEvents: async (runId) =>
-    pool.query(
-      `${eventSelect(true)} WHERE agent_run_id = $1 AND sequence_index > $2 ORDER BY sequence_index LIMIT $3`,
-      [runId, -1, 100]
+  return Object.fromEntries(names.map((n): [string, Sampled] => {
+    const xs = lat[n]!
+    const sorted = [...xs].sort((a, b) => a - b)
+    const size = Math.floor(xs.length / BLOCKS)
+    const blocks = Array.from(
+      { length: BLOCKS },
+      (_, b) => quantile([...xs.slice(b * size, (b + 1) * size)].sort((x, y) => x - y), 0.5)
     )
-})
+    return [n, { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), cpu: cpu[n]! / samples, blocks }]
+  }))
+}
 
-/** Requests per second autocannon (in its own process) gets from a URL. */
-const autocannon = (url: string) =>
-  new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, [
-      require.resolve("autocannon/autocannon.js"),
-      "-c",
-      "10",
-      "-d",
-      String(HTTP_SECONDS),
-      "-j",
-      url
-    ], {
-      stdio: ["ignore", "pipe", "ignore"]
-    })
+/** `a.p50 / b.p50`, with the spread of the per-block ratios. */
+const p50Ratio = (a: Sampled, b: Sampled) => {
+  const per = stats(a.blocks.map((x, i) => x / b.blocks[i]!))
+  return { value: a.p50 / b.p50, min: per.min, max: per.max }
+}
+
+interface Cannon {
+  readonly requests: number
+  readonly seconds: number
+  readonly p50: number
+  readonly p99: number
+}
+
+/** autocannon in its own process: 10 connections for `seconds`. */
+const autocannon = (url: string, seconds: number) =>
+  new Promise<Cannon>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [require.resolve("autocannon/autocannon.js"), "-c", "10", "-d", String(seconds), "-j", url],
+      { stdio: ["ignore", "pipe", "ignore"] }
+    )
     let out = ""
     child.stdout.on("data", (d) => (out += d))
     child.on("error", reject)
     child.on("close", () => {
       try {
-        const result = JSON.parse(out) as { requests: { average: number }; non2xx: number; errors: number }
-        if (result.non2xx > 0 || result.errors > 0) {
-          reject(new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`))
-        } else resolve(result.requests.average)
+        const r = JSON.parse(out) as {
+          requests: { total: number }
+          latency: { p50: number; p99: number }
+          duration: number
+          non2xx: number
+          errors: number
+        }
+        if (r.non2xx > 0 || r.errors > 0) reject(new Error(`autocannon saw ${r.non2xx} non-2xx and ${r.errors} errors`))
+        else resolve({ requests: r.requests.total, seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99 })
       } catch (e) {
         reject(e)
       }
@@ -216,148 +127,341 @@ const autocannon = (url: string) =>
 const listen = (handler: Http.RequestListener) =>
   new Promise<{ url: string; close: () => Promise<void> }>((resolve) => {
     const server = Http.createServer(handler)
+    server.keepAliveTimeout = 60_000
     server.listen(0, "127.0.0.1", () =>
       resolve({
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise((r) => server.close(() => r()))
+        close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r())))
       }))
   })
 
-const ROUTES = ["/runs?limit=50", "/runs?limit=50&status=error&tenantId=t3"]
+const ROUTES: ReadonlyArray<readonly [string, Filter]> = [
+  ["/runs?limit=50", {}],
+  ["/runs?limit=50&status=error&tenantId=t3", { status: "error", tenantId: "t3" }]
+]
 
-const throughput = async (store: RunStoreClient) => {
+/** The bare handler: the same two queries (in parallel, as the store runs them), the same JSON. */
+const bareHandler = (driver: Driver): Http.RequestListener => (req, res) => {
+  const url = new URL(req.url ?? "/", "http://x")
+  const status = url.searchParams.get("status")
+  const tenantId = url.searchParams.get("tenantId")
+  const filter: Filter = status === null || tenantId === null ? {} : { status, tenantId }
+  Promise.all([driver.page(filter), driver.count(filter)]).then(([rows, total]) => {
+    const body = JSON.stringify(runPage(rows, total))
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+    res.end(body)
+  }, (e) => {
+    res.writeHead(500)
+    res.end(String(e))
+  })
+}
+
+interface HttpRow {
+  readonly path: string
+  readonly router: Measured
+  readonly bare: Measured
+  readonly staticBytes: Measured
+  readonly latency: Record<string, { p50: number; p99: number }>
+  readonly bytes: number
+  readonly same: boolean
+}
+
+const httpBench = async (store: RunStoreClient, driver: Driver): Promise<ReadonlyArray<HttpRow>> => {
   const router = makeReadRouter({ store })
   const routed = await listen(toNodeHandler(router))
-  const results: Array<{ path: string; routerRps: number; bareRps: number; bytes: number }> = []
-  for (const path of ROUTES) {
-    const bytes = Buffer.from(await (await fetch(routed.url + path)).arrayBuffer())
-    const bare = await listen((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json", "content-length": bytes.length })
-      res.end(bytes)
-    })
-    const routerRps = await autocannon(routed.url + path)
-    const bareRps = await autocannon(bare.url + path)
+  const bare = await listen(bareHandler(driver))
+  const out: Array<HttpRow> = []
+  try {
+    for (const [path] of ROUTES) {
+      const bytes = Buffer.from(await (await fetch(routed.url + path)).arrayBuffer())
+      const bareBody = await (await fetch(bare.url + path)).json()
+      const same = isDeepStrictEqual(JSON.parse(bytes.toString("utf8")), bareBody)
+      const fixed = await listen((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json", "content-length": bytes.length })
+        res.end(bytes)
+      })
+      const latency: Record<string, Array<Cannon>> = { router: [], bare: [], static: [] }
+      const cannon = (name: string, url: string): Config<undefined> => ({
+        name,
+        run: async () => {
+          const c = process.cpuUsage()
+          const r = await autocannon(url + path, HTTP_SECONDS)
+          const used = process.cpuUsage(c)
+          latency[name]!.push(r)
+          return { units: r.requests, wallMs: r.seconds * 1000, cpuMs: (used.user + used.system) / 1000 }
+        }
+      })
+      // A short unmeasured warm-up of each server, then alternating rounds.
+      for (const url of [routed.url, bare.url, fixed.url]) await autocannon(url + path, 1)
+      const m = await alternate([cannon("router", routed.url), cannon("bare", bare.url), cannon("static", fixed.url)], {
+        rounds: HTTP_ROUNDS,
+        warmup: 0,
+        onRound: logRound("http")
+      })
+      await fixed.close()
+      const med = (rs: Array<Cannon>) => ({
+        p50: stats(rs.map((r) => r.p50)).median,
+        p99: stats(rs.map((r) => r.p99)).median
+      })
+      out.push({
+        path,
+        router: m.router!,
+        bare: m.bare!,
+        staticBytes: m.static!,
+        latency: { router: med(latency.router!), bare: med(latency.bare!), static: med(latency.static!) },
+        bytes: bytes.length,
+        same
+      })
+    }
+  } finally {
+    await routed.close()
     await bare.close()
-    results.push({ path, routerRps, bareRps, bytes: bytes.length })
+    await router.dispose()
   }
-  await routed.close()
-  await router.dispose()
-  return results
+  return out
 }
 
 interface DialectResult {
   readonly name: string
   readonly seedSeconds: number
-  readonly list: Awaited<ReturnType<typeof compare>>
-  readonly events: Awaited<ReturnType<typeof compare>>
-  readonly http: Awaited<ReturnType<typeof throughput>>
+  readonly reads: Record<string, Sampled>
+  readonly breakdown: Record<string, Sampled>
+  readonly http: ReadonlyArray<HttpRow>
 }
 
-const measure = async (name: string, url: string, driver: Driver): Promise<DialectResult> => {
+const measureDialect = async (name: string, url: string, driver: Driver, seedSeconds: number) => {
   const store = await RunStore.fromDatabaseUrl(url)
   try {
     let n = 0
     const tenant = () => `t${n++ % TENANTS}`
     const runId = () => `run-${String(Math.floor(Math.random() * RUNS)).padStart(7, "0")}`
-    const list = await compare(
-      () => store.listRuns({ status: "error", tenantId: tenant(), limit: 50 }),
-      () => driver.listRuns(tenant())
-    )
-    const events = await compare(() => store.getEvents(runId(), { limit: 100 }), () => driver.getEvents(runId()))
-    const http = await throughput(store)
-    return { name, seedSeconds: 0, list, events, http }
+    const filtered = (t: string): Filter => ({ status: "error", tenantId: t })
+    console.log(`  ${name}: store vs driver`)
+    const reads = await sample({
+      "store listRuns filtered": () => store.listRuns({ status: "error", tenantId: tenant(), limit: 50 }),
+      "driver listRuns filtered": () => {
+        const f = filtered(tenant())
+        return Promise.all([driver.page(f), driver.count(f)])
+      },
+      "store listRuns unfiltered": () => store.listRuns({ limit: 50 }),
+      "driver listRuns unfiltered": () => Promise.all([driver.page({}), driver.count({})]),
+      "store getEvents": () => store.getEvents(runId(), { limit: 100 }),
+      "driver getEvents": () => driver.events(runId())
+    })
+    // Where one unfiltered request goes, each piece on its own (sequential; keep-alive for HTTP).
+    const router = makeReadRouter({ store })
+    const server = await listen(toNodeHandler(router))
+    let breakdown: Record<string, Sampled>
+    try {
+      breakdown = await sample({
+        "HTTP GET /runs?limit=50": () => fetch(`${server.url}/runs?limit=50`).then((r) => r.arrayBuffer()),
+        "store listRuns": () => store.listRuns({ limit: 50 }),
+        "page query (driver)": () => driver.page({}),
+        "count as the store compiles it (`WHERE 1=1`)": () => driver.countWhereTrue(),
+        "count without WHERE": () => driver.count({})
+      }, Math.min(SAMPLES, 400))
+    } finally {
+      await server.close()
+      await router.dispose()
+    }
+    console.log(`  ${name}: HTTP`)
+    const http = await httpBench(store, driver)
+    return { name, seedSeconds, reads, breakdown, http }
   } finally {
     await store.close()
   }
 }
 
-const ms = (x: number) => x.toFixed(3)
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
+const ms = (x: number) => sig(x)
 
 export default async function(): Promise<ReadonlyArray<BenchSection>> {
   const results: Array<DialectResult> = []
 
   const dir = createTempDir()
   try {
-    const url = `sqlite:${dir.path}/bench.db`
+    const file = `${dir.path}/bench.db`
+    const url = `sqlite:${file}`
     await Effect.runPromise(Effect.orDie(Effect.provide(Effect.void, Database.layerFromUrl(url))))
     const started = performance.now()
-    seedSqlite(`${dir.path}/bench.db`)
-    const seedSeconds = (performance.now() - started) / 1000
-    const driver = sqliteDriver(`${dir.path}/bench.db`)
+    seedSqlite(file)
+    const seconds = (performance.now() - started) / 1000
+    const driver = sqliteDriver(file)
     try {
-      results.push({ ...(await measure("SQLite", url, driver)), seedSeconds })
+      results.push(await measureDialect("SQLite", url, driver, seconds))
     } finally {
-      driver.close()
+      await driver.close()
     }
   } finally {
     dir.remove()
   }
 
   const db = await createPgDatabase()
-  const pool = new pg.Pool({ connectionString: db.url, max: 10 })
+  const pool = pgPool(db.url)
   try {
     await Effect.runPromise(Effect.orDie(Effect.provide(Migrations.run, Database.layerFromUrl(db.url))))
     const started = performance.now()
     await seedPg(pool)
-    const seedSeconds = (performance.now() - started) / 1000
-    results.push({ ...(await measure("Postgres", db.url, pgDriver(pool))), seedSeconds })
+    const seconds = (performance.now() - started) / 1000
+    results.push(await measureDialect("Postgres", db.url, pgDriver(pool), seconds))
   } finally {
     await pool.end()
     await db.drop()
   }
 
-  const queryRows = results.flatMap((r) => [
-    `| ${r.name} | listRuns (status + tenant, 50 + total) | ${ms(r.list.store[0]!)} / ${ms(r.list.store[1]!)} | ${
-      ms(r.list.driver[0]!)
-    } / ${ms(r.list.driver[1]!)} | ${ratio(r.list.store[0]!, r.list.driver[0]!)} | ${
-      ratio(r.list.store[1]!, r.list.driver[1]!)
-    } |`,
-    `| ${r.name} | getEvents (a run's 8 events) | ${ms(r.events.store[0]!)} / ${ms(r.events.store[1]!)} | ${
-      ms(r.events.driver[0]!)
-    } / ${ms(r.events.driver[1]!)} | ${ratio(r.events.store[0]!, r.events.driver[0]!)} | ${
-      ratio(r.events.store[1]!, r.events.driver[1]!)
-    } |`
-  ])
-  const httpRows = results.flatMap((r) =>
-    r.http.map((h) =>
-      `| ${r.name} | \`${h.path}\` | ${h.routerRps.toFixed(0)} | ${h.bareRps.toFixed(0)} | ${
-        (h.routerRps / h.bareRps).toFixed(3)
-      } | ${h.bytes} |`
-    )
+  const figures: Array<Figure> = []
+  const readRows = results.flatMap((r) =>
+    (["listRuns filtered", "listRuns unfiltered", "getEvents"] as const).map((q) => {
+      const s = r.reads[`store ${q}`]!
+      const d = r.reads[`driver ${q}`]!
+      const ratio = p50Ratio(s, d)
+      const short = r.name === "SQLite" ? "sqlite" : "postgres"
+      figures.push({
+        name: q === "listRuns filtered" ? `listRuns ${short} vs driver` : `${q} ${short} vs driver`,
+        value: s.p50,
+        unit: "ms p50 per call",
+        ratio: ratio.value,
+        cpuRatio: s.cpu / d.cpu,
+        baseline: "the same statements on the bare driver, without decoding",
+        spread: [ratio.min, ratio.max],
+        ...(q === "listRuns filtered" ? { target: { of: "ratio", max: short === "sqlite" ? 1.3 : 1.2 } as const } : {})
+      })
+      const label = q === "listRuns filtered"
+        ? "listRuns (status + tenant, 50 + total)"
+        : q === "listRuns unfiltered"
+        ? "listRuns (unfiltered, 50 + total)"
+        : "getEvents (a run's 8 events)"
+      return [
+        r.name,
+        label,
+        `${ms(s.p50)} / ${ms(s.p99)}`,
+        `${ms(d.p50)} / ${ms(d.p99)}`,
+        `**${num(ratio.value, 2)}×** (${num(ratio.min, 2)}–${num(ratio.max, 2)})`,
+        `${num(s.p99 / d.p99, 2)}×`,
+        `${sig(s.cpu * 1000)} / ${sig(d.cpu * 1000)} µs`
+      ]
+    })
   )
+  const breakdownRows = results.flatMap((r) => {
+    const request = r.breakdown["HTTP GET /runs?limit=50"]!
+    return Object.entries(r.breakdown).map(([label, s]) => [
+      r.name,
+      label,
+      ms(s.p50),
+      `${sig(s.cpu * 1000)} µs`,
+      label.startsWith("HTTP") ? "100%" : `${num((100 * s.p50) / request.p50, 0)}%`
+    ])
+  })
+  const httpRows = results.flatMap((r) =>
+    r.http.map((h) => {
+      const vsBare = rateRatio(h.router, h.bare)
+      const vsStatic = rateRatio(h.router, h.staticBytes)
+      const short = r.name === "SQLite" ? "sqlite" : "postgres"
+      const filteredRoute = h.path.includes("status")
+      figures.push({
+        name: `router vs bare handler same queries${short === "sqlite" ? "" : " postgres"}${
+          filteredRoute ? " filtered" : ""
+        }`,
+        value: h.router.rate.median,
+        unit: "requests/s, 10 connections",
+        ratio: vsBare.value,
+        cpuRatio: cpuRateRatio(h.router, h.bare),
+        baseline: "bare node:http handler running the same prepared queries and serialising the same JSON",
+        spread: [vsBare.min, vsBare.max],
+        ...(short === "sqlite" && !filteredRoute ? { target: { of: "ratio", min: 0.7 } as const } : {})
+      })
+      if (!filteredRoute) {
+        figures.push({
+          name: `router vs static bytes ${short}`,
+          value: h.router.rate.median,
+          unit: "requests/s, 10 connections",
+          ratio: vsStatic.value,
+          cpuRatio: cpuRateRatio(h.router, h.staticBytes),
+          baseline: "node:http handler returning the same bytes from memory",
+          spread: [vsStatic.min, vsStatic.max]
+        })
+      }
+      return [
+        r.name,
+        `\`${h.path}\``,
+        spread(h.router.rate),
+        spread(h.bare.rate),
+        `**${ratioText(vsBare)}**`,
+        spread(h.staticBytes.rate),
+        ratioText(vsStatic, 3),
+        `${sig(h.router.cpu.median * 1000)} / ${sig(h.bare.cpu.median * 1000)} / ${
+          sig(h.staticBytes.cpu.median * 1000)
+        } µs`,
+        `${h.latency.router!.p99} / ${h.latency.bare!.p99} / ${h.latency.static!.p99} ms`,
+        `${h.bytes}${h.same ? "" : " (**bodies differ**)"}`
+      ]
+    })
+  )
+  const seeded = results.map((r) => `${r.name} ${r.seedSeconds.toFixed(1)} s`).join(", ")
   return [
     {
-      title: "RunStore reads on 100,000 runs",
+      title: `RunStore reads on ${RUNS.toLocaleString("en-US")} runs`,
       markdown: [
-        `${
-          RUNS.toLocaleString("en")
-        } runs × ${EVENTS_PER_RUN} events, ${TENANTS} tenants, seeded with raw \`INSERT … SELECT\` ` +
-        `(${
-          results.map((r) => `${r.name} ${r.seedSeconds.toFixed(1)} s`).join(", ")
-        }). ${SAMPLES} calls each, store and driver ` +
-        "alternating. Store = the Promise client (`RunStore.fromDatabaseUrl`), decoding every row with Schema; driver = the " +
-        "same SQL statements on better-sqlite3 / node-postgres without decoding. Ratio = store ÷ driver (lower is better, 1× = no overhead).",
+        `${RUNS.toLocaleString("en-US")} runs × 8 events, ${TENANTS} tenants, seeded with raw \`INSERT … SELECT\` ` +
+        `(${seeded}). ${SAMPLES} calls of each operation after 200 warm-up calls, all operations alternating call by ` +
+        "call. Store = the Promise client (`RunStore.fromDatabaseUrl`), decoding every row with Schema; driver = " +
+        "the same statements (the unfiltered count without `WHERE 1=1`) on better-sqlite3 / node-postgres, prepared " +
+        "once, without decoding. Ratio = store p50 ÷ driver p50 (1× = no overhead), with the min–max of the same " +
+        "ratio over each fifth of the samples; CPU is `process.cpuUsage` per call.",
         "",
-        "| dialect | query | store p50 / p99 ms | driver p50 / p99 ms | ratio p50 | ratio p99 |",
-        "|---|---|---|---|---|---|",
-        ...queryRows
+        table(
+          [
+            "dialect",
+            "query",
+            "store p50 / p99 ms",
+            "driver p50 / p99 ms",
+            "ratio p50",
+            "ratio p99",
+            "CPU per call store / driver"
+          ],
+          readRows,
+          "|---|---|---:|---:|---:|---:|---:|"
+        ),
+        "",
+        "**Where an unfiltered `GET /runs?limit=50` goes** (each piece on its own, alternating, sequential; p50; " +
+        "the last column is the piece's p50 as a share of the whole request's):",
+        "",
+        table(
+          ["dialect", "piece", "p50 ms", "CPU per call", "share of the request"],
+          breakdownRows,
+          "|---|---|---:|---:|---:|"
+        )
       ].join("\n")
     },
     {
       title: "Read router throughput",
       markdown: [
-        `\`GET /runs?limit=50\` (50 runs + the total over ${
-          RUNS.toLocaleString("en")
-        }, which costs one \`COUNT(*)\` of the table per ` +
-        "request) and the same with a status + tenant filter (an indexed count), through `toNodeHandler` on node:http (no `authorize`), " +
-        `against a bare node:http handler returning the same JSON bytes. autocannon in its own process, 10 connections, ${HTTP_SECONDS} s ` +
-        "each, loopback, on the same cores as the server.",
+        "`GET /runs?limit=50` (50 runs + the total over all runs) and the same with a status + tenant filter, through " +
+        "`toNodeHandler` (`@sextant/http-router/node`) on node:http (no `authorize`), against (a) the baseline: a " +
+        "bare node:http handler running the same prepared queries (page and count in parallel, as the store does) " +
+        "and serialising the same JSON by hand (its body is checked equal to the router's), and (b) a handler " +
+        `returning the router's bytes from memory. autocannon in its own process, 10 connections, ${HTTP_SECONDS} s ` +
+        `a round, ${HTTP_ROUNDS} rounds alternating after a 1 s warm-up each, loopback, on the same two cores as ` +
+        "the server. CPU is the server process's `process.cpuUsage` per request (autocannon's own is not counted); " +
+        "latency is autocannon's p99.",
         "",
-        "| dialect | request | router req/s | bare req/s | ratio | body bytes |",
-        "|---|---|---|---|---|---|",
-        ...httpRows
-      ].join("\n")
+        table(
+          [
+            "dialect",
+            "request",
+            "router req/s",
+            "(a) bare, same queries req/s",
+            "router vs (a)",
+            "(b) static req/s",
+            "router vs (b)",
+            "CPU per request router / (a) / (b)",
+            "p99 latency router / (a) / (b)",
+            "body bytes"
+          ],
+          httpRows,
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )
+      ].join("\n"),
+      figures
     }
   ]
 }

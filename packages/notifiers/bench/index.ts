@@ -12,10 +12,24 @@ import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import {
+  alternate,
+  type Config,
+  costRatio,
+  logRound,
+  num,
+  ratioText,
+  roundsFromEnv,
+  spread,
+  stats,
+  table,
+  type Timing
+} from "../../../bench/measure.js"
+import type { BenchSection, Figure } from "../../../bench/section.js"
 import { AlertNotifier, AlertRules, ConsoleNotifier, JsonlFileNotifier, OpenTelemetryNotifier } from "../src/index.js"
 
 const STEPS = 20
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11)
+const ROUNDS = roundsFromEnv(7)
 
 /** A scenario: the tool a step calls, and how many runs one measurement makes. */
 interface Scenario {
@@ -81,32 +95,25 @@ const slowAndBroken = () => [
 const sink = { write: () => true, isTTY: false, columns: 120 }
 const tracer = new BasicTracerProvider().getTracer("bench")
 
-/** Runs a scenario's runs in one runtime; returns the wall time of the runs (not the drain at shutdown). */
-const measure = async (scenario: Scenario, notifiers: ReadonlyArray<Notifier.Notifier>): Promise<{ ms: number }> => {
+/** Runs a scenario's runs in one runtime; resolves to the wall and CPU time of the runs (not the drain at shutdown). */
+const measure = async (scenario: Scenario, notifiers: ReadonlyArray<Notifier.Notifier>): Promise<Timing> => {
   const agent = Agent.makeSync({ name: "bench", instructions: "", tools: [scenario.tool], maxIterations: STEPS })
   const layer = Layer.mergeAll(
     ScriptedModel.layer(scriptFor(scenario.runs)),
     Recorder.memory,
     Notifiers.layer(notifiers, { drainTimeout: "200 millis" })
   )
-  let ms = 0
+  let timing: Timing = { wallMs: 0, cpuMs: 0 }
   await Effect.runPromise(
     Effect.gen(function*() {
+      const cpu = process.cpuUsage()
       const started = performance.now()
       for (let r = 0; r < scenario.runs; r++) yield* agent.run("go")
-      ms = performance.now() - started
+      const used = process.cpuUsage(cpu)
+      timing = { wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 }
     }).pipe(Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.None))
   )
-  return { ms }
-}
-
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const fmt = (n: number, d = 2) => n.toFixed(d)
-
-/** A benchmark section (the shape `bench/section.ts` describes). */
-interface BenchSection {
-  readonly title: string
-  readonly markdown: string
+  return timing
 }
 
 const noops = (c: Counter) => [
@@ -114,53 +121,71 @@ const noops = (c: Counter) => [
   ...[1, 2, 3, 4].map((i) => Notifier.make({ name: `noop${i}`, onEvent: () => undefined }))
 ]
 
-const table = async (
-  scenario: Scenario,
-  configs: ReadonlyArray<{ readonly label: string; readonly make: (c: Counter) => ReadonlyArray<Notifier.Notifier> }>
-): Promise<string> => {
-  await measure(scenario, []) // warm-up
-  // Each round measures every configuration back to back and keeps its ratio to that round's baseline, so a
-  // machine busy with other work slows both sides of a ratio alike; the median ratio is reported.
-  const ratios = configs.map(() => [] as Array<number>)
-  const perRun = configs.map(() => [] as Array<number>)
-  const rates = configs.map(() => [] as Array<number>)
-  const lags = configs.map(() => [] as Array<number>)
-  for (let round = 0; round < ROUNDS; round++) {
-    let base = 0
-    for (const [i, config] of configs.entries()) {
-      const counter: Counter = { count: 0, first: 0, last: 0 }
-      const started = performance.now()
-      const { ms } = await measure(scenario, config.make(counter))
-      if (i === 0) base = ms
-      ratios[i]!.push(ms / base)
-      perRun[i]!.push(ms / scenario.runs)
-      if (counter.count > 0) {
-        rates[i]!.push(counter.count / ((counter.last - started) / 1000))
-        // How long after the last run returned the fast notifier had seen its last event.
-        lags[i]!.push(Math.max(0, counter.last - started - ms))
-      }
-    }
-  }
-  const rows = configs.map((c, i) => {
-    const rate = rates[i]!.length === 0 ? "—" : `${Math.round(median(rates[i]!)).toLocaleString("en-US")}`
-    const lag = lags[i]!.length === 0 ? "—" : `${fmt(median(lags[i]!), 1)} ms`
-    return `| ${c.label} | ${fmt(median(ratios[i]!), 3)} (best ${fmt(Math.min(...ratios[i]!), 3)}) | ` +
-      `${fmt(median(perRun[i]!), 2)} ms | ${rate} | ${lag} |`
-  })
-  return [
-    `**${scenario.title}**: ${scenario.runs} sequential runs per measurement.`,
-    "",
-    "| notifiers | wall time vs none | per run | events/s delivered to the fast notifier " +
-    "| fast notifier done after the runs |",
-    "|---|---|---|---|---|",
-    ...rows
-  ].join("\n")
+interface Row {
+  readonly label: string
+  readonly make: (c: Counter) => ReadonlyArray<Notifier.Notifier>
 }
 
-/** A benchmark section (the shape `bench/section.ts` describes). */
-interface BenchSection {
-  readonly title: string
-  readonly markdown: string
+/**
+ * Every configuration of a scenario in alternating rounds; each round counts the runs' own wall and CPU time
+ * (not building the runtime, nor the drain deadline at its end).
+ */
+const scenarioTable = async (scenario: Scenario, configs: ReadonlyArray<Row>) => {
+  const rates = configs.map(() => [] as Array<number>)
+  const lags = configs.map(() => [] as Array<number>)
+  const m = await alternate(
+    configs.map((config, i): Config<undefined> => ({
+      name: config.label,
+      run: async () => {
+        const counter: Counter = { count: 0, first: 0, last: 0 }
+        const started = performance.now()
+        const timing = await measure(scenario, config.make(counter))
+        if (counter.count > 0) {
+          rates[i]!.push(counter.count / ((counter.last - started) / 1000))
+          // How long after the last run returned the fast notifier had seen its last event.
+          lags[i]!.push(Math.max(0, counter.last - started - timing.wallMs))
+        }
+        return { ...timing, units: scenario.runs }
+      }
+    })),
+    { rounds: ROUNDS, warmup: 1, onRound: logRound("notifiers") }
+  )
+  const base = m[configs[0]!.label]!
+  const rows = configs.map((c, i) => {
+    const x = m[c.label]!
+    const r = costRatio(x, base)
+    const rate = rates[i]!.length === 0 ? "—" : `${Math.round(stats(rates[i]!).median).toLocaleString("en-US")}`
+    const lag = lags[i]!.length === 0 ? "—" : `${num(stats(lags[i]!).median, 1)} ms`
+    return [
+      c.label,
+      i === 0 ? "1 (baseline)" : ratioText(r.wall, 3),
+      i === 0 ? "" : ratioText(r.cpu, 3),
+      spread(x.wall, 1, " ms"),
+      spread(x.cpu, 1, " ms"),
+      rate,
+      lag
+    ]
+  })
+  return {
+    measured: m,
+    markdown: [
+      `**${scenario.title}**: ${scenario.runs} sequential runs per round.`,
+      "",
+      table(
+        [
+          "notifiers",
+          "wall time vs none",
+          "CPU vs none",
+          "wall per run",
+          "CPU per run",
+          "events/s delivered to the fast notifier",
+          "fast notifier done after the runs"
+        ],
+        rows,
+        "|---|---:|---:|---:|---:|---:|---:|"
+      )
+    ].join("\n")
+  }
 }
 
 export default async function(): Promise<ReadonlyArray<BenchSection>> {
@@ -188,15 +213,30 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         ]
       }
     ]
-    const tables: Array<string> = []
-    for (const scenario of scenarios) tables.push(await table(scenario, configs))
+    const results: Array<Awaited<ReturnType<typeof scenarioTable>>> = []
+    for (const scenario of scenarios) results.push(await scenarioTable(scenario, configs))
+    const figureOf = (i: number, name: string, target?: number): Figure => {
+      const m = results[i]!.measured
+      const r = costRatio(m[configs[2]!.label]!, m[configs[0]!.label]!)
+      return {
+        name,
+        value: m[configs[2]!.label]!.wall.median,
+        unit: "ms wall per 20-step run with the five notifiers",
+        ratio: r.wall.value,
+        cpuRatio: r.cpu.value,
+        baseline: "the same runs with no notifier",
+        spread: [r.wall.min, r.wall.max],
+        ...(target === undefined ? {} : { target: { of: "ratio", max: target } as const })
+      }
+    }
     const eventsPerRun = 2 + (STEPS - 1) * 6 + 4
     const markdown = [
-      `A ${STEPS}-step scripted run (${STEPS - 1} tool calls then an answer, ${eventsPerRun} events) on the memory`,
-      `recorder, with and without notifiers. ${ROUNDS} rounds; each round measures every row back to back and`,
-      "divides by that round's baseline; medians (and the best round). Target: wall-time ratio ≤ 1.05 with the five.",
+      `A ${STEPS}-step scripted run (${STEPS - 1} tool calls then an answer, ${eventsPerRun} events) on the memory ` +
+      `recorder, with and without notifiers. ${ROUNDS} measured rounds after a warm-up, configurations alternating ` +
+      "(order rotated each round), a young-generation GC before each; medians (min–max); ratios of the medians with the min–max " +
+      "of the round-by-round ratios. Baseline: the same runs with no notifier.",
       "",
-      ...tables.flatMap((t) => [t, ""]),
+      ...results.flatMap((r) => [r.markdown, ""]),
       "The sleeping notifier's mailbox (1024) fills and drops (counted); the throwing one fails every event (counted,",
       "logging filtered out). Nothing waits for a notifier, but notifiers run on the same JavaScript thread as the",
       "run: the CPU each delivery costs (the dispatcher's fiber hand-off, then the handler: formatting, spans) is",
@@ -204,7 +244,14 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       "approaches 1 as soon as steps wait on I/O. The fast notifier keeps pace with the run (it finishes within a",
       "few ms of the last run), so its events/s is bounded by how fast the run emits events."
     ].join("\n")
-    return [{ title: "Notifiers: five notifiers (one sleeping 1 s/event, one throwing) on a 20-step run", markdown }]
+    return [{
+      title: "Notifiers: five notifiers (one sleeping 1 s/event, one throwing) on a 20-step run",
+      markdown,
+      figures: [
+        figureOf(0, "notifiers instant tool vs none", 1.15),
+        figureOf(1, "notifiers 5 ms tool vs none")
+      ]
+    }]
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

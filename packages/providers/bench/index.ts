@@ -11,13 +11,9 @@ import { LanguageModel, type ModelRequest } from "@sextant/runtime"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
+import { type Stats, stats } from "../../../bench/measure.js"
+import type { BenchSection, Figure } from "../../../bench/section.js"
 import { Anthropic, OpenAi, OpenAiCompatible, type ProviderConfigError } from "../src/index.js"
-
-/** A section of BENCHMARKS.md (the shape `bench/section.ts` declares; not imported, it lies outside this project). */
-interface BenchSection {
-  readonly title: string
-  readonly markdown: string
-}
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 400)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -108,21 +104,25 @@ const request: ModelRequest = {
   reportRetry: () => Effect.void
 }
 
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-
+/** Wall and CPU µs per call of `n` sequential calls. */
 const time = async (n: number, f: () => Promise<unknown>) => {
+  const cpu = process.cpuUsage()
   const started = performance.now()
   for (let i = 0; i < n; i++) await f()
-  return ((performance.now() - started) * 1000) / n
+  const used = process.cpuUsage(cpu)
+  return { wall: ((performance.now() - started) * 1000) / n, cpu: (used.user + used.system) / n }
 }
 
 interface Row {
   readonly name: string
-  readonly client: number
-  readonly fetch: number
-  readonly platform: number
-  readonly ratio: number
-  readonly platformRatio: number
+  readonly client: Stats
+  readonly fetch: Stats
+  readonly platform: Stats
+  readonly clientCpu: Stats
+  readonly fetchCpu: Stats
+  readonly ratio: Stats
+  readonly cpuRatio: Stats
+  readonly platformRatio: Stats
 }
 
 const measure = async (
@@ -153,27 +153,34 @@ const measure = async (
   await time(WARMUP, bare)
   await time(WARMUP, viaPlatform)
   // Small alternating batches, so both sides see the same machine load; a round's ratio is of its sums.
-  const rounds: Array<{ client: number; fetch: number; platform: number }> = []
+  const rounds: Array<{ client: number; fetch: number; platform: number; clientCpu: number; fetchCpu: number }> = []
   const batches = CALLS / BATCH
   for (let r = 0; r < ROUNDS; r++) {
-    const sums = { client: 0, fetch: 0, platform: 0 }
+    const sums = { client: 0, fetch: 0, platform: 0, clientCpu: 0, fetchCpu: 0 }
     for (let b = 0; b < batches; b++) {
-      sums.fetch += (await time(BATCH, bare)) / batches
-      sums.platform += (await time(BATCH, viaPlatform)) / batches
-      sums.client += (await time(BATCH, client)) / batches
+      const f = await time(BATCH, bare)
+      sums.fetch += f.wall / batches
+      sums.fetchCpu += f.cpu / batches
+      sums.platform += (await time(BATCH, viaPlatform)).wall / batches
+      const c = await time(BATCH, client)
+      sums.client += c.wall / batches
+      sums.clientCpu += c.cpu / batches
     }
     rounds.push(sums)
   }
   await runtime.dispose()
   await platform.dispose()
-  const med = (f: (x: typeof rounds[number]) => number) => median(rounds.map(f))
+  const of = (f: (x: typeof rounds[number]) => number) => stats(rounds.map(f))
   return {
     name,
-    client: med((x) => x.client),
-    fetch: med((x) => x.fetch),
-    platform: med((x) => x.platform),
-    ratio: med((x) => x.client / x.fetch),
-    platformRatio: med((x) => x.platform / x.fetch)
+    client: of((x) => x.client),
+    fetch: of((x) => x.fetch),
+    platform: of((x) => x.platform),
+    clientCpu: of((x) => x.clientCpu),
+    fetchCpu: of((x) => x.fetchCpu),
+    ratio: of((x) => x.client / x.fetch),
+    cpuRatio: of((x) => x.clientCpu / x.fetchCpu),
+    platformRatio: of((x) => x.platform / x.fetch)
   }
 }
 
@@ -208,14 +215,29 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         )
       )
     ]
+    const us = (s: Stats) => `${s.median.toFixed(0)} µs (${s.min.toFixed(0)}–${s.max.toFixed(0)})`
+    const x = (s: Stats) => `${s.median.toFixed(2)}× (${s.min.toFixed(2)}–${s.max.toFixed(2)})`
     const table = [
-      "| provider client | per call | bare `fetch`, same request | **ratio to fetch** | overhead per call | Effect `HttpClient`, same request (ratio to fetch) |",
-      "|---|---:|---:|---:|---:|---:|",
+      "| provider client | wall per call | bare `fetch`, same request | **wall ratio to fetch** | CPU per call client / fetch | CPU ratio | overhead per call (wall) | Effect `HttpClient`, same request (ratio to fetch) |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|",
       ...rows.map((r) =>
-        `| ${r.name} | ${r.client.toFixed(0)} µs | ${r.fetch.toFixed(0)} µs | **${r.ratio.toFixed(2)}×** | ` +
-        `${(r.client - r.fetch).toFixed(0)} µs | ${r.platform.toFixed(0)} µs (${r.platformRatio.toFixed(2)}×) |`
+        `| ${r.name} | ${us(r.client)} | ${us(r.fetch)} | **${x(r.ratio)}** | ` +
+        `${r.clientCpu.median.toFixed(0)} / ${r.fetchCpu.median.toFixed(0)} µs | ${x(r.cpuRatio)} | ` +
+        `${(r.client.median - r.fetch.median).toFixed(0)} µs | ${r.platform.median.toFixed(0)} µs (${
+          r.platformRatio.median.toFixed(2)
+        }×) |`
       )
     ]
+    const keys = ["openai responses", "anthropic messages", "openai-compatible chat completions"]
+    const figures = rows.map((r, i): Figure => ({
+      name: `provider ${keys[i]} vs fetch`,
+      value: r.client.median,
+      unit: "µs wall per generate call",
+      ratio: r.ratio.median,
+      cpuRatio: r.cpuRatio.median,
+      baseline: "a bare fetch POST of the byte-identical request to the same loopback server",
+      spread: [r.ratio.min, r.ratio.max]
+    }))
     return [{
       title: "Providers: per-call client overhead against a loopback server",
       markdown: [
@@ -223,14 +245,15 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         `response of each wire format, against a bare \`fetch\` POST of the byte-identical request body and auth headers`,
         `to the same server, reading the JSON answer. Sequential calls over keep-alive connections, the two sides`,
         `alternating in batches of ${BATCH} so they share the machine's load; ${ROUNDS} rounds of ${CALLS} calls per side after`,
-        `${WARMUP} warm-up calls; medians of the rounds (the ratio is the median of the rounds' ratios). The server runs in the same process, so both sides`,
+        `${WARMUP} warm-up calls; medians of the rounds (min–max; the ratio is the median of the rounds' ratios). CPU is \`process.cpuUsage\` per call. The server runs in the same process, so both sides`,
         `include its cost; the overhead column is the client's own work (request building, the instrumented`,
         `HttpClient's capture and retry bookkeeping, decoding, mapping to the kernel's response). The last column is`,
         "`@effect/platform`'s fetch-based `HttpClient` sending the same bytes and parsing the JSON: the floor every client",
         "built on it starts from.",
         "",
         ...table
-      ].join("\n")
+      ].join("\n"),
+      figures
     }]
   } finally {
     server.close()
