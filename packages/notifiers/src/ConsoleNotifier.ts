@@ -149,6 +149,11 @@ export const makeFormatter = (options: {
           `${event.error.tag}: ${event.error.message}`,
           p.red
         ]]]
+      case "OutputInvalid":
+        return [[["  ✗ output invalid ", p.yellow], [`(${event.schema.name}, attempt ${event.attempt}): `, p.dim], [
+          event.error,
+          p.yellow
+        ]]]
       case "ProviderRetry": {
         const status = event.statusCode === undefined ? "" : ` (HTTP ${event.statusCode})`
         const wait = event.retryAfterMs === undefined ? "" : `, retry after ${formatDuration(event.retryAfterMs)}`

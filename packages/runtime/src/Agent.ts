@@ -12,6 +12,7 @@ import {
 } from "./Errors.js"
 import type { Guardrail } from "./Guardrails.js"
 import type { Json } from "./HookEvent.js"
+import type { Sink } from "./internal/bus.js"
 import * as AgentConfigSchemas from "./internal/config/agentConfig.js"
 import * as RunOptionSchemas from "./internal/config/runOptions.js"
 import { type AgentDefinition, compile } from "./internal/definition.js"
@@ -40,8 +41,8 @@ export interface BudgetConfig {
   readonly onExceeded?: "warn" | "stop" | undefined
 }
 
-/** Configuration of `Agent.make`. */
-export interface AgentConfig {
+/** Configuration of `Agent.make`; `Out` is the type its `output` Schema decodes to. */
+export interface AgentConfig<Out = unknown> {
   /** Non-empty; recorded on every run. */
   readonly name: string
   /** The system prompt. */
@@ -66,6 +67,14 @@ export interface AgentConfig {
    * heartbeats long.
    */
   readonly heartbeatInterval?: Duration.DurationInput | undefined
+  /**
+   * The default structured output of the agent's runs: the final answer must be JSON decoding with this
+   * Schema, returned as `RunResult.output` (see `RunOptions.output`).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any encoded side: decoded from JSON
+  readonly output?: Schema.Schema<Out, any> | undefined
+  /** Repair turns when an answer does not decode with `output`, 0..3 (default 1). */
+  readonly outputRepairs?: number | undefined
 }
 
 /** Options of one run (and of resuming one: its notifiers and trace context). */
@@ -85,37 +94,81 @@ export interface RunOptions {
   readonly idempotencyKey?: string | undefined
   /** The OpenTelemetry Context notifier spans are parented to; defaults to the one active at run start. */
   readonly traceContext?: unknown
+  /**
+   * Structured output: the final answer must be JSON that decodes with this Schema (native structured output
+   * where the provider supports it, an instruction in the system prompt otherwise). A reply that does not
+   * decode gets repair turns showing the model the decode error; still invalid, the run ends `error` with
+   * `failureReason: "output_invalid"`. A resume must pass the Schema its run started with (or rely on the
+   * agent's default).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any encoded side: decoded from JSON
+  readonly output?: Schema.Schema<any, any> | undefined
+  /** Repair turns for `output`, 0..3 (default: the agent's, else 1). */
+  readonly outputRepairs?: number | undefined
+}
+
+/** Options of a run whose `output` Schema decodes to `A`. */
+export interface RunOptionsOf<A> extends RunOptions {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any encoded side: decoded from JSON
+  readonly output?: Schema.Schema<A, any> | undefined
+}
+
+/** A human's decision on a run waiting for approval. */
+export interface ApprovalDecision {
+  readonly approved: boolean
+  readonly reason?: string | undefined
 }
 
 /** An agent, ready to run. Its definition is validated and kept inside; only its name and instructions show. */
-export interface Agent {
+export interface Agent<Out = unknown> {
   readonly name: string
   readonly instructions: string
   /** Runs to a terminal status or a pause; fails only when the record could not be written (or on bad options). */
-  readonly run: (input: string, options?: RunOptions) => Effect.Effect<RunResult, RunError, LanguageModel | Recorder>
+  readonly run: <A = Out>(
+    input: string,
+    options?: RunOptionsOf<A>
+  ) => Effect.Effect<RunResult<A>, RunError, LanguageModel | Recorder>
   /** The same run as a stream of recorded events and deltas, ending after the terminal (or pause) event. */
   readonly stream: (
     input: string,
     options?: RunOptions
   ) => Stream.Stream<StreamEvent, RunError, LanguageModel | Recorder>
   /** Resumes a run waiting for client tool results (each pending call answered exactly once). */
-  readonly submitToolResults: (
+  readonly submitToolResults: <A = Out>(
+    runId: string,
+    results: ReadonlyArray<ToolResultSubmission>,
+    options?: RunOptionsOf<A>
+  ) => Effect.Effect<RunResult<A>, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
+  /** Resumes a run waiting for approval: approved calls execute, rejected ones fail with the reason. */
+  readonly submitApproval: <A = Out>(
+    runId: string,
+    decision: { readonly approved: boolean; readonly reason?: string | undefined },
+    options?: RunOptionsOf<A>
+  ) => Effect.Effect<RunResult<A>, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
+  /** Resumes a run waiting for human input. */
+  readonly submitInput: <A = Out>(
+    runId: string,
+    text: string,
+    options?: RunOptionsOf<A>
+  ) => Effect.Effect<RunResult<A>, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
+  /** `submitToolResults` as a stream of the resumed segment's events, ending after its terminal (or pause) event. */
+  readonly streamSubmitToolResults: (
     runId: string,
     results: ReadonlyArray<ToolResultSubmission>,
     options?: RunOptions
-  ) => Effect.Effect<RunResult, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
-  /** Resumes a run waiting for approval: approved calls execute, rejected ones fail with the reason. */
-  readonly submitApproval: (
+  ) => Stream.Stream<StreamEvent, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
+  /** `submitApproval` as a stream of the resumed segment's events. */
+  readonly streamSubmitApproval: (
     runId: string,
-    decision: { readonly approved: boolean; readonly reason?: string | undefined },
+    decision: ApprovalDecision,
     options?: RunOptions
-  ) => Effect.Effect<RunResult, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
-  /** Resumes a run waiting for human input. */
-  readonly submitInput: (
+  ) => Stream.Stream<StreamEvent, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
+  /** `submitInput` as a stream of the resumed segment's events. */
+  readonly streamSubmitInput: (
     runId: string,
     text: string,
     options?: RunOptions
-  ) => Effect.Effect<RunResult, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
+  ) => Stream.Stream<StreamEvent, SubmitError | RunError, LanguageModel | Recorder | RunLedger>
   /** Starts a new run from a finished run's input, with `retryOfRunId` set. */
   readonly retry: (
     runId: string,
@@ -147,11 +200,12 @@ export const MetadataSchema = RunOptionSchemas.Metadata
 const DefinitionKey: unique symbol = Symbol.for("@sextant/runtime/Agent/definition")
 
 /** An agent with the definition it runs (a symbol-keyed property: kept by a spread, absent from the type). */
-interface Defined extends Agent {
+interface Defined extends Agent<unknown> {
   readonly [DefinitionKey]: AgentDefinition
 }
 
-const definitionOf = (agent: Agent): AgentDefinition => {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output
+const definitionOf = (agent: Agent<any>): AgentDefinition => {
   const definition = (agent as Partial<Defined>)[DefinitionKey]
   if (definition === undefined) {
     throw new AgentConfigError({
@@ -162,33 +216,62 @@ const definitionOf = (agent: Agent): AgentDefinition => {
   return definition
 }
 
+/** The run a kernel entry point drives, as the stream of its events (the segment's result ends it). */
+const streamOf = <E, R>(
+  drive: (sink: Sink) => Effect.Effect<unknown, E, R>
+): Stream.Stream<StreamEvent, E, R> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const mailbox = yield* Mailbox.make<StreamEvent, E>()
+    yield* drive((event) => void mailbox.unsafeOffer(event)).pipe(
+      Effect.asVoid,
+      Mailbox.into(mailbox),
+      Effect.forkScoped
+    )
+    return Mailbox.toStream(mailbox)
+  }))
+
+/** The kernel works on untyped results; the `output` Schema the caller passed decides `A`. */
+const typed = <A, E, R>(effect: Effect.Effect<RunResult, E, R>) => effect as Effect.Effect<RunResult<A>, E, R>
+
 const fromDefinition = (definition: AgentDefinition): Agent => {
+  const toolResults = (
+    runId: string,
+    results: ReadonlyArray<ToolResultSubmission>,
+    options: RunOptions | undefined,
+    sink?: Sink
+  ) =>
+    Resume.submit(
+      definition,
+      runId,
+      ["waiting_client_tool", "waiting_human_input"],
+      (saved) => Submissions.toolResults(runId, saved, results),
+      options ?? {},
+      sink
+    )
+  const approval = (runId: string, decision: ApprovalDecision, options: RunOptions | undefined, sink?: Sink) =>
+    Resume.submit(definition, runId, ["waiting_approval"], () => Submissions.approval(decision), options ?? {}, sink)
+  const input = (runId: string, text: string, options: RunOptions | undefined, sink?: Sink) =>
+    Resume.submit(
+      definition,
+      runId,
+      ["waiting_human_input"],
+      () => Submissions.input(runId, text),
+      options ?? {},
+      sink
+    )
   const agent: Defined = {
     name: definition.name,
     instructions: definition.instructions,
     [DefinitionKey]: definition,
-    run: (input, options) => startRun(definition, input, options ?? {}, undefined),
-    stream: (input, options) =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        const mailbox = yield* Mailbox.make<StreamEvent, RunError>()
-        yield* startRun(definition, input, options ?? {}, (event) => void mailbox.unsafeOffer(event)).pipe(
-          Mailbox.into(mailbox),
-          Effect.forkScoped
-        )
-        return Mailbox.toStream(mailbox)
-      })),
-    submitToolResults: (runId, results, options) =>
-      Resume.submit(
-        definition,
-        runId,
-        ["waiting_client_tool", "waiting_human_input"],
-        (saved) => Submissions.toolResults(runId, saved, results),
-        options ?? {}
-      ),
-    submitApproval: (runId, decision, options) =>
-      Resume.submit(definition, runId, ["waiting_approval"], () => Submissions.approval(decision), options ?? {}),
-    submitInput: (runId, text, options) =>
-      Resume.submit(definition, runId, ["waiting_human_input"], () => Submissions.input(runId, text), options ?? {}),
+    run: (input, options) => typed(startRun(definition, input, options ?? {}, undefined)),
+    stream: (input, options) => streamOf((sink) => startRun(definition, input, options ?? {}, sink)),
+    submitToolResults: (runId, results, options) => typed(toolResults(runId, results, options)),
+    submitApproval: (runId, decision, options) => typed(approval(runId, decision, options)),
+    submitInput: (runId, text, options) => typed(input(runId, text, options)),
+    streamSubmitToolResults: (runId, results, options) =>
+      streamOf((sink) => toolResults(runId, results, options, sink)),
+    streamSubmitApproval: (runId, decision, options) => streamOf((sink) => approval(runId, decision, options, sink)),
+    streamSubmitInput: (runId, text, options) => streamOf((sink) => input(runId, text, options, sink)),
     retry: (runId, options) => retryRun(definition, runId, options ?? {})
   }
   return agent
@@ -198,14 +281,14 @@ const fromDefinition = (definition: AgentDefinition): Agent => {
  * Validates a configuration and makes an agent. `AgentConfigError.field` is the path of what is wrong
  * (`tools[1].parameters`, `budget.warnAt[0]`…) and its message starts with that path.
  */
-export const make = (config: AgentConfig): Effect.Effect<Agent, AgentConfigError> =>
-  Effect.map(Effect.suspend(() => compile(config)), fromDefinition)
+export const make = <Out = unknown>(config: AgentConfig<Out>): Effect.Effect<Agent<Out>, AgentConfigError> =>
+  Effect.map(Effect.suspend(() => compile(config)), (d) => fromDefinition(d) as Agent<Out>)
 
 /** Like `make`, for hosts without Effect: throws the `AgentConfigError`. */
-export const makeSync = (config: AgentConfig): Agent => {
+export const makeSync = <Out = unknown>(config: AgentConfig<Out>): Agent<Out> => {
   const made = compile(config)
   if (Either.isLeft(made)) throw made.left
-  return fromDefinition(made.right)
+  return fromDefinition(made.right) as Agent<Out>
 }
 
 /** Options of `Agent.asTool`. */
@@ -220,7 +303,7 @@ export interface AsToolOptions {
  * `parentRunId` and `delegationLevel` set, same tenant). Past the child's `maxDelegationDepth` the call
  * fails (the parent goes on); the child's outcome is the tool's result.
  */
-export const asTool = (agent: Agent, options: AsToolOptions): Tool<{ readonly input: string }> => {
+export const asTool = (agent: Agent<any>, options: AsToolOptions): Tool<{ readonly input: string }> => {
   const definition = definitionOf(agent)
   return makeTool(options.name ?? definition.name, {
     description: options.description,

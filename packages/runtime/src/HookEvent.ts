@@ -141,12 +141,19 @@ export const MessageAppended = Schema.TaggedStruct("MessageAppended", {
 /** The `MessageAppended` event. */
 export type MessageAppended = typeof MessageAppended.Type
 
+/** The structured-output Schema a call or run is asked for: its name and the SHA-256 of its JSON Schema. */
+export const OutputSchemaRef = Schema.Struct({ name: Schema.String, hash: Schema.String })
+/** The structured-output Schema a call or run is asked for. */
+export type OutputSchemaRef = typeof OutputSchemaRef.Type
+
 /** A model call is about to be made (durable before the call). */
 export const LlmCallStarted = Schema.TaggedStruct("LlmCallStarted", {
   ...correlated,
   provider: Schema.String,
   model: Schema.String,
-  messageCount: Schema.Int
+  messageCount: Schema.Int,
+  /** The structured output the call is asked for, when the run has an `output` Schema. */
+  output: opt(OutputSchemaRef)
 })
 /** The `LlmCallStarted` event. */
 export type LlmCallStarted = typeof LlmCallStarted.Type
@@ -320,6 +327,22 @@ export const ProviderRetry = Schema.TaggedStruct("ProviderRetry", {
 /** The `ProviderRetry` event. */
 export type ProviderRetry = typeof ProviderRetry.Type
 
+/**
+ * The model's final answer did not decode with the run's `output` Schema. `repair` says whether the run
+ * asks the model again (with `error` shown to it) or ends `error`/`output_invalid`.
+ */
+export const OutputInvalid = Schema.TaggedStruct("OutputInvalid", {
+  ...correlated,
+  schema: OutputSchemaRef,
+  /** The decode error (as the model is shown it). */
+  error: Schema.String,
+  /** 1 for the first failed decode of the run, 2 for the next, … */
+  attempt: Schema.Int,
+  repair: Schema.Boolean
+})
+/** The `OutputInvalid` event. */
+export type OutputInvalid = typeof OutputInvalid.Type
+
 /** A pending call the run waits on. */
 export const PendingCall = Schema.Struct({
   id: Schema.String,
@@ -349,6 +372,8 @@ export const RunCompleted = Schema.TaggedStruct("RunCompleted", {
   ...base,
   status: Schema.Literal("success", "max_iterations"),
   answer: opt(Schema.String),
+  /** The answer decoded with the run's `output` Schema, encoded back to JSON (as recorded: placeholders kept). */
+  output: opt(Json),
   iterations: Schema.Int,
   usage: Usage
 })
@@ -362,6 +387,7 @@ export const FailureReason = Schema.Literal(
   "budget",
   "guardrail",
   "internal",
+  "output_invalid",
   "stale_running",
   "abandoned_waiting"
 )
@@ -426,6 +452,7 @@ export const HookEvent = Schema.Union(
   GuardrailRedacted,
   GuardrailBlocked,
   ProviderRetry,
+  OutputInvalid,
   RunPaused,
   RunCompleted,
   RunFailed,
@@ -457,6 +484,7 @@ export const EventTypes = {
   GuardrailRedacted: "guardrail.redacted",
   GuardrailBlocked: "guardrail.blocked",
   ProviderRetry: "provider.retry",
+  OutputInvalid: "output.invalid",
   RunPaused: "run.paused",
   RunCompleted: "run.completed",
   RunFailed: "run.failed",

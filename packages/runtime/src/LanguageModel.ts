@@ -23,6 +23,12 @@ export interface ProviderRetryInfo {
   readonly reason: string
 }
 
+/** The structured output a turn asks for: a name and the JSON Schema the final answer must conform to. */
+export interface ModelOutputFormat {
+  readonly name: string
+  readonly schema: Json
+}
+
 /** One turn sent to the model. */
 export interface ModelRequest {
   readonly runId: string
@@ -30,6 +36,12 @@ export interface ModelRequest {
   readonly system: string
   readonly messages: ReadonlyArray<Message>
   readonly tools: ReadonlyArray<ToolDefinition>
+  /**
+   * The run's structured output, when it has an `output` Schema. A provider with native support
+   * (`structuredOutput: "native"`) puts it on the wire (JSON Schema response format, or a forced output
+   * tool whose arguments become the answer's text); the final answer's text must be the JSON.
+   */
+  readonly output?: ModelOutputFormat | undefined
   /** Records a `provider.retry` event; a provider calls it before each retry (fail-closed like every event). */
   readonly reportRetry: (info: ProviderRetryInfo) => Effect.Effect<void, RecorderError>
 }
@@ -78,6 +90,11 @@ export interface LanguageModelService {
   readonly provider: string
   /** The model requested. */
   readonly model: string
+  /**
+   * `native` when the provider honours `ModelRequest.output` on the wire; otherwise the kernel instructs
+   * the model in the system prompt (prompted mode) and parses the answer.
+   */
+  readonly structuredOutput?: "native" | "prompted" | undefined
   /** One turn, whole. */
   readonly generate: (request: ModelRequest) => Effect.Effect<ModelResponse, ModelError | RecorderError>
   /** One turn, streamed; the stream ends with exactly one `Done` part. */

@@ -109,6 +109,7 @@ export const transitions: { readonly [T in HookEventTag]: (event: EventOf<T>) =>
   GuardrailRedacted: () => inSegment,
   GuardrailBlocked: () => inSegment,
   ProviderRetry: () => inSegment,
+  OutputInvalid: () => inSegment,
   RunPaused: (e) => ({ from: RUNNING, to: e.status, iterations: e.iteration, pauseState: "store" }),
   RunCompleted: (e) => ({
     from: RUNNING,

@@ -13,11 +13,13 @@ export interface PendingCall {
 }
 
 /** The outcome of a run (or of a resumed segment). A run that ended in `error` is a result, not a failure. */
-export interface RunResult {
+export interface RunResult<A = unknown> {
   readonly runId: string
   readonly status: RunStatus
   /** The final answer (on `success`). */
   readonly answer?: string
+  /** The answer decoded with the run's `output` Schema (on `success` of a run that has one). */
+  readonly output?: A
   /** Model calls made by the run so far. */
   readonly iterations: number
   /** Token totals; `costUsd` only when every model call had a known cost. */

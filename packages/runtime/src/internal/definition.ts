@@ -2,7 +2,7 @@
  * A validated agent: the configuration decoded by `AgentConfigSchema`, then the checks that span fields
  * (duplicate tool names, deny and approval lists against the tools), compiled into what the engine runs.
  */
-import { Duration, type Effect, Either } from "effect"
+import { Duration, type Effect, Either, Schema } from "effect"
 import { AgentConfigError } from "../Errors.js"
 import type { Guardrail } from "../Guardrails.js"
 import type { Json } from "../HookEvent.js"
@@ -11,6 +11,7 @@ import type { PriceTable } from "../Pricing.js"
 import type { ToolContext, ToolHandlerResult } from "../Tool.js"
 import { AgentConfigSchema, type AgentConfigSpec, type ToolSpec } from "./config/agentConfig.js"
 import { decodeWith } from "./config/fields.js"
+import { compileOutput, type OutputSpec } from "./run/output.js"
 import { adapt, type Rejected } from "./schemaAdapter.js"
 
 /** A validated tool, ready for the loop. */
@@ -50,6 +51,10 @@ export interface AgentDefinition {
   readonly maxDelegationDepth: number
   /** How often a run refreshes its progress while a model or tool call is in flight. */
   readonly heartbeatInterval: Duration.Duration
+  /** The default structured output of the agent's runs (a run's `output` option replaces it). */
+  readonly output: OutputSpec | undefined
+  /** The default repair turns of a run's structured output. */
+  readonly outputRepairs: number | undefined
 }
 
 /** The default heartbeat interval: well inside any sensible `staleRunningAfter` of the sweep. */
@@ -123,6 +128,10 @@ const compileBudget = (budget: AgentConfigSpec["budget"]): AgentDefinition["budg
   }
 
 /** Validates a configuration into a definition; `AgentConfigError.field` is the path of what is wrong. */
+/** A stand-in Schema that lets `outputRepairs` be checked on an agent without a default `output`. */
+const OutputCheck = Schema.Unknown
+
+/** Compiles a configuration into the definition the engine runs. */
 export const compile = (input: unknown): Either.Either<AgentDefinition, AgentConfigError> => {
   const decoded = decodeConfig(input)
   if (Either.isLeft(decoded)) return Either.left(decoded.left)
@@ -132,7 +141,17 @@ export const compile = (input: unknown): Either.Either<AgentDefinition, AgentCon
   const toolsByName = new Map(tools.right.map((t) => [t.name, t] as const))
   const governance = checkGovernance(config, toolsByName)
   if (Either.isLeft(governance)) return Either.left(governance.left)
+  const raw = input as { readonly output?: unknown; readonly outputRepairs?: unknown }
+  const output = raw.output === undefined && raw.outputRepairs === undefined
+    ? Either.right(undefined)
+    : Either.map(
+      compileOutput(raw.output ?? OutputCheck, raw.outputRepairs),
+      (spec) => raw.output === undefined ? undefined : spec
+    )
+  if (Either.isLeft(output)) return Either.left(configError(output.left.field, output.left.message))
   return Either.right({
+    output: output.right,
+    outputRepairs: raw.outputRepairs as number | undefined,
     name: config.name,
     instructions: config.instructions,
     tools: tools.right,

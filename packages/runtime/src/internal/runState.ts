@@ -5,12 +5,13 @@
  */
 import { Either, type ParseResult, Schema } from "effect"
 import { emptyRedactions, Redactions } from "../Guardrails.js"
-import { Json, Message, PausedStatus, ToolCallRef, Usage } from "../HookEvent.js"
+import { Json, Message, OutputSchemaRef, PausedStatus, ToolCallRef, Usage } from "../HookEvent.js"
 import type { LanguageModelService } from "../LanguageModel.js"
 import * as Lifecycle from "../Lifecycle.js"
 import type { RunLedgerService } from "../RunLedger.js"
 import type { Bus } from "./bus.js"
 import type { AgentDefinition } from "./definition.js"
+import type { OutputSpec } from "./run/output.js"
 
 const opt = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
@@ -57,7 +58,10 @@ const common = {
   tenantId: opt(Schema.String),
   batch: Batch,
   /** Ids of the calls the run waits on. */
-  pending: Schema.Array(Schema.String)
+  pending: Schema.Array(Schema.String),
+  /** The run's output Schema (name and hash) and its failed decodes so far: a resume needs the same Schema. */
+  output: opt(OutputSchemaRef),
+  outputFailures: opt(Schema.Int)
 }
 
 const PauseStateV2 = Schema.Struct({ version: Schema.Literal(2), ...common, totals: Totals })
@@ -122,6 +126,10 @@ export interface RunState extends Segment {
   redactions: Redactions
   /** Model and tool calls under way: while there are any, the run's heartbeat refreshes its progress. */
   inFlight: number
+  /** The run's structured output Schema (set by start and resume, see `run/output.ts`). */
+  output: OutputSpec | undefined
+  /** Answers that did not decode with `output` so far (repairs are counted against the limit across pauses). */
+  outputFailures: number
 }
 
 /** The state of a new run. */
@@ -142,7 +150,9 @@ export const fresh = (
   budgetFired: new Set(),
   budgetExceeded: false,
   redactions: emptyRedactions,
-  inFlight: 0
+  inFlight: 0,
+  output: undefined,
+  outputFailures: 0
 })
 
 /** The state of a resumed run, from what its pause stored. */
@@ -159,7 +169,9 @@ export const fromPause = (segment: Segment, agent: AgentDefinition, saved: Pause
   budgetFired: new Set(saved.budgetFired),
   budgetExceeded: saved.budgetExceeded,
   redactions: saved.redactions,
-  inFlight: 0
+  inFlight: 0,
+  output: undefined,
+  outputFailures: saved.outputFailures ?? 0
 })
 
 /** What a run pausing in `status`, waiting on `pending` of `batch`, stores (encoded: plain JSON). */
@@ -184,5 +196,6 @@ export const toPause = (
     delegationLevel: state.delegationLevel,
     ...(state.tenantId === undefined ? {} : { tenantId: state.tenantId }),
     batch,
-    pending
+    pending,
+    ...(state.output === undefined ? {} : { output: state.output.ref, outputFailures: state.outputFailures })
   })

@@ -241,6 +241,10 @@ const steps: { readonly [K in HookEvent.HookEventTag]: Step | undefined } = {
   ),
   GuardrailRedacted: governance(() => "info", guardrailTitle("redacted")),
   GuardrailBlocked: governance(() => "error", guardrailTitle("blocked")),
+  OutputInvalid: governance(
+    (d) => (d.repair === true ? "warning" : "error"),
+    (d) => `Output did not decode (attempt ${num(d.attempt) ?? "?"}${d.repair === true ? ", repair asked" : ""})`
+  ),
   ProviderRetry: (state, e, d) =>
     push(state, {
       _tag: "retry",

@@ -140,6 +140,7 @@ export const makeHandlers = ({ capture, recordCall, spans }: Wiring): Handlers =
     GuardrailRedacted: asSpanEvent,
     GuardrailBlocked: asSpanEvent,
     ProviderRetry: asSpanEvent,
+    OutputInvalid: asSpanEvent,
     RunPaused: (event) => endSegment(event, (span) => span.setAttribute(A.SEXTANT_RUN_STATUS, event.status)),
     RunCompleted: (event) =>
       endSegment(event, (span) => {

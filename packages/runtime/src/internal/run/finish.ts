@@ -4,7 +4,7 @@
  */
 import { Effect, Option } from "effect"
 import type { RecorderError } from "../../Errors.js"
-import type { FailureReason } from "../../HookEvent.js"
+import type { FailureReason, Json } from "../../HookEvent.js"
 import type { RunResult } from "../../RunResult.js"
 import type { RunState } from "../runState.js"
 import { restore } from "../sanitize.js"
@@ -13,13 +13,23 @@ import { restore } from "../sanitize.js"
 export const finish = (
   state: RunState,
   status: "success" | "max_iterations",
-  answer: string | undefined
+  answer: string | undefined,
+  output?: { readonly recorded: Json; readonly value: unknown }
 ): Effect.Effect<RunResult, RecorderError> => {
   const fields = { status, iterations: state.iterations, usage: state.totals.usage }
+  const recorded = output === undefined ? {} : { output: output.recorded }
   return Effect.as(
-    state.bus.emit({ _tag: "RunCompleted", ...fields, ...(answer === undefined ? {} : { answer }) }, state.iterations),
+    state.bus.emit(
+      { _tag: "RunCompleted", ...fields, ...(answer === undefined ? {} : { answer }), ...recorded },
+      state.iterations
+    ),
     // The caller gets real values back in place of placeholders; the record keeps the placeholders.
-    { runId: state.bus.runId, ...fields, ...(answer === undefined ? {} : { answer: restore(state, answer) }) }
+    {
+      runId: state.bus.runId,
+      ...fields,
+      ...(answer === undefined ? {} : { answer: restore(state, answer) }),
+      ...(output === undefined ? {} : { output: output.value })
+    }
   )
 }
 
@@ -27,7 +37,7 @@ export const finish = (
 export const finishFailed = (
   state: RunState,
   error: { readonly tag: string; readonly message: string },
-  failureReason: Extract<FailureReason, "model" | "internal" | "budget" | "guardrail">
+  failureReason: Extract<FailureReason, "model" | "internal" | "budget" | "guardrail" | "output_invalid">
 ): Effect.Effect<RunResult, RecorderError> => {
   const usage = state.totals.usage
   return Effect.as(

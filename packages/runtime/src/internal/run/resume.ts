@@ -23,7 +23,7 @@ import * as Lifecycle from "../../Lifecycle.js"
 import { Recorder } from "../../Recorder.js"
 import { RunLedger, type RunLedgerService, type StoredRun } from "../../RunLedger.js"
 import type { RunResult } from "../../RunResult.js"
-import { makeBus } from "../bus.js"
+import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { describeError } from "../json.js"
 import { checkAgent, findRun } from "../lookup.js"
@@ -34,6 +34,7 @@ import { checkRunNotifiers, segmentSinks } from "../sinks.js"
 import { processBatch } from "./batch.js"
 import { failedOutcome } from "./events.js"
 import { validateResume } from "./options.js"
+import { type OutputSpec, resolveOutput, resumeOutput } from "./output.js"
 import { runSegment } from "./segment.js"
 import { encodeSubmission, type Submission } from "./submissions.js"
 import { recordCall } from "./toolCall.js"
@@ -109,7 +110,8 @@ export const submit = (
   runId: string,
   accepts: ReadonlyArray<PausedStatus>,
   make: BuildSubmission,
-  options: RunOptions
+  options: RunOptions,
+  stream?: Sink | undefined
 ): Effect.Effect<RunResult, SubmitError | RunError, LanguageModel | Recorder | RunLedger> =>
   Effect.gen(function*() {
     const valid = validateResume(options)
@@ -120,12 +122,16 @@ export const submit = (
     const status = yield* checkPaused(run, accepts)
     yield* checkAgent(run, agent)
     const saved = yield* storedState(run)
+    const spec = resolveOutput(agent, options)
+    if (Either.isLeft(spec)) return yield* spec.left
+    const output = resumeOutput(runId, saved.output, spec.right)
+    if (Either.isLeft(output)) return yield* output.left
     const submission = build(runId, make, saved)
     if (Either.isLeft(submission)) return yield* submission.left
     // One id per submit call: a retried claim of this submission wins again, another submitter's loses.
     const won = yield* ledger.claim(runId, status, encodeSubmission(submission.right), Ids.make())
     if (!won) return yield* classifyLost(ledger, runId)
-    return yield* continueRun(agent, run, saved, submission.right, valid.right)
+    return yield* continueRun(agent, run, saved, submission.right, { ...valid.right, output: output.right }, stream)
   }).pipe(Effect.scoped)
 
 const continueRun = (
@@ -133,18 +139,29 @@ const continueRun = (
   run: StoredRun,
   saved: PauseState,
   submission: Submission,
-  options: { readonly notifiers?: RunOptions["notifiers"]; readonly traceContext?: unknown }
+  options: {
+    readonly notifiers?: RunOptions["notifiers"]
+    readonly traceContext?: unknown
+    readonly output: OutputSpec | undefined
+  },
+  stream: Sink | undefined
 ) =>
   Effect.gen(function*() {
     const bus = yield* makeBus({
       runId: run.runId,
       recorder: yield* Services.recorder,
-      sinks: yield* segmentSinks(options.notifiers, undefined),
+      sinks: yield* segmentSinks(options.notifiers, stream),
       traceContext: options.traceContext ?? otelContext.active(),
       startSequence: run.lastSequenceIndex + 1
     })
-    const segment = { bus, model: yield* Services.languageModel, ledger: yield* Services.runLedger, streaming: false }
+    const segment = {
+      bus,
+      model: yield* Services.languageModel,
+      ledger: yield* Services.runLedger,
+      streaming: stream !== undefined
+    }
     const state = fromPause(segment, agent, saved)
+    state.output = options.output
     return yield* runSegment(state, resumed(state, saved, submission))
   })
 

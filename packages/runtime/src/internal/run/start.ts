@@ -26,6 +26,7 @@ import { appendMessage } from "./events.js"
 import { blockedByGuardrail } from "./finish.js"
 import { decideExisting, fingerprint } from "./idempotency.js"
 import { type StartOptions, validateStart, type ValidStartOptions } from "./options.js"
+import { resolveOutput } from "./output.js"
 import { runSegment } from "./segment.js"
 import { iterate } from "./turn.js"
 
@@ -104,6 +105,8 @@ export const startRun = (
     const valid = validateStart(input, options)
     if (Either.isLeft(valid)) return yield* valid.left
     const opts = valid.right
+    const output = resolveOutput(agent, options)
+    if (Either.isLeft(output)) return yield* output.left
     yield* checkRunNotifiers(opts.notifiers)
     const model = yield* Services.languageModel
     const recorder = yield* Services.recorder
@@ -127,6 +130,7 @@ export const startRun = (
       tenantId: opts.tenantId,
       delegationLevel: opts.delegationLevel ?? 0
     })
+    state.output = output.right
     const scanned = scanValue(state, input)
     const answered = yield* recordStart(state, startedEvent(state, scanned.value, opts, key), key)
     if (Option.isSome(answered)) return answered.value

@@ -16,6 +16,7 @@ import { report } from "../sanitize.js"
 import { processBatch } from "./batch.js"
 import { appendMessage, failedOutcome } from "./events.js"
 import { blockedByGuardrail, cancelIfRequested, finish, finishFailed } from "./finish.js"
+import { answered, formatOf, systemFor } from "./output.js"
 import { checkResponse, payload, priced, readCalls } from "./response.js"
 import { collectStream } from "./stream.js"
 import { recordCall } from "./toolCall.js"
@@ -124,7 +125,7 @@ const recordResponse = (
     if (scanned.blocked !== undefined) return Option.some(yield* blockedByGuardrail(state, scanned.blocked.reason))
     yield* checkBudget(state, iteration)
     yield* appendMessage(state, { _tag: "assistant", content: text, toolCalls }, iteration)
-    if (toolCalls.length === 0) return Option.some(yield* finish(state, "success", text))
+    if (toolCalls.length === 0) return yield* answered(state, text, correlationId, iteration)
     const outcomes = yield* rejectInvalid(state, toolCalls, invalid, iteration)
     return yield* processBatch(state, { iteration, calls: toolCalls, outcomes, approved: false })
   })
@@ -143,13 +144,21 @@ const turn = (state: RunState): Effect.Effect<Option.Option<RunResult>, Recorder
     const correlationId = Ids.make()
     const messageCount = state.history.length
     yield* bus.emit(
-      { _tag: "LlmCallStarted", correlationId, provider: model.provider, model: model.model, messageCount },
+      {
+        _tag: "LlmCallStarted",
+        correlationId,
+        provider: model.provider,
+        model: model.model,
+        messageCount,
+        ...(state.output === undefined ? {} : { output: state.output.ref })
+      },
       iteration
     )
     const request: ModelRequest = {
       runId: bus.runId,
       iteration,
-      system: state.agent.instructions,
+      system: systemFor(state, state.agent.instructions),
+      ...(state.output === undefined ? {} : { output: formatOf(state.output) }),
       messages: [...state.history],
       tools: toolsOf(state.agent),
       reportRetry: (info) =>
