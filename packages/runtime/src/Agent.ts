@@ -303,6 +303,7 @@ export interface AsToolOptions {
  * `parentRunId` and `delegationLevel` set, same tenant). Past the child's `maxDelegationDepth` the call
  * fails (the parent goes on); the child's outcome is the tool's result.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output
 export const asTool = (agent: Agent<any>, options: AsToolOptions): Tool<{ readonly input: string }> => {
   const definition = definitionOf(agent)
   return makeTool(options.name ?? definition.name, {
