@@ -67,7 +67,16 @@ export const layer = (
           ...(options.config === undefined ? {} : { config: options.config })
         }),
         (model) =>
-          seal(adapt(model, { provider, model: options.model, usage: Usage.anthropic, reservedToolNames }), scrub)
+          seal(
+            adapt(model, {
+              provider,
+              model: options.model,
+              usage: Usage.anthropic,
+              reservedToolNames,
+              outputMode: "tool"
+            }),
+            scrub
+          )
       )
     ).pipe(
       Layer.provide(AnthropicClient.layer({

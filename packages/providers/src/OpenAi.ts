@@ -52,7 +52,8 @@ export const layer = (
       LanguageModel,
       Effect.map(
         OpenAiLanguageModel.make({ model: options.model, config: { strict: false, ...options.config } }),
-        (model) => seal(adapt(model, { provider, model: options.model, usage: Usage.openAi }), scrub)
+        (model) =>
+          seal(adapt(model, { provider, model: options.model, usage: Usage.openAi, outputMode: "json_schema" }), scrub)
       )
     ).pipe(
       Layer.provide(OpenAiClient.layer({

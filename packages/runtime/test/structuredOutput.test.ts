@@ -1,14 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Schema, Stream } from "effect"
-import {
-  Agent,
-  HookEvent,
-  MemoryRecorder,
-  Recorder,
-  ScriptedModel,
-  type StreamEvent,
-  Tool
-} from "../src/index.js"
+import { Agent, HookEvent, MemoryRecorder, Recorder, ScriptedModel, type StreamEvent, Tool } from "../src/index.js"
 
 const Weather = Schema.Struct({ city: Schema.String, celsius: Schema.Number }).annotations({ identifier: "Weather" })
 
@@ -103,7 +95,7 @@ describe("structured output (prompted mode on ScriptedModel)", () => {
       expect(missing).toMatchObject({ _tag: "InvalidRunOptions", field: "output" })
       const streamed = yield* Stream.runCollect(
         agent.streamSubmitToolResults(paused.runId, [{ callId, result: "Oslo" }], { output: Weather })
-      ).pipe(Effect.map(Chunk.toReadonlyArray<StreamEvent>))
+      ).pipe(Effect.map((c) => Chunk.toReadonlyArray(c) as ReadonlyArray<StreamEvent.StreamEvent>))
       const recorded = yield* events(paused.runId)
       const resumedAt = recorded.findIndex((e) => e._tag === "RunResumed")
       const hooks = streamed.filter((e) => !("delta" in e))

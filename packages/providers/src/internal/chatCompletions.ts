@@ -113,6 +113,12 @@ const toBody = (settings: ChatCompletionsSettings, request: ModelRequest, stream
     })),
     tool_choice: "auto"
   }),
+  ...(request.output === undefined ? {} : {
+    response_format: {
+      type: "json_schema",
+      json_schema: { name: request.output.name, schema: request.output.schema, strict: false }
+    }
+  }),
   ...(stream ? { stream: true, stream_options: { include_usage: true } } : {})
 })
 
@@ -283,5 +289,5 @@ export const make = (settings: ChatCompletionsSettings) =>
         )
       })
 
-    return seal({ provider, model: settings.model, generate, stream }, scrub)
+    return seal({ provider, model: settings.model, structuredOutput: "native", generate, stream }, scrub)
   })

@@ -27,6 +27,11 @@ export interface EffectAiVendor {
     body: HookEvent.Json | undefined,
     events: ReadonlyArray<HookEvent.Json> | undefined
   ) => HookEvent.Usage
+  /**
+   * How the vendor carries structured output: `json_schema` (OpenAI Responses `text.format`, patched onto
+   * the request body) or `tool` (Anthropic: a forced output tool whose arguments become the answer's text).
+   */
+  readonly outputMode: "json_schema" | "tool"
   /** Tool names the `@effect/ai` provider rewrites in responses (its built-in tools), which user tools cannot use. */
   readonly reservedToolNames?: ReadonlySet<string>
 }
@@ -54,6 +59,8 @@ interface Collected {
   finishReason: string | undefined
   responseId: string | undefined
   model: string | undefined
+  /** The forced output tool was called: its arguments are the text. */
+  outputCalled: boolean
 }
 
 const collected = (): Collected => ({
@@ -61,7 +68,8 @@ const collected = (): Collected => ({
   toolCalls: [],
   finishReason: undefined,
   responseId: undefined,
-  model: undefined
+  model: undefined,
+  outputCalled: false
 })
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of rules/parts/tools of any type
@@ -77,12 +85,15 @@ const collect = (state: Collected, part: AnyPart): unknown => {
       state.text += part.delta
       break
     case "tool-call":
-      if (!part.providerExecuted) {
+      if (part.name === OUTPUT_TOOL) {
+        state.text += JSON.stringify(part.params)
+        state.outputCalled = true
+      } else if (!part.providerExecuted) {
         state.toolCalls.push({ id: part.id, name: part.name, arguments: part.params as HookEvent.Json })
       }
       break
     case "finish":
-      state.finishReason = finishReason(part.reason)
+      state.finishReason = state.outputCalled && state.toolCalls.length === 0 ? "stop" : finishReason(part.reason)
       break
     case "response-metadata":
       if (Option.isSome(part.id)) state.responseId = part.id.value
@@ -124,23 +135,53 @@ const toResponse = (
   return response
 }
 
-const options = (request: ModelRequest) => ({
-  prompt: toPrompt(request),
-  toolkit: toToolkit(request.tools),
-  toolChoice: "auto" as const,
-  disableToolCallResolution: true as const
-})
+/** The name of the output tool of `tool`-mode structured output (its arguments are the answer). */
+export const OUTPUT_TOOL = "final_answer"
+
+const options = (vendor: EffectAiVendor, request: ModelRequest) => {
+  const forced = request.output !== undefined && vendor.outputMode === "tool"
+  const tools = forced
+    ? [...request.tools, {
+      name: OUTPUT_TOOL,
+      description: `Give the final answer ('${request.output!.name}'); call it once, when no other tool is needed.`,
+      parameters: request.output!.schema
+    }]
+    : request.tools
+  return {
+    prompt: toPrompt(request),
+    toolkit: toToolkit(tools),
+    toolChoice: forced ? "required" as const : "auto" as const,
+    disableToolCallResolution: true as const
+  }
+}
+
+/** A capture for one call; `json_schema` mode puts the output format on the request body. */
+const capture = (vendor: EffectAiVendor, request: ModelRequest): CallCapture => {
+  const call = makeCapture(vendor.provider, request)
+  const output = request.output
+  if (output !== undefined && vendor.outputMode === "json_schema") {
+    call.patch = (body) => ({
+      ...body,
+      text: {
+        ...(typeof body.text === "object" && body.text !== null && !Array.isArray(body.text) ? body.text : {}),
+        format: { type: "json_schema", name: output.name, schema: output.schema, strict: false }
+      }
+    })
+  }
+  return call
+}
 
 /** Adapts an `@effect/ai` model to the kernel's `LanguageModel` port. */
 export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): LanguageModelService => ({
   provider: vendor.provider,
   model: vendor.model,
+  structuredOutput: "native",
   generate: (request) =>
     Effect.suspend(() => {
       const unsupported = unsupportedTools(vendor, request)
       if (unsupported !== undefined) return Effect.fail(unsupported)
-      const call = makeCapture(vendor.provider, request)
-      return model.generateText(options(request)).pipe(
+      const call = capture(vendor, request)
+      return model.generateText(options(vendor, request)).pipe(
         Effect.provideService(CurrentCall, call),
         Effect.mapError((error) => call.failure ?? fromAiError(vendor.provider, error, call)),
         Effect.flatMap((answer) => {
@@ -155,9 +196,10 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
     Stream.suspend(() => {
       const unsupported = unsupportedTools(vendor, request)
       if (unsupported !== undefined) return Stream.fail(unsupported)
-      const call = makeCapture(vendor.provider, request)
+      const call = capture(vendor, request)
       const state = collected()
       const indexes = new Map<string, number>()
+      const outputIds = new Set<string>()
       const deltas = (part: AnyPart): Effect.Effect<ReadonlyArray<ModelStreamPart>, ModelError> => {
         const error = collect(state, part)
         if (error !== undefined) return Effect.fail(streamedError(vendor.provider, error))
@@ -165,6 +207,10 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
           case "text-delta":
             return Effect.succeed(part.delta === "" ? [] : [{ _tag: "TextDelta", delta: part.delta }])
           case "tool-params-start": {
+            if (part.name === OUTPUT_TOOL) {
+              outputIds.add(part.id)
+              return Effect.succeed([])
+            }
             if (part.providerExecuted) return Effect.succeed([])
             const index = indexes.size
             indexes.set(part.id, index)
@@ -177,6 +223,7 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
             }])
           }
           case "tool-params-delta": {
+            if (outputIds.has(part.id)) return Effect.succeed([{ _tag: "TextDelta", delta: part.delta }])
             const index = indexes.get(part.id)
             return Effect.succeed(
               index === undefined ? [] : [{ _tag: "ToolCallDelta", index, argumentsDelta: part.delta }]
@@ -184,6 +231,11 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
           }
           case "tool-call": {
             // A call that arrived whole (no argument deltas before it) is passed on as one delta.
+            if (part.name === OUTPUT_TOOL) {
+              return Effect.succeed(
+                outputIds.has(part.id) ? [] : [{ _tag: "TextDelta", delta: JSON.stringify(part.params) }]
+              )
+            }
             if (part.providerExecuted || indexes.has(part.id)) return Effect.succeed([])
             const index = indexes.size
             indexes.set(part.id, index)
@@ -201,7 +253,7 @@ export const adapt = (model: AiLanguageModel.Service, vendor: EffectAiVendor): L
             return Effect.succeed([])
         }
       }
-      const parts = model.streamText(options(request)).pipe(
+      const parts = model.streamText(options(vendor, request)).pipe(
         Stream.mapError((error) => call.failure ?? fromAiError(vendor.provider, error, call)),
         Stream.mapConcatEffect(deltas),
         Stream.mapError((error) => call.failure ?? error)

@@ -7,7 +7,7 @@
  * not JSON into a `ModelError` built from what it read. Headers (and so the API key) are never read into the
  * capture, and a key a vendor echoes in a body is replaced by `[redacted]` in what is recorded.
  */
-import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { type HookEvent, type ModelError, type ModelRequest, RecorderError, RetryPolicy } from "@sextant/runtime"
 import { Clock, Context, Duration, Effect, Either, Option, Stream } from "effect"
 import { notJsonError, statusError, transportError, vendorMessage } from "./errors.js"
@@ -29,6 +29,11 @@ export interface CallCapture {
   events: Array<Json> | undefined
   /** Set when the HTTP layer decided how the call failed; it wins over what the caller saw. */
   failure: ModelError | RecorderError | undefined
+  /**
+   * Rewrites the JSON request body before it is sent (and captured): how a field `@effect/ai` cannot set
+   * (OpenAI's `text.format` for structured output) gets onto the wire.
+   */
+  patch?: ((body: { readonly [key: string]: Json }) => Json) | undefined
 }
 
 /** The capture of the model call running in this fiber. */
@@ -239,8 +244,18 @@ const attempts = (
  * body and message) and retried. Calls made outside one (nothing in this package does that) pass through.
  */
 export const instrument = (wiring: Wiring) => (client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  HttpClient.transform(client, (execute, request) =>
-    Effect.flatMap(
-      Effect.serviceOption(CurrentCall),
-      Option.match({ onNone: () => execute, onSome: (call) => attempts(execute, request, call, wiring) })
-    ))
+  HttpClient.mapRequestInputEffect(
+    HttpClient.transform(client, (execute, request) =>
+      Effect.flatMap(
+        Effect.serviceOption(CurrentCall),
+        Option.match({ onNone: () => execute, onSome: (call) => attempts(execute, request, call, wiring) })
+      )),
+    (request) =>
+      Effect.map(Effect.serviceOption(CurrentCall), (call) => {
+        const patch = Option.getOrUndefined(call)?.patch
+        if (patch === undefined || request.body._tag !== "Uint8Array") return request
+        const body = jsonOrText(decoder.decode(request.body.body))
+        if (body === null || typeof body !== "object" || Array.isArray(body)) return request
+        return HttpClientRequest.bodyUnsafeJson(request, patch(body as { readonly [key: string]: Json }))
+      })
+  )

@@ -39,6 +39,7 @@ export const seal = (model: LanguageModelService, scrub: Scrub): LanguageModelSe
   return {
     provider: model.provider,
     model: model.model,
+    ...(model.structuredOutput === undefined ? {} : { structuredOutput: model.structuredOutput }),
     generate: (request) => Effect.mapError(model.generate(request), sealed),
     stream: (request) => Stream.mapError(model.stream(request), sealed)
   }
