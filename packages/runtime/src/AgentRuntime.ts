@@ -4,7 +4,7 @@
  */
 import { context as otelContext } from "@opentelemetry/api"
 import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
-import type { Agent, RunOptions } from "./Agent.js"
+import type { Agent, RunOptions, RunOptionsOf } from "./Agent.js"
 import { EffectVersionMismatch, InvalidRunOptions } from "./Errors.js"
 import { foreignOf, mismatchMessage, versionsOf } from "./internal/effectCopies.js"
 import { invalidNotifiers } from "./internal/notifierList.js"
@@ -31,7 +31,7 @@ export interface AgentRuntimeOptions {
  */
 export interface AgentRuntime {
   /** Runs an agent; rejects with the typed error (`RecorderError`, `InvalidRunOptions`) when the run could not be recorded. */
-  readonly run: (agent: Agent, input: string, options?: RunOptions) => Promise<RunResult>
+  readonly run: <Out, A = Out>(agent: Agent<Out>, input: string, options?: RunOptionsOf<A>) => Promise<RunResult<A>>
   /** Streams a run's recorded events and deltas; breaking out of the loop cancels the run. */
   readonly stream: (agent: Agent, input: string, options?: RunOptions) => AsyncIterable<StreamEvent>
   /** Resumes a run waiting for client tool results. */
@@ -50,6 +50,27 @@ export interface AgentRuntime {
   ) => Promise<RunResult>
   /** Resumes a run waiting for human input. */
   readonly submitInput: (agent: Agent, runId: string, text: string, options?: RunOptions) => Promise<RunResult>
+  /** Resumes a run waiting for client tool results, as the stream of the resumed segment's events. */
+  readonly streamSubmitToolResults: (
+    agent: Agent<unknown>,
+    runId: string,
+    results: ReadonlyArray<ToolResultSubmission>,
+    options?: RunOptions
+  ) => AsyncIterable<StreamEvent>
+  /** Resumes a run waiting for approval, as a stream. */
+  readonly streamSubmitApproval: (
+    agent: Agent<unknown>,
+    runId: string,
+    decision: { readonly approved: boolean; readonly reason?: string | undefined },
+    options?: RunOptions
+  ) => AsyncIterable<StreamEvent>
+  /** Resumes a run waiting for human input, as a stream. */
+  readonly streamSubmitInput: (
+    agent: Agent<unknown>,
+    runId: string,
+    text: string,
+    options?: RunOptions
+  ) => AsyncIterable<StreamEvent>
   /** Cancels a run (see `Runs.cancelRun`). */
   readonly cancelRun: (runId: string) => Promise<CancelResult>
   /** Starts a new run from a finished run's input. */
@@ -81,6 +102,17 @@ const withLedger = <A, E, R>(
           })
         )
         : Effect.provideService(effect, RunLedger, ledger.value)
+  )
+
+/** A stream that reads runs back; a recorder that cannot (no `RunLedger`) is a typed error. */
+const streamWithLedger = <A, E, R>(
+  stream: Stream.Stream<A, E, R | RunLedger>
+): Stream.Stream<A, E | InvalidRunOptions, Exclude<R, RunLedger>> =>
+  Stream.unwrap(
+    Effect.map(
+      withLedger(RunLedger),
+      (ledger) => Stream.provideService(stream, RunLedger, ledger) as Stream.Stream<A, E, Exclude<R, RunLedger>>
+    )
   )
 
 /** The failure itself: an Effect failure's error, a defect's value or an interruption, never a FiberFailure. */
@@ -149,27 +181,34 @@ export const make = <E>(
   })
   const run = <A, Err>(effect: Effect.Effect<A, Err, LanguageModel | Recorder | Notifiers>) =>
     runtime.acquire().then((managed) => promise(managed, effect))
-  return {
-    run: (agent, input, runOptions) => run(agent.run(input, withTrace(runOptions))),
-    stream: (agent, input, runOptions) => {
-      const stream = agent.stream(input, withTrace(runOptions))
+  const iterable = <E>(
+    stream: Stream.Stream<StreamEvent, E, LanguageModel | Recorder | Notifiers>
+  ): AsyncIterable<StreamEvent> => ({
+    [Symbol.asyncIterator]: () => {
+      let inner: Promise<AsyncIterator<StreamEvent>> | undefined
+      const iterator =
+        () => (inner ??= runtime.acquire().then((managed) => managed.runtime()).then((rt) =>
+          Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()
+        ))
       return {
-        [Symbol.asyncIterator]: () => {
-          let inner: Promise<AsyncIterator<StreamEvent>> | undefined
-          const iterator =
-            () => (inner ??= runtime.acquire().then((managed) => managed.runtime()).then((rt) =>
-              Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()
-            ))
-          return {
-            next: () => iterator().then((it) => it.next()).catch((error: unknown) => Promise.reject(unwrap(error))),
-            return: (value?: unknown) =>
-              iterator().then((it) => it.return?.(value) ?? { done: true as const, value: undefined }).catch((
-                error: unknown
-              ) => Promise.reject(unwrap(error)))
-          }
-        }
+        next: () => iterator().then((it) => it.next()).catch((error: unknown) => Promise.reject(unwrap(error))),
+        return: (value?: unknown) =>
+          iterator().then((it) => it.return?.(value) ?? { done: true as const, value: undefined }).catch((
+            error: unknown
+          ) => Promise.reject(unwrap(error)))
       }
-    },
+    }
+  })
+  return {
+    run: <Out, A = Out>(agent: Agent<Out>, input: string, runOptions?: RunOptionsOf<A>) =>
+      run(agent.run<A>(input, withTrace(runOptions) as RunOptionsOf<A>)),
+    stream: (agent, input, runOptions) => iterable(agent.stream(input, withTrace(runOptions))),
+    streamSubmitToolResults: (agent, runId, results, runOptions) =>
+      iterable(streamWithLedger(agent.streamSubmitToolResults(runId, results, withTrace(runOptions)))),
+    streamSubmitApproval: (agent, runId, decision, runOptions) =>
+      iterable(streamWithLedger(agent.streamSubmitApproval(runId, decision, withTrace(runOptions)))),
+    streamSubmitInput: (agent, runId, text, runOptions) =>
+      iterable(streamWithLedger(agent.streamSubmitInput(runId, text, withTrace(runOptions)))),
     submitToolResults: (agent, runId, results, runOptions) =>
       run(withLedger(agent.submitToolResults(runId, results, withTrace(runOptions)))),
     submitApproval: (agent, runId, decision, runOptions) =>

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Schema, Stream } from "effect"
-import { Agent, HookEvent, MemoryRecorder, Recorder, ScriptedModel, type StreamEvent, Tool } from "../src/index.js"
+import {
+  Agent,
+  AgentRuntime,
+  HookEvent,
+  MemoryRecorder,
+  Recorder,
+  ScriptedModel,
+  type StreamEvent,
+  Tool
+} from "../src/index.js"
 
 const Weather = Schema.Struct({ city: Schema.String, celsius: Schema.Number }).annotations({ identifier: "Weather" })
 
@@ -107,4 +116,40 @@ describe("structured output (prompted mode on ScriptedModel)", () => {
       { toolCalls: [{ name: "pick_city", arguments: {} }] },
       { text: "{\"city\":\"Oslo\",\"celsius\":5}" }
     ]))))
+})
+
+describe("structured output and streamed resumes through the Promise facade", () => {
+  it("run returns the Schema-typed output; streamSubmitToolResults is an AsyncIterable ending at run.completed", async () => {
+    const runtime = AgentRuntime.make(
+      Layer.merge(
+        ScriptedModel.layer([
+          { text: "{\"city\":\"Oslo\",\"celsius\":3}" },
+          { toolCalls: [{ name: "pick_city", arguments: {} }] },
+          { text: "{\"city\":\"Bergen\",\"celsius\":9}" }
+        ]),
+        Recorder.memory
+      )
+    )
+    try {
+      const agent = Agent.makeSync({ name: "wx", instructions: "", tools: [ask], output: Weather })
+      const first = await runtime.run(agent, "weather?")
+      const celsius: number | undefined = first.output?.celsius
+      expect(celsius).toBe(3)
+      const paused = await runtime.run(agent, "pick one")
+      const seen: Array<string> = []
+      for await (
+        const event of runtime.streamSubmitToolResults(agent, paused.runId, [{
+          callId: paused.pendingCalls![0]!.id,
+          result: "Bergen"
+        }])
+      ) {
+        seen.push(event._tag)
+        if (event._tag === "RunCompleted") expect(event.output).toEqual({ city: "Bergen", celsius: 9 })
+      }
+      expect(seen[0]).toBe("RunResumed")
+      expect(seen.at(-1)).toBe("RunCompleted")
+    } finally {
+      await runtime.dispose()
+    }
+  })
 })
