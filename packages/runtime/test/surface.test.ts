@@ -12,6 +12,9 @@ describe("what the public values show", () => {
       "retry",
       "run",
       "stream",
+      "streamSubmitApproval",
+      "streamSubmitInput",
+      "streamSubmitToolResults",
       "submitApproval",
       "submitInput",
       "submitToolResults"
