@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Schema, Stream } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import {
   Agent,
   AgentRuntime,
   HookEvent,
   MemoryRecorder,
   Recorder,
+  Runs,
   ScriptedModel,
   type StreamEvent,
   Tool
@@ -152,4 +153,35 @@ describe("structured output and streamed resumes through the Promise facade", ()
       await runtime.dispose()
     }
   })
+})
+
+describe("Runs.follow", () => {
+  it.effect("attaches to a run executing here and sees its recorded events to the end; elsewhere RunNotFound", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const entered = yield* Deferred.make<void>()
+      const slow = Tool.make("slow", {
+        description: "waits",
+        parameters: Schema.Struct({}),
+        handler: () => Effect.zipRight(Deferred.succeed(entered, undefined), Effect.as(Deferred.await(gate), "ok"))
+      })
+      const agent = yield* Agent.make({ name: "f", instructions: "", tools: [slow], output: Weather })
+      const fiber = yield* Effect.fork(agent.run("go", { runId: "followed" }))
+      yield* Deferred.await(entered)
+      const follower = yield* Effect.fork(Stream.runCollect(Runs.follow("followed")))
+      yield* Effect.yieldNow({ priority: 10 })
+      yield* Deferred.succeed(gate, undefined)
+      const result = yield* Fiber.join(fiber)
+      expect(result.output).toEqual({ city: "Oslo", celsius: 1 })
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(follower)) as ReadonlyArray<StreamEvent.StreamEvent>
+      const recorded = yield* events("followed")
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen).toEqual(recorded.slice(recorded.length - seen.length))
+      expect(seen.at(-1)?._tag).toBe("RunCompleted")
+      const missing = yield* Effect.flip(Stream.runCollect(Runs.follow("nowhere")))
+      expect(missing._tag).toBe("RunNotFound")
+    }).pipe(Effect.provide(layer([
+      { toolCalls: [{ name: "slow", arguments: {} }] },
+      { text: "{\"city\":\"Oslo\",\"celsius\":1}" }
+    ]))))
 })

@@ -21,5 +21,8 @@ export const markCancelled = (runId: string): Fiber.RuntimeFiber<unknown, unknow
   return entry.fiber
 }
 
+/** Whether a segment of the run executes in this process. */
+export const isRunning = (runId: string): boolean => running.has(runId)
+
 /** Whether the run running here was cancelled (its interruption records `cancel_requested`). */
 export const cancelRequested = (runId: string): boolean => running.get(runId)?.cancelled === true

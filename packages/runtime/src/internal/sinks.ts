@@ -9,6 +9,7 @@ import { Notifiers, type NotifiersService } from "../Notifiers.js"
 import type { Sink } from "./bus.js"
 import { type Attached, defaultDrainTimeout, type Dispatcher, DispatcherKey, makeDispatcher } from "./dispatch.js"
 import { checkNotifiers, render } from "./notifierList.js"
+import { followersSink } from "./streams/follow.js"
 
 const dispatcherOf = (service: NotifiersService): Dispatcher | undefined =>
   (service as { readonly [DispatcherKey]?: Dispatcher })[DispatcherKey]
@@ -57,5 +58,6 @@ export const segmentSinks = (
       yield* Effect.addFinalizer(() => attached.release)
     }
     if (stream !== undefined) sinks.push(stream)
+    sinks.push(followersSink)
     return sinks
   })
