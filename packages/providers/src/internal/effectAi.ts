@@ -26,7 +26,7 @@ export interface EffectAiVendor {
   readonly usage: (
     body: HookEvent.Json | undefined,
     events: ReadonlyArray<HookEvent.Json> | undefined
-  ) => HookEvent.Usage
+  ) => HookEvent.Usage | undefined
   /**
    * How the vendor carries structured output: `json_schema` (OpenAI Responses `text.format`, patched onto
    * the request body) or `tool` (Anthropic: a forced output tool whose arguments become the answer's text).
