@@ -3,6 +3,7 @@ import { Chunk, Deferred, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import {
   Agent,
   AgentRuntime,
+  Guardrails,
   HookEvent,
   MemoryRecorder,
   Recorder,
@@ -184,4 +185,18 @@ describe("Runs.follow", () => {
       { toolCalls: [{ name: "slow", arguments: {} }] },
       { text: "{\"city\":\"Oslo\",\"celsius\":1}" }
     ]))))
+})
+
+describe("structured output and redacting guardrails", () => {
+  it.effect("the record keeps placeholders in output; the caller's output has the real values", () =>
+    Effect.gen(function*() {
+      const Mail = Schema.Struct({ to: Schema.String })
+      const agent = yield* Agent.make({ name: "pii", instructions: "", guardrails: [Guardrails.PII()] })
+      const result = yield* agent.run("Write to jane.doe@example.com", { output: Mail })
+      expect(result.output).toEqual({ to: "jane.doe@example.com" })
+      const es = yield* events(result.runId)
+      expect(JSON.stringify(es)).not.toContain("jane.doe@example.com")
+      const end = es.at(-1)!
+      expect(end._tag === "RunCompleted" && end.output).toEqual({ to: "<<EMAIL_1>>" })
+    }).pipe(Effect.provide(layer([{ text: "{\"to\": \"<<EMAIL_1>>\"}" }]))))
 })
