@@ -38,6 +38,15 @@ export interface EffectAiVendor {
 
 /** A request whose tools the vendor adapter cannot carry fails before anything is sent. */
 const unsupportedTools = (vendor: EffectAiVendor, request: ModelRequest): ModelError | undefined => {
+  if (
+    request.output !== undefined && vendor.outputMode === "tool" && request.tools.some((t) => t.name === OUTPUT_TOOL)
+  ) {
+    return new ModelError({
+      provider: vendor.provider,
+      reason: "request",
+      message: `${vendor.provider}: structured output uses a tool named '${OUTPUT_TOOL}'; rename the agent's tool`
+    })
+  }
   const reserved = request.tools.filter((t) => vendor.reservedToolNames?.has(t.name) === true).map((t) => t.name)
   return reserved.length === 0 ? undefined : new ModelError({
     provider: vendor.provider,
