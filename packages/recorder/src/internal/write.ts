@@ -205,9 +205,53 @@ const applyMany = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
     yield* writeRows(sql, plans).pipe(Effect.catchTag("WriteConflict", (e) => isolate(e.message)))
   })
 
-/** Writes events in one transaction. */
+/**
+ * The events of one caller (one `record`, or one `recordAll`), in order: each its own move and rows, so that a
+ * miss names its event (`WriteConflict.index`) and a replay of an already durable event writes nothing.
+ */
+const applyGroup = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
+  plans.length === 1 ? applyOne(sql, plans[0]!) : Effect.forEach(plans, (plan, index) =>
+    applyOne(sql, plan).pipe(
+      Effect.catchTag("WriteConflict", (e) => Effect.fail(new WriteConflict({ message: e.message, index })))
+    ), { discard: true })
+
+/**
+ * The events of several callers in rounds: the first event of every run, then the second, … (a caller's
+ * events keep their order; one round holds at most one event per run, as `applyMany` needs).
+ */
+export const rounds = (groups: ReadonlyArray<ReadonlyArray<Plan>>): ReadonlyArray<ReadonlyArray<Plan>> => {
+  const out: Array<Array<Plan>> = []
+  const seen = new Map<string, number>()
+  for (const group of groups) {
+    for (const plan of group) {
+      const round = seen.get(plan.runId) ?? 0
+      seen.set(plan.runId, round + 1)
+      const list = out[round]
+      if (list === undefined) out[round] = [plan]
+      else list.push(plan)
+    }
+  }
+  return out
+}
+
+/** Writes events (of distinct runs when there are several) in one transaction. */
 export const transact = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, WriteError> =>
   sql.withTransaction(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans))
+
+/**
+ * Writes the events of one or more callers in one transaction. One caller's events are applied one by one;
+ * several callers' in rounds of multi-row statements, any miss failing the batch (the writer then retries
+ * caller by caller).
+ */
+export const transactGroups = (
+  sql: SqlClient.SqlClient,
+  groups: ReadonlyArray<ReadonlyArray<Plan>>
+): Effect.Effect<void, WriteError> =>
+  sql.withTransaction(
+    groups.length === 1
+      ? applyGroup(sql, groups[0]!)
+      : Effect.forEach(rounds(groups), (round) => applyMany(sql, round), { discard: true })
+  )
 
 const decodeTime = Schema.decodeUnknownSync(Timestamp)
 
