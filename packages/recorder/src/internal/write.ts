@@ -132,34 +132,48 @@ export const withRetry = <A>(
     return Either.left({ error, attempts: before + attempts, transient: retryable(error), timedOut: error === cut })
   })
 
-/** Errors that say why a status compare-and-swap missed, naming the sweep when it ended the run. */
+/** The `agent_runs` columns that say why a compare-and-swap missed. */
+export interface MissedRun {
+  readonly status: HookEvent.RunStatus
+  readonly last_sequence_index: number
+  readonly error_tag: string | null
+  readonly error_message: string | null
+}
+
+/** Why a status compare-and-swap missed, naming the sweep when it ended the run. */
+export const missMessage = (plan: Plan, run: MissedRun | undefined): string => {
+  const what = `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
+  const from = plan.step.from
+  const error = run === undefined ? undefined : {
+    tag: run.error_tag === null ? null : unescapeText(run.error_tag),
+    message: run.error_message === null ? null : unescapeText(run.error_message)
+  }
+  // The sweep's event took the next sequence index of the run it ended: say so, not "a sequence gap".
+  const swept = error?.tag === "RunInterrupted" || error?.tag === "RunAbandoned"
+  return run === undefined
+    ? `${what}: the run has no row (was its run.started recorded in this database?)`
+    : from === "new"
+    ? `${what}: a run with this id or idempotency key already exists`
+    : !swept && Number(run.last_sequence_index) !== plan.sequenceIndex - 1
+    ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
+    : Lifecycle.statusConflictMessage(plan.event, run.status, from, error)
+}
+
+/** The query `missMessage` reads (one run by its stored id). */
+export const MISSED_RUN_SQL =
+  "SELECT status, last_sequence_index, error_tag, error_message FROM agent_runs WHERE id = ?"
+
+/** The query `isRecorded` reads: the event's `run_events` row (run, index, type, time). */
+export const RECORDED_SQL = "SELECT 1 AS one FROM run_events WHERE agent_run_id = ? AND sequence_index = ? " +
+  "AND event_type = ? AND created_at = ?"
+
+/** Errors that say why a status compare-and-swap missed. */
 const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
   Effect.flatMap(
-    sql<{
-      status: HookEvent.RunStatus
-      last_sequence_index: number
-      error_tag: string | null
-      error_message: string | null
-    }>`SELECT status, last_sequence_index, error_tag, error_message FROM agent_runs WHERE id = ${plan.runKey}`,
-    (rows) => {
-      const run = rows[0]
-      const what = `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
-      const from = plan.step.from
-      const error = run === undefined ? undefined : {
-        tag: run.error_tag === null ? null : unescapeText(run.error_tag),
-        message: run.error_message === null ? null : unescapeText(run.error_message)
-      }
-      // The sweep's event took the next sequence index of the run it ended: say so, not "a sequence gap".
-      const swept = error?.tag === "RunInterrupted" || error?.tag === "RunAbandoned"
-      const message = run === undefined
-        ? `${what}: the run has no row (was its run.started recorded in this database?)`
-        : from === "new"
-        ? `${what}: a run with this id or idempotency key already exists`
-        : !swept && Number(run.last_sequence_index) !== plan.sequenceIndex - 1
-        ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
-        : Lifecycle.statusConflictMessage(plan.event, run.status, from, error)
-      return Effect.fail(new WriteConflict({ message }))
-    }
+    sql<
+      MissedRun
+    >`SELECT status, last_sequence_index, error_tag, error_message FROM agent_runs WHERE id = ${plan.runKey}`,
+    (rows) => Effect.fail(new WriteConflict({ message: missMessage(plan, rows[0]) }))
   )
 
 /** The event's `run_events` row is there: it was committed before (a commit whose reply was lost). */

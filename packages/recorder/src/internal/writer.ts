@@ -4,13 +4,23 @@ import { Cause, Clock, Deferred, Effect, Either, FiberId, FiberSet, Queue, type 
 import { markFailed, outsideTransactions } from "./halt.js"
 import { NotJson } from "./json.js"
 import { type Plan, plan } from "./plan.js"
-import { type Continuation, describeWriteError, durable, type Failed, transactGroups, withRetry } from "./write.js"
+import {
+  type Continuation,
+  describeWriteError,
+  durable,
+  type Failed,
+  transactGroups,
+  withRetry,
+  type WriteError
+} from "./write.js"
 
 /** Options of the group-commit writer. */
 export interface WriterOptions {
   readonly retry: RetryPolicy.Resolved
-  /** The most events one transaction carries (default 1000). */
+  /** The most callers one transaction carries (default 1000). */
   readonly maxBatch: number
+  /** Writes callers' events in one transaction (default: through the ambient `SqlClient`, `transactGroups`). */
+  readonly transact?: ((groups: ReadonlyArray<ReadonlyArray<Plan>>) => Effect.Effect<void, WriteError>) | undefined
 }
 
 /** One caller's events (one `record`, or one `recordAll`): written in one transaction, completed together. */
@@ -115,6 +125,7 @@ export const makeWriter = (
 ): Effect.Effect<RecorderService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const transact = options.transact ?? ((groups: ReadonlyArray<ReadonlyArray<Plan>>) => transactGroups(sql, groups))
     const queue = yield* Queue.unbounded<Job>()
     // Callers still waiting when the recorder closes get a typed error rather than waiting forever.
     yield* Effect.addFinalizer(() =>
@@ -168,7 +179,7 @@ export const makeWriter = (
     ): Effect.Effect<Failed | undefined> =>
       Effect.gen(function*() {
         const startedAt = from?.startedAt ?? (yield* Clock.currentTimeMillis)
-        const outcome = yield* withRetry(options.retry, transactGroups(sql, jobs.map((j) => j.plans)), {
+        const outcome = yield* withRetry(options.retry, transact(jobs.map((j) => j.plans)), {
           splitOnTimeout: jobs.length > 1,
           afterFirstAttempt: release,
           from
