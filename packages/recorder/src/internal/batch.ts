@@ -4,6 +4,7 @@ import { Array as Arr, Effect } from "effect"
 import { WriteConflict } from "./conflict.js"
 import { unescapeText } from "./escape.js"
 import { costFromNanos, type Plan, type RowInsert, type Value } from "./plan.js"
+import { dayOf, rollupUpsert } from "./rollup.js"
 
 type Sql = SqlClient.SqlClient
 type Kind = "text" | "int" | "real" | "ts"
@@ -147,6 +148,39 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
       FROM v JOIN agent_runs r ON r.id = v.run`
   })
 
+const ROLLUP: ReadonlyArray<readonly [string, Kind]> = [
+  ["id", "text"],
+  ["run", "text"],
+  ["model", "text"],
+  ["day", "text"],
+  ["inp", "int"],
+  ["outp", "int"],
+  ["cr", "int"],
+  ["cw", "int"],
+  ["rs", "int"],
+  ["nanos", "int"]
+]
+
+/** The per-day rollup of the billing rows just inserted (`rollup.ts`), in the same transaction. */
+const rollupStatements = (sql: Sql, plans: ReadonlyArray<Plan>) => {
+  const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  return chunks(plans.flatMap((p) => (p.usage === undefined ? [] : [p.usage])), ROLLUP.length).map((chunk) => {
+    const rows = chunk.map((r): ReadonlyArray<Value> => [
+      r.id,
+      r.runKey,
+      r.model,
+      dayOf(r.at),
+      r.usage.inputTokens,
+      r.usage.outputTokens,
+      r.usage.cacheReadTokens ?? null,
+      r.usage.cacheWriteTokens ?? null,
+      r.usage.reasoningTokens ?? null,
+      r.costNanos
+    ])
+    return sql`WITH ${values(sql, "v", ROLLUP, rows)} ${sql.literal(rollupUpsert(pg))}`
+  })
+}
+
 /** One statement of rows; an upsert lists the ids it must find absent or its own run's (it returns those). */
 interface RowsWrite {
   readonly statement: Statement.Statement<unknown>
@@ -191,6 +225,7 @@ const rowWrites = (sql: Sql, inserts: ReadonlyArray<RowInsert>): ReadonlyArray<R
 const allWrites = (sql: Sql, plans: ReadonlyArray<Plan>): ReadonlyArray<RowsWrite> => [
   ...rowWrites(sql, plans.flatMap((p) => p.rows)),
   ...usageStatements(sql, plans).map((statement) => ({ statement })),
+  ...rollupStatements(sql, plans).map((statement) => ({ statement })),
   ...chunks(plans, 7).map((chunk) => ({
     statement: sql`INSERT INTO run_events ${sql.insert(chunk.map((p) => p.eventRow))}`
   }))

@@ -2,7 +2,7 @@
  * The recorder's own SQLite write connection (better-sqlite3, the driver of `@effect/sql-sqlite-node`, which
  * does not expose its handle). Every statement the writer issues has one text per table and column shape,
  * prepared once on first use and kept: the run's insert, its compare-and-swap move (one text per set of
- * columns and usage fields), each table's insert or upsert, the billing row and `run_events`. A group commit
+ * columns and usage fields), each table's insert or upsert, the billing row and its rollup, and `run_events`. A group commit
  * is one synchronous BEGIN IMMEDIATE … COMMIT, so no lock is ever held across an await; `busy_timeout` (the
  * ambient client's) lets the other connection's ledger writes and this one wait for each other, and a
  * timeout past it is `SQLITE_BUSY`, which the writer retries as before. Statements, outcomes and error
@@ -15,6 +15,7 @@ import { createRequire } from "node:module"
 import { WriteConflict } from "./conflict.js"
 import { unescapeText } from "./escape.js"
 import type { Plan, RowInsert, Value } from "./plan.js"
+import { dayOf, SQLITE_ROLLUP_SQL } from "./rollup.js"
 import { MISSED_RUN_SQL, type MissedRun, missMessage, RECORDED_SQL, type WriteError } from "./write.js"
 
 interface Prepared {
@@ -150,6 +151,7 @@ const writerOn = (db: Connection): SqliteWriter => {
   const commit = prepare("COMMIT")
   const rollback = prepare("ROLLBACK")
   const usage = prepare(USAGE_SQL)
+  const rollup = prepare(SQLITE_ROLLUP_SQL)
   const recorded = prepare(RECORDED_SQL)
   const missed = prepare(MISSED_RUN_SQL)
 
@@ -195,6 +197,18 @@ const writerOn = (db: Connection): SqliteWriter => {
         u.costNanos,
         u.at,
         u.runKey
+      )
+      rollup.run(
+        u.id,
+        u.runKey,
+        u.model,
+        dayOf(u.at),
+        u.usage.inputTokens,
+        u.usage.outputTokens,
+        u.usage.cacheReadTokens ?? null,
+        u.usage.cacheWriteTokens ?? null,
+        u.usage.reasoningTokens ?? null,
+        u.costNanos
       )
     }
     const columns = Object.keys(plan.eventRow)
