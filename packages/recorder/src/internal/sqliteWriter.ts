@@ -54,27 +54,32 @@ const usageTargets = {
   reasoningTokens: "total_reasoning_tokens"
 } as const
 
-/** The compare-and-swap move of one event: its text (one per shape) and parameters. */
-const moveOf = (plan: Plan): { readonly text: string; readonly params: Array<Value> } => {
+/** The compare-and-swap move of one event: its shape (the key of its text), its text on demand, its parameters. */
+const moveOf = (plan: Plan): { readonly shape: string; readonly text: () => string; readonly params: Array<Value> } => {
   const sets = ["last_sequence_index = ?", "last_progress_at = ?", "updated_at = ?"]
   const params: Array<Value> = [plan.sequenceIndex, plan.at, plan.at]
-  for (const [column, value] of Object.entries(plan.columns)) {
+  let shape = ""
+  for (const column in plan.columns) {
     sets.push(`${column} = ?`)
-    params.push(value)
+    params.push(plan.columns[column]!)
+    shape += `${column},`
   }
   if (plan.progress?.iteration !== undefined) {
     sets.push("iteration_count = ?")
     params.push(plan.progress.iteration)
+    shape += "i"
   }
   const u = plan.step.addUsage
   if (u !== undefined) {
     sets.push("total_input_tokens = total_input_tokens + ?", "total_output_tokens = total_output_tokens + ?")
     params.push(u.inputTokens, u.outputTokens)
+    shape += "u"
     for (const field of usageColumns) {
       const value = u[field]
       if (value === undefined) continue
       sets.push(`${usageTargets[field]} = COALESCE(${usageTargets[field]}, 0) + ?`)
       params.push(value)
+      shape += field[0]! + field[5]!
     }
     const nanos = u.costUsd === undefined ? null : Lifecycle.toNanos(u.costUsd)
     if (nanos !== null) {
@@ -83,6 +88,7 @@ const moveOf = (plan: Plan): { readonly text: string; readonly params: Array<Val
         `total_cost_usd = CAST(COALESCE(total_cost_nanos, 0) + ? AS DOUBLE PRECISION) / ${Lifecycle.NANOS_PER_USD}.0`
       )
       params.push(nanos, nanos)
+      shape += "$"
     }
     sets.push("model_call_count = model_call_count + 1", "unpriced_call_count = unpriced_call_count + ?")
     params.push(nanos === null ? 1 : 0)
@@ -90,9 +96,12 @@ const moveOf = (plan: Plan): { readonly text: string; readonly params: Array<Val
   params.push(plan.runKey, plan.sequenceIndex - 1)
   const from = plan.step.from === "new" ? [] : plan.step.from
   params.push(...from)
+  shape += `|${from.length}`
   const guard = from.length === 0 ? "" : ` AND status IN (${from.map(() => "?").join(", ")})`
   return {
-    text: `UPDATE agent_runs SET ${sets.join(", ")} WHERE id = ? AND last_sequence_index = ?${guard} RETURNING id`,
+    shape,
+    text: () =>
+      `UPDATE agent_runs SET ${sets.join(", ")} WHERE id = ? AND last_sequence_index = ?${guard} RETURNING id`,
     params
   }
 }
@@ -155,22 +164,49 @@ const writerOn = (db: Connection): SqliteWriter => {
   const recorded = prepare(RECORDED_SQL)
   const missed = prepare(MISSED_RUN_SQL)
 
+  // Statements by shape: a short key (table and column names) looked up per row; the text is built once.
+  const byShape = new Map<string, Prepared>()
+  const shaped = (shape: string, text: () => string) => {
+    let statement = byShape.get(shape)
+    if (statement === undefined) {
+      statement = prepare(text())
+      byShape.set(shape, statement)
+    }
+    return statement
+  }
+  const valuesOf = (
+    row: Readonly<Record<string, Value>>
+  ): { readonly shape: string; readonly values: Array<Value> } => {
+    let shape = ""
+    const values: Array<Value> = []
+    for (const column in row) {
+      shape += `${column},`
+      values.push(row[column]!)
+    }
+    return { shape, values }
+  }
+
   /** Moves the run; false when the row did not move (a replay or a conflict, resolved by the caller). */
   const advance = (plan: Plan): boolean => {
     if (plan.runRow !== undefined) {
-      const columns = Object.keys(plan.runRow)
-      const text = `${insertText("agent_runs", columns)} ON CONFLICT DO NOTHING RETURNING id`
-      return prepare(text).all(...columns.map((c) => plan.runRow![c]!)).length > 0
+      const { shape, values } = valuesOf(plan.runRow)
+      return shaped(
+        `agent_runs|${shape}`,
+        () => `${insertText("agent_runs", Object.keys(plan.runRow!))} ON CONFLICT DO NOTHING RETURNING id`
+      ).all(...values)
+        .length > 0
     }
     const move = moveOf(plan)
-    return prepare(move.text).all(...move.params).length > 0
+    return shaped(`move|${move.shape}`, move.text).all(...move.params).length > 0
   }
 
   const writeRows = (plan: Plan) => {
     for (const insert of plan.rows) {
-      const columns = Object.keys(insert.row)
-      const values = columns.map((c) => insert.row[c]!)
-      const statement = prepare(rowText(insert, columns))
+      const { shape, values } = valuesOf(insert.row)
+      const statement = shaped(
+        `${insert.table}|${insert.upsert?.join(",") ?? ""}|${shape}`,
+        () => rowText(insert, Object.keys(insert.row))
+      )
       if (insert.upsert === undefined) {
         statement.run(...values)
       } else if (statement.all(...values).length !== 1) {
@@ -211,8 +247,8 @@ const writerOn = (db: Connection): SqliteWriter => {
         u.costNanos
       )
     }
-    const columns = Object.keys(plan.eventRow)
-    prepare(insertText("run_events", columns)).run(...columns.map((c) => plan.eventRow[c]!))
+    const event = valuesOf(plan.eventRow)
+    shaped(`run_events|${event.shape}`, () => insertText("run_events", Object.keys(plan.eventRow))).run(...event.values)
   }
 
   /** One event of a lone caller: a miss is a replay (already durable: nothing written) or a conflict. */
