@@ -126,6 +126,14 @@ const USAGE_SQL = "INSERT INTO token_usage (id, agent_run_id, llm_interaction_id
 /** A miss of the batch: the writer retries its callers one by one, where each miss is resolved precisely. */
 class Isolate extends Error {}
 
+/** What a failed transaction was, as the writer's retry machine classifies it. */
+const asWriteError = (cause: unknown): WriteError =>
+  cause instanceof WriteConflict
+    ? cause
+    : cause instanceof Isolate
+    ? new WriteConflict({ message: `${cause.message}: writing the batch's events one by one` })
+    : new SqlError.SqlError({ cause, message: "Failed to execute statement" })
+
 /** Opens the writer's connection on `filename` for the scope (the file exists: the ambient client made it). */
 export const open = (
   filename: string,
@@ -265,7 +273,7 @@ const writerOn = (db: Connection): SqliteWriter => {
     }
   }
 
-  const run = (groups: ReadonlyArray<ReadonlyArray<Plan>>) => {
+  const run = (groups: ReadonlyArray<ReadonlyArray<Plan>>): WriteError | undefined => {
     begin.run()
     try {
       if (groups.length === 1) {
@@ -286,22 +294,24 @@ const writerOn = (db: Connection): SqliteWriter => {
         }
       }
       commit.run()
-    } catch (e) {
+      return undefined
+    } catch (cause) {
       if (db.inTransaction) rollback.run()
-      throw e
+      return asWriteError(cause)
     }
   }
 
   return {
     transact: (groups) =>
-      Effect.try({
-        try: () => run(groups),
-        catch: (cause): WriteError =>
-          cause instanceof WriteConflict
-            ? cause
-            : cause instanceof Isolate
-            ? new WriteConflict({ message: `${cause.message}: writing the batch's events one by one` })
-            : new SqlError.SqlError({ cause, message: "Failed to execute statement" })
+      Effect.suspend(() => {
+        let failed: WriteError | undefined
+        try {
+          failed = run(groups)
+        } catch (cause) {
+          // BEGIN itself failed (busy past the timeout), or the ROLLBACK did.
+          failed = asWriteError(cause)
+        }
+        return failed === undefined ? Effect.void : Effect.fail(failed)
       })
   }
 }

@@ -1,6 +1,6 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import { HookEvent, Lifecycle, RecorderError, type RecorderService, type RetryPolicy } from "@sextant/runtime"
-import { Cause, Clock, Deferred, Effect, Either, FiberId, FiberSet, Queue, type Scope } from "effect"
+import { Cause, Clock, Effect, Either, FiberSet, Queue, type Scope } from "effect"
 import { markFailed, outsideTransactions } from "./halt.js"
 import { NotJson } from "./json.js"
 import { type Plan, plan } from "./plan.js"
@@ -26,8 +26,13 @@ export interface WriterOptions {
 /** One caller's events (one `record`, or one `recordAll`): written in one transaction, completed together. */
 interface Job {
   readonly plans: ReadonlyArray<Plan>
-  readonly done: Deferred.Deferred<void, RecorderError>
+  /** Completes the caller (the first completion wins; the caller may have stopped waiting). */
+  readonly done: (outcome: Effect.Effect<void, RecorderError>) => void
 }
+
+/** Completes a job's caller. */
+const succeed = (job: Job): Effect.Effect<void> => Effect.sync(() => job.done(Effect.void))
+const failJob = (job: Job, error: RecorderError): Effect.Effect<void> => Effect.sync(() => job.done(Effect.fail(error)))
 
 /** What a multi-event write names in messages: "3 events (#4–#6 of run r)" or one event's label. */
 const describeJob = (plans: ReadonlyArray<Plan>): string => {
@@ -131,8 +136,8 @@ export const makeWriter = (
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(Queue.takeAll(queue), (jobs) =>
         Effect.forEach(jobs, (job) =>
-          Deferred.fail(
-            job.done,
+          failJob(
+            job,
             new RecorderError({
               operation: "record",
               eventType: job.plans[0]!.eventType,
@@ -154,7 +159,7 @@ export const makeWriter = (
 
     const fail = (job: Job, error: RecorderError) =>
       Effect.zipRight(
-        Deferred.fail(job.done, error),
+        failJob(job, error),
         error.reason === "conflict"
           ? Effect.void
           : Effect.forEach(runsOf(job.plans), (runId) => markFailed(sql, runId, error.message), { discard: true })
@@ -166,7 +171,7 @@ export const makeWriter = (
         const committed = failed.transient ? yield* durable(sql, jobs.flatMap((j) => j.plans)) : new Set<Plan>()
         for (const job of jobs) {
           // A job is one transaction: all of its events are durable or none is.
-          if (job.plans.every((p) => committed.has(p))) yield* Deferred.succeed(job.done, undefined)
+          if (job.plans.every((p) => committed.has(p))) yield* succeed(job)
           else yield* fail(job, recorderError(job.plans, failed))
         }
       })
@@ -186,7 +191,9 @@ export const makeWriter = (
         })
         yield* release
         if (Either.isRight(outcome)) {
-          for (const job of jobs) yield* Deferred.succeed(job.done, undefined)
+          yield* Effect.sync(() => {
+            for (const job of jobs) job.done(Effect.void)
+          })
           return undefined
         }
         const failed = outcome.left
@@ -220,8 +227,8 @@ export const makeWriter = (
         Effect.zipRight(
           release,
           Effect.forEach(jobs, (job) =>
-            Deferred.fail(
-              job.done,
+            failJob(
+              job,
               recorderError(job.plans, {
                 error: new SqlError.SqlError({ cause: Cause.squash(cause), message: "the recorder's writer failed" }),
                 attempts: 1,
@@ -267,8 +274,19 @@ export const makeWriter = (
               Effect.fail(error)
             )
         }
-        const done = Deferred.unsafeMake<void, RecorderError>(FiberId.none)
-        return Effect.zipRight(Queue.offer(queue, { plans: planned.right, done }), Deferred.await(done))
+        const plans = planned.right
+        // The job is queued once the caller waits, so its completion always finds the caller's callback.
+        return Effect.async<void, RecorderError>((resume) => {
+          let resumed = false
+          queue.unsafeOffer({
+            plans,
+            done: (outcome) => {
+              if (resumed) return
+              resumed = true
+              resume(outcome)
+            }
+          })
+        })
       })
 
     return {
