@@ -3,7 +3,7 @@ import { HookEvent, LanguageModel, type ModelRequest, RecorderError } from "@sex
 import { Effect, Fiber, Stream, TestClock } from "effect"
 import { fakeServer, type Reply } from "./fakeServer.js"
 import { drive, eventually, ofTag, pendingSleeps, runAgent, tick, withTestClock } from "./support.js"
-import { ANSWER, ANSWER_PIECES, anthropic, API_KEY, CALLS, wires } from "./wires.js"
+import { ANSWER, ANSWER_PIECES, anthropic, API_KEY, CALLS, chat, openAi, wires } from "./wires.js"
 
 const fast = { baseDelay: "1 millis", maxAttempts: 3 } as const
 
@@ -338,5 +338,36 @@ describe("Anthropic reserved tool names", () => {
         reason: "request"
       })
       expect(server.received).toHaveLength(0)
+    }))
+})
+
+/** A reply with every `usage` field removed, as a vendor that reports no token counts sends it. */
+const withoutUsage = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(withoutUsage)
+    : typeof value === "object" && value !== null
+    ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== "usage").map(([k, v]) => [k, withoutUsage(v)]))
+    : value
+
+// Anthropic's Messages API always sends `usage` (its client's wire schema requires it), so only the two wires
+// where a vendor or a compatible server may leave it out are tried.
+describe.each([openAi, chat])("$name without usage", (wire) => {
+  it.scoped("a response that reports no token counts has no usage (never invented zeros)", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer(withoutUsage(wire.textTurn(false)) as Reply)
+      const model = yield* Effect.provide(LanguageModel, wire.layer(server.url, fast))
+      const response = yield* model.generate(request())
+      expect(response.text).toBe(ANSWER)
+      expect(response.usage).toBeUndefined()
+    }))
+
+  it.scoped("a stream that reports no token counts ends with no usage", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer(withoutUsage(wire.textTurn(true)) as Reply)
+      const model = yield* Effect.provide(LanguageModel, wire.layer(server.url, fast))
+      const parts = yield* Stream.runCollect(model.stream(request()))
+      const done = [...parts].find((p) => p._tag === "Done")
+      expect(done?._tag === "Done" && done.response.text).toBe(ANSWER)
+      expect(done?._tag === "Done" ? done.response.usage : "no Done part").toBeUndefined()
     }))
 })

@@ -196,7 +196,7 @@ export const make = (settings: ChatCompletionsSettings) =>
         const parser = new SseParser()
         let text = ""
         let finishReason: string | undefined
-        let usage: HookEvent.Usage = { inputTokens: 0, outputTokens: 0 }
+        let usage: HookEvent.Usage | undefined
         const meta: { id?: string; model?: string } = {}
         const calls = new Map<number, { id: string; name: string; args: string }>()
 

@@ -26,7 +26,7 @@ export interface EffectAiVendor {
   readonly usage: (
     body: HookEvent.Json | undefined,
     events: ReadonlyArray<HookEvent.Json> | undefined
-  ) => HookEvent.Usage
+  ) => HookEvent.Usage | undefined
   /** Tool names the `@effect/ai` provider rewrites in responses (its built-in tools), which user tools cannot use. */
   readonly reservedToolNames?: ReadonlySet<string>
 }

@@ -2,7 +2,9 @@
  * Token usage read from the vendors' own bodies, so that counts `@effect/ai` does not map (Anthropic's
  * cache writes) are kept and counts a vendor did not report stay absent. `inputTokens` is every input
  * token, cached ones included, for all vendors (Anthropic reports cache reads and writes apart from
- * `input_tokens`; they are added back), so `cacheReadTokens` is always a part of `inputTokens`.
+ * `input_tokens`; they are added back), so `cacheReadTokens` is always a part of `inputTokens`. A response
+ * that reports neither input nor output tokens has no usage at all (`undefined`): invented zeros would
+ * become billing rows.
  */
 import type { HookEvent } from "@sextant/runtime"
 import { Option, Schema } from "effect"
@@ -18,7 +20,8 @@ const usage = (
     readonly cacheWrite?: number | null | undefined
     readonly reasoning?: number | null | undefined
   }
-): Usage => {
+): Usage | undefined => {
+  if (input == null && output == null) return undefined
   const out: { -readonly [K in keyof Usage]: Usage[K] } = { inputTokens: input ?? 0, outputTokens: output ?? 0 }
   if (typeof extra.cacheRead === "number") out.cacheReadTokens = extra.cacheRead
   if (typeof extra.cacheWrite === "number") out.cacheWriteTokens = extra.cacheWrite
@@ -38,14 +41,17 @@ const OpenAiEvent = Schema.Struct({
   response: OpenAiBody
 })
 
-const fromOpenAi = (u: typeof OpenAiUsage.Type | null | undefined): Usage =>
+const fromOpenAi = (u: typeof OpenAiUsage.Type | null | undefined): Usage | undefined =>
   usage(u?.input_tokens, u?.output_tokens, {
     cacheRead: u?.input_tokens_details?.cached_tokens,
     reasoning: u?.output_tokens_details?.reasoning_tokens
   })
 
 /** Usage of an OpenAI Responses body, or of the final event of its stream. */
-export const openAi = (body: HookEvent.Json | undefined, events: ReadonlyArray<HookEvent.Json> | undefined): Usage => {
+export const openAi = (
+  body: HookEvent.Json | undefined,
+  events: ReadonlyArray<HookEvent.Json> | undefined
+): Usage | undefined => {
   if (events !== undefined) {
     for (let i = events.length - 1; i >= 0; i--) {
       const final = Schema.decodeUnknownOption(OpenAiEvent)(events[i])
@@ -69,7 +75,7 @@ const AnthropicDelta = Schema.Struct({
   usage: Schema.optional(Schema.NullOr(AnthropicUsage))
 })
 
-const fromAnthropic = (u: typeof AnthropicUsage.Type | null | undefined): Usage => {
+const fromAnthropic = (u: typeof AnthropicUsage.Type | null | undefined): Usage | undefined => {
   const parts = [u?.input_tokens, u?.cache_read_input_tokens, u?.cache_creation_input_tokens]
   const input = parts.every((n) => n == null) ? undefined : parts.reduce<number>((sum, n) => sum + (n ?? 0), 0)
   return usage(input, u?.output_tokens, {
@@ -82,7 +88,7 @@ const fromAnthropic = (u: typeof AnthropicUsage.Type | null | undefined): Usage 
 export const anthropic = (
   body: HookEvent.Json | undefined,
   events: ReadonlyArray<HookEvent.Json> | undefined
-): Usage => {
+): Usage | undefined => {
   if (events === undefined) {
     return fromAnthropic(Option.getOrUndefined(Schema.decodeUnknownOption(AnthropicBody)(body))?.usage)
   }
@@ -109,7 +115,7 @@ export const ChatUsage = Schema.Struct({
 })
 
 /** Usage of a chat-completions response. */
-export const chat = (u: typeof ChatUsage.Type | null | undefined): Usage =>
+export const chat = (u: typeof ChatUsage.Type | null | undefined): Usage | undefined =>
   usage(u?.prompt_tokens, u?.completion_tokens, {
     cacheRead: u?.prompt_tokens_details?.cached_tokens,
     reasoning: u?.completion_tokens_details?.reasoning_tokens
