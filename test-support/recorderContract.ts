@@ -16,6 +16,7 @@
 import { layer } from "@effect/vitest"
 import type { Recorder, RunLedger } from "@sextant/runtime"
 import type { Duration, Effect, Layer } from "effect"
+import { groupTests } from "./contract/groups.js"
 import type { Capabilities, SweepResult, Test } from "./contract/harness.js"
 import { ledgerTests } from "./contract/ledger.js"
 import { loopTests } from "./contract/loop.js"
@@ -65,6 +66,7 @@ export const recorderContract = <R, E>(
   layer(makeLayer(), { excludeTestServices: true, timeout: "60 seconds" })(`${name}: recorder contract`, (it) => {
     const test: Test = (testName, self) => it.effect(testName, self)
     sequenceTests(test, caps)
+    groupTests(test, caps)
     ledgerTests(test, caps)
     loopTests(test, caps)
   })

@@ -10,14 +10,21 @@ import { MigrationsPending } from "./Errors.js"
 import init from "./internal/migrations/0001_init.js"
 import resume from "./internal/migrations/0002_resume.js"
 import contract from "./internal/migrations/0003_contract.js"
+import usageDaily from "./internal/migrations/0004_usage_daily.js"
+import { backfillSql } from "./internal/rollup.js"
 
 /** The bookkeeping table of applied migrations. */
 export const table = "sextant_migrations"
 
-const loader = Migrator.fromRecord({ "0001_init": init, "0002_resume": resume, "0003_contract": contract })
+const loader = Migrator.fromRecord({
+  "0001_init": init,
+  "0002_resume": resume,
+  "0003_contract": contract,
+  "0004_usage_daily": usageDaily
+})
 
 /** The newest migration id this version of the recorder needs. */
-export const latest = 3
+export const latest = 4
 
 /** Applies the migrations not yet applied; returns the `[id, name]` pairs it applied. */
 export const run: Effect.Effect<
@@ -50,4 +57,18 @@ export const check: Effect.Effect<void, MigrationsPending | SqlError.SqlError, S
           "run `npx sextant-migrate <database-url>` (or `Migrations.run` with a SqlClient) before starting the recorder"
       })
     )
+)
+
+/**
+ * Recomputes the per-day usage rollup (`usage_daily`) from `token_usage` in one transaction: for rows written
+ * around the recorder (a bulk import, a manual correction). The recorder keeps it in step by itself.
+ */
+export const rebuildUsageRollup: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+    yield* sql.withTransaction(
+      Effect.zipRight(sql.unsafe("DELETE FROM usage_daily"), sql.unsafe(backfillSql(pg)))
+    )
+  }
 )

@@ -5,13 +5,15 @@
  * still fails is a `RecorderError`, which stops the run.
  */
 import { SqlClient, type SqlError } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
 import { Recorder, type RecorderService, RetryPolicy, RunLedger } from "@sextant/runtime"
-import { Context, type Duration, Effect, Either, Layer, type Scope } from "effect"
+import { Context, type Duration, Effect, Either, Layer, Option, type Scope } from "effect"
 import type { DatabaseOptions } from "./Database.js"
 import * as Database from "./Database.js"
 import type { DatabaseUrlError, MigrationsPending } from "./Errors.js"
 import { makeLedger } from "./internal/ledger.js"
+import * as SqliteWriter from "./internal/sqliteWriter.js"
 import { resolvePolicy, retryDefaults } from "./internal/write.js"
 import { makeWriter } from "./internal/writer.js"
 import * as Migrations from "./Migrations.js"
@@ -30,8 +32,13 @@ export interface SqlRecorderOptions {
   readonly retryBudget?: Duration.DurationInput | undefined
   /** @deprecated use `retry.baseDelay`. */
   readonly retryBaseDelay?: Duration.DurationInput | undefined
-  /** The most events one group commit carries (default 1000). */
+  /** The most callers (a `record`, or a `recordAll` of any size) one group commit carries (default 1000). */
   readonly maxBatch?: number | undefined
+  /**
+   * On a SQLite file, write through the recorder's own connection with its statements prepared once (default
+   * true); false writes through the ambient `SqlClient` as Postgres does.
+   */
+  readonly sqliteWriter?: boolean | undefined
 }
 
 /** Everything building a recorder from a URL can fail with. */
@@ -60,7 +67,35 @@ export const make = (
     const retry = yield* retryPolicy(options)
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({ sqlite: () => Effect.asVoid(Migrations.run), orElse: () => Migrations.check })
-    return yield* makeWriter({ retry, maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)) })
+    const own = yield* sqliteWriter(options)
+    return yield* makeWriter({
+      retry,
+      maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)),
+      transact: own?.transact
+    })
+  })
+
+/**
+ * On a SQLite file opened by `@effect/sql-sqlite-node`, the recorder's own write connection with its statements
+ * prepared once (`sqliteWriter.ts`), with the ambient connection's busy timeout and `synchronous`. Elsewhere
+ * (Postgres, an in-memory database, another SQLite client, `sqliteWriter: false`) writes go through the client.
+ */
+const sqliteWriter = (options: SqlRecorderOptions) =>
+  Effect.gen(function*() {
+    if (options.sqliteWriter === false) return undefined
+    const client = yield* Effect.serviceOption(SqliteClient.SqliteClient)
+    if (Option.isNone(client)) return undefined
+    const { filename, readonly } = client.value.config
+    if (readonly === true || filename === ":memory:" || filename === "" || filename.startsWith("file:")) {
+      return undefined
+    }
+    const sql = client.value
+    const busy = yield* sql<{ timeout: number }>`PRAGMA busy_timeout`
+    const synchronous = yield* sql<{ synchronous: number }>`PRAGMA synchronous`
+    return yield* SqliteWriter.open(filename, {
+      busyTimeoutMs: Number(busy[0]?.timeout ?? 100),
+      synchronous: Number(synchronous[0]?.synchronous ?? 1)
+    })
   })
 
 const retryPolicy = (options: SqlRecorderOptions) => {

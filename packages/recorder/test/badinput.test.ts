@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createTempDir, pgAdminUrl, pgDatabase } from "../../../test-support/databases.js"
-import { Database, DatabaseUrlError, MigrationsPending, SqlRecorder } from "../src/index.js"
+import { Database, DatabaseUrlError, Migrations, MigrationsPending, SqlRecorder } from "../src/index.js"
 import { dialects, recordedEvents, runRow } from "./support.js"
 
 const failure = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
@@ -95,7 +95,7 @@ describe("bad input is a clear typed error and writes nothing", () => {
           cwd: root,
           encoding: "utf8"
         })
-      expect(run()).toContain(`${url}: up to date (migration 3)`)
+      expect(run()).toContain(`${url}: up to date (migration ${Migrations.latest})`)
       const usage = spawnSync(process.execPath, ["--conditions=@sextant/source", "--import", "tsx", source], {
         cwd: root,
         encoding: "utf8",
@@ -114,7 +114,7 @@ describe("bad input is a clear typed error and writes nothing", () => {
       const exit = yield* Effect.exit(Effect.provide(Effect.void, SqlRecorder.layerFromUrl(url)))
       const error = failure(exit)
       expect(error).toBeInstanceOf(MigrationsPending)
-      expect(error).toMatchObject({ applied: 0, latest: 3 })
+      expect(error).toMatchObject({ applied: 0, latest: Migrations.latest })
       expect((error as MigrationsPending).message).toContain("npx sextant-migrate <database-url>")
       const tables = yield* Effect.provide(
         Effect.flatMap(

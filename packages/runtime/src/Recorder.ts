@@ -37,21 +37,24 @@ const makeMemory = Effect.sync(() => {
   const all: Array<HookEvent> = []
   const byIndex = new Map<string, HookEvent>()
   const runs = new MemoryRuns()
-  const recorder: RecorderService = {
-    record: (event) =>
-      Effect.suspend(() => {
-        // A write retried after its reply was lost: the same event at a recorded index is already durable.
-        const key = `${event.runId}#${event.sequenceIndex}`
-        const recorded = byIndex.get(key)
-        if (recorded !== undefined && recorded._tag === event._tag && recorded.timestamp === event.timestamp) {
-          return Effect.void
-        }
-        const applied = runs.apply(event)
-        if (applied._tag === "Left") return Effect.fail(applied.left)
-        all.push(event)
-        byIndex.set(key, event)
+  const record = (event: HookEvent): Effect.Effect<void, RecorderError> =>
+    Effect.suspend(() => {
+      // A write retried after its reply was lost: the same event at a recorded index is already durable.
+      const key = `${event.runId}#${event.sequenceIndex}`
+      const recorded = byIndex.get(key)
+      if (recorded !== undefined && recorded._tag === event._tag && recorded.timestamp === event.timestamp) {
         return Effect.void
-      })
+      }
+      const applied = runs.apply(event)
+      if (applied._tag === "Left") return Effect.fail(applied.left)
+      all.push(event)
+      byIndex.set(key, event)
+      return Effect.void
+    })
+  const recorder: RecorderService = {
+    record,
+    // Event by event, stopping at the first refusal: the events before it stay recorded (a prefix, as the port allows).
+    recordAll: (events) => Effect.forEach(events, record, { discard: true })
   }
   const reader: MemoryRecorderService = {
     events: (runId) => Effect.sync(() => (runId === undefined ? [...all] : all.filter((e) => e.runId === runId)))

@@ -8,7 +8,7 @@
  * (`BENCH_USAGE_RUNS` changes the size; `BENCH_USAGE_FRESH=1` reseeds). Every answer is checked against the raw
  * sums first: a store that answered from somewhere else (a rollup) must agree with the rows.
  */
-import { Database } from "@sextant/recorder"
+import { Database, Migrations } from "@sextant/recorder"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
@@ -58,6 +58,8 @@ const schemaKey = () => {
   const dir = `${root}packages/recorder/src/internal/migrations`
   const hash = createHash("sha256")
   for (const f of readdirSync(dir).sort()) hash.update(f).update(readFileSync(join(dir, f)))
+  // The seed's own version: a seed that writes other columns is another database.
+  hash.update("seed 2: cost_nanos, usage_daily")
   return hash.digest("hex").slice(0, 12)
 }
 
@@ -72,8 +74,8 @@ const seed = (file: string, runs: number): number => {
     model_call_count, unpriced_call_count, last_sequence_index, created_at, updated_at, last_progress_at, finished_at)
     VALUES (?, ?, ?, 'success', 'What is the weather?', 'Answer.', 'Sunny.', ?, 'openai', 0, 3, ?, ?, ?, 3, ?, 17, ?, ?, ?, ?)`)
   const usage = db.prepare(`INSERT INTO token_usage (id, agent_run_id, llm_interaction_id, tenant_id, agent_name,
-    iteration, provider, model, input_tokens, output_tokens, cost_usd, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, 'openai', ?, ?, ?, ?, ?)`)
+    iteration, provider, model, input_tokens, output_tokens, cost_usd, cost_nanos, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, 'openai', ?, ?, ?, ?, ?, ?)`)
   const span = DAYS * 86_400_000
   for (let from = 0; from < runs; from += CHUNK) {
     db.transaction(() => {
@@ -99,6 +101,8 @@ const seed = (file: string, runs: number): number => {
             120 + 60 * k,
             18 - 2 * k,
             priced ? 0.0003 : null,
+            // What the recorder writes beside the USD column (migration 3): the sums read whole nano-dollars.
+            priced ? 300_000 : null,
             new Date(at + k * 1000).toISOString()
           )
         }
@@ -129,6 +133,10 @@ const database = async (runs: number, cache: boolean) => {
   // The recorder's layer creates the file and applies the migrations; the seed then writes the rows.
   await Effect.runPromise(Effect.orDie(Effect.provide(Effect.void, Database.layerFromUrl(`sqlite:${building}`))))
   const seconds = seed(building, runs)
+  // The seed writes around the recorder: the per-day rollup usage() reads is computed from its rows.
+  await Effect.runPromise(
+    Effect.orDie(Effect.provide(Migrations.rebuildUsageRollup, Database.layerFromUrl(`sqlite:${building}`)))
+  )
   renameSync(building, file)
   for (const f of [`${building}-wal`, `${building}-shm`]) rmSync(f, { force: true })
   if (cache) writeFileSync(meta, JSON.stringify({ seconds, at: new Date().toISOString() }))

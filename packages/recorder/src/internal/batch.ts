@@ -1,9 +1,11 @@
-import type { SqlClient, SqlError, Statement } from "@effect/sql"
+import { type SqlClient, type SqlError, Statement } from "@effect/sql"
 import { Lifecycle } from "@sextant/runtime"
 import { Array as Arr, Effect } from "effect"
 import { WriteConflict } from "./conflict.js"
 import { unescapeText } from "./escape.js"
 import { costFromNanos, type Plan, type RowInsert, type Value } from "./plan.js"
+import { dayOf, rollupUpsert } from "./rollup.js"
+import { llmInteractions, reactTraces, runEvents, sqlType, toolCalls } from "./tables.js"
 
 type Sql = SqlClient.SqlClient
 type Kind = "text" | "int" | "real" | "ts"
@@ -15,8 +17,34 @@ const chunks = <A>(items: ReadonlyArray<A>, columns: number): ReadonlyArray<Read
   Arr.chunksOf(items, Math.max(1, Math.floor(MAX_PARAMS / columns)))
 
 /**
- * A `name(columns) AS (VALUES …)` list whose parameters are cast, so Postgres types them (it would take an
- * uncast parameter in VALUES for text) and SQLite stores them with the column's affinity.
+ * A parameter bound as it is: `@effect/sql-pg` passes the value of its JSON fragment to node-postgres untouched,
+ * which sends a JS array as a Postgres array literal (elements quoted and escaped, null as NULL).
+ */
+const pgParam = Statement.custom<Statement.Custom<"PgJson", unknown>>("PgJson")
+
+const PG_ARRAY: Record<Kind, string> = { text: "text[]", int: "bigint[]", real: "float8[]", ts: "timestamptz[]" }
+
+/**
+ * Postgres: one array parameter per column, `unnest($1::text[], $2::bigint[], …)`: one statement text (and one
+ * prepared plan) for any number of rows, and two parameters' worth of work per column instead of a CAST
+ * around every value.
+ */
+const unnest = (
+  sql: Sql,
+  types: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<Value>>
+): Statement.Fragment => {
+  const params = types.map((type, i) =>
+    sql`${pgParam(rows.map((row) => row[i] ?? null), undefined, undefined)}::${sql.literal(type)}`
+  )
+  return sql`SELECT * FROM unnest(${sql.csv(params)})`
+}
+
+const isPg = (sql: Sql): boolean => sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+
+/**
+ * A `name(columns) AS (…)` list. Postgres: `unnest` of one array per column; SQLite: `VALUES` whose parameters
+ * are cast, so that they are stored with the column's affinity.
  */
 const values = (
   sql: Sql,
@@ -24,7 +52,8 @@ const values = (
   columns: ReadonlyArray<readonly [string, Kind]>,
   rows: ReadonlyArray<ReadonlyArray<Value>>
 ) => {
-  const ts = sql.onDialectOrElse({ pg: () => "TIMESTAMPTZ", orElse: () => undefined })
+  const head = sql`${sql(name)} (${sql.csv(columns.map(([column]) => sql`${sql(column)}`))})`
+  if (isPg(sql)) return sql`${head} AS (${unnest(sql, columns.map(([, kind]) => PG_ARRAY[kind]), rows)})`
   const cast = (value: Value, kind: Kind): Statement.Fragment => {
     switch (kind) {
       case "text":
@@ -34,11 +63,11 @@ const values = (
       case "real":
         return sql`CAST(${value} AS DOUBLE PRECISION)`
       case "ts":
-        return ts === undefined ? sql`${value}` : sql`CAST(${value} AS ${sql.literal(ts)})`
+        return sql`${value}`
     }
   }
   const list = sql.csv(rows.map((row) => sql`(${sql.csv(row.map((value, i) => cast(value, columns[i]![1])))})`))
-  return sql`${sql(name)} (${sql.csv(columns.map(([column]) => sql`${sql(column)}`))}) AS (VALUES ${list})`
+  return sql`${head} AS (VALUES ${list})`
 }
 
 const PROGRESS: ReadonlyArray<readonly [string, Kind]> = [
@@ -147,6 +176,39 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
       FROM v JOIN agent_runs r ON r.id = v.run`
   })
 
+const ROLLUP: ReadonlyArray<readonly [string, Kind]> = [
+  ["id", "text"],
+  ["run", "text"],
+  ["model", "text"],
+  ["day", "text"],
+  ["inp", "int"],
+  ["outp", "int"],
+  ["cr", "int"],
+  ["cw", "int"],
+  ["rs", "int"],
+  ["nanos", "int"]
+]
+
+/** The per-day rollup of the billing rows just inserted (`rollup.ts`), in the same transaction. */
+const rollupStatements = (sql: Sql, plans: ReadonlyArray<Plan>) => {
+  const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  return chunks(plans.flatMap((p) => (p.usage === undefined ? [] : [p.usage])), ROLLUP.length).map((chunk) => {
+    const rows = chunk.map((r): ReadonlyArray<Value> => [
+      r.id,
+      r.runKey,
+      r.model,
+      dayOf(r.at),
+      r.usage.inputTokens,
+      r.usage.outputTokens,
+      r.usage.cacheReadTokens ?? null,
+      r.usage.cacheWriteTokens ?? null,
+      r.usage.reasoningTokens ?? null,
+      r.costNanos
+    ])
+    return sql`WITH ${values(sql, "v", ROLLUP, rows)} ${sql.literal(rollupUpsert(pg))}`
+  })
+}
+
 /** One statement of rows; an upsert lists the ids it must find absent or its own run's (it returns those). */
 interface RowsWrite {
   readonly statement: Statement.Statement<unknown>
@@ -157,13 +219,35 @@ interface RowsWrite {
  * An upsert only ever updates a row of its own run: call ids are the kernel's correlation ids, unique across
  * runs, so an id another run recorded is a conflict rather than an overwrite of that run's record.
  */
+const definitions = {
+  react_traces: reactTraces.definition,
+  tool_calls: toolCalls.definition,
+  llm_interactions: llmInteractions.definition,
+  run_events: runEvents.definition
+} as Record<string, Record<string, { readonly kind: Parameters<typeof sqlType>[0] }>>
+
+/**
+ * `INSERT INTO table (columns) …` of rows of one shape: Postgres from `unnest` (one array per column, typed as
+ * the column), SQLite from a multi-row `VALUES`.
+ */
+const insertRows = (sql: Sql, table: string, rows: ReadonlyArray<Readonly<Record<string, Value>>>) => {
+  // The names are the fixed table names (unquoted, as the statements have always read).
+  const name = sql.literal(table)
+  if (!isPg(sql)) return sql`INSERT INTO ${name} ${sql.insert(rows as Array<Record<string, Value>>)}`
+  const columns = Object.keys(rows[0]!)
+  const types = columns.map((c) => `${sqlType(definitions[table]![c]!.kind, "pg")}[]`)
+  return sql`INSERT INTO ${name} (${sql.csv(columns.map((c) => sql`${sql(c)}`))}) ${
+    unnest(sql, types, rows.map((row) => columns.map((c) => row[c]!)))
+  }`
+}
+
 const upsertStatement = (
   sql: Sql,
   table: RowInsert["table"],
   chunk: ReadonlyArray<RowInsert>,
   upsert: ReadonlyArray<string>
 ) =>
-  sql`INSERT INTO ${sql(table)} ${sql.insert(chunk.map((i) => i.row))} ON CONFLICT (id) DO UPDATE SET ${
+  sql`${insertRows(sql, table, chunk.map((i) => i.row))} ON CONFLICT (id) DO UPDATE SET ${
     sql.csv(upsert.map((column) => sql`${sql(column)} = excluded.${sql(column)}`))
   } WHERE ${sql(table)}.agent_run_id = excluded.agent_run_id RETURNING id`
 
@@ -179,7 +263,7 @@ const rowWrites = (sql: Sql, inserts: ReadonlyArray<RowInsert>): ReadonlyArray<R
     const { table, upsert } = group[0]!
     return chunks(group, Object.keys(group[0]!.row).length).map((chunk): RowsWrite =>
       upsert === undefined
-        ? { statement: sql`INSERT INTO ${sql(table)} ${sql.insert(chunk.map((i) => i.row))}` }
+        ? { statement: insertRows(sql, table, chunk.map((i) => i.row)) }
         : {
           statement: upsertStatement(sql, table, chunk, upsert),
           owned: { table, ids: chunk.map((i) => String(i.row.id)) }
@@ -191,8 +275,9 @@ const rowWrites = (sql: Sql, inserts: ReadonlyArray<RowInsert>): ReadonlyArray<R
 const allWrites = (sql: Sql, plans: ReadonlyArray<Plan>): ReadonlyArray<RowsWrite> => [
   ...rowWrites(sql, plans.flatMap((p) => p.rows)),
   ...usageStatements(sql, plans).map((statement) => ({ statement })),
+  ...rollupStatements(sql, plans).map((statement) => ({ statement })),
   ...chunks(plans, 7).map((chunk) => ({
-    statement: sql`INSERT INTO run_events ${sql.insert(chunk.map((p) => p.eventRow))}`
+    statement: insertRows(sql, "run_events", chunk.map((p) => p.eventRow))
   }))
 ]
 

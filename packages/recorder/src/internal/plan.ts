@@ -52,6 +52,10 @@ export interface Plan {
   readonly advance: () => Statement.Statement<{ readonly id: string }>
   /** Set when the move is a plain progress update, which a batch writes for many events in one statement. */
   readonly progress: Progress | undefined
+  /** `run.started`'s `agent_runs` row (encoded), inserted unless the run exists. */
+  readonly runRow: Readonly<Record<string, Value>> | undefined
+  /** The `agent_runs` columns a status-changing step sets (encoded; empty for progress and `run.started`). */
+  readonly columns: Readonly<Record<string, Value>>
   readonly rows: ReadonlyArray<RowInsert>
   readonly usage: UsageRow | undefined
   /** The `run_events` row. */
@@ -305,29 +309,30 @@ const usageSet = (sql: Sql, u: HookEvent.Usage): ReadonlyArray<Fragment> => {
   ]
 }
 
-const insertRun = (sql: Sql, e: HookEvent.RunStarted, at: string) =>
-  sql<{ readonly id: string }>`INSERT INTO agent_runs ${
-    sql.insert(agentRuns.encode({
-      id: e.runId,
-      tenant_id: orNull(e.tenantId),
-      agent_name: e.agentName,
-      status: "running",
-      input: e.input,
-      instructions: e.instructions,
-      model: orNull(e.model),
-      provider: orNull(e.provider),
-      parent_run_id: orNull(e.parentRunId),
-      delegation_level: e.delegationLevel,
-      retry_of_run_id: orNull(e.retryOfRunId),
-      idempotency_key: orNull(e.idempotencyKey),
-      idempotency_fingerprint: orNull(e.idempotencyFingerprint),
-      metadata: orNull(e.metadata),
-      last_sequence_index: e.sequenceIndex,
-      created_at: at,
-      updated_at: at,
-      last_progress_at: at
-    }))
-  } ON CONFLICT DO NOTHING RETURNING id`
+const runRowOf = (e: HookEvent.RunStarted, at: string): Record<string, Value> =>
+  agentRuns.encode({
+    id: e.runId,
+    tenant_id: orNull(e.tenantId),
+    agent_name: e.agentName,
+    status: "running",
+    input: e.input,
+    instructions: e.instructions,
+    model: orNull(e.model),
+    provider: orNull(e.provider),
+    parent_run_id: orNull(e.parentRunId),
+    delegation_level: e.delegationLevel,
+    retry_of_run_id: orNull(e.retryOfRunId),
+    idempotency_key: orNull(e.idempotencyKey),
+    idempotency_fingerprint: orNull(e.idempotencyFingerprint),
+    metadata: orNull(e.metadata),
+    last_sequence_index: e.sequenceIndex,
+    created_at: at,
+    updated_at: at,
+    last_progress_at: at
+  })
+
+const insertRun = (sql: Sql, row: Record<string, Value>) =>
+  sql<{ readonly id: string }>`INSERT INTO agent_runs ${sql.insert(row)} ON CONFLICT DO NOTHING RETURNING id`
 
 /**
  * The writes of one event. Every value is encoded here (JSON serialised, strings escaped), before any statement
@@ -348,7 +353,8 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
     : undefined
   // Encoded now, so that a pause state JSON cannot carry fails before anything is written.
   const columns = progress === undefined && step.from !== "new" ? stepColumns(event, step, at) : {}
-  const inserted = event._tag === "RunStarted" ? insertRun(sql, event, at) : undefined
+  const runRow = event._tag === "RunStarted" ? runRowOf(event, at) : undefined
+  const inserted = runRow === undefined ? undefined : insertRun(sql, runRow)
   // A batch moves plain progress with one statement for all its events: build the per-event UPDATE only if needed.
   const advance = () =>
     inserted ?? sql<{ readonly id: string }>`
@@ -389,6 +395,8 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
     step,
     advance,
     progress,
+    runRow,
+    columns,
     rows: parts.rows ?? [],
     usage: parts.usage,
     eventRow

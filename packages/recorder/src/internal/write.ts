@@ -132,34 +132,48 @@ export const withRetry = <A>(
     return Either.left({ error, attempts: before + attempts, transient: retryable(error), timedOut: error === cut })
   })
 
-/** Errors that say why a status compare-and-swap missed, naming the sweep when it ended the run. */
+/** The `agent_runs` columns that say why a compare-and-swap missed. */
+export interface MissedRun {
+  readonly status: HookEvent.RunStatus
+  readonly last_sequence_index: number
+  readonly error_tag: string | null
+  readonly error_message: string | null
+}
+
+/** Why a status compare-and-swap missed, naming the sweep when it ended the run. */
+export const missMessage = (plan: Plan, run: MissedRun | undefined): string => {
+  const what = `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
+  const from = plan.step.from
+  const error = run === undefined ? undefined : {
+    tag: run.error_tag === null ? null : unescapeText(run.error_tag),
+    message: run.error_message === null ? null : unescapeText(run.error_message)
+  }
+  // The sweep's event took the next sequence index of the run it ended: say so, not "a sequence gap".
+  const swept = error?.tag === "RunInterrupted" || error?.tag === "RunAbandoned"
+  return run === undefined
+    ? `${what}: the run has no row (was its run.started recorded in this database?)`
+    : from === "new"
+    ? `${what}: a run with this id or idempotency key already exists`
+    : !swept && Number(run.last_sequence_index) !== plan.sequenceIndex - 1
+    ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
+    : Lifecycle.statusConflictMessage(plan.event, run.status, from, error)
+}
+
+/** The query `missMessage` reads (one run by its stored id). */
+export const MISSED_RUN_SQL =
+  "SELECT status, last_sequence_index, error_tag, error_message FROM agent_runs WHERE id = ?"
+
+/** The query `isRecorded` reads: the event's `run_events` row (run, index, type, time). */
+export const RECORDED_SQL = "SELECT 1 AS one FROM run_events WHERE agent_run_id = ? AND sequence_index = ? " +
+  "AND event_type = ? AND created_at = ?"
+
+/** Errors that say why a status compare-and-swap missed. */
 const conflict = (sql: SqlClient.SqlClient, plan: Plan) =>
   Effect.flatMap(
-    sql<{
-      status: HookEvent.RunStatus
-      last_sequence_index: number
-      error_tag: string | null
-      error_message: string | null
-    }>`SELECT status, last_sequence_index, error_tag, error_message FROM agent_runs WHERE id = ${plan.runKey}`,
-    (rows) => {
-      const run = rows[0]
-      const what = `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
-      const from = plan.step.from
-      const error = run === undefined ? undefined : {
-        tag: run.error_tag === null ? null : unescapeText(run.error_tag),
-        message: run.error_message === null ? null : unescapeText(run.error_message)
-      }
-      // The sweep's event took the next sequence index of the run it ended: say so, not "a sequence gap".
-      const swept = error?.tag === "RunInterrupted" || error?.tag === "RunAbandoned"
-      const message = run === undefined
-        ? `${what}: the run has no row (was its run.started recorded in this database?)`
-        : from === "new"
-        ? `${what}: a run with this id or idempotency key already exists`
-        : !swept && Number(run.last_sequence_index) !== plan.sequenceIndex - 1
-        ? `${what}: the run's last recorded event is #${run.last_sequence_index}, expected #${plan.sequenceIndex - 1}`
-        : Lifecycle.statusConflictMessage(plan.event, run.status, from, error)
-      return Effect.fail(new WriteConflict({ message }))
-    }
+    sql<
+      MissedRun
+    >`SELECT status, last_sequence_index, error_tag, error_message FROM agent_runs WHERE id = ${plan.runKey}`,
+    (rows) => Effect.fail(new WriteConflict({ message: missMessage(plan, rows[0]) }))
   )
 
 /** The event's `run_events` row is there: it was committed before (a commit whose reply was lost). */
@@ -205,9 +219,53 @@ const applyMany = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
     yield* writeRows(sql, plans).pipe(Effect.catchTag("WriteConflict", (e) => isolate(e.message)))
   })
 
-/** Writes events in one transaction. */
+/**
+ * The events of one caller (one `record`, or one `recordAll`), in order: each its own move and rows, so that a
+ * miss names its event (`WriteConflict.index`) and a replay of an already durable event writes nothing.
+ */
+const applyGroup = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>) =>
+  plans.length === 1 ? applyOne(sql, plans[0]!) : Effect.forEach(plans, (plan, index) =>
+    applyOne(sql, plan).pipe(
+      Effect.catchTag("WriteConflict", (e) => Effect.fail(new WriteConflict({ message: e.message, index })))
+    ), { discard: true })
+
+/**
+ * The events of several callers in rounds: the first event of every run, then the second, … (a caller's
+ * events keep their order; one round holds at most one event per run, as `applyMany` needs).
+ */
+export const rounds = (groups: ReadonlyArray<ReadonlyArray<Plan>>): ReadonlyArray<ReadonlyArray<Plan>> => {
+  const out: Array<Array<Plan>> = []
+  const seen = new Map<string, number>()
+  for (const group of groups) {
+    for (const plan of group) {
+      const round = seen.get(plan.runId) ?? 0
+      seen.set(plan.runId, round + 1)
+      const list = out[round]
+      if (list === undefined) out[round] = [plan]
+      else list.push(plan)
+    }
+  }
+  return out
+}
+
+/** Writes events (of distinct runs when there are several) in one transaction. */
 export const transact = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, WriteError> =>
   sql.withTransaction(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans))
+
+/**
+ * Writes the events of one or more callers in one transaction. One caller's events are applied one by one;
+ * several callers' in rounds of multi-row statements, any miss failing the batch (the writer then retries
+ * caller by caller).
+ */
+export const transactGroups = (
+  sql: SqlClient.SqlClient,
+  groups: ReadonlyArray<ReadonlyArray<Plan>>
+): Effect.Effect<void, WriteError> =>
+  sql.withTransaction(
+    groups.length === 1
+      ? applyGroup(sql, groups[0]!)
+      : Effect.forEach(rounds(groups), (round) => applyMany(sql, round), { discard: true })
+  )
 
 const decodeTime = Schema.decodeUnknownSync(Timestamp)
 

@@ -1,35 +1,121 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import { HookEvent, Lifecycle, RecorderError, type RecorderService, type RetryPolicy } from "@sextant/runtime"
-import { Cause, Clock, Deferred, Effect, Either, FiberSet, Queue, type Scope } from "effect"
+import { Cause, Clock, Effect, Either, FiberSet, Queue, type Scope } from "effect"
 import { markFailed, outsideTransactions } from "./halt.js"
 import { NotJson } from "./json.js"
 import { type Plan, plan } from "./plan.js"
-import { type Continuation, describeWriteError, durable, type Failed, transact, withRetry } from "./write.js"
+import {
+  type Continuation,
+  describeWriteError,
+  durable,
+  type Failed,
+  transactGroups,
+  withRetry,
+  type WriteError
+} from "./write.js"
 
 /** Options of the group-commit writer. */
 export interface WriterOptions {
   readonly retry: RetryPolicy.Resolved
-  /** The most events one transaction carries (default 1000). */
+  /** The most callers one transaction carries (default 1000). */
   readonly maxBatch: number
+  /** Writes callers' events in one transaction (default: through the ambient `SqlClient`, `transactGroups`). */
+  readonly transact?: ((groups: ReadonlyArray<ReadonlyArray<Plan>>) => Effect.Effect<void, WriteError>) | undefined
 }
 
+/** One caller's events (one `record`, or one `recordAll`): written in one transaction, completed together. */
 interface Job {
-  readonly plan: Plan
-  readonly done: Deferred.Deferred<void, RecorderError>
+  readonly plans: ReadonlyArray<Plan>
+  /** Completes the caller (the first completion wins; the caller may have stopped waiting). */
+  readonly done: (outcome: Effect.Effect<void, RecorderError>) => void
 }
 
-const recorderError = (plan: Plan, failed: Failed) =>
-  new RecorderError({
+/** Completes a job's caller. */
+const succeed = (job: Job): Effect.Effect<void> => Effect.sync(() => job.done(Effect.void))
+const failJob = (job: Job, error: RecorderError): Effect.Effect<void> => Effect.sync(() => job.done(Effect.fail(error)))
+
+/** What a multi-event write names in messages: "3 events (#4–#6 of run r)" or one event's label. */
+const describeJob = (plans: ReadonlyArray<Plan>): string => {
+  const first = plans[0]!
+  if (plans.length === 1) return `${first.eventType} #${first.sequenceIndex} of run ${first.runId}`
+  const runs = [...new Set(plans.map((p) => p.runId))]
+  const last = plans[plans.length - 1]!
+  return runs.length === 1
+    ? `${plans.length} events (#${first.sequenceIndex}–#${last.sequenceIndex} of run ${first.runId})`
+    : `${plans.length} events of ${runs.length} runs (${runs.join(", ")})`
+}
+
+/** The event a failure is reported against: the one a conflict names, else the first of the write. */
+const culprit = (plans: ReadonlyArray<Plan>, failed: Failed): Plan =>
+  (failed.error._tag === "WriteConflict" && failed.error.index !== undefined ? plans[failed.error.index] : undefined) ??
+    plans[0]!
+
+const recorderError = (plans: ReadonlyArray<Plan>, failed: Failed) => {
+  const plan = culprit(plans, failed)
+  const what = plans.length === 1 || failed.error._tag === "WriteConflict"
+    ? `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId}`
+    : describeJob(plans)
+  return new RecorderError({
     operation: "record",
     eventType: plan.eventType,
     runId: plan.runId,
     sequenceIndex: plan.sequenceIndex,
     attempts: failed.attempts,
     reason: failed.error._tag === "WriteConflict" ? "conflict" : failed.transient ? "transient" : "permanent",
-    message: `recording ${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId} failed after ` +
-      `${failed.attempts} attempt(s): ${describeWriteError(failed.error)}`,
+    message: `recording ${what} failed after ${failed.attempts} attempt(s): ${describeWriteError(failed.error)}`,
     cause: failed.error
   })
+}
+
+/** Every run a job writes to, once each. */
+const runsOf = (items: ReadonlyArray<{ readonly runId: string }>): ReadonlyArray<string> => [
+  ...new Set(items.map((i) => i.runId))
+]
+
+/** A refusal found before anything is written (a misplaced run.started, an event that cannot be encoded). */
+const refusal = (
+  event: HookEvent.HookEvent,
+  reason: "conflict" | "serialization",
+  detail: string,
+  cause?: unknown
+) =>
+  new RecorderError({
+    operation: "record",
+    eventType: HookEvent.eventType(event),
+    runId: event.runId,
+    sequenceIndex: event.sequenceIndex,
+    attempts: 0,
+    reason,
+    message: `recording ${HookEvent.eventType(event)} #${event.sequenceIndex} of run ${event.runId} failed: ${detail}`,
+    ...(cause === undefined ? {} : { cause })
+  })
+
+/**
+ * Plans every event, or refuses the first that cannot be written: what the lifecycle refuses without looking
+ * at the record (run.started must be event #0: a row inserted at another index would start a run with a gap),
+ * and values JSON cannot carry. Nothing is written for a refused call.
+ */
+const planAll = (
+  sql: SqlClient.SqlClient,
+  events: ReadonlyArray<HookEvent.HookEvent>
+): Either.Either<ReadonlyArray<Plan>, RecorderError> => {
+  const plans: Array<Plan> = []
+  for (const event of events) {
+    if (event._tag === "RunStarted") {
+      // eslint-disable-next-line prefer-spread -- the lifecycle's fold, not Function.prototype.apply
+      const fresh = Lifecycle.apply(undefined, event)
+      if (Either.isLeft(fresh)) return Either.left(refusal(event, "conflict", fresh.left.message))
+    }
+    try {
+      plans.push(plan(sql, event))
+    } catch (cause) {
+      return Either.left(
+        refusal(event, "serialization", cause instanceof NotJson ? cause.message : String(cause), cause)
+      )
+    }
+  }
+  return Either.right(plans)
+}
 
 /**
  * The recorder's single writer: callers enqueue an event's plan and wait; one fiber drains everything pending
@@ -44,21 +130,24 @@ export const makeWriter = (
 ): Effect.Effect<RecorderService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const transact = options.transact ?? ((groups: ReadonlyArray<ReadonlyArray<Plan>>) => transactGroups(sql, groups))
     const queue = yield* Queue.unbounded<Job>()
     // Callers still waiting when the recorder closes get a typed error rather than waiting forever.
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(Queue.takeAll(queue), (jobs) =>
         Effect.forEach(jobs, (job) =>
-          Deferred.fail(
-            job.done,
+          failJob(
+            job,
             new RecorderError({
               operation: "record",
-              eventType: job.plan.eventType,
-              runId: job.plan.runId,
-              sequenceIndex: job.plan.sequenceIndex,
+              eventType: job.plans[0]!.eventType,
+              runId: job.plans[0]!.runId,
+              sequenceIndex: job.plans[0]!.sequenceIndex,
               attempts: 0,
               reason: "transient",
-              message: "the recorder was shut down before this event was written"
+              message: job.plans.length === 1
+                ? "the recorder was shut down before this event was written"
+                : `the recorder was shut down before ${describeJob(job.plans)} were written`
             })
           ), { discard: true }))
     )
@@ -70,17 +159,20 @@ export const makeWriter = (
 
     const fail = (job: Job, error: RecorderError) =>
       Effect.zipRight(
-        Deferred.fail(job.done, error),
-        error.reason === "conflict" ? Effect.void : markFailed(sql, error.runId, error.message)
+        failJob(job, error),
+        error.reason === "conflict"
+          ? Effect.void
+          : Effect.forEach(runsOf(job.plans), (runId) => markFailed(sql, runId, error.message), { discard: true })
       )
 
     // A write that failed for good: the events found durable (a commit whose reply was lost) succeed.
     const settle = (jobs: ReadonlyArray<Job>, failed: Failed) =>
       Effect.gen(function*() {
-        const committed = failed.transient ? yield* durable(sql, jobs.map((j) => j.plan)) : new Set<Plan>()
+        const committed = failed.transient ? yield* durable(sql, jobs.flatMap((j) => j.plans)) : new Set<Plan>()
         for (const job of jobs) {
-          if (committed.has(job.plan)) yield* Deferred.succeed(job.done, undefined)
-          else yield* fail(job, recorderError(job.plan, failed))
+          // A job is one transaction: all of its events are durable or none is.
+          if (job.plans.every((p) => committed.has(p))) yield* succeed(job)
+          else yield* fail(job, recorderError(job.plans, failed))
         }
       })
 
@@ -92,14 +184,16 @@ export const makeWriter = (
     ): Effect.Effect<Failed | undefined> =>
       Effect.gen(function*() {
         const startedAt = from?.startedAt ?? (yield* Clock.currentTimeMillis)
-        const outcome = yield* withRetry(options.retry, transact(sql, jobs.map((j) => j.plan)), {
+        const outcome = yield* withRetry(options.retry, transact(jobs.map((j) => j.plans)), {
           splitOnTimeout: jobs.length > 1,
           afterFirstAttempt: release,
           from
         })
         yield* release
         if (Either.isRight(outcome)) {
-          for (const job of jobs) yield* Deferred.succeed(job.done, undefined)
+          yield* Effect.sync(() => {
+            for (const job of jobs) job.done(Effect.void)
+          })
           return undefined
         }
         const failed = outcome.left
@@ -117,7 +211,7 @@ export const makeWriter = (
           for (const [i, job] of jobs.entries()) {
             const spent = yield* write([job], Effect.void)
             if (spent !== undefined) {
-              for (const rest of jobs.slice(i + 1)) yield* fail(rest, recorderError(rest.plan, spent))
+              for (const rest of jobs.slice(i + 1)) yield* fail(rest, recorderError(rest.plans, spent))
               return spent
             }
           }
@@ -133,9 +227,9 @@ export const makeWriter = (
         Effect.zipRight(
           release,
           Effect.forEach(jobs, (job) =>
-            Deferred.fail(
-              job.done,
-              recorderError(job.plan, {
+            failJob(
+              job,
+              recorderError(job.plans, {
                 error: new SqlError.SqlError({ cause: Cause.squash(cause), message: "the recorder's writer failed" }),
                 attempts: 1,
                 transient: false,
@@ -167,49 +261,36 @@ export const makeWriter = (
     // The writer must not join a transaction that happens to be open where the recorder was built.
     yield* Effect.forkScoped(outsideTransactions(Effect.withTracerEnabled(loop, false)))
 
-    return {
-      record: (event) =>
-        Effect.gen(function*() {
-          // What the lifecycle refuses without looking at the record (run.started must be event #0) is refused
-          // before anything is written: a row inserted at another index would start a run with a gap.
-          const fresh = event._tag === "RunStarted"
-            // eslint-disable-next-line prefer-spread -- the lifecycle's fold, not Function.prototype.apply
-            ? Lifecycle.apply(undefined, event)
-            : Either.right(undefined)
-          if (Either.isLeft(fresh)) {
-            return yield* new RecorderError({
-              operation: "record",
-              eventType: HookEvent.eventType(event),
-              runId: event.runId,
-              sequenceIndex: event.sequenceIndex,
-              attempts: 0,
-              reason: "conflict",
-              message: `recording ${HookEvent.eventType(event)} #${event.sequenceIndex} of run ${event.runId} ` +
-                `failed: ${fresh.left.message}`
-            })
-          }
-          const planned = Effect.try({ try: () => plan(sql, event), catch: (e) => e })
-          const made = yield* Effect.either(planned)
-          if (Either.isLeft(made)) {
-            const cause = made.left
-            const error = new RecorderError({
-              operation: "record",
-              eventType: HookEvent.eventType(event),
-              runId: event.runId,
-              sequenceIndex: event.sequenceIndex,
-              attempts: 0,
-              reason: "serialization",
-              message: `recording ${HookEvent.eventType(event)} #${event.sequenceIndex} of run ${event.runId} ` +
-                "failed: " +
-                (cause instanceof NotJson ? cause.message : String(cause)),
-              cause
-            })
-            yield* markFailed(sql, event.runId, error.message)
-            return yield* error
-          }
-          const done = yield* Deferred.make<void, RecorderError>()
-          yield* Queue.offer(queue, { plan: made.right, done })
-          return yield* Deferred.await(done)
+    const submit = (events: ReadonlyArray<HookEvent.HookEvent>): Effect.Effect<void, RecorderError> =>
+      Effect.suspend(() => {
+        if (events.length === 0) return Effect.void
+        const planned = planAll(sql, events)
+        if (Either.isLeft(planned)) {
+          const error = planned.left
+          return error.reason === "conflict"
+            ? Effect.fail(error)
+            : Effect.zipRight(
+              Effect.forEach(runsOf(events), (runId) => markFailed(sql, runId, error.message), { discard: true }),
+              Effect.fail(error)
+            )
+        }
+        const plans = planned.right
+        // The job is queued once the caller waits, so its completion always finds the caller's callback.
+        return Effect.async<void, RecorderError>((resume) => {
+          let resumed = false
+          queue.unsafeOffer({
+            plans,
+            done: (outcome) => {
+              if (resumed) return
+              resumed = true
+              resume(outcome)
+            }
+          })
         })
+      })
+
+    return {
+      record: (event) => submit([event]),
+      recordAll: submit
     }
   })

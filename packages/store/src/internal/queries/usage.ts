@@ -90,24 +90,120 @@ const toGroup = (groupBy: ReadonlyArray<R.UsageGroupBy>) => (r: GroupRow): R.Usa
   ...rows.toUsageTotals(r)
 })
 
-/** `usage`: rollups of `token_usage`, ordered by their keys. */
+const DAY_MS = 86_400_000
+
+/** Midnight UTC of the day of an ISO instant, and of the next day, as `YYYY-MM-DD`. */
+const dayStart = (iso: string): number => Math.floor(Date.parse(iso) / DAY_MS) * DAY_MS
+const dayText = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+
+/**
+ * Which part of `[from, to)` the rollup serves (whole UTC days) and which raw rows serve (the partial days at
+ * either end). Without bounds everything is whole days.
+ */
+const split = (from: string | undefined, to: string | undefined) => {
+  const first = from === undefined
+    ? undefined
+    : dayStart(from) === Date.parse(from)
+    ? dayStart(from)
+    : dayStart(from) + DAY_MS
+  const end = to === undefined ? undefined : dayStart(to)
+  if (first !== undefined && end !== undefined && first >= end) return { whole: undefined, raw: [[from, to]] as const }
+  const raw: Array<readonly [string | undefined, string | undefined]> = []
+  if (from !== undefined && first !== undefined && Date.parse(from) < first) {
+    raw.push([from, new Date(first).toISOString()])
+  }
+  if (to !== undefined && end !== undefined && end < Date.parse(to)) raw.push([new Date(end).toISOString(), to])
+  return {
+    whole: { from: first === undefined ? undefined : dayText(first), to: end === undefined ? undefined : dayText(end) },
+    raw
+  }
+}
+
+/** The rollup's run count that is `COUNT(DISTINCT run)` for a grouping (see migration 4 of the recorder). */
+const runCountColumn = (groupBy: ReadonlyArray<R.UsageGroupBy>): string =>
+  groupBy.includes("model")
+    ? groupBy.includes("day") ? "runs_model_day" : "runs_model"
+    : groupBy.includes("day")
+    ? "runs_day"
+    : "runs"
+
+/** The same sums as `SUMS`, from `usage_daily`. */
+const rollupSums = (runs: string) =>
+  `SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+  SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
+  SUM(reasoning_tokens) AS reasoning_tokens, SUM(cost_nanos) AS cost_nanos, SUM(${runs}) AS run_count,
+  SUM(model_call_count) AS model_call_count, SUM(unpriced_call_count) AS unpriced_call_count`
+
+const OUTER_SUMS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "reasoning_tokens",
+  "cost_nanos",
+  "run_count",
+  "model_call_count",
+  "unpriced_call_count"
+].map((c) => `COALESCE(SUM(${c}), 0) AS ${c}`)
+  .join(", ")
+
+/**
+ * `usage`: sums of `token_usage`, ordered by their keys. Whole UTC days are read from the recorder's per-day
+ * rollup (`usage_daily`, written in the transaction of each billing row, so it always agrees with them), the
+ * partial days at the ends of a `from`/`to` range from the raw rows; one statement adds both up. A range
+ * grouped without `day` is read from the raw rows: distinct runs over part of a day's buckets cannot be
+ * summed from them.
+ */
 export const usage = (ctx: QueryContext): Api.RunStoreService["usage"] => (options) =>
   Effect.gen(function*() {
     const o = yield* decodeUsage(options)
     const { sql } = ctx
-    const conditions = [
+    const tenant = [
       ...scoped(ctx, o.scope),
-      ...(o.tenantId === undefined ? [] : [sql`tenant_id = ${stored(o.tenantId)}`]),
-      ...(o.from === undefined ? [] : [sql`created_at >= ${o.from}`]),
-      ...(o.to === undefined ? [] : [sql`created_at < ${o.to}`])
+      ...(o.tenantId === undefined ? [] : [sql`tenant_id = ${stored(o.tenantId)}`])
     ]
     const keys = o.groupBy.map((g) => dimensions(ctx)[g])
-    const select = keys.map(([expr, alias]) => `${expr} AS ${alias}, `).join("")
-    const exprs = keys.map(([expr]) => expr).join(", ")
-    const grouping = keys.length === 0 ? "" : ` GROUP BY ${exprs} ORDER BY ${exprs}`
+    const aliases = keys.map(([, alias]) => alias).join(", ")
+    const ranged = o.from !== undefined || o.to !== undefined
+    const parts = ranged && !o.groupBy.includes("day")
+      ? { whole: undefined, raw: [[o.from, o.to]] as const }
+      : split(o.from, o.to)
+    const rawSelect = (from: string | undefined, to: string | undefined) => {
+      const conditions = [
+        ...tenant,
+        ...(from === undefined ? [] : [sql`created_at >= ${from}`]),
+        ...(to === undefined ? [] : [sql`created_at < ${to}`])
+      ]
+      const select = keys.map(([expr, alias]) => `${expr} AS ${alias}, `).join("")
+      const grouping = keys.length === 0 ? "" : ` GROUP BY ${keys.map(([expr]) => expr).join(", ")}`
+      return sql`SELECT ${sql.literal(select + SUMS)} FROM token_usage ${where(ctx, conditions)}${
+        sql.literal(grouping)
+      }`
+    }
+    const selects = parts.raw.map(([from, to]) => rawSelect(from, to))
+    if (parts.whole !== undefined) {
+      const conditions = [
+        ...tenant,
+        ...(parts.whole.from === undefined ? [] : [sql`day >= ${parts.whole.from}`]),
+        ...(parts.whole.to === undefined ? [] : [sql`day < ${parts.whole.to}`])
+      ]
+      const select = o.groupBy.map((g) =>
+        `${g === "tenant" ? "tenant_id" : g === "agent" ? "agent_name" : g} AS ${dimensions(ctx)[g][1]}, `
+      ).join("")
+      const grouping = keys.length === 0 ? "" : ` GROUP BY ${aliases}`
+      selects.unshift(
+        sql`SELECT ${sql.literal(select + rollupSums(runCountColumn(o.groupBy)))} FROM usage_daily ${
+          where(ctx, conditions)
+        }${sql.literal(grouping)}`
+      )
+    }
+    const union = selects.reduce((all, next) => sql`${all} UNION ALL ${next}`)
+    const outer = keys.length === 0 ? "" : ` GROUP BY ${aliases} ORDER BY ${aliases}`
     const found = yield* query(Effect.flatMap(
       ctx.rows(
-        sql`SELECT ${sql.literal(select + SUMS)} FROM token_usage ${where(ctx, conditions)}${sql.literal(grouping)}`
+        sql`SELECT ${sql.literal((keys.length === 0 ? "" : `${aliases}, `) + OUTER_SUMS)} FROM (${union}) u${
+          sql.literal(outer)
+        }`
       ),
       decodeGroups
     ))
