@@ -96,3 +96,9 @@ export const decodeRows = <Name extends string, Cols extends Record<string, tabl
   table: Table<Name, Cols>,
   rows: ReadonlyArray<unknown>
 ): Either.Either<Array<tables.RowFields<Cols>>, ParseResult.ParseError> => table.decode(rows)
+
+/**
+ * The token and cost columns that `token_usage` and the per-day rollup `usage_daily` both carry (and sum), in
+ * one order: the billing reads and the rollup's upsert are built from this list.
+ */
+export const usageCountColumns: typeof tables.usageCountColumns = tables.usageCountColumns

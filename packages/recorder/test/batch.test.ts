@@ -1,22 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { HookEvent, Recorder, RecorderError } from "@sextant/runtime"
+import { Recorder, RecorderError } from "@sextant/runtime"
 import { Effect, Exit, Fiber } from "effect"
 import { SqlRecorder } from "../src/index.js"
-import { dialects, pgAdmin, recordedEvents, sqliteLocker } from "./support.js"
-
-const started = (runId: string, parentRunId?: string): HookEvent.HookEvent => ({
-  _tag: "RunStarted",
-  runId,
-  sequenceIndex: 0,
-  iteration: 0,
-  timestamp: 1_700_000_000_000,
-  agentName: "a",
-  instructions: "",
-  input: "hi",
-  delegationLevel: 0,
-  tools: [],
-  ...(parentRunId === undefined ? {} : { parentRunId })
-})
+import { dialects, pgAdmin, recordedEvents, sqliteLocker, started } from "./support.js"
 
 /** Holds the database's writes for a moment so that concurrent records pile up into one shared batch. */
 const writeBlocker = (dialect: string, url: string) =>

@@ -7,21 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { type HookEvent, Recorder, RecorderError } from "@sextant/runtime"
 import { Effect, Exit } from "effect"
 import { SqlRecorder } from "../src/index.js"
-import { dialects, recordedEvents, runRow, sqliteLocker } from "./support.js"
-
-const started = (runId: string, parentRunId?: string): HookEvent.HookEvent => ({
-  _tag: "RunStarted",
-  runId,
-  sequenceIndex: 0,
-  iteration: 0,
-  timestamp: 1_700_000_000_000,
-  agentName: "a",
-  instructions: "",
-  input: "hi",
-  delegationLevel: 0,
-  tools: [],
-  ...(parentRunId === undefined ? {} : { parentRunId })
-})
+import { dialects, recordedEvents, runRow, sqliteLocker, started } from "./support.js"
 
 const user = (runId: string): HookEvent.HookEvent => ({
   _tag: "MessageAppended",

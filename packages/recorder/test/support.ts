@@ -137,3 +137,18 @@ export const pgAdmin = (url: string) =>
     (client) => <R extends object = Record<string, unknown>>(text: string, params: ReadonlyArray<unknown> = []) =>
       client.query(text, [...params]).then((r) => r.rows as Array<R>)
   )
+
+/** A hand-built `run.started` (sequence 0) of agent "a", optionally a child of `parentRunId`. */
+export const started = (runId: string, parentRunId?: string): HookEvent.HookEvent => ({
+  _tag: "RunStarted",
+  runId,
+  sequenceIndex: 0,
+  iteration: 0,
+  timestamp: 1_700_000_000_000,
+  agentName: "a",
+  instructions: "",
+  input: "hi",
+  delegationLevel: 0,
+  tools: [],
+  ...(parentRunId === undefined ? {} : { parentRunId })
+})

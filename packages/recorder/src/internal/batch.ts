@@ -3,8 +3,8 @@ import { Lifecycle } from "@sextant/runtime"
 import { Array as Arr, Effect } from "effect"
 import { WriteConflict } from "./conflict.js"
 import { unescapeText } from "./escape.js"
-import { costFromNanos, type Plan, type RowInsert, type Value } from "./plan.js"
-import { dayOf, rollupUpsert } from "./rollup.js"
+import { costFromNanos, type Plan, type RowInsert, usageCounts, type Value } from "./plan.js"
+import { rollupRow, rollupUpsert } from "./rollup.js"
 import { llmInteractions, reactTraces, runEvents, sqlType, toolCalls } from "./tables.js"
 
 type Sql = SqlClient.SqlClient
@@ -157,13 +157,7 @@ const usageStatements = (sql: Sql, plans: ReadonlyArray<Plan>) =>
       r.iteration,
       r.provider,
       r.model,
-      r.usage.inputTokens,
-      r.usage.outputTokens,
-      r.usage.cacheReadTokens ?? null,
-      r.usage.cacheWriteTokens ?? null,
-      r.usage.reasoningTokens ?? null,
-      r.costNanos === null ? null : Lifecycle.fromNanos(r.costNanos),
-      r.costNanos,
+      ...usageCounts(r),
       r.at
     ])
     // Billing rows carry the run's tenant and agent (copied from its row), so usage queries need no join.
@@ -193,18 +187,7 @@ const ROLLUP: ReadonlyArray<readonly [string, Kind]> = [
 const rollupStatements = (sql: Sql, plans: ReadonlyArray<Plan>) => {
   const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
   return chunks(plans.flatMap((p) => (p.usage === undefined ? [] : [p.usage])), ROLLUP.length).map((chunk) => {
-    const rows = chunk.map((r): ReadonlyArray<Value> => [
-      r.id,
-      r.runKey,
-      r.model,
-      dayOf(r.at),
-      r.usage.inputTokens,
-      r.usage.outputTokens,
-      r.usage.cacheReadTokens ?? null,
-      r.usage.cacheWriteTokens ?? null,
-      r.usage.reasoningTokens ?? null,
-      r.costNanos
-    ])
+    const rows = chunk.map(rollupRow)
     return sql`WITH ${values(sql, "v", ROLLUP, rows)} ${sql.literal(rollupUpsert(pg))}`
   })
 }

@@ -90,6 +90,20 @@ const interaction = (row: Record<string, Value>): RowInsert => ({
 const startedAt = (event: { readonly timestamp: number; readonly durationMs: number }) =>
   new Date(event.timestamp - Math.max(0, Math.round(event.durationMs))).toISOString()
 
+/**
+ * The counts and cost of a billing row, in the column order of `token_usage` (input, output, cache read, cache
+ * write, reasoning, cost in USD, cost in nano-dollars): both writers bind them in this order.
+ */
+export const usageCounts = (u: UsageRow): ReadonlyArray<Value> => [
+  u.usage.inputTokens,
+  u.usage.outputTokens,
+  u.usage.cacheReadTokens ?? null,
+  u.usage.cacheWriteTokens ?? null,
+  u.usage.reasoningTokens ?? null,
+  u.costNanos === null ? null : Lifecycle.fromNanos(u.costNanos),
+  u.costNanos
+]
+
 const nanosOf = (usage: HookEvent.Usage | undefined): number | null =>
   usage?.costUsd === undefined ? null : Lifecycle.toNanos(usage.costUsd)
 

@@ -6,6 +6,8 @@
  * SQLite writer (one row) and, with its values list, the client path (many rows, grouped by bucket first, since
  * Postgres refuses to update one row twice in a statement).
  */
+import type { UsageRow } from "./plan.js"
+import { usageCountColumns, type Value } from "./tables.js"
 
 /** The UTC day (`YYYY-MM-DD`) of a timestamp column, as both dialects compute it. */
 export const usageDayOf = (pg: boolean, column: string): string =>
@@ -13,6 +15,20 @@ export const usageDayOf = (pg: boolean, column: string): string =>
 
 /** The UTC day of an ISO-8601 instant (`toISOString` form). */
 export const dayOf = (at: string): string => at.slice(0, 10)
+
+/** The values the rollup reads for one billing row, in `ROLLUP_VALUES` order (both writers bind them so). */
+export const rollupRow = (u: UsageRow): ReadonlyArray<Value> => [
+  u.id,
+  u.runKey,
+  u.model,
+  dayOf(u.at),
+  u.usage.inputTokens,
+  u.usage.outputTokens,
+  u.usage.cacheReadTokens ?? null,
+  u.usage.cacheWriteTokens ?? null,
+  u.usage.reasoningTokens ?? null,
+  u.costNanos
+]
 
 /** The columns of the values list the rollup reads (`v`), in order. */
 export const ROLLUP_VALUES = ["id", "run", "model", "day", "inp", "outp", "cr", "cw", "rs", "nanos"] as const
@@ -22,12 +38,7 @@ const COLUMNS = "tenant_key, tenant_id, agent_name, model, day, input_tokens, ou
   "runs_day, runs_model_day"
 
 const ADDED = [
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "reasoning_tokens",
-  "cost_nanos",
+  ...usageCountColumns,
   "model_call_count",
   "unpriced_call_count",
   "runs",

@@ -14,8 +14,8 @@ import { Effect, type Scope } from "effect"
 import { createRequire } from "node:module"
 import { WriteConflict } from "./conflict.js"
 import { unescapeText } from "./escape.js"
-import type { Plan, RowInsert, Value } from "./plan.js"
-import { dayOf, SQLITE_ROLLUP_SQL } from "./rollup.js"
+import { type Plan, type RowInsert, usageCounts, type Value } from "./plan.js"
+import { rollupRow, SQLITE_ROLLUP_SQL } from "./rollup.js"
 import { MISSED_RUN_SQL, type MissedRun, missMessage, RECORDED_SQL, type WriteError } from "./write.js"
 
 interface Prepared {
@@ -232,28 +232,11 @@ const writerOn = (db: Connection): SqliteWriter => {
         u.iteration,
         u.provider,
         u.model,
-        u.usage.inputTokens,
-        u.usage.outputTokens,
-        u.usage.cacheReadTokens ?? null,
-        u.usage.cacheWriteTokens ?? null,
-        u.usage.reasoningTokens ?? null,
-        u.costNanos === null ? null : Lifecycle.fromNanos(u.costNanos),
-        u.costNanos,
+        ...usageCounts(u),
         u.at,
         u.runKey
       )
-      rollup.run(
-        u.id,
-        u.runKey,
-        u.model,
-        dayOf(u.at),
-        u.usage.inputTokens,
-        u.usage.outputTokens,
-        u.usage.cacheReadTokens ?? null,
-        u.usage.cacheWriteTokens ?? null,
-        u.usage.reasoningTokens ?? null,
-        u.costNanos
-      )
+      rollup.run(...rollupRow(u))
     }
     const event = valuesOf(plan.eventRow)
     shaped(`run_events|${event.shape}`, () => insertText("run_events", Object.keys(plan.eventRow))).run(...event.values)

@@ -395,3 +395,16 @@ export const addedBy = (migration: number): ReadonlyArray<readonly [table: strin
       c.since === migration ? [[t.name, name, c.kind] as const] : []
     )
   )
+
+/**
+ * The token and cost columns that `token_usage` and the per-day rollup `usage_daily` both carry (and sum), in
+ * one order: the billing reads and the rollup's upsert are built from this list.
+ */
+export const usageCountColumns = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "reasoning_tokens",
+  "cost_nanos"
+] as const

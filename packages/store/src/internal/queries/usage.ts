@@ -15,12 +15,7 @@ const decodeUsage = decode.options(Options.UsageOptions)
 
 // Costs are summed as integers (`cost_nanos`): a sum of REALs depends on the order the rows are added in, so
 // the dialects would disagree in the last digit (0.840913 and 0.8409129999999997).
-const SUMS = `COALESCE(SUM(input_tokens), 0) AS input_tokens,
-  COALESCE(SUM(output_tokens), 0) AS output_tokens,
-  COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
-  COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
-  COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens,
-  COALESCE(SUM(cost_nanos), 0) AS cost_nanos,
+const SUMS = `${Tables.usageCountColumns.map((c) => `COALESCE(SUM(${c}), 0) AS ${c}`).join(",\n  ")},
   COUNT(DISTINCT agent_run_id) AS run_count,
   COUNT(*) AS model_call_count,
   COALESCE(SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END), 0) AS unpriced_call_count`
@@ -129,18 +124,11 @@ const runCountColumn = (groupBy: ReadonlyArray<R.UsageGroupBy>): string =>
 
 /** The same sums as `SUMS`, from `usage_daily`. */
 const rollupSums = (runs: string) =>
-  `SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
-  SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
-  SUM(reasoning_tokens) AS reasoning_tokens, SUM(cost_nanos) AS cost_nanos, SUM(${runs}) AS run_count,
+  `${Tables.usageCountColumns.map((c) => `SUM(${c}) AS ${c}`).join(", ")}, SUM(${runs}) AS run_count,
   SUM(model_call_count) AS model_call_count, SUM(unpriced_call_count) AS unpriced_call_count`
 
 const OUTER_SUMS = [
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "reasoning_tokens",
-  "cost_nanos",
+  ...Tables.usageCountColumns,
   "run_count",
   "model_call_count",
   "unpriced_call_count"
