@@ -11,8 +11,9 @@
 import { SqlError } from "@effect/sql"
 import { Lifecycle } from "@sextant/runtime"
 import { Effect, type Scope } from "effect"
-import { createRequire } from "node:module"
+import type { DriverNotInstalled } from "../Errors.js"
 import { WriteConflict } from "./conflict.js"
+import * as Drivers from "./drivers.js"
 import { unescapeText } from "./escape.js"
 import { type Plan, type RowInsert, usageCounts, type Value } from "./plan.js"
 import { rollupRow, SQLITE_ROLLUP_SQL } from "./rollup.js"
@@ -138,11 +139,12 @@ const asWriteError = (cause: unknown): WriteError =>
 export const open = (
   filename: string,
   options: SqliteWriterOptions
-): Effect.Effect<SqliteWriter, SqlError.SqlError, Scope.Scope> =>
+): Effect.Effect<SqliteWriter, SqlError.SqlError | DriverNotInstalled, Scope.Scope> =>
+  Effect.flatMap(Drivers.load<unknown>("sqlite", "better-sqlite3"), (namespace) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
-        const Sqlite = createRequire(import.meta.url)("better-sqlite3") as Driver
+        const Sqlite = Drivers.defaultExport<Driver>(namespace)
         const db = new Sqlite(filename, { fileMustExist: true, timeout: options.busyTimeoutMs })
         db.pragma(`synchronous = ${Math.max(0, Math.min(3, Math.floor(options.synchronous)))}`)
         db.pragma("foreign_keys = ON")
@@ -151,7 +153,7 @@ export const open = (
       catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
     }),
     (db) => Effect.sync(() => db.close())
-  ).pipe(Effect.map((db) => writerOn(db)))
+  ).pipe(Effect.map((db) => writerOn(db))))
 
 const writerOn = (db: Connection): SqliteWriter => {
   // Texts are one per table and shape (a few dozen at most): each is prepared once and kept.
