@@ -50,11 +50,6 @@ const store = await RunStore.fromDatabaseUrl(databaseUrl)
 const run = await store.getRun(result.runId)
 check(run.status === "success" && run.totals.inputTokens === 30, `RunStore returned ${JSON.stringify(run)}`)
 
-const router = makeReadRouter({ store, authorize: () => ({ subject: "smoke" }) })
-const app = express()
-app.use("/api/sextant", toNodeHandler(router))
-const server = app.listen(0, "127.0.0.1")
-
 // Drivers are optional peers: this app has no `pg`, and a Postgres URL says what to install.
 const hasPg = (() => {
   try {
@@ -79,6 +74,12 @@ check(
   (pgStore as { _tag?: string } | undefined)?._tag === "DriverNotInstalled",
   `RunStore on a postgres:// URL without pg gave ${String(pgStore)}`
 )
+
+const router = makeReadRouter({ store, authorize: () => ({ subject: "smoke" }) })
+const app = express()
+app.use("/api/sextant", toNodeHandler(router))
+const server = app.listen(0, "127.0.0.1")
+
 await new Promise<void>((resolve) => server.once("listening", resolve))
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/sextant`
 const res = await fetch(`${base}/runs/${result.runId}/events`)

@@ -80,7 +80,8 @@ export const make = (
     return yield* makeWriter({
       retry,
       maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)),
-      transact: own?.transact
+      transact: own?.transact,
+      uncut: own !== undefined
     })
   })
 
