@@ -55,7 +55,10 @@ export type LayerError =
  */
 const SqliteClientTag = Context.GenericTag<{
   readonly config: { readonly filename: string; readonly readonly?: boolean | undefined }
-  <A extends object>(strings: TemplateStringsArray, ...args: Array<unknown>): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
+  <A extends object>(
+    strings: TemplateStringsArray,
+    ...args: Array<unknown>
+  ): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
 }>("@effect/sql-sqlite-node/SqliteClient")
 
 /** The recorder's retry defaults (`RetryPolicy` fields; `attemptTimeout` is half the budget unless set). */

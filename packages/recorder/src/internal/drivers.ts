@@ -47,7 +47,10 @@ export const notInstalled = (dialect: Dialect, missing: string): DriverNotInstal
 }
 
 /** Imports one of a dialect's driver packages (its module namespace), or fails naming what to install. */
-export const load = <A>(dialect: Dialect, specifier: string): Effect.Effect<A, DriverNotInstalled | SqlError.SqlError> =>
+export const load = <A>(
+  dialect: Dialect,
+  specifier: string
+): Effect.Effect<A, DriverNotInstalled | SqlError.SqlError> =>
   Effect.flatMap(FiberRef.get(importer), (importPackage) =>
     Effect.tryPromise({
       try: () => importPackage(specifier) as Promise<A>,

@@ -241,7 +241,9 @@ const start = (
       dead ??= failed({ message: `the SQLite writer thread of ${filename} stopped: ${why}` })
       if (!opened) {
         opened = true
-        resume(Effect.fail(new SqlError.SqlError({ cause: dead.cause, message: `cannot open SQLite database ${filename}` })))
+        resume(
+          Effect.fail(new SqlError.SqlError({ cause: dead.cause, message: `cannot open SQLite database ${filename}` }))
+        )
       }
       for (const [, complete] of pending) complete({ t: "sql", cause: dead.cause as ThreadError })
       pending.clear()
@@ -258,7 +260,9 @@ const start = (
         if (message.error !== undefined) {
           void worker.terminate()
           return resume(
-            Effect.fail(new SqlError.SqlError({ cause: message.error, message: `cannot open SQLite database ${filename}` }))
+            Effect.fail(
+              new SqlError.SqlError({ cause: message.error, message: `cannot open SQLite database ${filename}` })
+            )
           )
         }
         return resume(Effect.succeed({ writer: writerOn(post), close }))
@@ -357,7 +361,10 @@ const writerOn = (post: Post): SqliteWriter => {
       u: u === undefined
         ? null
         : [[u.id, u.id, u.iteration, u.provider, u.model, ...usageCounts(u), u.at, u.runKey], rollupRow(u)],
-      e: [shaped(`run_events|${event.shape}`, () => insertText("run_events", Object.keys(plan.eventRow))), event.values],
+      e: [
+        shaped(`run_events|${event.shape}`, () => insertText("run_events", Object.keys(plan.eventRow))),
+        event.values
+      ],
       k: [plan.runKey, plan.sequenceIndex, plan.eventType, plan.at]
     }
   }

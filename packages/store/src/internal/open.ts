@@ -23,11 +23,14 @@ export const requireFile = (url: string): Effect.Effect<void, DatabaseNotFound> 
     })
   }
   // node:fs only for SQLite files, so that the store's import graph stays free of Node modules.
-  return Effect.flatMap(Effect.promise(() => import("node:fs")), (fs) =>
-    fs.existsSync(path) ? Effect.void : new DatabaseNotFound({
-      path,
-      message: `no SQLite database at ${path}: check the path (a RunStore never creates a database)`
-    }))
+  return Effect.flatMap(
+    Effect.promise(() => import("node:fs")),
+    (fs) =>
+      fs.existsSync(path) ? Effect.void : new DatabaseNotFound({
+        path,
+        message: `no SQLite database at ${path}: check the path (a RunStore never creates a database)`
+      })
+  )
 }
 
 /**

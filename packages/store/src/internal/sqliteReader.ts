@@ -40,35 +40,35 @@ export const open = (
 ): Effect.Effect<Reader, SqlError.SqlError | DriverNotInstalled, Scope.Scope> =>
   // The driver of @effect/sql-sqlite-node: an optional peer, imported only for a SQLite URL.
   Effect.flatMap(Database.importDriver<unknown>("sqlite", "better-sqlite3"), (namespace) =>
-  Effect.acquireRelease(
-    Effect.try({
-      try: () => {
-        const Sqlite = ((namespace as { default?: unknown }).default ?? namespace) as Driver
-        return new Sqlite(filename, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs })
-      },
-      catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
-    }),
-    (db) => Effect.sync(() => db.close())
-  ).pipe(Effect.map((db): Reader => {
-    const prepared = new Map<string, Prepared>()
-    const prepare = (sql: string) => {
-      let statement = prepared.get(sql)
-      if (statement === undefined) {
-        if (prepared.size >= MAX_PREPARED) prepared.clear()
-        statement = db.prepare(sql)
-        prepared.set(sql, statement)
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const Sqlite = ((namespace as { default?: unknown }).default ?? namespace) as Driver
+          return new Sqlite(filename, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs })
+        },
+        catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
+      }),
+      (db) => Effect.sync(() => db.close())
+    ).pipe(Effect.map((db): Reader => {
+      const prepared = new Map<string, Prepared>()
+      const prepare = (sql: string) => {
+        let statement = prepared.get(sql)
+        if (statement === undefined) {
+          if (prepared.size >= MAX_PREPARED) prepared.clear()
+          statement = db.prepare(sql)
+          prepared.set(sql, statement)
+        }
+        return statement
       }
-      return statement
-    }
-    return {
-      rows: <A>(statement: Statement.Statement<A>) =>
-        Effect.suspend(() => {
-          try {
-            const [sql, params] = statement.compile()
-            return Effect.succeed(prepare(sql).all(...params) as ReadonlyArray<A>)
-          } catch (cause) {
-            return Effect.fail(new SqlError.SqlError({ cause, message: "Failed to execute statement" }))
-          }
-        })
-    }
-  })))
+      return {
+        rows: <A>(statement: Statement.Statement<A>) =>
+          Effect.suspend(() => {
+            try {
+              const [sql, params] = statement.compile()
+              return Effect.succeed(prepare(sql).all(...params) as ReadonlyArray<A>)
+            } catch (cause) {
+              return Effect.fail(new SqlError.SqlError({ cause, message: "Failed to execute statement" }))
+            }
+          })
+      }
+    })))
