@@ -111,6 +111,8 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   tenantId: opt(Schema.String),
   parentRunId: opt(Schema.String),
   retryOfRunId: opt(Schema.String),
+  /** The conversation the run continues (its initial history is the thread's recorded messages). */
+  threadId: opt(Schema.String),
   idempotencyKey: opt(Schema.String),
   /** SHA-256 of the agent name and input: a second start with the same key must match it. */
   idempotencyFingerprint: opt(Schema.String),

@@ -1,0 +1,252 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Schema, Stream } from "effect"
+import {
+  Agent,
+  AgentRuntime,
+  type HookEvent,
+  InvalidRunOptions,
+  MemoryRecorder,
+  Recorder,
+  ScriptedModel,
+  ThreadBusy,
+  ThreadTenantMismatch,
+  Tool
+} from "../src/index.js"
+
+const pick = Tool.make("pick_file", {
+  description: "Let the user pick a file (runs in the client)",
+  parameters: Schema.Struct({ kind: Schema.String }),
+  target: "client"
+})
+const weather = Tool.make("weather", {
+  description: "The weather in a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) => ({ city, sky: "clear" })
+})
+
+const user = (content: string): HookEvent.Message => ({ _tag: "user", content })
+const assistant = (content: string): HookEvent.Message => ({ _tag: "assistant", content, toolCalls: [] })
+
+/** The messages of every request the scripted model received. */
+const sent = Effect.flatMap(ScriptedModel.Requests, (r) => r.requests)
+
+describe("threads on the memory recorder", () => {
+  it.effect("three runs with only a threadId: the third request holds the first two runs' messages in order", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "Be brief.", tools: [weather] })
+      yield* agent.run("My name is Ada.", { threadId: "t-1" })
+      yield* agent.run("Weather in Oslo?", { threadId: "t-1" })
+      const third = yield* agent.run("What is my name?", { threadId: "t-1" })
+      expect(third).toMatchObject({ status: "success", answer: "You are Ada." })
+      const requests = yield* sent
+      const callId = requests[3]!.messages.find((m) => m._tag === "tool")!.toolCallId
+      expect(requests[3]!.messages).toEqual([
+        user("My name is Ada."),
+        assistant("Hello Ada."),
+        user("Weather in Oslo?"),
+        {
+          _tag: "assistant",
+          content: "",
+          toolCalls: [{ id: callId, providerCallId: "call_2_1", name: "weather", arguments: { city: "Oslo" } }]
+        },
+        {
+          _tag: "tool",
+          toolCallId: callId,
+          providerCallId: "call_2_1",
+          toolName: "weather",
+          content: JSON.stringify({ city: "Oslo", sky: "clear" }),
+          isError: false
+        },
+        assistant("Clear in Oslo."),
+        user("What is my name?")
+      ])
+      // Each run records only its own messages, and its thread id.
+      const events = yield* (yield* MemoryRecorder).events(third.runId)
+      expect(events.filter((e) => e._tag === "MessageAppended").map((e) => e.message)).toEqual([
+        user("What is my name?"),
+        assistant("You are Ada.")
+      ])
+      expect(events[0]).toMatchObject({ _tag: "RunStarted", threadId: "t-1", input: "What is my name?" })
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([
+          { text: "Hello Ada." },
+          { toolCalls: [{ name: "weather", arguments: { city: "Oslo" } }] },
+          { text: "Clear in Oslo." },
+          { text: "You are Ada." }
+        ]),
+        Recorder.memory
+      ))
+    ))
+
+  it.effect("another tenant's thread is refused before anything is recorded; a thread without a tenant too", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      yield* agent.run("hi", { threadId: "acme-thread", tenantId: "acme" })
+      yield* agent.run("hi", { threadId: "open-thread" })
+      const before = (yield* (yield* MemoryRecorder).events()).length
+      const foreign = yield* Effect.flip(agent.run("hi", { threadId: "acme-thread", tenantId: "globex" }))
+      expect(foreign).toBeInstanceOf(ThreadTenantMismatch)
+      expect(foreign.message).toContain("thread acme-thread belongs to tenant 'acme', not to tenant 'globex'")
+      const untenanted = yield* Effect.flip(agent.run("hi", { threadId: "acme-thread" }))
+      expect(untenanted.message).toContain("not to no tenant")
+      const claimed = yield* Effect.flip(agent.run("hi", { threadId: "open-thread", tenantId: "acme" }))
+      expect(claimed._tag).toBe("ThreadTenantMismatch")
+      expect((yield* (yield* MemoryRecorder).events()).length).toBe(before)
+      // The owner goes on.
+      expect((yield* agent.run("again", { threadId: "acme-thread", tenantId: "acme" })).status).toBe("success")
+    }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "a" }, { text: "b" }, { text: "c" }]), Recorder.memory))))
+
+  it.effect("one run at a time: a paused run makes the next start fail ThreadBusy; once it ends the thread goes on", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "files", instructions: "", tools: [pick] })
+      const paused = yield* agent.run("open a file", { threadId: "t-busy" })
+      expect(paused.status).toBe("waiting_client_tool")
+      const refused = yield* Effect.flip(agent.run("next", { threadId: "t-busy" }))
+      expect(refused).toBeInstanceOf(ThreadBusy)
+      expect(refused).toMatchObject({ threadId: "t-busy", activeRunId: paused.runId })
+      expect(refused.message).toContain(`onBusy: "wait"`)
+      yield* agent.submitToolResults(paused.runId, [{ callId: paused.pendingCalls![0]!.id, result: "/a.pdf" }])
+      const next = yield* agent.run("next", { threadId: "t-busy" })
+      expect(next.status).toBe("success")
+      const requests = yield* sent
+      expect(requests[2]!.messages.map((m) => m._tag)).toEqual(["user", "assistant", "tool", "assistant", "user"])
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([
+          { toolCalls: [{ name: "pick_file", arguments: { kind: "pdf" } }] },
+          { text: "Opened." },
+          { text: "Next." }
+        ]),
+        Recorder.memory
+      ))
+    ))
+
+  it.live("onBusy: wait starts once the paused run has ended, with its messages in the history", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "files", instructions: "", tools: [pick] })
+      const paused = yield* agent.run("open a file", { threadId: "t-wait" })
+      const waiting = yield* Effect.fork(agent.run("and then?", { threadId: "t-wait", onBusy: "wait" }))
+      yield* Effect.sleep("60 millis")
+      expect(waiting.unsafePoll()).toBeNull()
+      yield* agent.submitToolResults(paused.runId, [{ callId: paused.pendingCalls![0]!.id, result: "/a.pdf" }])
+      const next = yield* Fiber.join(waiting)
+      expect(next).toMatchObject({ status: "success", answer: "Then nothing." })
+      const requests = yield* sent
+      expect(requests[2]!.messages.at(-2)).toEqual(assistant("Opened."))
+      expect(requests[2]!.messages.at(-1)).toEqual(user("and then?"))
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([
+          { toolCalls: [{ name: "pick_file", arguments: { kind: "pdf" } }] },
+          { text: "Opened." },
+          { text: "Then nothing." }
+        ]),
+        Recorder.memory
+      ))
+    ))
+
+  it.effect("a thread needs a recorder that reads runs back", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      const noLedger = yield* Effect.flip(agent.run("hi", { threadId: "t" }))
+      expect(noLedger).toMatchObject({ _tag: "InvalidRunOptions", field: "threadId" })
+      expect(noLedger.message).toContain("needs a recorder that can read runs back")
+    }).pipe(
+      Effect.provide(Layer.merge(ScriptedModel.layer([]), Layer.succeed(Recorder, { record: () => Effect.void })))
+    ))
+
+  it.effect("bad thread options name their field", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      const empty = yield* Effect.flip(agent.run("hi", { threadId: "" }))
+      expect(empty).toMatchObject({ field: "threadId" })
+      const onBusy = yield* Effect.flip(agent.run("hi", { threadId: "t", onBusy: "queue" as "wait" }))
+      expect(onBusy).toMatchObject({ field: "onBusy" })
+      expect(onBusy.message).toContain(`must be "wait" or "reject", got "queue"`)
+    }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer([]), Recorder.memory))))
+})
+
+describe("message-array input", () => {
+  it.effect("messages are appended in order, recorded, and sent; the run's input is the last user message", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      const input: ReadonlyArray<HookEvent.Message> = [
+        user("What is 2+2?"),
+        {
+          _tag: "assistant",
+          content: "",
+          toolCalls: [{ id: "c1", name: "calc", arguments: { expr: "2+2" } }]
+        },
+        { _tag: "tool", toolCallId: "c1", toolName: "calc", content: "4", isError: false },
+        assistant("4."),
+        user("And times 3?")
+      ]
+      const result = yield* agent.run(input)
+      expect(result.answer).toBe("12.")
+      expect((yield* sent)[0]!.messages).toEqual(input)
+      const events = yield* (yield* MemoryRecorder).events(result.runId)
+      expect(events[0]).toMatchObject({ _tag: "RunStarted", input: "And times 3?" })
+      expect(events.filter((e) => e._tag === "MessageAppended").map((e) => e.message)).toEqual([
+        ...input,
+        assistant("12.")
+      ])
+    }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "12." }]), Recorder.memory))))
+
+  it.effect("a bad element fails InvalidRunOptions naming it, before anything is recorded", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      const fail = (input: unknown) => Effect.flip(agent.run(input as string))
+      expect(yield* fail(42)).toMatchObject({ field: "input", message: "input: must be a string or an array of messages" })
+      expect(yield* fail([])).toMatchObject({ field: "input", message: "input: must hold at least one message" })
+      const content = yield* fail([user("a"), { _tag: "user", content: 7 }])
+      expect(content).toBeInstanceOf(InvalidRunOptions)
+      expect(content.field).toBe("input[1].content")
+      expect(content.message).toMatch(/^input\[1\]\.content: /)
+      expect((yield* fail([user("a"), null])).field).toBe("input[1]")
+      expect((yield* fail([{ _tag: "system", content: "x" }])).field).toBe("input[0]._tag")
+      expect((yield* fail([{ _tag: "user", content: "x", extra: 1 }])).field).toBe("input[0].extra")
+      const orphan = yield* fail([user("a"), { _tag: "tool", toolCallId: "c9", toolName: "x", content: "", isError: false }])
+      expect(orphan.field).toBe("input[1].toolCallId")
+      expect(orphan.message).toContain("answers call 'c9', which no earlier assistant message of the input made")
+      expect(yield* (yield* MemoryRecorder).events()).toEqual([])
+    }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer([]), Recorder.memory))))
+
+  it.effect("the same input on stream and with structured output; message input continues a thread", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      const events = yield* Stream.runCollect(agent.stream([user("hi")], { threadId: "s" }))
+      expect([...events].some((e) => e._tag === "RunCompleted")).toBe(true)
+      const typed = yield* agent.run([user("a number please")], {
+        threadId: "s",
+        output: Schema.Struct({ n: Schema.Number })
+      })
+      expect(typed.output).toEqual({ n: 3 })
+      const requests = yield* sent
+      expect(requests[1]!.messages.slice(0, 3)).toEqual([user("hi"), assistant("hello"), user("a number please")])
+      const bad = yield* Effect.flip(Stream.runCollect(agent.stream([{ _tag: "user" }] as never)))
+      expect(bad).toMatchObject({ _tag: "InvalidRunOptions", field: "input[0].content" })
+    }).pipe(
+      Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "hello" }, { text: "{\"n\":3}" }]), Recorder.memory))
+    ))
+
+  it("the Promise facade takes messages and a thread, and rejects a bad element with the typed error", async () => {
+    const runtime = AgentRuntime.make(
+      Layer.merge(ScriptedModel.layer([{ text: "one" }, { text: "two" }]), Recorder.memory)
+    )
+    try {
+      const agent = Agent.makeSync({ name: "chat", instructions: "" })
+      await runtime.run(agent, [user("first")], { threadId: "p" })
+      const second = await runtime.run(agent, "second", { threadId: "p" })
+      expect(second.answer).toBe("two")
+      const error = await runtime.run(agent, [user("x"), { _tag: "assistant", content: "" } as never]).then(
+        () => undefined,
+        (e: unknown) => e
+      )
+      expect(error).toBeInstanceOf(InvalidRunOptions)
+      expect(error).toMatchObject({ field: "input[1].toolCalls" })
+    } finally {
+      await runtime.dispose()
+    }
+  })
+})
