@@ -11,7 +11,9 @@ export const RecorderOperation = Schema.Literal(
   "ledger.claim",
   "ledger.requestCancel",
   "ledger.isCancelRequested",
-  "ledger.heartbeat"
+  "ledger.heartbeat",
+  "ledger.threadState",
+  "ledger.threadHistory"
 )
 /** What a `RecorderError` was doing. */
 export type RecorderOperation = typeof RecorderOperation.Type

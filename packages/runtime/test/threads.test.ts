@@ -196,7 +196,8 @@ describe("message-array input", () => {
   it.effect("a bad element fails InvalidRunOptions naming it, before anything is recorded", () =>
     Effect.gen(function*() {
       const agent = yield* Agent.make({ name: "chat", instructions: "" })
-      const fail = (input: unknown) => Effect.flip(agent.run(input as string))
+      const fail = (input: unknown) =>
+        Effect.map(Effect.flip(agent.run(input as string)), (e) => e as InvalidRunOptions)
       expect(yield* fail(42)).toMatchObject({ field: "input", message: "input: must be a string or an array of messages" })
       expect(yield* fail([])).toMatchObject({ field: "input", message: "input: must hold at least one message" })
       const content = yield* fail([user("a"), { _tag: "user", content: 7 }])

@@ -336,6 +336,7 @@ const runRowOf = (e: HookEvent.RunStarted, at: string): Record<string, Value> =>
     parent_run_id: orNull(e.parentRunId),
     delegation_level: e.delegationLevel,
     retry_of_run_id: orNull(e.retryOfRunId),
+    thread_id: orNull(e.threadId),
     idempotency_key: orNull(e.idempotencyKey),
     idempotency_fingerprint: orNull(e.idempotencyFingerprint),
     metadata: orNull(e.metadata),
