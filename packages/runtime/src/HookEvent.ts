@@ -316,6 +316,23 @@ export const GuardrailBlocked = Schema.TaggedStruct("GuardrailBlocked", {
 /** The `GuardrailBlocked` event. */
 export type GuardrailBlocked = typeof GuardrailBlocked.Type
 
+/**
+ * A run on a thread started from a window of the thread's history, and the agent's `summarize` hook summarised
+ * the earlier messages the window dropped: `summary` (scanned by the guardrails) stands for them in what the
+ * model is sent, as a user message before the kept ones.
+ */
+export const HistorySummarized = Schema.TaggedStruct("HistorySummarized", {
+  ...base,
+  threadId: Schema.String,
+  /** How many of the thread's earlier messages the summary replaces. */
+  droppedMessages: Schema.Int,
+  /** How many it keeps after the summary. */
+  keptMessages: Schema.Int,
+  summary: Schema.String
+})
+/** The `HistorySummarized` event. */
+export type HistorySummarized = typeof HistorySummarized.Type
+
 /** A provider answered with a retryable failure (429, 408, 5xx, connection error) and will be asked again. */
 export const ProviderRetry = Schema.TaggedStruct("ProviderRetry", {
   ...correlated,
@@ -455,6 +472,7 @@ export const HookEvent = Schema.Union(
   GuardrailBlocked,
   ProviderRetry,
   OutputInvalid,
+  HistorySummarized,
   RunPaused,
   RunCompleted,
   RunFailed,
@@ -487,6 +505,7 @@ export const EventTypes = {
   GuardrailBlocked: "guardrail.blocked",
   ProviderRetry: "provider.retry",
   OutputInvalid: "output.invalid",
+  HistorySummarized: "history.summarized",
   RunPaused: "run.paused",
   RunCompleted: "run.completed",
   RunFailed: "run.failed",

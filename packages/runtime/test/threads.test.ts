@@ -251,3 +251,122 @@ describe("message-array input", () => {
     }
   })
 })
+
+describe("the history window of a thread", () => {
+  /** Records a thread of two runs: [user, assistant(call), tool, assistant] then [user, assistant]. */
+  const twoRuns = (agent: Agent.Agent) =>
+    Effect.gen(function*() {
+      yield* agent.run("Weather in Oslo?", { threadId: "w" })
+      yield* agent.run("And in Rome?", { threadId: "w" })
+    })
+  const script = (...more: ReadonlyArray<ScriptedModel.ScriptStep>) =>
+    ScriptedModel.layer([
+      { toolCalls: [{ name: "weather", arguments: { city: "Oslo" } }] },
+      { text: "Clear in Oslo." },
+      { text: "Rome is sunny." },
+      ...more
+    ])
+
+  it.effect("last N messages: a cut that would keep a tool result without its call moves past the result", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({
+        name: "chat",
+        instructions: "",
+        tools: [weather],
+        history: { maxMessages: 4 }
+      })
+      yield* twoRuns(agent)
+      yield* agent.run("Thanks!", { threadId: "w" })
+      const requests = yield* sent
+      // The last 4 earlier messages start with the tool result: it goes too, its call being cut off.
+      expect(requests[3]!.messages).toEqual([
+        assistant("Clear in Oslo."),
+        user("And in Rome?"),
+        assistant("Rome is sunny."),
+        user("Thanks!")
+      ])
+    }).pipe(Effect.provide(Layer.merge(script({ text: "Welcome." }), Recorder.memory))))
+
+  it.effect("a token budget keeps the latest messages within it (about four characters a token)", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "", history: { maxTokens: 30 } })
+      const line = (c: string) => c.repeat(36) // 13 estimated tokens each
+      yield* agent.run(line("a"), { threadId: "tok" })
+      yield* agent.run(line("c"), { threadId: "tok" })
+      yield* agent.run("last", { threadId: "tok" })
+      const requests = yield* sent
+      expect(requests[2]!.messages).toEqual([user(line("c")), assistant(line("d")), user("last")])
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([{ text: "b".repeat(36) }, { text: "d".repeat(36) }, { text: "ok" }]),
+        Recorder.memory
+      ))
+    ))
+
+  it.effect("summarize: its text replaces the dropped prefix and is recorded as history.summarized", () =>
+    Effect.gen(function*() {
+      const seen: Array<ReadonlyArray<HookEvent.Message>> = []
+      const agent = yield* Agent.make({
+        name: "chat",
+        instructions: "",
+        tools: [weather],
+        history: {
+          maxMessages: 2,
+          summarize: (dropped) => {
+            seen.push(dropped)
+            return Effect.succeed(`${dropped.length} messages about the weather in Oslo`)
+          }
+        }
+      })
+      yield* twoRuns(agent)
+      const third = yield* agent.run("Thanks!", { threadId: "w" })
+      expect(seen[1]!.map((m) => m._tag)).toEqual(["user", "assistant", "tool", "assistant"])
+      const requests = yield* sent
+      expect(requests[3]!.messages).toEqual([
+        user("Summary of the earlier conversation:\n4 messages about the weather in Oslo"),
+        user("And in Rome?"),
+        assistant("Rome is sunny."),
+        user("Thanks!")
+      ])
+      const events = yield* (yield* MemoryRecorder).events(third.runId)
+      expect(events[1]).toMatchObject({
+        _tag: "HistorySummarized",
+        threadId: "w",
+        droppedMessages: 4,
+        keptMessages: 2,
+        summary: "4 messages about the weather in Oslo"
+      })
+      // The summary is not a message of the run: the thread's record stays the messages that were said.
+      expect(events.filter((e) => e._tag === "MessageAppended").map((e) => e.message)).toEqual([
+        user("Thanks!"),
+        assistant("Welcome.")
+      ])
+    }).pipe(Effect.provide(Layer.merge(script({ text: "Welcome." }), Recorder.memory))))
+
+  it.effect("a summarize hook that fails or dies leaves the prefix out, records nothing, and the run goes on", () =>
+    Effect.gen(function*() {
+      const plain = yield* Agent.make({ name: "chat", instructions: "" })
+      yield* plain.run("hello", { threadId: "f" })
+      for (const hook of [() => Effect.fail("no summarizer"), () => Effect.die("boom")]) {
+        const agent = yield* Agent.make({ name: "chat", instructions: "", history: { maxMessages: 1, summarize: hook } })
+        const result = yield* agent.run("again", { threadId: "f" })
+        expect(result.status).toBe("success")
+        const events = yield* (yield* MemoryRecorder).events(result.runId)
+        expect(events.some((e) => e._tag === "HistorySummarized")).toBe(false)
+      }
+      const requests = yield* sent
+      expect(requests[1]!.messages).toEqual([assistant("one"), user("again")])
+      expect(requests[2]!.messages).toEqual([assistant("two"), user("again")])
+    }).pipe(
+      Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "one" }, { text: "two" }, { text: "three" }]), Recorder.memory))
+    ))
+
+  it("a bad window is an AgentConfigError naming the field", () => {
+    expect(() => Agent.makeSync({ name: "a", instructions: "", history: { maxMessages: 0 } })).toThrow(
+      /history\.maxMessages/
+    )
+    expect(() => Agent.makeSync({ name: "a", instructions: "", history: { summarize: "x" as never } })).toThrow(
+      /history\.summarize: must be a function/
+    )
+  })
+})

@@ -262,6 +262,7 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
   GuardrailRedacted: () => ({}),
   GuardrailBlocked: () => ({}),
   ProviderRetry: () => ({}),
+  HistorySummarized: () => ({}),
   OutputInvalid: () => ({}),
   // The execution state a resume needs is stored with the run and never written to the event log.
   RunPaused: (e) => ({ data: withoutStamps(e, new Set(["state"])) }),

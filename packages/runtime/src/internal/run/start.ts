@@ -105,8 +105,7 @@ const firstSegment = (
 ): Effect.Effect<RunResult, RecorderError> =>
   Effect.gen(function*() {
     if (thread !== undefined && state.ledger !== undefined) {
-      const prior = yield* threadHistory(state, state.ledger, thread.threadId, state.agent.history)
-      state.history.push(...prior.messages)
+      state.history.push(...yield* threadHistory(state, state.ledger, thread.threadId, state.agent.history))
     }
     yield* report(state, input, "input", 0)
     if (input.blocked !== undefined) return yield* blockedByGuardrail(state, input.blocked.reason)

@@ -3,13 +3,14 @@
  * record's one-active-run-per-thread rule (a second start is a conflict: `ThreadBusy`, or a wait and a new try
  * under `onBusy: "wait"`), then the initial history read from the record and windowed.
  */
-import { Duration, Effect, Option, Schedule } from "effect"
+import { Duration, Effect, Exit, Option, Schedule } from "effect"
 import { type RecorderError, ThreadBusy, ThreadTenantMismatch } from "../../Errors.js"
 import type { Message } from "../../HookEvent.js"
 import type { RunLedgerService } from "../../RunLedger.js"
 import type { HistoryWindow } from "../definition.js"
 import { completeCalls, window } from "../history.js"
 import type { RunState } from "../runState.js"
+import { scanValue } from "../sanitize.js"
 
 /** A run's thread options, as validated. */
 export interface ThreadOptions {
@@ -104,30 +105,38 @@ export const summaryMessage = (summary: string): Message => ({
 
 /**
  * The run's initial history: the thread's recorded messages (read once the start is recorded, when no other
- * run of the thread can still add to them), completed and windowed; the `summarize` hook's text replaces a
- * dropped prefix. Yields the history and what the window did.
+ * run of the thread can still add to them), completed and windowed. The `summarize` hook's text (scanned by
+ * the guardrails) replaces a dropped prefix and is recorded as `history.summarized`; a hook that fails or
+ * dies leaves the prefix out (logged), since a summary is a convenience the conversation can go on without.
  */
 export const threadHistory = (
   state: RunState,
   ledger: RunLedgerService,
   threadId: string,
   history: HistoryWindow | undefined
-): Effect.Effect<
-  { readonly messages: Array<Message>; readonly dropped: ReadonlyArray<Message>; readonly summary?: string },
-  RecorderError
-> =>
+): Effect.Effect<Array<Message>, RecorderError> =>
   Effect.gen(function*() {
     const all = completeCalls(yield* ledger.threadHistory(threadId))
-    if (history === undefined) return { messages: all, dropped: [] }
+    if (history === undefined) return all
     const { dropped, kept } = window(all, history)
-    if (dropped.length === 0 || history.summarize === undefined) return { messages: [...kept], dropped }
-    const summary = yield* Effect.either(
-      Effect.suspend(() => history.summarize!(dropped)) as Effect.Effect<string, unknown>
-    )
-    if (summary._tag === "Left" || typeof summary.right !== "string") {
-      yield* Effect.logWarning(`thread ${threadId}: the summarize hook failed; the dropped prefix is left out`)
-      return { messages: [...kept], dropped }
+    if (dropped.length === 0 || history.summarize === undefined) return [...kept]
+    const summarize = history.summarize
+    const exit = yield* Effect.exit(Effect.suspend(() => summarize(dropped)) as Effect.Effect<unknown, unknown>)
+    if (Exit.isFailure(exit) || typeof exit.value !== "string") {
+      yield* Effect.logWarning(
+        `thread ${threadId}: the summarize hook ${
+          Exit.isFailure(exit) ? "failed" : "did not yield a string"
+        }; the ${dropped.length} dropped messages are left out without a summary`
+      )
+      return [...kept]
     }
-    void state
-    return { messages: [summaryMessage(summary.right), ...kept], dropped, summary: summary.right }
+    const summary = scanValue(state, exit.value).value
+    yield* state.bus.emit({
+      _tag: "HistorySummarized",
+      threadId,
+      droppedMessages: dropped.length,
+      keptMessages: kept.length,
+      summary
+    }, 0)
+    return [summaryMessage(summary), ...kept]
   })
