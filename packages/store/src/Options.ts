@@ -293,6 +293,8 @@ export const RunFilter = Schema.Struct({
   tenantId: optional(Text),
   /** Children of this run. */
   parentRunId: optional(Text),
+  /** Runs of this conversation (`RunOptions.threadId`). */
+  threadId: optional(Text),
   /** Runs created at or after this instant. */
   createdAfter: optional(Instant),
   /** Runs created strictly before this instant. */

@@ -46,6 +46,8 @@ const summaryFields = {
   provider: Nullable(Schema.String),
   parentRunId: Nullable(Schema.String),
   retryOfRunId: Nullable(Schema.String),
+  /** The conversation the run belongs to (`RunOptions.threadId`). */
+  threadId: Nullable(Schema.String),
   delegationLevel: Schema.Number,
   iterationCount: Schema.Number,
   totals: RunTotals,
@@ -287,6 +289,31 @@ const list = <S extends Schema.Schema.Any>(item: S, identifier: string) =>
 export const TraceList = list(TraceEntry, "TraceList")
 /** A run's messages in order. */
 export type TraceList = typeof TraceList.Type
+
+/** One message of a thread: a run's message with the run it belongs to. */
+export const ThreadMessage = Schema.Struct({ runId: Schema.String, ...TraceEntry.fields }).annotations({
+  identifier: "ThreadMessage"
+})
+/** One message of a thread. */
+export type ThreadMessage = typeof ThreadMessage.Type
+
+/** A conversation: its runs (oldest first), every message of them in order, and its totals. */
+export const ThreadDetail = Schema.Struct({
+  threadId: Schema.String,
+  tenantId: Nullable(Schema.String),
+  runCount: Schema.Number,
+  lastActivityAt: DateTime,
+  /** Sums over the runs; `costUsd` is null unless every model call had a price. */
+  totals: Schema.Struct({
+    inputTokens: Schema.Number,
+    outputTokens: Schema.Number,
+    costUsd: Nullable(Schema.Number)
+  }),
+  runs: Schema.Array(RunSummary),
+  messages: Schema.Array(ThreadMessage)
+}).annotations({ identifier: "ThreadDetail" })
+/** A conversation in full. */
+export type ThreadDetail = typeof ThreadDetail.Type
 
 /** A run's tool calls in start order. */
 export const ToolCallList = list(ToolCall, "ToolCallList")

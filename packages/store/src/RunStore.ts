@@ -13,7 +13,7 @@ import type { SqlClient, SqlError } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
 import type { DatabaseUrlError, MigrationsPending } from "@sextant/recorder"
 import { Context, type Effect, Layer, type Schema, type Stream } from "effect"
-import type { DatabaseNotFound, InvalidQuery, RunNotFound, StoreError } from "./Errors.js"
+import type { DatabaseNotFound, InvalidQuery, RunNotFound, StoreError, ThreadNotFound } from "./Errors.js"
 import * as facade from "./internal/facade.js"
 import * as open from "./internal/open.js"
 import * as internal from "./internal/store.js"
@@ -26,6 +26,7 @@ import type {
   RunDetail,
   RunPage,
   RunTree,
+  ThreadDetail,
   StoredEvent,
   ToolCallList,
   TraceList,
@@ -86,6 +87,11 @@ export interface RunStoreService {
   readonly getPauses: (runId: string, options?: CallOptions) => Effect.Effect<PauseList, RunQueryError>
   /** A run's ancestors, descendants and the token/cost totals of its subtree (safe against parent cycles). */
   readonly getRunTree: (runId: string, options?: CallOptions) => Effect.Effect<RunTree, RunQueryError>
+  /** A conversation: its runs oldest first, their messages in order, its totals; `ThreadNotFound` if none is visible. */
+  readonly getThread: (
+    threadId: string,
+    options?: CallOptions
+  ) => Effect.Effect<ThreadDetail, ThreadNotFound | InvalidQuery | StoreError>
   /** Token, cost, run and model-call sums from `token_usage`, grouped by tenant, agent, model and/or UTC day. */
   readonly usage: (options?: UsageOptions) => Effect.Effect<UsageList, InvalidQuery | StoreError>
   /** `listRuns` as table rows: each run with its pause count, child count and wall time (see `Views`). */
@@ -159,6 +165,8 @@ export interface RunStoreClient {
   readonly getPauses: (runId: string, options?: CallOptions) => Promise<PauseList>
   /** See `RunStoreService.getRunTree`. */
   readonly getRunTree: (runId: string, options?: CallOptions) => Promise<RunTree>
+  /** See `RunStoreService.getThread`. */
+  readonly getThread: (threadId: string, options?: CallOptions) => Promise<ThreadDetail>
   /** See `RunStoreService.usage`. */
   readonly usage: (options?: UsageOptions) => Promise<UsageList>
   /** See `RunStoreService.listRunRows`. */

@@ -31,6 +31,7 @@ export const fromService = (
     getLlmCalls: (id, o) => toPromise(service.getLlmCalls(id, o)),
     getPauses: (id, o) => toPromise(service.getPauses(id, o)),
     getRunTree: (id, o) => toPromise(service.getRunTree(id, o)),
+    getThread: (id, o) => toPromise(service.getThread(id, o)),
     usage: (o) => toPromise(service.usage(o)),
     listRunRows: (o) => toPromise(service.listRunRows(o)),
     listWaiting: (o) => toPromise(service.listWaiting(o)),
