@@ -240,6 +240,15 @@ export class RunsGroup extends HttpApiGroup.make("runs")
     })
   )
   .add(
+    HttpApiEndpoint.get("listThreads", "/threads")
+      .setUrlParams(Schema.Struct({
+        tenantId: optional(text("Tenant id"), exact),
+        cursor: optional(Options.CursorToken.annotations({ description: "nextCursor of the previous page" }), exact),
+        limit: optional(limit(Options.defaultLimits.runs), exact)
+      }))
+      .addSuccess(Records.ThreadPage)
+  )
+  .add(
     HttpApiEndpoint.get("getThread")`/threads/${ThreadId}`.addSuccess(Records.ThreadDetail).addError(
       ThreadNotFound,
       { status: 404 }

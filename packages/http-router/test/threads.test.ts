@@ -79,6 +79,27 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       })
     })
 
+    it("listThreads: latest activity first, tenant-scoped, keyset pages, with run count and totals", async () => {
+      const all = await store.listThreads()
+      expect(all.items.map((t) => [t.threadId, t.tenantId, t.runCount])).toEqual([
+        ["conv-globex", "globex", 1],
+        ["conv", "acme", 3]
+      ])
+      expect(all.items[1]!.totals).toMatchObject({ inputTokens: 30, outputTokens: 6 })
+      expect(all.items[1]!.totals.costUsd).toBeCloseTo(0.003, 9)
+      expect(all.nextCursor).toBeNull()
+      const first = await store.listThreads({ limit: 1 })
+      expect(first.items.map((t) => t.threadId)).toEqual(["conv-globex"])
+      const second = await store.listThreads({ limit: 1, cursor: first.nextCursor! })
+      expect(second).toMatchObject({ items: [{ threadId: "conv" }], nextCursor: null })
+      expect((await store.listThreads({ scope: { tenantId: "acme" } })).items.map((t) => t.threadId)).toEqual(["conv"])
+      expect((await store.listThreads({ tenantId: "globex" })).items.map((t) => t.threadId)).toEqual(["conv-globex"])
+      expect(await store.listThreads({ limit: 0 }).catch((e: unknown) => e)).toMatchObject({
+        _tag: "InvalidQuery",
+        field: "limit"
+      })
+    })
+
     for (const host of hosts.slice(0, 2)) {
       describe(host.name, () => {
         let base: string
@@ -100,6 +121,18 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           expect(await get("/threads/conv", "globex")).toMatchObject({ status: 404, body: { _tag: "ThreadNotFound" } })
           expect(await get("/threads/none")).toMatchObject({ status: 404, body: { _tag: "ThreadNotFound" } })
           expect((await get("/threads/conv-globex", "globex")).body.runCount).toBe(1)
+        })
+
+        it("GET /threads lists the principal's tenant's threads; bad parameters are 400 naming them", async () => {
+          const acme = await get("/threads", "acme")
+          expect(acme.status).toBe(200)
+          expect(acme.body.items.map((t: { threadId: string }) => t.threadId)).toEqual(["conv"])
+          expect((await get("/threads")).body.items).toHaveLength(2)
+          const page = await get("/threads?limit=1")
+          expect((await get(`/threads?limit=1&cursor=${page.body.nextCursor}`)).body.items[0].threadId).toBe("conv")
+          expect(await get("/threads?limit=0")).toMatchObject({ status: 400, body: { parameter: "limit" } })
+          expect(await get("/threads?cursor=x")).toMatchObject({ status: 400, body: { parameter: "cursor" } })
+          expect(await get("/threads?tenantId=%00")).toMatchObject({ status: 400, body: { parameter: "tenantId" } })
         })
 
         it("a bad thread id is a 400 naming the parameter; /runs?threadId= filters", async () => {

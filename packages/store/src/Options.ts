@@ -328,6 +328,17 @@ export const ListRunsOptions = Schema.Struct({
   includeTotal: Schema.optionalWith(TotalMode, { default: () => true })
 })
 
+/** Filters and page of `listThreads` (newest activity first). */
+export const ListThreadsOptions = Schema.Struct({
+  ...CallOptions.fields,
+  /** Exact tenant id. */
+  tenantId: optional(Text),
+  /** A `nextCursor` from the previous page. */
+  cursor: optional(Cursor),
+  /** 1..1000, default 50. */
+  limit: Schema.optionalWith(PageLimit, { default: () => defaultLimits.runs })
+})
+
 /** Options of `getEvents`. */
 export const GetEventsOptions = Schema.Struct({
   ...CallOptions.fields,

@@ -297,18 +297,36 @@ export const ThreadMessage = Schema.Struct({ runId: Schema.String, ...TraceEntry
 /** One message of a thread. */
 export type ThreadMessage = typeof ThreadMessage.Type
 
-/** A conversation: its runs (oldest first), every message of them in order, and its totals. */
-export const ThreadDetail = Schema.Struct({
+const threadFields = {
   threadId: Schema.String,
   tenantId: Nullable(Schema.String),
   runCount: Schema.Number,
+  /** The latest `updatedAt` of its runs. */
   lastActivityAt: DateTime,
-  /** Sums over the runs; `costUsd` is null unless every model call had a price. */
+  /** Sums over the runs; `costUsd` is null unless every run had a cost. */
   totals: Schema.Struct({
     inputTokens: Schema.Number,
     outputTokens: Schema.Number,
     costUsd: Nullable(Schema.Number)
-  }),
+  })
+}
+
+/** One conversation in a list. */
+export const ThreadSummary = Schema.Struct(threadFields).annotations({ identifier: "ThreadSummary" })
+/** One conversation in a list. */
+export type ThreadSummary = typeof ThreadSummary.Type
+
+/** A page of conversations, latest activity first; `nextCursor` fetches the next (older) page, null on the last. */
+export const ThreadPage = Schema.Struct({
+  items: Schema.Array(ThreadSummary),
+  nextCursor: Nullable(Schema.String)
+}).annotations({ identifier: "ThreadPage" })
+/** A page of conversations. */
+export type ThreadPage = typeof ThreadPage.Type
+
+/** A conversation: its runs (oldest first), every message of them in order, and its totals. */
+export const ThreadDetail = Schema.Struct({
+  ...threadFields,
   runs: Schema.Array(RunSummary),
   messages: Schema.Array(ThreadMessage)
 }).annotations({ identifier: "ThreadDetail" })

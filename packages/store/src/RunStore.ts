@@ -27,6 +27,7 @@ import type {
   RunPage,
   RunTree,
   ThreadDetail,
+  ThreadPage,
   StoredEvent,
   ToolCallList,
   TraceList,
@@ -48,6 +49,12 @@ export interface RunFilter extends Schema.Schema.Encoded<typeof Options.RunFilte
 
 /** Filters and page of `listRuns`: a `cursor` from the previous page, `limit` 1..1000 (default 50). */
 export interface ListRunsOptions extends Schema.Schema.Encoded<typeof Options.ListRunsOptions> {}
+
+/** Filters and page of `listThreads` (see `Options.ListThreadsOptions`). */
+export interface ListThreadsOptions extends Schema.Schema.Encoded<typeof Options.ListThreadsOptions> {}
+
+/** Filters and page of `listThreads` (see `Options.ListThreadsOptions`). */
+export interface ListThreadsOptions extends Schema.Schema.Encoded<typeof Options.ListThreadsOptions> {}
 
 /** Options of `getEvents`: events `after` a sequence index, `limit` 1..1000 (default 100). */
 export interface GetEventsOptions extends Schema.Schema.Encoded<typeof Options.GetEventsOptions> {}
@@ -87,6 +94,8 @@ export interface RunStoreService {
   readonly getPauses: (runId: string, options?: CallOptions) => Effect.Effect<PauseList, RunQueryError>
   /** A run's ancestors, descendants and the token/cost totals of its subtree (safe against parent cycles). */
   readonly getRunTree: (runId: string, options?: CallOptions) => Effect.Effect<RunTree, RunQueryError>
+  /** Conversations (tenant-scoped), latest activity first, with run count and totals; keyset pages. */
+  readonly listThreads: (options?: ListThreadsOptions) => Effect.Effect<ThreadPage, InvalidQuery | StoreError>
   /** A conversation: its runs oldest first, their messages in order, its totals; `ThreadNotFound` if none is visible. */
   readonly getThread: (
     threadId: string,
@@ -165,6 +174,8 @@ export interface RunStoreClient {
   readonly getPauses: (runId: string, options?: CallOptions) => Promise<PauseList>
   /** See `RunStoreService.getRunTree`. */
   readonly getRunTree: (runId: string, options?: CallOptions) => Promise<RunTree>
+  /** See `RunStoreService.listThreads`. */
+  readonly listThreads: (options?: ListThreadsOptions) => Promise<ThreadPage>
   /** See `RunStoreService.getThread`. */
   readonly getThread: (threadId: string, options?: CallOptions) => Promise<ThreadDetail>
   /** See `RunStoreService.usage`. */

@@ -124,6 +124,7 @@ const runsGroup = (store: RunStoreService, settings: HandlerSettings) =>
       )
       .handle("getPauses", ({ path }) => withScope((scope) => store.getPauses(path.runId, { scope })))
       .handle("getRunTree", ({ path }) => withScope((scope) => store.getRunTree(path.runId, { scope })))
+      .handle("listThreads", ({ urlParams }) => withScopeAll((scope) => store.listThreads({ ...urlParams, scope })))
       .handle("getThread", ({ path }) => withThreadScope((scope) => store.getThread(path.threadId, { scope })))
       .handle("usage", ({ urlParams }) => withScopeAll((scope) => store.usage({ ...urlParams, scope })))
       .handleRaw("exportRuns", ({ urlParams }) =>

@@ -32,6 +32,7 @@ export const fromService = (
     getPauses: (id, o) => toPromise(service.getPauses(id, o)),
     getRunTree: (id, o) => toPromise(service.getRunTree(id, o)),
     getThread: (id, o) => toPromise(service.getThread(id, o)),
+    listThreads: (o) => toPromise(service.listThreads(o)),
     usage: (o) => toPromise(service.usage(o)),
     listRunRows: (o) => toPromise(service.listRunRows(o)),
     listWaiting: (o) => toPromise(service.listWaiting(o)),

@@ -51,6 +51,7 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
   getPauses: events.getPauses(ctx),
   getRunTree: tree.getRunTree(ctx),
   getThread: threads.getThread(ctx),
+  listThreads: threads.listThreads(ctx),
   usage: usage.usage(ctx),
   listRunRows: views.listRunRows(ctx),
   listWaiting: views.listWaiting(ctx),

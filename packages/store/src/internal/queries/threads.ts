@@ -3,7 +3,7 @@
  * start one after another) and all their messages, tenant-scoped like every read.
  */
 import { Tables } from "@sextant/recorder"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { ThreadNotFound } from "../../Errors.js"
 import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
@@ -55,5 +55,57 @@ export const getThread = (ctx: QueryContext): Api.RunStoreService["getThread"] =
       },
       runs,
       messages
+    }
+  })
+
+const decodeListThreads = decode.options(Options.ListThreadsOptions)
+
+const f = Tables.agentRuns.Row.fields
+/** One `GROUP BY thread_id` row, decoded with the recorder's column codecs (the same values on both dialects). */
+const ThreadRow = Schema.Struct({
+  thread_id: f.id,
+  tenant_id: f.tenant_id,
+  run_count: f.total_input_tokens,
+  last_activity: f.updated_at,
+  input_tokens: f.total_input_tokens,
+  output_tokens: f.total_input_tokens,
+  cost_nanos: f.total_cost_nanos,
+  uncosted: f.total_input_tokens
+})
+const decodeThreadRows = Schema.decodeUnknownEither(Schema.Array(ThreadRow))
+
+/** `listThreads`: conversations with their run count, last activity and totals, newest activity first. */
+export const listThreads = (ctx: QueryContext): Api.RunStoreService["listThreads"] => (options) =>
+  Effect.gen(function*() {
+    const o = yield* decodeListThreads(options)
+    const { sql } = ctx
+    const conditions = [sql`thread_id IS NOT NULL`, ...scoped(ctx, o.scope)]
+    if (o.tenantId !== undefined) conditions.push(sql`tenant_id = ${stored(o.tenantId)}`)
+    const after = o.cursor === undefined ? sql.literal("") : sql`HAVING MAX(updated_at) < ${o.cursor.createdAt}
+      OR (MAX(updated_at) = ${o.cursor.createdAt} AND thread_id < ${o.cursor.id})`
+    const raw = yield* query(ctx.rows(sql`SELECT thread_id, MIN(tenant_id) AS tenant_id, COUNT(*) AS run_count,
+        MAX(updated_at) AS last_activity, SUM(total_input_tokens) AS input_tokens,
+        SUM(total_output_tokens) AS output_tokens, SUM(total_cost_nanos) AS cost_nanos,
+        SUM(CASE WHEN total_cost_nanos IS NULL THEN 1 ELSE 0 END) AS uncosted
+      FROM agent_runs WHERE ${sql.and(conditions)} GROUP BY thread_id ${after}
+      ORDER BY last_activity DESC, thread_id DESC LIMIT ${o.limit + 1}`))
+    const decoded = yield* query(decodeThreadRows(raw))
+    const items: Array<R.ThreadSummary> = decoded.slice(0, o.limit).map((r) => ({
+      threadId: r.thread_id,
+      tenantId: r.tenant_id,
+      runCount: r.run_count,
+      lastActivityAt: r.last_activity,
+      totals: {
+        inputTokens: r.input_tokens,
+        outputTokens: r.output_tokens,
+        costUsd: r.uncosted > 0 ? null : rows.costOf(r.cost_nanos)
+      }
+    }))
+    const last = items[items.length - 1]
+    return {
+      items,
+      nextCursor: decoded.length > o.limit && last !== undefined
+        ? Options.encodeCursor({ createdAt: last.lastActivityAt, id: stored(last.threadId) })
+        : null
     }
   })
