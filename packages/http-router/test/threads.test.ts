@@ -12,7 +12,9 @@ const turn = (input: string, answer: string, options: Agent.RunOptions) =>
   Effect.gen(function*() {
     const agent = yield* Agent.make({ name: "chat", instructions: "" })
     return yield* agent.run(input, options).pipe(
-      Effect.provide(ScriptedModel.layer([{ text: answer, usage: { inputTokens: 10, outputTokens: 2, costUsd: 0.001 } }]))
+      Effect.provide(
+        ScriptedModel.layer([{ text: answer, usage: { inputTokens: 10, outputTokens: 2, costUsd: 0.001 } }])
+      )
     )
   })
 

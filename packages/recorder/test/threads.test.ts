@@ -85,7 +85,15 @@ for (const dialect of dialects) {
         ])
         const third = yield* turn("What is my name?", [{ text: "You are Ada." }])
         const messages = third.sent[0]!.messages
-        expect(messages.map((m) => m._tag)).toEqual(["user", "assistant", "user", "assistant", "tool", "assistant", "user"])
+        expect(messages.map((m) => m._tag)).toEqual([
+          "user",
+          "assistant",
+          "user",
+          "assistant",
+          "tool",
+          "assistant",
+          "user"
+        ])
         expect(messages[0]).toEqual(user("My name is Ada."))
         expect(messages[1]).toEqual(assistant("Hello Ada."))
         const call = messages[3] as Extract<HookEvent.Message, { _tag: "assistant" }>
@@ -110,7 +118,10 @@ for (const dialect of dialects) {
         // What the model was sent is exact in llm_interactions.
         const interactions = yield* Effect.flatMap(
           SqlClient.SqlClient,
-          (sql) => sql<{ semantic_request: unknown }>`SELECT semantic_request FROM llm_interactions WHERE agent_run_id = ${third.result.runId}`
+          (sql) =>
+            sql<
+              { semantic_request: unknown }
+            >`SELECT semantic_request FROM llm_interactions WHERE agent_run_id = ${third.result.runId}`
         ).pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))
         expect(JSON.stringify(interactions[0]!.semantic_request)).toContain("My name is Ada.")
       }))
@@ -132,30 +143,35 @@ for (const dialect of dialects) {
         expect(rows).toHaveLength(2)
       }))
 
-    it.scopedLive("two processes on a busy thread: reject fails ThreadBusy; wait runs after the paused run, in order", () =>
-      Effect.gen(function*() {
-        const url = yield* dialect.database
-        const agent = yield* Agent.make({ name: "chat", instructions: "", tools: [pick] })
-        const paused = yield* agent.run("open a file", { threadId: "conv-b" }).pipe(
-          Effect.provide(processOn(url, [{ toolCalls: [{ name: "pick_file", arguments: { kind: "pdf" } }] }]))
-        )
-        expect(paused.status).toBe("waiting_client_tool")
-        const rejected = yield* Effect.promise(() => runChild([url, "conv-b", "next", "reject"]).done)
-        expect(rejected.error).toMatchObject({ _tag: "ThreadBusy", activeRunId: paused.runId })
-        expect(rejected.sent).toEqual([])
-        const waiting = runChild([url, "conv-b", "and then?", "wait"])
-        yield* Effect.promise(() => waiting.ready)
-        yield* Effect.sleep("300 millis")
-        yield* agent.submitToolResults(paused.runId, [{ callId: paused.pendingCalls![0]!.id, result: "/a.pdf" }]).pipe(
-          Effect.provide(processOn(url, [{ text: "Opened." }]))
-        )
-        const waited = yield* Effect.promise(() => waiting.done)
-        expect(waited.result).toMatchObject({ status: "success" })
-        expect(waited.sent[0]!.map((m) => m._tag)).toEqual(["user", "assistant", "tool", "assistant", "user"])
-        expect(waited.sent[0]!.slice(3)).toEqual([assistant("Opened."), user("and then?")])
-        const rows = yield* threadRows("conv-b").pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))
-        expect(rows.map((r) => r.status)).toEqual(["success", "success"])
-      }), { timeout: 60_000 })
+    it.scopedLive(
+      "two processes on a busy thread: reject fails ThreadBusy; wait runs after the paused run, in order",
+      () =>
+        Effect.gen(function*() {
+          const url = yield* dialect.database
+          const agent = yield* Agent.make({ name: "chat", instructions: "", tools: [pick] })
+          const paused = yield* agent.run("open a file", { threadId: "conv-b" }).pipe(
+            Effect.provide(processOn(url, [{ toolCalls: [{ name: "pick_file", arguments: { kind: "pdf" } }] }]))
+          )
+          expect(paused.status).toBe("waiting_client_tool")
+          const rejected = yield* Effect.promise(() => runChild([url, "conv-b", "next", "reject"]).done)
+          expect(rejected.error).toMatchObject({ _tag: "ThreadBusy", activeRunId: paused.runId })
+          expect(rejected.sent).toEqual([])
+          const waiting = runChild([url, "conv-b", "and then?", "wait"])
+          yield* Effect.promise(() => waiting.ready)
+          yield* Effect.sleep("300 millis")
+          yield* agent.submitToolResults(paused.runId, [{ callId: paused.pendingCalls![0]!.id, result: "/a.pdf" }])
+            .pipe(
+              Effect.provide(processOn(url, [{ text: "Opened." }]))
+            )
+          const waited = yield* Effect.promise(() => waiting.done)
+          expect(waited.result).toMatchObject({ status: "success" })
+          expect(waited.sent[0]!.map((m) => m._tag)).toEqual(["user", "assistant", "tool", "assistant", "user"])
+          expect(waited.sent[0]!.slice(3)).toEqual([assistant("Opened."), user("and then?")])
+          const rows = yield* threadRows("conv-b").pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))
+          expect(rows.map((r) => r.status)).toEqual(["success", "success"])
+        }),
+      { timeout: 60_000 }
+    )
 
     it.scoped("two runtimes starting on one thread at once: exactly one proceeds, the other fails ThreadBusy", () =>
       Effect.gen(function*() {

@@ -95,7 +95,9 @@ describe("threads on the memory recorder", () => {
       expect((yield* (yield* MemoryRecorder).events()).length).toBe(before)
       // The owner goes on.
       expect((yield* agent.run("again", { threadId: "acme-thread", tenantId: "acme" })).status).toBe("success")
-    }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "a" }, { text: "b" }, { text: "c" }]), Recorder.memory))))
+    }).pipe(
+      Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "a" }, { text: "b" }, { text: "c" }]), Recorder.memory))
+    ))
 
   it.effect("one run at a time: a paused run makes the next start fail ThreadBusy; once it ends the thread goes on", () =>
     Effect.gen(function*() {
@@ -198,7 +200,10 @@ describe("message-array input", () => {
       const agent = yield* Agent.make({ name: "chat", instructions: "" })
       const fail = (input: unknown) =>
         Effect.map(Effect.flip(agent.run(input as string)), (e) => e as InvalidRunOptions)
-      expect(yield* fail(42)).toMatchObject({ field: "input", message: "input: must be a string or an array of messages" })
+      expect(yield* fail(42)).toMatchObject({
+        field: "input",
+        message: "input: must be a string or an array of messages"
+      })
       expect(yield* fail([])).toMatchObject({ field: "input", message: "input: must hold at least one message" })
       const content = yield* fail([user("a"), { _tag: "user", content: 7 }])
       expect(content).toBeInstanceOf(InvalidRunOptions)
@@ -207,7 +212,13 @@ describe("message-array input", () => {
       expect((yield* fail([user("a"), null])).field).toBe("input[1]")
       expect((yield* fail([{ _tag: "system", content: "x" }])).field).toBe("input[0]._tag")
       expect((yield* fail([{ _tag: "user", content: "x", extra: 1 }])).field).toBe("input[0].extra")
-      const orphan = yield* fail([user("a"), { _tag: "tool", toolCallId: "c9", toolName: "x", content: "", isError: false }])
+      const orphan = yield* fail([user("a"), {
+        _tag: "tool",
+        toolCallId: "c9",
+        toolName: "x",
+        content: "",
+        isError: false
+      }])
       expect(orphan.field).toBe("input[1].toolCallId")
       expect(orphan.message).toContain("answers call 'c9', which no earlier assistant message of the input made")
       expect(yield* (yield* MemoryRecorder).events()).toEqual([])
@@ -348,7 +359,11 @@ describe("the history window of a thread", () => {
       const plain = yield* Agent.make({ name: "chat", instructions: "" })
       yield* plain.run("hello", { threadId: "f" })
       for (const hook of [() => Effect.fail("no summarizer"), () => Effect.die("boom")]) {
-        const agent = yield* Agent.make({ name: "chat", instructions: "", history: { maxMessages: 1, summarize: hook } })
+        const agent = yield* Agent.make({
+          name: "chat",
+          instructions: "",
+          history: { maxMessages: 1, summarize: hook }
+        })
         const result = yield* agent.run("again", { threadId: "f" })
         expect(result.status).toBe("success")
         const events = yield* (yield* MemoryRecorder).events(result.runId)
@@ -358,7 +373,9 @@ describe("the history window of a thread", () => {
       expect(requests[1]!.messages).toEqual([assistant("one"), user("again")])
       expect(requests[2]!.messages).toEqual([assistant("two"), user("again")])
     }).pipe(
-      Effect.provide(Layer.merge(ScriptedModel.layer([{ text: "one" }, { text: "two" }, { text: "three" }]), Recorder.memory))
+      Effect.provide(
+        Layer.merge(ScriptedModel.layer([{ text: "one" }, { text: "two" }, { text: "three" }]), Recorder.memory)
+      )
     ))
 
   it("a bad window is an AgentConfigError naming the field", () => {

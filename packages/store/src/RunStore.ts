@@ -26,9 +26,9 @@ import type {
   RunDetail,
   RunPage,
   RunTree,
+  StoredEvent,
   ThreadDetail,
   ThreadPage,
-  StoredEvent,
   ToolCallList,
   TraceList,
   UsageList

@@ -1,13 +1,6 @@
 import { Either } from "effect"
 import { RecorderError } from "../Errors.js"
-import {
-  eventType,
-  type HookEvent,
-  type Json,
-  type Message,
-  type PausedStatus,
-  type RunStarted
-} from "../HookEvent.js"
+import { eventType, type HookEvent, type Json, type Message, type PausedStatus, type RunStarted } from "../HookEvent.js"
 import * as Lifecycle from "../Lifecycle.js"
 import type { StoredRun, ThreadState } from "../RunLedger.js"
 

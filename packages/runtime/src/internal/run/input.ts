@@ -2,8 +2,8 @@
  * A run's input: a string (one user message) or an array of messages in the kernel's `Message` schema, each
  * element decoded on its own so that the error names the bad element (`input[2].content`).
  */
-import { createHash } from "node:crypto"
 import { Either, ParseResult, Schema } from "effect"
+import { createHash } from "node:crypto"
 import { InvalidRunOptions } from "../../Errors.js"
 import { Message } from "../../HookEvent.js"
 
@@ -46,7 +46,7 @@ export const validateInput = (input: unknown): Either.Either<ReadonlyArray<Messa
       return Either.left(invalid(`input[${i}]${path}`, path === "" ? `must be ${ROLES}` : message))
     }
     const m = decoded.right
-    if (m._tag === "assistant") for (const c of m.toolCalls) calls.add(c.id)
+    if (m._tag === "assistant") { for (const c of m.toolCalls) calls.add(c.id) }
     if (m._tag === "tool" && !calls.has(m.toolCallId)) {
       return Either.left(
         invalid(

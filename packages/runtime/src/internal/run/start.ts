@@ -11,6 +11,7 @@ import {
   type RunAlreadyActive,
   type RunError
 } from "../../Errors.js"
+import type { Json, Message } from "../../HookEvent.js"
 import * as Ids from "../../Ids.js"
 import { LanguageModel } from "../../LanguageModel.js"
 import { Recorder } from "../../Recorder.js"
@@ -19,7 +20,6 @@ import type { RunResult } from "../../RunResult.js"
 import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { fresh, type RunState } from "../runState.js"
-import type { Json, Message } from "../../HookEvent.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
 import * as Services from "../services.js"
 import { checkRunNotifiers, segmentSinks } from "../sinks.js"

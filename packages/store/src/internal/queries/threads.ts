@@ -16,8 +16,7 @@ import { query, type QueryContext, scoped, stored } from "./context.js"
 const decodeCall = decode.options(Options.CallOptions)
 const decodeThreadId = decode.argument("threadId", Options.RunId)
 
-const notFound = (threadId: string) =>
-  new ThreadNotFound({ threadId, message: `Thread '${threadId}' not found.` })
+const notFound = (threadId: string) => new ThreadNotFound({ threadId, message: `Thread '${threadId}' not found.` })
 
 /** `getThread`: the thread's runs, oldest first, and their messages in order, or `ThreadNotFound`. */
 export const getThread = (ctx: QueryContext): Api.RunStoreService["getThread"] => (threadId, options) =>
