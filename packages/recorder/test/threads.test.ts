@@ -197,6 +197,28 @@ for (const dialect of dialects) {
         expect(rows.map((r) => r.id)).toEqual([won[0]!.right.runId])
       }))
 
+    it.scoped("a thread message the record cannot read back fails the next run RecorderError, naming the thread", () =>
+      Effect.gen(function*() {
+        const url = yield* dialect.database
+        const agent = yield* Agent.make({ name: "chat", instructions: "" })
+        const first = yield* agent.run("hi", { threadId: "conv-bad" }).pipe(
+          Effect.provide(processOn(url, [{ text: "a" }]))
+        )
+        const { error, status } = yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`UPDATE react_traces SET role = 'system' WHERE agent_run_id = ${first.runId} AND order_index = 0`
+          const error = yield* Effect.flip(agent.run("again", { threadId: "conv-bad", runId: "after-bad" }))
+          const status = yield* sql<{ status: string; failure_reason: string }>`SELECT status, failure_reason
+            FROM agent_runs WHERE id = 'after-bad'`
+          return { error, status }
+        }).pipe(Effect.provide(processOn(url, [])))
+        expect(error).toMatchObject({ _tag: "RecorderError", operation: "ledger.threadHistory", reason: "permanent" })
+        expect(error.message).toContain("ledger.threadHistory of thread conv-bad failed")
+        expect(error.message).toContain(`unknown role "system"`)
+        // The run whose start was recorded ends error/recorder, so the thread is not left busy.
+        expect(status).toEqual([{ status: "error", failure_reason: "recorder" }])
+      }))
+
     it.scoped("the database decides: a second run.started on a thread with an active run is a conflict", () =>
       Effect.gen(function*() {
         const url = yield* dialect.database

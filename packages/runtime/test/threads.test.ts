@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import {
   Agent,
   AgentRuntime,
@@ -7,6 +7,9 @@ import {
   InvalidRunOptions,
   MemoryRecorder,
   Recorder,
+  RecorderError,
+  RunLedger,
+  type RunLedgerService,
   ScriptedModel,
   ThreadBusy,
   ThreadTenantMismatch,
@@ -167,6 +170,47 @@ describe("threads on the memory recorder", () => {
       expect(onBusy).toMatchObject({ field: "onBusy" })
       expect(onBusy.message).toContain(`must be "wait" or "reject", got "queue"`)
     }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer([]), Recorder.memory))))
+})
+
+describe("threads when the ledger fails", () => {
+  const failing = (operation: "ledger.threadState" | "ledger.threadHistory") =>
+    new RecorderError({ operation, runId: "t", attempts: 3, reason: "transient", message: `${operation} timed out` })
+  /** `Recorder.memory` with its ledger changed by `wrap`. */
+  const withLedger = (wrap: (ledger: RunLedgerService) => RunLedgerService) =>
+    Layer.map(Recorder.memory, (context) => Context.add(context, RunLedger, wrap(Context.get(context, RunLedger))))
+
+  it.effect("a failed thread read before the start fails RecorderError and records nothing", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      const error = yield* Effect.flip(agent.run("hi", { threadId: "t" }))
+      expect(error).toBeInstanceOf(RecorderError)
+      expect(error).toMatchObject({ operation: "ledger.threadState" })
+      expect(yield* (yield* MemoryRecorder).events()).toEqual([])
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([]),
+        withLedger((l) => ({ ...l, threadState: () => Effect.fail(failing("ledger.threadState")) }))
+      ))
+    ))
+
+  it.effect("a failed history read after the start fails RecorderError, ends the run error/recorder, frees the thread", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      const error = yield* Effect.flip(agent.run("hi", { threadId: "t", runId: "halted" }))
+      expect(error).toMatchObject({ _tag: "RecorderError", operation: "ledger.threadHistory" })
+      const events = yield* (yield* MemoryRecorder).events("halted")
+      expect(events.map((e) => e._tag)).toEqual(["RunStarted", "RunFailed"])
+      expect(events[1]).toMatchObject({ failureReason: "recorder", error: { tag: "RecorderError" } })
+      expect(yield* sent).toEqual([])
+      // The thread is not held by the halted run: the next start is not ThreadBusy (it fails on the read again).
+      const again = yield* Effect.flip(agent.run("hi", { threadId: "t" }))
+      expect(again._tag).toBe("RecorderError")
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([]),
+        withLedger((l) => ({ ...l, threadHistory: () => Effect.fail(failing("ledger.threadHistory")) }))
+      ))
+    ))
 })
 
 describe("message-array input", () => {

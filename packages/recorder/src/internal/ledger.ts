@@ -147,7 +147,13 @@ const HALTS: ReadonlySet<RecorderOperation> = new Set(["ledger.isCancelRequested
 export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const run = <A>(what: RecorderOperation, runId: string, statement: Effect.Effect<A, WriteError>) =>
+    // `subject` names what was read in the message (a run, or a thread: then `runId` holds the thread id).
+    const run = <A>(
+      what: RecorderOperation,
+      runId: string,
+      statement: Effect.Effect<A, WriteError>,
+      subject = `run ${runId}`
+    ) =>
       Effect.flatMap(withRetry(retry, statement), (outcome) => {
         if (Either.isRight(outcome)) return Effect.succeed(outcome.right.value)
         const failed = outcome.left
@@ -156,7 +162,7 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
           runId,
           attempts: failed.attempts,
           reason: failed.transient ? "transient" : "permanent",
-          message: `${what} of run ${runId} failed after ${failed.attempts} attempt(s): ${
+          message: `${what} of ${subject} failed after ${failed.attempts} attempt(s): ${
             describeWriteError(failed.error)
           }`,
           cause: failed.error
@@ -249,7 +255,8 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
                 ...(active == null ? {} : { activeRunId: active })
               })
             })
-          )
+          ),
+          `thread ${threadId}`
         ),
       threadHistory: (threadId) =>
         run(
@@ -274,7 +281,8 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
                 }
               })
             )
-          )
+          ),
+          `thread ${threadId}`
         ),
       isCancelRequested: (runId) =>
         run(

@@ -71,6 +71,8 @@ const callOf = (event: HookEvent): { readonly kind: "tool call" | "model call"; 
 export class MemoryRuns {
   private readonly entries = new Map<string, Entry>()
   private readonly byKey = new Map<string, string>()
+  /** The runs of each thread, in start order. */
+  private readonly byThread = new Map<string, Array<Entry>>()
   /** The run that recorded each tool or model call id (`kind:id`). */
   private readonly callRuns = new Map<string, string>()
 
@@ -116,7 +118,13 @@ export class MemoryRuns {
       }
       this.byKey.set(start.idempotencyKey, event.runId)
     }
-    this.entries.set(event.runId, { record: next.right, start, cancelRequested: false, messages: [] })
+    const created: Entry = { record: next.right, start, cancelRequested: false, messages: [] }
+    this.entries.set(event.runId, created)
+    if (start.threadId !== undefined) {
+      const runs = this.byThread.get(start.threadId)
+      if (runs === undefined) this.byThread.set(start.threadId, [created])
+      else runs.push(created)
+    }
     return Either.right(undefined)
   }
 
@@ -181,7 +189,7 @@ export class MemoryRuns {
   }
 
   private threadRuns(threadId: string): ReadonlyArray<Entry> {
-    return [...this.entries.values()].filter((e) => e.start.threadId === threadId)
+    return this.byThread.get(threadId) ?? []
   }
 
   /** Whether the run is flagged for cancellation. */

@@ -105,7 +105,20 @@ const firstSegment = (
 ): Effect.Effect<RunResult, RecorderError> =>
   Effect.gen(function*() {
     if (thread !== undefined && state.ledger !== undefined) {
-      state.history.push(...yield* threadHistory(state, state.ledger, thread.threadId, state.agent.history))
+      state.history.push(
+        ...yield* threadHistory(state, state.ledger, thread.threadId, state.agent.history).pipe(
+          // The start is recorded: a failed read must not leave the thread held by a run that will never go on.
+          Effect.tapError((error) =>
+            Effect.ignore(state.bus.emit({
+              _tag: "RunFailed",
+              error: { tag: error._tag, message: error.message },
+              failureReason: "recorder",
+              iterations: 0,
+              usage: state.totals.usage
+            }, 0))
+          )
+        )
+      )
     }
     yield* report(state, input, "input", 0)
     if (input.blocked !== undefined) return yield* blockedByGuardrail(state, input.blocked.reason)
