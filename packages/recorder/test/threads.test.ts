@@ -219,6 +219,26 @@ for (const dialect of dialects) {
         expect(status).toEqual([{ status: "error", failure_reason: "recorder" }])
       }))
 
+    it.scoped("a user message's image and file parts are recorded and come back with the thread's history", () =>
+      Effect.gen(function*() {
+        const url = yield* dialect.database
+        const agent = yield* Agent.make({ name: "vision", instructions: "" })
+        const message: HookEvent.Message = {
+          _tag: "user",
+          content: "What is this?",
+          parts: [
+            { _tag: "image", url: "https://example.com/a.png" },
+            { _tag: "file", data: Buffer.from("%PDF").toString("base64"), mediaType: "application/pdf", name: "a.pdf" }
+          ]
+        }
+        yield* agent.run([message], { threadId: "conv-mm" }).pipe(Effect.provide(processOn(url, [{ text: "A cat." }])))
+        const sent = yield* Effect.gen(function*() {
+          yield* agent.run("And now?", { threadId: "conv-mm" })
+          return yield* (yield* ScriptedModel.Requests).requests
+        }).pipe(Effect.provide(processOn(url, [{ text: "Still a cat." }])))
+        expect(sent[0]!.messages).toEqual([message, assistant("A cat."), user("And now?")])
+      }))
+
     it.scoped("the database decides: a second run.started on a thread with an active run is a conflict", () =>
       Effect.gen(function*() {
         const url = yield* dialect.database

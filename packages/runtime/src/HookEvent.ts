@@ -72,9 +72,35 @@ export const ToolCallRef = Schema.Struct({
 /** A tool call as the model asked for it. */
 export type ToolCallRef = typeof ToolCallRef.Type
 
+/** An image a user message carries: by URL, or as base64 bytes with their media type. */
+export const ImagePart = Schema.Union(
+  Schema.TaggedStruct("image", { url: Schema.String }),
+  Schema.TaggedStruct("image", { data: Schema.String, mediaType: Schema.String })
+).annotations({ identifier: "ImagePart" })
+/** An image a user message carries. */
+export type ImagePart = typeof ImagePart.Type
+
+/** A file a user message carries (a PDF, a text file): base64 bytes with their media type and a name. */
+export const FilePart = Schema.TaggedStruct("file", {
+  data: Schema.String,
+  mediaType: Schema.String,
+  name: opt(Schema.String)
+}).annotations({ identifier: "FilePart" })
+/** A file a user message carries. */
+export type FilePart = typeof FilePart.Type
+
+/** A non-text part of a user message (multimodal input). */
+export const UserPart = Schema.Union(ImagePart, FilePart).annotations({ identifier: "UserPart" })
+/** A non-text part of a user message. */
+export type UserPart = typeof UserPart.Type
+
 /** A message of the conversation as the kernel keeps it. */
 export const Message = Schema.Union(
-  Schema.TaggedStruct("user", { content: Schema.String }),
+  Schema.TaggedStruct("user", {
+    content: Schema.String,
+    /** Images and files sent with the text (after it), for the providers that take them. */
+    parts: opt(Schema.Array(UserPart))
+  }),
   Schema.TaggedStruct("assistant", { content: Schema.String, toolCalls: Schema.Array(ToolCallRef) }),
   Schema.TaggedStruct("tool", {
     toolCallId: Schema.String,

@@ -100,17 +100,24 @@ const MessageRow = reactTraces.Row.pick(
   "tool_call_id",
   "provider_call_id",
   "tool_name",
-  "is_error"
+  "is_error",
+  "parts"
 )
 type MessageRow = typeof MessageRow.Type
 const decodeMessages = Schema.decodeUnknownEither(Schema.Array(MessageRow))
 const decodeCalls = Schema.decodeUnknownEither(Schema.Array(HookEvent.ToolCallRef))
+const decodeParts = Schema.decodeUnknownEither(Schema.Array(HookEvent.UserPart))
 
 /** A recorded message as the kernel keeps it (the inverse of the recorder's `react_traces` row). */
 const toMessage = (row: MessageRow): Either.Either<HookEvent.Message, string> => {
   switch (row.role) {
     case "user":
-      return Either.right({ _tag: "user", content: row.content })
+      return row.parts === null
+        ? Either.right({ _tag: "user", content: row.content })
+        : Either.map(
+          Either.mapLeft(decodeParts(row.parts), (e) => ParseResult.TreeFormatter.formatErrorSync(e)),
+          (parts) => ({ _tag: "user" as const, content: row.content, parts })
+        )
     case "assistant":
       return Either.map(
         Either.mapLeft(decodeCalls(row.tool_calls ?? []), (e) => ParseResult.TreeFormatter.formatErrorSync(e)),
@@ -262,7 +269,8 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
         run(
           "ledger.threadHistory",
           threadId,
-          sql`SELECT t.role, t.content, t.tool_calls, t.tool_call_id, t.provider_call_id, t.tool_name, t.is_error
+          sql`SELECT t.role, t.content, t.tool_calls, t.tool_call_id, t.provider_call_id, t.tool_name, t.is_error,
+              t.parts
             FROM agent_runs r
             JOIN run_events s ON s.agent_run_id = r.id AND s.sequence_index = 0
             JOIN react_traces t ON t.agent_run_id = r.id

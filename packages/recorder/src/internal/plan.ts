@@ -131,7 +131,8 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
           provider_call_id: m._tag === "tool" ? orNull(m.providerCallId) : null,
           tool_name: m._tag === "tool" ? m.toolName : null,
           is_error: m._tag === "tool" ? m.isError : null,
-          created_at: at
+          created_at: at,
+          parts: m._tag === "user" && m.parts !== undefined ? m.parts : null
         })
       }]
     }

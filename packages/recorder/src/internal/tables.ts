@@ -282,7 +282,9 @@ export const reactTraces = table("react_traces", {
   provider_call_id: str,
   tool_name: str,
   is_error: nullable(bool()),
-  created_at: timestamp()
+  created_at: timestamp(),
+  /** A user message's images and files (`Message.parts`), as JSON. */
+  parts: nullable(json(6))
 })
 
 /** One row per tool call. */

@@ -6,7 +6,8 @@ import { addedBy, sqlType } from "../tables.js"
 export const ACTIVE_STATUSES = ["running", "waiting_client_tool", "waiting_approval", "waiting_human_input"] as const
 
 /**
- * Migration 6: conversations. `agent_runs.thread_id` (generated from `Tables`, every column whose `since` is 6)
+ * Migration 6: conversations. `agent_runs.thread_id` and `react_traces.parts` (a user message's images and
+ * files; generated from `Tables`, every column whose `since` is 6)
  * with an index reading a thread's runs in order, and a partial unique index that lets a thread hold one run
  * under way at a time: a second `run.started` on a busy thread inserts nothing (`ON CONFLICT DO NOTHING`), which
  * the kernel reports as `ThreadBusy`. Both dialects accept partial indexes; no backfill (older runs have none).

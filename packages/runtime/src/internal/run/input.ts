@@ -5,12 +5,40 @@
 import { Either, ParseResult, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { InvalidRunOptions } from "../../Errors.js"
-import { Message } from "../../HookEvent.js"
+import { Message, type UserPart } from "../../HookEvent.js"
 
 /** What `agent.run` takes: a user message's text, or the messages to append to the history, in order. */
 export type RunInput = string | ReadonlyArray<Message>
 
 const decodeMessage = Schema.decodeUnknownEither(Message, { errors: "first", onExcessProperty: "error" })
+
+/**
+ * The most bytes one image or file part may carry (5 MiB decoded): parts are recorded with their message
+ * (`react_traces.parts`), so a larger file belongs behind a URL.
+ */
+export const MAX_PART_BYTES = 5 * 1024 * 1024
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+/** What is wrong with a part's bytes or media type, if anything (and where, inside the part). */
+const partProblem = (part: UserPart): { readonly at: string; readonly message: string } | undefined => {
+  if (!("data" in part)) {
+    return /^(https?:|data:)/.test(part.url)
+      ? undefined
+      : { at: "url", message: "must be an http(s) or data: URL" }
+  }
+  if (part.data.length % 4 !== 0 || !BASE64.test(part.data)) {
+    return { at: "data", message: "must be base64 (the bytes encoded, without a data: prefix)" }
+  }
+  const bytes = (part.data.length / 4) * 3 - (part.data.endsWith("==") ? 2 : part.data.endsWith("=") ? 1 : 0)
+  if (bytes > MAX_PART_BYTES) {
+    return { at: "data", message: `holds ${bytes} bytes, more than ${MAX_PART_BYTES}: pass a URL instead` }
+  }
+  if (!/^[\w.+-]+\/[\w.+-]+$/.test(part.mediaType)) {
+    return { at: "mediaType", message: `must be a media type such as image/png, got ${JSON.stringify(part.mediaType)}` }
+  }
+  return undefined
+}
 
 const invalid = (field: string, message: string) => new InvalidRunOptions({ field, message: `${field}: ${message}` })
 
@@ -46,6 +74,12 @@ export const validateInput = (input: unknown): Either.Either<ReadonlyArray<Messa
       return Either.left(invalid(`input[${i}]${path}`, path === "" ? `must be ${ROLES}` : message))
     }
     const m = decoded.right
+    if (m._tag === "user") {
+      for (const [j, part] of (m.parts ?? []).entries()) {
+        const problem = partProblem(part)
+        if (problem !== undefined) return Either.left(invalid(`input[${i}].parts[${j}].${problem.at}`, problem.message))
+      }
+    }
     if (m._tag === "assistant") { for (const c of m.toolCalls) calls.add(c.id) }
     if (m._tag === "tool" && !calls.has(m.toolCallId)) {
       return Either.left(
