@@ -264,7 +264,7 @@ for (const dialect of dialects) {
         }).pipe(Effect.provide(SqlRecorder.layerFromUrl(url)))
         expect(Either.isRight(first)).toBe(true)
         expect(Either.isLeft(second) && second.left.reason).toBe("conflict")
-        expect(ledgerState).toEqual(Option.some({ tenantIds: [undefined], runCount: 1, activeRunId: "r1" }))
+        expect(ledgerState).toEqual(Option.some({ runCount: 1, activeRunId: "r1" }))
       }))
   })
 }

@@ -38,8 +38,8 @@ export interface StoredRun {
 
 /** Who a thread belongs to and whether one of its runs is still under way. */
 export interface ThreadState {
-  /** The tenants of the thread's runs (one, unless the record was written around the kernel; none: no tenant). */
-  readonly tenantIds: ReadonlyArray<string | undefined>
+  /** The tenant of the thread's first run (the thread's owner; absent: no tenant). */
+  readonly tenantId?: string | undefined
   /** How many runs the thread has. */
   readonly runCount: number
   /** A run of the thread that is running or paused, if any (at most one: the record's unique index). */

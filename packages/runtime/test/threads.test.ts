@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Schema, Stream } from "effect"
 import {
   Agent,
   AgentRuntime,
@@ -211,6 +211,40 @@ describe("threads when the ledger fails", () => {
         withLedger((l) => ({ ...l, threadHistory: () => Effect.fail(failing("ledger.threadHistory")) }))
       ))
     ))
+})
+
+describe("two tenants starting one new thread", () => {
+  it.effect("the later start, which checked before the first existed, ends error and fails; the owner goes on", () => {
+    let stale = 1
+    return Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "" })
+      yield* agent.run("mine", { threadId: "new", tenantId: "acme" })
+      // globex's check ran before acme's start was recorded: it saw no thread (the ledger answers as it did then).
+      const error = yield* Effect.flip(agent.run("also mine?", { threadId: "new", tenantId: "globex", runId: "late" }))
+      expect(error).toBeInstanceOf(ThreadTenantMismatch)
+      expect(error.message).toContain("belongs to tenant 'acme', not to tenant 'globex'")
+      const late = yield* (yield* MemoryRecorder).events("late")
+      expect(late.map((e) => e._tag)).toEqual(["RunStarted", "RunFailed"])
+      expect(late[1]).toMatchObject({ failureReason: "internal", error: { tag: "ThreadTenantMismatch" } })
+      // The thread is still acme's, and its history holds only acme's messages.
+      const next = yield* agent.run("again", { threadId: "new", tenantId: "acme" })
+      expect(next.status).toBe("success")
+      expect((yield* sent)[1]!.messages).toEqual([user("mine"), assistant("a"), user("again")])
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([{ text: "a" }, { text: "b" }]),
+        Layer.map(Recorder.memory, (context) => {
+          const ledger = Context.get(context, RunLedger)
+          return Context.add(context, RunLedger, {
+            ...ledger,
+            threadState: (threadId) =>
+              // acme checks and confirms (calls 2, 3); globex's check (call 4) answers as before acme started.
+              ++stale === 4 ? Effect.succeed(Option.none()) : ledger.threadState(threadId)
+          })
+        })
+      ))
+    )
+  })
 })
 
 describe("message-array input", () => {

@@ -10,6 +10,7 @@ import {
   type ThreadState
 } from "@sextant/runtime"
 import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { unescapeText } from "./escape.js"
 import { markFailed } from "./halt.js"
 import { ACTIVE_STATUSES } from "./migrations/0006_threads.js"
 import { agentRuns, reactTraces } from "./tables.js"
@@ -249,17 +250,20 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
         run(
           "ledger.threadState",
           threadId,
-          sql<{ readonly tenant_id: string | null; readonly runs: number | string; readonly active: string | null }>`
-            SELECT tenant_id, COUNT(*) AS runs,
-              MAX(CASE WHEN status IN ${sql.in(ACTIVE_STATUSES)} THEN id END) AS active
-            FROM agent_runs WHERE thread_id = ${key(threadId)} GROUP BY tenant_id`.pipe(
+          // The owner is the tenant of the first run by its run.started row (the runs of a thread start in turn).
+          sql<{ readonly owner: string | null; readonly runs: number | string; readonly active: string | null }>`
+            SELECT (SELECT f.tenant_id FROM agent_runs f
+                JOIN run_events s ON s.agent_run_id = f.id AND s.sequence_index = 0
+                WHERE f.thread_id = ${key(threadId)} ORDER BY s.id LIMIT 1) AS owner,
+              COUNT(*) AS runs, MAX(CASE WHEN status IN ${sql.in(ACTIVE_STATUSES)} THEN id END) AS active
+            FROM agent_runs WHERE thread_id = ${key(threadId)}`.pipe(
             Effect.map((rows): Option.Option<ThreadState> => {
-              if (rows.length === 0) return Option.none()
-              const active = rows.find((r) => r.active !== null)?.active
+              const row = rows[0]
+              if (row === undefined || Number(row.runs) === 0) return Option.none()
               return Option.some({
-                tenantIds: rows.map((r) => r.tenant_id ?? undefined),
-                runCount: rows.reduce((n, r) => n + Number(r.runs), 0),
-                ...(active == null ? {} : { activeRunId: active })
+                ...(row.owner === null ? {} : { tenantId: unescapeText(row.owner) }),
+                runCount: Number(row.runs),
+                ...(row.active === null ? {} : { activeRunId: unescapeText(row.active) })
               })
             })
           ),

@@ -177,7 +177,7 @@ export class MemoryRuns {
     if (runs.length === 0) return undefined
     const active = runs.find((e) => !Lifecycle.isTerminal(e.record.status))
     return {
-      tenantIds: [...new Set(runs.map((e) => e.start.tenantId))],
+      ...(runs[0]!.start.tenantId === undefined ? {} : { tenantId: runs[0]!.start.tenantId }),
       runCount: runs.length,
       ...(active === undefined ? {} : { activeRunId: active.record.runId })
     }

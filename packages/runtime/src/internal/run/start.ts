@@ -30,7 +30,7 @@ import { fingerprintInput, inputText, type RunInput, validateInput } from "./inp
 import { type StartOptions, validateStart, type ValidStartOptions } from "./options.js"
 import { resolveOutput } from "./output.js"
 import { runSegment } from "./segment.js"
-import { checkThread, rejectIfBusy, startOnThread, threadHistory, type ThreadOptions } from "./thread.js"
+import { checkThread, confirmOwner, rejectIfBusy, startOnThread, threadHistory, type ThreadOptions } from "./thread.js"
 import { iterate } from "./turn.js"
 
 /** An idempotency key and the fingerprint of the start it belongs to. */
@@ -170,9 +170,12 @@ export const startRun = (
       const answer = yield* earlier(ledger, key, agent)
       if (Option.isSome(answer)) return answer.value
     }
+    let newThread = false
     if (thread !== undefined) {
       if (ledger === undefined) return yield* needsLedger("threadId")
-      yield* rejectIfBusy(thread, yield* checkThread(ledger, thread, opts.tenantId))
+      const checked = yield* checkThread(ledger, thread, opts.tenantId)
+      yield* rejectIfBusy(thread, checked.active)
+      newThread = checked.fresh
     }
     const bus = yield* makeBus({
       runId: opts.runId ?? Ids.make(),
@@ -192,5 +195,6 @@ export const startRun = (
       ? start
       : startOnThread(ledger, thread, bus.runId, start))
     if (Option.isSome(answered)) return answered.value
+    if (newThread && thread !== undefined && ledger !== undefined) yield* confirmOwner(state, ledger, thread)
     return yield* runSegment(state, firstSegment(state, scanned, thread))
   }).pipe(Effect.scoped, Effect.annotateLogs("agent", agent.name))

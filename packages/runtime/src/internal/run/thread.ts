@@ -28,30 +28,61 @@ const busy = (threadId: string, activeRunId: string) =>
       `or pass onBusy: "wait"`
   })
 
+const mismatch = (threadId: string, owner: string | undefined, tenantId: string | undefined) =>
+  new ThreadTenantMismatch({
+    threadId,
+    message: `thread ${threadId} belongs to ${tenantName(owner)}, not to ${
+      tenantName(tenantId)
+    }: a thread is continued by the tenant that started it`
+  })
+
 /**
- * Refuses a thread of another tenant; yields the thread's active run, if any. Read before anything is
- * recorded, so a refused run leaves no trace.
+ * Refuses a thread of another tenant (its owner is the tenant of its first run); yields the thread's active
+ * run, if any, and whether the thread is new. Read before anything is recorded, so a refused run leaves no trace.
  */
 export const checkThread = (
   ledger: RunLedgerService,
   thread: ThreadOptions,
   tenantId: string | undefined
-): Effect.Effect<Option.Option<string>, ThreadTenantMismatch | RecorderError> =>
-  Effect.flatMap(ledger.threadState(thread.threadId), (state) => {
-    if (Option.isNone(state)) return Effect.succeed(Option.none())
-    const others = state.value.tenantIds.filter((t) => t !== tenantId)
-    if (others.length > 0) {
-      const foreign = others[0]
-      return Effect.fail(
-        new ThreadTenantMismatch({
-          threadId: thread.threadId,
-          message: `thread ${thread.threadId} belongs to ${tenantName(foreign)}, not to ${
-            tenantName(tenantId)
-          }: a thread is continued by the tenant that started it`
-        })
-      )
+): Effect.Effect<
+  { readonly active: Option.Option<string>; readonly fresh: boolean },
+  ThreadTenantMismatch | RecorderError
+> =>
+  Effect.flatMap(ledger.threadState(thread.threadId), (state): Effect.Effect<
+    { readonly active: Option.Option<string>; readonly fresh: boolean },
+    ThreadTenantMismatch
+  > => {
+    if (Option.isNone(state)) return Effect.succeed({ active: Option.none(), fresh: true })
+    if (state.value.tenantId !== tenantId) {
+      return Effect.fail(mismatch(thread.threadId, state.value.tenantId, tenantId))
     }
-    return Effect.succeed(Option.fromNullable(state.value.activeRunId))
+    return Effect.succeed({ active: Option.fromNullable(state.value.activeRunId), fresh: false })
+  })
+
+/**
+ * After the first start of a new thread is recorded: whether another tenant's run became the thread's first in
+ * the meantime (two tenants starting one new thread id, one after the other). Such a run is not the owner's, so
+ * it never changes whom the thread belongs to; it is ended `error` and the caller gets `ThreadTenantMismatch`.
+ */
+export const confirmOwner = (
+  state: RunState,
+  ledger: RunLedgerService,
+  thread: ThreadOptions
+): Effect.Effect<void, ThreadTenantMismatch | RecorderError> =>
+  Effect.flatMap(ledger.threadState(thread.threadId), (found) => {
+    const owner = Option.getOrUndefined(found)?.tenantId
+    if (owner === state.tenantId) return Effect.void
+    const error = mismatch(thread.threadId, owner, state.tenantId)
+    return Effect.zipRight(
+      state.bus.emit({
+        _tag: "RunFailed",
+        error: { tag: error._tag, message: error.message },
+        failureReason: "internal",
+        iterations: 0,
+        usage: state.totals.usage
+      }, 0),
+      Effect.fail(error)
+    )
   })
 
 /** How often a waiting start looks again: from 25 ms, doubling, at most every second. */
