@@ -130,7 +130,9 @@ export const TraceEntry = Schema.Struct({
   providerCallId: Nullable(Schema.String),
   toolName: Nullable(Schema.String),
   isError: Nullable(Schema.Boolean),
-  createdAt: DateTime
+  createdAt: DateTime,
+  /** A user message's images and files (`Message.parts`), null when it has none. */
+  parts: Nullable(JsonValue)
 }).annotations({ identifier: "TraceEntry" })
 /** One message of a run's conversation. */
 export type TraceEntry = typeof TraceEntry.Type

@@ -230,7 +230,8 @@ export const traceEntries = decoder(trace.Row, (r): R.TraceEntry => ({
   providerCallId: r.provider_call_id,
   toolName: r.tool_name,
   isError: r.is_error,
-  createdAt: r.created_at
+  createdAt: r.created_at,
+  parts: r.parts
 }))
 
 /** Decodes `tool_calls` rows selected with `columns.tool`. */
