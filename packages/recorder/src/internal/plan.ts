@@ -263,6 +263,8 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
   GuardrailBlocked: () => ({}),
   ProviderRetry: () => ({}),
   OutputInvalid: () => ({}),
+  MemoryAccessed: () => ({}),
+  CustomEvent: () => ({}),
   // The execution state a resume needs is stored with the run and never written to the event log.
   RunPaused: (e) => ({ data: withoutStamps(e, new Set(["state"])) }),
   RunCompleted: () => ({}),

@@ -141,6 +141,8 @@ export const makeHandlers = ({ capture, recordCall, spans }: Wiring): Handlers =
     GuardrailBlocked: asSpanEvent,
     ProviderRetry: asSpanEvent,
     OutputInvalid: asSpanEvent,
+    MemoryAccessed: asSpanEvent,
+    CustomEvent: asSpanEvent,
     RunPaused: (event) => endSegment(event, (span) => span.setAttribute(A.SEXTANT_RUN_STATUS, event.status)),
     RunCompleted: (event) =>
       endSegment(event, (span) => {
