@@ -1,9 +1,9 @@
 import { SqlRecorder } from "@sextant/recorder"
 import { HookEvent } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
-import Sqlite from "better-sqlite3"
 import { Effect } from "effect"
 import { createServer, type Server } from "node:http"
+import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -14,6 +14,12 @@ const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f()
 })
+
+/** A second, raw connection to hold the database's write lock (the driver the recorder uses). */
+const Sqlite = createRequire(import.meta.url)("better-sqlite3") as new(file: string) => {
+  exec: (sql: string) => void
+  close: () => void
+}
 
 const keys = { "key-acme": "acme", "key-globex": "globex" }
 
@@ -157,7 +163,7 @@ describe("Ingest over loopback HTTP", () => {
     expect(await response.json()).toMatchObject({ error: "InvalidBatch", index: 4, field: "events.4.sequenceIndex" })
     expect((await eventsOf(url, "run-good")).length).toBe(0)
 
-    const unknownTag = await post(base, batch([{ ...good[0], _tag: "Nope" }]))
+    const unknownTag = await post(base, batch([{ ...good[0], _tag: "Nope" } as unknown as HookEvent.HookEvent]))
     expect(await unknownTag.json()).toMatchObject({ error: "InvalidBatch", index: 0 })
     const version = await post(base, { version: 2, events: [] })
     expect(await version.json()).toMatchObject({ error: "InvalidBatch", field: "version" })
