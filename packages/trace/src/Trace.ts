@@ -118,6 +118,26 @@ export interface ToolOptions {
   readonly providerCallId?: string | undefined
 }
 
+/** A tool call in flight (from `toolStart`): end it once with `end` or `fail`. */
+export interface ToolSpan {
+  /** The call's correlation id. */
+  readonly correlationId: string
+  /** Records the call's result. */
+  readonly end: (result?: unknown) => Effect.Effect<void, TraceFailure>
+  /** Records the call's failure. */
+  readonly fail: (error: unknown) => Effect.Effect<void, TraceFailure>
+}
+
+/** A tool call in flight, for hosts without Effect. */
+export interface PromiseToolSpan {
+  /** The call's correlation id. */
+  readonly correlationId: string
+  /** Records the call's result. */
+  readonly end: (result?: unknown) => Promise<void>
+  /** Records the call's failure. */
+  readonly fail: (error: unknown) => Promise<void>
+}
+
 /** A stream of chunks (from `stream`): each chunk goes to the live wire, the count is recorded at `end`. */
 export interface TraceStream {
   /** The stream's correlation id. */
@@ -149,6 +169,8 @@ export interface TraceRun {
     body: Effect.Effect<A, E, R>,
     options?: ToolOptions
   ) => Effect.Effect<A, E | TraceFailure, R>
+  /** Records the start of a tool call (durable first) for callers that see start and end apart (adapters). */
+  readonly toolStart: (name: string, args: unknown, options?: ToolOptions) => Effect.Effect<ToolSpan, TraceFailure>
   /** Records a memory read (`value` undefined: the key was not found). */
   readonly memoryRead: (key: string, value: unknown, options?: MemoryOptions) => Effect.Effect<void, TraceFailure>
   /** Records a memory write. */
@@ -192,6 +214,8 @@ export interface PromiseRun {
   readonly llmStart: (start: LlmStart) => Promise<PromiseLlmSpan>
   /** See `TraceRun.tool`: `fn` may be sync or async; its result is returned, its error rethrown. */
   readonly tool: <A>(name: string, args: unknown, fn: () => A | PromiseLike<A>, options?: ToolOptions) => Promise<A>
+  /** See `TraceRun.toolStart`. */
+  readonly toolStart: (name: string, args: unknown, options?: ToolOptions) => Promise<PromiseToolSpan>
   /** See `TraceRun.memoryRead`. */
   readonly memoryRead: (key: string, value: unknown, options?: MemoryOptions) => Promise<void>
   /** See `TraceRun.memoryWrite`. */

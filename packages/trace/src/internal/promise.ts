@@ -46,6 +46,12 @@ const facadeOf = (core: Trace.TraceRun, runtime: Runtime.Runtime<never>): Trace.
         }),
         options
       )),
+    toolStart: (name, args, options) =>
+      exec(Effect.map(core.toolStart(name, args, options), (span) => ({
+        correlationId: span.correlationId,
+        end: (result) => exec(span.end(result)),
+        fail: (error) => exec(span.fail(error))
+      }))),
     memoryRead: (key, value, options) => exec(core.memoryRead(key, value, options)),
     memoryWrite: (key, value, options) => exec(core.memoryWrite(key, value, options)),
     event: (type, data) => exec(core.event(type, data)),

@@ -162,12 +162,11 @@ const makeHandle = (
       return { correlationId, end, fail }
     })
 
-  const tool = <A, E, R>(
+  const toolStart = (
     name: string,
     args: unknown,
-    body: Effect.Effect<A, E, R>,
     options?: Trace.ToolOptions
-  ): Effect.Effect<A, E | Trace.TraceFailure, R> =>
+  ): Effect.Effect<Trace.ToolSpan, Trace.TraceFailure> =>
     Effect.gen(function*() {
       if (typeof name !== "string" || name === "") {
         return yield* invalid(runId, "name", "a tool call needs its tool name")
@@ -178,28 +177,49 @@ const makeHandle = (
       const iteration = state.iterations
       yield* emit({ _tag: "ToolCallStarted", ...ids, toolName: name, target: "server", arguments: toJson(args) })
       const startedAt = yield* Clock.currentTimeMillis
+      let done = false
+      const complete = (failure: string | undefined, value: unknown) =>
+        Effect.gen(function*() {
+          if (done) return yield* invalid(runId, "tool", `tool call ${correlationId} was already ended`)
+          done = true
+          const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - startedAt)
+          const result = failure === undefined ? toJson(value) : { error: failure }
+          yield* emit({
+            _tag: "ToolCallCompleted",
+            ...ids,
+            toolName: name,
+            target: "server",
+            success: failure === undefined,
+            result,
+            ...(failure === undefined ? {} : { error: failure }),
+            durationMs
+          }, iteration)
+          yield* appendMessage({
+            _tag: "tool",
+            toolCallId: correlationId,
+            ...(providerCallId === undefined ? {} : { providerCallId }),
+            toolName: name,
+            content: JSON.stringify(result),
+            isError: failure !== undefined
+          }, iteration)
+        })
+      return {
+        correlationId,
+        end: (value?: unknown) => complete(undefined, value),
+        fail: (error: unknown) => complete(errorInfo(error).message, undefined)
+      }
+    })
+
+  const tool = <A, E, R>(
+    name: string,
+    args: unknown,
+    body: Effect.Effect<A, E, R>,
+    options?: Trace.ToolOptions
+  ): Effect.Effect<A, E | Trace.TraceFailure, R> =>
+    Effect.gen(function*() {
+      const span = yield* toolStart(name, args, options)
       const exit = yield* Effect.exit(body)
-      const durationMs = Math.max(0, (yield* Clock.currentTimeMillis) - startedAt)
-      const failure = Exit.isFailure(exit) ? errorInfo(Cause.squash(exit.cause)).message : undefined
-      const result = failure === undefined ? toJson(Exit.isSuccess(exit) ? exit.value : null) : { error: failure }
-      yield* emit({
-        _tag: "ToolCallCompleted",
-        ...ids,
-        toolName: name,
-        target: "server",
-        success: failure === undefined,
-        result,
-        ...(failure === undefined ? {} : { error: failure }),
-        durationMs
-      }, iteration)
-      yield* appendMessage({
-        _tag: "tool",
-        toolCallId: correlationId,
-        ...(providerCallId === undefined ? {} : { providerCallId }),
-        toolName: name,
-        content: JSON.stringify(result),
-        isError: failure !== undefined
-      }, iteration)
+      yield* Exit.isSuccess(exit) ? span.end(exit.value) : span.fail(Cause.squash(exit.cause))
       return yield* exit
     })
 
@@ -267,6 +287,7 @@ const makeHandle = (
       }),
     llmStart: startLlm,
     tool,
+    toolStart,
     memoryRead: memory("read"),
     memoryWrite: memory("write"),
     event: (type, data) =>
