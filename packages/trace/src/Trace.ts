@@ -38,6 +38,23 @@ export interface RunOptions {
   readonly delegationLevel?: number | undefined
   /** Notifiers for this run only, besides the runtime's `Notifiers`. */
   readonly notifiers?: ReadonlyArray<Notifier.Notifier> | undefined
+  /**
+   * The fraction of runs recorded, 0..1 (default 1), decided by a hash of the run id (deterministic). A child
+   * run follows its parent's decision.
+   */
+  readonly sampleRate?: number | undefined
+  /** Decides per run whether it is recorded (instead of `sampleRate`); a child follows its parent. */
+  readonly sampler?: ((run: SampleInfo) => boolean) | undefined
+}
+
+/** What a sampler decides on. */
+export interface SampleInfo {
+  /** The run's id. */
+  readonly runId: string
+  /** The run's name. */
+  readonly name: string
+  /** The run's tenant. */
+  readonly tenantId: string | undefined
 }
 
 /** A tool call the model asked for, as reported with a model call. */
@@ -158,6 +175,8 @@ export interface TraceRun {
   readonly delegationLevel: number
   /** The run's tenant. */
   readonly tenantId: string | undefined
+  /** Whether the run is recorded (false: sampled out, every call is a no-op). */
+  readonly sampled: boolean
   /** Records a model call that already returned (start and end). */
   readonly llm: (call: LlmCall) => Effect.Effect<void, TraceFailure>
   /** Records the start of a model call (durable before it returns); end it with the span. */
@@ -208,6 +227,8 @@ export interface PromiseRun {
   readonly parentRunId: string | undefined
   /** 0 for a top-level run, parent's + 1 for a child. */
   readonly delegationLevel: number
+  /** Whether the run is recorded. */
+  readonly sampled: boolean
   /** See `TraceRun.llm`. */
   readonly llm: (call: LlmCall) => Promise<void>
   /** See `TraceRun.llmStart`; the span's `end`/`fail` return Promises. */

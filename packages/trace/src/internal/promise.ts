@@ -29,6 +29,7 @@ const facadeOf = (core: Trace.TraceRun, runtime: Runtime.Runtime<never>): Trace.
     runId: core.runId,
     parentRunId: core.parentRunId,
     delegationLevel: core.delegationLevel,
+    sampled: core.sampled,
     llm: (call) => exec(core.llm(call)),
     llmStart: (start) =>
       exec(Effect.map(core.llmStart(start), (span) => ({

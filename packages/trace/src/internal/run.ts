@@ -17,6 +17,7 @@ import { TraceError } from "../Errors.js"
 import type * as Trace from "../Trace.js"
 import * as Ref from "./current.js"
 import { errorInfo, toJson } from "./json.js"
+import * as Sampling from "./sampling.js"
 
 /** The mutable state of one traced run. */
 interface State {
@@ -280,6 +281,7 @@ const makeHandle = (
   return {
     runId,
     ...meta,
+    sampled: true,
     llm: (call) =>
       Either.match(usageOf(call.usage), {
         onLeft: Effect.fail,
@@ -347,6 +349,10 @@ export const run = <A, E, R>(
         ? 0
         : 1)
     const tenantId = options.tenantId ?? active?.tenantId
+    if (!Sampling.decide(options, { runId, name, tenantId }, active)) {
+      const handle = Sampling.unsampled(runId, { parentRunId, delegationLevel, tenantId })
+      return yield* Effect.locally(body(handle), Ref.currentRun, handle)
+    }
     const bus = yield* HookBus.open({ runId, notifiers: options.notifiers })
     const state: State = {
       ended: false,
