@@ -82,7 +82,7 @@ const rows = await fetch(new URL("../run-rows", ui))
 check(rows.status === 200, `GET /admin/sextant/run-rows answered ${rows.status}`)
 
 // An agent not built on the loop, traced from "another process" through the ingest endpoint mounted in Express.
-const ingest = await Ingest.fromLayer(SqlRecorder.layerFromUrl(databaseUrl), {
+const ingest = await Ingest.fromLayer(SqlRecorder.layerFromUrl(databaseUrl, { haltRuns: false }), {
   authorize: Ingest.apiKeys({ "smoke-key": "smoke" }),
   prefix: "/ingest"
 })

@@ -58,7 +58,10 @@ export type Accepted = Wire.Accepted
 /** The body of every refusal: an `error` code, a message saying what to do, and the event's index and field. */
 export type Refusal = Wire.Refusal
 
-/** Makes the endpoint over the `Recorder` and `RunLedger` in context (the SQL recorder provides both). */
+/**
+ * Makes the endpoint over the `Recorder` and `RunLedger` in context (the SQL recorder provides both; build it
+ * with `haltRuns: false`, so that a failed write leaves the run open for the sender's retry).
+ */
 export const makeHandler: (options: IngestOptions) => Effect.Effect<IngestHandler, never, Recorder | RunLedger> =
   internal.makeHandler
 

@@ -26,7 +26,10 @@ const keys = { "key-acme": "acme", "key-globex": "globex" }
 /** An ingest endpoint on a loopback `node:http` server over the database at `url`. */
 const serve = async (url: string, options: Partial<Ingest.IngestOptions> = {}) => {
   const ingest = await Ingest.fromLayer(
-    SqlRecorder.layerFromUrl(url, { retry: { maxAttempts: 2, budget: "400 millis", baseDelay: "20 millis" } }),
+    SqlRecorder.layerFromUrl(url, {
+      haltRuns: false,
+      retry: { maxAttempts: 2, budget: "400 millis", baseDelay: "20 millis" }
+    }),
     { authorize: Ingest.apiKeys(keys), ...options }
   )
   const server: Server = createServer(ingest.node)
