@@ -11,6 +11,7 @@ import { toNodeHandler } from "@sextant/http-router/node"
 import { DriverNotInstalled, SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
+import { Ingest, Remote, Trace } from "@sextant/trace"
 import { Effect, Either, Layer, Schema } from "effect"
 import express from "express"
 import { mkdtempSync } from "node:fs"
@@ -107,6 +108,24 @@ check(
 )
 const rows = await fetch(new URL("../run-rows", ui))
 check(rows.status === 200, `GET /admin/sextant/run-rows answered ${rows.status}`)
+
+// An agent not built on the loop, traced from "another process" through the ingest endpoint mounted in Express.
+const ingest = await Ingest.fromLayer(SqlRecorder.layerFromUrl(databaseUrl, { haltRuns: false }), {
+  authorize: Ingest.apiKeys({ "smoke-key": "smoke" }),
+  prefix: "/ingest"
+})
+app.use("/ingest", ingest.node)
+const tracer = Trace.make(
+  Remote.layer({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`, apiKey: "smoke-key" })
+)
+const tracedId = await tracer.run("outside-agent", { tenantId: "smoke", input: "hi" }, async (traced) => {
+  await traced.tool("lookup", { id: 1 }, () => ({ ok: true }))
+  return traced.runId
+})
+await tracer.close()
+const traced = await store.getRun(tracedId)
+check(traced.status === "success" && traced.tenantId === "smoke", `traced run read back as ${JSON.stringify(traced)}`)
+await ingest.close()
 server.close()
 await dashboard.dispose()
 await router.dispose()

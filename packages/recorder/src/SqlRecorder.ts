@@ -38,6 +38,12 @@ export interface SqlRecorderOptions {
    * true); false writes through the ambient `SqlClient` as Postgres does.
    */
   readonly sqliteWriter?: boolean | undefined
+  /**
+   * Whether a write that fails for good marks its runs `error` (`failure_reason = 'recorder'`) as a halted
+   * native run is (default true). An ingest endpoint sets false: its sender retries the same events later, and
+   * a run marked `error` would refuse them.
+   */
+  readonly haltRuns?: boolean | undefined
 }
 
 /** Everything building a recorder from a URL can fail with. */
@@ -84,7 +90,8 @@ export const make = (
       retry,
       maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)),
       transact: own?.transact,
-      uncut: own !== undefined
+      uncut: own !== undefined,
+      haltRuns: options.haltRuns
     })
   })
 

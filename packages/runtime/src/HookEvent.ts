@@ -388,6 +388,33 @@ export const OutputInvalid = Schema.TaggedStruct("OutputInvalid", {
 /** The `OutputInvalid` event. */
 export type OutputInvalid = typeof OutputInvalid.Type
 
+/**
+ * An agent not built on the loop read or wrote its memory (recorded through manual instrumentation): the
+ * store and key, and the value read or written (absent when a read found nothing).
+ */
+export const MemoryAccessed = Schema.TaggedStruct("MemoryAccessed", {
+  ...base,
+  correlationId: opt(Schema.String),
+  operation: Schema.Literal("read", "write"),
+  store: opt(Schema.String),
+  key: Schema.String,
+  value: opt(Json),
+  /** For a read: whether the key was found. */
+  found: opt(Schema.Boolean)
+})
+/** The `MemoryAccessed` event. */
+export type MemoryAccessed = typeof MemoryAccessed.Type
+
+/** A host-defined event: `name` is namespaced (`custom.<type>`), `data` is the host's JSON. */
+export const CustomEvent = Schema.TaggedStruct("CustomEvent", {
+  ...base,
+  correlationId: opt(Schema.String),
+  name: Schema.TemplateLiteral("custom.", Schema.String),
+  data: Json
+})
+/** The `CustomEvent` event. */
+export type CustomEvent = typeof CustomEvent.Type
+
 /** A pending call the run waits on. */
 export const PendingCall = Schema.Struct({
   id: Schema.String,
@@ -499,6 +526,8 @@ export const HookEvent = Schema.Union(
   ProviderRetry,
   OutputInvalid,
   HistorySummarized,
+  MemoryAccessed,
+  CustomEvent,
   RunPaused,
   RunCompleted,
   RunFailed,
@@ -532,6 +561,8 @@ export const EventTypes = {
   ProviderRetry: "provider.retry",
   OutputInvalid: "output.invalid",
   HistorySummarized: "history.summarized",
+  MemoryAccessed: "memory.accessed",
+  CustomEvent: "custom.event",
   RunPaused: "run.paused",
   RunCompleted: "run.completed",
   RunFailed: "run.failed",

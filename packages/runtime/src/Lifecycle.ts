@@ -111,6 +111,8 @@ export const transitions: { readonly [T in HookEventTag]: (event: EventOf<T>) =>
   ProviderRetry: () => inSegment,
   OutputInvalid: () => inSegment,
   HistorySummarized: () => inSegment,
+  MemoryAccessed: () => inSegment,
+  CustomEvent: () => inSegment,
   RunPaused: (e) => ({ from: RUNNING, to: e.status, iterations: e.iteration, pauseState: "store" }),
   RunCompleted: (e) => ({
     from: RUNNING,

@@ -265,6 +265,8 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
   ProviderRetry: () => ({}),
   HistorySummarized: () => ({}),
   OutputInvalid: () => ({}),
+  MemoryAccessed: () => ({}),
+  CustomEvent: () => ({}),
   // The execution state a resume needs is stored with the run and never written to the event log.
   RunPaused: (e) => ({ data: withoutStamps(e, new Set(["state"])) }),
   RunCompleted: () => ({}),

@@ -23,6 +23,8 @@ export interface WriterOptions {
   readonly transact?: ((groups: ReadonlyArray<ReadonlyArray<Plan>>) => Effect.Effect<void, WriteError>) | undefined
   /** `transact` ends by itself (the SQLite writer thread): its attempts are never cut (see `withRetry`). */
   readonly uncut?: boolean | undefined
+  /** Whether a failed write marks its runs `error` / `recorder` (default true; false for ingest, whose sender retries). */
+  readonly haltRuns?: boolean | undefined
 }
 
 /** One caller's events (one `record`, or one `recordAll`): written in one transaction, completed together. */
@@ -162,7 +164,7 @@ export const makeWriter = (
     const fail = (job: Job, error: RecorderError) =>
       Effect.zipRight(
         failJob(job, error),
-        error.reason === "conflict"
+        error.reason === "conflict" || options.haltRuns === false
           ? Effect.void
           : Effect.forEach(runsOf(job.plans), (runId) => markFailed(sql, runId, error.message), { discard: true })
       )
@@ -270,7 +272,7 @@ export const makeWriter = (
         const planned = planAll(sql, events)
         if (Either.isLeft(planned)) {
           const error = planned.left
-          return error.reason === "conflict"
+          return error.reason === "conflict" || options.haltRuns === false
             ? Effect.fail(error)
             : Effect.zipRight(
               Effect.forEach(runsOf(events), (runId) => markFailed(sql, runId, error.message), { discard: true }),
