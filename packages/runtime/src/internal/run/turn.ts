@@ -97,7 +97,8 @@ const recordResponse = (
     const { invalid, scanned, toolCalls } = readCalls(state, response)
     const text = scanned.value.text
     state.totals = Lifecycle.addUsage(state.totals, usage ?? Lifecycle.unreportedUsage)
-    yield* state.bus.emit(
+    // Staged: durable at the next commit point (the next model call, tool execution, pause or result).
+    yield* state.bus.stage(
       {
         _tag: "LlmCallCompleted",
         correlationId,
