@@ -192,3 +192,13 @@ export type SubmitError =
   | RunAlreadyTerminal
   | InvalidToolResults
   | AgentMismatch
+
+/**
+ * The runtime is at its `maxConcurrentRuns` and its queue of waiting runs is full: the run was not started
+ * (nothing recorded). Retry later, raise `maxConcurrentRuns` / `maxQueuedRuns`, or shed the request.
+ */
+export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
+  maxConcurrentRuns: Schema.Number,
+  maxQueuedRuns: Schema.Number,
+  message: Schema.String
+}) {}

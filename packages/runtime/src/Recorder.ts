@@ -1,6 +1,6 @@
 /**
- * The recorder port: the durable audit record. `record` is awaited before the run may take its next step
- * (fail-closed); a failure stops the run with `RecorderError`. `Recorder.memory` keeps events in memory
+ * The recorder port: the durable audit record. Writes are awaited at the commit point before the run takes its
+ * next external step (fail-closed, docs/commit-points.md); a failure stops the run with `RecorderError`. `Recorder.memory` keeps events in memory
  * and also serves as the run ledger (resume, cancel, idempotency) for runs without a database.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
