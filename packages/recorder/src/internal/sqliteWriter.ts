@@ -146,6 +146,7 @@ export const open = (
         const db = new Sqlite(filename, { fileMustExist: true, timeout: options.busyTimeoutMs })
         db.pragma(`synchronous = ${Math.max(0, Math.min(3, Math.floor(options.synchronous)))}`)
         db.pragma("foreign_keys = ON")
+        db.pragma("secure_delete = ON")
         return db
       },
       catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })

@@ -7,6 +7,7 @@ import type { RecorderError } from "../Errors.js"
 import type { HookEvent } from "../HookEvent.js"
 import type { RecorderService } from "../Recorder.js"
 import type { StreamDelta, StreamEvent } from "../StreamEvent.js"
+import type { Policy } from "./privacy.js"
 
 /** Where recorded events and deltas go after the recorder; called synchronously, it must not block. */
 export type Sink = (event: StreamEvent, traceContext: unknown) => void
@@ -31,9 +32,12 @@ const forSinks = (event: HookEvent): HookEvent => {
 /** The per-run hook bus. */
 export interface Bus {
   readonly runId: string
-  /** Stamps, records (awaited, fail-closed), then offers to the sinks (never awaited). */
+  /**
+   * Stamps, sanitises (the run's redaction policy), records (awaited, fail-closed), then offers to the sinks
+   * (never awaited); returns the event as recorded.
+   */
   readonly emit: <E extends HookEventInput>(input: E, iteration: number) => Effect.Effect<HookEvent, RecorderError>
-  /** Offers a stream-only delta to the sinks; nothing is recorded. */
+  /** Offers a stream-only delta to the sinks, sanitised (text may be held back until its call ends); never recorded. */
   readonly delta: (delta: DeltaInput) => Effect.Effect<void>
   /**
    * Runs `effect`, whose fibers emit concurrently (a parallel tool group): while it runs, emits take a lock so
@@ -49,9 +53,11 @@ export const makeBus = (options: {
   readonly sinks: ReadonlyArray<Sink>
   readonly traceContext: unknown
   readonly startSequence: number
+  /** The run's redaction pass (runs with guardrails): nothing reaches the recorder or a sink without it. */
+  readonly policy?: Policy | undefined
 }): Effect.Effect<Bus> =>
   Effect.map(Effect.clock, (clock) => {
-    const { recorder, runId, sinks, traceContext } = options
+    const { policy, recorder, runId, sinks, traceContext } = options
     const lock = Effect.unsafeMakeSemaphore(1)
     let sequence = options.startSequence
     let groups = 0
@@ -59,16 +65,20 @@ export const makeBus = (options: {
       for (const sink of sinks) sink(event, traceContext)
     }
     const write = (input: HookEventInput, iteration: number): Effect.Effect<HookEvent, RecorderError> => {
-      const event = {
+      const stamped = {
         ...input,
         runId,
         sequenceIndex: sequence,
         iteration,
         timestamp: clock.unsafeCurrentTimeMillis()
       } as HookEvent
+      const event = policy === undefined ? stamped : policy.event(stamped)
       // A write that started finishes (its retry budget is bounded), so the counter never skips or repeats.
       return Effect.uninterruptible(Effect.map(recorder.record(event), () => {
         sequence++
+        if (policy !== undefined && (event._tag === "LlmCallCompleted" || event._tag === "LlmCallFailed")) {
+          for (const held of policy.flush(event.correlationId)) publish(held)
+        }
         publish(forSinks(event))
         return event
       }))
@@ -80,7 +90,11 @@ export const makeBus = (options: {
       emit: (input, iteration) =>
         Effect.suspend(() => (groups === 0 ? write(input, iteration) : locked(input, iteration))),
       delta: (input) =>
-        Effect.sync(() => publish({ ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta)),
+        Effect.sync(() => {
+          const delta = { ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta
+          if (policy === undefined) return publish(delta)
+          for (const part of policy.delta(delta)) publish(part)
+        }),
       concurrently: (effect) =>
         Effect.suspend(() => {
           groups++

@@ -95,6 +95,8 @@ export class MemoryRuns {
     }
     if (entry !== undefined) {
       entry.record = next.right
+      // The submission that resumed the run is consumed by its next pause or its end, and not kept.
+      if (Lifecycle.stepOf(event).pauseState !== undefined) delete entry.submission
       return Either.right(undefined)
     }
     // Only `run.started` creates a run (the lifecycle refused anything else above).

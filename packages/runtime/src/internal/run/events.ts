@@ -56,7 +56,8 @@ export const appendMessage = (
   message: Message,
   iteration: number
 ): Effect.Effect<void, RecorderError> =>
-  Effect.map(state.bus.emit({ _tag: "MessageAppended", orderIndex: state.orderIndex, message }, iteration), () => {
+  Effect.map(state.bus.emit({ _tag: "MessageAppended", orderIndex: state.orderIndex, message }, iteration), (event) => {
     state.orderIndex++
-    state.history.push(message)
+    // The model sees the message as recorded: the bus's redaction pass has been applied to it.
+    state.history.push(event._tag === "MessageAppended" ? event.message : message)
   })
