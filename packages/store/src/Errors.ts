@@ -28,3 +28,6 @@ export class DatabaseNotFound extends Schema.TaggedError<DatabaseNotFound>()("Da
   path: Schema.String,
   message: Schema.String
 }) {}
+
+/** The URL's database driver (an optional peer dependency) is not installed: the message names what to install. */
+export { DriverNotInstalled } from "@sextant/recorder"

@@ -11,7 +11,7 @@
  */
 import type { SqlClient, SqlError } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
-import type { DatabaseUrlError, MigrationsPending } from "@sextant/recorder"
+import type { DatabaseUrlError, DriverNotInstalled, MigrationsPending } from "@sextant/recorder"
 import { Context, type Effect, Layer, type Schema, type Stream } from "effect"
 import type { DatabaseNotFound, InvalidQuery, RunNotFound, StoreError } from "./Errors.js"
 import * as facade from "./internal/facade.js"
@@ -123,7 +123,7 @@ export class RunStore extends Context.Tag("@sextant/store/RunStore")<RunStore, R
   static readonly layerFromUrl = (
     url: string,
     options?: RunStoreOptions
-  ): Layer.Layer<RunStore, OpenError | DatabaseUrlError | SqlError.SqlError | MigrationError> =>
+  ): Layer.Layer<RunStore, OpenError | DatabaseUrlError | SqlError.SqlError | MigrationError | DriverNotInstalled> =>
     open.layerFromUrl(RunStore, url, options)
   /**
    * Opens a database URL (`sqlite:…`, `postgres://…`) read-only and returns a Promise store; call `close()` when
@@ -136,7 +136,10 @@ export class RunStore extends Context.Tag("@sextant/store/RunStore")<RunStore, R
   static readonly fromService: (service: RunStoreService) => RunStoreClient = facade.fromService
 }
 
-/** Errors `fromDatabaseUrl` rejects with, besides those of `make` (see `@sextant/recorder`'s `DatabaseUrlError`). */
+/**
+ * Errors `fromDatabaseUrl` rejects with, besides those of `make` (see `@sextant/recorder`'s `DatabaseUrlError`,
+ * and `DriverNotInstalled` when the URL's driver, an optional peer dependency, is not installed).
+ */
 export type OpenError = MakeError | DatabaseNotFound
 
 /** The RunStore for hosts without Effect: the same methods returning Promises (rejecting with the tagged errors). */
