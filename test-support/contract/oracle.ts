@@ -66,13 +66,16 @@ export const step = (model: Model, s: Step): { readonly model: Model; readonly o
       }
       const applied = Lifecycle.apply(model.run, s.event)
       if (Either.isLeft(applied)) return { model, outcome: { _tag: "Conflict", conflict: applied.left } }
+      // The submission that resumed the run is consumed by its next pause or its end, and not kept.
+      const consumed = model.claim !== undefined && Lifecycle.stepOf(s.event).pauseState !== undefined
       return {
         model: {
           ...model,
           run: applied.right,
           started: s.event._tag === "RunStarted" ? s.event : model.started,
           events: [...model.events, s.event],
-          progressFromEvents: true
+          progressFromEvents: true,
+          claim: consumed ? { submission: null, submissionId: model.claim!.submissionId } : model.claim
         },
         outcome: { _tag: "Recorded" }
       }

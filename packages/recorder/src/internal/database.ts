@@ -86,6 +86,8 @@ const sqliteLayer = (filename: string, options: DatabaseOptions) => {
       if (options.readOnly === true) return
       yield* sql.unsafe(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`)
       yield* sql.unsafe("PRAGMA foreign_keys = ON")
+      // Cleared and overwritten content (pause states, submissions, pruned rows) is zeroed, not left in free pages.
+      yield* sql.unsafe("PRAGMA secure_delete = ON")
       yield* Migrations.run
     })
   )

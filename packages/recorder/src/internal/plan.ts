@@ -292,7 +292,8 @@ const stepColumns = (event: HookEvent.HookEvent, step: Lifecycle.Step, at: strin
   return agentRuns.encode({
     ...(step.to === undefined ? {} : { status: step.to }),
     ...(step.iterations === undefined ? {} : { iteration_count: step.iterations }),
-    ...(step.pauseState === undefined ? {} : { pause_state: pauseState }),
+    // The submission that resumed the run is consumed by the next pause or the end: it is not kept.
+    ...(step.pauseState === undefined ? {} : { pause_state: pauseState, resume_submission: null }),
     ...(step.finishes === true ? { finished_at: at } : {}),
     ...(step.answer === undefined ? {} : { answer: step.answer }),
     ...(step.error === undefined

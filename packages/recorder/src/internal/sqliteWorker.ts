@@ -32,6 +32,8 @@ const main = () => {
     db = new Sqlite(workerData.filename, { fileMustExist: true, timeout: workerData.busyTimeoutMs })
     db.pragma("synchronous = " + workerData.synchronous)
     db.pragma("foreign_keys = ON")
+    // Cleared content (pause states, submissions, pruned rows) is zeroed, not left in free pages.
+    db.pragma("secure_delete = ON")
   } catch (e) {
     parentPort.postMessage({ t: "open", error: errorOf(e) })
     return

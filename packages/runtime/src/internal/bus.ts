@@ -9,6 +9,7 @@ import type { RecorderError } from "../Errors.js"
 import type { HookEvent } from "../HookEvent.js"
 import type { RecorderService } from "../Recorder.js"
 import type { StreamDelta, StreamEvent } from "../StreamEvent.js"
+import type { Policy } from "./privacy.js"
 
 /** Where recorded events and deltas go after the recorder; called synchronously, it must not block. */
 export type Sink = (event: StreamEvent, traceContext: unknown) => void
@@ -34,18 +35,19 @@ const forSinks = (event: HookEvent): HookEvent => {
 export interface Bus {
   readonly runId: string
   /**
-   * Stamps the event and makes it durable together with every event staged before it (one write), then offers
-   * them to the sinks (never awaited). Fail-closed: the run's next step waits for it. A commit point.
+   * Stamps and sanitises the event (the run's redaction policy), makes it durable together with every event
+   * staged before it (one write), then offers them to the sinks (never awaited); returns the event as recorded.
+   * Fail-closed: the run's next step waits for it. A commit point.
    */
   readonly emit: <E extends HookEventInput>(input: E, iteration: number) => Effect.Effect<HookEvent, RecorderError>
   /**
-   * Stamps the event and keeps it for the next commit point (`emit` or `commit`): it is durable, and offered to
-   * the sinks, only then. For the events between two external steps (see docs/commit-points.md).
+   * Stamps and sanitises the event and keeps it for the next commit point (`emit` or `commit`): it is durable,
+   * and offered to the sinks, only then. For the events between two external steps (see docs/commit-points.md).
    */
   readonly stage: <E extends HookEventInput>(input: E, iteration: number) => Effect.Effect<HookEvent>
   /** Makes every staged event durable (one write), then offers them to the sinks; nothing staged: no write. */
   readonly commit: Effect.Effect<void, RecorderError>
-  /** Offers a stream-only delta to the sinks; nothing is recorded. */
+  /** Offers a stream-only delta to the sinks, sanitised (text may be held back until its call ends); never recorded. */
   readonly delta: (delta: DeltaInput) => Effect.Effect<void>
   /**
    * Runs `effect`, whose fibers emit concurrently (a parallel tool group): while it runs, commits take a lock
@@ -61,9 +63,11 @@ export const makeBus = (options: {
   readonly sinks: ReadonlyArray<Sink>
   readonly traceContext: unknown
   readonly startSequence: number
+  /** The run's redaction pass (runs with guardrails): nothing reaches the recorder or a sink without it. */
+  readonly policy?: Policy | undefined
 }): Effect.Effect<Bus> =>
   Effect.map(Effect.clock, (clock) => {
-    const { recorder, runId, sinks, traceContext } = options
+    const { policy, recorder, runId, sinks, traceContext } = options
     const lock = Effect.unsafeMakeSemaphore(1)
     let sequence = options.startSequence
     let groups = 0
@@ -71,23 +75,36 @@ export const makeBus = (options: {
     // A failed write halts the run; one that failed leaves the bus refusing every later write, so no event can
     // follow a gap in the sequence (a failed write's events were stamped, maybe partly durable).
     let failure: RecorderError | undefined
+    const offer = (event: StreamEvent) => {
+      for (const sink of sinks) sink(event, traceContext)
+    }
+    // Text held back by the redaction pass goes out just before its call's end, so the pieces add up to it.
     const publish = (event: HookEvent) => {
-      const shown = forSinks(event)
-      for (const sink of sinks) sink(shown, traceContext)
+      if (policy !== undefined && (event._tag === "LlmCallCompleted" || event._tag === "LlmCallFailed")) {
+        for (const held of policy.flush(event.correlationId)) offer(held)
+      }
+      offer(forSinks(event))
     }
     const stamp = (input: HookEventInput, iteration: number): HookEvent => {
-      const event = {
+      const stamped = {
         ...input,
         runId,
         sequenceIndex: sequence++,
         iteration,
         timestamp: clock.unsafeCurrentTimeMillis()
       } as HookEvent
+      const event = policy === undefined ? stamped : policy.event(stamped)
       staged.push(event)
       return event
     }
-    const failed = (error: RecorderError) => {
-      failure = error
+    const failed = (events: ReadonlyArray<HookEvent>) => (error: RecorderError) => {
+      // A `run.started` refused as a conflict (a thread's active run, an idempotency key) wrote nothing: the
+      // sequence rewinds and the bus stays usable, so a start waiting for its thread can try again.
+      if (error.reason === "conflict" && events.length === 1 && events[0]!._tag === "RunStarted") {
+        sequence = events[0]!.sequenceIndex
+      } else {
+        failure = error
+      }
       return Effect.fail(error)
     }
     /** Without `recordAll` the events are written one by one, each offered to the sinks once durable. */
@@ -106,7 +123,7 @@ export const makeBus = (options: {
           for (const event of events) publish(event)
         })
       // A write that started finishes (its retry budget is bounded): the record never ends mid-write.
-      return Effect.uninterruptible(Effect.catchAll(write, failed))
+      return Effect.uninterruptible(Effect.catchAll(write, failed(events)))
     })
     const commit = Effect.suspend(() => (groups === 0 ? flush : lock.withPermits(1)(flush)))
     return {
@@ -121,7 +138,8 @@ export const makeBus = (options: {
       delta: (input) =>
         Effect.sync(() => {
           const delta = { ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta
-          for (const sink of sinks) sink(delta, traceContext)
+          if (policy === undefined) return offer(delta)
+          for (const part of policy.delta(delta)) offer(part)
         }),
       concurrently: (effect) =>
         Effect.suspend(() => {

@@ -101,6 +101,8 @@ export class MemoryRuns {
     if (entry !== undefined) {
       entry.record = next.right
       if (event._tag === "MessageAppended") entry.messages.push(event.message)
+      // The submission that resumed the run is consumed by its next pause or its end, and not kept.
+      if (Lifecycle.stepOf(event).pauseState !== undefined) delete entry.submission
       return Either.right(undefined)
     }
     // Only `run.started` creates a run (the lifecycle refused anything else above).

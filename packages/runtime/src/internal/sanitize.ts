@@ -2,7 +2,14 @@ import { Effect } from "effect"
 import type { RecorderError } from "../Errors.js"
 import * as Guardrails from "../Guardrails.js"
 import type { Json } from "../HookEvent.js"
+import { reapply } from "./privacy.js"
 import type { RunState } from "./runState.js"
+
+/** What a scan reads and extends: the agent's guardrails and the run's mapping (a run state, or a paused run's). */
+export interface Scanning {
+  readonly agent: { readonly guardrails: ReadonlyArray<Guardrails.Guardrail> }
+  redactions: Guardrails.Redactions
+}
 
 type Detection = Guardrails.ScanResult["detections"][number]
 type Blocked = NonNullable<Guardrails.ScanResult["blocked"]>
@@ -31,15 +38,18 @@ const mergeDetections = (all: ReadonlyArray<Detection>): ReadonlyArray<Detection
 
 /**
  * Scans text or every string inside a JSON value with the agent's guardrails, replacing redact-action
- * findings by placeholders (the mapping is kept in the run state). Pure: events are written by `report`.
+ * findings by placeholders (the mapping is kept in the run state); values already in the mapping are replaced
+ * by their placeholders first, wherever they reappear. Pure: events are written by `report`.
  */
-export const scanValue = <A extends Json>(state: RunState, value: A): Scanned<A> => {
+export const scanValue = <A extends Json>(state: Scanning, value: A): Scanned<A> => {
   const guardrails = state.agent.guardrails
   if (guardrails.length === 0) return { value, detections: [], redacted: false, blocked: undefined }
   const detections: Array<Detection> = []
   let blocked: Blocked | undefined
   let redacted = false
-  const scanText = (text: string): string => {
+  const scanText = (raw: string): string => {
+    const text = reapply(raw, state.redactions)
+    if (text !== raw) redacted = true
     const result = Guardrails.scan(guardrails, text, state.redactions)
     state.redactions = result.redactions
     detections.push(...result.detections)

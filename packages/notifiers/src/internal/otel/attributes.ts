@@ -101,6 +101,10 @@ const baseFields: ReadonlySet<string> = new Set(["_tag", "runId", "sequenceIndex
 /** Fields that are content: attached only with `capture`. */
 const contentFields: ReadonlySet<string> = new Set(["arguments"])
 
+/** Whether a field is content: a reviewer's approval reason is free text, unlike an engine's denial reason. */
+const isContent = (event: HookEvent.HookEvent, key: string) =>
+  contentFields.has(key) || (key === "reason" && event._tag === "ApprovalDecided")
+
 const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
 /** A governance or retry event as a span event: its name `sextant.<event_type>` and its fields as attributes. */
@@ -110,7 +114,7 @@ export const spanEvent = (
 ): { readonly name: string; readonly attributes: Attributes } => {
   const attributes: Attributes = { [A.SEXTANT_ITERATION]: event.iteration }
   for (const [key, value] of Object.entries(event)) {
-    if (baseFields.has(key) || (!capture && contentFields.has(key))) continue
+    if (baseFields.has(key) || (!capture && isContent(event, key))) continue
     const name = key === "correlationId" ? A.SEXTANT_CORRELATION_ID : `${A.SEXTANT_PREFIX}${snake(key)}`
     attributes[name] = typeof value === "string" || typeof value === "number" || typeof value === "boolean"
       ? value

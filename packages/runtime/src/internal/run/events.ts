@@ -56,7 +56,11 @@ export const appendMessage = (
   message: Message,
   iteration: number
 ): Effect.Effect<void, RecorderError> =>
-  Effect.map(state.bus.stage({ _tag: "MessageAppended", orderIndex: state.orderIndex, message }, iteration), () => {
-    state.orderIndex++
-    state.history.push(message)
-  })
+  Effect.map(
+    state.bus.stage({ _tag: "MessageAppended", orderIndex: state.orderIndex, message }, iteration),
+    (event) => {
+      state.orderIndex++
+      // The model sees the message as recorded: the bus's redaction pass has been applied to it.
+      state.history.push(event._tag === "MessageAppended" ? event.message : message)
+    }
+  )

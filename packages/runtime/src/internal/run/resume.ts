@@ -16,7 +16,7 @@ import {
   RunNotPaused,
   type SubmitError
 } from "../../Errors.js"
-import type { PausedStatus, ToolCallRef } from "../../HookEvent.js"
+import type { Json, PausedStatus, ToolCallRef } from "../../HookEvent.js"
 import * as Ids from "../../Ids.js"
 import { LanguageModel } from "../../LanguageModel.js"
 import * as Lifecycle from "../../Lifecycle.js"
@@ -27,8 +27,9 @@ import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { describeError } from "../json.js"
 import { checkAgent, findRun } from "../lookup.js"
+import { forCaller, policyFor, type StateCell } from "../privacy.js"
 import { type Batch, decodePause, fromPause, type PauseState, type RunState, type ToolOutcome } from "../runState.js"
-import { scanValue } from "../sanitize.js"
+import { report, type Scanned, scanValue } from "../sanitize.js"
 import * as Services from "../services.js"
 import { checkRunNotifiers, segmentSinks } from "../sinks.js"
 import { processBatch } from "./batch.js"
@@ -36,7 +37,7 @@ import { failedOutcome } from "./events.js"
 import { validateResume } from "./options.js"
 import { type OutputSpec, resolveOutput, resumeOutput } from "./output.js"
 import { runSegment } from "./segment.js"
-import { encodeSubmission, type Submission } from "./submissions.js"
+import { decodeSubmission, encodeSubmission, type Submission } from "./submissions.js"
 import { recordCall } from "./toolCall.js"
 import { iterate } from "./turn.js"
 
@@ -128,10 +129,15 @@ export const submit = (
     if (Either.isLeft(output)) return yield* output.left
     const submission = build(runId, make, saved)
     if (Either.isLeft(submission)) return yield* submission.left
+    // Scanned before it is stored with the claim: a client's result or a reviewer's reason is never kept raw.
+    const scanning = { agent, redactions: saved.redactions }
+    const scanned = scanValue(scanning, encodeSubmission(submission.right))
     // One id per submit call: a retried claim of this submission wins again, another submitter's loses.
-    const won = yield* ledger.claim(runId, status, encodeSubmission(submission.right), Ids.make())
+    const won = yield* ledger.claim(runId, status, scanned.value, Ids.make())
     if (!won) return yield* classifyLost(ledger, runId)
-    return yield* continueRun(agent, run, saved, submission.right, { ...valid.right, output: output.right }, stream)
+    const clean = { ...saved, redactions: scanning.redactions }
+    const continued = { ...valid.right, output: output.right }
+    return yield* continueRun(agent, run, clean, decodeSubmission(scanned.value), scanned, continued, stream)
   }).pipe(Effect.scoped)
 
 const continueRun = (
@@ -139,6 +145,7 @@ const continueRun = (
   run: StoredRun,
   saved: PauseState,
   submission: Submission,
+  scanned: Scanned<Json>,
   options: {
     readonly notifiers?: RunOptions["notifiers"]
     readonly traceContext?: unknown
@@ -147,12 +154,14 @@ const continueRun = (
   stream: Sink | undefined
 ) =>
   Effect.gen(function*() {
+    const cell: StateCell = { state: undefined }
     const bus = yield* makeBus({
       runId: run.runId,
       recorder: yield* Services.recorder,
-      sinks: yield* segmentSinks(options.notifiers, stream),
+      sinks: yield* segmentSinks(options.notifiers, forCaller(stream, cell)),
       traceContext: options.traceContext ?? otelContext.active(),
-      startSequence: run.lastSequenceIndex + 1
+      startSequence: run.lastSequenceIndex + 1,
+      policy: policyFor(agent.guardrails, cell, saved.redactions)
     })
     const segment = {
       bus,
@@ -160,19 +169,19 @@ const continueRun = (
       ledger: yield* Services.runLedger,
       streaming: stream !== undefined
     }
-    const state = fromPause(segment, agent, saved)
+    const state = cell.state = fromPause(segment, agent, saved)
     state.output = options.output
-    return yield* runSegment(state, resumed(state, saved, submission))
+    return yield* runSegment(state, resumed(state, saved, submission, scanned))
   })
 
 /** The resumed segment's body: `run.resumed`, the submission folded into the batch, the batch, the loop. */
-const resumed = (state: RunState, saved: PauseState, submission: Submission) =>
+const resumed = (state: RunState, saved: PauseState, submission: Submission, scanned: Scanned<Json>) =>
   Effect.gen(function*() {
-    const scanned = scanValue(state, encodeSubmission(submission))
     yield* state.bus.emit(
       { _tag: "RunResumed", agentName: state.agent.name, resumedFrom: saved.status, submission: scanned.value },
       saved.iteration
     )
+    yield* report(state, scanned, "input", saved.iteration)
     const batch = yield* applySubmission(state, saved, submission)
     const ended = yield* processBatch(state, batch)
     if (Option.isSome(ended)) return ended.value

@@ -11,6 +11,7 @@ import {
   type RunAlreadyActive,
   type RunError
 } from "../../Errors.js"
+import { emptyRedactions } from "../../Guardrails.js"
 import type { Json, Message } from "../../HookEvent.js"
 import * as Ids from "../../Ids.js"
 import { LanguageModel } from "../../LanguageModel.js"
@@ -19,6 +20,7 @@ import { RunLedger, type RunLedgerService } from "../../RunLedger.js"
 import type { RunResult } from "../../RunResult.js"
 import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
+import { forCaller, policyFor, type StateCell } from "../privacy.js"
 import { fresh, type RunState } from "../runState.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
 import * as Services from "../services.js"
@@ -177,14 +179,16 @@ export const startRun = (
       yield* rejectIfBusy(thread, checked.active)
       newThread = checked.fresh
     }
+    const cell: StateCell = { state: undefined }
     const bus = yield* makeBus({
       runId: opts.runId ?? Ids.make(),
       recorder,
-      sinks: yield* segmentSinks(opts.notifiers, stream),
+      sinks: yield* segmentSinks(opts.notifiers, forCaller(stream, cell)),
       traceContext: opts.traceContext ?? otelContext.active(),
-      startSequence: 0
+      startSequence: 0,
+      policy: policyFor(agent.guardrails, cell, emptyRedactions)
     })
-    const state = fresh({ bus, model, ledger, streaming: stream !== undefined }, agent, {
+    const state = cell.state = fresh({ bus, model, ledger, streaming: stream !== undefined }, agent, {
       tenantId: opts.tenantId,
       delegationLevel: opts.delegationLevel ?? 0
     })

@@ -26,6 +26,9 @@ export type Submission = typeof Submission.Type
 /** A submission as JSON. */
 export const encodeSubmission: (submission: Submission) => Json = Schema.encodeSync(Submission)
 
+/** A submission back from its (scanned) JSON: scanning replaces strings only, so the shape is unchanged. */
+export const decodeSubmission: (json: Json) => Submission = Schema.decodeUnknownSync(Submission)
+
 const invalid = (
   runId: string,
   message: string,
