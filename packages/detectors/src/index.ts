@@ -14,3 +14,7 @@ export * as Explain from "./Explain.js"
 export * as RunEvents from "./RunEvents.js"
 /** Signal types, severities and the stored signal. */
 export * as Signal from "./Signal.js"
+/** The detection service: live evaluation, stall timers, backfill. */
+export * from "./Detectors.js"
+/** The stored signals: lists, explanations, labels, precision, insights. */
+export * from "./Signals.js"
