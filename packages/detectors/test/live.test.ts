@@ -115,6 +115,18 @@ describe.each(dialects)("live detection ($name)", (dialect) => {
       expect((yield* (yield* Signals).forRun(broken.runId)).map((s) => s.signal.type)).not.toContain("TOOL_LOOP")
     })))
 
+  it.scopedLive("an evaluation that hangs is cut at its timeout and counted; the run is unaffected", () =>
+    withStack(
+      Effect.gen(function*() {
+        const result = yield* runAgent("looper", loop("search", 5))
+        expect(result.status).toBe("success")
+        expect(result.answer).toBe("done")
+        expect(yield* (yield* Detectors).stats).toMatchObject({ failed: 1 })
+      }),
+      { live: ["TOOL_LOOP"] },
+      { announce: () => Effect.never, evaluationTimeout: "200 millis" }
+    ))
+
   it.scopedLive("backfill evaluates recorded runs and is idempotent", () =>
     withStack(Effect.gen(function*() {
       const detectors = yield* Detectors
