@@ -5,9 +5,11 @@
  * insights.
  */
 import { SqlClient } from "@effect/sql"
+import { Tables } from "@sextant/recorder"
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { DetectorConfigError, SignalNotFound, SignalStoreError } from "./Errors.js"
 import { explain, type Explanation } from "./Explain.js"
+import * as issuesOf from "./internal/issues.js"
 import * as q from "./internal/queries.js"
 import { Label, Severity, type Signal, SignalType } from "./Signal.js"
 
@@ -49,6 +51,15 @@ export interface InsightDay {
   readonly signals: ReadonlyArray<{ readonly type: string; readonly count: number; readonly rate: number }>
 }
 
+/** An issue of the roll-up: open, resolved or reopened per (agent, signal type). */
+export type Issue = issuesOf.Issue
+
+/** Options of `issues`: one agent (default all), and after how many consecutive clean runs an issue resolves (default 10). */
+export interface IssueOptions {
+  readonly agentName?: string | undefined
+  readonly resolveAfter?: number | undefined
+}
+
 /** Errors of signal reads. */
 export type ReadError = DetectorConfigError | SignalStoreError
 
@@ -67,6 +78,11 @@ export interface SignalsService {
     agentName: string,
     range: { readonly from: string; readonly to: string }
   ) => Effect.Effect<ReadonlyArray<InsightDay>, ReadError>
+  /**
+   * The issues roll-up of live signals, computed from the record: a run raising a type opens its issue (or
+   * reopens a resolved one); `resolveAfter` consecutive ended runs of the agent without it resolve it.
+   */
+  readonly issues: (options?: IssueOptions) => Effect.Effect<ReadonlyArray<Issue>, ReadError>
 }
 
 const storeError = (what: string) => (cause: unknown) =>
@@ -153,6 +169,37 @@ export const make: Effect.Effect<SignalsService, never, SqlClient.SqlClient> = E
             }))
           }
         })
+      }),
+    issues: (options) =>
+      Effect.gen(function*() {
+        const resolveAfter = options?.resolveAfter ?? 10
+        if (!Number.isInteger(resolveAfter) || resolveAfter < 1) {
+          return yield* new DetectorConfigError({
+            path: "resolveAfter",
+            message: `issues: resolveAfter must be an integer of at least 1 (got ${resolveAfter})`
+          })
+        }
+        const rows = yield* q.runsWithSignals(sql, options?.agentName).pipe(
+          Effect.mapError(storeError("reading the issues roll-up"))
+        )
+        const runs: Array<issuesOf.RunSignals> = []
+        for (const r of rows) {
+          const id = String(r.id)
+          let run = runs[runs.length - 1]
+          if (run === undefined || run.runId !== id) {
+            run = {
+              runId: id,
+              agentName: Tables.unescapeText(String(r.agent_name)),
+              createdAt: r.created_at instanceof Date ? r.created_at.toISOString() : String(r.created_at),
+              types: new Set()
+            }
+            runs.push(run)
+          }
+          if (r.signal_type !== null && r.signal_type !== undefined) {
+            ;(run.types as Set<string>).add(String(r.signal_type))
+          }
+        }
+        return issuesOf.rollUp(runs, resolveAfter)
       })
   } satisfies SignalsService
 })

@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
+import type { Recorder, RunLedger } from "@sextant/runtime"
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import { Catalogue, Detectors, type Signal, Signals } from "../src/index.js"
 import { dialects, loop, runAgent, stack } from "./support.js"
@@ -8,7 +9,7 @@ const quiet = Logger.withMinimumLogLevel(LogLevel.None)
 
 describe.each(dialects)("live detection ($name)", (dialect) => {
   const withStack = <A, E>(
-    body: Effect.Effect<A, E, Detectors | Signals | SqlClient.SqlClient>,
+    body: Effect.Effect<A, E, Detectors | Signals | SqlClient.SqlClient | Recorder | RunLedger>,
     config?: Parameters<typeof stack>[1],
     options?: Parameters<typeof stack>[2]
   ) => Effect.flatMap(dialect.database, (url) => Effect.provide(body, stack(url, config, options))).pipe(quiet)
@@ -184,6 +185,36 @@ describe.each(dialects)("live detection ($name)", (dialect) => {
         expect(bad).toMatchObject({ _tag: "DetectorConfigError", path: "from" })
         const badList = yield* Effect.flip(signals.list({ type: "NOPE" as never }))
         expect(badList._tag).toBe("DetectorConfigError")
+      }),
+      { live: ["TOOL_LOOP"] }
+    ))
+
+  it.scopedLive("issues open, resolve after N clean runs and reopen", () =>
+    withStack(
+      Effect.gen(function*() {
+        const signals = yield* Signals
+        const issue = (resolveAfter: number) =>
+          Effect.map(signals.issues({ agentName: "looper", resolveAfter }), (all) =>
+            all.map((i) => [i.type, i.status, i.occurrences, i.cleanRunsSince]))
+        const first = yield* runAgent("looper", loop("search", 5))
+        expect(yield* issue(2)).toEqual([["TOOL_LOOP", "open", 1, 0]])
+        yield* runAgent("looper", [{ text: "fine" }])
+        expect(yield* issue(2)).toEqual([["TOOL_LOOP", "open", 1, 1]])
+        yield* runAgent("looper", [{ text: "fine" }])
+        expect(yield* issue(2)).toEqual([["TOOL_LOOP", "resolved", 1, 2]])
+        expect(yield* issue(3)).toEqual([["TOOL_LOOP", "open", 1, 2]])
+        const again = yield* runAgent("looper", loop("search", 5))
+        const [reopened] = yield* signals.issues({ resolveAfter: 2 })
+        expect(reopened).toMatchObject({
+          agentName: "looper",
+          type: "TOOL_LOOP",
+          status: "reopened",
+          occurrences: 2,
+          firstRunId: first.runId,
+          lastRunId: again.runId
+        })
+        expect(yield* signals.issues({ agentName: "someone-else" })).toEqual([])
+        expect(yield* Effect.flip(signals.issues({ resolveAfter: 0 }))).toMatchObject({ path: "resolveAfter" })
       }),
       { live: ["TOOL_LOOP"] }
     ))

@@ -234,3 +234,14 @@ export const dailyCounts = (sql: SqlClient.SqlClient, agentName: string, from: s
       FROM agent_runs WHERE agent_name = ${name} AND created_at >= ${from} AND created_at < ${to} GROUP BY 1`
   })
 }
+
+/** The agent's ended runs in creation order, with the live signal types each raised. */
+export const runsWithSignals = (sql: SqlClient.SqlClient, agentName: string | undefined) => {
+  const name = agentName === undefined ? undefined : Tables.escapeText(agentName)
+  const live = sql.onDialectOrElse({ pg: () => false, orElse: () => 0 })
+  return sql<Record<string, unknown>>`SELECT r.id, r.agent_name, r.created_at, s.signal_type
+    FROM agent_runs r LEFT JOIN failure_signals s ON s.run_id = r.id AND s.shadow = ${live}
+    WHERE r.status IN ('success', 'max_iterations', 'error', 'cancelled')
+    ${name === undefined ? sql`` : sql`AND r.agent_name = ${name}`}
+    ORDER BY r.created_at, r.id`
+}
