@@ -6,6 +6,7 @@
  * Exits non-zero (with the reason) when anything is not as a user expects.
  */
 import { makeDashboard } from "@sextant/dashboard"
+import { Catalogue, RunEvents } from "@sextant/detectors"
 import { makeReadRouter } from "@sextant/http-router"
 import { toNodeHandler } from "@sextant/http-router/node"
 import { DriverNotInstalled, SqlRecorder } from "@sextant/recorder"
@@ -50,6 +51,11 @@ check(
 const store = await RunStore.fromDatabaseUrl(databaseUrl)
 const run = await store.getRun(result.runId)
 check(run.status === "success" && run.totals.inputTokens === 30, `RunStore returned ${JSON.stringify(run)}`)
+const detected = Catalogue.detect(
+  result.runId,
+  (await store.getEvents(result.runId, { limit: 1000 })).items.map(RunEvents.fromStored)
+)
+check(detected.findings.length === 0 && detected.failed.length === 0, `detectors: ${JSON.stringify(detected)}`)
 
 // Drivers are optional peers: this app has no `pg`, and a Postgres URL says what to install.
 const hasPg = (() => {

@@ -1,0 +1,65 @@
+/**
+ * Fixtures for the detectors' database tests: both dialects as fresh real databases, runs recorded by the
+ * real agent loop (scripted model, SqlRecorder), the detection service and its notifier beside them.
+ */
+import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { Agent, Notifiers, ScriptedModel, Tool } from "@sextant/runtime"
+import { Effect, Layer, Schema } from "effect"
+import { makeDialects } from "../../../test-support/databases.js"
+import { type Config, Detectors, type DetectorsOptions, Signals } from "../src/index.js"
+
+/** Both dialects; Postgres databases are created on the real server and migrated. */
+export const dialects = makeDialects((url) =>
+  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
+)
+
+/** A search tool that answers, and one that always fails. */
+export const searchTool = Tool.make("search", {
+  description: "Searches",
+  parameters: Schema.Struct({ q: Schema.String }),
+  handler: ({ q }) => ({ hits: [q] })
+})
+export const payTool = Tool.make("pay", {
+  description: "Pays",
+  parameters: Schema.Struct({ amount: Schema.Number }),
+  handler: () => Effect.fail("card declined")
+})
+
+/** Scripted turns: `n` calls of one tool, then an answer. */
+export const loop = (
+  tool: string,
+  n: number,
+  args: object = { q: "same" }
+): ReadonlyArray<ScriptedModel.ScriptStep> => [
+  ...Array.from({ length: n }, () => ({
+    toolCalls: [{ name: tool, arguments: args as never }],
+    usage: { inputTokens: 100, outputTokens: 5, costUsd: 0.001 }
+  })),
+  { text: "done", usage: { inputTokens: 100, outputTokens: 5, costUsd: 0.001 } }
+]
+
+/** The recorder, its SqlClient, the detection service and the signal store on a fresh database. */
+export const stack = (url: string, config: Config.DetectorConfig = {}, options?: DetectorsOptions) =>
+  Layer.mergeAll(Detectors.layer(config, options), Signals.layer).pipe(
+    Layer.provideMerge(SqlRecorder.layerFromUrl(url)),
+    Layer.orDie
+  )
+
+/**
+ * Runs an agent once with the detectors' notifier attached; returns when the notifiers have drained and
+ * the evaluation the run triggered has finished.
+ */
+export const runAgent = (
+  name: string,
+  script: ReadonlyArray<ScriptedModel.ScriptStep>,
+  input = "find it"
+) =>
+  Effect.gen(function*() {
+    const detectors = yield* Detectors
+    const agent = yield* Agent.make({ name, instructions: "", tools: [searchTool, payTool] })
+    const result = yield* agent.run(input).pipe(
+      Effect.provide(Layer.merge(ScriptedModel.layer(script), Notifiers.layer([detectors.notifier])))
+    )
+    yield* detectors.idle
+    return result
+  })
