@@ -167,3 +167,13 @@ export type SubmitError =
   | RunAlreadyTerminal
   | InvalidToolResults
   | AgentMismatch
+
+/**
+ * A tool streamed something that is not a chunk (`stream.chunk` takes JSON or a `Uint8Array`); thrown inside the
+ * handler, so the call fails with this message and the model sees the failure.
+ */
+export class InvalidStreamChunk extends Schema.TaggedError<InvalidStreamChunk>()("InvalidStreamChunk", {
+  toolName: Schema.String,
+  sequence: Schema.Number,
+  message: Schema.String
+}) {}

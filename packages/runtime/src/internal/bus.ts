@@ -35,6 +35,8 @@ export interface Bus {
   readonly emit: <E extends HookEventInput>(input: E, iteration: number) => Effect.Effect<HookEvent, RecorderError>
   /** Offers a stream-only delta to the sinks; nothing is recorded. */
   readonly delta: (delta: DeltaInput) => Effect.Effect<void>
+  /** `delta` as a plain call, for synchronous producers (a tool's `stream.chunk`): stamped with the time, offered. */
+  readonly offerDelta: (delta: DeltaInput) => void
   /**
    * Runs `effect`, whose fibers emit concurrently (a parallel tool group): while it runs, emits take a lock so
    * that sequence indexes stay gapless and in recording order. Outside such a group emits take no lock.
@@ -81,6 +83,7 @@ export const makeBus = (options: {
         Effect.suspend(() => (groups === 0 ? write(input, iteration) : locked(input, iteration))),
       delta: (input) =>
         Effect.sync(() => publish({ ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta)),
+      offerDelta: (input) => publish({ ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta),
       concurrently: (effect) =>
         Effect.suspend(() => {
           groups++

@@ -5,6 +5,8 @@ import type { CompiledTool } from "./definition.js"
 import { foreignOf, mismatchMessage, versionsOf } from "./effectCopies.js"
 import { describeError, toJson } from "./json.js"
 import type { ToolOutcome } from "./runState.js"
+import type { ToolStream } from "../Tool.js"
+import { closedStream } from "./streams/toolStream.js"
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
@@ -25,6 +27,8 @@ export const executeTool = (
     readonly overLimit: boolean
     readonly delegationLevel: number
     readonly tenantId: string | undefined
+    /** The call's stream (a closed one when absent). */
+    readonly stream?: ToolStream | undefined
   }
 ): Effect.Effect<ToolOutcome> =>
   Effect.gen(function*() {
@@ -53,7 +57,8 @@ export const executeTool = (
         iteration: context.iteration,
         delegationLevel: context.delegationLevel,
         ...(context.tenantId === undefined ? {} : { tenantId: context.tenantId }),
-        signal: controller.signal
+        signal: controller.signal,
+        stream: context.stream ?? closedStream
       })
       const foreign = foreignOf(out)
       if (foreign !== undefined) {

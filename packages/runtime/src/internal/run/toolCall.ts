@@ -7,6 +7,7 @@ import type { RecorderError } from "../../Errors.js"
 import type { ToolCallRef } from "../../HookEvent.js"
 import type { RunState, ToolOutcome } from "../runState.js"
 import { report, restore, scanValue } from "../sanitize.js"
+import { openToolStream, type ToolStreamHandle } from "../streams/toolStream.js"
 import { executeTool } from "../toolExecution.js"
 import { toolCompleted, toolStarted } from "./events.js"
 
@@ -34,17 +35,23 @@ export const sanitizeOutcome = (
   return Effect.as(report(state, scanned, "input", iteration), { outcome: clean, blocked: scanned.blocked?.reason })
 }
 
-/** Records a call around `outcome`: `tool.started` is durable before `outcome` runs. */
+/**
+ * Records a call around `outcome`: `tool.started` is durable before `outcome` runs; `ended` (the call's stream
+ * aggregate, when it streamed) is recorded between the outcome and `tool.completed`.
+ */
 export const recordCall = (
   state: RunState,
   call: ToolCallRef,
   target: "server" | "client",
   iteration: number,
-  outcome: Effect.Effect<ToolOutcome>
+  outcome: Effect.Effect<ToolOutcome>,
+  ended?: Effect.Effect<void, RecorderError>
 ): Effect.Effect<Recorded, RecorderError> =>
   Effect.gen(function*() {
     yield* state.bus.emit(toolStarted(call, target), iteration)
-    const recorded = yield* sanitizeOutcome(state, yield* outcome, iteration)
+    const done = yield* outcome
+    if (ended !== undefined) yield* ended
+    const recorded = yield* sanitizeOutcome(state, done, iteration)
     yield* state.bus.emit(toolCompleted(call, target, recorded.outcome), iteration)
     return recorded
   })
@@ -56,15 +63,26 @@ export const runServerCall = (
   iteration: number,
   overLimit: boolean
 ): Effect.Effect<Recorded, RecorderError> => {
-  const execute = Effect.suspend(() => {
+  const tool = state.agent.toolsByName.get(call.name)
+  let stream: ToolStreamHandle | undefined
+  const execute = Effect.flatMap(Effect.clock, (clock) => {
     state.inFlight++
+    stream = tool === undefined ? undefined : openToolStream({
+      bus: state.bus,
+      clock,
+      callId: call.id,
+      toolName: tool.name,
+      iteration,
+      ...tool.stream
+    })
     return Effect.map(
-      executeTool(state.agent.toolsByName.get(call.name), { ...call, arguments: restore(state, call.arguments) }, {
+      executeTool(tool, { ...call, arguments: restore(state, call.arguments) }, {
         runId: state.bus.runId,
         iteration,
         overLimit,
         delegationLevel: state.delegationLevel,
-        tenantId: state.tenantId
+        tenantId: state.tenantId,
+        stream: stream?.stream
       }),
       (outcome) => {
         state.inFlight--
@@ -72,5 +90,9 @@ export const runServerCall = (
       }
     )
   })
-  return recordCall(state, call, "server", iteration, execute)
+  const ended = Effect.suspend(() => {
+    const event = stream?.end()
+    return event === undefined ? Effect.void : Effect.asVoid(state.bus.emit(event, iteration))
+  })
+  return recordCall(state, call, "server", iteration, execute, ended)
 }
