@@ -31,7 +31,8 @@ const script: ReadonlyArray<ScriptedModel.ScriptStep> = [
   { text: "done", usage: { inputTokens: 3, outputTokens: 2 } }
 ]
 
-const bytesOf = (count: number) => Array.from({ length: count }, (_, i) => `frame ${i}`.length).reduce((a, b) => a + b, 0)
+const bytesOf = (count: number) =>
+  Array.from({ length: count }, (_, i) => `frame ${i}`.length).reduce((a, b) => a + b, 0)
 
 const chunksOf = (events: ReadonlyArray<StreamEvent.StreamEvent>) =>
   events.filter((e): e is StreamEvent.StreamChunk => e._tag === "StreamChunk")
@@ -191,7 +192,9 @@ describe("tool streams", () => {
       yield* agent.run("go", { runId: "run-q" })
       const events = yield* (yield* MemoryRecorder).events("run-q")
       expect(events.some((e) => e._tag === "StreamEnded")).toBe(false)
-      const refused = yield* Effect.flip(Agent.make({ name: "x", instructions: "", tools: [burst(1, { sampleRate: 2 })] }))
+      const refused = yield* Effect.flip(
+        Agent.make({ name: "x", instructions: "", tools: [burst(1, { sampleRate: 2 })] })
+      )
       expect(refused.message).toContain("sampleRate")
       expect(refused.message).toContain("must be a number in 0..1, got 2")
     }).pipe(Effect.provide(Layer.merge(

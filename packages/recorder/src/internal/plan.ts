@@ -189,40 +189,42 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
     const costNanos = nanosOf(u)
     return {
       rows: [
-        ...(e.stream === undefined ? [] : [streamRow(e, "model", e.responseModel ?? e.model, e.stream, 0, e.timestamp)]),
+        ...(e.stream === undefined
+          ? []
+          : [streamRow(e, "model", e.responseModel ?? e.model, e.stream, 0, e.timestamp)]),
         interaction(llmInteractions.encode({
-        id: e.correlationId,
-        agent_run_id: e.runId,
-        iteration: e.iteration,
-        status: "completed",
-        provider: e.provider,
-        model: e.model,
-        response_model: orNull(e.responseModel),
-        response_id: orNull(e.responseId),
-        finish_reason: e.finishReason,
-        semantic_request: e.request,
-        semantic_response: {
-          text: e.text,
-          toolCalls: e.toolCalls,
-          finishReason: e.finishReason,
-          ...(u === undefined ? {} : { usage: u })
-        },
-        provider_request: orNull(e.providerRequest),
-        provider_response: orNull(e.providerResponse),
-        // A model that reported no usage has no counts here and no billing row: nothing is made up.
-        input_tokens: orNull(u?.inputTokens),
-        output_tokens: orNull(u?.outputTokens),
-        cache_read_tokens: orNull(u?.cacheReadTokens),
-        cache_write_tokens: orNull(u?.cacheWriteTokens),
-        reasoning_tokens: orNull(u?.reasoningTokens),
-        // The USD column says what `cost_nanos` says (whole nano-dollars), never the float the provider computed.
-        cost_usd: costNanos === null ? null : Lifecycle.fromNanos(costNanos),
-        cost_nanos: costNanos,
-        cost_note: orNull(e.costNote),
-        duration_ms: Math.round(e.durationMs),
-        started_at: startedAt(e),
-        completed_at: at
-      }))
+          id: e.correlationId,
+          agent_run_id: e.runId,
+          iteration: e.iteration,
+          status: "completed",
+          provider: e.provider,
+          model: e.model,
+          response_model: orNull(e.responseModel),
+          response_id: orNull(e.responseId),
+          finish_reason: e.finishReason,
+          semantic_request: e.request,
+          semantic_response: {
+            text: e.text,
+            toolCalls: e.toolCalls,
+            finishReason: e.finishReason,
+            ...(u === undefined ? {} : { usage: u })
+          },
+          provider_request: orNull(e.providerRequest),
+          provider_response: orNull(e.providerResponse),
+          // A model that reported no usage has no counts here and no billing row: nothing is made up.
+          input_tokens: orNull(u?.inputTokens),
+          output_tokens: orNull(u?.outputTokens),
+          cache_read_tokens: orNull(u?.cacheReadTokens),
+          cache_write_tokens: orNull(u?.cacheWriteTokens),
+          reasoning_tokens: orNull(u?.reasoningTokens),
+          // The USD column says what `cost_nanos` says (whole nano-dollars), never the float the provider computed.
+          cost_usd: costNanos === null ? null : Lifecycle.fromNanos(costNanos),
+          cost_nanos: costNanos,
+          cost_note: orNull(e.costNote),
+          duration_ms: Math.round(e.durationMs),
+          started_at: startedAt(e),
+          completed_at: at
+        }))
       ],
       // Billing rows carry the run's tenant and agent, so usage queries need no join.
       ...(u === undefined ? {} : {

@@ -397,7 +397,16 @@ export const streamChunks = table("stream_chunks", {
 })
 
 /** The tables, in creation order. */
-export const all = [agentRuns, reactTraces, toolCalls, llmInteractions, tokenUsage, runEvents, runStreams, streamChunks] as const
+export const all = [
+  agentRuns,
+  reactTraces,
+  toolCalls,
+  llmInteractions,
+  tokenUsage,
+  runEvents,
+  runStreams,
+  streamChunks
+] as const
 
 /** A column's SQL type on a dialect (as the migrations create it). */
 export const sqlType = (kind: Kind, dialect: Dialect): string => {

@@ -211,7 +211,11 @@ const startWorker = (
         yield* Fiber.interrupt(fiber)
         if (running !== undefined) yield* Fiber.interrupt(running)
         const left = yield* Effect.option(mailbox.clear)
-        const lost = [...backlog, ...(current === undefined ? [] : [current.envelope]), ...(left._tag === "Some" ? left.value : [])]
+        const lost = [
+          ...backlog,
+          ...(current === undefined ? [] : [current.envelope]),
+          ...(left._tag === "Some" ? left.value : [])
+        ]
         for (const envelope of lost) {
           if (isChunk(envelope.event)) counters.droppedChunks++
           else counters.dropped++

@@ -1,11 +1,11 @@
 import { Cause, Clock, Duration, Effect, Either, Exit, Option } from "effect"
 import { EffectVersionMismatch } from "../Errors.js"
 import type { Json, ToolCallRef } from "../HookEvent.js"
+import type { ToolStream } from "../Tool.js"
 import type { CompiledTool } from "./definition.js"
 import { foreignOf, mismatchMessage, versionsOf } from "./effectCopies.js"
 import { describeError, toJson } from "./json.js"
 import type { ToolOutcome } from "./runState.js"
-import type { ToolStream } from "../Tool.js"
 import { closedStream } from "./streams/toolStream.js"
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>

@@ -108,7 +108,9 @@ export const makeHandlers = ({ capture, chunkEvents, recordCall, spans }: Wiring
   const ignore = () => undefined
 
   /** A chunk kept by sampling (exactly ⌊n·rate⌋ of a stream's first n) becomes a span event on its call's span. */
-  const chunkEvent = (event: Extract<NotifierEvent, { readonly _tag: "StreamChunk" | "TextDelta" | "ToolArgumentsDelta" }>) => {
+  const chunkEvent = (
+    event: Extract<NotifierEvent, { readonly _tag: "StreamChunk" | "TextDelta" | "ToolArgumentsDelta" }>
+  ) => {
     const i = event.sequence
     if (chunkEvents <= 0 || Math.floor((i + 1) * chunkEvents) <= Math.floor(i * chunkEvents)) return
     spans.eventTarget(event.runId, event.correlationId)?.addEvent(

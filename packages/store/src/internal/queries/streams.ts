@@ -16,7 +16,10 @@ const streamColumns = selection<Tables.RunStream, Exclude<keyof Tables.RunStream
   Tables.runStreams,
   Tables.runStreams.columns.filter((c): c is Exclude<keyof Tables.RunStream, "agent_run_id"> => c !== "agent_run_id")
 )
-const chunkColumns = selection<Tables.StreamChunk, "sequence" | "offset_ms" | "bytes" | "encoding" | "data" | "created_at">(
+const chunkColumns = selection<
+  Tables.StreamChunk,
+  "sequence" | "offset_ms" | "bytes" | "encoding" | "data" | "created_at"
+>(
   Tables.streamChunks,
   ["sequence", "offset_ms", "bytes", "encoding", "data", "created_at"]
 )
@@ -70,18 +73,18 @@ export const getStreams = (ctx: QueryContext): Api.RunStoreService["getStreams"]
   })
 
 /** `getStreamChunks`: a stream's sampled chunks in sequence order, a page at a time. */
-export const getStreamChunks = (ctx: QueryContext): Api.RunStoreService["getStreamChunks"] =>
-(runId, streamId, options) =>
-  Effect.gen(function*() {
-    const id = yield* decodeRunId(runId)
-    const stream = yield* decodeStreamId(streamId)
-    const o = yield* decodeChunkOptions(options)
-    yield* requireRun(ctx, id, o.scope)
-    const columns = ctx.sql.literal(ctx.pg ? chunkColumns.pg : chunkColumns.sqlite)
-    const rows = yield* query(Effect.flatMap(
-      ctx.rows(ctx.sql`SELECT ${columns} FROM stream_chunks WHERE agent_run_id = ${stored(id)}
+export const getStreamChunks =
+  (ctx: QueryContext): Api.RunStoreService["getStreamChunks"] => (runId, streamId, options) =>
+    Effect.gen(function*() {
+      const id = yield* decodeRunId(runId)
+      const stream = yield* decodeStreamId(streamId)
+      const o = yield* decodeChunkOptions(options)
+      yield* requireRun(ctx, id, o.scope)
+      const columns = ctx.sql.literal(ctx.pg ? chunkColumns.pg : chunkColumns.sqlite)
+      const rows = yield* query(Effect.flatMap(
+        ctx.rows(ctx.sql`SELECT ${columns} FROM stream_chunks WHERE agent_run_id = ${stored(id)}
         AND stream_id = ${stored(stream)} AND sequence > ${o.after ?? -1} ORDER BY sequence LIMIT ${o.limit}`),
-      decodeChunks
-    ))
-    return { items: rows.map(toChunk) }
-  })
+        decodeChunks
+      ))
+      return { items: rows.map(toChunk) }
+    })
