@@ -154,6 +154,11 @@ export const makeFormatter = (options: {
           event.error,
           p.yellow
         ]]]
+      case "HistorySummarized":
+        return [[["  ≡ history summarised ", p.dim], [
+          `(${event.droppedMessages} earlier messages of thread ${event.threadId}, ${event.keptMessages} kept)`,
+          p.dim
+        ]]]
       case "ProviderRetry": {
         const status = event.statusCode === undefined ? "" : ` (HTTP ${event.statusCode})`
         const wait = event.retryAfterMs === undefined ? "" : `, retry after ${formatDuration(event.retryAfterMs)}`

@@ -11,6 +11,7 @@ import init from "./internal/migrations/0001_init.js"
 import resume from "./internal/migrations/0002_resume.js"
 import contract from "./internal/migrations/0003_contract.js"
 import usageDaily from "./internal/migrations/0004_usage_daily.js"
+import threads from "./internal/migrations/0006_threads.js"
 import streamChunks from "./internal/migrations/0007_stream_chunks.js"
 import { backfillSql } from "./internal/rollup.js"
 
@@ -22,6 +23,7 @@ const loader = Migrator.fromRecord({
   "0002_resume": resume,
   "0003_contract": contract,
   "0004_usage_daily": usageDaily,
+  "0006_threads": threads,
   "0007_stream_chunks": streamChunks
 })
 

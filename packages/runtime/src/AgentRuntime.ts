@@ -4,7 +4,7 @@
  */
 import { context as otelContext } from "@opentelemetry/api"
 import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
-import type { Agent, RunOptions, RunOptionsOf } from "./Agent.js"
+import type { Agent, RunInput, RunOptions, RunOptionsOf } from "./Agent.js"
 import { EffectVersionMismatch, InvalidRunOptions } from "./Errors.js"
 import { foreignOf, mismatchMessage, versionsOf } from "./internal/effectCopies.js"
 import { invalidNotifiers } from "./internal/notifierList.js"
@@ -31,9 +31,9 @@ export interface AgentRuntimeOptions {
  */
 export interface AgentRuntime {
   /** Runs an agent; rejects with the typed error (`RecorderError`, `InvalidRunOptions`) when the run could not be recorded. */
-  readonly run: <Out, A = Out>(agent: Agent<Out>, input: string, options?: RunOptionsOf<A>) => Promise<RunResult<A>>
+  readonly run: <Out, A = Out>(agent: Agent<Out>, input: RunInput, options?: RunOptionsOf<A>) => Promise<RunResult<A>>
   /** Streams a run's recorded events and deltas; breaking out of the loop cancels the run. */
-  readonly stream: (agent: Agent, input: string, options?: RunOptions) => AsyncIterable<StreamEvent>
+  readonly stream: (agent: Agent, input: RunInput, options?: RunOptions) => AsyncIterable<StreamEvent>
   /** Resumes a run waiting for client tool results. */
   readonly submitToolResults: (
     agent: Agent,
@@ -200,7 +200,7 @@ export const make = <E>(
     }
   })
   return {
-    run: <Out, A = Out>(agent: Agent<Out>, input: string, runOptions?: RunOptionsOf<A>) =>
+    run: <Out, A = Out>(agent: Agent<Out>, input: RunInput, runOptions?: RunOptionsOf<A>) =>
       run(agent.run<A>(input, withTrace(runOptions) as RunOptionsOf<A>)),
     stream: (agent, input, runOptions) => iterable(agent.stream(input, withTrace(runOptions))),
     streamSubmitToolResults: (agent, runId, results, runOptions) =>

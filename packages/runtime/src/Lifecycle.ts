@@ -111,6 +111,7 @@ export const transitions: { readonly [T in HookEventTag]: (event: EventOf<T>) =>
   GuardrailBlocked: () => inSegment,
   ProviderRetry: () => inSegment,
   OutputInvalid: () => inSegment,
+  HistorySummarized: () => inSegment,
   RunPaused: (e) => ({ from: RUNNING, to: e.status, iterations: e.iteration, pauseState: "store" }),
   RunCompleted: (e) => ({
     from: RUNNING,

@@ -66,7 +66,9 @@ const makeMemory = Effect.sync(() => {
       Effect.map(Clock.currentTimeMillis, (now) => runs.claim(runId, expected, submission, submissionId, now)),
     heartbeat: (runId) => Effect.map(Clock.currentTimeMillis, (now) => runs.heartbeat(runId, now)),
     requestCancel: (runId) => Effect.sync(() => runs.requestCancel(runId)),
-    isCancelRequested: (runId) => Effect.sync(() => runs.isCancelRequested(runId))
+    isCancelRequested: (runId) => Effect.sync(() => runs.isCancelRequested(runId)),
+    threadState: (threadId) => Effect.sync(() => Option.fromNullable(runs.threadState(threadId))),
+    threadHistory: (threadId) => Effect.sync(() => runs.threadHistory(threadId))
   }
   return Context.make(Recorder, recorder).pipe(Context.add(MemoryRecorder, reader), Context.add(RunLedger, ledger))
 })

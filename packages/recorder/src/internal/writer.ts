@@ -21,6 +21,8 @@ export interface WriterOptions {
   readonly maxBatch: number
   /** Writes callers' events in one transaction (default: through the ambient `SqlClient`, `transactGroups`). */
   readonly transact?: ((groups: ReadonlyArray<ReadonlyArray<Plan>>) => Effect.Effect<void, WriteError>) | undefined
+  /** `transact` ends by itself (the SQLite writer thread): its attempts are never cut (see `withRetry`). */
+  readonly uncut?: boolean | undefined
 }
 
 /** One caller's events (one `record`, or one `recordAll`): written in one transaction, completed together. */
@@ -187,7 +189,8 @@ export const makeWriter = (
         const outcome = yield* withRetry(options.retry, transact(jobs.map((j) => j.plans)), {
           splitOnTimeout: jobs.length > 1,
           afterFirstAttempt: release,
-          from
+          from,
+          uncut: options.uncut
         })
         yield* release
         if (Either.isRight(outcome)) {

@@ -14,6 +14,7 @@ import * as events from "./queries/events.js"
 import * as exports from "./queries/export.js"
 import * as runs from "./queries/runs.js"
 import * as streams from "./queries/streams.js"
+import * as threads from "./queries/threads.js"
 import * as tree from "./queries/tree.js"
 import * as usage from "./queries/usage.js"
 import * as views from "./queries/views.js"
@@ -52,6 +53,8 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
   getStreams: streams.getStreams(ctx),
   getStreamChunks: streams.getStreamChunks(ctx),
   getRunTree: tree.getRunTree(ctx),
+  getThread: threads.getThread(ctx),
+  listThreads: threads.listThreads(ctx),
   usage: usage.usage(ctx),
   listRunRows: views.listRunRows(ctx),
   listWaiting: views.listWaiting(ctx),

@@ -249,6 +249,10 @@ const steps: { readonly [K in HookEvent.HookEventTag]: Step | undefined } = {
     (d) => (d.repair === true ? "warning" : "error"),
     (d) => `Output did not decode (attempt ${num(d.attempt) ?? "?"}${d.repair === true ? ", repair asked" : ""})`
   ),
+  HistorySummarized: governance(
+    () => "info",
+    (d) => `History summarised (${num(d.droppedMessages) ?? "?"} earlier messages of thread ${str(d.threadId) ?? "?"})`
+  ),
   ProviderRetry: (state, e, d) =>
     push(state, {
       _tag: "retry",

@@ -162,6 +162,7 @@ export const makeHandlers = ({ capture, chunkEvents, recordCall, spans }: Wiring
     GuardrailBlocked: asSpanEvent,
     ProviderRetry: asSpanEvent,
     OutputInvalid: asSpanEvent,
+    HistorySummarized: asSpanEvent,
     RunPaused: (event) => endSegment(event, (span) => span.setAttribute(A.SEXTANT_RUN_STATUS, event.status)),
     RunCompleted: (event) =>
       endSegment(event, (span) => {
