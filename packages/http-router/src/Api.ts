@@ -165,6 +165,10 @@ export const RunsParams = Schema.Struct({
 export const ExportParams = Schema.Struct(filterParams)
 
 const RunId = HttpApiSchema.param("runId", Options.RunId.annotations({ description: "The run id" }))
+const StreamId = HttpApiSchema.param(
+  "streamId",
+  Options.RunId.annotations({ description: "The stream id (the call's id, as `getStreams` lists it)" })
+)
 const ThreadId = HttpApiSchema.param("threadId", Options.RunId.annotations({ description: "The thread id" }))
 const Iteration = Schema.Struct({
   iteration: optional(integerParam(Options.Iteration, "Only rows of this iteration"), exact)
@@ -233,6 +237,20 @@ export class RunsGroup extends HttpApiGroup.make("runs")
   .add(
     HttpApiEndpoint.get("getPauses")`/runs/${RunId}/pauses`
       .addSuccess(Records.PauseList).addError(RunNotFound, { status: 404 })
+  )
+  .add(
+    HttpApiEndpoint.get("getStreams")`/runs/${RunId}/streams`.setUrlParams(Iteration)
+      .addSuccess(Records.StreamList).addError(RunNotFound, { status: 404 })
+  )
+  .add(
+    HttpApiEndpoint.get("getStreamChunks")`/runs/${RunId}/streams/${StreamId}/chunks`
+      .setUrlParams(
+        Schema.Struct({
+          after: optional(index("Chunks after this sequence"), exact),
+          limit: optional(limit(1000), exact)
+        })
+      )
+      .addSuccess(Records.StreamChunkList).addError(RunNotFound, { status: 404 })
   )
   .add(
     HttpApiEndpoint.get("getRunTree")`/runs/${RunId}/tree`.addSuccess(Records.RunTree).addError(RunNotFound, {

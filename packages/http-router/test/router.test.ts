@@ -76,6 +76,8 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             "/runs/{runId}/events/stream",
             "/runs/{runId}/llm-calls",
             "/runs/{runId}/pauses",
+            "/runs/{runId}/streams",
+            "/runs/{runId}/streams/{streamId}/chunks",
             "/runs/{runId}/timeline",
             "/runs/{runId}/tool-calls",
             "/runs/{runId}/traces",

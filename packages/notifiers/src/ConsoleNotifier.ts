@@ -258,9 +258,17 @@ export const makeFormatter = (options: {
           ` by the sweep (was ${event.previousStatus}, ${event.failureReason})`,
           p.dim
         ]]]
+      case "StreamEnded":
+        return [[["  ≋ stream ", p.dim], [event.toolName, p.bold], [
+          ` ${event.chunkCount} chunk${event.chunkCount === 1 ? "" : "s"} · ${event.bytes} B` +
+          (event.timeToFirstChunkMs === undefined ? "" : ` · first after ${Math.round(event.timeToFirstChunkMs)}ms`),
+          p.dim
+        ]]]
       case "MessageAppended":
       case "TextDelta":
       case "ToolArgumentsDelta":
+      case "StreamStarted":
+      case "StreamChunk":
         return []
     }
   }

@@ -59,6 +59,21 @@ export const METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
 /** `gen_ai.token.type` on the token metric: `input` or `output`. */
 export const TOKEN_TYPE = "gen_ai.token.type"
 
+/** `gen_ai.response.time_to_first_chunk`: seconds from a streamed call's (or tool stream's) start to its first chunk. */
+export const RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
+/** `sextant.stream.chunk_count`: chunks of a streamed model call or tool stream. */
+export const SEXTANT_STREAM_CHUNK_COUNT = "sextant.stream.chunk_count"
+/** `sextant.stream.bytes`: bytes of a stream's chunks. */
+export const SEXTANT_STREAM_BYTES = "sextant.stream.bytes"
+/** `sextant.stream.duration_ms`: from a stream's opening to its end. */
+export const SEXTANT_STREAM_DURATION_MS = "sextant.stream.duration_ms"
+/** `sextant.stream.chunks_per_second`: a stream's rate (absent when it lasted no measurable time). */
+export const SEXTANT_STREAM_CHUNKS_PER_SECOND = "sextant.stream.chunks_per_second"
+/** `sextant.stream.chunk`: the name of a (sampled) chunk's span event; `sextant.stream.sequence` its position. */
+export const SEXTANT_STREAM_CHUNK_EVENT = "sextant.stream.chunk"
+/** `sextant.stream.sequence`: a chunk's position in its stream. */
+export const SEXTANT_STREAM_SEQUENCE = "sextant.stream.sequence"
+
 /** Operation names. */
 export const Operation = { invokeAgent: "invoke_agent", chat: "chat", executeTool: "execute_tool" } as const
 

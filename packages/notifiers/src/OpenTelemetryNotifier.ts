@@ -26,6 +26,11 @@ export interface OpenTelemetryOptions extends CommonOptions {
    * MeterProvider, a `Meter` uses that meter (default: no metrics).
    */
   readonly metrics?: boolean | MeterLike | undefined
+  /**
+   * Fraction of stream chunks (tool `StreamChunk`s, model deltas) added as `sextant.stream.chunk` span events on
+   * their call's span, 0..1 (default 0). The stream's aggregate and time to first chunk are always recorded.
+   */
+  readonly chunkEvents?: number | undefined
 }
 
 /**
@@ -60,6 +65,10 @@ const checkOptions = (options: OpenTelemetryOptions): void => {
   ) {
     invalid(COMPONENT, "metrics", "must be true, false or an OpenTelemetry Meter (with createHistogram)")
   }
+  const rate = options.chunkEvents
+  if (rate !== undefined && !(typeof rate === "number" && rate >= 0 && rate <= 1)) {
+    invalid(COMPONENT, "chunkEvents", "must be a number in 0..1 (the fraction of chunks added as span events)")
+  }
 }
 
 /**
@@ -72,7 +81,8 @@ export const make = (options: OpenTelemetryOptions = {}): Notifier.Notifier => {
   const handlers = makeHandlers({
     spans: makeSpans(options.tracer ?? trace.getTracer("@sextant/notifiers"), capture),
     recordCall: makeMetrics(options.metrics),
-    capture
+    capture,
+    chunkEvents: options.chunkEvents ?? 0
   })
   return Notifier.make({
     name: options.name ?? "opentelemetry",

@@ -5,7 +5,7 @@
  * to the run in the read router.
  */
 import type { HttpClient } from "@effect/platform"
-import { type HookEvent, Lifecycle, Notifier, type RetryPolicy } from "@sextant/runtime"
+import { type HookEvent, Lifecycle, Notifier, type RetryPolicy, StreamEvent } from "@sextant/runtime"
 import { Effect } from "effect"
 import { type Alert, isAlert } from "./Alert.js"
 import { checkCommon, checkUrl } from "./internal/config.js"
@@ -192,7 +192,7 @@ export const make = (options: SlackOptions): HttpNotifier => {
       runs.get(event.runId).agentName = event.agentName
     }
     const info = runs.peek(event.runId)
-    if (event._tag === "TextDelta" || event._tag === "ToolArgumentsDelta" || !filter(event)) {
+    if ((!isAlert(event) && StreamEvent.isDelta(event)) || !filter(event)) {
       if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
       return Effect.void
     }

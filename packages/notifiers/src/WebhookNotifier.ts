@@ -85,6 +85,8 @@ export const typeOf = (event: NotifierEvent): string => {
   if (isAlert(event)) return "alert"
   if (event._tag === "TextDelta") return "stream.text_delta"
   if (event._tag === "ToolArgumentsDelta") return "stream.tool_arguments_delta"
+  if (event._tag === "StreamStarted") return "stream.started"
+  if (event._tag === "StreamChunk") return "stream.chunk"
   return HookEvent.eventType(event)
 }
 
@@ -93,7 +95,9 @@ export const recordedAndAlerts: EventFilter = (event) => isAlert(event) || !Stre
 
 const idempotencyKey = (event: NotifierEvent): string => {
   if (isAlert(event)) return `${event.runId}:alert:${event.rule}:${event.sequenceIndex ?? event.timestamp}`
-  if (StreamEvent.isDelta(event)) return `${event.runId}:delta:${event.correlationId}:${event.timestamp}`
+  if (StreamEvent.isDelta(event)) {
+    return `${event.runId}:delta:${event.correlationId}:${"sequence" in event ? event.sequence : event.timestamp}`
+  }
   return `${event.runId}:${event.sequenceIndex}`
 }
 

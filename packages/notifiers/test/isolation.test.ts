@@ -115,7 +115,7 @@ describe("isolation", () => {
       expect(composite.children?.map((c) => c.name)).toEqual(["a", "b"])
       expect(composite.name).toBe("composite(a,b)")
       yield* composite.handle(
-        { _tag: "TextDelta", runId: "r", iteration: 1, correlationId: "c", timestamp: 0, delta: "x" },
+        { _tag: "TextDelta", runId: "r", iteration: 1, correlationId: "c", timestamp: 0, sequence: 0, delta: "x" },
         context()
       ).pipe(Logger.withMinimumLogLevel(LogLevel.None))
       expect(seen).toEqual(["TextDelta"])

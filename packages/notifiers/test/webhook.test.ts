@@ -171,6 +171,7 @@ describe("WebhookNotifier", () => {
         iteration: 1,
         correlationId: "c",
         timestamp: 1001,
+        sequence: 0,
         delta: "hi"
       } as const
       yield* hook.handle(delta, context())

@@ -113,7 +113,7 @@ describe.each(wires)("structured output on $name (native, streamed)", (wire) => 
         const agent = yield* Agent.make({ name: "travel", instructions: "" })
         return Chunk.toReadonlyArray(yield* Stream.runCollect(agent.stream(INPUT, { runId: "run-1", output: Answer })))
       }).pipe(Effect.provide(Layer.merge(wire.layer(server.url), Recorder.memory)))
-      const deltas = streamed.filter(StreamEvent.isDelta)
+      const deltas = streamed.filter((e): e is StreamEvent.TextDelta => e._tag === "TextDelta")
       expect(deltas.map((d) => d.delta).join("")).toBe(PIECES.join(""))
       const end = streamed.at(-1)!
       expect(end._tag === "RunCompleted" && end.output).toEqual({ city: "Lisbon", tempC: 21 })

@@ -13,6 +13,7 @@ import contract from "./internal/migrations/0003_contract.js"
 import usageDaily from "./internal/migrations/0004_usage_daily.js"
 import failureSignals from "./internal/migrations/0005_failure_signals.js"
 import threads from "./internal/migrations/0006_threads.js"
+import streamChunks from "./internal/migrations/0007_stream_chunks.js"
 import { backfillSql } from "./internal/rollup.js"
 
 /** The bookkeeping table of applied migrations. */
@@ -24,11 +25,12 @@ const loader = Migrator.fromRecord({
   "0003_contract": contract,
   "0004_usage_daily": usageDaily,
   "0005_failure_signals": failureSignals,
-  "0006_threads": threads
+  "0006_threads": threads,
+  "0007_stream_chunks": streamChunks
 })
 
 /** The newest migration id this version of the recorder needs. */
-export const latest = 6
+export const latest = 7
 
 /** Applies the migrations not yet applied; returns the `[id, name]` pairs it applied. */
 export const run: Effect.Effect<

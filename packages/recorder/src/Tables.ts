@@ -58,7 +58,17 @@ export const runEvents = tables.runEvents
 /** A decoded `run_events` row. */
 export type RunEvent = RowOf<typeof runEvents>
 
-/** The six tables, in creation order. */
+/** `run_streams`: one aggregate row per stream (a tool's stream, a streamed model call). */
+export const runStreams = tables.runStreams
+/** A decoded `run_streams` row. */
+export type RunStream = RowOf<typeof runStreams>
+
+/** `stream_chunks`: the chunks of a tool's stream kept by sampling. */
+export const streamChunks = tables.streamChunks
+/** A decoded `stream_chunks` row. */
+export type StreamChunk = RowOf<typeof streamChunks>
+
+/** The tables, in creation order. */
 export const all = tables.all
 
 /** A string column's codec (escaped on write, unescaped on read). */

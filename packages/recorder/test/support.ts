@@ -29,7 +29,9 @@ const orderBy: Record<Table, string> = {
   tool_calls: "agent_run_id, id",
   llm_interactions: "agent_run_id, id",
   token_usage: "agent_run_id, id",
-  run_events: "agent_run_id, sequence_index"
+  run_events: "agent_run_id, sequence_index",
+  run_streams: "agent_run_id, id",
+  stream_chunks: "agent_run_id, stream_id, sequence"
 }
 
 /** Every row of every table, decoded with `Tables` (the same values on both dialects), optionally only a run's. */
@@ -55,6 +57,8 @@ export const readAll = (runId?: string) =>
       readonly llm_interactions: ReadonlyArray<Tables.LlmInteraction>
       readonly token_usage: ReadonlyArray<Tables.TokenUsage>
       readonly run_events: ReadonlyArray<Tables.RunEvent>
+      readonly run_streams: ReadonlyArray<Tables.RunStream>
+      readonly stream_chunks: ReadonlyArray<Tables.StreamChunk>
     }
   })
 

@@ -202,3 +202,13 @@ export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
   maxQueuedRuns: Schema.Number,
   message: Schema.String
 }) {}
+
+/**
+ * A tool streamed something that is not a chunk (`stream.chunk` takes JSON or a `Uint8Array`); thrown inside the
+ * handler, so the call fails with this message and the model sees the failure.
+ */
+export class InvalidStreamChunk extends Schema.TaggedError<InvalidStreamChunk>()("InvalidStreamChunk", {
+  toolName: Schema.String,
+  sequence: Schema.Number,
+  message: Schema.String
+}) {}

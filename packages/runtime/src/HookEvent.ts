@@ -186,6 +186,36 @@ export const LlmCallStarted = Schema.TaggedStruct("LlmCallStarted", {
 /** The `LlmCallStarted` event. */
 export type LlmCallStarted = typeof LlmCallStarted.Type
 
+/**
+ * One stream's aggregate: how many chunks, how many bytes, how long after the stream opened the first one came,
+ * how long the stream lasted and at what rate (absent when it lasted no measurable time).
+ */
+export const StreamStats = Schema.Struct({
+  chunkCount: Schema.Int.pipe(Schema.nonNegative()),
+  bytes: Schema.Int.pipe(Schema.nonNegative()),
+  /** From the stream's opening (the model call or tool handler starting) to its first chunk; absent with none. */
+  timeToFirstChunkMs: opt(Schema.Number),
+  /** From the stream's opening to its end. */
+  durationMs: Schema.Number,
+  chunksPerSecond: opt(Schema.Number),
+  bytesPerSecond: opt(Schema.Number)
+}).annotations({ identifier: "StreamStats" })
+/** One stream's aggregate. */
+export type StreamStats = typeof StreamStats.Type
+
+/** A sampled chunk of a tool's stream, as recorded in `stream_chunks` (never in `run_events`). */
+export const StreamSample = Schema.Struct({
+  sequence: Schema.Int.pipe(Schema.nonNegative()),
+  /** Milliseconds from the stream's opening to the chunk. */
+  offsetMs: Schema.Number,
+  bytes: Schema.Int.pipe(Schema.nonNegative()),
+  /** `json`: `data` is the chunk; `base64`: `data` is the chunk's bytes in base64. */
+  encoding: Schema.Literal("json", "base64"),
+  data: Json
+}).annotations({ identifier: "StreamSample" })
+/** A sampled chunk of a tool's stream. */
+export type StreamSample = typeof StreamSample.Type
+
 /** A model call returned. */
 export const LlmCallCompleted = Schema.TaggedStruct("LlmCallCompleted", {
   ...correlated,
@@ -209,7 +239,9 @@ export const LlmCallCompleted = Schema.TaggedStruct("LlmCallCompleted", {
   /** The exact request body sent to the vendor, when there is one. */
   providerRequest: opt(Json),
   /** The exact response body from the vendor, when there is one. */
-  providerResponse: opt(Json)
+  providerResponse: opt(Json),
+  /** The aggregate of the call's deltas, when it was streamed. */
+  stream: opt(StreamStats)
 })
 /** The `LlmCallCompleted` event. */
 export type LlmCallCompleted = typeof LlmCallCompleted.Type
@@ -252,6 +284,23 @@ export const ToolCallCompleted = Schema.TaggedStruct("ToolCallCompleted", {
 })
 /** The `ToolCallCompleted` event. */
 export type ToolCallCompleted = typeof ToolCallCompleted.Type
+
+/**
+ * A tool's stream ended (its handler returned, failed or timed out): the stream's aggregate and, when the tool
+ * samples its chunks, the sampled ones. Recorded before `tool.completed`; the chunks themselves went to
+ * notifiers and the caller's stream as `StreamChunk` events and are never written to `run_events`.
+ */
+export const StreamEnded = Schema.TaggedStruct("StreamEnded", {
+  ...correlated,
+  streamId: Schema.String,
+  toolName: Schema.String,
+  ...StreamStats.fields,
+  /** Chunks kept by sampling (`samples` holds them; written to `stream_chunks`, not to `run_events`). */
+  sampledCount: Schema.Int.pipe(Schema.nonNegative()),
+  samples: opt(Schema.Array(StreamSample))
+})
+/** The `StreamEnded` event. */
+export type StreamEnded = typeof StreamEnded.Type
 
 /** A tool call was refused by the agent's deny list; it never executed. */
 export const PolicyDenied = Schema.TaggedStruct("PolicyDenied", {
@@ -515,6 +564,7 @@ export const HookEvent = Schema.Union(
   LlmCallFailed,
   ToolCallStarted,
   ToolCallCompleted,
+  StreamEnded,
   PolicyDenied,
   ApprovalRequested,
   ApprovalDecided,
@@ -550,6 +600,7 @@ export const EventTypes = {
   LlmCallFailed: "llm.failed",
   ToolCallStarted: "tool.started",
   ToolCallCompleted: "tool.completed",
+  StreamEnded: "stream.ended",
   PolicyDenied: "policy.denied",
   ApprovalRequested: "approval.requested",
   ApprovalDecided: "approval.decided",

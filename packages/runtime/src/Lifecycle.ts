@@ -100,6 +100,7 @@ export const transitions: { readonly [T in HookEventTag]: (event: EventOf<T>) =>
   LlmCallFailed: () => inSegment,
   ToolCallStarted: () => inSegment,
   ToolCallCompleted: () => inSegment,
+  StreamEnded: () => inSegment,
   PolicyDenied: () => inSegment,
   ApprovalRequested: () => inSegment,
   ApprovalDecided: () => inSegment,

@@ -15,8 +15,16 @@ export interface NotifierStats {
   readonly failed: number
   /** Events whose handler ran past the notifier's timeout (it was interrupted). */
   readonly timedOut: number
-  /** Events not delivered because the mailbox was full, or still queued when the drain deadline passed. */
+  /**
+   * Events other than chunks not delivered because the mailbox was full, or still queued when the drain deadline
+   * passed.
+   */
   readonly dropped: number
+  /**
+   * Chunks (`StreamChunk`, `TextDelta`, `ToolArgumentsDelta`) not delivered: a mailbox takes chunks only up to
+   * three quarters of its capacity, so under pressure chunks are dropped before any lifecycle event is.
+   */
+  readonly droppedChunks: number
 }
 
 /** What a notifier is told with each event. */
@@ -45,7 +53,10 @@ export interface NotifierOptions {
   readonly on?: EventHandlers | undefined
   /** Called for every event, after the typed handler of its tag. */
   readonly onEvent?: ((event: StreamEvent, context: DeliveryContext) => HandlerResult) | undefined
-  /** Mailbox size (default 1024); events past it are dropped and counted. */
+  /**
+   * Mailbox size (default 1024); events past it are dropped and counted. Chunks are taken only up to three
+   * quarters of it (the rest is kept for lifecycle events) and are counted apart (`droppedChunks`).
+   */
   readonly capacity?: number | undefined
   /** `dropping` (default) drops the newest event when full, `sliding` the oldest. */
   readonly strategy?: "dropping" | "sliding" | undefined

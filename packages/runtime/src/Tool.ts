@@ -7,6 +7,28 @@
 import { type Duration, type Effect, Schema } from "effect"
 import type { Json } from "./HookEvent.js"
 import type { StandardSchemaV1 } from "./StandardSchema.js"
+import type { StreamChunkData } from "./StreamEvent.js"
+
+/**
+ * A tool call's own stream (one per call): each `chunk` goes at once, in order, to notifiers and the caller's
+ * stream as a `StreamChunk` with its sequence; the record gets the stream's aggregate (`stream.ended`) and, when
+ * the tool samples (`Tool.make(…, { stream: { sampleRate } })`), some of the chunks in `stream_chunks`.
+ */
+export interface ToolStream {
+  /**
+   * Sends one chunk (JSON, or bytes as a `Uint8Array`). Synchronous and never waits; returns false once the
+   * call has ended (a chunk sent later is not delivered). Throws `InvalidStreamChunk` for anything else.
+   */
+  readonly chunk: (data: StreamChunkData) => boolean
+}
+
+/** How a tool's stream is sampled into the record (`stream_chunks`). */
+export interface ToolStreamOptions {
+  /** Fraction of chunks kept in the record, 0..1 (default 0: only the aggregate is recorded). */
+  readonly sampleRate?: number | undefined
+  /** Most chunks kept per call (default 1000); chunks past it are counted but not kept. */
+  readonly maxSamples?: number | undefined
+}
 
 /** What a tool handler is told about the call it serves. */
 export interface ToolContext {
@@ -18,6 +40,8 @@ export interface ToolContext {
   readonly tenantId?: string
   /** Aborted when the call times out or the run is interrupted; pass it to `fetch` and friends. */
   readonly signal: AbortSignal
+  /** The call's stream: audio frames, progress, partial results, delivered live and aggregated in the record. */
+  readonly stream: ToolStream
 }
 
 /** A handler may return an Effect, a Promise or a plain value (which must be JSON-serialisable). */
@@ -51,6 +75,8 @@ export interface ToolOptions<A, I> {
   readonly timeout?: Duration.DurationInput | undefined
   /** Calls past this count in one run get a failed result instead of executing. */
   readonly maxCallsPerRun?: number | undefined
+  /** How the call's stream (`context.stream`) is sampled into the record. */
+  readonly stream?: ToolStreamOptions | undefined
 }
 
 /** A tool definition, validated when an agent is made. */

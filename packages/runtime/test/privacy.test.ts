@@ -128,7 +128,13 @@ describe("the bus's redaction pass", () => {
           while (at < text.length) {
             const size = cuts[i++ % cuts.length]!
             Effect.runSync(
-              bus.delta({ _tag: "TextDelta", iteration: 1, correlationId: "llm-1", delta: text.slice(at, at + size) })
+              bus.delta({
+                _tag: "TextDelta",
+                iteration: 1,
+                correlationId: "llm-1",
+                sequence: i - 1,
+                delta: text.slice(at, at + size)
+              })
             )
             at += size
           }

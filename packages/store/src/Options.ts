@@ -366,6 +366,15 @@ export const IterationOptions = Schema.Struct({
   iteration: optional(Iteration)
 })
 
+/** Options of `getStreamChunks`: chunks `after` a sequence, `limit` 1..1000 (default 1000). */
+export const StreamChunksOptions = Schema.Struct({
+  ...CallOptions.fields,
+  /** Chunks with a sequence strictly greater than this. */
+  after: optional(SequenceIndex),
+  /** 1..1000, default 1000. */
+  limit: Schema.optionalWith(PageLimit, { default: () => 1000 })
+})
+
 /** Options of `usage`. */
 export const UsageOptions = Schema.Struct({
   ...CallOptions.fields,

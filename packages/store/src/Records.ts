@@ -354,3 +354,48 @@ export type PauseList = typeof PauseList.Type
 export const UsageList = list(UsageGroup, "UsageList")
 /** The groups of a usage rollup. */
 export type UsageList = typeof UsageList.Type
+
+/**
+ * One stream's aggregate: a tool call's stream (`kind: "tool"`, `name` the tool's) or a streamed model call's
+ * deltas (`kind: "model"`, `name` the model's). `id` is the call's id (`getStreamChunks` takes it).
+ */
+export const StreamRecord = Schema.Struct({
+  id: Schema.String,
+  kind: Schema.String,
+  name: Schema.String,
+  iteration: Schema.Number,
+  chunkCount: Schema.Number,
+  bytes: Schema.Number,
+  timeToFirstChunkMs: Nullable(Schema.Number),
+  durationMs: Schema.Number,
+  chunksPerSecond: Nullable(Schema.Number),
+  bytesPerSecond: Nullable(Schema.Number),
+  /** How many of the stream's chunks sampling kept (`getStreamChunks` returns them). */
+  sampledCount: Schema.Number,
+  startedAt: DateTime,
+  endedAt: DateTime
+}).annotations({ identifier: "StreamRecord" })
+/** One stream's aggregate. */
+export type StreamRecord = typeof StreamRecord.Type
+
+/** A run's streams in start order. */
+export const StreamList = list(StreamRecord, "StreamList")
+/** A run's streams in start order. */
+export type StreamList = typeof StreamList.Type
+
+/** A sampled chunk of a tool's stream: `data` is the chunk (`encoding: "json"`) or its bytes in base64. */
+export const StreamChunkRecord = Schema.Struct({
+  sequence: Schema.Number,
+  offsetMs: Schema.Number,
+  bytes: Schema.Number,
+  encoding: Schema.String,
+  data: JsonValue,
+  createdAt: DateTime
+}).annotations({ identifier: "StreamChunkRecord" })
+/** A sampled chunk of a tool's stream. */
+export type StreamChunkRecord = typeof StreamChunkRecord.Type
+
+/** A stream's sampled chunks in sequence order (page on with `after` = the last sequence). */
+export const StreamChunkList = list(StreamChunkRecord, "StreamChunkList")
+/** A stream's sampled chunks in sequence order. */
+export type StreamChunkList = typeof StreamChunkList.Type

@@ -27,6 +27,8 @@ import type {
   RunPage,
   RunTree,
   StoredEvent,
+  StreamChunkList,
+  StreamList,
   ThreadDetail,
   ThreadPage,
   ToolCallList,
@@ -65,6 +67,9 @@ export interface StreamEventsOptions extends Schema.Schema.Encoded<typeof Option
 /** Options of `getTraces`, `getToolCalls` and `getLlmCalls`: only rows of one `iteration`. */
 export interface IterationOptions extends Schema.Schema.Encoded<typeof Options.IterationOptions> {}
 
+/** Options of `getStreamChunks`: chunks `after` a sequence, `limit` 1..1000 (default 1000). */
+export interface StreamChunksOptions extends Schema.Schema.Encoded<typeof Options.StreamChunksOptions> {}
+
 /** Options of `usage`: `groupBy` dimensions, `from` (inclusive) / `to` (exclusive), `tenantId`. */
 export interface UsageOptions extends Schema.Schema.Encoded<typeof Options.UsageOptions> {}
 
@@ -92,6 +97,14 @@ export interface RunStoreService {
   readonly getLlmCalls: (runId: string, options?: IterationOptions) => Effect.Effect<LlmCallList, RunQueryError>
   /** A run's pauses, each with the resume that ended it and the wait in ms. */
   readonly getPauses: (runId: string, options?: CallOptions) => Effect.Effect<PauseList, RunQueryError>
+  /** A run's streams (tool streams and streamed model calls), each with its count, bytes, latency and rate. */
+  readonly getStreams: (runId: string, options?: IterationOptions) => Effect.Effect<StreamList, RunQueryError>
+  /** The chunks sampling kept of one of a run's streams, in sequence order. */
+  readonly getStreamChunks: (
+    runId: string,
+    streamId: string,
+    options?: StreamChunksOptions
+  ) => Effect.Effect<StreamChunkList, RunQueryError>
   /** A run's ancestors, descendants and the token/cost totals of its subtree (safe against parent cycles). */
   readonly getRunTree: (runId: string, options?: CallOptions) => Effect.Effect<RunTree, RunQueryError>
   /** Conversations (tenant-scoped), latest activity first, with run count and totals; keyset pages. */
@@ -175,6 +188,10 @@ export interface RunStoreClient {
   readonly getLlmCalls: (runId: string, options?: IterationOptions) => Promise<LlmCallList>
   /** See `RunStoreService.getPauses`. */
   readonly getPauses: (runId: string, options?: CallOptions) => Promise<PauseList>
+  /** See `RunStoreService.getStreams`. */
+  readonly getStreams: (runId: string, options?: IterationOptions) => Promise<StreamList>
+  /** See `RunStoreService.getStreamChunks`. */
+  readonly getStreamChunks: (runId: string, streamId: string, options?: StreamChunksOptions) => Promise<StreamChunkList>
   /** See `RunStoreService.getRunTree`. */
   readonly getRunTree: (runId: string, options?: CallOptions) => Promise<RunTree>
   /** See `RunStoreService.listThreads`. */

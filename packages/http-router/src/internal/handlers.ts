@@ -123,6 +123,15 @@ const runsGroup = (store: RunStoreService, settings: HandlerSettings) =>
         ({ path, urlParams }) => withScope((scope) => store.getLlmCalls(path.runId, { ...urlParams, scope }))
       )
       .handle("getPauses", ({ path }) => withScope((scope) => store.getPauses(path.runId, { scope })))
+      .handle(
+        "getStreams",
+        ({ path, urlParams }) => withScope((scope) => store.getStreams(path.runId, { ...urlParams, scope }))
+      )
+      .handle(
+        "getStreamChunks",
+        ({ path, urlParams }) =>
+          withScope((scope) => store.getStreamChunks(path.runId, path.streamId, { ...urlParams, scope }))
+      )
       .handle("getRunTree", ({ path }) => withScope((scope) => store.getRunTree(path.runId, { scope })))
       .handle("listThreads", ({ urlParams }) => withScopeAll((scope) => store.listThreads({ ...urlParams, scope })))
       .handle("getThread", ({ path }) => withThreadScope((scope) => store.getThread(path.threadId, { scope })))

@@ -5,7 +5,7 @@ import { WriteConflict } from "./conflict.js"
 import { unescapeText } from "./escape.js"
 import { costFromNanos, type Plan, type RowInsert, usageCounts, type Value } from "./plan.js"
 import { rollupRow, rollupUpsert } from "./rollup.js"
-import { llmInteractions, reactTraces, runEvents, sqlType, toolCalls } from "./tables.js"
+import { llmInteractions, reactTraces, runEvents, runStreams, sqlType, streamChunks, toolCalls } from "./tables.js"
 
 type Sql = SqlClient.SqlClient
 type Kind = "text" | "int" | "real" | "ts"
@@ -206,7 +206,9 @@ const definitions = {
   react_traces: reactTraces.definition,
   tool_calls: toolCalls.definition,
   llm_interactions: llmInteractions.definition,
-  run_events: runEvents.definition
+  run_events: runEvents.definition,
+  run_streams: runStreams.definition,
+  stream_chunks: streamChunks.definition
 } as Record<string, Record<string, { readonly kind: Parameters<typeof sqlType>[0] }>>
 
 /**

@@ -1,7 +1,16 @@
 import type { SqlClient, Statement } from "@effect/sql"
 import { HookEvent, Lifecycle } from "@sextant/runtime"
 import { escapeText } from "./escape.js"
-import { agentRuns, llmInteractions, reactTraces, runEvents, toolCalls, type Value } from "./tables.js"
+import {
+  agentRuns,
+  llmInteractions,
+  reactTraces,
+  runEvents,
+  runStreams,
+  streamChunks,
+  toolCalls,
+  type Value
+} from "./tables.js"
 
 type Sql = SqlClient.SqlClient
 type Fragment = Statement.Fragment
@@ -10,7 +19,7 @@ export type { Value }
 
 /** A row for one of the event tables; rows of the same shape are written with one multi-row INSERT. */
 export interface RowInsert {
-  readonly table: "react_traces" | "tool_calls" | "llm_interactions"
+  readonly table: "react_traces" | "tool_calls" | "llm_interactions" | "run_streams" | "stream_chunks"
   /** Column values, encoded by the table's codecs. */
   readonly row: Readonly<Record<string, Value>>
   /** Columns to overwrite when the row exists (an upsert on `id`). */
@@ -90,6 +99,34 @@ const interaction = (row: Record<string, Value>): RowInsert => ({
 const startedAt = (event: { readonly timestamp: number; readonly durationMs: number }) =>
   new Date(event.timestamp - Math.max(0, Math.round(event.durationMs))).toISOString()
 
+/** A stream's aggregate row (`run_streams`), for a tool's `stream.ended` or a streamed model call. */
+const streamRow = (
+  e: { readonly runId: string; readonly correlationId: string; readonly iteration: number },
+  kind: "tool" | "model",
+  name: string,
+  stats: HookEvent.StreamStats,
+  sampledCount: number,
+  endedAt: number
+): RowInsert => ({
+  table: "run_streams",
+  row: runStreams.encode({
+    id: e.correlationId,
+    agent_run_id: e.runId,
+    kind,
+    name,
+    iteration: e.iteration,
+    chunk_count: stats.chunkCount,
+    bytes: stats.bytes,
+    time_to_first_chunk_ms: orNull(stats.timeToFirstChunkMs),
+    duration_ms: stats.durationMs,
+    chunks_per_second: orNull(stats.chunksPerSecond),
+    bytes_per_second: orNull(stats.bytesPerSecond),
+    sampled_count: sampledCount,
+    started_at: new Date(endedAt - Math.max(0, Math.round(stats.durationMs))).toISOString(),
+    ended_at: new Date(endedAt).toISOString()
+  })
+})
+
 /**
  * The counts and cost of a billing row, in the column order of `token_usage` (input, output, cache read, cache
  * write, reasoning, cost in USD, cost in nano-dollars): both writers bind them in this order.
@@ -152,39 +189,44 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
     const u = e.usage
     const costNanos = nanosOf(u)
     return {
-      rows: [interaction(llmInteractions.encode({
-        id: e.correlationId,
-        agent_run_id: e.runId,
-        iteration: e.iteration,
-        status: "completed",
-        provider: e.provider,
-        model: e.model,
-        response_model: orNull(e.responseModel),
-        response_id: orNull(e.responseId),
-        finish_reason: e.finishReason,
-        semantic_request: e.request,
-        semantic_response: {
-          text: e.text,
-          toolCalls: e.toolCalls,
-          finishReason: e.finishReason,
-          ...(u === undefined ? {} : { usage: u })
-        },
-        provider_request: orNull(e.providerRequest),
-        provider_response: orNull(e.providerResponse),
-        // A model that reported no usage has no counts here and no billing row: nothing is made up.
-        input_tokens: orNull(u?.inputTokens),
-        output_tokens: orNull(u?.outputTokens),
-        cache_read_tokens: orNull(u?.cacheReadTokens),
-        cache_write_tokens: orNull(u?.cacheWriteTokens),
-        reasoning_tokens: orNull(u?.reasoningTokens),
-        // The USD column says what `cost_nanos` says (whole nano-dollars), never the float the provider computed.
-        cost_usd: costNanos === null ? null : Lifecycle.fromNanos(costNanos),
-        cost_nanos: costNanos,
-        cost_note: orNull(e.costNote),
-        duration_ms: Math.round(e.durationMs),
-        started_at: startedAt(e),
-        completed_at: at
-      }))],
+      rows: [
+        ...(e.stream === undefined
+          ? []
+          : [streamRow(e, "model", e.responseModel ?? e.model, e.stream, 0, e.timestamp)]),
+        interaction(llmInteractions.encode({
+          id: e.correlationId,
+          agent_run_id: e.runId,
+          iteration: e.iteration,
+          status: "completed",
+          provider: e.provider,
+          model: e.model,
+          response_model: orNull(e.responseModel),
+          response_id: orNull(e.responseId),
+          finish_reason: e.finishReason,
+          semantic_request: e.request,
+          semantic_response: {
+            text: e.text,
+            toolCalls: e.toolCalls,
+            finishReason: e.finishReason,
+            ...(u === undefined ? {} : { usage: u })
+          },
+          provider_request: orNull(e.providerRequest),
+          provider_response: orNull(e.providerResponse),
+          // A model that reported no usage has no counts here and no billing row: nothing is made up.
+          input_tokens: orNull(u?.inputTokens),
+          output_tokens: orNull(u?.outputTokens),
+          cache_read_tokens: orNull(u?.cacheReadTokens),
+          cache_write_tokens: orNull(u?.cacheWriteTokens),
+          reasoning_tokens: orNull(u?.reasoningTokens),
+          // The USD column says what `cost_nanos` says (whole nano-dollars), never the float the provider computed.
+          cost_usd: costNanos === null ? null : Lifecycle.fromNanos(costNanos),
+          cost_nanos: costNanos,
+          cost_note: orNull(e.costNote),
+          duration_ms: Math.round(e.durationMs),
+          started_at: startedAt(e),
+          completed_at: at
+        }))
+      ],
       // Billing rows carry the run's tenant and agent, so usage queries need no join.
       ...(u === undefined ? {} : {
         usage: {
@@ -254,6 +296,29 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
       upsert: ["result", "success", "error", "duration_ms", "completed_at"]
     }]
   }),
+  // One aggregate row, and the sampled chunks in `stream_chunks`: the chunks never enter `run_events`.
+  StreamEnded: (e) => {
+    const started = e.timestamp - Math.max(0, Math.round(e.durationMs))
+    return {
+      rows: [
+        streamRow(e, "tool", e.toolName, e, e.sampledCount, e.timestamp),
+        ...(e.samples ?? []).map((c): RowInsert => ({
+          table: "stream_chunks",
+          row: streamChunks.encode({
+            stream_id: e.streamId,
+            agent_run_id: e.runId,
+            sequence: c.sequence,
+            offset_ms: c.offsetMs,
+            bytes: c.bytes,
+            encoding: c.encoding,
+            data: c.data,
+            created_at: new Date(started + Math.round(c.offsetMs)).toISOString()
+          })
+        }))
+      ],
+      data: withoutStamps(e, new Set(["samples"]))
+    }
+  },
   PolicyDenied: () => ({}),
   ApprovalRequested: () => ({}),
   ApprovalDecided: () => ({}),

@@ -366,8 +366,51 @@ export const runEvents = table("run_events", {
   created_at: timestamp()
 })
 
-/** The six tables, in creation order. */
-export const all = [agentRuns, reactTraces, toolCalls, llmInteractions, tokenUsage, runEvents] as const
+/**
+ * One aggregate row per stream (migration 7): a tool call's stream (`stream.ended`) or a streamed model call's
+ * deltas (`llm.completed`). The id is the call's correlation id (one stream per call).
+ */
+export const runStreams = table("run_streams", {
+  id: text(7),
+  agent_run_id: text(7),
+  kind: text(7),
+  /** The tool's name, or the model's. */
+  name: text(7),
+  iteration: int(7),
+  chunk_count: bigint(7),
+  bytes: bigint(7),
+  time_to_first_chunk_ms: nullable(real(7)),
+  duration_ms: real(7),
+  chunks_per_second: nullable(real(7)),
+  bytes_per_second: nullable(real(7)),
+  sampled_count: int(7),
+  started_at: timestamp(7),
+  ended_at: timestamp(7)
+})
+
+/** The chunks of a tool's stream kept by sampling (migration 7); never in `run_events`. */
+export const streamChunks = table("stream_chunks", {
+  stream_id: text(7),
+  agent_run_id: text(7),
+  sequence: int(7),
+  offset_ms: real(7),
+  bytes: int(7),
+  encoding: text(7),
+  data: json(7),
+  created_at: timestamp(7)
+})
+
+/** The tables, in creation order. */
+export const all = [
+  agentRuns,
+  reactTraces,
+  toolCalls,
+  llmInteractions,
+  tokenUsage,
+  runEvents,
+  runStreams,
+  streamChunks
+] as const
 
 /** A column's SQL type on a dialect (as the migrations create it). */
 export const sqlType = (kind: Kind, dialect: Dialect): string => {

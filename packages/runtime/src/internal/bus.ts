@@ -49,6 +49,8 @@ export interface Bus {
   readonly commit: Effect.Effect<void, RecorderError>
   /** Offers a stream-only delta to the sinks, sanitised (text may be held back until its call ends); never recorded. */
   readonly delta: (delta: DeltaInput) => Effect.Effect<void>
+  /** `delta` as a plain call, for synchronous producers (a tool's `stream.chunk`): stamped with the time, offered. */
+  readonly offerDelta: (delta: DeltaInput) => void
   /**
    * Runs `effect`, whose fibers emit concurrently (a parallel tool group): while it runs, commits take a lock
    * so that writes stay in sequence order. Outside such a group nothing is locked (staging never is).
@@ -126,6 +128,12 @@ export const makeBus = (options: {
       return Effect.uninterruptible(Effect.catchAll(write, failed(events)))
     })
     const commit = Effect.suspend(() => (groups === 0 ? flush : lock.withPermits(1)(flush)))
+    /** A stream-only delta, through the redaction pass (which may hold text back until its call ends). */
+    const offerDelta = (input: DeltaInput) => {
+      const delta = { ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta
+      if (policy === undefined) return offer(delta)
+      for (const part of policy.delta(delta)) offer(part)
+    }
     return {
       runId,
       emit: (input, iteration) =>
@@ -135,12 +143,8 @@ export const makeBus = (options: {
         }),
       stage: (input, iteration) => Effect.sync(() => stamp(input, iteration)),
       commit,
-      delta: (input) =>
-        Effect.sync(() => {
-          const delta = { ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta
-          if (policy === undefined) return offer(delta)
-          for (const part of policy.delta(delta)) offer(part)
-        }),
+      delta: (input) => Effect.sync(() => offerDelta(input)),
+      offerDelta,
       concurrently: (effect) =>
         Effect.suspend(() => {
           groups++

@@ -23,6 +23,8 @@ export interface CompiledTool {
   readonly parallel: boolean
   readonly timeout: Duration.Duration
   readonly maxCallsPerRun: number | undefined
+  /** How the call's stream is sampled into the record. */
+  readonly stream: { readonly sampleRate: number; readonly maxSamples: number }
   readonly jsonSchema: Json
   /** Decodes raw arguments from the model; the rejection carries a readable message. */
   readonly decode: (raw: unknown) => Effect.Effect<unknown, Rejected>
@@ -89,6 +91,7 @@ const compileTool = (tool: ToolSpec, index: number): Either.Either<CompiledTool,
     parallel: tool.parallel ?? true,
     timeout: Duration.decode(tool.timeout ?? "120 seconds"),
     maxCallsPerRun: tool.maxCallsPerRun,
+    stream: { sampleRate: tool.stream?.sampleRate ?? 0, maxSamples: tool.stream?.maxSamples ?? 1000 },
     jsonSchema: adapted.right.jsonSchema,
     decode: adapted.right.decode,
     handler: tool.handler as CompiledTool["handler"]

@@ -12,7 +12,7 @@ import {
   type NotifierStats,
   runHandler
 } from "../Notifier.js"
-import type { StreamEvent } from "../StreamEvent.js"
+import { isChunk, type StreamEvent } from "../StreamEvent.js"
 import { childrenOf, directHandlerOf } from "./notifierKeys.js"
 
 /** The key under which the `Notifiers` service carries its dispatcher (not part of its public type). */
@@ -52,7 +52,14 @@ export interface Dispatcher {
   readonly names: ReadonlySet<string>
 }
 
-type Counters = { delivered: number; failed: number; timedOut: number; dropped: number }
+type Counters = { delivered: number; failed: number; timedOut: number; dropped: number; droppedChunks: number }
+
+/**
+ * How many queued events a mailbox of `capacity` still takes a chunk at: the last quarter (at least one place)
+ * is kept for lifecycle events, so a fast stream fills the mailbox with chunks and then loses chunks, never the
+ * events around them (`tool.completed`, `run.completed`, …).
+ */
+export const chunkLimit = (capacity: number): number => Math.max(1, capacity - Math.max(1, Math.floor(capacity / 4)))
 
 /** Leaves of a notifier tree: composites are flattened so every child gets its own mailbox. */
 const leaves = (notifiers: ReadonlyArray<Notifier>): ReadonlyArray<Notifier> =>
@@ -97,7 +104,8 @@ const startWorker = (
 ): Effect.Effect<Worker> =>
   Effect.gen(function*() {
     const mailbox = yield* Mailbox.make<Envelope>({ capacity: notifier.capacity, strategy: notifier.strategy })
-    const counters: Counters = { delivered: 0, failed: 0, timedOut: 0, dropped: 0 }
+    const counters: Counters = { delivered: 0, failed: 0, timedOut: 0, dropped: 0, droppedChunks: 0 }
+    const chunksUpTo = chunkLimit(notifier.capacity)
     const backlog: Array<Envelope> = []
     const timeoutMs = Duration.toMillis(notifier.timeout)
     let current: { readonly envelope: Envelope; readonly startedAt: number } | undefined
@@ -202,8 +210,16 @@ const startWorker = (
       if (drained._tag === "None") {
         yield* Fiber.interrupt(fiber)
         if (running !== undefined) yield* Fiber.interrupt(running)
-        const left = yield* mailbox.size
-        counters.dropped += backlog.length + (current === undefined ? 0 : 1) + (left._tag === "Some" ? left.value : 0)
+        const left = yield* Effect.option(mailbox.clear)
+        const lost = [
+          ...backlog,
+          ...(current === undefined ? [] : [current.envelope]),
+          ...(left._tag === "Some" ? left.value : [])
+        ]
+        for (const envelope of lost) {
+          if (isChunk(envelope.event)) counters.droppedChunks++
+          else counters.dropped++
+        }
         yield* Effect.logWarning(`notifier '${notifier.name}' did not drain within its deadline`)
       }
     }))
@@ -211,7 +227,14 @@ const startWorker = (
       name: notifier.name,
       offer: (envelope) => {
         // Synchronous: the run's fiber pays no effect overhead per notifier.
-        const full = mailbox.unsafeSize().pipe((size) => size._tag === "Some" && size.value >= notifier.capacity)
+        const size = mailbox.unsafeSize()
+        const queued = size._tag === "Some" ? size.value : 0
+        if (isChunk(envelope.event)) {
+          // A chunk never displaces anything: past the chunk limit it is the one dropped.
+          if (queued >= chunksUpTo || !mailbox.unsafeOffer(envelope)) counters.droppedChunks++
+          return
+        }
+        const full = queued >= notifier.capacity
         if (!mailbox.unsafeOffer(envelope) || (full && notifier.strategy === "sliding")) counters.dropped++
       },
       stats: () => ({ name: notifier.name, ...counters }),
@@ -234,7 +257,8 @@ const mergeStats = (stats: ReadonlyArray<NotifierStats>): ReadonlyArray<Notifier
         delivered: prev.delivered + s.delivered,
         failed: prev.failed + s.failed,
         timedOut: prev.timedOut + s.timedOut,
-        dropped: prev.dropped + s.dropped
+        dropped: prev.dropped + s.dropped,
+        droppedChunks: prev.droppedChunks + s.droppedChunks
       }
     )
   }

@@ -9,7 +9,7 @@
  */
 import * as Guardrails from "../Guardrails.js"
 import type { HookEvent } from "../HookEvent.js"
-import type { StreamDelta } from "../StreamEvent.js"
+import type { StreamDelta, TextDelta, ToolArgumentsDelta } from "../StreamEvent.js"
 import type { Sink } from "./bus.js"
 import type { RunState } from "./runState.js"
 
@@ -173,11 +173,11 @@ export const makePolicy = (source: MappingSource): Policy => {
     return value
   }
   // Streamed text per model call (and per tool-argument index): what arrived raw, how much was sent.
-  const streams = new Map<string, { raw: string; sent: number; last: StreamDelta }>()
-  const keyOf = (d: StreamDelta) =>
+  const streams = new Map<string, { raw: string; sent: number; last: TextDelta | ToolArgumentsDelta }>()
+  const keyOf = (d: TextDelta | ToolArgumentsDelta) =>
     d._tag === "TextDelta" ? `${d.correlationId}\u0000text` : `${d.correlationId}\u0000${d.index}`
   const sanitizedStream = (raw: string) => text(raw, source.get()).text
-  const piece = (template: StreamDelta, delta: string): StreamDelta => ({ ...template, delta })
+  const piece = (template: TextDelta | ToolArgumentsDelta, delta: string): StreamDelta => ({ ...template, delta })
   return {
     event: (event) => {
       if (event._tag === "RunPaused" && event.state !== undefined) {
@@ -187,6 +187,11 @@ export const makePolicy = (source: MappingSource): Policy => {
       return visit(event, undefined) as HookEvent
     },
     delta: (d) => {
+      // A tool stream's chunk is scanned as a value (binary frames pass as they are); its start has no content.
+      if (d._tag === "StreamStarted") return [d]
+      if (d._tag === "StreamChunk") {
+        return [d.data instanceof Uint8Array ? d : { ...d, data: visit(d.data, undefined) as typeof d.data }]
+      }
       const key = keyOf(d)
       const entry = streams.get(key) ?? { raw: "", sent: 0, last: d }
       entry.raw += d.delta

@@ -1,11 +1,12 @@
 import { Cause, Clock, Duration, Effect, Either, Exit, Option } from "effect"
 import { EffectVersionMismatch } from "../Errors.js"
 import type { Json, ToolCallRef } from "../HookEvent.js"
-import type { ToolContext } from "../Tool.js"
+import type { ToolContext, ToolStream } from "../Tool.js"
 import type { CompiledTool } from "./definition.js"
 import { foreignOf, mismatchMessage, versionsOf } from "./effectCopies.js"
 import { describeError, toJson } from "./json.js"
 import type { ToolOutcome } from "./runState.js"
+import { closedStream } from "./streams/toolStream.js"
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
@@ -135,6 +136,8 @@ export const executeTool = (
     readonly overLimit: boolean
     readonly delegationLevel: number
     readonly tenantId: string | undefined
+    /** The call's stream (a closed one when absent). */
+    readonly stream?: ToolStream | undefined
   }
 ): Effect.Effect<ToolOutcome> =>
   Effect.clockWith((clock) => {
@@ -160,7 +163,8 @@ export const executeTool = (
         callId: call.id,
         iteration: context.iteration,
         delegationLevel: context.delegationLevel,
-        ...(context.tenantId === undefined ? {} : { tenantId: context.tenantId })
+        ...(context.tenantId === undefined ? {} : { tenantId: context.tenantId }),
+        stream: context.stream ?? closedStream
       })
       return Effect.map(ended, (exit) => {
         if (Exit.isSuccess(exit)) {

@@ -27,7 +27,8 @@ export interface Selection<Row, K extends keyof Row> {
   readonly Row: Schema.Schema<{ readonly [P in K]: Row[P] }, unknown>
 }
 
-const selection = <Row, const K extends Extract<keyof Row, string>>(
+/** Some columns of a table, by name. */
+export const selection = <Row, const K extends Extract<keyof Row, string>>(
   table: TableOf<NoInfer<Row>>,
   names: ReadonlyArray<K>
 ): Selection<Row, K> => {

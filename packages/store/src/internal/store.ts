@@ -13,6 +13,7 @@ import * as context from "./queries/context.js"
 import * as events from "./queries/events.js"
 import * as exports from "./queries/export.js"
 import * as runs from "./queries/runs.js"
+import * as streams from "./queries/streams.js"
 import * as threads from "./queries/threads.js"
 import * as tree from "./queries/tree.js"
 import * as usage from "./queries/usage.js"
@@ -49,6 +50,8 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
   getToolCalls: calls.perRun(ctx, calls.toolCalls),
   getLlmCalls: calls.perRun(ctx, calls.llmCalls),
   getPauses: events.getPauses(ctx),
+  getStreams: streams.getStreams(ctx),
+  getStreamChunks: streams.getStreamChunks(ctx),
   getRunTree: tree.getRunTree(ctx),
   getThread: threads.getThread(ctx),
   listThreads: threads.listThreads(ctx),

@@ -224,6 +224,10 @@ const steps: { readonly [K in HookEvent.HookEventTag]: Step | undefined } = {
   LlmCallFailed: llmEnded(true),
   ToolCallStarted: toolStarted,
   ToolCallCompleted: toolCompleted,
+  StreamEnded: governance(
+    () => "info",
+    (d) => `Stream of ${str(d.toolName) ?? "?"}: ${num(d.chunkCount) ?? 0} chunk(s), ${num(d.bytes) ?? 0} bytes`
+  ),
   PolicyDenied: governance(() => "warning", (d) => `Tool ${str(d.toolName) ?? "?"} denied: ${str(d.reason) ?? ""}`),
   ApprovalRequested: governance(() => "info", (d) => `Approval requested for ${str(d.toolName) ?? "?"}`),
   ApprovalDecided: governance(

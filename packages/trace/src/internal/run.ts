@@ -263,9 +263,9 @@ const makeHandle = (
         chunk: (data: unknown) =>
           Effect.suspend(() => {
             const delta = typeof data === "string" ? data : JSON.stringify(toJson(data))
-            chunks++
+            const sequence = chunks++
             characters += delta.length
-            return bus.delta({ _tag: "TextDelta", iteration: state.iterations, correlationId, delta })
+            return bus.delta({ _tag: "TextDelta", iteration: state.iterations, correlationId, sequence, delta })
           }),
         end: Effect.suspend(() =>
           emit({

@@ -64,6 +64,7 @@ export const chatCompletedAttributes = (event: HookEvent.LlmCallCompleted, captu
   if (u?.cacheReadTokens !== undefined) attributes[A.USAGE_CACHE_READ_INPUT_TOKENS] = u.cacheReadTokens
   if (u?.cacheWriteTokens !== undefined) attributes[A.USAGE_CACHE_CREATION_INPUT_TOKENS] = u.cacheWriteTokens
   if (u?.reasoningTokens !== undefined) attributes[A.USAGE_REASONING_OUTPUT_TOKENS] = u.reasoningTokens
+  if (event.stream !== undefined) Object.assign(attributes, streamAttributes(event.stream))
   if (capture) {
     const request = event.request as { system?: unknown; messages?: unknown; tools?: unknown } | null
     if (request !== null && typeof request === "object") {
@@ -87,6 +88,17 @@ export const chatCompletedAttributes = (event: HookEvent.LlmCallCompleted, captu
   }
   return attributes
 }
+
+/** A stream's aggregate as span attributes (time to first chunk in seconds, as OpenTelemetry durations are). */
+export const streamAttributes = (stats: HookEvent.StreamStats): Attributes => ({
+  [A.SEXTANT_STREAM_CHUNK_COUNT]: stats.chunkCount,
+  [A.SEXTANT_STREAM_BYTES]: stats.bytes,
+  [A.SEXTANT_STREAM_DURATION_MS]: stats.durationMs,
+  ...(stats.timeToFirstChunkMs === undefined
+    ? {}
+    : { [A.RESPONSE_TIME_TO_FIRST_CHUNK]: stats.timeToFirstChunkMs / 1000 }),
+  ...(stats.chunksPerSecond === undefined ? {} : { [A.SEXTANT_STREAM_CHUNKS_PER_SECOND]: stats.chunksPerSecond })
+})
 
 /** The attributes of an `execute_tool` span. */
 export const toolAttributes = (event: HookEvent.ToolCallStarted | HookEvent.ToolCallCompleted): Attributes => ({

@@ -13,6 +13,7 @@ import {
   chatAttributes,
   chatCompletedAttributes,
   spanEvent,
+  streamAttributes,
   toolAttributes,
   totalsAttributes
 } from "./attributes.js"
@@ -31,10 +32,12 @@ export interface Wiring {
   readonly spans: Spans
   readonly recordCall: RecordCall
   readonly capture: boolean
+  /** Fraction of chunks (tool stream chunks, model deltas) added as span events, 0..1. */
+  readonly chunkEvents: number
 }
 
 /** The handler table of one notifier. */
-export const makeHandlers = ({ capture, recordCall, spans }: Wiring): Handlers => {
+export const makeHandlers = ({ capture, chunkEvents, recordCall, spans }: Wiring): Handlers => {
   const chatSpan = (
     event: HookEvent.LlmCallStarted | HookEvent.LlmCallCompleted | HookEvent.LlmCallFailed,
     startTime: number,
@@ -104,6 +107,22 @@ export const makeHandlers = ({ capture, recordCall, spans }: Wiring): Handlers =
 
   const ignore = () => undefined
 
+  /** A chunk kept by sampling (exactly ⌊n·rate⌋ of a stream's first n) becomes a span event on its call's span. */
+  const chunkEvent = (
+    event: Extract<NotifierEvent, { readonly _tag: "StreamChunk" | "TextDelta" | "ToolArgumentsDelta" }>
+  ) => {
+    const i = event.sequence
+    if (chunkEvents <= 0 || Math.floor((i + 1) * chunkEvents) <= Math.floor(i * chunkEvents)) return
+    spans.eventTarget(event.runId, event.correlationId)?.addEvent(
+      A.SEXTANT_STREAM_CHUNK_EVENT,
+      {
+        [A.SEXTANT_STREAM_SEQUENCE]: i,
+        ...(event._tag === "StreamChunk" ? { [A.SEXTANT_STREAM_BYTES]: event.bytes } : {})
+      },
+      at(event.timestamp)
+    )
+  }
+
   return {
     RunStarted: (event, traceContext) => spans.startSegment(event, traceContext),
     RunResumed: (event, traceContext) => spans.startSegment(event, traceContext),
@@ -131,6 +150,8 @@ export const makeHandlers = ({ capture, recordCall, spans }: Wiring): Handlers =
       }
       span.end(at(event.timestamp))
     },
+    // The aggregate lands on the tool's span, still open: `tool.completed` follows.
+    StreamEnded: (event) => spans.eventTarget(event.runId, event.correlationId)?.setAttributes(streamAttributes(event)),
     PolicyDenied: asSpanEvent,
     ApprovalRequested: asSpanEvent,
     ApprovalDecided: asSpanEvent,
@@ -173,9 +194,11 @@ export const makeHandlers = ({ capture, recordCall, spans }: Wiring): Handlers =
     RunAbandoned: swept,
     // The whole message is on the model call's span (with `captureContent`); the history adds nothing.
     MessageAppended: ignore,
-    // Deltas are summed up by the call's end event; an alert is for people, not for traces.
-    TextDelta: ignore,
-    ToolArgumentsDelta: ignore,
+    // Deltas are summed up by the call's end event (some sampled as span events); an alert is for people, not for traces.
+    TextDelta: chunkEvent,
+    ToolArgumentsDelta: chunkEvent,
+    StreamStarted: ignore,
+    StreamChunk: chunkEvent,
     Alert: ignore
   }
 }

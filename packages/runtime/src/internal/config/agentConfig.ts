@@ -119,6 +119,12 @@ export const ToolSpec = Schema.Struct({
   parallel: optional(explained(Schema.Boolean, (u) => `must be a boolean, got ${show(u)}`)),
   timeout: optional(PositiveDuration),
   maxCallsPerRun: optional(PositiveInt),
+  stream: optional(Schema.Struct({
+    sampleRate: optional(
+      explained(Schema.Number.pipe(Schema.between(0, 1)), (u) => `must be a number in 0..1, got ${show(u)}`)
+    ),
+    maxSamples: optional(PositiveInt)
+  })),
   kind: optional(explained(Schema.Literal("human"), (u) => `must be "human" when set, got ${show(u)}`))
 }).pipe(
   Schema.filter((tool) =>

@@ -7,6 +7,7 @@ import type { RecorderError } from "../../Errors.js"
 import type { HookEvent, ToolCallRef } from "../../HookEvent.js"
 import type { RunState, ToolOutcome } from "../runState.js"
 import { report, restore, scanValue } from "../sanitize.js"
+import { openToolStream, type ToolStreamHandle } from "../streams/toolStream.js"
 import { executeTool } from "../toolExecution.js"
 import { toolCompleted, toolStarted } from "./events.js"
 
@@ -76,19 +77,41 @@ export const runServerCall = (
   call: ToolCallRef,
   iteration: number,
   overLimit: boolean
-): Effect.Effect<Recorded, RecorderError> =>
-  Effect.suspend(() => {
+): Effect.Effect<Recorded, RecorderError> => {
+  const tool = state.agent.toolsByName.get(call.name)
+  let stream: ToolStreamHandle | undefined
+  const execute = Effect.flatMap(Effect.clock, (clock) => {
     state.inFlight++
-    return executeTool(state.agent.toolsByName.get(call.name), { ...call, arguments: restore(state, call.arguments) }, {
-      runId: state.bus.runId,
+    stream = tool === undefined ? undefined : openToolStream({
+      bus: state.bus,
+      clock,
+      callId: call.id,
+      toolName: tool.name,
       iteration,
-      overLimit,
-      delegationLevel: state.delegationLevel,
-      tenantId: state.tenantId
+      ...tool.stream
     })
-  }).pipe(
-    Effect.flatMap((outcome) => {
-      state.inFlight--
-      return completeCall(state, call, "server", iteration, outcome)
-    })
+    return Effect.map(
+      executeTool(tool, { ...call, arguments: restore(state, call.arguments) }, {
+        runId: state.bus.runId,
+        iteration,
+        overLimit,
+        delegationLevel: state.delegationLevel,
+        tenantId: state.tenantId,
+        stream: stream?.stream
+      }),
+      (outcome) => {
+        state.inFlight--
+        return outcome
+      }
+    )
+  })
+  const ended = Effect.suspend(() => {
+    const event = stream?.end()
+    return event === undefined ? Effect.void : Effect.asVoid(state.bus.stage(event, iteration))
+  })
+  // The stream's aggregate (`stream.ended`) is staged between the outcome and `tool.completed`.
+  return Effect.flatMap(
+    execute,
+    (outcome) => Effect.zipRight(ended, completeCall(state, call, "server", iteration, outcome))
   )
+}

@@ -4,7 +4,7 @@
  */
 import { Effect, Either, Option } from "effect"
 import type { ModelError, RecorderError } from "../../Errors.js"
-import type { ToolCallRef } from "../../HookEvent.js"
+import type { StreamStats, ToolCallRef } from "../../HookEvent.js"
 import * as Ids from "../../Ids.js"
 import type { ModelRequest, ModelResponse, ToolDefinition } from "../../LanguageModel.js"
 import * as Lifecycle from "../../Lifecycle.js"
@@ -38,11 +38,16 @@ const callModel = (state: RunState, request: ModelRequest, correlationId: string
   Effect.clockWith((clock) => {
     const startedAt = clock.unsafeCurrentTimeMillis()
     state.inFlight++
+    let stream: StreamStats | undefined
     return Effect.map(
-      Effect.either(state.streaming ? collectStream(state, request, correlationId) : state.model.generate(request)),
+      Effect.either(
+        state.streaming
+          ? collectStream(state, request, correlationId, (stats) => (stream = stats))
+          : state.model.generate(request)
+      ),
       (outcome: Either.Either<ModelResponse, ModelError | RecorderError>) => {
         state.inFlight--
-        return { outcome, durationMs: clock.unsafeCurrentTimeMillis() - startedAt }
+        return { outcome, durationMs: clock.unsafeCurrentTimeMillis() - startedAt, stream }
       }
     )
   })
@@ -90,7 +95,8 @@ const recordResponse = (
   request: ModelRequest,
   response: ModelResponse,
   correlationId: string,
-  durationMs: number
+  durationMs: number,
+  stream?: StreamStats
 ): Effect.Effect<Option.Option<RunResult>, RecorderError> =>
   Effect.gen(function*() {
     const iteration = request.iteration
@@ -119,7 +125,8 @@ const recordResponse = (
         ...(response.providerResponse === undefined
           ? {}
           : { providerResponse: payload(state, response.providerResponse, true) }),
-        ...(note === undefined ? {} : { costNote: note })
+        ...(note === undefined ? {} : { costNote: note }),
+        ...(stream === undefined ? {} : { stream })
       },
       iteration
     )
@@ -166,7 +173,7 @@ const turn = (state: RunState): Effect.Effect<Option.Option<RunResult>, Recorder
       reportRetry: (info) =>
         Effect.asVoid(bus.emit({ _tag: "ProviderRetry", correlationId, provider: model.provider, ...info }, iteration))
     }
-    const { durationMs, outcome } = yield* callModel(state, request, correlationId)
+    const { durationMs, outcome, stream } = yield* callModel(state, request, correlationId)
     if (Either.isLeft(outcome)) {
       if (outcome.left._tag === "RecorderError") return yield* outcome.left
       return Option.some(yield* modelFailed(state, outcome.left, correlationId, durationMs, iteration))
@@ -175,7 +182,7 @@ const turn = (state: RunState): Effect.Effect<Option.Option<RunResult>, Recorder
     if (malformed !== undefined) {
       return Option.some(yield* modelFailed(state, malformed, correlationId, durationMs, iteration))
     }
-    return yield* recordResponse(state, request, outcome.right, correlationId, durationMs)
+    return yield* recordResponse(state, request, outcome.right, correlationId, durationMs, stream)
   })
 
 /** The ReAct loop from the current state until the run ends or pauses. */
