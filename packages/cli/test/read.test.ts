@@ -4,11 +4,11 @@
  * every bad input is one line on stderr with a non-zero exit, never a stack trace.
  */
 import { RunStore, type RunStoreClient } from "@sextant/store"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { mkdirSync, copyFileSync, readFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createTempDir } from "../../../test-support/databases.js"
-import { freshDatabase, recorderOf, type Seeded, seed, sextant } from "./support.js"
+import { freshDatabase, recorderOf, seed, type Seeded, sextant } from "./support.js"
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 
@@ -19,7 +19,22 @@ describe("sextant: help, version, URL resolution", () => {
     expect(version.stdout.trim()).toBe(pkg.version)
     const help = await sextant(["--help"])
     expect(help.code).toBe(0)
-    for (const command of ["runs", "show", "tail", "stats", "usage", "export", "migrate", "sweep", "prune", "backup", "vacuum", "dashboard"]) {
+    for (
+      const command of [
+        "runs",
+        "show",
+        "tail",
+        "stats",
+        "usage",
+        "export",
+        "migrate",
+        "sweep",
+        "prune",
+        "backup",
+        "vacuum",
+        "dashboard"
+      ]
+    ) {
       expect(help.stdout).toContain(command)
     }
     const runsHelp = await sextant(["runs", "--help"])
@@ -77,7 +92,9 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       expect(shown.code).toBe(0)
       expect(shown.stdout).toContain(`run ${id}  success`)
       expect(shown.stdout).toContain("agent weather  tenant acme  model weather-model")
-      expect(shown.stdout).toMatch(/tool get_weather\(\{"city":"Lisbon"\}\) → \{"city":"Lisbon","tempC":21\}\s+succeeded/)
+      expect(shown.stdout).toMatch(
+        /tool get_weather\(\{"city":"Lisbon"\}\) → \{"city":"Lisbon","tempC":21\}\s+succeeded/
+      )
       expect(shown.stdout).toMatch(/model weather-model completed {2}50→12 tokens {2}\$0\.0010/)
       expect(shown.stdout).toContain("ended success")
       expect(shown.stdout).toContain("sunny 0")

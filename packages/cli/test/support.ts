@@ -106,7 +106,10 @@ export const seed = (recorder: Recorder): Promise<Seeded> =>
     }
     const failed = (yield* runAgent("support", [{ fail: "vendor down" }], { tenantId: "acme" })).runId
     const paused = (yield* runAgent("checkout", [
-      { toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }], usage: { inputTokens: 20, outputTokens: 3 } }
+      {
+        toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }],
+        usage: { inputTokens: 20, outputTokens: 3 }
+      }
     ], { tenantId: "acme" })).runId
     const globex = (yield* runAgent("weather", toolThenAnswer("cloudy"), { tenantId: "globex" })).runId
     return { weather, failed, paused, globex }
@@ -118,7 +121,11 @@ export const recorderOf = (url: string) => ManagedRuntime.make(SqlRecorder.layer
 export type Recorder = ReturnType<typeof recorderOf>
 
 /** Runs plain SQL on its own connection (an independent check of what the binary did). */
-export const query = <A = Record<string, unknown>>(url: string, text: string, params: ReadonlyArray<unknown> = []) =>
+export const query = <A extends object = Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: ReadonlyArray<unknown> = []
+) =>
   Effect.runPromise(
     Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<A>(text, params as Array<never>)).pipe(
       Effect.provide(Database.layerFromUrl(url, { busyTimeoutMs: 5000 })),

@@ -1,7 +1,8 @@
 import { Options } from "@effect/cli"
-import { Database } from "@sextant/recorder"
+import { Database, Migrations } from "@sextant/recorder"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer, type Option } from "effect"
+import { CliError } from "../Errors.js"
 import * as url from "./url.js"
 
 /** Options every command takes. */
@@ -23,7 +24,23 @@ export const existing = (flag: Option.Option<string>) => Effect.tap(url.resolve(
 
 /** A read-only connection and a RunStore over it (fails with MigrationsPending on an unmigrated database). */
 export const readLayer = (databaseUrl: string) =>
-  RunStore.layer.pipe(Layer.provideMerge(Database.layerFromUrl(databaseUrl, { readOnly: true })))
+  RunStore.layer.pipe(
+    Layer.provideMerge(Layer.effectDiscard(schemaCheck(databaseUrl))),
+    Layer.provideMerge(Database.layerFromUrl(databaseUrl, { readOnly: true }))
+  )
+
+/** Fails, naming the command to run, unless the database has every migration this version needs. */
+export const schemaCheck = (databaseUrl: string) =>
+  Effect.flatMap(Migrations.applied, (applied) =>
+    applied >= Migrations.latest ? Effect.void : Effect.fail(
+      new CliError({
+        message: `${
+          applied === 0 ? "this database has no Sextant schema" : `this database's schema is at migration ${applied}`
+        } (this version needs ${Migrations.latest}): run \`npx sextant migrate --database-url ${
+          Database.redactUrl(databaseUrl)
+        }\``
+      })
+    ))
 
 /** A read-write connection that waits up to 5 s for a concurrent writer's lock (SQLite). */
 export const writeLayer = (databaseUrl: string) => Database.layerFromUrl(databaseUrl, { busyTimeoutMs: 5000 })

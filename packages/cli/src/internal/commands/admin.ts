@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { existsSync, statSync } from "node:fs"
 import { resolve as resolvePath } from "node:path"
 import { CliError } from "../../Errors.js"
-import { existing, json, readLayer, shared, writeLayer } from "../context.js"
+import { existing, json, readLayer, schemaCheck, shared, writeLayer } from "../context.js"
 import * as f from "../format.js"
 import * as output from "../output.js"
 import * as parse from "../parse.js"
@@ -63,8 +63,9 @@ export const migrate = Command.make("migrate", { ...shared, json }, (o) =>
     Command.withSubcommands([migrateStatus])
   )
 
-/** Fails with the recorder's MigrationsPending when a Postgres database is behind (SQLite migrates on open). */
-const checked = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.zipRight(Migrations.check, effect)
+/** Fails naming the migrate command when a Postgres database is behind (SQLite migrates on open). */
+const checked = (databaseUrl: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.zipRight(schemaCheck(databaseUrl), effect)
 
 /** `sextant sweep`. */
 export const sweep = Command.make("sweep", {
@@ -84,7 +85,7 @@ export const sweep = Command.make("sweep", {
     const stale = yield* parse.duration("stale-after", o.staleAfter)
     const abandon = yield* parse.duration("abandon-after", o.abandonAfter)
     const result = yield* Effect.provide(
-      checked(Sweep.run({ staleRunningAfter: stale, abandonedWaitingAfter: abandon })),
+      checked(db.url)(Sweep.run({ staleRunningAfter: stale, abandonedWaitingAfter: abandon })),
       writeLayer(db.url)
     ).pipe(Effect.mapError((e) => (e instanceof CliError ? e : new CliError({ message: e.message }))))
     if (o.json) return yield* output.json(result)
@@ -133,7 +134,7 @@ export const prune = Command.make("prune", {
     const maxBytes = Option.isSome(o.maxBytes) ? yield* parse.bytes("max-bytes", o.maxBytes.value) : undefined
     const bar = output.progress(o.dryRun ? "counted" : o.payloadsOnly ? "cleared" : "pruned", !o.json)
     const result = yield* Effect.provide(
-      checked(Effect.gen(function*() {
+      checked(db.url)(Effect.gen(function*() {
         const result = yield* Retention.prune({
           olderThan,
           maxBytes,

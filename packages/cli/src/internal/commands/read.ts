@@ -411,6 +411,7 @@ export const tail = Command.make("tail", {
       Effect.gen(function*() {
         if (Option.isSome(o.run)) {
           const store = yield* RunStore
+          yield* output.err(`following ${o.run.value} (Ctrl-C stops)`)
           return yield* store.streamEvents(o.run.value, { follow: true, pollIntervalMs: o.interval }).pipe(
             Stream.runForEach(print)
           )
@@ -418,6 +419,7 @@ export const tail = Command.make("tail", {
         const sql = yield* SqlClient.SqlClient
         const top = yield* sql<{ id: number | null }>`SELECT MAX(id) AS id FROM run_events`
         let after = Number(top[0]?.id ?? 0)
+        yield* output.err("following every new event of every run (Ctrl-C stops)")
         while (true) {
           const rows = yield* sql<{
             id: number
