@@ -270,6 +270,7 @@ describe("sextant sweep, tail and progress", () => {
       env: { ...process.env, NO_COLOR: "1" }
     })
     expect(tty.status, tty.stderr).toBe(0)
+    // eslint-disable-next-line no-control-regex
     expect(tty.stdout).toMatch(/\r\u001b\[2Kexported: \d+ runs \([\d,]+ runs\/s\)/)
     const json = await sextant(["prune", "--older-than", "0s", "--json", "--database-url", db.url])
     expect(json.code).toBe(0)
