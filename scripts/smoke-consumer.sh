@@ -2,6 +2,8 @@
 # The consumer smoke test: build, pack every package, install the tarballs into a fresh project outside this
 # repository — once alone, once next to an app that already depends on `effect` — then run a tiny agent on
 # SQLite, the read router under Express, and `tsc --noEmit` (strict, NodeNext, skipLibCheck: false).
+# The app installs only the SQLite driver (drivers are optional peers): a postgres:// URL must fail with
+# DriverNotInstalled naming `pg` and `@effect/sql-pg`, and nothing may pull `pg` in.
 # This is what a stranger does after `npm install @sextant/...`; it catches what in-repo tests cannot
 # (missing compiled output, wrong exports, duplicated effect copies, undeclared dependencies).
 set -euo pipefail
@@ -36,9 +38,10 @@ JSON
     step "$(basename "$dir"): the app's own dependencies first: $*"
     npm install --no-audit --no-fund --loglevel=error "$@" >/dev/null
   fi
-  step "$(basename "$dir"): npm install the tarballs, the SQLite driver, express and the tools"
+  step "$(basename "$dir"): npm install the tarballs, the SQLite driver (no pg), express and the tools"
   # shellcheck disable=SC2086
   npm install --no-audit --no-fund --loglevel=error $tarballs "@effect/sql-sqlite-node@$(cd "$repo" && ver @effect/sql-sqlite-node)" \
+    "better-sqlite3@$(cd "$repo" && ver better-sqlite3)" \
     "express@$(cd "$repo" && ver express)" "@types/express@$(cd "$repo" && ver @types/express)" \
     "@types/node@$(cd "$repo" && ver @types/node)" "typescript@$(cd "$repo" && ver typescript)" \
     "tsx@$(cd "$repo" && ver tsx)" >/dev/null

@@ -7,7 +7,7 @@
  * surrogate) and the messages are declared once, and a value the store would refuse is a 400 here already.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "@effect/platform"
-import { Options, Records, RunNotFound, Views } from "@sextant/store"
+import { Options, Records, RunNotFound, ThreadNotFound, Views } from "@sextant/store"
 import { Context, JSONSchema, Option, ParseResult, Schema } from "effect"
 import * as AST from "effect/SchemaAST"
 import { Forbidden, InternalError, InvalidParameter, RouteNotFound, Unauthorized } from "./Errors.js"
@@ -126,6 +126,7 @@ const filterParams = {
   agentName: optional(text("Agent name"), exact),
   tenantId: optional(text("Tenant id"), exact),
   parentRunId: optional(text("Parent run id"), exact),
+  threadId: optional(text("Thread (conversation) id"), exact),
   createdAfter: optional(instant("Runs created at or after"), exact),
   createdBefore: optional(instant("Runs created before"), exact),
   metadata: optional(Metadata, exact),
@@ -164,6 +165,7 @@ export const RunsParams = Schema.Struct({
 export const ExportParams = Schema.Struct(filterParams)
 
 const RunId = HttpApiSchema.param("runId", Options.RunId.annotations({ description: "The run id" }))
+const ThreadId = HttpApiSchema.param("threadId", Options.RunId.annotations({ description: "The thread id" }))
 const Iteration = Schema.Struct({
   iteration: optional(integerParam(Options.Iteration, "Only rows of this iteration"), exact)
 })
@@ -236,6 +238,21 @@ export class RunsGroup extends HttpApiGroup.make("runs")
     HttpApiEndpoint.get("getRunTree")`/runs/${RunId}/tree`.addSuccess(Records.RunTree).addError(RunNotFound, {
       status: 404
     })
+  )
+  .add(
+    HttpApiEndpoint.get("listThreads", "/threads")
+      .setUrlParams(Schema.Struct({
+        tenantId: optional(text("Tenant id"), exact),
+        cursor: optional(Options.CursorToken.annotations({ description: "nextCursor of the previous page" }), exact),
+        limit: optional(limit(Options.defaultLimits.runs), exact)
+      }))
+      .addSuccess(Records.ThreadPage)
+  )
+  .add(
+    HttpApiEndpoint.get("getThread")`/threads/${ThreadId}`.addSuccess(Records.ThreadDetail).addError(
+      ThreadNotFound,
+      { status: 404 }
+    )
   )
   .add(
     HttpApiEndpoint.get("usage", "/usage")

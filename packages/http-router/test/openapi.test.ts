@@ -118,9 +118,14 @@ describe("the OpenAPI document", () => {
         })
       }
       const perRun = path.startsWith("/runs/{runId}")
+      const perThread = path.startsWith("/threads/{threadId}")
       expect({ path, notFound: op.responses["404"]?.content["application/json"].schema }).toEqual({
         path,
-        notFound: perRun ? { $ref: "#/components/schemas/RunNotFound" } : undefined
+        notFound: perRun
+          ? { $ref: "#/components/schemas/RunNotFound" }
+          : perThread
+          ? { $ref: "#/components/schemas/ThreadNotFound" }
+          : undefined
       })
     }
   })

@@ -80,6 +80,8 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             "/runs/{runId}/tool-calls",
             "/runs/{runId}/traces",
             "/runs/{runId}/tree",
+            "/threads",
+            "/threads/{threadId}",
             "/usage",
             "/waiting"
           ])

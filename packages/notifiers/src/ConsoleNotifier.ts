@@ -154,6 +154,15 @@ export const makeFormatter = (options: {
           event.error,
           p.yellow
         ]]]
+      case "HistorySummarized":
+        return [[["  ≡ history summarised ", p.dim], [
+          `(${event.droppedMessages} earlier messages of thread ${event.threadId}, ${event.keptMessages} kept)`,
+          p.dim
+        ]]]
+      case "MemoryAccessed":
+        return [[["  ▤ memory ", p.dim], [`${event.operation} `, p.dim], [event.key, p.bold]]]
+      case "CustomEvent":
+        return [[["  • ", p.dim], [event.name, p.bold]]]
       case "ProviderRetry": {
         const status = event.statusCode === undefined ? "" : ` (HTTP ${event.statusCode})`
         const wait = event.retryAfterMs === undefined ? "" : `, retry after ${formatDuration(event.retryAfterMs)}`

@@ -10,7 +10,7 @@ export const OPERATION_NAME = "gen_ai.operation.name"
 export const PROVIDER_NAME = "gen_ai.provider.name"
 /** `gen_ai.agent.name`. */
 export const AGENT_NAME = "gen_ai.agent.name"
-/** `gen_ai.conversation.id`: the run id. */
+/** `gen_ai.conversation.id`: the run's thread id (`RunOptions.threadId`), else the run id. */
 export const CONVERSATION_ID = "gen_ai.conversation.id"
 /** `gen_ai.request.model`. */
 export const REQUEST_MODEL = "gen_ai.request.model"

@@ -328,3 +328,19 @@ describe("OpenTelemetryNotifier", () => {
       expect(duration.descriptor.unit).toBe("s")
     }))
 })
+
+describe("OpenTelemetry: a run on a thread", () => {
+  it.effect("gen_ai.conversation.id is the thread id on the agent, chat and tool spans (the run id stays sextant's)", () =>
+    Effect.gen(function*() {
+      const { exporter, tracer } = setup()
+      const otel = OpenTelemetryNotifier.make({ tracer })
+      const agent = yield* Agent.make({ name: "weather", instructions: "", tools: [weatherTool, timeTool] })
+      yield* agent.run("What is the weather?", { runId: "run-thread", threadId: "conversation-7" }).pipe(
+        Effect.provide(Layer.mergeAll(ScriptedModel.layer(twoToolScript), Recorder.memory, Notifiers.layer([otel])))
+      )
+      const spans = exporter.getFinishedSpans()
+      expect(spans).toHaveLength(5)
+      for (const span of spans) expect(span.attributes[A.CONVERSATION_ID], span.name).toBe("conversation-7")
+      expect(byName(spans, "invoke_agent weather").attributes[A.SEXTANT_RUN_ID]).toBe("run-thread")
+    }))
+})

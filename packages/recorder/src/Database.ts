@@ -3,13 +3,16 @@
  * `postgresql://…`. SQLite files get their parent directories created, WAL mode, a short busy timeout,
  * foreign keys on, `synchronous=NORMAL` (or `FULL`) and the migrations applied on open (with `readOnly`, the
  * file must exist and is neither created nor migrated: the RunStore's mode). Postgres databases
- * are migrated explicitly (`Migrations.run`, `npm run migrate -- <url>`); BIGINT values are parsed to numbers.
+ * are migrated explicitly (`Migrations.run`, `npx sextant-migrate <url>`); BIGINT values are parsed to numbers.
+ * Each dialect's driver is an optional peer dependency, imported only for a URL of its scheme: without it,
+ * opening fails with `DriverNotInstalled`, whose message names the packages to install.
  */
 import type { SqlClient, SqlError } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
-import type { Either, Layer } from "effect"
-import type { DatabaseUrlError } from "./Errors.js"
+import type { Effect, Either, Layer } from "effect"
+import type { DatabaseUrlError, DriverNotInstalled } from "./Errors.js"
 import * as internal from "./internal/database.js"
+import * as Drivers from "./internal/drivers.js"
 import * as url from "./internal/url.js"
 
 /** Options of `layerFromUrl`. */
@@ -28,4 +31,16 @@ export const redactUrl: (databaseUrl: string) => string = url.redact
 export const layerFromUrl: (
   databaseUrl: string,
   options?: DatabaseOptions
-) => Layer.Layer<SqlClient.SqlClient, DatabaseUrlError | SqlError.SqlError | MigrationError> = internal.layerFromUrl
+) => Layer.Layer<
+  SqlClient.SqlClient,
+  DatabaseUrlError | SqlError.SqlError | MigrationError | DriverNotInstalled
+> = internal.layerFromUrl
+
+/**
+ * Imports one of a dialect's driver packages (for packages that open their own connections, as the RunStore
+ * does), or fails with `DriverNotInstalled` naming the packages to install.
+ */
+export const importDriver: <A>(
+  dialect: "sqlite" | "postgres",
+  specifier: string
+) => Effect.Effect<A, DriverNotInstalled | SqlError.SqlError> = Drivers.load

@@ -24,3 +24,23 @@ export class MigrationsPending extends Schema.TaggedError<MigrationsPending>()("
   latest: Schema.Number,
   message: Schema.String
 }) {}
+
+/** The npm packages each database needs, as `DriverNotInstalled` names them. */
+export const driverPackages: {
+  readonly sqlite: ReadonlyArray<string>
+  readonly postgres: ReadonlyArray<string>
+} = {
+  sqlite: ["better-sqlite3", "@effect/sql-sqlite-node"],
+  postgres: ["pg", "@effect/sql-pg"]
+}
+
+/**
+ * The driver of the URL's database is not installed (drivers are optional peer dependencies, loaded only for
+ * their URL scheme); the message names the packages to install. `missing` is the package that was not found.
+ */
+export class DriverNotInstalled extends Schema.TaggedError<DriverNotInstalled>()("DriverNotInstalled", {
+  dialect: Schema.Literal("sqlite", "postgres"),
+  packages: Schema.Array(Schema.String),
+  missing: Schema.String,
+  message: Schema.String
+}) {}

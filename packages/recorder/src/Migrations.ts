@@ -11,6 +11,7 @@ import init from "./internal/migrations/0001_init.js"
 import resume from "./internal/migrations/0002_resume.js"
 import contract from "./internal/migrations/0003_contract.js"
 import usageDaily from "./internal/migrations/0004_usage_daily.js"
+import threads from "./internal/migrations/0006_threads.js"
 import { backfillSql } from "./internal/rollup.js"
 
 /** The bookkeeping table of applied migrations. */
@@ -20,11 +21,12 @@ const loader = Migrator.fromRecord({
   "0001_init": init,
   "0002_resume": resume,
   "0003_contract": contract,
-  "0004_usage_daily": usageDaily
+  "0004_usage_daily": usageDaily,
+  "0006_threads": threads
 })
 
 /** The newest migration id this version of the recorder needs. */
-export const latest = 4
+export const latest = 6
 
 /** Applies the migrations not yet applied; returns the `[id, name]` pairs it applied. */
 export const run: Effect.Effect<

@@ -5,13 +5,12 @@
  * still fails is a `RecorderError`, which stops the run.
  */
 import { SqlClient, type SqlError } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
 import { Recorder, type RecorderService, RetryPolicy, RunLedger } from "@sextant/runtime"
 import { Context, type Duration, Effect, Either, Layer, Option, type Scope } from "effect"
 import type { DatabaseOptions } from "./Database.js"
 import * as Database from "./Database.js"
-import type { DatabaseUrlError, MigrationsPending } from "./Errors.js"
+import type { DatabaseUrlError, DriverNotInstalled, MigrationsPending } from "./Errors.js"
 import { makeLedger } from "./internal/ledger.js"
 import * as SqliteWriter from "./internal/sqliteWriter.js"
 import { resolvePolicy, retryDefaults } from "./internal/write.js"
@@ -39,6 +38,12 @@ export interface SqlRecorderOptions {
    * true); false writes through the ambient `SqlClient` as Postgres does.
    */
   readonly sqliteWriter?: boolean | undefined
+  /**
+   * Whether a write that fails for good marks its runs `error` (`failure_reason = 'recorder'`) as a halted
+   * native run is (default true). An ingest endpoint sets false: its sender retries the same events later, and
+   * a run marked `error` would refuse them.
+   */
+  readonly haltRuns?: boolean | undefined
 }
 
 /** Everything building a recorder from a URL can fail with. */
@@ -48,6 +53,19 @@ export type LayerError =
   | MigrationError
   | SqlError.SqlError
   | RetryPolicy.InvalidRetryPolicy
+  | DriverNotInstalled
+
+/**
+ * `@effect/sql-sqlite-node`'s client tag, by its key: the recorder looks for one in the context without
+ * importing that package (an optional peer, which a Postgres app does not install).
+ */
+const SqliteClientTag = Context.GenericTag<{
+  readonly config: { readonly filename: string; readonly readonly?: boolean | undefined }
+  <A extends object>(
+    strings: TemplateStringsArray,
+    ...args: Array<unknown>
+  ): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
+}>("@effect/sql-sqlite-node/SqliteClient")
 
 /** The recorder's retry defaults (`RetryPolicy` fields; `attemptTimeout` is half the budget unless set). */
 export const defaultRetry: Required<RetryPolicy.RetryPolicy> = retryDefaults
@@ -60,7 +78,7 @@ export const make = (
   options: SqlRecorderOptions = {}
 ): Effect.Effect<
   RecorderService,
-  MigrationsPending | MigrationError | SqlError.SqlError | RetryPolicy.InvalidRetryPolicy,
+  MigrationsPending | MigrationError | SqlError.SqlError | RetryPolicy.InvalidRetryPolicy | DriverNotInstalled,
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -71,7 +89,9 @@ export const make = (
     return yield* makeWriter({
       retry,
       maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)),
-      transact: own?.transact
+      transact: own?.transact,
+      uncut: own !== undefined,
+      haltRuns: options.haltRuns
     })
   })
 
@@ -83,7 +103,7 @@ export const make = (
 const sqliteWriter = (options: SqlRecorderOptions) =>
   Effect.gen(function*() {
     if (options.sqliteWriter === false) return undefined
-    const client = yield* Effect.serviceOption(SqliteClient.SqliteClient)
+    const client = yield* Effect.serviceOption(SqliteClientTag)
     if (Option.isNone(client)) return undefined
     const { filename, readonly } = client.value.config
     if (readonly === true || filename === ":memory:" || filename === "" || filename.startsWith("file:")) {
@@ -119,7 +139,7 @@ export const layer = (
   options: SqlRecorderOptions = {}
 ): Layer.Layer<
   Recorder | RunLedger,
-  MigrationsPending | MigrationError | SqlError.SqlError | RetryPolicy.InvalidRetryPolicy,
+  MigrationsPending | MigrationError | SqlError.SqlError | RetryPolicy.InvalidRetryPolicy | DriverNotInstalled,
   SqlClient.SqlClient
 > =>
   Layer.scopedContext(

@@ -197,7 +197,9 @@ for (const dialect of dialects) {
         expect(out.swept).toEqual({ interrupted: [], abandoned: [] })
         expect(out.row).toMatchObject({ status: "error", failure_reason: "recorder" })
         expect(out.row.error_message).toContain("ledger.isCancelRequested of run halted failed")
-        expect(out.events.at(-1)?.type).toBe("message.appended")
+        // The record ends at the last commit point (the tool's start): what the tool's end staged waited for the
+        // commit before the next model call, which the failed check stopped (docs/commit-points.md).
+        expect(out.events.at(-1)?.type).toBe("tool.started")
       }))
 
     it.scoped("costs are summed as integer nano-dollars: the totals equal the lifecycle's, batched or not", () =>

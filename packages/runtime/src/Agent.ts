@@ -11,7 +11,7 @@ import {
   type SubmitError
 } from "./Errors.js"
 import type { Guardrail } from "./Guardrails.js"
-import type { Json } from "./HookEvent.js"
+import type { Json, Message } from "./HookEvent.js"
 import type { Sink } from "./internal/bus.js"
 import * as AgentConfigSchemas from "./internal/config/agentConfig.js"
 import * as RunOptionSchemas from "./internal/config/runOptions.js"
@@ -39,6 +39,32 @@ export interface BudgetConfig {
   readonly warnAt?: ReadonlyArray<number> | undefined
   /** `stop` ends the run `error` (`failure_reason = 'budget'`) before its next model call; default `warn`. */
   readonly onExceeded?: "warn" | "stop" | undefined
+}
+
+/**
+ * What a run takes: a user message's text, or messages (user / assistant / tool, in `HookEvent.Message`'s
+ * schema) appended to the history in order. A tool message must answer a call an earlier assistant message of
+ * the array made; a bad element fails `InvalidRunOptions` naming it (`input[2].content`).
+ */
+export type RunInput = string | ReadonlyArray<Message>
+
+/**
+ * How much of a thread's earlier messages a run continuing it sends to the model (default: all of them). The
+ * cut never keeps a tool result whose call it dropped. What the model was sent stays exact in the record.
+ */
+export interface HistoryConfig {
+  /** At most this many of the thread's earlier messages (the latest ones). */
+  readonly maxMessages?: number | undefined
+  /** At most about this many tokens of earlier messages (estimated at four characters a token). */
+  readonly maxTokens?: number | undefined
+  /**
+   * Summarises the dropped prefix (e.g. with another agent: the run's model and recorder are provided); its
+   * text replaces the prefix as a user message and is recorded as a `history.summarized` event. A failing hook
+   * leaves the prefix out without a summary (logged).
+   */
+  readonly summarize?:
+    | ((dropped: ReadonlyArray<Message>) => Effect.Effect<string, unknown, LanguageModel | Recorder>)
+    | undefined
 }
 
 /** Configuration of `Agent.make`; `Out` is the type its `output` Schema decodes to. */
@@ -75,6 +101,8 @@ export interface AgentConfig<Out = unknown> {
   readonly output?: Schema.Schema<Out, any> | undefined
   /** Repair turns when an answer does not decode with `output`, 0..3 (default 1). */
   readonly outputRepairs?: number | undefined
+  /** The window of a thread's earlier messages a run on the thread sends (see `RunOptions.threadId`). */
+  readonly history?: HistoryConfig | undefined
 }
 
 /** Options of one run (and of resuming one: its notifiers and trace context). */
@@ -92,6 +120,19 @@ export interface RunOptions {
    * same key with another input fails `IdempotencyConflict`. Enforced by a unique index.
    */
   readonly idempotencyKey?: string | undefined
+  /**
+   * Continues a conversation: the run starts from every user, assistant and tool message of the thread's
+   * earlier runs (read from the record, so any process continues it), windowed by the agent's `history`, and
+   * is recorded with this thread id. A thread belongs to the tenant of its first run (another tenant fails
+   * `ThreadTenantMismatch`); it has one run at a time (see `onBusy`). Needs a recorder with a `RunLedger`.
+   */
+  readonly threadId?: string | undefined
+  /**
+   * While another run of the thread is running or paused: `reject` (default) fails `ThreadBusy`; `wait` tries
+   * again (every 25 ms, backing off to every second) until it has ended. Decided by the record's unique index,
+   * so two processes never interleave a thread.
+   */
+  readonly onBusy?: "wait" | "reject" | undefined
   /** The OpenTelemetry Context notifier spans are parented to; defaults to the one active at run start. */
   readonly traceContext?: unknown
   /**
@@ -125,12 +166,12 @@ export interface Agent<Out = unknown> {
   readonly instructions: string
   /** Runs to a terminal status or a pause; fails only when the record could not be written (or on bad options). */
   readonly run: <A = Out>(
-    input: string,
+    input: RunInput,
     options?: RunOptionsOf<A>
   ) => Effect.Effect<RunResult<A>, RunError, LanguageModel | Recorder>
   /** The same run as a stream of recorded events and deltas, ending after the terminal (or pause) event. */
   readonly stream: (
-    input: string,
+    input: RunInput,
     options?: RunOptions
   ) => Stream.Stream<StreamEvent, RunError, LanguageModel | Recorder>
   /** Resumes a run waiting for client tool results (each pending call answered exactly once). */

@@ -4,8 +4,9 @@
  */
 import { context as otelContext } from "@opentelemetry/api"
 import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
-import type { Agent, RunOptions, RunOptionsOf } from "./Agent.js"
+import type { Agent, RunInput, RunOptions, RunOptionsOf } from "./Agent.js"
 import { EffectVersionMismatch, InvalidRunOptions } from "./Errors.js"
+import * as Admission from "./internal/admission.js"
 import { foreignOf, mismatchMessage, versionsOf } from "./internal/effectCopies.js"
 import { invalidNotifiers } from "./internal/notifierList.js"
 import type { LanguageModel } from "./LanguageModel.js"
@@ -23,7 +24,18 @@ export interface AgentRuntimeOptions {
   readonly notifiers?: ReadonlyArray<Notifier> | undefined
   /** How long `dispose` waits for each notifier's mailbox to drain (default 2 seconds). */
   readonly drainTimeout?: Duration.DurationInput | undefined
+  /**
+   * At most this many runs execute at once (`run`, `submit*`, `retryRun`; each resumed segment counts as a run).
+   * Default: no limit. Past it runs wait in arrival order, up to `maxQueuedRuns`; beyond that they are
+   * rejected with `Overloaded` before anything is recorded.
+   */
+  readonly maxConcurrentRuns?: number | undefined
+  /** How many runs may wait for a slot when `maxConcurrentRuns` are running (default: `maxConcurrentRuns`). */
+  readonly maxQueuedRuns?: number | undefined
 }
+
+/** What admission (`maxConcurrentRuns`) has done and holds now. */
+export type AdmissionStats = Admission.AdmissionStats
 
 /**
  * A runtime for Promise-based hosts. Every rejection is the typed error itself (`_tag` and its fields, an
@@ -31,9 +43,9 @@ export interface AgentRuntimeOptions {
  */
 export interface AgentRuntime {
   /** Runs an agent; rejects with the typed error (`RecorderError`, `InvalidRunOptions`) when the run could not be recorded. */
-  readonly run: <Out, A = Out>(agent: Agent<Out>, input: string, options?: RunOptionsOf<A>) => Promise<RunResult<A>>
+  readonly run: <Out, A = Out>(agent: Agent<Out>, input: RunInput, options?: RunOptionsOf<A>) => Promise<RunResult<A>>
   /** Streams a run's recorded events and deltas; breaking out of the loop cancels the run. */
-  readonly stream: (agent: Agent, input: string, options?: RunOptions) => AsyncIterable<StreamEvent>
+  readonly stream: (agent: Agent, input: RunInput, options?: RunOptions) => AsyncIterable<StreamEvent>
   /** Resumes a run waiting for client tool results. */
   readonly submitToolResults: (
     agent: Agent,
@@ -77,6 +89,8 @@ export interface AgentRuntime {
   readonly retryRun: (agent: Agent, runId: string, options?: RunOptions) => Promise<RunResult>
   /** Delivery counters per notifier. */
   readonly stats: () => Promise<ReadonlyArray<NotifierStats>>
+  /** Admission counters: runs running and queued now, admitted and rejected (`Overloaded`) so far. */
+  readonly admission: () => AdmissionStats
   /**
    * Builds the layer now (or waits for the build under way) and resolves once it is up; rejects with the
    * build's typed error (a missing database directory, a Postgres server that is down). A failed build is
@@ -153,11 +167,33 @@ const rebuilding = (make: () => Managed) => {
   }
 }
 
+const positiveInt = (n: number, allowZero: boolean) => Number.isInteger(n) && (allowZero ? n >= 0 : n > 0)
+
+/** The admission gate of the options; a limit that is not a count is refused where it is given. */
+const admissionOf = (options: AgentRuntimeOptions | undefined): Admission.Admission => {
+  const max = options?.maxConcurrentRuns
+  const queue = options?.maxQueuedRuns ?? max ?? 0
+  if (max !== undefined && !positiveInt(max, false)) {
+    throw new InvalidRunOptions({
+      field: "maxConcurrentRuns",
+      message: `maxConcurrentRuns: expected a positive integer, got ${String(max)}`
+    })
+  }
+  if (!positiveInt(queue, true)) {
+    throw new InvalidRunOptions({
+      field: "maxQueuedRuns",
+      message: `maxQueuedRuns: expected a non-negative integer, got ${String(queue)}`
+    })
+  }
+  return Admission.makeAdmission(max, queue)
+}
+
 /**
  * Builds a Promise runtime over a layer providing `LanguageModel` and `Recorder` (and `RunLedger` to resume).
  * The layer is built on the first call (or `ready()`); a build that fails is retried on the next call.
- * Throws `InvalidNotifiers` naming the entry when a notifier is not one or two share a name, and
- * `EffectVersionMismatch` when the layer comes from another copy of effect.
+ * Throws `InvalidNotifiers` naming the entry when a notifier is not one or two share a name,
+ * `EffectVersionMismatch` when the layer comes from another copy of effect, and `InvalidRunOptions` when
+ * `maxConcurrentRuns` or `maxQueuedRuns` is not a positive (or, for the queue, non-negative) integer.
  */
 export const make = <E>(
   layer: Layer.Layer<LanguageModel | Recorder, E>,
@@ -172,6 +208,7 @@ export const make = <E>(
   }
   const invalid = invalidNotifiers(options?.notifiers ?? [])
   if (invalid !== undefined) throw invalid
+  const admission = admissionOf(options)
   const notifiers = Notifiers.layer(options?.notifiers ?? [], { drainTimeout: options?.drainTimeout })
   const runtime = rebuilding(() => ManagedRuntime.make(Layer.merge(layer, notifiers)))
   // The caller's OpenTelemetry context is captured here, synchronously, so later notifier spans can parent to it.
@@ -181,6 +218,9 @@ export const make = <E>(
   })
   const run = <A, Err>(effect: Effect.Effect<A, Err, LanguageModel | Recorder | Notifiers>) =>
     runtime.acquire().then((managed) => promise(managed, effect))
+  /** A run (or resumed segment) through admission. */
+  const admitted = <A, Err>(effect: Effect.Effect<A, Err, LanguageModel | Recorder | Notifiers>) =>
+    admission.admit(() => run(effect))
   const iterable = <E>(
     stream: Stream.Stream<StreamEvent, E, LanguageModel | Recorder | Notifiers>
   ): AsyncIterable<StreamEvent> => ({
@@ -200,8 +240,8 @@ export const make = <E>(
     }
   })
   return {
-    run: <Out, A = Out>(agent: Agent<Out>, input: string, runOptions?: RunOptionsOf<A>) =>
-      run(agent.run<A>(input, withTrace(runOptions) as RunOptionsOf<A>)),
+    run: <Out, A = Out>(agent: Agent<Out>, input: RunInput, runOptions?: RunOptionsOf<A>) =>
+      admitted(agent.run<A>(input, withTrace(runOptions) as RunOptionsOf<A>)),
     stream: (agent, input, runOptions) => iterable(agent.stream(input, withTrace(runOptions))),
     streamSubmitToolResults: (agent, runId, results, runOptions) =>
       iterable(streamWithLedger(agent.streamSubmitToolResults(runId, results, withTrace(runOptions)))),
@@ -210,14 +250,15 @@ export const make = <E>(
     streamSubmitInput: (agent, runId, text, runOptions) =>
       iterable(streamWithLedger(agent.streamSubmitInput(runId, text, withTrace(runOptions)))),
     submitToolResults: (agent, runId, results, runOptions) =>
-      run(withLedger(agent.submitToolResults(runId, results, withTrace(runOptions)))),
+      admitted(withLedger(agent.submitToolResults(runId, results, withTrace(runOptions)))),
     submitApproval: (agent, runId, decision, runOptions) =>
-      run(withLedger(agent.submitApproval(runId, decision, withTrace(runOptions)))),
+      admitted(withLedger(agent.submitApproval(runId, decision, withTrace(runOptions)))),
     submitInput: (agent, runId, text, runOptions) =>
-      run(withLedger(agent.submitInput(runId, text, withTrace(runOptions)))),
+      admitted(withLedger(agent.submitInput(runId, text, withTrace(runOptions)))),
     cancelRun: (runId) => run(withLedger(cancelRun(runId))),
-    retryRun: (agent, runId, runOptions) => run(withLedger(agent.retry(runId, withTrace(runOptions)))),
+    retryRun: (agent, runId, runOptions) => admitted(withLedger(agent.retry(runId, withTrace(runOptions)))),
     stats: () => run(notifierStats),
+    admission: admission.stats,
     ready: () => runtime.acquire().then(() => undefined),
     dispose: () => runtime.dispose()
   }

@@ -11,7 +11,9 @@ export const RecorderOperation = Schema.Literal(
   "ledger.claim",
   "ledger.requestCancel",
   "ledger.isCancelRequested",
-  "ledger.heartbeat"
+  "ledger.heartbeat",
+  "ledger.threadState",
+  "ledger.threadHistory"
 )
 /** What a `RecorderError` was doing. */
 export type RecorderOperation = typeof RecorderOperation.Type
@@ -100,7 +102,30 @@ export class InvalidRunOptions extends Schema.TaggedError<InvalidRunOptions>()("
 }) {}
 
 /** What `agent.run` and `agent.stream` can fail with (a run that ended in `error` is a result, not a failure). */
-export type RunError = RecorderError | InvalidRunOptions | RunAlreadyActive | IdempotencyConflict
+export type RunError =
+  | RecorderError
+  | InvalidRunOptions
+  | RunAlreadyActive
+  | IdempotencyConflict
+  | ThreadBusy
+  | ThreadTenantMismatch
+
+/**
+ * The thread has a run that is still running or paused (`onBusy: "reject"`, the default): one run at a time
+ * per thread, decided by the record (a unique index on active runs of a thread), so two processes cannot
+ * interleave a conversation. Retry once `activeRunId` has ended, or pass `onBusy: "wait"`.
+ */
+export class ThreadBusy extends Schema.TaggedError<ThreadBusy>()("ThreadBusy", {
+  threadId: Schema.String,
+  activeRunId: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The thread belongs to another tenant (a thread's tenant is the one of its first run). */
+export class ThreadTenantMismatch extends Schema.TaggedError<ThreadTenantMismatch>()("ThreadTenantMismatch", {
+  threadId: Schema.String,
+  message: Schema.String
+}) {}
 
 /** No run has this id (or it belongs to another tenant). */
 export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", {
@@ -167,3 +192,13 @@ export type SubmitError =
   | RunAlreadyTerminal
   | InvalidToolResults
   | AgentMismatch
+
+/**
+ * The runtime is at its `maxConcurrentRuns` and its queue of waiting runs is full: the run was not started
+ * (nothing recorded). Retry later, raise `maxConcurrentRuns` / `maxQueuedRuns`, or shed the request.
+ */
+export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
+  maxConcurrentRuns: Schema.Number,
+  maxQueuedRuns: Schema.Number,
+  message: Schema.String
+}) {}

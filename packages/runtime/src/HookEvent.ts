@@ -72,9 +72,35 @@ export const ToolCallRef = Schema.Struct({
 /** A tool call as the model asked for it. */
 export type ToolCallRef = typeof ToolCallRef.Type
 
+/** An image a user message carries: by URL, or as base64 bytes with their media type. */
+export const ImagePart = Schema.Union(
+  Schema.TaggedStruct("image", { url: Schema.String }),
+  Schema.TaggedStruct("image", { data: Schema.String, mediaType: Schema.String })
+).annotations({ identifier: "ImagePart" })
+/** An image a user message carries. */
+export type ImagePart = typeof ImagePart.Type
+
+/** A file a user message carries (a PDF, a text file): base64 bytes with their media type and a name. */
+export const FilePart = Schema.TaggedStruct("file", {
+  data: Schema.String,
+  mediaType: Schema.String,
+  name: opt(Schema.String)
+}).annotations({ identifier: "FilePart" })
+/** A file a user message carries. */
+export type FilePart = typeof FilePart.Type
+
+/** A non-text part of a user message (multimodal input). */
+export const UserPart = Schema.Union(ImagePart, FilePart).annotations({ identifier: "UserPart" })
+/** A non-text part of a user message. */
+export type UserPart = typeof UserPart.Type
+
 /** A message of the conversation as the kernel keeps it. */
 export const Message = Schema.Union(
-  Schema.TaggedStruct("user", { content: Schema.String }),
+  Schema.TaggedStruct("user", {
+    content: Schema.String,
+    /** Images and files sent with the text (after it), for the providers that take them. */
+    parts: opt(Schema.Array(UserPart))
+  }),
   Schema.TaggedStruct("assistant", { content: Schema.String, toolCalls: Schema.Array(ToolCallRef) }),
   Schema.TaggedStruct("tool", {
     toolCallId: Schema.String,
@@ -111,6 +137,8 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   tenantId: opt(Schema.String),
   parentRunId: opt(Schema.String),
   retryOfRunId: opt(Schema.String),
+  /** The conversation the run continues (its initial history is the thread's recorded messages). */
+  threadId: opt(Schema.String),
   idempotencyKey: opt(Schema.String),
   /** SHA-256 of the agent name and input: a second start with the same key must match it. */
   idempotencyFingerprint: opt(Schema.String),
@@ -314,6 +342,23 @@ export const GuardrailBlocked = Schema.TaggedStruct("GuardrailBlocked", {
 /** The `GuardrailBlocked` event. */
 export type GuardrailBlocked = typeof GuardrailBlocked.Type
 
+/**
+ * A run on a thread started from a window of the thread's history, and the agent's `summarize` hook summarised
+ * the earlier messages the window dropped: `summary` (scanned by the guardrails) stands for them in what the
+ * model is sent, as a user message before the kept ones.
+ */
+export const HistorySummarized = Schema.TaggedStruct("HistorySummarized", {
+  ...base,
+  threadId: Schema.String,
+  /** How many of the thread's earlier messages the summary replaces. */
+  droppedMessages: Schema.Int,
+  /** How many it keeps after the summary. */
+  keptMessages: Schema.Int,
+  summary: Schema.String
+})
+/** The `HistorySummarized` event. */
+export type HistorySummarized = typeof HistorySummarized.Type
+
 /** A provider answered with a retryable failure (429, 408, 5xx, connection error) and will be asked again. */
 export const ProviderRetry = Schema.TaggedStruct("ProviderRetry", {
   ...correlated,
@@ -342,6 +387,33 @@ export const OutputInvalid = Schema.TaggedStruct("OutputInvalid", {
 })
 /** The `OutputInvalid` event. */
 export type OutputInvalid = typeof OutputInvalid.Type
+
+/**
+ * An agent not built on the loop read or wrote its memory (recorded through manual instrumentation): the
+ * store and key, and the value read or written (absent when a read found nothing).
+ */
+export const MemoryAccessed = Schema.TaggedStruct("MemoryAccessed", {
+  ...base,
+  correlationId: opt(Schema.String),
+  operation: Schema.Literal("read", "write"),
+  store: opt(Schema.String),
+  key: Schema.String,
+  value: opt(Json),
+  /** For a read: whether the key was found. */
+  found: opt(Schema.Boolean)
+})
+/** The `MemoryAccessed` event. */
+export type MemoryAccessed = typeof MemoryAccessed.Type
+
+/** A host-defined event: `name` is namespaced (`custom.<type>`), `data` is the host's JSON. */
+export const CustomEvent = Schema.TaggedStruct("CustomEvent", {
+  ...base,
+  correlationId: opt(Schema.String),
+  name: Schema.TemplateLiteral("custom.", Schema.String),
+  data: Json
+})
+/** The `CustomEvent` event. */
+export type CustomEvent = typeof CustomEvent.Type
 
 /** A pending call the run waits on. */
 export const PendingCall = Schema.Struct({
@@ -453,6 +525,9 @@ export const HookEvent = Schema.Union(
   GuardrailBlocked,
   ProviderRetry,
   OutputInvalid,
+  HistorySummarized,
+  MemoryAccessed,
+  CustomEvent,
   RunPaused,
   RunCompleted,
   RunFailed,
@@ -485,6 +560,9 @@ export const EventTypes = {
   GuardrailBlocked: "guardrail.blocked",
   ProviderRetry: "provider.retry",
   OutputInvalid: "output.invalid",
+  HistorySummarized: "history.summarized",
+  MemoryAccessed: "memory.accessed",
+  CustomEvent: "custom.event",
   RunPaused: "run.paused",
   RunCompleted: "run.completed",
   RunFailed: "run.failed",

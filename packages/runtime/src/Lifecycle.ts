@@ -110,6 +110,9 @@ export const transitions: { readonly [T in HookEventTag]: (event: EventOf<T>) =>
   GuardrailBlocked: () => inSegment,
   ProviderRetry: () => inSegment,
   OutputInvalid: () => inSegment,
+  HistorySummarized: () => inSegment,
+  MemoryAccessed: () => inSegment,
+  CustomEvent: () => inSegment,
   RunPaused: (e) => ({ from: RUNNING, to: e.status, iterations: e.iteration, pauseState: "store" }),
   RunCompleted: (e) => ({
     from: RUNNING,

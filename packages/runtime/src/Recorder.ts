@@ -1,6 +1,6 @@
 /**
- * The recorder port: the durable audit record. `record` is awaited before the run may take its next step
- * (fail-closed); a failure stops the run with `RecorderError`. `Recorder.memory` keeps events in memory
+ * The recorder port: the durable audit record. Writes are awaited at the commit point before the run takes its
+ * next external step (fail-closed, docs/commit-points.md); a failure stops the run with `RecorderError`. `Recorder.memory` keeps events in memory
  * and also serves as the run ledger (resume, cancel, idempotency) for runs without a database.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
@@ -66,7 +66,9 @@ const makeMemory = Effect.sync(() => {
       Effect.map(Clock.currentTimeMillis, (now) => runs.claim(runId, expected, submission, submissionId, now)),
     heartbeat: (runId) => Effect.map(Clock.currentTimeMillis, (now) => runs.heartbeat(runId, now)),
     requestCancel: (runId) => Effect.sync(() => runs.requestCancel(runId)),
-    isCancelRequested: (runId) => Effect.sync(() => runs.isCancelRequested(runId))
+    isCancelRequested: (runId) => Effect.sync(() => runs.isCancelRequested(runId)),
+    threadState: (threadId) => Effect.sync(() => Option.fromNullable(runs.threadState(threadId))),
+    threadHistory: (threadId) => Effect.sync(() => runs.threadHistory(threadId))
   }
   return Context.make(Recorder, recorder).pipe(Context.add(MemoryRecorder, reader), Context.add(RunLedger, ledger))
 })

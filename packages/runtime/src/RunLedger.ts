@@ -5,7 +5,7 @@
  */
 import { Context, type Effect, type Option } from "effect"
 import type { RecorderError } from "./Errors.js"
-import type { FailureReason, Json, PausedStatus, RunStatus, Usage } from "./HookEvent.js"
+import type { FailureReason, Json, Message, PausedStatus, RunStatus, Usage } from "./HookEvent.js"
 
 /** A run as the record holds it. */
 export interface StoredRun {
@@ -14,6 +14,7 @@ export interface StoredRun {
   readonly status: RunStatus
   readonly input: string
   readonly tenantId?: string
+  readonly threadId?: string
   readonly parentRunId?: string
   readonly metadata?: { readonly [key: string]: Json }
   readonly delegationLevel: number
@@ -33,6 +34,16 @@ export interface StoredRun {
    */
   readonly lastProgressAt: number
   readonly cancelRequested: boolean
+}
+
+/** Who a thread belongs to and whether one of its runs is still under way. */
+export interface ThreadState {
+  /** The tenant of the thread's first run (the thread's owner; absent: no tenant). */
+  readonly tenantId?: string | undefined
+  /** How many runs the thread has. */
+  readonly runCount: number
+  /** A run of the thread that is running or paused, if any (at most one: the record's unique index). */
+  readonly activeRunId?: string | undefined
 }
 
 /** What the kernel needs from the record beyond writing events. */
@@ -62,6 +73,13 @@ export interface RunLedgerService {
   readonly requestCancel: (runId: string) => Effect.Effect<boolean, RecorderError>
   /** Whether the run is flagged for cancellation (read before each model and tool step). */
   readonly isCancelRequested: (runId: string) => Effect.Effect<boolean, RecorderError>
+  /** The thread's tenants and active run; none when no run has recorded this thread id. */
+  readonly threadState: (threadId: string) => Effect.Effect<Option.Option<ThreadState>, RecorderError>
+  /**
+   * Every user, assistant and tool message of the thread's runs, in order (runs by start, then each run's
+   * messages by order index): the initial history of a run continuing the thread.
+   */
+  readonly threadHistory: (threadId: string) => Effect.Effect<ReadonlyArray<Message>, RecorderError>
 }
 
 /** The run ledger port. */

@@ -7,6 +7,8 @@ export * as Agent from "./Agent.js"
 export * as AgentRuntime from "./AgentRuntime.js"
 /** Tagged errors. */
 export * from "./Errors.js"
+/** The hook bus for runs recorded from outside the agent loop. */
+export * as HookBus from "./HookBus.js"
 /** The hook events. */
 export * as HookEvent from "./HookEvent.js"
 /** The run lifecycle: the transition table every recorder applies. */

@@ -30,7 +30,9 @@ describe("fail-closed recording", () => {
   for (
     const [failAt, expectedRequests, label] of [
       [2, 0, "llm.started of the first call"],
+      [3, 1, "llm.completed (staged: written at the commit point before the first tool)"],
       [5, 1, "tool.started of the first tool"],
+      [6, 1, "tool.completed of the first tool (staged: written before the second tool runs)"],
       [11, 1, "llm.started of the second call"]
     ] as const
   ) {

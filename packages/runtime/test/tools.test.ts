@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Schema } from "effect"
-import { HookEvent, Tool } from "../src/index.js"
-import { runScripted } from "./fixtures.js"
+import { Deferred, Effect, Fiber, Schema, TestClock } from "effect"
+import { Agent, HookEvent, MemoryRecorder, Tool } from "../src/index.js"
+import { runScripted, testLayer } from "./fixtures.js"
 
 const call = (name: string, args: unknown) => ({ toolCalls: [{ name, arguments: args as never }] })
 
@@ -202,4 +202,86 @@ describe("parallel groups and barriers", () => {
         "d"
       ])
     }))
+})
+
+describe("timeouts only where a handler can still be running", () => {
+  it.effect("a Promise tool times out on the run's clock (a TestClock here) and its signal is aborted", () =>
+    Effect.gen(function*() {
+      let aborted = false
+      const fiber = yield* Effect.fork(callOnce(
+        echo((_, ctx) =>
+          new Promise(() => {
+            ctx.signal.addEventListener("abort", () => (aborted = true))
+          }), { timeout: "30 seconds" }),
+        { x: 1 }
+      ))
+      yield* TestClock.adjust("31 seconds")
+      const out = yield* Fiber.join(fiber)
+      expectFailure(out, /Tool 'echo' timed out after 30s/)
+      expect(aborted).toBe(true)
+    }))
+
+  it.live("an Effect tool that never ends times out and is interrupted", () =>
+    Effect.gen(function*() {
+      let interrupted = false
+      const out = yield* callOnce(
+        echo(() => Effect.onInterrupt(Effect.never, () => Effect.sync(() => (interrupted = true))), {
+          timeout: "50 millis"
+        }),
+        { x: 1 }
+      )
+      expectFailure(out, /Tool 'echo' timed out after 50ms/)
+      expect(interrupted).toBe(true)
+    }))
+
+  it.live("a Promise that settles first wins: its value is the result, the timer never fires", () =>
+    Effect.gen(function*() {
+      let aborted = false
+      const out = yield* callOnce(
+        echo(({ x }, ctx) => {
+          ctx.signal.addEventListener("abort", () => (aborted = true))
+          return Promise.resolve(x * 2)
+        }, { timeout: "50 millis" }),
+        { x: 21 }
+      )
+      expect(out.completed).toMatchObject({ success: true, result: 42 })
+      yield* Effect.sleep("80 millis")
+      expect(aborted).toBe(false)
+    }))
+
+  it.effect("a synchronous handler is not timed: its value is taken as it is, its signal is a live one", () =>
+    Effect.gen(function*() {
+      let signal: AbortSignal | undefined
+      const out = yield* callOnce(
+        echo(({ x }, ctx) => {
+          signal = ctx.signal
+          return { x, keys: Object.keys(ctx).sort() }
+        }, { timeout: "1 millis" }),
+        { x: 3 }
+      )
+      expect(out.completed).toMatchObject({
+        success: true,
+        result: { x: 3, keys: ["callId", "delegationLevel", "iteration", "runId", "signal"] }
+      })
+      expect(signal?.aborted).toBe(false)
+    }))
+
+  it.live("interrupting the run while a Promise tool runs aborts its signal and records run.cancelled", () =>
+    Effect.gen(function*() {
+      const entered = yield* Deferred.make<void>()
+      let aborted = false
+      const slow = echo((_, ctx) => {
+        ctx.signal.addEventListener("abort", () => (aborted = true))
+        Effect.runSync(Deferred.succeed(entered, undefined))
+        return new Promise(() => undefined)
+      })
+      const agent = yield* Agent.make({ name: "t", instructions: "", tools: [slow] })
+      const fiber = yield* Effect.fork(agent.run("go", { runId: "run-i" }))
+      yield* Deferred.await(entered)
+      yield* Fiber.interrupt(fiber)
+      expect(aborted).toBe(true)
+      const events = yield* (yield* MemoryRecorder).events("run-i")
+      expect(events.at(-1)).toMatchObject({ _tag: "RunCancelled", reason: "interrupted" })
+      expect(events.some((e) => e._tag === "ToolCallCompleted")).toBe(false)
+    }).pipe(Effect.provide(testLayer([call("echo", { x: 1 })]))))
 })

@@ -17,6 +17,12 @@ export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQue
   message: Schema.String
 }) {}
 
+/** No run of this thread is visible (there is none, or the thread belongs to a tenant outside the scope). */
+export class ThreadNotFound extends Schema.TaggedError<ThreadNotFound>()("ThreadNotFound", {
+  threadId: Schema.String,
+  message: Schema.String
+}) {}
+
 /** The database failed, or a row could not be decoded; `cause` holds the underlying error. */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   message: Schema.String,
@@ -28,3 +34,6 @@ export class DatabaseNotFound extends Schema.TaggedError<DatabaseNotFound>()("Da
   path: Schema.String,
   message: Schema.String
 }) {}
+
+/** The URL's database driver (an optional peer dependency) is not installed: the message names what to install. */
+export { DriverNotInstalled } from "@sextant/recorder"

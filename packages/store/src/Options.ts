@@ -293,6 +293,8 @@ export const RunFilter = Schema.Struct({
   tenantId: optional(Text),
   /** Children of this run. */
   parentRunId: optional(Text),
+  /** Runs of this conversation (`RunOptions.threadId`). */
+  threadId: optional(Text),
   /** Runs created at or after this instant. */
   createdAfter: optional(Instant),
   /** Runs created strictly before this instant. */
@@ -324,6 +326,17 @@ export const ListRunsOptions = Schema.Struct({
   limit: Schema.optionalWith(PageLimit, { default: () => defaultLimits.runs }),
   /** `true` (default): the exact `total`; `false`: no count; `"estimate"`: `estimatedTotal`, at a bounded cost. */
   includeTotal: Schema.optionalWith(TotalMode, { default: () => true })
+})
+
+/** Filters and page of `listThreads` (newest activity first). */
+export const ListThreadsOptions = Schema.Struct({
+  ...CallOptions.fields,
+  /** Exact tenant id. */
+  tenantId: optional(Text),
+  /** A `nextCursor` from the previous page. */
+  cursor: optional(Cursor),
+  /** 1..1000, default 50. */
+  limit: Schema.optionalWith(PageLimit, { default: () => defaultLimits.runs })
 })
 
 /** Options of `getEvents`. */

@@ -46,6 +46,8 @@ const summaryFields = {
   provider: Nullable(Schema.String),
   parentRunId: Nullable(Schema.String),
   retryOfRunId: Nullable(Schema.String),
+  /** The conversation the run belongs to (`RunOptions.threadId`). */
+  threadId: Nullable(Schema.String),
   delegationLevel: Schema.Number,
   iterationCount: Schema.Number,
   totals: RunTotals,
@@ -128,7 +130,9 @@ export const TraceEntry = Schema.Struct({
   providerCallId: Nullable(Schema.String),
   toolName: Nullable(Schema.String),
   isError: Nullable(Schema.Boolean),
-  createdAt: DateTime
+  createdAt: DateTime,
+  /** A user message's images and files (`Message.parts`), null when it has none. */
+  parts: Nullable(JsonValue)
 }).annotations({ identifier: "TraceEntry" })
 /** One message of a run's conversation. */
 export type TraceEntry = typeof TraceEntry.Type
@@ -287,6 +291,49 @@ const list = <S extends Schema.Schema.Any>(item: S, identifier: string) =>
 export const TraceList = list(TraceEntry, "TraceList")
 /** A run's messages in order. */
 export type TraceList = typeof TraceList.Type
+
+/** One message of a thread: a run's message with the run it belongs to. */
+export const ThreadMessage = Schema.Struct({ runId: Schema.String, ...TraceEntry.fields }).annotations({
+  identifier: "ThreadMessage"
+})
+/** One message of a thread. */
+export type ThreadMessage = typeof ThreadMessage.Type
+
+const threadFields = {
+  threadId: Schema.String,
+  tenantId: Nullable(Schema.String),
+  runCount: Schema.Number,
+  /** The latest `updatedAt` of its runs. */
+  lastActivityAt: DateTime,
+  /** Sums over the runs; `costUsd` is null unless every run had a cost. */
+  totals: Schema.Struct({
+    inputTokens: Schema.Number,
+    outputTokens: Schema.Number,
+    costUsd: Nullable(Schema.Number)
+  })
+}
+
+/** One conversation in a list. */
+export const ThreadSummary = Schema.Struct(threadFields).annotations({ identifier: "ThreadSummary" })
+/** One conversation in a list. */
+export type ThreadSummary = typeof ThreadSummary.Type
+
+/** A page of conversations, latest activity first; `nextCursor` fetches the next (older) page, null on the last. */
+export const ThreadPage = Schema.Struct({
+  items: Schema.Array(ThreadSummary),
+  nextCursor: Nullable(Schema.String)
+}).annotations({ identifier: "ThreadPage" })
+/** A page of conversations. */
+export type ThreadPage = typeof ThreadPage.Type
+
+/** A conversation: its runs (oldest first), every message of them in order, and its totals. */
+export const ThreadDetail = Schema.Struct({
+  ...threadFields,
+  runs: Schema.Array(RunSummary),
+  messages: Schema.Array(ThreadMessage)
+}).annotations({ identifier: "ThreadDetail" })
+/** A conversation in full. */
+export type ThreadDetail = typeof ThreadDetail.Type
 
 /** A run's tool calls in start order. */
 export const ToolCallList = list(ToolCall, "ToolCallList")

@@ -11,9 +11,9 @@
  */
 import type { SqlClient, SqlError } from "@effect/sql"
 import type { MigrationError } from "@effect/sql/Migrator"
-import type { DatabaseUrlError, MigrationsPending } from "@sextant/recorder"
+import type { DatabaseUrlError, DriverNotInstalled, MigrationsPending } from "@sextant/recorder"
 import { Context, type Effect, Layer, type Schema, type Stream } from "effect"
-import type { DatabaseNotFound, InvalidQuery, RunNotFound, StoreError } from "./Errors.js"
+import type { DatabaseNotFound, InvalidQuery, RunNotFound, StoreError, ThreadNotFound } from "./Errors.js"
 import * as facade from "./internal/facade.js"
 import * as open from "./internal/open.js"
 import * as internal from "./internal/store.js"
@@ -27,6 +27,8 @@ import type {
   RunPage,
   RunTree,
   StoredEvent,
+  ThreadDetail,
+  ThreadPage,
   ToolCallList,
   TraceList,
   UsageList
@@ -47,6 +49,12 @@ export interface RunFilter extends Schema.Schema.Encoded<typeof Options.RunFilte
 
 /** Filters and page of `listRuns`: a `cursor` from the previous page, `limit` 1..1000 (default 50). */
 export interface ListRunsOptions extends Schema.Schema.Encoded<typeof Options.ListRunsOptions> {}
+
+/** Filters and page of `listThreads` (see `Options.ListThreadsOptions`). */
+export interface ListThreadsOptions extends Schema.Schema.Encoded<typeof Options.ListThreadsOptions> {}
+
+/** Filters and page of `listThreads` (see `Options.ListThreadsOptions`). */
+export interface ListThreadsOptions extends Schema.Schema.Encoded<typeof Options.ListThreadsOptions> {}
 
 /** Options of `getEvents`: events `after` a sequence index, `limit` 1..1000 (default 100). */
 export interface GetEventsOptions extends Schema.Schema.Encoded<typeof Options.GetEventsOptions> {}
@@ -86,6 +94,13 @@ export interface RunStoreService {
   readonly getPauses: (runId: string, options?: CallOptions) => Effect.Effect<PauseList, RunQueryError>
   /** A run's ancestors, descendants and the token/cost totals of its subtree (safe against parent cycles). */
   readonly getRunTree: (runId: string, options?: CallOptions) => Effect.Effect<RunTree, RunQueryError>
+  /** Conversations (tenant-scoped), latest activity first, with run count and totals; keyset pages. */
+  readonly listThreads: (options?: ListThreadsOptions) => Effect.Effect<ThreadPage, InvalidQuery | StoreError>
+  /** A conversation: its runs oldest first, their messages in order, its totals; `ThreadNotFound` if none is visible. */
+  readonly getThread: (
+    threadId: string,
+    options?: CallOptions
+  ) => Effect.Effect<ThreadDetail, ThreadNotFound | InvalidQuery | StoreError>
   /** Token, cost, run and model-call sums from `token_usage`, grouped by tenant, agent, model and/or UTC day. */
   readonly usage: (options?: UsageOptions) => Effect.Effect<UsageList, InvalidQuery | StoreError>
   /** `listRuns` as table rows: each run with its pause count, child count and wall time (see `Views`). */
@@ -123,7 +138,7 @@ export class RunStore extends Context.Tag("@sextant/store/RunStore")<RunStore, R
   static readonly layerFromUrl = (
     url: string,
     options?: RunStoreOptions
-  ): Layer.Layer<RunStore, OpenError | DatabaseUrlError | SqlError.SqlError | MigrationError> =>
+  ): Layer.Layer<RunStore, OpenError | DatabaseUrlError | SqlError.SqlError | MigrationError | DriverNotInstalled> =>
     open.layerFromUrl(RunStore, url, options)
   /**
    * Opens a database URL (`sqlite:…`, `postgres://…`) read-only and returns a Promise store; call `close()` when
@@ -136,7 +151,10 @@ export class RunStore extends Context.Tag("@sextant/store/RunStore")<RunStore, R
   static readonly fromService: (service: RunStoreService) => RunStoreClient = facade.fromService
 }
 
-/** Errors `fromDatabaseUrl` rejects with, besides those of `make` (see `@sextant/recorder`'s `DatabaseUrlError`). */
+/**
+ * Errors `fromDatabaseUrl` rejects with, besides those of `make` (see `@sextant/recorder`'s `DatabaseUrlError`,
+ * and `DriverNotInstalled` when the URL's driver, an optional peer dependency, is not installed).
+ */
 export type OpenError = MakeError | DatabaseNotFound
 
 /** The RunStore for hosts without Effect: the same methods returning Promises (rejecting with the tagged errors). */
@@ -159,6 +177,10 @@ export interface RunStoreClient {
   readonly getPauses: (runId: string, options?: CallOptions) => Promise<PauseList>
   /** See `RunStoreService.getRunTree`. */
   readonly getRunTree: (runId: string, options?: CallOptions) => Promise<RunTree>
+  /** See `RunStoreService.listThreads`. */
+  readonly listThreads: (options?: ListThreadsOptions) => Promise<ThreadPage>
+  /** See `RunStoreService.getThread`. */
+  readonly getThread: (threadId: string, options?: CallOptions) => Promise<ThreadDetail>
   /** See `RunStoreService.usage`. */
   readonly usage: (options?: UsageOptions) => Promise<UsageList>
   /** See `RunStoreService.listRunRows`. */

@@ -16,6 +16,7 @@ const knownErrors = new Set([
   "Unauthorized",
   "Forbidden",
   "RunNotFound",
+  "ThreadNotFound",
   "RouteNotFound",
   "InternalError"
 ])

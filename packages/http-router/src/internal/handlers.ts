@@ -3,7 +3,14 @@
  * errors to HTTP errors and writes the (already JSON-shaped) records as JSON without re-encoding them.
  */
 import { HttpApiBuilder, HttpServerResponse, OpenApi } from "@effect/platform"
-import type { InvalidQuery, RunNotFound, RunQueryError, RunStoreService, StoreError } from "@sextant/store"
+import type {
+  InvalidQuery,
+  RunNotFound,
+  RunQueryError,
+  RunStoreService,
+  StoreError,
+  ThreadNotFound
+} from "@sextant/store"
 import { Effect, Layer, Stream } from "effect"
 import { CurrentPrincipal, ReadApi } from "../Api.js"
 import { InternalError, InvalidParameter } from "../Errors.js"
@@ -60,6 +67,18 @@ const scopeOf = Effect.map(
 export const withScope = <A>(f: (scope: Scope) => Effect.Effect<A, RunQueryError>) =>
   Effect.flatMap(scopeOf, (scope) => Effect.flatMap(Effect.catchAll(f(scope), fromStoreError), json))
 
+/** Runs a thread query in the principal's scope and writes its JSON (an unknown or foreign thread is a 404). */
+const withThreadScope = <A>(f: (scope: Scope) => Effect.Effect<A, ThreadNotFound | InvalidQuery | StoreError>) =>
+  Effect.flatMap(scopeOf, (scope) =>
+    Effect.flatMap(
+      Effect.catchAll(
+        f(scope),
+        (e): Effect.Effect<never, ThreadNotFound | InvalidParameter | InternalError> =>
+          e._tag === "ThreadNotFound" ? Effect.fail(e) : fromQueryError(e)
+      ),
+      json
+    ))
+
 /** Runs a query over many runs in the principal's scope and writes its JSON. */
 export const withScopeAll = <A>(f: (scope: Scope) => Effect.Effect<A, InvalidQuery | StoreError>) =>
   Effect.flatMap(scopeOf, (scope) => Effect.flatMap(Effect.catchAll(f(scope), fromQueryError), json))
@@ -105,6 +124,8 @@ const runsGroup = (store: RunStoreService, settings: HandlerSettings) =>
       )
       .handle("getPauses", ({ path }) => withScope((scope) => store.getPauses(path.runId, { scope })))
       .handle("getRunTree", ({ path }) => withScope((scope) => store.getRunTree(path.runId, { scope })))
+      .handle("listThreads", ({ urlParams }) => withScopeAll((scope) => store.listThreads({ ...urlParams, scope })))
+      .handle("getThread", ({ path }) => withThreadScope((scope) => store.getThread(path.threadId, { scope })))
       .handle("usage", ({ urlParams }) => withScopeAll((scope) => store.usage({ ...urlParams, scope })))
       .handleRaw("exportRuns", ({ urlParams }) =>
         Effect.gen(function*() {

@@ -37,6 +37,11 @@ const runNotFound = {
   content: { "application/json": { schema: { $ref: "#/components/schemas/RunNotFound" } } }
 }
 
+const threadNotFound = {
+  description: "No run of this thread is visible: it does not exist, or it belongs to another tenant",
+  content: { "application/json": { schema: { $ref: "#/components/schemas/ThreadNotFound" } } }
+}
+
 /** Whether a response's schema mentions a component. */
 const mentions = (response: unknown, name: string) => JSON.stringify(response ?? null).includes(`/schemas/${name}"`)
 
@@ -47,6 +52,7 @@ const fixOperation = (op: OpenApi.OpenAPISpecOperation, security: Security | und
   else responses["400"] = invalidParameter
   // A matched route never answers RouteNotFound (the document's description says when that is sent).
   if (mentions(responses["404"], "RunNotFound")) responses["404"] = runNotFound
+  else if (mentions(responses["404"], "ThreadNotFound")) responses["404"] = threadNotFound
   else delete responses["404"]
   if (open || security === undefined) {
     delete responses["401"]

@@ -78,7 +78,17 @@ const toMessages = (request: ModelRequest): Array<Json> => {
   for (const m of request.messages) {
     switch (m._tag) {
       case "user":
-        out.push({ role: "user", content: m.content })
+        out.push({
+          role: "user",
+          content: m.parts === undefined ? m.content : [
+            ...(m.content === "" ? [] : [{ type: "text", text: m.content }]),
+            // Only images reach here (`unsupportedPart` refused files before the call).
+            ...m.parts.map((p): Json => ({
+              type: "image_url",
+              image_url: { url: "url" in p ? p.url : `data:${p.mediaType};base64,${p.data}` }
+            }))
+          ]
+        })
         break
       case "assistant":
         out.push({
@@ -99,6 +109,27 @@ const toMessages = (request: ModelRequest): Array<Json> => {
     }
   }
   return out
+}
+
+/**
+ * The refusal of a request carrying what chat completions cannot send (a file part; images by URL or as a data
+ * URL are sent), before any call: a typed `ModelError` of reason `request` naming the message.
+ */
+const unsupportedPart = (provider: string, request: ModelRequest): ModelError | undefined => {
+  for (const [i, m] of request.messages.entries()) {
+    if (m._tag !== "user") continue
+    const j = (m.parts ?? []).findIndex((p) => p._tag === "file")
+    if (j >= 0) {
+      return new ModelError({
+        provider,
+        reason: "request",
+        message: `${provider}: messages[${i}].parts[${j}] is a file (${
+          (m.parts![j] as { readonly mediaType: string }).mediaType
+        }): chat completions take text and images only; send the file's text, or use a provider that takes files`
+      })
+    }
+  }
+  return undefined
 }
 
 /** The request body; extra body fields never override the ones the kernel owns. */
@@ -170,6 +201,8 @@ export const make = (settings: ChatCompletionsSettings) =>
 
     const generate = (request: ModelRequest) =>
       Effect.suspend(() => {
+        const refused = unsupportedPart(provider, request)
+        if (refused !== undefined) return Effect.fail(refused)
         const call = makeCapture(provider, request)
         return Effect.gen(function*() {
           yield* client.execute(post(request, false))
@@ -198,6 +231,8 @@ export const make = (settings: ChatCompletionsSettings) =>
 
     const stream = (request: ModelRequest) =>
       Stream.suspend(() => {
+        const refused = unsupportedPart(provider, request)
+        if (refused !== undefined) return Stream.fail(refused)
         const call = makeCapture(provider, request)
         const parser = new SseParser()
         let text = ""

@@ -12,6 +12,22 @@ import { jsonOrText } from "./json.js"
 const vendorId = (call: { readonly id: string; readonly providerCallId?: string | undefined }) =>
   call.providerCallId ?? call.id
 
+/**
+ * An image or file of a user message as an `@effect/ai` file part, which the vendor modules put on the wire
+ * (OpenAI Responses `input_image` / `input_file`, Anthropic `image` / `document` blocks). An image by URL has
+ * the media type `image/*` (the vendors take the URL as it is).
+ */
+const filePart = (part: HookEvent.UserPart): Prompt.FilePartEncoded =>
+  part._tag === "image" && "url" in part
+    ? { type: "file", mediaType: "image/*", data: new URL(part.url) }
+    : {
+      type: "file",
+      mediaType: part.mediaType,
+      // Bytes, not a string: OpenAI's module reads a string as a file id.
+      data: Uint8Array.from(Buffer.from(part.data, "base64")),
+      ...(part._tag === "file" && part.name !== undefined ? { fileName: part.name } : {})
+    }
+
 /** The kernel's messages as `@effect/ai` messages; consecutive tool results become one tool message. */
 export const toPrompt = (request: ModelRequest): ReadonlyArray<Prompt.MessageEncoded> => {
   const out: Array<Prompt.MessageEncoded> = []
@@ -21,7 +37,15 @@ export const toPrompt = (request: ModelRequest): ReadonlyArray<Prompt.MessageEnc
     if (message._tag !== "tool") results = undefined
     switch (message._tag) {
       case "user":
-        out.push({ role: "user", content: [{ type: "text", text: message.content }] })
+        out.push({
+          role: "user",
+          content: [
+            ...(message.content === "" && message.parts !== undefined
+              ? []
+              : [{ type: "text" as const, text: message.content }]),
+            ...(message.parts ?? []).map(filePart)
+          ]
+        })
         break
       case "assistant": {
         const parts: Array<Prompt.AssistantMessagePartEncoded> = []

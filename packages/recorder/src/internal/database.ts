@@ -1,16 +1,22 @@
+/**
+ * The `SqlClient` of a database URL. Each dialect's driver (`@effect/sql-sqlite-node` and `better-sqlite3`,
+ * `@effect/sql-pg` and `pg`) is an optional peer dependency, imported only when a URL of its scheme is opened
+ * (`drivers.ts`); so are the Node modules only SQLite files need.
+ */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient, SqlError } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
 import { Context, Duration, Effect, Either, Layer } from "effect"
-import { mkdirSync } from "node:fs"
-import { dirname } from "node:path"
-import pg from "pg"
-import type { DatabaseUrlError } from "../Errors.js"
+import type pg from "pg"
+import type { DatabaseUrlError, DriverNotInstalled } from "../Errors.js"
 import * as Migrations from "../Migrations.js"
 import { track } from "./connections.js"
+import * as Drivers from "./drivers.js"
 import { parse, type Target } from "./url.js"
+
+type PgModule = typeof import("@effect/sql-pg")
+type SqliteModule = typeof import("@effect/sql-sqlite-node")
+type PgDriver = typeof pg
 
 /** Options of `Database.layerFromUrl`. */
 export interface DatabaseOptions {
@@ -52,14 +58,24 @@ const JSONB_OID = 3802
 
 // BIGINT and COUNT(*) come back from node-postgres as strings; token counts fit a double, so parse them. JSON and
 // JSONB stay text, as SQLite returns them, so one decoder (Tables) reads both dialects the same way.
-const pgTypes = {
+const pgTypesOf = (driver: PgDriver) => ({
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
     oid === INT8_OID
       ? (value: string) => Number(value)
       : oid === JSON_OID || oid === JSONB_OID
       ? (value: string) => value
-      : pg.types.getTypeParser(oid, format as "text")) as never
-}
+      : driver.types.getTypeParser(oid, format as "text")) as never
+})
+
+/** Creates the parent directories of a SQLite file (node:fs, loaded only for SQLite files). */
+const makeParentDirectory = (filename: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const [fs, path] = await Promise.all([import("node:fs"), import("node:path")])
+      fs.mkdirSync(path.dirname(filename), { recursive: true })
+    },
+    catch: (cause) => new SqlError.SqlError({ cause, message: `cannot create the directory of ${filename}` })
+  })
 
 const sqliteLayer = (filename: string, options: DatabaseOptions) => {
   const pragmas = Layer.effectDiscard(
@@ -75,12 +91,8 @@ const sqliteLayer = (filename: string, options: DatabaseOptions) => {
   )
   const client = Layer.scopedContext(
     Effect.gen(function*() {
-      if (filename !== ":memory:" && options.readOnly !== true) {
-        yield* Effect.try({
-          try: () => mkdirSync(dirname(filename), { recursive: true }),
-          catch: (cause) => new SqlError.SqlError({ cause, message: `cannot create the directory of ${filename}` })
-        })
-      }
+      const { SqliteClient } = yield* Drivers.load<SqliteModule>("sqlite", "@effect/sql-sqlite-node")
+      if (filename !== ":memory:" && options.readOnly !== true) yield* makeParentDirectory(filename)
       // Opening a file that cannot be opened is a defect in the driver layer; make it a typed error.
       // Read-only: no WAL switch (a write); a database the recorder made is in WAL mode already.
       const readOnly = options.readOnly === true ? { readonly: true, disableWAL: true } : {}
@@ -125,7 +137,21 @@ const connectError = (url: string, cause: unknown): SqlError.SqlError => {
   })
 }
 
-const pgLayer = (url: string, options: DatabaseOptions) => {
+const pgLayer = (url: string, options: DatabaseOptions) =>
+  Layer.unwrapEffect(
+    Effect.all([
+      Drivers.load<PgModule>("postgres", "@effect/sql-pg"),
+      Effect.map(Drivers.load<unknown>("postgres", "pg"), (ns) => Drivers.defaultExport<PgDriver>(ns))
+    ]).pipe(Effect.map(([{ PgClient }, driver]) => pgLayerWith(PgClient, driver, url, options)))
+  )
+
+const pgLayerWith = (
+  PgClient: PgModule["PgClient"],
+  pg: PgDriver,
+  url: string,
+  options: DatabaseOptions
+) => {
+  const pgTypes = pgTypesOf(pg)
   const connectMs = millis(options.connectTimeout, 5_000)
   const acquire = Effect.acquireRelease(
     Effect.gen(function*() {
@@ -167,14 +193,14 @@ const pgLayer = (url: string, options: DatabaseOptions) => {
 export const layerFor = (
   target: Target,
   options: DatabaseOptions = {}
-): Layer.Layer<SqlClient.SqlClient, SqlError.SqlError | MigrationError> =>
+): Layer.Layer<SqlClient.SqlClient, SqlError.SqlError | MigrationError | DriverNotInstalled> =>
   target._tag === "pg" ? pgLayer(target.url, options) : sqliteLayer(target.filename, options)
 
 /** A `SqlClient` layer for a URL. */
 export const layerFromUrl = (
   url: string,
   options: DatabaseOptions = {}
-): Layer.Layer<SqlClient.SqlClient, DatabaseUrlError | SqlError.SqlError | MigrationError> => {
+): Layer.Layer<SqlClient.SqlClient, DatabaseUrlError | SqlError.SqlError | MigrationError | DriverNotInstalled> => {
   const target = parse(url)
   return Either.isLeft(target) ? Layer.fail(target.left) : layerFor(target.right, options)
 }

@@ -1,15 +1,19 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import {
+  HookEvent,
   Lifecycle,
   RecorderError,
   type RecorderOperation,
   type RetryPolicy,
   type RunLedgerService,
-  type StoredRun
+  type StoredRun,
+  type ThreadState
 } from "@sextant/runtime"
 import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { unescapeText } from "./escape.js"
 import { markFailed } from "./halt.js"
-import { agentRuns } from "./tables.js"
+import { ACTIVE_STATUSES } from "./migrations/0006_threads.js"
+import { agentRuns, reactTraces } from "./tables.js"
 import { describeWriteError, withRetry, type WriteError } from "./write.js"
 
 /** The columns a stored run is read from. */
@@ -19,6 +23,7 @@ const RunRow = agentRuns.Row.pick(
   "status",
   "input",
   "tenant_id",
+  "thread_id",
   "parent_run_id",
   "metadata",
   "delegation_level",
@@ -69,6 +74,7 @@ const toStoredRun = (row: RunRow): StoredRun => {
     lastProgressAt: Date.parse(row.last_progress_at),
     cancelRequested: row.cancel_requested,
     ...(row.tenant_id === null ? {} : { tenantId: row.tenant_id }),
+    ...(row.thread_id === null ? {} : { threadId: row.thread_id }),
     ...(row.parent_run_id === null ? {} : { parentRunId: row.parent_run_id }),
     ...(row.metadata === null ? {} : { metadata: row.metadata as StoredRun["metadata"] & object }),
     ...(row.idempotency_key === null ? {} : { idempotencyKey: row.idempotency_key }),
@@ -87,6 +93,55 @@ const toStoredRun = (row: RunRow): StoredRun => {
   }
 }
 
+/** The columns a thread's messages are read from (its runs' `react_traces`). */
+const MessageRow = reactTraces.Row.pick(
+  "role",
+  "content",
+  "tool_calls",
+  "tool_call_id",
+  "provider_call_id",
+  "tool_name",
+  "is_error",
+  "parts"
+)
+type MessageRow = typeof MessageRow.Type
+const decodeMessages = Schema.decodeUnknownEither(Schema.Array(MessageRow))
+const decodeCalls = Schema.decodeUnknownEither(Schema.Array(HookEvent.ToolCallRef))
+const decodeParts = Schema.decodeUnknownEither(Schema.Array(HookEvent.UserPart))
+
+/** A recorded message as the kernel keeps it (the inverse of the recorder's `react_traces` row). */
+const toMessage = (row: MessageRow): Either.Either<HookEvent.Message, string> => {
+  switch (row.role) {
+    case "user":
+      return row.parts === null
+        ? Either.right({ _tag: "user", content: row.content })
+        : Either.map(
+          Either.mapLeft(decodeParts(row.parts), (e) => ParseResult.TreeFormatter.formatErrorSync(e)),
+          (parts) => ({ _tag: "user" as const, content: row.content, parts })
+        )
+    case "assistant":
+      return Either.map(
+        Either.mapLeft(decodeCalls(row.tool_calls ?? []), (e) => ParseResult.TreeFormatter.formatErrorSync(e)),
+        (toolCalls) => ({ _tag: "assistant" as const, content: row.content, toolCalls })
+      )
+    case "tool":
+      return Either.right({
+        _tag: "tool",
+        toolCallId: row.tool_call_id ?? "",
+        ...(row.provider_call_id === null ? {} : { providerCallId: row.provider_call_id }),
+        toolName: row.tool_name ?? "",
+        content: row.content,
+        isError: row.is_error === true
+      })
+    default:
+      return Either.left(`unknown role ${JSON.stringify(row.role)}`)
+  }
+}
+
+/** A row that does not decode is a permanent read error (never retried, never a crash). */
+const unreadable = (what: string, detail: string) =>
+  Effect.fail(new SqlError.SqlError({ cause: detail, message: `${what} could not be read: ${detail}` }))
+
 /** Operations the run's own process makes while it runs: their failure halts the run like a failed write. */
 const HALTS: ReadonlySet<RecorderOperation> = new Set(["ledger.isCancelRequested", "ledger.heartbeat"])
 
@@ -100,7 +155,13 @@ const HALTS: ReadonlySet<RecorderOperation> = new Set(["ledger.isCancelRequested
 export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const run = <A>(what: RecorderOperation, runId: string, statement: Effect.Effect<A, WriteError>) =>
+    // `subject` names what was read in the message (a run, or a thread: then `runId` holds the thread id).
+    const run = <A>(
+      what: RecorderOperation,
+      runId: string,
+      statement: Effect.Effect<A, WriteError>,
+      subject = `run ${runId}`
+    ) =>
       Effect.flatMap(withRetry(retry, statement), (outcome) => {
         if (Either.isRight(outcome)) return Effect.succeed(outcome.right.value)
         const failed = outcome.left
@@ -109,7 +170,7 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
           runId,
           attempts: failed.attempts,
           reason: failed.transient ? "transient" : "permanent",
-          message: `${what} of run ${runId} failed after ${failed.attempts} attempt(s): ${
+          message: `${what} of ${subject} failed after ${failed.attempts} attempt(s): ${
             describeWriteError(failed.error)
           }`,
           cause: failed.error
@@ -184,6 +245,56 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
               WHERE id = ${key(runId)} AND status NOT IN ${sql.in(Lifecycle.terminalStatuses)} RETURNING id`).pipe(
               Effect.map((rows) => rows.length === 1)
             )
+        ),
+      threadState: (threadId) =>
+        run(
+          "ledger.threadState",
+          threadId,
+          // The owner is the tenant of the first run by its run.started row (the runs of a thread start in turn).
+          sql<{ readonly owner: string | null; readonly runs: number | string; readonly active: string | null }>`
+            SELECT (SELECT f.tenant_id FROM agent_runs f
+                JOIN run_events s ON s.agent_run_id = f.id AND s.sequence_index = 0
+                WHERE f.thread_id = ${key(threadId)} ORDER BY s.id LIMIT 1) AS owner,
+              COUNT(*) AS runs, MAX(CASE WHEN status IN ${sql.in(ACTIVE_STATUSES)} THEN id END) AS active
+            FROM agent_runs WHERE thread_id = ${key(threadId)}`.pipe(
+            Effect.map((rows): Option.Option<ThreadState> => {
+              const row = rows[0]
+              if (row === undefined || Number(row.runs) === 0) return Option.none()
+              return Option.some({
+                ...(row.owner === null ? {} : { tenantId: unescapeText(row.owner) }),
+                runCount: Number(row.runs),
+                ...(row.active === null ? {} : { activeRunId: unescapeText(row.active) })
+              })
+            })
+          ),
+          `thread ${threadId}`
+        ),
+      threadHistory: (threadId) =>
+        run(
+          "ledger.threadHistory",
+          threadId,
+          sql`SELECT t.role, t.content, t.tool_calls, t.tool_call_id, t.provider_call_id, t.tool_name, t.is_error,
+              t.parts
+            FROM agent_runs r
+            JOIN run_events s ON s.agent_run_id = r.id AND s.sequence_index = 0
+            JOIN react_traces t ON t.agent_run_id = r.id
+            WHERE r.thread_id = ${key(threadId)} ORDER BY s.id, t.order_index`.pipe( // runs by their run.started row: one after another
+            Effect.flatMap((rows) =>
+              Either.match(decodeMessages(rows), {
+                onLeft: (e) => unreadable("a thread message", ParseResult.TreeFormatter.formatErrorSync(e)),
+                onRight: (decoded) => {
+                  const messages: Array<HookEvent.Message> = []
+                  for (const row of decoded) {
+                    const message = toMessage(row)
+                    if (Either.isLeft(message)) return unreadable("a thread message", message.left)
+                    messages.push(message.right)
+                  }
+                  return Effect.succeed(messages)
+                }
+              })
+            )
+          ),
+          `thread ${threadId}`
         ),
       isCancelRequested: (runId) =>
         run(

@@ -131,7 +131,8 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
           provider_call_id: m._tag === "tool" ? orNull(m.providerCallId) : null,
           tool_name: m._tag === "tool" ? m.toolName : null,
           is_error: m._tag === "tool" ? m.isError : null,
-          created_at: at
+          created_at: at,
+          parts: m._tag === "user" && m.parts !== undefined ? m.parts : null
         })
       }]
     }
@@ -262,7 +263,10 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
   GuardrailRedacted: () => ({}),
   GuardrailBlocked: () => ({}),
   ProviderRetry: () => ({}),
+  HistorySummarized: () => ({}),
   OutputInvalid: () => ({}),
+  MemoryAccessed: () => ({}),
+  CustomEvent: () => ({}),
   // The execution state a resume needs is stored with the run and never written to the event log.
   RunPaused: (e) => ({ data: withoutStamps(e, new Set(["state"])) }),
   RunCompleted: () => ({}),
@@ -336,6 +340,7 @@ const runRowOf = (e: HookEvent.RunStarted, at: string): Record<string, Value> =>
     parent_run_id: orNull(e.parentRunId),
     delegation_level: e.delegationLevel,
     retry_of_run_id: orNull(e.retryOfRunId),
+    thread_id: orNull(e.threadId),
     idempotency_key: orNull(e.idempotencyKey),
     idempotency_fingerprint: orNull(e.idempotencyFingerprint),
     metadata: orNull(e.metadata),

@@ -1,38 +1,33 @@
 /**
  * The recorder's own SQLite write connection (better-sqlite3, the driver of `@effect/sql-sqlite-node`, which
- * does not expose its handle). Every statement the writer issues has one text per table and column shape,
- * prepared once on first use and kept: the run's insert, its compare-and-swap move (one text per set of
- * columns and usage fields), each table's insert or upsert, the billing row and its rollup, and `run_events`. A group commit
- * is one synchronous BEGIN IMMEDIATE … COMMIT, so no lock is ever held across an await; `busy_timeout` (the
- * ambient client's) lets the other connection's ledger writes and this one wait for each other, and a
+ * does not expose its handle), owned by a worker thread (`sqliteWorker.ts`) so that the main event loop never
+ * blocks on a commit: a router, a dashboard or a health check in the same process keeps answering while runs
+ * record. Every statement the writer issues has one text per table and column shape, prepared once on first
+ * use and kept: the run's insert, its compare-and-swap move (one text per set of columns and usage fields),
+ * each table's insert or upsert, the billing row and its rollup, and `run_events`. The main thread compiles a
+ * group commit into statement ids and parameters (texts are sent once); the thread runs it as one synchronous
+ * BEGIN IMMEDIATE … COMMIT, so no lock is ever held across an await, and replies how it ended. `busy_timeout`
+ * (the ambient client's) lets the other connection's ledger writes and this one wait for each other, and a
  * timeout past it is `SQLITE_BUSY`, which the writer retries as before. Statements, outcomes and error
  * messages are those of the `@effect/sql` path (`write.ts`, `batch.ts`), which Postgres keeps.
+ *
+ * Fail-closed as before: a caller is completed only after the thread's COMMIT returned. An attempt cut by its
+ * timeout stops waiting at once; the thread finishes that transaction before it takes the next (requests are
+ * served in order), and a retry of events it committed meanwhile is recognised as a replay. A thread that
+ * dies fails every waiting write and every later one (a permanent `SqlError`), and the recorder stops its runs.
  */
 import { SqlError } from "@effect/sql"
 import { Lifecycle } from "@sextant/runtime"
 import { Effect, type Scope } from "effect"
-import { createRequire } from "node:module"
+import type { Worker } from "node:worker_threads"
+import type { DriverNotInstalled } from "../Errors.js"
 import { WriteConflict } from "./conflict.js"
+import * as Drivers from "./drivers.js"
 import { unescapeText } from "./escape.js"
 import { type Plan, type RowInsert, usageCounts, type Value } from "./plan.js"
 import { rollupRow, SQLITE_ROLLUP_SQL } from "./rollup.js"
+import { WORKER_SOURCE } from "./sqliteWorker.js"
 import { MISSED_RUN_SQL, type MissedRun, missMessage, RECORDED_SQL, type WriteError } from "./write.js"
-
-interface Prepared {
-  readonly run: (...params: ReadonlyArray<Value>) => { readonly changes: number }
-  readonly all: (...params: ReadonlyArray<Value>) => Array<unknown>
-  readonly get: (...params: ReadonlyArray<Value>) => unknown
-}
-interface Connection {
-  readonly prepare: (sql: string) => Prepared
-  readonly pragma: (source: string) => unknown
-  readonly close: () => void
-  readonly inTransaction: boolean
-}
-type Driver = new(
-  filename: string,
-  options: { readonly fileMustExist: true; readonly timeout: number }
-) => Connection
 
 /** Writes groups of events on the recorder's own connection. */
 export interface SqliteWriter {
@@ -123,64 +118,203 @@ const USAGE_SQL = "INSERT INTO token_usage (id, agent_run_id, llm_interaction_id
   "cost_nanos, created_at) SELECT ?, r.id, ?, r.tenant_id, r.agent_name, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? " +
   "FROM agent_runs r WHERE r.id = ?"
 
-/** A miss of the batch: the writer retries its callers one by one, where each miss is resolved precisely. */
-class Isolate extends Error {}
+/** A driver error as the thread reports it (a plain record: what `classify.ts` reads, `code` and `message`). */
+interface ThreadError {
+  readonly name: string
+  readonly message: string
+  readonly code?: string | undefined
+}
 
-/** What a failed transaction was, as the writer's retry machine classifies it. */
-const asWriteError = (cause: unknown): WriteError =>
-  cause instanceof WriteConflict
-    ? cause
-    : cause instanceof Isolate
-    ? new WriteConflict({ message: `${cause.message}: writing the batch's events one by one` })
-    : new SqlError.SqlError({ cause, message: "Failed to execute statement" })
+/** One event compiled for the thread (see the protocol in `sqliteWorker.ts`). */
+interface Op {
+  readonly a: readonly [number, ReadonlyArray<Value>]
+  readonly r: ReadonlyArray<readonly [number, ReadonlyArray<Value>, boolean]>
+  readonly u: readonly [ReadonlyArray<Value>, ReadonlyArray<Value>] | null
+  readonly e: readonly [number, ReadonlyArray<Value>]
+  readonly k: readonly [string, number, string, string]
+}
 
-/** Opens the writer's connection on `filename` for the scope (the file exists: the ambient client made it). */
+type Reply =
+  | { readonly t: "ok" }
+  | { readonly t: "miss"; readonly plan: number; readonly missed: MissedRun | undefined }
+  | { readonly t: "conflict"; readonly group: number; readonly plan: number; readonly row: number }
+  | { readonly t: "unmoved"; readonly group: number; readonly plan: number }
+  | { readonly t: "sql"; readonly cause: ThreadError }
+
+// Statements 0–6 are fixed (the thread prepares them from these texts); shapes get ids from 7 on.
+const FIXED = ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", USAGE_SQL, SQLITE_ROLLUP_SQL, RECORDED_SQL, MISSED_RUN_SQL]
+
+const failed = (cause: ThreadError | { readonly message: string }) =>
+  new SqlError.SqlError({ cause, message: "Failed to execute statement" })
+
+/** What a transaction's reply means for its callers (`undefined`: committed). */
+const outcome = (reply: Reply, groups: ReadonlyArray<ReadonlyArray<Plan>>): WriteError | undefined => {
+  switch (reply.t) {
+    case "ok":
+      return undefined
+    case "miss": {
+      // One caller (a lone group): the miss is resolved precisely, as `write.ts` does.
+      const plans = groups[0]!
+      return new WriteConflict({
+        message: missMessage(plans[reply.plan]!, reply.missed),
+        index: plans.length === 1 ? undefined : reply.plan
+      })
+    }
+    case "conflict": {
+      // An upsert over another run's row; in a shared batch, the writer retries its callers one by one.
+      const plans = groups[reply.group]!
+      const insert = plans[reply.plan]!.rows[reply.row]!
+      const message = `${insert.table} id '${unescapeText(String(insert.row.id))}' is already recorded by another ` +
+        "run (call ids are unique across runs)"
+      return groups.length === 1
+        ? new WriteConflict({ message, index: plans.length === 1 ? undefined : reply.plan })
+        : new WriteConflict({ message: `${message}: writing the batch's events one by one` })
+    }
+    case "unmoved": {
+      const plan = groups[reply.group]![reply.plan]!
+      return new WriteConflict({
+        message: `${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId} did not move its run: ` +
+          "writing the batch's events one by one"
+      })
+    }
+    case "sql":
+      return failed(reply.cause)
+  }
+}
+
+/** Opens the writer's connection on `filename` in its thread for the scope (the file exists: the ambient client made it). */
 export const open = (
   filename: string,
   options: SqliteWriterOptions
-): Effect.Effect<SqliteWriter, SqlError.SqlError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.try({
-      try: () => {
-        const Sqlite = createRequire(import.meta.url)("better-sqlite3") as Driver
-        const db = new Sqlite(filename, { fileMustExist: true, timeout: options.busyTimeoutMs })
-        db.pragma(`synchronous = ${Math.max(0, Math.min(3, Math.floor(options.synchronous)))}`)
-        db.pragma("foreign_keys = ON")
-        return db
-      },
-      catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
-    }),
-    (db) => Effect.sync(() => db.close())
-  ).pipe(Effect.map((db) => writerOn(db)))
+): Effect.Effect<SqliteWriter, SqlError.SqlError | DriverNotInstalled, Scope.Scope> =>
+  Effect.gen(function*() {
+    // The driver must be installed (an optional peer): the thread loads it by the path this module resolves.
+    yield* Drivers.load<unknown>("sqlite", "better-sqlite3")
+    const [{ Worker }, { createRequire }] = yield* Effect.promise(() =>
+      Promise.all([import("node:worker_threads"), import("node:module")])
+    )
+    const driver = yield* Effect.try({
+      try: () => createRequire(import.meta.url).resolve("better-sqlite3"),
+      catch: (cause) => new SqlError.SqlError({ cause, message: "cannot resolve the SQLite driver 'better-sqlite3'" })
+    })
+    return yield* Effect.acquireRelease(
+      start(Worker, filename, options, driver),
+      (thread) => Effect.promise(() => thread.close())
+    ).pipe(Effect.map((thread) => thread.writer))
+  })
 
-const writerOn = (db: Connection): SqliteWriter => {
-  // Texts are one per table and shape (a few dozen at most): each is prepared once and kept.
-  const prepared = new Map<string, Prepared>()
-  const prepare = (text: string) => {
-    let statement = prepared.get(text)
-    if (statement === undefined) {
-      statement = db.prepare(text)
-      prepared.set(text, statement)
-    }
-    return statement
-  }
-  const begin = prepare("BEGIN IMMEDIATE")
-  const commit = prepare("COMMIT")
-  const rollback = prepare("ROLLBACK")
-  const usage = prepare(USAGE_SQL)
-  const rollup = prepare(SQLITE_ROLLUP_SQL)
-  const recorded = prepare(RECORDED_SQL)
-  const missed = prepare(MISSED_RUN_SQL)
+interface Thread {
+  readonly writer: SqliteWriter
+  readonly close: () => Promise<void>
+}
 
-  // Statements by shape: a short key (table and column names) looked up per row; the text is built once.
-  const byShape = new Map<string, Prepared>()
-  const shaped = (shape: string, text: () => string) => {
-    let statement = byShape.get(shape)
-    if (statement === undefined) {
-      statement = prepare(text())
-      byShape.set(shape, statement)
+const start = (
+  WorkerClass: typeof Worker,
+  filename: string,
+  options: SqliteWriterOptions,
+  driver: string
+): Effect.Effect<Thread, SqlError.SqlError> =>
+  Effect.async<Thread, SqlError.SqlError>((resume) => {
+    const worker = new WorkerClass(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        driver,
+        filename,
+        busyTimeoutMs: options.busyTimeoutMs,
+        synchronous: Math.max(0, Math.min(3, Math.floor(options.synchronous))),
+        fixed: FIXED
+      }
+    })
+    const pending = new Map<number, (reply: Reply) => void>()
+    let opened = false
+    let dead: SqlError.SqlError | undefined
+    let closed: (() => void) | undefined
+    // The thread keeps the process alive only while a write waits for it.
+    worker.unref()
+    const hold = () => {
+      if (pending.size === 0) worker.ref()
     }
-    return statement
+    const release = () => {
+      if (pending.size === 0) worker.unref()
+    }
+    const die = (why: string) => {
+      dead ??= failed({ message: `the SQLite writer thread of ${filename} stopped: ${why}` })
+      if (!opened) {
+        opened = true
+        resume(
+          Effect.fail(new SqlError.SqlError({ cause: dead.cause, message: `cannot open SQLite database ${filename}` }))
+        )
+      }
+      for (const [, complete] of pending) complete({ t: "sql", cause: dead.cause as ThreadError })
+      pending.clear()
+      worker.unref()
+    }
+    worker.on("error", (error) => die(error.message))
+    worker.on("exit", (code) => {
+      die(`exit code ${code}`)
+      closed?.()
+    })
+    worker.on("message", (message: { readonly t: string; readonly id?: number; readonly error?: ThreadError }) => {
+      if (message.t === "open") {
+        opened = true
+        if (message.error !== undefined) {
+          void worker.terminate()
+          return resume(
+            Effect.fail(
+              new SqlError.SqlError({ cause: message.error, message: `cannot open SQLite database ${filename}` })
+            )
+          )
+        }
+        return resume(Effect.succeed({ writer: writerOn(post), close }))
+      }
+      if (message.t === "closed") return
+      const complete = pending.get(message.id!)
+      if (complete === undefined) return
+      pending.delete(message.id!)
+      release()
+      complete(message as unknown as Reply)
+    })
+
+    let nextId = 0
+    const post = (defs: Array<readonly [number, string]>, ops: ReadonlyArray<ReadonlyArray<Op>>) =>
+      Effect.async<Reply>((reply) => {
+        if (dead !== undefined) return reply(Effect.succeed<Reply>({ t: "sql", cause: dead.cause as ThreadError }))
+        const id = nextId++
+        hold()
+        pending.set(id, (r) => reply(Effect.succeed(r)))
+        worker.postMessage({ id, defs, groups: ops })
+      })
+
+    const close = () =>
+      new Promise<void>((done) => {
+        if (dead !== undefined) return done()
+        closed = done
+        worker.ref()
+        worker.postMessage({ close: true })
+        // A thread stuck in a statement gets a second; then it is stopped.
+        setTimeout(() => void worker.terminate(), 1_000).unref()
+      })
+    // Interrupted while the thread opens: stop it.
+    return Effect.sync(() => void worker.terminate())
+  })
+
+type Post = (
+  defs: Array<readonly [number, string]>,
+  ops: ReadonlyArray<ReadonlyArray<Op>>
+) => Effect.Effect<Reply>
+
+const writerOn = (post: Post): SqliteWriter => {
+  // Texts are one per table and shape (a few dozen at most): each gets an id, and its text goes to the thread once.
+  const ids = new Map<string, number>()
+  let defs: Array<readonly [number, string]> = []
+  const shaped = (shape: string, text: () => string): number => {
+    let id = ids.get(shape)
+    if (id === undefined) {
+      id = FIXED.length + ids.size
+      ids.set(shape, id)
+      defs.push([id, text()])
+    }
+    return id
   }
   const valuesOf = (
     row: Readonly<Record<string, Value>>
@@ -194,107 +328,57 @@ const writerOn = (db: Connection): SqliteWriter => {
     return { shape, values }
   }
 
-  /** Moves the run; false when the row did not move (a replay or a conflict, resolved by the caller). */
-  const advance = (plan: Plan): boolean => {
+  /** The run's move: its insert (`run.started`) or its compare-and-swap update. */
+  const advance = (plan: Plan): readonly [number, ReadonlyArray<Value>] => {
     if (plan.runRow !== undefined) {
       const { shape, values } = valuesOf(plan.runRow)
-      return shaped(
-        `agent_runs|${shape}`,
-        () => `${insertText("agent_runs", Object.keys(plan.runRow!))} ON CONFLICT DO NOTHING RETURNING id`
-      ).all(...values)
-        .length > 0
+      return [
+        shaped(
+          `agent_runs|${shape}`,
+          () => `${insertText("agent_runs", Object.keys(plan.runRow!))} ON CONFLICT DO NOTHING RETURNING id`
+        ),
+        values
+      ]
     }
     const move = moveOf(plan)
-    return shaped(`move|${move.shape}`, move.text).all(...move.params).length > 0
+    return [shaped(`move|${move.shape}`, move.text), move.params]
   }
 
-  const writeRows = (plan: Plan) => {
-    for (const insert of plan.rows) {
+  const compile = (plan: Plan): Op => {
+    const rows = plan.rows.map((insert): readonly [number, ReadonlyArray<Value>, boolean] => {
       const { shape, values } = valuesOf(insert.row)
-      const statement = shaped(
+      const id = shaped(
         `${insert.table}|${insert.upsert?.join(",") ?? ""}|${shape}`,
         () => rowText(insert, Object.keys(insert.row))
       )
-      if (insert.upsert === undefined) {
-        statement.run(...values)
-      } else if (statement.all(...values).length !== 1) {
-        throw new WriteConflict({
-          message: `${insert.table} id '${unescapeText(String(insert.row.id))}' is already recorded by another run ` +
-            "(call ids are unique across runs)"
-        })
-      }
-    }
+      return [id, values, insert.upsert !== undefined]
+    })
     const u = plan.usage
-    if (u !== undefined) {
-      usage.run(
-        u.id,
-        u.id,
-        u.iteration,
-        u.provider,
-        u.model,
-        ...usageCounts(u),
-        u.at,
-        u.runKey
-      )
-      rollup.run(...rollupRow(u))
-    }
     const event = valuesOf(plan.eventRow)
-    shaped(`run_events|${event.shape}`, () => insertText("run_events", Object.keys(plan.eventRow))).run(...event.values)
-  }
-
-  /** One event of a lone caller: a miss is a replay (already durable: nothing written) or a conflict. */
-  const applyOne = (plan: Plan, index: number | undefined) => {
-    if (!advance(plan)) {
-      if (recorded.get(plan.runKey, plan.sequenceIndex, plan.eventType, plan.at) !== undefined) return
-      const message = missMessage(plan, missed.get(plan.runKey) as MissedRun | undefined)
-      throw new WriteConflict({ message, index })
-    }
-    try {
-      writeRows(plan)
-    } catch (e) {
-      throw e instanceof WriteConflict ? new WriteConflict({ message: e.message, index }) : e
-    }
-  }
-
-  const run = (groups: ReadonlyArray<ReadonlyArray<Plan>>): WriteError | undefined => {
-    begin.run()
-    try {
-      if (groups.length === 1) {
-        const plans = groups[0]!
-        plans.forEach((plan, i) => applyOne(plan, plans.length === 1 ? undefined : i))
-      } else {
-        for (const plans of groups) {
-          for (const plan of plans) {
-            if (!advance(plan)) {
-              throw new Isolate(`${plan.eventType} #${plan.sequenceIndex} of run ${plan.runId} did not move its run`)
-            }
-            try {
-              writeRows(plan)
-            } catch (e) {
-              throw e instanceof WriteConflict ? new Isolate(e.message) : e
-            }
-          }
-        }
-      }
-      commit.run()
-      return undefined
-    } catch (cause) {
-      if (db.inTransaction) rollback.run()
-      return asWriteError(cause)
+    return {
+      a: advance(plan),
+      r: rows,
+      u: u === undefined
+        ? null
+        : [[u.id, u.id, u.iteration, u.provider, u.model, ...usageCounts(u), u.at, u.runKey], rollupRow(u)],
+      e: [
+        shaped(`run_events|${event.shape}`, () => insertText("run_events", Object.keys(plan.eventRow))),
+        event.values
+      ],
+      k: [plan.runKey, plan.sequenceIndex, plan.eventType, plan.at]
     }
   }
 
   return {
     transact: (groups) =>
       Effect.suspend(() => {
-        let failed: WriteError | undefined
-        try {
-          failed = run(groups)
-        } catch (cause) {
-          // BEGIN itself failed (busy past the timeout), or the ROLLBACK did.
-          failed = asWriteError(cause)
-        }
-        return failed === undefined ? Effect.void : Effect.fail(failed)
+        const ops = groups.map((plans) => plans.map(compile))
+        const sent = defs
+        defs = []
+        return Effect.flatMap(post(sent, ops), (reply) => {
+          const error = outcome(reply, groups)
+          return error === undefined ? Effect.void : Effect.fail(error)
+        })
       })
   }
 }

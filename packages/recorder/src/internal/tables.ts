@@ -264,7 +264,9 @@ export const agentRuns = table("agent_runs", {
   resume_submission: nullable(json(2)),
   resume_submission_id: nullable(text(3)),
   /** The sum of the priced calls' costs in integer nano-dollars (NULL until a call had a cost). */
-  total_cost_nanos: nullable(bigint(3))
+  total_cost_nanos: nullable(bigint(3)),
+  /** The conversation the run continues (`RunOptions.threadId`). */
+  thread_id: nullable(text(6))
 })
 
 /** Every user, assistant and tool message, in order. */
@@ -280,7 +282,9 @@ export const reactTraces = table("react_traces", {
   provider_call_id: str,
   tool_name: str,
   is_error: nullable(bool()),
-  created_at: timestamp()
+  created_at: timestamp(),
+  /** A user message's images and files (`Message.parts`), as JSON. */
+  parts: nullable(json(6))
 })
 
 /** One row per tool call. */

@@ -1,6 +1,6 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import { type HookEvent, Lifecycle, RetryPolicy } from "@sextant/runtime"
-import { Clock, Duration, Effect, Either, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Option, Schema } from "effect"
 import { progressStatements, writeRows } from "./batch.js"
 import { describe, isTransient } from "./classify.js"
 import { WriteConflict } from "./conflict.js"
@@ -77,6 +77,12 @@ export interface RetryOptions {
   readonly from?: Continuation | undefined
   /** Runs once the first attempt has ended, however it ended (when it is cut: before its abandonment). */
   readonly afterFirstAttempt?: Effect.Effect<void> | undefined
+  /**
+   * The write ends by itself, as a SQLite statement does within its busy timeout (the recorder's writer
+   * thread): an attempt is never cut. One that outlasts the budget is waited for, and its own outcome (its
+   * driver error, or its commit) is the write's, as when the writer ran on the main thread.
+   */
+  readonly uncut?: boolean | undefined
 }
 
 /**
@@ -98,8 +104,15 @@ export const withRetry = <A>(
     const attemptMs = Math.min(Duration.toMillis(policy.attemptTimeout), budget)
     const cut = noReply(attemptMs)
     let count = 0
+    // With `uncut`, the last attempt's own exit (the budget's timeout waits for it, then reports itself).
+    let last: Exit.Exit<A, WriteError> | undefined
     const attempt = Effect.suspend(() => {
       const first = ++count === 1 ? options.afterFirstAttempt : undefined
+      if (options.uncut === true) {
+        last = undefined
+        const own = Effect.uninterruptible(Effect.onExit(write, (exit) => Effect.sync(() => (last = exit))))
+        return first === undefined ? own : Effect.ensuring(own, first)
+      }
       const bounded = abandonable(write, first).pipe(
         // A failed ROLLBACK or COMMIT on a broken connection is a defect in @effect/sql; it is this attempt's failure.
         Effect.catchAllDefect((defect) =>
@@ -129,6 +142,16 @@ export const withRetry = <A>(
       return Either.right({ value: outcome.right.value, attempts: before + outcome.right.attempts })
     }
     const { attempts, error } = outcome.left
+    if (error === cut && last !== undefined) {
+      // An uncut attempt outlasted the budget: what it did is the outcome.
+      const own = last
+      if (Exit.isSuccess(own)) return Either.right({ value: own.value, attempts: before + attempts })
+      const failure = Cause.failureOption(own.cause)
+      if (Option.isSome(failure)) {
+        const real = failure.value
+        return Either.left({ error: real, attempts: before + attempts, transient: retryable(real), timedOut: false })
+      }
+    }
     return Either.left({ error, attempts: before + attempts, transient: retryable(error), timedOut: error === cut })
   })
 

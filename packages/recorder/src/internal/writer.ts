@@ -21,6 +21,10 @@ export interface WriterOptions {
   readonly maxBatch: number
   /** Writes callers' events in one transaction (default: through the ambient `SqlClient`, `transactGroups`). */
   readonly transact?: ((groups: ReadonlyArray<ReadonlyArray<Plan>>) => Effect.Effect<void, WriteError>) | undefined
+  /** `transact` ends by itself (the SQLite writer thread): its attempts are never cut (see `withRetry`). */
+  readonly uncut?: boolean | undefined
+  /** Whether a failed write marks its runs `error` / `recorder` (default true; false for ingest, whose sender retries). */
+  readonly haltRuns?: boolean | undefined
 }
 
 /** One caller's events (one `record`, or one `recordAll`): written in one transaction, completed together. */
@@ -160,7 +164,7 @@ export const makeWriter = (
     const fail = (job: Job, error: RecorderError) =>
       Effect.zipRight(
         failJob(job, error),
-        error.reason === "conflict"
+        error.reason === "conflict" || options.haltRuns === false
           ? Effect.void
           : Effect.forEach(runsOf(job.plans), (runId) => markFailed(sql, runId, error.message), { discard: true })
       )
@@ -187,7 +191,8 @@ export const makeWriter = (
         const outcome = yield* withRetry(options.retry, transact(jobs.map((j) => j.plans)), {
           splitOnTimeout: jobs.length > 1,
           afterFirstAttempt: release,
-          from
+          from,
+          uncut: options.uncut
         })
         yield* release
         if (Either.isRight(outcome)) {
@@ -267,7 +272,7 @@ export const makeWriter = (
         const planned = planAll(sql, events)
         if (Either.isLeft(planned)) {
           const error = planned.left
-          return error.reason === "conflict"
+          return error.reason === "conflict" || options.haltRuns === false
             ? Effect.fail(error)
             : Effect.zipRight(
               Effect.forEach(runsOf(events), (runId) => markFailed(sql, runId, error.message), { discard: true }),

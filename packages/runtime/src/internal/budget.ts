@@ -27,14 +27,14 @@ export const checkBudget = (state: RunState, iteration: number): Effect.Effect<v
         const key = `${kind}:${fraction}`
         if (used / limit >= fraction && !state.budgetFired.has(key)) {
           state.budgetFired.add(key)
-          yield* state.bus.emit({ _tag: "BudgetThreshold", kind, fraction, used, limit }, iteration)
+          yield* state.bus.stage({ _tag: "BudgetThreshold", kind, fraction, used, limit }, iteration)
         }
       }
       const key = `${kind}:exceeded`
       if (used >= limit && !state.budgetFired.has(key)) {
         state.budgetFired.add(key)
         state.budgetExceeded = true
-        yield* state.bus.emit({ _tag: "BudgetExceeded", kind, used, limit, action: budget.onExceeded }, iteration)
+        yield* state.bus.stage({ _tag: "BudgetExceeded", kind, used, limit, action: budget.onExceeded }, iteration)
       }
     }
   })

@@ -5,7 +5,7 @@
 import { Duration, type Effect, Either, Schema } from "effect"
 import { AgentConfigError } from "../Errors.js"
 import type { Guardrail } from "../Guardrails.js"
-import type { Json } from "../HookEvent.js"
+import type { Json, Message } from "../HookEvent.js"
 import * as Pricing from "../Pricing.js"
 import type { PriceTable } from "../Pricing.js"
 import type { ToolContext, ToolHandlerResult } from "../Tool.js"
@@ -55,6 +55,16 @@ export interface AgentDefinition {
   readonly output: OutputSpec | undefined
   /** The default repair turns of a run's structured output. */
   readonly outputRepairs: number | undefined
+  /** The window a run on a thread applies to the thread's earlier messages (none: the whole thread). */
+  readonly history: HistoryWindow | undefined
+}
+
+/** A thread's history window, as the engine applies it. */
+export interface HistoryWindow {
+  readonly maxMessages?: number | undefined
+  readonly maxTokens?: number | undefined
+  /** Runs in the run's fiber (its model and recorder are provided); its text replaces the dropped prefix. */
+  readonly summarize?: ((dropped: ReadonlyArray<Message>) => Effect.Effect<string, unknown, unknown>) | undefined
 }
 
 /** The default heartbeat interval: well inside any sensible `staleRunningAfter` of the sweep. */
@@ -163,6 +173,11 @@ export const compile = (input: unknown): Either.Either<AgentDefinition, AgentCon
     guardrails: config.guardrails ?? [],
     prices: Pricing.withOverrides(Pricing.builtIn, config.prices ?? {}),
     maxDelegationDepth: config.maxDelegationDepth ?? 10,
-    heartbeatInterval: Duration.decode(config.heartbeatInterval ?? defaultHeartbeatInterval)
+    heartbeatInterval: Duration.decode(config.heartbeatInterval ?? defaultHeartbeatInterval),
+    history: config.history === undefined ? undefined : {
+      maxMessages: config.history.maxMessages,
+      maxTokens: config.history.maxTokens,
+      summarize: config.history.summarize as HistoryWindow["summarize"]
+    }
   })
 }

@@ -1,14 +1,16 @@
 import { Either } from "effect"
 import { RecorderError } from "../Errors.js"
-import { eventType, type HookEvent, type Json, type PausedStatus, type RunStarted } from "../HookEvent.js"
+import { eventType, type HookEvent, type Json, type Message, type PausedStatus, type RunStarted } from "../HookEvent.js"
 import * as Lifecycle from "../Lifecycle.js"
-import type { StoredRun } from "../RunLedger.js"
+import type { StoredRun, ThreadState } from "../RunLedger.js"
 
 /** One run as the memory recorder keeps it: the lifecycle record, its start fields and the ledger's flags. */
 interface Entry {
   record: Lifecycle.RunRecord
   readonly start: RunStarted
   cancelRequested: boolean
+  /** The run's messages, in order (what a run continuing its thread starts from). */
+  readonly messages: Array<Message>
   submissionId?: string
   submission?: Json
 }
@@ -36,6 +38,7 @@ const toStored = ({ cancelRequested, record, start }: Entry): StoredRun => ({
   lastProgressAt: record.lastProgressAt,
   cancelRequested,
   ...(start.tenantId === undefined ? {} : { tenantId: start.tenantId }),
+  ...(start.threadId === undefined ? {} : { threadId: start.threadId }),
   ...(start.parentRunId === undefined ? {} : { parentRunId: start.parentRunId }),
   ...(start.metadata === undefined ? {} : { metadata: start.metadata }),
   ...(start.idempotencyKey === undefined ? {} : { idempotencyKey: start.idempotencyKey }),
@@ -68,6 +71,8 @@ const callOf = (event: HookEvent): { readonly kind: "tool call" | "model call"; 
 export class MemoryRuns {
   private readonly entries = new Map<string, Entry>()
   private readonly byKey = new Map<string, string>()
+  /** The runs of each thread, in start order. */
+  private readonly byThread = new Map<string, Array<Entry>>()
   /** The run that recorded each tool or model call id (`kind:id`). */
   private readonly callRuns = new Map<string, string>()
 
@@ -95,17 +100,31 @@ export class MemoryRuns {
     }
     if (entry !== undefined) {
       entry.record = next.right
+      if (event._tag === "MessageAppended") entry.messages.push(event.message)
       return Either.right(undefined)
     }
     // Only `run.started` creates a run (the lifecycle refused anything else above).
     const start = event as RunStarted
+    if (start.threadId !== undefined) {
+      // One active run per thread (the SQL recorder's partial unique index on agent_runs.thread_id).
+      const active = this.threadState(start.threadId)?.activeRunId
+      if (active !== undefined) {
+        return Either.left(conflict(event, `thread ${start.threadId} already has an active run (${active})`))
+      }
+    }
     if (start.idempotencyKey !== undefined) {
       if (this.byKey.has(start.idempotencyKey)) {
         return Either.left(conflict(event, `idempotency key ${start.idempotencyKey} is already used`))
       }
       this.byKey.set(start.idempotencyKey, event.runId)
     }
-    this.entries.set(event.runId, { record: next.right, start, cancelRequested: false })
+    const created: Entry = { record: next.right, start, cancelRequested: false, messages: [] }
+    this.entries.set(event.runId, created)
+    if (start.threadId !== undefined) {
+      const runs = this.byThread.get(start.threadId)
+      if (runs === undefined) this.byThread.set(start.threadId, [created])
+      else runs.push(created)
+    }
     return Either.right(undefined)
   }
 
@@ -150,6 +169,27 @@ export class MemoryRuns {
     if (entry === undefined || Lifecycle.isTerminal(entry.record.status)) return false
     entry.cancelRequested = true
     return true
+  }
+
+  /** The thread's tenants and its active run, if any run recorded the thread id. */
+  threadState(threadId: string): ThreadState | undefined {
+    const runs = this.threadRuns(threadId)
+    if (runs.length === 0) return undefined
+    const active = runs.find((e) => !Lifecycle.isTerminal(e.record.status))
+    return {
+      ...(runs[0]!.start.tenantId === undefined ? {} : { tenantId: runs[0]!.start.tenantId }),
+      runCount: runs.length,
+      ...(active === undefined ? {} : { activeRunId: active.record.runId })
+    }
+  }
+
+  /** The messages of the thread's runs, runs in start order. */
+  threadHistory(threadId: string): ReadonlyArray<Message> {
+    return this.threadRuns(threadId).flatMap((e) => e.messages)
+  }
+
+  private threadRuns(threadId: string): ReadonlyArray<Entry> {
+    return this.byThread.get(threadId) ?? []
   }
 
   /** Whether the run is flagged for cancellation. */

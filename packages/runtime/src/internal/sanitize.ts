@@ -84,7 +84,7 @@ export const report = (
 ): Effect.Effect<void, RecorderError> =>
   scanned.detections.length === 0 && scanned.blocked === undefined ? Effect.void : Effect.gen(function*() {
     for (const d of scanned.detections) {
-      yield* state.bus.emit({
+      yield* state.bus.stage({
         _tag: "GuardrailDetected",
         guardrail: d.guardrail,
         direction,
@@ -92,7 +92,7 @@ export const report = (
         entities: d.entities
       }, iteration)
       if (d.action === "redact" && scanned.redacted) {
-        yield* state.bus.emit(
+        yield* state.bus.stage(
           { _tag: "GuardrailRedacted", guardrail: d.guardrail, direction, entities: d.entities },
           iteration
         )
@@ -100,7 +100,7 @@ export const report = (
     }
     const b = scanned.blocked
     if (b !== undefined) {
-      yield* state.bus.emit(
+      yield* state.bus.stage(
         { _tag: "GuardrailBlocked", guardrail: b.guardrail, direction, entities: b.entities, reason: b.reason },
         iteration
       )

@@ -62,6 +62,7 @@ const summaryOf = (r: Row): R.RunSummary => ({
   provider: textOrNull(r.provider),
   parentRunId: textOrNull(r.parent_run_id),
   retryOfRunId: textOrNull(r.retry_of_run_id),
+  threadId: textOrNull(r.thread_id),
   delegationLevel: num(r.delegation_level),
   iterationCount: num(r.iteration_count),
   totals: {

@@ -6,7 +6,6 @@
  */
 import { Database } from "@sextant/recorder"
 import { type Context, Effect, Either, Layer } from "effect"
-import { existsSync } from "node:fs"
 import { DatabaseNotFound } from "../Errors.js"
 import type { RunStoreOptions, RunStoreService } from "../RunStore.js"
 import * as sqliteReader from "./sqliteReader.js"
@@ -23,10 +22,15 @@ export const requireFile = (url: string): Effect.Effect<void, DatabaseNotFound> 
       message: "sqlite::memory: is a new, empty database: a RunStore reads a database a recorder wrote"
     })
   }
-  return existsSync(path) ? Effect.void : new DatabaseNotFound({
-    path,
-    message: `no SQLite database at ${path}: check the path (a RunStore never creates a database)`
-  })
+  // node:fs only for SQLite files, so that the store's import graph stays free of Node modules.
+  return Effect.flatMap(
+    Effect.promise(() => import("node:fs")),
+    (fs) =>
+      fs.existsSync(path) ? Effect.void : new DatabaseNotFound({
+        path,
+        message: `no SQLite database at ${path}: check the path (a RunStore never creates a database)`
+      })
+  )
 }
 
 /**

@@ -62,6 +62,7 @@ const summaryColumns = [
   "provider",
   "parent_run_id",
   "retry_of_run_id",
+  "thread_id",
   "delegation_level",
   "iteration_count",
   "total_input_tokens",
@@ -167,6 +168,7 @@ export const toSummary = (r: SummaryRow): R.RunSummary => ({
   provider: r.provider,
   parentRunId: r.parent_run_id,
   retryOfRunId: r.retry_of_run_id,
+  threadId: r.thread_id,
   delegationLevel: r.delegation_level,
   iterationCount: r.iteration_count,
   totals: {
@@ -228,7 +230,8 @@ export const traceEntries = decoder(trace.Row, (r): R.TraceEntry => ({
   providerCallId: r.provider_call_id,
   toolName: r.tool_name,
   isError: r.is_error,
-  createdAt: r.created_at
+  createdAt: r.created_at,
+  parts: r.parts
 }))
 
 /** Decodes `tool_calls` rows selected with `columns.tool`. */

@@ -7,8 +7,8 @@
  * recorder's connection writes.
  */
 import { SqlError, type Statement } from "@effect/sql"
+import { Database, type DriverNotInstalled } from "@sextant/recorder"
 import { Effect, type Scope } from "effect"
-import { createRequire } from "node:module"
 
 interface Prepared {
   readonly reader: boolean
@@ -34,37 +34,41 @@ export interface Reader {
 const MAX_PREPARED = 500
 
 /** Opens `filename` read-only for the scope (the file must exist: the store never creates one). */
-export const open = (filename: string, busyTimeoutMs = 100): Effect.Effect<Reader, SqlError.SqlError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.try({
-      // The driver of @effect/sql-sqlite-node, loaded the way it loads it.
-      try: () => {
-        const Sqlite = createRequire(import.meta.url)("better-sqlite3") as Driver
-        return new Sqlite(filename, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs })
-      },
-      catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
-    }),
-    (db) => Effect.sync(() => db.close())
-  ).pipe(Effect.map((db): Reader => {
-    const prepared = new Map<string, Prepared>()
-    const prepare = (sql: string) => {
-      let statement = prepared.get(sql)
-      if (statement === undefined) {
-        if (prepared.size >= MAX_PREPARED) prepared.clear()
-        statement = db.prepare(sql)
-        prepared.set(sql, statement)
+export const open = (
+  filename: string,
+  busyTimeoutMs = 100
+): Effect.Effect<Reader, SqlError.SqlError | DriverNotInstalled, Scope.Scope> =>
+  // The driver of @effect/sql-sqlite-node: an optional peer, imported only for a SQLite URL.
+  Effect.flatMap(Database.importDriver<unknown>("sqlite", "better-sqlite3"), (namespace) =>
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const Sqlite = ((namespace as { default?: unknown }).default ?? namespace) as Driver
+          return new Sqlite(filename, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs })
+        },
+        catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
+      }),
+      (db) => Effect.sync(() => db.close())
+    ).pipe(Effect.map((db): Reader => {
+      const prepared = new Map<string, Prepared>()
+      const prepare = (sql: string) => {
+        let statement = prepared.get(sql)
+        if (statement === undefined) {
+          if (prepared.size >= MAX_PREPARED) prepared.clear()
+          statement = db.prepare(sql)
+          prepared.set(sql, statement)
+        }
+        return statement
       }
-      return statement
-    }
-    return {
-      rows: <A>(statement: Statement.Statement<A>) =>
-        Effect.suspend(() => {
-          try {
-            const [sql, params] = statement.compile()
-            return Effect.succeed(prepare(sql).all(...params) as ReadonlyArray<A>)
-          } catch (cause) {
-            return Effect.fail(new SqlError.SqlError({ cause, message: "Failed to execute statement" }))
-          }
-        })
-    }
-  }))
+      return {
+        rows: <A>(statement: Statement.Statement<A>) =>
+          Effect.suspend(() => {
+            try {
+              const [sql, params] = statement.compile()
+              return Effect.succeed(prepare(sql).all(...params) as ReadonlyArray<A>)
+            } catch (cause) {
+              return Effect.fail(new SqlError.SqlError({ cause, message: "Failed to execute statement" }))
+            }
+          })
+      }
+    })))

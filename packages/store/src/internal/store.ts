@@ -13,6 +13,7 @@ import * as context from "./queries/context.js"
 import * as events from "./queries/events.js"
 import * as exports from "./queries/export.js"
 import * as runs from "./queries/runs.js"
+import * as threads from "./queries/threads.js"
 import * as tree from "./queries/tree.js"
 import * as usage from "./queries/usage.js"
 import * as views from "./queries/views.js"
@@ -49,6 +50,8 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
   getLlmCalls: calls.perRun(ctx, calls.llmCalls),
   getPauses: events.getPauses(ctx),
   getRunTree: tree.getRunTree(ctx),
+  getThread: threads.getThread(ctx),
+  listThreads: threads.listThreads(ctx),
   usage: usage.usage(ctx),
   listRunRows: views.listRunRows(ctx),
   listWaiting: views.listWaiting(ctx),

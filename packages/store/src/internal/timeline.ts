@@ -245,6 +245,12 @@ const steps: { readonly [K in HookEvent.HookEventTag]: Step | undefined } = {
     (d) => (d.repair === true ? "warning" : "error"),
     (d) => `Output did not decode (attempt ${num(d.attempt) ?? "?"}${d.repair === true ? ", repair asked" : ""})`
   ),
+  HistorySummarized: governance(
+    () => "info",
+    (d) => `History summarised (${num(d.droppedMessages) ?? "?"} earlier messages of thread ${str(d.threadId) ?? "?"})`
+  ),
+  MemoryAccessed: governance(() => "info", (d) => `Memory ${str(d.operation) ?? "?"}: ${str(d.key) ?? "?"}`),
+  CustomEvent: governance(() => "info", (d) => str(d.name) ?? "custom event"),
   ProviderRetry: (state, e, d) =>
     push(state, {
       _tag: "retry",

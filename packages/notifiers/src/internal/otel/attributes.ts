@@ -20,6 +20,7 @@ export const at = (epochMs: number): HrTime => {
 export interface RunFacts {
   readonly provider?: string | undefined
   readonly model?: string | undefined
+  readonly threadId?: string | undefined
 }
 
 /** The attributes of a segment's `invoke_agent` span, set at its start (the sampling-relevant ones). */
@@ -31,7 +32,7 @@ export const segmentAttributes = (
   const attributes: Attributes = {
     [A.OPERATION_NAME]: A.Operation.invokeAgent,
     [A.AGENT_NAME]: event.agentName,
-    [A.CONVERSATION_ID]: event.runId,
+    [A.CONVERSATION_ID]: run.threadId ?? event.runId,
     [A.SEXTANT_RUN_ID]: event.runId
   }
   if (run.provider !== undefined) attributes[A.PROVIDER_NAME] = run.provider

@@ -141,6 +141,9 @@ export const makeHandlers = ({ capture, recordCall, spans }: Wiring): Handlers =
     GuardrailBlocked: asSpanEvent,
     ProviderRetry: asSpanEvent,
     OutputInvalid: asSpanEvent,
+    HistorySummarized: asSpanEvent,
+    MemoryAccessed: asSpanEvent,
+    CustomEvent: asSpanEvent,
     RunPaused: (event) => endSegment(event, (span) => span.setAttribute(A.SEXTANT_RUN_STATUS, event.status)),
     RunCompleted: (event) =>
       endSegment(event, (span) => {

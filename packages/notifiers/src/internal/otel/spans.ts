@@ -30,6 +30,8 @@ interface RunMemory {
   provider?: string
   model?: string
   agentName?: string
+  /** The thread the run continues: its `gen_ai.conversation.id`. */
+  threadId?: string
   /** The previous segment's span, linked from a resumed segment. */
   previous?: SpanContext
   segment?: Segment
@@ -98,9 +100,10 @@ export const makeSpans = (tracer: Tracer, capture: boolean): Spans => {
       if (event._tag === "RunStarted") {
         if (event.provider !== undefined) run.provider = event.provider
         if (event.model !== undefined) run.model = event.model
+        if (event.threadId !== undefined) run.threadId = event.threadId
       }
       run.agentName = event.agentName
-      const facts: RunFacts = { provider: run.provider, model: run.model }
+      const facts: RunFacts = { provider: run.provider, model: run.model, threadId: run.threadId }
       const links: Array<Link> = run.previous === undefined ? [] : [{ context: run.previous }]
       const parent = isOtelContext(traceContext) ? traceContext : ROOT_CONTEXT
       const span = tracer.startSpan(
@@ -121,7 +124,7 @@ export const makeSpans = (tracer: Tracer, capture: boolean): Spans => {
         startTime: at(startTime),
         attributes: {
           ...attributes,
-          [A.CONVERSATION_ID]: event.runId,
+          [A.CONVERSATION_ID]: runs.peek(event.runId)?.threadId ?? event.runId,
           [A.SEXTANT_ITERATION]: event.iteration,
           [A.SEXTANT_CORRELATION_ID]: event.correlationId
         }

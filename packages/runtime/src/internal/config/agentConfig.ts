@@ -155,6 +155,18 @@ export const BudgetSpec = Schema.Struct({
   )
 )
 
+/** The Schema of a thread's history window: last N messages and/or a token budget, and a summary hook. */
+export const HistorySpec = Schema.Struct({
+  maxMessages: optional(PositiveInt),
+  maxTokens: optional(PositiveInt),
+  summarize: optional(
+    explained(
+      Schema.declare((u): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function"),
+      (u) => `must be a function from the dropped messages to an Effect of the summary, got ${show(u)}`
+    )
+  )
+})
+
 /** The Schema of a model's price (USD per million tokens). */
 export const PriceSpec = Schema.Struct({
   inputPerMTok: required(Price, (u) => `must be a non-negative number (USD per million tokens), got ${show(u)}`),
@@ -179,7 +191,8 @@ export const AgentConfigSchema = Schema.Struct({
   guardrails: optional(Schema.Array(GuardrailSpec)),
   prices: optional(Schema.Record({ key: Schema.String, value: PriceSpec })),
   maxDelegationDepth: optional(NonNegativeInt),
-  heartbeatInterval: optional(PositiveDuration)
+  heartbeatInterval: optional(PositiveDuration),
+  history: optional(HistorySpec)
 })
 /** A configuration as validated. */
 export type AgentConfigSpec = typeof AgentConfigSchema.Type

@@ -101,6 +101,10 @@ export const RunOptionsSchema = Schema.Struct({
   notifiers: Schema.optionalWith(RunNotifiers, { exact: true }),
   parentRunId: optional(RunOptionString),
   idempotencyKey: optional(RunOptionString),
+  threadId: optional(RunOptionString),
+  onBusy: optional(
+    explained(Schema.Literal("wait", "reject"), (u) => `must be "wait" or "reject", got ${show(u)}`)
+  ),
   traceContext: optional(Schema.Unknown)
 })
 /** Run options as validated. */

@@ -12,7 +12,7 @@ import type { Batch, RunState, ToolOutcome } from "../runState.js"
 import { appendMessage, failedOutcome, toolMessage } from "./events.js"
 import { blockedByGuardrail, cancelIfRequested } from "./finish.js"
 import { pause } from "./pause.js"
-import { runServerCall } from "./toolCall.js"
+import { runServerCall, startServerCall } from "./toolCall.js"
 
 type Outcomes = Record<string, ToolOutcome>
 
@@ -24,7 +24,7 @@ const denyCalls = (state: RunState, batch: Batch, outcomes: Outcomes): Effect.Ef
   if (denied.length === 0) return Effect.void
   return Effect.forEach(denied, (call) =>
     Effect.map(
-      state.bus.emit(
+      state.bus.stage(
         { _tag: "PolicyDenied", correlationId: call.id, toolName: call.name, reason: "denied_by_policy" },
         batch.iteration
       ),
@@ -78,10 +78,12 @@ const runGroup = (
       blocked ??= recorded.blocked
       outcomes[call.id] = recorded.outcome
     })
+  // Write-ahead: the group's `tool.started` events are durable (one commit point) before any call runs.
+  const started = Effect.forEach(group, (call) => startServerCall(state, call, iteration), { discard: true })
   const all = group.length === 1
     ? one(group[0]!)
     : state.bus.concurrently(Effect.forEach(group, one, { concurrency: "unbounded", discard: true }))
-  return Effect.map(all, () => blocked)
+  return started.pipe(Effect.zipRight(state.bus.commit), Effect.zipRight(all), Effect.map(() => blocked))
 }
 
 /** Executes the batch's undecided server calls, group by group; ends the run when a guardrail blocks. */
@@ -114,7 +116,7 @@ const requestApproval = (
   if (gated.length === 0) return Effect.succeed(Option.none())
   return Effect.gen(function*() {
     for (const call of gated) {
-      yield* state.bus.emit(
+      yield* state.bus.stage(
         { _tag: "ApprovalRequested", correlationId: call.id, toolName: call.name, arguments: call.arguments },
         batch.iteration
       )

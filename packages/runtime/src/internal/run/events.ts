@@ -50,13 +50,13 @@ export const failedOutcome = (message: string, durationMs = 0): ToolOutcome => (
   durationMs
 })
 
-/** Appends a message to the history (as the model sees it) and records it. */
+/** Appends a message to the history (as the model sees it); `message.appended` is durable at the next commit point. */
 export const appendMessage = (
   state: RunState,
   message: Message,
   iteration: number
 ): Effect.Effect<void, RecorderError> =>
-  Effect.map(state.bus.emit({ _tag: "MessageAppended", orderIndex: state.orderIndex, message }, iteration), () => {
+  Effect.map(state.bus.stage({ _tag: "MessageAppended", orderIndex: state.orderIndex, message }, iteration), () => {
     state.orderIndex++
     state.history.push(message)
   })

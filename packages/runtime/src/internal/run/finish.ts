@@ -75,7 +75,8 @@ const notCancelled: Effect.Effect<Option.Option<RunResult>> = Effect.succeed(Opt
 
 /**
  * Ends the run `cancelled` if someone asked for it (checked before each model call, tool batch and pause).
- * A failed check halts the run with its `RecorderError`, exactly as a failed write does.
+ * A failed check halts the run with its `RecorderError`, exactly as a failed write does. The check is no commit
+ * point: what was staged since the last one is not written, and the record ends there.
  */
 export const cancelIfRequested = (state: RunState): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
   const ledger = state.ledger

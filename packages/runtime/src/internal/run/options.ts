@@ -26,14 +26,8 @@ const decodeOptions = decodeWith(
   (field, message) => new InvalidRunOptions({ field, message })
 )
 
-/** Validates a run's options (and the input, which must be a string). */
-export const validateStart = (
-  input: unknown,
-  options: StartOptions
-): Either.Either<ValidStartOptions, InvalidRunOptions> => {
-  if (typeof input !== "string") {
-    return Either.left(new InvalidRunOptions({ field: "input", message: "input: must be a string" }))
-  }
+/** Validates a run's options (the input is validated by `validateInput`). */
+export const validateStart = (options: StartOptions): Either.Either<ValidStartOptions, InvalidRunOptions> => {
   return Either.map(decodeOptions(options), (valid) => ({
     ...valid,
     ...(options.retryOfRunId === undefined ? {} : { retryOfRunId: options.retryOfRunId }),

@@ -15,6 +15,8 @@ import { withHeartbeat } from "./heartbeat.js"
 /** A defect in the body ends the run `error` (`internal`); a failure (a `RecorderError`) halts it as it is. */
 const guard = (state: RunState, body: Effect.Effect<RunResult, RecorderError>) =>
   body.pipe(
+    // Every way a segment ends commits; this one catches anything a path left staged before its result.
+    Effect.zipLeft(state.bus.commit),
     Effect.catchAllCause((cause) => {
       const failure = Cause.failureOption(cause)
       if (Option.isSome(failure)) return Effect.fail(failure.value)

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import type { RecorderError } from "../../Errors.js"
-import type { ToolCallRef } from "../../HookEvent.js"
+import type { HookEvent, ToolCallRef } from "../../HookEvent.js"
 import type { RunState, ToolOutcome } from "../runState.js"
 import { report, restore, scanValue } from "../sanitize.js"
 import { executeTool } from "../toolExecution.js"
@@ -34,7 +34,23 @@ export const sanitizeOutcome = (
   return Effect.as(report(state, scanned, "input", iteration), { outcome: clean, blocked: scanned.blocked?.reason })
 }
 
-/** Records a call around `outcome`: `tool.started` is durable before `outcome` runs. */
+/** Stages a call's outcome (scanned by the guardrails) as `tool.completed`; durable at the next commit point. */
+export const completeCall = (
+  state: RunState,
+  call: ToolCallRef,
+  target: "server" | "client",
+  iteration: number,
+  outcome: ToolOutcome
+): Effect.Effect<Recorded, RecorderError> =>
+  Effect.flatMap(
+    sanitizeOutcome(state, outcome, iteration),
+    (recorded) => Effect.as(state.bus.stage(toolCompleted(call, target, recorded.outcome), iteration), recorded)
+  )
+
+/**
+ * Records a call whose outcome nothing outside decides (the engine refused it, or a client submitted it):
+ * `tool.started` and `tool.completed` are staged, durable at the next commit point.
+ */
 export const recordCall = (
   state: RunState,
   call: ToolCallRef,
@@ -42,35 +58,37 @@ export const recordCall = (
   iteration: number,
   outcome: Effect.Effect<ToolOutcome>
 ): Effect.Effect<Recorded, RecorderError> =>
-  Effect.gen(function*() {
-    yield* state.bus.emit(toolStarted(call, target), iteration)
-    const recorded = yield* sanitizeOutcome(state, yield* outcome, iteration)
-    yield* state.bus.emit(toolCompleted(call, target, recorded.outcome), iteration)
-    return recorded
-  })
+  state.bus.stage(toolStarted(call, target), iteration).pipe(
+    Effect.zipRight(outcome),
+    Effect.flatMap((decided) => completeCall(state, call, target, iteration, decided))
+  )
 
-/** Executes a server call (with real values in place of placeholders) and records it. */
+/** Stages `tool.started` of a server call; its group's commit point makes it durable before anything runs. */
+export const startServerCall = (state: RunState, call: ToolCallRef, iteration: number): Effect.Effect<HookEvent> =>
+  state.bus.stage(toolStarted(call, "server"), iteration)
+
+/**
+ * Executes a server call whose `tool.started` is durable (with real values in place of placeholders) and
+ * stages its `tool.completed`.
+ */
 export const runServerCall = (
   state: RunState,
   call: ToolCallRef,
   iteration: number,
   overLimit: boolean
-): Effect.Effect<Recorded, RecorderError> => {
-  const execute = Effect.suspend(() => {
+): Effect.Effect<Recorded, RecorderError> =>
+  Effect.suspend(() => {
     state.inFlight++
-    return Effect.map(
-      executeTool(state.agent.toolsByName.get(call.name), { ...call, arguments: restore(state, call.arguments) }, {
-        runId: state.bus.runId,
-        iteration,
-        overLimit,
-        delegationLevel: state.delegationLevel,
-        tenantId: state.tenantId
-      }),
-      (outcome) => {
-        state.inFlight--
-        return outcome
-      }
-    )
-  })
-  return recordCall(state, call, "server", iteration, execute)
-}
+    return executeTool(state.agent.toolsByName.get(call.name), { ...call, arguments: restore(state, call.arguments) }, {
+      runId: state.bus.runId,
+      iteration,
+      overLimit,
+      delegationLevel: state.delegationLevel,
+      tenantId: state.tenantId
+    })
+  }).pipe(
+    Effect.flatMap((outcome) => {
+      state.inFlight--
+      return completeCall(state, call, "server", iteration, outcome)
+    })
+  )

@@ -2,7 +2,7 @@
  * The ReAct loop: turn after turn (model call, its record, its tool batch) until the model answers without
  * tool calls, the iterations run out, or the run pauses or ends.
  */
-import { Clock, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { ModelError, RecorderError } from "../../Errors.js"
 import type { ToolCallRef } from "../../HookEvent.js"
 import * as Ids from "../../Ids.js"
@@ -35,15 +35,16 @@ const toolsOf = (agent: AgentDefinition): ReadonlyArray<ToolDefinition> => {
 
 /** Calls the model (streamed when the caller streams) and measures how long it took. */
 const callModel = (state: RunState, request: ModelRequest, correlationId: string) =>
-  Effect.gen(function*() {
-    const startedAt = yield* Clock.currentTimeMillis
+  Effect.clockWith((clock) => {
+    const startedAt = clock.unsafeCurrentTimeMillis()
     state.inFlight++
-    const outcome: Either.Either<ModelResponse, ModelError | RecorderError> = yield* Effect.either(
-      state.streaming ? collectStream(state, request, correlationId) : state.model.generate(request)
+    return Effect.map(
+      Effect.either(state.streaming ? collectStream(state, request, correlationId) : state.model.generate(request)),
+      (outcome: Either.Either<ModelResponse, ModelError | RecorderError>) => {
+        state.inFlight--
+        return { outcome, durationMs: clock.unsafeCurrentTimeMillis() - startedAt }
+      }
     )
-    state.inFlight--
-    const durationMs = (yield* Clock.currentTimeMillis) - startedAt
-    return { outcome, durationMs }
   })
 
 /** Records `llm.failed` and ends the run in `error` (`failure_reason = 'model'`). */
@@ -97,7 +98,8 @@ const recordResponse = (
     const { invalid, scanned, toolCalls } = readCalls(state, response)
     const text = scanned.value.text
     state.totals = Lifecycle.addUsage(state.totals, usage ?? Lifecycle.unreportedUsage)
-    yield* state.bus.emit(
+    // Staged: durable at the next commit point (the next model call, tool execution, pause or result).
+    yield* state.bus.stage(
       {
         _tag: "LlmCallCompleted",
         correlationId,

@@ -54,6 +54,7 @@ export const filterConditions = (ctx: QueryContext, f: Filter): Array<Statement.
   if (f.agentName !== undefined) c.push(sql`agent_name = ${stored(f.agentName)}`)
   if (f.tenantId !== undefined) c.push(sql`tenant_id = ${stored(f.tenantId)}`)
   if (f.parentRunId !== undefined) c.push(sql`parent_run_id = ${stored(f.parentRunId)}`)
+  if (f.threadId !== undefined) c.push(sql`thread_id = ${stored(f.threadId)}`)
   if (f.createdAfter !== undefined) c.push(sql`created_at >= ${f.createdAfter}`)
   if (f.createdBefore !== undefined) c.push(sql`created_at < ${f.createdBefore}`)
   for (const [key, value] of Object.entries(f.metadata ?? {})) c.push(metadataCondition(ctx, key, value))
