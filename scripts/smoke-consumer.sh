@@ -62,6 +62,9 @@ JSON
   npx tsc -p tsconfig.json
   step "$(basename "$dir"): run the app"
   node --import tsx app.ts
+  step "$(basename "$dir"): npx sextant --help (the CLI's bin from its tarball)"
+  npx sextant --version
+  npx sextant --help >/dev/null
   cd "$repo"
 }
 

@@ -60,7 +60,7 @@ export const check: Effect.Effect<void, MigrationsPending | SqlError.SqlError, S
         applied: id,
         latest,
         message: `the database schema is at migration ${id}, this recorder needs ${latest}: ` +
-          "run `npx sextant-migrate <database-url>` (or `Migrations.run` with a SqlClient) before starting the recorder"
+          "run `npx sextant migrate --database-url <database-url>` (or `Migrations.run` with a SqlClient) before starting the recorder"
       })
     )
 )

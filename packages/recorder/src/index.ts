@@ -7,6 +7,8 @@ export * as Database from "./Database.js"
 export * from "./Errors.js"
 /** The versioned migration set. */
 export * as Migrations from "./Migrations.js"
+/** Pruning, erasure, vacuum and backups. */
+export * as Retention from "./Retention.js"
 /** The fail-closed SQL recorder. */
 export * as SqlRecorder from "./SqlRecorder.js"
 /** The sweep of stale and abandoned runs. */

@@ -115,7 +115,7 @@ describe("bad input is a clear typed error and writes nothing", () => {
       const error = failure(exit)
       expect(error).toBeInstanceOf(MigrationsPending)
       expect(error).toMatchObject({ applied: 0, latest: Migrations.latest })
-      expect((error as MigrationsPending).message).toContain("npx sextant-migrate <database-url>")
+      expect((error as MigrationsPending).message).toContain("npx sextant migrate --database-url <database-url>")
       const tables = yield* Effect.provide(
         Effect.flatMap(
           SqlClient.SqlClient,

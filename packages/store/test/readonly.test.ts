@@ -42,7 +42,7 @@ describe("RunStore is read-only", () => {
       expect(error).toMatchObject({ _tag: "MigrationsPending", applied: 0, latest: Migrations.latest })
       expect((error as Error).message).toBe(
         `this database has no Sextant schema (migration 0 of ${Migrations.latest}): run ` +
-          `\`npx sextant-migrate sqlite:${path}\` (the RunStore reads only; it never migrates)`
+          `\`npx sextant migrate --database-url sqlite:${path}\` (the RunStore reads only; it never migrates)`
       )
       const applied = await Effect.runPromise(
         Migrations.applied.pipe(Effect.provide(Database.layerFromUrl(`sqlite:${path}`, { readOnly: true })))
@@ -81,7 +81,7 @@ describe("RunStore is read-only", () => {
       const error = await rejection(RunStore.fromDatabaseUrl(db.url))
       expect(error).toMatchObject({ _tag: "MigrationsPending", applied: 0 })
       expect((error as Error).message).toContain("this database has no Sextant schema (migration 0 of")
-      expect((error as Error).message).toContain("npx sextant-migrate postgres://")
+      expect((error as Error).message).toContain("npx sextant migrate --database-url postgres://")
       const layered = await Effect.runPromise(
         Effect.flip(Layer.build(RunStore.layer.pipe(Layer.provide(Database.layerFromUrl(db.url))))).pipe(
           Effect.scoped

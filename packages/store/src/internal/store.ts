@@ -23,7 +23,7 @@ import type { Reader } from "./sqliteReader.js"
 const decodeStoreOptions = decode.options(Options.RunStoreOptions)
 
 /** The command that migrates a database (named in `MigrationsPending`). */
-export const migrateCommand = (url = "<database-url>") => `npx sextant-migrate ${url}`
+export const migrateCommand = (url = "<database-url>") => `npx sextant migrate --database-url ${url}`
 
 /** Fails with `MigrationsPending` unless the database is at the recorder's newest migration (or later). */
 export const checkSchema = (url?: string) =>

@@ -1,0 +1,143 @@
+/**
+ * Test fixtures: the real `sextant` binary as a child process, and real databases (a SQLite file, a fresh
+ * Postgres database) seeded by recorded runs of the agent loop with a scripted model.
+ */
+import { SqlClient } from "@effect/sql"
+import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
+import { Effect, Layer, ManagedRuntime, Schema } from "effect"
+import { spawn } from "node:child_process"
+import { join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+
+/** The repository root (the binary runs from there unless a test says otherwise). */
+export const root = fileURLToPath(new URL("../../..", import.meta.url))
+/** tsx's loader by absolute URL, so the binary also runs from a directory outside the repository. */
+const tsx = pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href
+/** The binary's source. */
+export const bin = fileURLToPath(new URL("../src/bin/sextant.ts", import.meta.url))
+
+/** What a finished child process printed and how it exited. */
+export interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `sextant …args` and resolves when it exits. `SEXTANT_DATABASE_URL` is cleared unless `env` sets it. */
+export const sextant = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
+): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--conditions=@sextant/source", "--import", tsx, bin, ...args], {
+      cwd: options.cwd ?? root,
+      env: { ...process.env, SEXTANT_DATABASE_URL: "", NO_COLOR: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += String(d)))
+    child.stderr.on("data", (d) => (stderr += String(d)))
+    child.on("error", reject)
+    child.on("exit", (code) => resolve({ code, stdout, stderr }))
+  })
+
+/** A fresh, migrated database of the dialect and a function that removes it. */
+export const freshDatabase = async (dialect: "sqlite" | "postgres") => {
+  if (dialect === "sqlite") {
+    const dir = createTempDir()
+    const url = `sqlite:${join(dir.path, "runs.db")}`
+    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+    return { url, dir: dir.path, drop: async () => dir.remove() }
+  }
+  const db = await createPgDatabase()
+  await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
+  return { ...db, dir: undefined }
+}
+
+const weather = Tool.make("get_weather", {
+  description: "Weather for a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) => ({ city, tempC: 21 })
+})
+const confirm = Tool.make("confirm_payment", {
+  description: "Asks the user to confirm",
+  parameters: Schema.Struct({ amount: Schema.Number }),
+  target: "client"
+})
+
+const toolThenAnswer = (answer: string): ReadonlyArray<ScriptedModel.ScriptStep> => [
+  {
+    toolCalls: [{ name: "get_weather", arguments: { city: "Lisbon" } }],
+    usage: { inputTokens: 50, outputTokens: 12, costUsd: 0.001 }
+  },
+  { text: answer, usage: { inputTokens: 80, outputTokens: 9, costUsd: 0.002 } }
+]
+
+/** Records one run of a scripted agent. */
+export const runAgent = (
+  name: string,
+  script: ReadonlyArray<ScriptedModel.ScriptStep>,
+  options: Agent.RunOptions = {}
+) =>
+  Effect.gen(function*() {
+    const agent = yield* Agent.make({ name, instructions: `You are ${name}.`, tools: [weather, confirm] })
+    return yield* agent.run("What's the weather in Lisbon?", options).pipe(
+      Effect.provide(ScriptedModel.layer(script, { model: `${name}-model` }))
+    )
+  })
+
+/** The seeded run ids. */
+export interface Seeded {
+  readonly weather: ReadonlyArray<string>
+  readonly failed: string
+  readonly paused: string
+  readonly globex: string
+}
+
+/** Records four finished weather runs (acme), a failed one, a paused one and one of another tenant. */
+export const seed = (recorder: Recorder): Promise<Seeded> =>
+  recorder.runPromise(Effect.gen(function*() {
+    const weather: Array<string> = []
+    for (let i = 0; i < 4; i++) {
+      weather.push((yield* runAgent("weather", toolThenAnswer(`sunny ${i}`), { tenantId: "acme" })).runId)
+    }
+    const failed = (yield* runAgent("support", [{ fail: "vendor down" }], { tenantId: "acme" })).runId
+    const paused = (yield* runAgent("checkout", [
+      {
+        toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }],
+        usage: { inputTokens: 20, outputTokens: 3 }
+      }
+    ], { tenantId: "acme" })).runId
+    const globex = (yield* runAgent("weather", toolThenAnswer("cloudy"), { tenantId: "globex" })).runId
+    return { weather, failed, paused, globex }
+  }))
+
+/** The recorder of a database, for seeding. */
+export const recorderOf = (url: string) => ManagedRuntime.make(SqlRecorder.layerFromUrl(url).pipe(Layer.orDie))
+/** A recorder made by `recorderOf`. */
+export type Recorder = ReturnType<typeof recorderOf>
+
+/** Runs plain SQL on its own connection (an independent check of what the binary did). */
+export const query = <A extends object = Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: ReadonlyArray<unknown> = []
+) =>
+  Effect.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<A>(text, params as Array<never>)).pipe(
+      Effect.provide(Database.layerFromUrl(url, { busyTimeoutMs: 5000 })),
+      Effect.orDie
+    )
+  )
+
+/** Row counts of the six tables. */
+export const counts = async (url: string) => {
+  const out: Record<string, number> = {}
+  for (const t of ["agent_runs", "run_events", "react_traces", "tool_calls", "llm_interactions", "token_usage"]) {
+    out[t] = Number((await query<{ n: number }>(url, `SELECT COUNT(*) AS n FROM ${t}`))[0]!.n)
+  }
+  return out
+}
