@@ -10,6 +10,7 @@ import type { Effect, Layer, Option } from "effect"
 import type { TraceError } from "./Errors.js"
 import * as promise from "./internal/promise.js"
 import * as internal from "./internal/run.js"
+import type * as Remote from "./Remote.js"
 
 /** Why a tracing call failed: a refused call (`TraceError`) or a failed write (`RecorderError`, fail-closed). */
 export type TraceFailure = TraceError | RecorderError
@@ -302,3 +303,19 @@ export interface Tracer {
  * `SqlRecorder.layerFromUrl("sqlite:./agent.db")` or `Remote.layer({ url, apiKey })`.
  */
 export const make: <E>(layer: Layer.Layer<Recorder, E>) => Tracer = promise.make
+
+/** A Promise tracer over the buffered exporter (`Trace.remote`): a `Tracer` with the exporter's controls. */
+export interface RemoteTracer extends Tracer {
+  /** Sends everything traced so far (or drops it, counted); resolves with the counters after. */
+  readonly flush: () => Promise<Remote.ExporterStats>
+  /** The exporter's counters now. */
+  readonly stats: () => Promise<Remote.ExporterStats>
+  /** Flushes (up to `shutdownTimeout`), releases the exporter and resolves with the final counters. */
+  readonly shutdown: () => Promise<Remote.ExporterStats>
+}
+
+/**
+ * A Promise tracer that sends to an ingest endpoint through the buffered exporter (`Remote.buffered`):
+ * batched, non-blocking beyond `blockFor`, drops counted and reported; `close()` and `shutdown()` flush.
+ */
+export const remote: (options: Remote.BufferedOptions) => RemoteTracer = promise.remote

@@ -6,6 +6,7 @@
 import type { Recorder } from "@sextant/runtime"
 import { Cause, Effect, Exit, type Layer, ManagedRuntime, Option, Runtime } from "effect"
 import { AsyncLocalStorage } from "node:async_hooks"
+import * as Remote from "../Remote.js"
 import type * as Trace from "../Trace.js"
 import * as Core from "./run.js"
 
@@ -68,9 +69,8 @@ const facadeOf = (core: Trace.TraceRun, runtime: Runtime.Runtime<never>): Trace.
   return self
 }
 
-/** A Promise tracer over the host's recorder layer. */
-export const make = <E>(layer: Layer.Layer<Recorder, E>): Trace.Tracer => {
-  const managed = ManagedRuntime.make(layer)
+/** The Promise tracer over a managed runtime providing the `Recorder`. */
+const over = <R extends Recorder, E>(managed: ManagedRuntime.ManagedRuntime<R, E>): Trace.Tracer => {
   const run = <A>(
     name: string,
     options: Trace.RunOptions,
@@ -103,5 +103,27 @@ export const make = <E>(layer: Layer.Layer<Recorder, E>): Trace.Tracer => {
     current: () => storage.getStore()?.facade,
     traced,
     close: () => managed.dispose()
+  }
+}
+
+/** A Promise tracer over the host's recorder layer. */
+export const make = <E>(layer: Layer.Layer<Recorder, E>): Trace.Tracer => over(ManagedRuntime.make(layer))
+
+/** A Promise tracer over the buffered exporter, with its flush, counters and shutdown. */
+export const remote = (options: Remote.BufferedOptions): Trace.RemoteTracer => {
+  const managed = ManagedRuntime.make(Remote.buffered(options))
+  const tracer = over(managed)
+  // The service is kept, so the counters stay readable after `shutdown()` released the runtime.
+  let service: Promise<Remote.Exporter["Type"]> | undefined
+  const exporter = () => service ??= managed.runPromise(Remote.Exporter)
+  return {
+    ...tracer,
+    flush: () => exporter().then((e) => Effect.runPromise(e.flush)),
+    stats: () => exporter().then((e) => Effect.runPromise(e.stats)),
+    shutdown: async () => {
+      const e = await exporter()
+      await managed.dispose()
+      return Effect.runSync(e.stats)
+    }
   }
 }
