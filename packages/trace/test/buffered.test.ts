@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { createTempDir } from "../../../test-support/databases.js"
+import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { Ingest, Remote, Trace } from "../src/index.js"
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -276,6 +276,23 @@ describe("Remote.buffered against a real ingest endpoint", () => {
     expect(reports[0]?.error).toMatch(/403/)
     expect(await sequencesOf(url, "run-foreign")).toEqual([])
   })
+
+  it("20 concurrent exporters x 1,000 events on Postgres lose and duplicate nothing", async () => {
+    const db = await createPgDatabase()
+    cleanups.push(db.drop)
+    const { Database, Migrations } = await import("@sextant/recorder")
+    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
+    const { base } = await serve(db.url)
+    const exporters = 20
+    const ticks = 998 // + run.started + run.completed = 1,000 events each
+    const all = await Promise.all(Array.from({ length: exporters }, async (_, s) => {
+      const tracer = Trace.remote({ url: base, apiKey: "key-acme", batchSize: 250, batchInterval: "5 millis" })
+      await tick(tracer, `run-many-${s}`, ticks)
+      return tracer.shutdown()
+    }))
+    for (const stats of all) expect(stats).toMatchObject({ offered: 1000, sent: 1000, droppedTotal: 0, pending: 0 })
+    for (let s = 0; s < exporters; s++) expect(await sequencesOf(db.url, `run-many-${s}`)).toEqual(range(1000))
+  }, 120_000)
 
   it("malformed options are refused when the exporter is made", () => {
     expect(() => Remote.buffered({ url: "http://127.0.0.1:1", apiKey: "k", capacity: 0 })).toThrow(/capacity/)

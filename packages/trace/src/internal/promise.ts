@@ -70,7 +70,7 @@ const facadeOf = (core: Trace.TraceRun, runtime: Runtime.Runtime<never>): Trace.
 }
 
 /** The Promise tracer over a managed runtime providing the `Recorder`. */
-const over = <R extends Recorder, E>(managed: ManagedRuntime.ManagedRuntime<R, E>): Trace.Tracer => {
+const over = <E>(managed: ManagedRuntime.ManagedRuntime<Recorder, E>): Trace.Tracer => {
   const run = <A>(
     name: string,
     options: Trace.RunOptions,
