@@ -3,7 +3,7 @@
  * (`Detectors.layer`) over runs recorded by the agent loop (scripted model, SqlRecorder), read back from
  * `failure_signals` on both dialects with filters, shadow modes, keyset pages, 400s and 404s.
  */
-import { Detectors, Explain, type Signal, Signals } from "@sextant/detectors"
+import { Detectors, Explain, Signal, Signals } from "@sextant/detectors"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Notifiers, ScriptedModel, Tool } from "@sextant/runtime"
 import { type Records, type RunStoreClient } from "@sextant/store"
@@ -267,6 +267,22 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         const second = await get(`/signals?shadow=include&limit=1&cursor=${first.body.nextCursor}`)
         const all = await store.listSignals({ shadow: "include" })
         expect([first.body.items[0].id, second.body.items[0].id]).toEqual(all.items.slice(0, 2).map((s) => s.id))
+      })
+
+      it("the OpenAPI document lists both routes, the catalogue's types and the shadow modes", async () => {
+        const doc = (await get("/openapi.json")).body
+        const param = (path: string, name: string) =>
+          doc.paths[path].get.parameters.find((p: { name: string }) => p.name === name)
+        expect(param("/signals", "type").schema.enum).toEqual([...Signal.signalTypes])
+        expect(param("/signals", "severity").schema.enum).toEqual(["LOW", "MEDIUM", "HIGH", "CRITICAL"])
+        expect(param("/signals", "shadow").schema.enum).toEqual(["exclude", "include", "only"])
+        expect(param("/runs/{runId}/signals", "shadow").schema.enum).toEqual(["exclude", "include", "only"])
+        expect(doc.paths["/runs/{runId}/signals"].get.responses["404"].content["application/json"].schema).toEqual({
+          $ref: "#/components/schemas/RunNotFound"
+        })
+        expect(doc.paths["/signals"].get.responses["200"].content["application/json"].schema).toEqual({
+          $ref: "#/components/schemas/SignalPage"
+        })
       })
 
       it("GET /signals with a bad parameter is a 400 naming it", async () => {
