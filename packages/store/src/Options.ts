@@ -12,7 +12,7 @@
  */
 import { HookEvent } from "@sextant/runtime"
 import { ParseResult, Schema } from "effect"
-import { SignalSeverity, signalSeverities, SignalType, signalTypes, UsageGroupBy } from "./Records.js"
+import { signalSeverities, SignalSeverity, SignalType, signalTypes, UsageGroupBy } from "./Records.js"
 
 const shown = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
