@@ -3,6 +3,7 @@
  * (`Detectors.layer`) over runs recorded by the agent loop (scripted model, SqlRecorder), read back from
  * `failure_signals` on both dialects with filters, shadow modes, keyset pages, 400s and 404s.
  */
+import { SqlClient } from "@effect/sql"
 import { Detectors, Explain, Signal, Signals } from "@sextant/detectors"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Notifiers, ScriptedModel, Tool } from "@sextant/runtime"
@@ -305,6 +306,53 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           })
         }
       })
+    })
+  })
+}
+
+for (const dialect of ["sqlite", "postgres"] as const) {
+  describe(`failure signals when the database fails on ${dialect}`, () => {
+    let db: Awaited<ReturnType<typeof freshDatabase>>
+    let recorder: ReturnType<typeof detection>
+    let store: RunStoreClient
+    let router: ReadRouter
+    let runId: string
+
+    beforeAll(async () => {
+      db = await freshDatabase(dialect)
+      recorder = detection(db.url)
+      runId = await recorder.runPromise(runAgent("looper", loop("search", 5, { q: "same" }), "acme"))
+      store = await openStore(db.url)
+      router = makeReadRouter({ store })
+    })
+    afterAll(async () => {
+      await router?.dispose()
+      await store?.close()
+      await recorder?.dispose()
+      await db?.drop()
+    })
+
+    it("a read that fails in the database is StoreError in the store and a 500 without the cause over HTTP", async () => {
+      expect((await store.getRunSignals(runId)).items.map((s) => s.type)).toEqual(["TOOL_LOOP"])
+      await recorder.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP TABLE failure_signals`))
+      expect(await failure(store.listSignals())).toMatchObject({ _tag: "StoreError" })
+      expect(await failure(store.getRunSignals(runId))).toMatchObject({ _tag: "StoreError" })
+      const { base, close } = await hosts[0]!.start(router, "/api")
+      try {
+        for (const path of ["/signals", `/runs/${runId}/signals`]) {
+          const res = await fetch(base + path)
+          const body = await res.json() as Record<string, unknown>
+          expect({ path, status: res.status, body }).toEqual({
+            path,
+            status: 500,
+            body: { _tag: "InternalError", message: "The run store failed; the cause is in the server log." }
+          })
+        }
+        // An unknown run is still a 404: the run is looked up before its signals.
+        expect((await fetch(`${base}/runs/no-such-run/signals`)).status).toBe(404)
+      } finally {
+        await close()
+      }
     })
   })
 }
