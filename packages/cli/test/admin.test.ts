@@ -5,6 +5,7 @@
  * `sweep`, `tail` following a run recorded while it runs, and progress only on a (pseudo-)TTY or plain lines,
  * never in `--json` mode.
  */
+import { Migrations } from "@sextant/recorder"
 import { spawn, spawnSync } from "node:child_process"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -69,7 +70,11 @@ describe("sextant migrate", () => {
         const args = ["--database-url", db.url]
         const before = await sextant(["migrate", "status", "--json", ...args])
         expect(before.code).toBe(0)
-        expect(JSON.parse(before.stdout)).toMatchObject({ applied: 0, latest: 4, pending: [1, 2, 3, 4] })
+        expect(JSON.parse(before.stdout)).toMatchObject({
+          applied: 0,
+          latest: Migrations.latest,
+          pending: Array.from({ length: Migrations.latest }, (_, i) => i + 1)
+        })
         const refused = await sextant(["runs", ...args])
         expect(refused.code).toBe(1)
         expect(refused.stderr.trim().split("\n")).toHaveLength(1)
@@ -77,16 +82,16 @@ describe("sextant migrate", () => {
         const pruneRefused = await sextant(["prune", "--older-than", "30d", ...args])
         expect(pruneRefused.code).toBe(1)
         expect(pruneRefused.stderr.trim()).toBe(
-          `sextant: this database has no Sextant schema (this version needs 4): run \`npx sextant migrate --database-url ${db.url}\``
+          `sextant: this database has no Sextant schema (this version needs ${Migrations.latest}): run \`npx sextant migrate --database-url ${db.url}\``
         )
         const migrated = await sextant(["migrate", ...args])
         expect(migrated.code).toBe(0)
         expect(migrated.stdout).toContain("applied migration 1")
-        expect(migrated.stdout).toContain("applied migration 4")
+        expect(migrated.stdout).toContain(`applied migration ${Migrations.latest}`)
         const again = await sextant(["migrate", ...args])
-        expect(again.stdout).toContain("up to date (migration 4)")
+        expect(again.stdout).toContain(`up to date (migration ${Migrations.latest})`)
         const after = await sextant(["migrate", "status", ...args])
-        expect(after.stdout).toContain("at migration 4 of 4; nothing pending")
+        expect(after.stdout).toContain(`at migration ${Migrations.latest} of ${Migrations.latest}; nothing pending`)
       } finally {
         await db.drop()
       }

@@ -1,3 +1,4 @@
+import { Records } from "@sextant/store"
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { Catalogue, Config, Explain, RunEvents, Signal } from "../src/index.js"
@@ -83,6 +84,9 @@ describe("completeness", () => {
     expect(Object.keys(Catalogue.detectors).sort()).toEqual([...Signal.signalTypes].sort())
     expect([...Explain.templated].sort()).toEqual([...Signal.signalTypes].sort())
     expect(Object.keys(Config.defaults).sort()).toEqual([...Signal.signalTypes].sort())
+    // The store (which never imports the detectors) and the read router validate `type` filters against this list.
+    expect(Records.signalTypes).toEqual(Signal.signalTypes)
+    expect(Records.signalSeverities).toEqual(Signal.Severity.literals)
   })
 
   it.each(Signal.signalTypes)("%s: a positive and a negative case, and an explanation with 1–3 fixes", (type) => {

@@ -174,6 +174,26 @@ const Iteration = Schema.Struct({
   iteration: optional(integerParam(Options.Iteration, "Only rows of this iteration"), exact)
 })
 
+const Shadow = Options.ShadowMode.annotations({
+  description: "exclude (default): live signals only; include: shadow signals too; only: shadow signals only"
+})
+
+/** Query parameters of `GET /signals`. */
+export const SignalsParams = Schema.Struct({
+  agentName: optional(text("Agent name"), exact),
+  type: optional(
+    Options.SignalTypeFilter.annotations({ description: "Signal type (one of the detectors' catalogue)" }),
+    exact
+  ),
+  severity: optional(Options.SeverityFilter.annotations({ description: "Severity" }), exact),
+  tenantId: optional(text("Tenant id"), exact),
+  since: optional(instant("Signals detected at or after"), exact),
+  until: optional(instant("Signals detected before"), exact),
+  shadow: optional(Shadow, exact),
+  cursor: optional(Options.CursorToken.annotations({ description: "nextCursor of the previous page" }), exact),
+  limit: optional(limit(Options.defaultLimits.runs), exact)
+})
+
 const NdjsonBody = Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "application/x-ndjson" }))
 const SseBody = Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }))
 
@@ -258,6 +278,12 @@ export class RunsGroup extends HttpApiGroup.make("runs")
     })
   )
   .add(
+    HttpApiEndpoint.get("getRunSignals")`/runs/${RunId}/signals`
+      .setUrlParams(Schema.Struct({ shadow: optional(Shadow, exact) }))
+      .addSuccess(Records.SignalList).addError(RunNotFound, { status: 404 })
+  )
+  .add(HttpApiEndpoint.get("listSignals", "/signals").setUrlParams(SignalsParams).addSuccess(Records.SignalPage))
+  .add(
     HttpApiEndpoint.get("listThreads", "/threads")
       .setUrlParams(Schema.Struct({
         tenantId: optional(text("Tenant id"), exact),
@@ -320,7 +346,7 @@ export class ReadApi extends HttpApi.make("sextant-read")
   .annotate(OpenApi.Title, "Sextant read API")
   .annotate(
     OpenApi.Description,
-    "Recorded agent runs: lists, events (paged and SSE), calls, pauses, trees, usage, export. Every error is a " +
+    "Recorded agent runs: lists, events (paged and SSE), calls, pauses, trees, failure signals, usage, export. Every error is a " +
       "JSON body with a `_tag` and a `message`; a path no route matches is a 404 `RouteNotFound`."
   )
   .annotate(OpenApi.Transform, (spec) => fixDocument(spec as OpenApi.OpenAPISpec, defaultSecurity))

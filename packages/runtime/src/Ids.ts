@@ -1,10 +1,9 @@
 /**
  * Time-sortable identifiers (ULID layout: 48-bit millisecond time + 80 random bits, Crockford base32).
  */
-import { randomFillSync } from "node:crypto"
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-// Random bytes are drawn from the OS in 4 KiB refills rather than one syscall per id.
+// Random bytes are drawn in 4 KiB refills rather than one call per id; Web Crypto, so Workers and Deno need no Node API.
 const pool = new Uint8Array(4096)
 let offset = pool.length
 
@@ -17,7 +16,7 @@ export const make = (now: number = Date.now()): string => {
     t = Math.floor(t / 32)
   }
   if (offset + 16 > pool.length) {
-    randomFillSync(pool)
+    globalThis.crypto.getRandomValues(pool)
     offset = 0
   }
   let rand = ""

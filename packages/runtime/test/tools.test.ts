@@ -261,7 +261,7 @@ describe("timeouts only where a handler can still be running", () => {
       )
       expect(out.completed).toMatchObject({
         success: true,
-        result: { x: 3, keys: ["callId", "delegationLevel", "iteration", "runId", "signal"] }
+        result: { x: 3, keys: ["callId", "delegationLevel", "iteration", "runId", "signal", "stream"] }
       })
       expect(signal?.aborted).toBe(false)
     }))

@@ -12,7 +12,7 @@
  */
 import { HookEvent } from "@sextant/runtime"
 import { ParseResult, Schema } from "effect"
-import { UsageGroupBy } from "./Records.js"
+import { signalSeverities, SignalSeverity, SignalType, signalTypes, UsageGroupBy } from "./Records.js"
 
 const shown = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
@@ -386,6 +386,48 @@ export const UsageOptions = Schema.Struct({
   to: optional(Instant),
   /** Only this tenant's model calls. */
   tenantId: optional(Text)
+})
+
+/** A signal type filter: one of the catalogue's types (`Records.signalTypes`). */
+export const SignalTypeFilter = SignalType.annotations(says(`must be one of ${signalTypes.join(", ")}`))
+
+/** A severity filter: `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`. */
+export const SeverityFilter = SignalSeverity.annotations(says(`must be one of ${signalSeverities.join(", ")}`))
+
+/** Which signals a read returns: `exclude` (default) only live ones, `include` live and shadow, `only` shadow. */
+export const ShadowMode = Schema.Literal("exclude", "include", "only").annotations({
+  identifier: "ShadowMode",
+  ...says("must be exclude, include or only")
+})
+/** Which signals a read returns. */
+export type ShadowMode = typeof ShadowMode.Type
+
+/** Options of `getRunSignals`. */
+export const RunSignalsOptions = Schema.Struct({
+  ...CallOptions.fields,
+  /** `exclude` (default): live signals only; `include`: shadow ones too; `only`: shadow ones only. */
+  shadow: Schema.optionalWith(ShadowMode, { default: () => "exclude" as const })
+})
+
+/** Filters and page of `listSignals` (newest detection first); all are combined with AND. */
+export const ListSignalsOptions = Schema.Struct({
+  ...RunSignalsOptions.fields,
+  /** Exact agent name. */
+  agentName: optional(Text),
+  /** One signal type. */
+  type: optional(SignalTypeFilter),
+  /** One severity. */
+  severity: optional(SeverityFilter),
+  /** Exact tenant id. */
+  tenantId: optional(Text),
+  /** Signals detected at or after this instant. */
+  since: optional(Instant),
+  /** Signals detected strictly before this instant. */
+  until: optional(Instant),
+  /** A `nextCursor` from the previous page. */
+  cursor: optional(Cursor),
+  /** 1..1000, default 50. */
+  limit: Schema.optionalWith(PageLimit, { default: () => defaultLimits.runs })
 })
 
 /** Options of a store. */

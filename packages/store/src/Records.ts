@@ -399,3 +399,77 @@ export type StreamChunkRecord = typeof StreamChunkRecord.Type
 export const StreamChunkList = list(StreamChunkRecord, "StreamChunkList")
 /** A stream's sampled chunks in sequence order. */
 export type StreamChunkList = typeof StreamChunkList.Type
+
+/**
+ * Every signal type `@sextant/detectors` raises, in catalogue order (the allow-list the store and the router
+ * validate a `type` filter against; the detectors' completeness test keeps the two lists equal).
+ */
+export const signalTypes = [
+  "TOOL_LOOP",
+  "TOOL_THRASHING",
+  "TOOL_AVOIDANCE",
+  "GOAL_ABANDONMENT",
+  "PROMPT_INJECTION_SIGNAL",
+  "RAG_EMPTY_RETRIEVAL",
+  "LLM_TRUNCATION_LOOP",
+  "CONTEXT_BLOAT",
+  "SLOW_STEP",
+  "RETRY_STORM",
+  "EMPTY_LLM_RESPONSE",
+  "STEP_COUNT_INFLATION",
+  "CASCADING_TOOL_FAILURE",
+  "FIRST_STEP_FAILURE",
+  "REASONING_STALL"
+] as const
+
+/** A failure signal type. */
+export const SignalType = Schema.Literal(...signalTypes).annotations({ identifier: "SignalType" })
+/** A failure signal type. */
+export type SignalType = typeof SignalType.Type
+
+/** How bad a signal is, lowest first. */
+export const signalSeverities = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const
+
+/** How bad a signal is. */
+export const SignalSeverity = Schema.Literal(...signalSeverities).annotations({ identifier: "SignalSeverity" })
+/** How bad a signal is. */
+export type SignalSeverity = typeof SignalSeverity.Type
+
+/**
+ * A failure signal as `@sextant/detectors` stored it in `failure_signals`: what was found in which run, the
+ * sequence indexes (inclusive) it points at and structured evidence (counts, names, hashes; never the run's
+ * content). `shadow` signals are recorded but not alerted. The words (`Explain.explain` of the detectors) are
+ * not stored: apply them to the record where they are shown.
+ */
+export const SignalRecord = Schema.Struct({
+  id: Schema.String,
+  runId: Schema.String,
+  tenantId: Nullable(Schema.String),
+  agentName: Schema.String,
+  /** A catalogue type (a type written by a newer detectors package comes back as stored). */
+  type: Schema.String,
+  severity: Schema.String,
+  confidence: Schema.Number,
+  step: Schema.Struct({ start: Schema.Number, end: Schema.Number }),
+  evidence: Schema.Record({ key: Schema.String, value: JsonValue }),
+  shadow: Schema.Boolean,
+  /** A human's verdict (`true_positive` / `false_positive`), null until labelled. */
+  label: Nullable(Schema.String),
+  labelledAt: Nullable(DateTime),
+  detectedAt: DateTime
+}).annotations({ identifier: "SignalRecord" })
+/** A stored failure signal. */
+export type SignalRecord = typeof SignalRecord.Type
+
+/** A run's signals in step order (then type). */
+export const SignalList = list(SignalRecord, "SignalList")
+/** A run's signals. */
+export type SignalList = typeof SignalList.Type
+
+/** A page of signals, newest detection first; `nextCursor` fetches the next (older) page, null on the last. */
+export const SignalPage = Schema.Struct({
+  items: Schema.Array(SignalRecord),
+  nextCursor: Nullable(Schema.String)
+}).annotations({ identifier: "SignalPage" })
+/** A page of signals. */
+export type SignalPage = typeof SignalPage.Type

@@ -1,5 +1,5 @@
 /**
- * The RunStore: typed, read-only queries over the six recorded tables — lists with filters and keyset
+ * The RunStore: typed, read-only queries over the recorded tables (and the detectors' `failure_signals`) — lists with filters and keyset
  * cursors, one run in full, its events (paged or live-tailed), messages, tool and model calls, pauses, its
  * family tree, usage rollups for billing and a streamed NDJSON export. It never writes and never migrates.
  *
@@ -26,6 +26,8 @@ import type {
   RunDetail,
   RunPage,
   RunTree,
+  SignalList,
+  SignalPage,
   StoredEvent,
   StreamChunkList,
   StreamList,
@@ -69,6 +71,12 @@ export interface IterationOptions extends Schema.Schema.Encoded<typeof Options.I
 
 /** Options of `getStreamChunks`: chunks `after` a sequence, `limit` 1..1000 (default 1000). */
 export interface StreamChunksOptions extends Schema.Schema.Encoded<typeof Options.StreamChunksOptions> {}
+
+/** Options of `getRunSignals`: `shadow` is `exclude` (default: live signals only), `include` or `only`. */
+export interface RunSignalsOptions extends Schema.Schema.Encoded<typeof Options.RunSignalsOptions> {}
+
+/** Filters and page of `listSignals`: agent, type, severity, tenant, `since`/`until`, `shadow`, cursor, limit. */
+export interface ListSignalsOptions extends Schema.Schema.Encoded<typeof Options.ListSignalsOptions> {}
 
 /** Options of `usage`: `groupBy` dimensions, `from` (inclusive) / `to` (exclusive), `tenantId`. */
 export interface UsageOptions extends Schema.Schema.Encoded<typeof Options.UsageOptions> {}
@@ -114,6 +122,10 @@ export interface RunStoreService {
     threadId: string,
     options?: CallOptions
   ) => Effect.Effect<ThreadDetail, ThreadNotFound | InvalidQuery | StoreError>
+  /** A run's failure signals (stored by `@sextant/detectors`) in step order; live ones only unless `shadow` asks. */
+  readonly getRunSignals: (runId: string, options?: RunSignalsOptions) => Effect.Effect<SignalList, RunQueryError>
+  /** Failure signals matching the filters, newest detection first, keyset pages; live ones only unless `shadow` asks. */
+  readonly listSignals: (options?: ListSignalsOptions) => Effect.Effect<SignalPage, InvalidQuery | StoreError>
   /** Token, cost, run and model-call sums from `token_usage`, grouped by tenant, agent, model and/or UTC day. */
   readonly usage: (options?: UsageOptions) => Effect.Effect<UsageList, InvalidQuery | StoreError>
   /** `listRuns` as table rows: each run with its pause count, child count and wall time (see `Views`). */
@@ -198,6 +210,10 @@ export interface RunStoreClient {
   readonly listThreads: (options?: ListThreadsOptions) => Promise<ThreadPage>
   /** See `RunStoreService.getThread`. */
   readonly getThread: (threadId: string, options?: CallOptions) => Promise<ThreadDetail>
+  /** See `RunStoreService.getRunSignals`. */
+  readonly getRunSignals: (runId: string, options?: RunSignalsOptions) => Promise<SignalList>
+  /** See `RunStoreService.listSignals`. */
+  readonly listSignals: (options?: ListSignalsOptions) => Promise<SignalPage>
   /** See `RunStoreService.usage`. */
   readonly usage: (options?: UsageOptions) => Promise<UsageList>
   /** See `RunStoreService.listRunRows`. */

@@ -33,7 +33,8 @@ const perRun = (store: RunStoreService, runId: string, tenantId?: string) => {
     getToolCalls: store.getToolCalls(runId, o),
     getLlmCalls: store.getLlmCalls(runId, o),
     getPauses: store.getPauses(runId, o),
-    getRunTree: store.getRunTree(runId, o)
+    getRunTree: store.getRunTree(runId, o),
+    getRunSignals: store.getRunSignals(runId, o)
   }
 }
 
@@ -58,6 +59,11 @@ const textArguments = (store: RunStoreService, runId: string, bad: string) => {
   cases.push(["usage tenantId", "tenantId", store.usage({ tenantId: bad })])
   cases.push(["usage scope.tenantId", "scope.tenantId", store.usage(scope)])
   cases.push(["usage from", "from", store.usage({ from: bad })])
+  cases.push(["listSignals agentName", "agentName", store.listSignals({ agentName: bad })])
+  cases.push(["listSignals tenantId", "tenantId", store.listSignals({ tenantId: bad })])
+  cases.push(["listSignals scope.tenantId", "scope.tenantId", store.listSignals(scope)])
+  cases.push(["listSignals since", "since", store.listSignals({ since: `2026-01-01T00:00:00Z${bad}` })])
+  cases.push(["listSignals cursor", "cursor", store.listSignals({ cursor: forgedCursor(bad) })])
   for (const [method, effect] of Object.entries(perRun(store, bad))) cases.push([`${method} runId`, "runId", effect])
   for (const [method, effect] of Object.entries(perRun(store, runId, bad))) {
     cases.push([`${method} scope.tenantId`, "scope.tenantId", effect])
@@ -75,7 +81,7 @@ for (const dialect of dialects) {
           for (const [what, field, effect] of textArguments(store, runId, NUL)) {
             const error = yield* Effect.flip(effect)
             expect({ what, error }).toMatchObject({ what, error: { _tag: "InvalidQuery", field } })
-            if (field !== "cursor" && field !== "createdAfter" && field !== "from") {
+            if (!["cursor", "createdAfter", "from", "since"].includes(field)) {
               expect(error.message).toContain("NUL")
             }
           }

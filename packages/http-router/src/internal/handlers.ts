@@ -133,6 +133,11 @@ const runsGroup = (store: RunStoreService, settings: HandlerSettings) =>
           withScope((scope) => store.getStreamChunks(path.runId, path.streamId, { ...urlParams, scope }))
       )
       .handle("getRunTree", ({ path }) => withScope((scope) => store.getRunTree(path.runId, { scope })))
+      .handle(
+        "getRunSignals",
+        ({ path, urlParams }) => withScope((scope) => store.getRunSignals(path.runId, { ...urlParams, scope }))
+      )
+      .handle("listSignals", ({ urlParams }) => withScopeAll((scope) => store.listSignals({ ...urlParams, scope })))
       .handle("listThreads", ({ urlParams }) => withScopeAll((scope) => store.listThreads({ ...urlParams, scope })))
       .handle("getThread", ({ path }) => withThreadScope((scope) => store.getThread(path.threadId, { scope })))
       .handle("usage", ({ urlParams }) => withScopeAll((scope) => store.usage({ ...urlParams, scope })))

@@ -9,8 +9,11 @@
  * values work (effect itself logs a version mismatch when it runs an Effect of another 3.x version).
  */
 import { Effect } from "effect"
-import { createRequire } from "node:module"
-import { join } from "node:path"
+
+/** Node's `module` built-in when the host has it (Node ≥ 20.16), read lazily so Web hosts import nothing Node-only. */
+const nodeModule = (): typeof import("node:module") | undefined =>
+  (globalThis as { readonly process?: { readonly getBuiltinModule?: (id: string) => unknown } }).process
+    ?.getBuiltinModule?.("node:module") as typeof import("node:module") | undefined
 
 /** The version of the `effect` the runtime runs on, as its own Effect values carry it. */
 export const ownVersion: string =
@@ -54,7 +57,9 @@ const registeredVersions = (): ReadonlyArray<string> =>
 /** The version of the `effect` the app resolves (from the working directory), if it can be read. */
 const appVersion = (): string | undefined => {
   try {
-    const require = createRequire(join(process.cwd(), "package.json"))
+    const createRequire = nodeModule()?.createRequire
+    if (createRequire === undefined) return undefined
+    const require = createRequire(`${process.cwd()}/package.json`)
     const version = (require("effect/package.json") as { readonly version?: unknown }).version
     return typeof version === "string" ? version : undefined
   } catch {

@@ -13,6 +13,7 @@ import * as context from "./queries/context.js"
 import * as events from "./queries/events.js"
 import * as exports from "./queries/export.js"
 import * as runs from "./queries/runs.js"
+import * as signals from "./queries/signals.js"
 import * as streams from "./queries/streams.js"
 import * as threads from "./queries/threads.js"
 import * as tree from "./queries/tree.js"
@@ -55,6 +56,8 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
   getRunTree: tree.getRunTree(ctx),
   getThread: threads.getThread(ctx),
   listThreads: threads.listThreads(ctx),
+  getRunSignals: signals.getRunSignals(ctx),
+  listSignals: signals.listSignals(ctx),
   usage: usage.usage(ctx),
   listRunRows: views.listRunRows(ctx),
   listWaiting: views.listWaiting(ctx),
