@@ -286,13 +286,22 @@ describe("Remote.buffered against a real ingest endpoint", () => {
     const exporters = 20
     const ticks = 998 // + run.started + run.completed = 1,000 events each
     const all = await Promise.all(Array.from({ length: exporters }, async (_, s) => {
-      const tracer = Trace.remote({ url: base, apiKey: "key-acme", batchSize: 250, batchInterval: "5 millis" })
+      // A generous retry budget: on a loaded machine the endpoint may answer 503 for a while.
+      const tracer = Trace.remote({
+        url: base,
+        apiKey: "key-acme",
+        batchSize: 250,
+        batchInterval: "5 millis",
+        retry: { maxAttempts: 100, budget: "100 seconds", attemptTimeout: "60 seconds" }
+      })
       await tick(tracer, `run-many-${s}`, ticks)
       return tracer.shutdown()
     }))
-    for (const stats of all) expect(stats).toMatchObject({ offered: 1000, sent: 1000, droppedTotal: 0, pending: 0 })
+    for (const stats of all) {
+      expect(stats, JSON.stringify(stats)).toMatchObject({ offered: 1000, sent: 1000, droppedTotal: 0, pending: 0 })
+    }
     for (let s = 0; s < exporters; s++) expect(await sequencesOf(db.url, `run-many-${s}`)).toEqual(range(1000))
-  }, 120_000)
+  }, 240_000)
 
   it("malformed options are refused when the exporter is made", () => {
     expect(() => Remote.buffered({ url: "http://127.0.0.1:1", apiKey: "k", capacity: 0 })).toThrow(/capacity/)
