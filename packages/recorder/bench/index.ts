@@ -32,6 +32,7 @@ import { Database, Migrations, SqlRecorder } from "../src/index.js"
 import { benchModel, threeTurnAgent } from "./model.js"
 import { type Group, naiveWrite, openSqlite, pgWriter, type RawWriter, rowsOf, sqliteWriter } from "./raw.js"
 import { endToEnd } from "./runs.js"
+import { streamChunks } from "./streams.js"
 import { threadStartup } from "./threads.js"
 
 const ROUNDS = roundsFromEnv(4)
@@ -421,5 +422,6 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   )
   sections.push(...(await endToEnd()))
   sections.push(...(await threadStartup()))
+  sections.push(...(await streamChunks()))
   return sections
 }
