@@ -200,3 +200,27 @@ describe("structured output and redacting guardrails", () => {
       expect(end._tag === "RunCompleted" && end.output).toEqual({ to: "<<EMAIL_1>>" })
     }).pipe(Effect.provide(layer([{ text: "{\"to\": \"<<EMAIL_1>>\"}" }]))))
 })
+
+describe("the caller's stream de-anonymises the terminal event", () => {
+  const Contact = Schema.Struct({ email: Schema.String })
+  const raw = "jane.doe@example.com"
+  it.effect("a streamed run's run.completed carries the raw answer and output; the record keeps placeholders", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "crm", instructions: "", guardrails: [Guardrails.PII()] })
+      const streamed = yield* Stream.runCollect(agent.stream(`who is ${raw}?`, { output: Contact }))
+      const completed = Chunk.toReadonlyArray(streamed).find((e) => e._tag === "RunCompleted")
+      expect(completed?._tag === "RunCompleted" && completed.output).toEqual({ email: raw })
+      expect(completed?._tag === "RunCompleted" && completed.answer).toContain(raw)
+      const es = yield* events(completed!.runId)
+      const recorded = es.find((e) => e._tag === "RunCompleted")
+      expect(JSON.stringify(recorded)).not.toContain(raw)
+      expect(recorded?._tag === "RunCompleted" && recorded.output).toEqual({ email: "<<EMAIL_1>>" })
+    }).pipe(Effect.provide(layer([
+      // The model sees the placeholder and answers with it, as a real one would.
+      (request) => {
+        const text = JSON.stringify(request.messages)
+        const placeholder = /<<EMAIL_\d+>>/.exec(text)?.[0] ?? "none"
+        return { text: JSON.stringify({ email: placeholder }) }
+      }
+    ]))))
+})

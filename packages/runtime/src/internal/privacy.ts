@@ -243,14 +243,26 @@ export const policyFor = (
   })
 
 /**
- * The caller's stream gets what every sink gets, except that the terminal answer is de-anonymised, as the
- * non-streaming result is (the caller sent those values; the record and the notifiers keep placeholders).
+ * The caller's stream gets what every sink gets, except that the terminal answer and structured output, and a
+ * pause's pending calls, are de-anonymised, as the non-streaming result is (the caller sent those values; the
+ * record and the notifiers keep placeholders).
  */
 export const forCaller = (stream: Sink | undefined, cell: StateCell): Sink | undefined =>
   stream === undefined ? undefined : (event, traceContext) => {
     const state = cell.state
-    if (event._tag !== "RunCompleted" || event.answer === undefined || state === undefined) {
+    if (state === undefined || (event._tag !== "RunCompleted" && event._tag !== "RunPaused")) {
       return stream(event, traceContext)
     }
-    stream({ ...event, answer: Guardrails.restore(event.answer, state.redactions) }, traceContext)
+    if (event._tag === "RunCompleted") {
+      return stream({
+        ...event,
+        ...(event.answer === undefined ? {} : { answer: Guardrails.restore(event.answer, state.redactions) }),
+        ...(event.output === undefined ? {} : { output: Guardrails.restore(event.output, state.redactions) })
+      }, traceContext)
+    }
+    const { state: _pauseState, ...shown } = event
+    stream({
+      ...Guardrails.restore(shown, state.redactions),
+      ...(_pauseState === undefined ? {} : { state: _pauseState })
+    }, traceContext)
   }
