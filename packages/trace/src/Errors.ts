@@ -25,3 +25,9 @@ export class IngestError extends Schema.TaggedError<IngestError>()("IngestError"
   message: Schema.String,
   body: Schema.optional(Schema.Unknown)
 }) {}
+
+/** A tracing or exporter setting is malformed (`setting` names it); thrown by the constructor, before any run. */
+export class TraceConfigError extends Schema.TaggedError<TraceConfigError>()("TraceConfigError", {
+  setting: Schema.String,
+  message: Schema.String
+}) {}

@@ -59,6 +59,7 @@ export const middleware = (run: PromiseRun): LanguageModelMiddleware => ({
       result = await doGenerate()
     } catch (error) {
       await span.fail(error)
+      // check-errors: allow the AI SDK's own error passes through unchanged (its retries and callers match on it)
       throw error
     }
     await span.end(endOf(result))

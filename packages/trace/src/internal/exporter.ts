@@ -7,7 +7,7 @@
  */
 import { type HookEvent, Lifecycle, Recorder } from "@sextant/runtime"
 import { Context, Deferred, Duration, Effect, Fiber, Layer, Option, Queue } from "effect"
-import type { IngestError } from "../Errors.js"
+import { type IngestError, TraceConfigError } from "../Errors.js"
 import type * as Remote from "../Remote.js"
 import { send } from "./remote.js"
 
@@ -30,12 +30,15 @@ interface Waiter {
 const positive = (name: string, value: number | undefined, fallback: number): number => {
   const n = value ?? fallback
   if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`Remote.buffered: ${name} must be a positive integer (got ${String(value)})`)
+    throw new TraceConfigError({
+      setting: name,
+      message: `Remote.buffered: ${name} must be a positive integer (got ${String(value)})`
+    })
   }
   return n
 }
 
-/** The options with defaults applied; throws a `RangeError` naming a malformed one. */
+/** The options with defaults applied; throws a `TraceConfigError` naming a malformed one. */
 const configure = (options: Remote.BufferedOptions) => ({
   capacity: positive("capacity", options.capacity, defaults.capacity),
   batchSize: positive("batchSize", options.batchSize, defaults.batchSize),
