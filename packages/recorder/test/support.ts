@@ -142,8 +142,12 @@ export const pgAdmin = (url: string) =>
       client.query(text, [...params]).then((r) => r.rows as Array<R>)
   )
 
-/** A hand-built `run.started` (sequence 0) of agent "a", optionally a child of `parentRunId`. */
-export const started = (runId: string, parentRunId?: string): HookEvent.HookEvent => ({
+/** A hand-built `run.started` (sequence 0) of agent "a", optionally a child of `parentRunId`, with `extra` fields. */
+export const started = (
+  runId: string,
+  parentRunId?: string,
+  extra: { readonly threadId?: string } = {}
+): HookEvent.HookEvent => ({
   _tag: "RunStarted",
   runId,
   sequenceIndex: 0,
@@ -154,5 +158,6 @@ export const started = (runId: string, parentRunId?: string): HookEvent.HookEven
   input: "hi",
   delegationLevel: 0,
   tools: [],
-  ...(parentRunId === undefined ? {} : { parentRunId })
+  ...(parentRunId === undefined ? {} : { parentRunId }),
+  ...extra
 })

@@ -5,7 +5,7 @@ import { Effect, Either, Layer, Option, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { SqlRecorder, Tables } from "../src/index.js"
-import { dialects } from "./support.js"
+import { dialects, started as startedEvent } from "./support.js"
 
 const child = fileURLToPath(new URL("./fixtures/thread-child.ts", import.meta.url))
 const root = fileURLToPath(new URL("../../..", import.meta.url))
@@ -242,19 +242,7 @@ for (const dialect of dialects) {
     it.scoped("the database decides: a second run.started on a thread with an active run is a conflict", () =>
       Effect.gen(function*() {
         const url = yield* dialect.database
-        const started = (runId: string): HookEvent.HookEvent => ({
-          _tag: "RunStarted",
-          runId,
-          sequenceIndex: 0,
-          iteration: 0,
-          timestamp: 1_700_000_000_000,
-          agentName: "a",
-          instructions: "",
-          input: "hi",
-          delegationLevel: 0,
-          tools: [],
-          threadId: "conv-db"
-        })
+        const started = (runId: string) => startedEvent(runId, undefined, { threadId: "conv-db" })
         const { first, ledgerState, second } = yield* Effect.gen(function*() {
           const recorder = yield* Recorder
           const first = yield* Effect.either(recorder.record(started("r1")))
