@@ -10,7 +10,19 @@ import { spawn, spawnSync } from "node:child_process"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
-import { bin, counts, freshDatabase, query, recorderOf, root, runAgent, seed, type Seeded, sextant } from "./support.js"
+import {
+  bin,
+  bulkSeed,
+  counts,
+  freshDatabase,
+  query,
+  recorderOf,
+  root,
+  runAgent,
+  seed,
+  type Seeded,
+  sextant
+} from "./support.js"
 
 const tables = [
   "agent_runs",
@@ -191,6 +203,65 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         dir.remove()
       }
     }, 60_000)
+
+    it(
+      "--keep-usage keeps the pruned runs' token_usage and run rows; a running or a paused run is never pruned",
+      async () => {
+        const args = ["--database-url", db.url]
+        await bulkSeed(db.url, 20, "keep")
+        await query(db.url, `UPDATE agent_runs SET status = 'running' WHERE id = 'keep_3'`)
+        await query(db.url, `UPDATE agent_runs SET status = 'waiting_for_approval' WHERE id = 'keep_4'`)
+        const ids = Array.from({ length: 20 }, (_, i) => `keep_${i}`)
+        const slimmed = ids.filter((id) => id !== "keep_3" && id !== "keep_4")
+        const usageSum = async () =>
+          (await query<{ n: number; t: number }>(
+            db.url,
+            `SELECT COUNT(*) AS n, SUM(input_tokens + output_tokens) AS t FROM token_usage WHERE agent_run_id LIKE 'keep_%'`
+          )).map((r) => ({ n: Number(r.n), t: Number(r.t) }))[0]
+        const usageBefore = await usageSum()
+        const before = await countsOf(db.url, slimmed)
+
+        const clash = await sextant(["prune", "--older-than", "30d", "--keep-usage", "--payloads-only", ...args])
+        expect(clash.code).toBe(2)
+        expect(clash.stderr.trim()).toBe(
+          "sextant: --keep-usage and --payloads-only do not go together (--payloads-only keeps the usage rows anyway)"
+        )
+
+        const dry = await sextant(["prune", "--older-than", "30d", "--keep-usage", "--dry-run", "--json", ...args])
+        expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, keepUsage: true, runs: 18 })
+        expect(await countsOf(db.url, slimmed)).toEqual(before)
+
+        const kept = await sextant(["prune", "--older-than", "30d", "--keep-usage", "--json", ...args])
+        expect(kept.code, kept.stderr).toBe(0)
+        const result = JSON.parse(kept.stdout)
+        expect(result).toMatchObject({ keepUsage: true, runs: 18 })
+        expect(result.deleted).toMatchObject({
+          agent_runs: 0,
+          token_usage: 0,
+          run_events: before.run_events,
+          llm_interactions: before.llm_interactions
+        })
+        expect(await countsOf(db.url, slimmed)).toEqual({
+          agent_runs: 18,
+          run_events: 0,
+          react_traces: 0,
+          tool_calls: 0,
+          llm_interactions: 0,
+          token_usage: 18
+        })
+        expect(await usageSum()).toEqual(usageBefore)
+        // Untouched: the running and the paused run keep everything.
+        expect((await countsOf(db.url, ["keep_3", "keep_4"])).run_events).toBe(8)
+        // A slimmed run is not selected again; a plain prune then takes it with its usage rows.
+        const again = await sextant(["prune", "--older-than", "30d", "--keep-usage", "--json", ...args])
+        expect(JSON.parse(again.stdout).runs).toBe(0)
+        const text = await sextant(["prune", "--older-than", "30d", ...args])
+        expect(text.stdout).toMatch(/^pruned 18 runs created before/)
+        expect(await countsOf(db.url, slimmed)).toMatchObject({ agent_runs: 0, token_usage: 0 })
+        expect((await countsOf(db.url, ["keep_3", "keep_4"])).agent_runs).toBe(2)
+      },
+      60_000
+    )
   })
 }
 

@@ -141,3 +141,45 @@ export const counts = async (url: string) => {
   }
   return out
 }
+
+/**
+ * Seeds `n` finished runs by bulk SQL (no agent loop): per run an `agent_runs` row, four `run_events`, two
+ * `react_traces`, a tool call, a model call with ~1 KB of provider payload and a `token_usage` row. Ids are
+ * `${prefix}_${i}`; runs are created on the days of January 2020 (i % 28), so they are all old.
+ */
+export const bulkSeed = async (url: string, n: number, prefix = "bulk") => {
+  const pg = url.startsWith("postgres")
+  const series = pg
+    ? `generate_series(0, ${n - 1}) AS s(i)`
+    : `(WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < ${n - 1}) SELECT i FROM s) AS s`
+  const id = `('${prefix}_' || i)`
+  const at = pg
+    ? `(TIMESTAMPTZ '2020-01-01T00:00:00Z' + (i % 28) * INTERVAL '1 day')`
+    : `('2020-01-' || printf('%02d', 1 + i % 28) || 'T00:00:00.000Z')`
+  const json = (text: string) => (pg ? `'${text}'::jsonb` : `'${text}'`)
+  const payload = json(JSON.stringify({ messages: [{ role: "user", content: "x".repeat(1000) }] }))
+  const statements = [
+    `INSERT INTO agent_runs (id, tenant_id, agent_name, status, input, instructions, answer, model, provider,
+       iteration_count, total_input_tokens, total_output_tokens, total_cost_usd, model_call_count,
+       last_sequence_index, created_at, updated_at, last_progress_at, finished_at)
+     SELECT ${id}, 'acme', 'bulk', 'success', 'hi', 'be brief', 'done', 'm', 'scripted', 1, 100, 10, 0.001, 1,
+       3, ${at}, ${at}, ${at}, ${at} FROM ${series}`,
+    `INSERT INTO run_events (agent_run_id, sequence_index, event_type, iteration, correlation_id, data, created_at)
+     SELECT ${id}, k, 'run.started', 0, NULL, ${json("{}")}, ${at}
+     FROM ${series} CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) AS ks`,
+    `INSERT INTO react_traces (id, agent_run_id, order_index, iteration, role, content, created_at)
+     SELECT ${id} || '_t' || k, ${id}, k, 0, 'user', 'hi', ${at}
+     FROM ${series} CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1) AS ks`,
+    `INSERT INTO tool_calls (id, agent_run_id, tool_name, target, iteration, params, result, started_at)
+     SELECT ${id} || '_c', ${id}, 'get_weather', 'server', 0, ${json("{}")}, ${payload}, ${at} FROM ${series}`,
+    `INSERT INTO llm_interactions (id, agent_run_id, iteration, status, provider, model, provider_request,
+       provider_response, semantic_request, input_tokens, output_tokens, cost_usd, started_at)
+     SELECT ${id} || '_l', ${id}, 0, 'completed', 'scripted', 'm', ${payload}, ${payload}, ${payload}, 100, 10,
+       0.001, ${at} FROM ${series}`,
+    `INSERT INTO token_usage (id, agent_run_id, llm_interaction_id, tenant_id, agent_name, iteration, provider, model,
+       input_tokens, output_tokens, cost_usd, created_at)
+     SELECT ${id} || '_u', ${id}, ${id} || '_l', 'acme', 'bulk', 0, 'scripted', 'm', 100, 10, 0.001, ${at}
+     FROM ${series}`
+  ]
+  for (const text of statements) await query(url, text)
+}

@@ -35,6 +35,12 @@ export interface PrunePolicy {
   readonly maxBytes?: number | undefined
   /** Clear the heavy columns only (provider payloads, semantic requests, tool results). */
   readonly payloadsOnly?: boolean | undefined
+  /**
+   * Keep each pruned run's `token_usage` rows (the per-call billing ledger) and its `agent_runs` row (header
+   * and totals, which the ledger's foreign key needs); delete everything else it owns. Ignored with
+   * `payloadsOnly`, which keeps them anyway. `eraseRun` / `eraseTenant` still delete them.
+   */
+  readonly keepUsage?: boolean | undefined
   /** Count what would go; change nothing. */
   readonly dryRun?: boolean | undefined
   /** Runs per batch (one transaction each), 1..10000, default 1000. */

@@ -11,6 +11,16 @@ export type CountedTable = "agent_runs" | typeof childTables[number] | "usage_da
 /** Rows per table. */
 export type TableCounts = { readonly [T in CountedTable]: number }
 
+/**
+ * What `keepUsage` deletes of a run besides the counted child tables other than `token_usage`: the stream
+ * aggregates and chunks (migration 7) and the detectors' signals, by their run column.
+ */
+export const uncountedTables = [
+  ["run_streams", "agent_run_id"],
+  ["stream_chunks", "agent_run_id"],
+  ["failure_signals", "run_id"]
+] as const
+
 /** The heavy columns payload-only pruning clears, by table. */
 export const payloadColumns = {
   llm_interactions: ["provider_request", "provider_response", "semantic_request"],
@@ -36,6 +46,7 @@ export interface PruneProgress {
 export interface PruneResult {
   readonly dryRun: boolean
   readonly payloadsOnly: boolean
+  readonly keepUsage: boolean
   readonly cutoff: string | null
   readonly runs: number
   readonly batches: number
@@ -107,7 +118,11 @@ const runsOverBudget = (sql: SqlClient.SqlClient, maxBytes: number) =>
 /**
  * Prunes terminal runs created before the cutoff (and/or the oldest ones over a size budget), oldest first, in
  * batches of `batchSize` runs, each batch one short transaction. Runs that are running or paused are never
- * selected. Keyset pagination over `(created_at, id)` keeps every query bounded whatever the table's size.
+ * selected. Keyset pagination on the `(created_at, id)` index with a row-value comparison, so every batch's
+ * query is an index range scan that starts where the last one ended: a dry run or a payload-only pass (which
+ * delete nothing) stays linear in the runs it visits, not quadratic. Only the batch's ids are held in memory.
+ * `keepUsage`: the run's row and its `token_usage` rows stay (the billing ledger, still joined to its tenant
+ * and agent), everything else it owns goes; runs already slimmed so (no events left) are not selected again.
  */
 export const prune = (
   policy: PrunePolicy
@@ -122,15 +137,25 @@ export const prune = (
     const target = policy.maxBytes === undefined ? null : yield* runsOverBudget(sql, policy.maxBytes)
     const dryRun = policy.dryRun === true
     const payloadsOnly = policy.payloadsOnly === true
+    const keepUsage = !payloadsOnly && policy.keepUsage === true
     const deleted = zero()
     const cleared = { llm_interactions: 0, tool_calls: 0 }
     const freeBefore = yield* freeBytes(sql)
     let runs = 0
     let batches = 0
     let after: { createdAt: string; id: string } | null = null
-    if (cutoff === null && target === null) {
-      return { dryRun, payloadsOnly, cutoff, runs, batches, deleted, payloadsCleared: cleared, bytesFreed: 0 }
-    }
+    const done = (bytesFreed: number | null): PruneResult => ({
+      dryRun,
+      payloadsOnly,
+      keepUsage,
+      cutoff,
+      runs,
+      batches,
+      deleted,
+      payloadsCleared: cleared,
+      bytesFreed
+    })
+    if (cutoff === null && target === null) return done(0)
     while (target === null || runs < target) {
       const limit = target === null ? batchSize : Math.min(batchSize, target - runs)
       const position: { createdAt: string; id: string } | null = after
@@ -139,10 +164,11 @@ export const prune = (
       >`SELECT id, created_at FROM agent_runs
         WHERE status IN ${sql.in(Lifecycle.terminalStatuses)}
         ${cutoff === null ? sql`` : sql`AND created_at < ${cutoff}`}
+        ${position === null ? sql`` : sql`AND (created_at, id) > (${position.createdAt}, ${position.id})`}
         ${
-        position === null
-          ? sql``
-          : sql`AND (created_at > ${position.createdAt} OR (created_at = ${position.createdAt} AND id > ${position.id}))`
+        keepUsage
+          ? sql`AND EXISTS (SELECT 1 FROM run_events e WHERE e.agent_run_id = agent_runs.id)`
+          : sql``
       }
         ORDER BY created_at, id LIMIT ${limit}`
       if (rows.length === 0) break
@@ -172,7 +198,19 @@ export const prune = (
           }
           return
         }
-        for (const [table, n] of yield* childCounts(sql, ids)) deleted[table] += n
+        for (const [table, n] of yield* childCounts(sql, ids)) {
+          if (!(keepUsage && table === "token_usage")) deleted[table] += n
+        }
+        if (keepUsage) {
+          if (dryRun) return
+          for (const table of childTables) {
+            if (table !== "token_usage") yield* sql`DELETE FROM ${sql(table)} WHERE agent_run_id IN ${sql.in(ids)}`
+          }
+          for (const [table, column] of uncountedTables) {
+            yield* sql`DELETE FROM ${sql(table)} WHERE ${sql(column)} IN ${sql.in(ids)}`
+          }
+          return
+        }
         deleted.agent_runs += ids.length
         if (!dryRun) yield* sql`DELETE FROM agent_runs WHERE id IN ${sql.in(ids)}`
       }))
@@ -182,12 +220,9 @@ export const prune = (
       if (rows.length < limit) break
     }
     const freeAfter = yield* freeBytes(sql)
-    const bytesFreed = dryRun
-      ? 0
-      : freeBefore === null || freeAfter === null
-      ? null
-      : Math.max(0, freeAfter - freeBefore)
-    return { dryRun, payloadsOnly, cutoff, runs, batches, deleted, payloadsCleared: cleared, bytesFreed }
+    return done(
+      dryRun ? 0 : freeBefore === null || freeAfter === null ? null : Math.max(0, freeAfter - freeBefore)
+    )
   })
 
 /** Deletes the runs matched by `where` (a run id or a tenant) with every row they own, plus usage rows. */

@@ -115,6 +115,11 @@ export const prune = Command.make("prune", {
   payloadsOnly: Options.boolean("payloads-only").pipe(
     Options.withDescription("keep runs, events and usage; clear provider payloads, semantic requests, tool results")
   ),
+  keepUsage: Options.boolean("keep-usage").pipe(
+    Options.withDescription(
+      "keep the pruned runs' token_usage rows (the per-call billing ledger) and their run rows; delete the rest"
+    )
+  ),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("say what would go; change nothing")),
   vacuum: Options.boolean("vacuum").pipe(Options.withDescription("VACUUM afterwards (returns the space on SQLite)")),
   batchSize: Options.integer("batch-size").pipe(
@@ -130,6 +135,12 @@ export const prune = Command.make("prune", {
     if (o.batchSize < 1 || o.batchSize > 10_000) {
       return yield* new CliError({ message: `--batch-size must be from 1 to 10000, got ${o.batchSize}`, exitCode: 2 })
     }
+    if (o.keepUsage && o.payloadsOnly) {
+      return yield* new CliError({
+        message: "--keep-usage and --payloads-only do not go together (--payloads-only keeps the usage rows anyway)",
+        exitCode: 2
+      })
+    }
     const olderThan = Option.isSome(o.olderThan) ? yield* parse.duration("older-than", o.olderThan.value) : undefined
     const maxBytes = Option.isSome(o.maxBytes) ? yield* parse.bytes("max-bytes", o.maxBytes.value) : undefined
     const bar = output.progress(o.dryRun ? "counted" : o.payloadsOnly ? "cleared" : "pruned", !o.json)
@@ -139,6 +150,7 @@ export const prune = Command.make("prune", {
           olderThan,
           maxBytes,
           payloadsOnly: o.payloadsOnly,
+          keepUsage: o.keepUsage,
           dryRun: o.dryRun,
           batchSize: o.batchSize,
           onProgress: (p) => bar.update(p.runs, "runs")
@@ -153,13 +165,15 @@ export const prune = Command.make("prune", {
     const verb = o.dryRun ? "would prune" : "pruned"
     if (result.payloadsOnly) {
       yield* output.out(
-        `${
-          o.dryRun ? "would clear" : "cleared"
-        } payloads of ${result.runs} runs: ${result.payloadsCleared.llm_interactions} model calls, ${result.payloadsCleared.tool_calls} tool calls\n`
+        `${o.dryRun ? "would clear" : "cleared"} payloads of ${f.int(result.runs)} runs: ${
+          f.int(result.payloadsCleared.llm_interactions)
+        } model calls, ${f.int(result.payloadsCleared.tool_calls)} tool calls\n`
       )
     } else {
       yield* output.out(
-        `${verb} ${result.runs} runs${result.cutoff === null ? "" : ` created before ${f.when(result.cutoff)}`}\n`
+        `${verb} ${f.int(result.runs)} runs${
+          result.cutoff === null ? "" : ` created before ${f.when(result.cutoff)}`
+        }\n`
       )
       yield* output.out(f.table(
         ["TABLE", "ROWS"],
@@ -172,6 +186,9 @@ export const prune = Command.make("prune", {
           o.vacuum ? " (vacuumed)" : " inside the file (--vacuum returns it to the disk)"
         }\n`
       )
+    }
+    if (result.keepUsage) {
+      yield* output.out("kept their run rows and token_usage rows (--keep-usage)\n")
     }
     yield* output.out("running and paused runs are never pruned; the usage rollup (usage_daily) is kept\n")
   })).pipe(
