@@ -10,6 +10,7 @@ import { CliError } from "./Errors.js"
 import * as admin from "./internal/commands/admin.js"
 import { dashboard } from "./internal/commands/dashboard.js"
 import * as read from "./internal/commands/read.js"
+import { view } from "./internal/commands/view.js"
 
 /** This package's version (what `sextant --version` prints). */
 export const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version
@@ -17,8 +18,8 @@ export const version: string = (createRequire(import.meta.url)("../package.json"
 /** The root command with every subcommand. */
 export const command = Command.make("sextant").pipe(
   Command.withDescription(
-    "Inspect and look after a Sextant database: runs, show, tail, stats, usage, export, migrate, sweep, prune, " +
-      "backup, vacuum, dashboard. Example: sextant runs --database-url sqlite:./.sextant/demo.db"
+    "Inspect and look after a Sextant database: runs, show, tail, stats, usage, export, view, migrate, sweep, " +
+      "prune, backup, vacuum, detect, dashboard. Example: sextant runs --database-url sqlite:./.sextant/demo.db"
   ),
   Command.withSubcommands([
     read.runs,
@@ -27,6 +28,7 @@ export const command = Command.make("sextant").pipe(
     read.stats,
     read.usage,
     read.exportRuns,
+    view,
     admin.migrate,
     admin.sweep,
     admin.prune,

@@ -94,7 +94,8 @@ export const runs = Command.make("runs", {
     }
   })).pipe(Command.withDescription("List recorded runs, newest first. Example: sextant runs --status error --since 7d"))
 
-const node = (n: Views.TimelineNode, payloads: boolean): string => {
+/** One timeline node as terminal lines (what `show` prints; `view` too). */
+export const node = (n: Views.TimelineNode, payloads: boolean): string => {
   const head = `${f.style.dim(`#${String(n.sequenceIndex).padStart(3)}`)} ${f.when(n.at).slice(11)}  `
   switch (n._tag) {
     case "segment":
@@ -133,6 +134,23 @@ const node = (n: Views.TimelineNode, payloads: boolean): string => {
   }
 }
 
+/** A run's header lines (what `show` and `view` print above the timeline). */
+export const header = (run: Records.RunDetail): Array<string> => {
+  const duration = run.finishedAt === null ? null : Date.parse(run.finishedAt) - Date.parse(run.createdAt)
+  return [
+    `${f.style.bold(`run ${run.id}`)}  ${f.status(run.status)}`,
+    `agent ${run.agentName}  tenant ${run.tenantId ?? "-"}  model ${
+      run.model ?? "-"
+    }  iterations ${run.iterationCount}`,
+    `created ${f.when(run.createdAt)}  finished ${f.when(run.finishedAt)}  duration ${f.ms(duration)}`,
+    `tokens ${f.int(run.totals.inputTokens)} in / ${f.int(run.totals.outputTokens)} out  cost ${
+      f.usd(run.totals.costUsd)
+    }  model calls ${run.totals.modelCallCount}`,
+    ...(run.parentRunId === null ? [] : [`parent ${run.parentRunId}`]),
+    `input ${f.brief(run.input, 200)}`
+  ]
+}
+
 /** `sextant show RUN`. */
 export const show = Command.make("show", {
   ...shared,
@@ -166,21 +184,7 @@ export const show = Command.make("show", {
         })
       })
     }
-    const duration = run.finishedAt === null ? null : Date.parse(run.finishedAt) - Date.parse(run.createdAt)
-    const lines = [
-      `${f.style.bold(`run ${run.id}`)}  ${f.status(run.status)}`,
-      `agent ${run.agentName}  tenant ${run.tenantId ?? "-"}  model ${
-        run.model ?? "-"
-      }  iterations ${run.iterationCount}`,
-      `created ${f.when(run.createdAt)}  finished ${f.when(run.finishedAt)}  duration ${f.ms(duration)}`,
-      `tokens ${f.int(run.totals.inputTokens)} in / ${f.int(run.totals.outputTokens)} out  cost ${
-        f.usd(run.totals.costUsd)
-      }  model calls ${run.totals.modelCallCount}`,
-      ...(run.parentRunId === null ? [] : [`parent ${run.parentRunId}`]),
-      `input ${f.brief(run.input, 200)}`,
-      "",
-      ...timeline.nodes.map((n) => node(n, o.payloads))
-    ]
+    const lines = [...header(run), "", ...timeline.nodes.map((n) => node(n, o.payloads))]
     if (llmCalls !== undefined) {
       for (const c of llmCalls) {
         lines.push("", f.style.bold(`provider payloads of ${c.id} (iteration ${c.iteration})`))
