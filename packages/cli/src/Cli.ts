@@ -9,6 +9,7 @@ import { createRequire } from "node:module"
 import { CliError } from "./Errors.js"
 import * as admin from "./internal/commands/admin.js"
 import { dashboard } from "./internal/commands/dashboard.js"
+import { detect } from "./internal/commands/detect.js"
 import * as read from "./internal/commands/read.js"
 import { view } from "./internal/commands/view.js"
 
@@ -34,6 +35,7 @@ export const command = Command.make("sextant").pipe(
     admin.prune,
     admin.backup,
     admin.vacuum,
+    detect,
     dashboard
   ])
 )
