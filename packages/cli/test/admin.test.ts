@@ -98,6 +98,8 @@ describe("sextant migrate", () => {
         )
         const migrated = await sextant(["migrate", ...args])
         expect(migrated.code).toBe(0)
+        expect(migrated.stderr).toMatch(/^migrating .*: \d+ pending \(1, 2/)
+        expect(migrated.stderr.trim().split("\n").at(-1)).toMatch(/^migrated: \d+ migrations \(/)
         expect(migrated.stdout).toContain("applied migration 1")
         expect(migrated.stdout).toContain(`applied migration ${Migrations.latest}`)
         const again = await sextant(["migrate", ...args])
@@ -181,6 +183,18 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         const result = await sextant(["backup", file, "--database-url", db.url])
         expect(result.code, result.stderr).toBe(0)
         expect(result.stdout).toContain(`to ${file}`)
+        // Not a TTY: plain progress lines on stderr, the last the copy's size.
+        expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^backed up: [\d.]+ [KM]?B \(/)
+        const asJson = await sextant(["backup", `${file}.2`, "--json", "--database-url", db.url])
+        expect(asJson.code, asJson.stderr).toBe(0)
+        expect(asJson.stderr).toBe("")
+        expect(JSON.parse(asJson.stdout)).toMatchObject({
+          file: `${file}.2`,
+          method: dialect === "sqlite" ? "sqlite-vacuum-into" : "pg_dump"
+        })
+        const vacuumed = await sextant(["vacuum", "--json", "--database-url", db.url])
+        expect(vacuumed.code, vacuumed.stderr).toBe(0)
+        expect(Object.keys(JSON.parse(vacuumed.stdout))).toEqual(["database", "bytesBefore", "bytesAfter"])
         const again = await sextant(["backup", file, "--database-url", db.url])
         expect(again.code).toBe(2)
         expect(again.stderr.trim()).toBe(`sextant: ${file} exists: backup never overwrites, pick a new file`)

@@ -17,15 +17,19 @@ export const err = (text: string): Effect.Effect<void> => Effect.sync(() => void
  * Progress of a long operation on stderr: on a TTY one line redrawn in place (count and rate), otherwise a
  * plain line at most every `everyMs`; nothing at all when `enabled` is false (`--json`).
  */
-export const progress = (label: string, enabled: boolean, everyMs = 1000) => {
+export const progress = (
+  label: string,
+  enabled: boolean,
+  everyMs = 1000,
+  /** How a count is written (default `12,345 <unit>`; backups pass a size: `1.2 MB`). */
+  format: (count: number, unit: string) => string = (count, unit) => `${count.toLocaleString("en-US")} ${unit}`
+) => {
   const tty = process.stderr.isTTY === true
   const started = Date.now()
   let last = started
   const line = (count: number, unit: string) => {
     const seconds = Math.max(0.001, (Date.now() - started) / 1000)
-    return `${label}: ${count.toLocaleString("en-US")} ${unit} (${
-      Math.round(count / seconds).toLocaleString("en-US")
-    } ${unit}/s)`
+    return `${label}: ${format(count, unit)} (${format(Math.round(count / seconds), unit)}/s)`
   }
   return {
     update: (count: number, unit: string, force = false): Effect.Effect<void> =>

@@ -49,9 +49,14 @@ export const migrate = Command.make("migrate", { ...shared, json }, (o) =>
   Effect.gen(function*() {
     const db = yield* url.resolve(o.databaseUrl)
     const before = yield* appliedOf(db)
+    const applied = pending(before)
+    const bar = output.progress("migrated", !o.json && applied.length > 0)
+    if (!o.json && applied.length > 0) {
+      yield* output.err(`migrating ${Database.redactUrl(db.url)}: ${applied.length} pending (${applied.join(", ")})`)
+    }
     // SQLite migrates on open; Postgres explicitly.
     yield* Effect.provide(Migrations.run, writeLayer(db.url))
-    const applied = pending(before)
+    yield* bar.done(applied.length, "migrations")
     const target = Database.redactUrl(db.url)
     if (o.json) return yield* output.json({ database: target, applied, latest: Migrations.latest })
     if (applied.length === 0) yield* output.out(`${target}: up to date (migration ${Migrations.latest})\n`)
@@ -198,12 +203,30 @@ export const prune = Command.make("prune", {
     )
   )
 
+/** The size the disk sees: a SQLite file (with its WAL), or what Postgres's tables use. */
+const sizeOf = (db: { readonly target: Database.Target }) =>
+  db.target._tag === "sqlite"
+    ? Effect.sync(() => {
+      const file = (db.target as { readonly filename: string }).filename
+      return [file, `${file}-wal`].reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0)
+    })
+    : Retention.usedBytes
+
 /** `sextant vacuum`. */
-export const vacuum = Command.make("vacuum", { ...shared }, (o) =>
+export const vacuum = Command.make("vacuum", { ...shared, json }, (o) =>
   Effect.gen(function*() {
     const db = yield* existing(o.databaseUrl)
-    yield* Effect.provide(Retention.vacuum, writeLayer(db.url))
-    yield* output.out(`${Database.redactUrl(db.url)}: vacuumed\n`)
+    const result = yield* Effect.provide(
+      checked(db.url)(Effect.gen(function*() {
+        const before = yield* sizeOf(db)
+        yield* Retention.vacuum
+        const after = yield* sizeOf(db)
+        return { database: Database.redactUrl(db.url), bytesBefore: before, bytesAfter: after }
+      })),
+      writeLayer(db.url)
+    )
+    if (o.json) return yield* output.json(result)
+    yield* output.out(`${result.database}: vacuumed (${f.size(result.bytesBefore)} → ${f.size(result.bytesAfter)})\n`)
   })).pipe(
     Command.withDescription("VACUUM the database (SQLite returns free pages to the disk). Example: sextant vacuum")
   )
@@ -213,6 +236,7 @@ const onPath = (program: string) => spawnSync(program, ["--version"], { stdio: "
 /** `sextant backup FILE`. */
 export const backup = Command.make("backup", {
   ...shared,
+  json,
   file: Args.text({ name: "file" }).pipe(Args.withDescription("where to write the copy (must not exist)"))
 }, (o) =>
   Effect.gen(function*() {
@@ -221,9 +245,31 @@ export const backup = Command.make("backup", {
     if (existsSync(file)) {
       return yield* new CliError({ message: `${file} exists: backup never overwrites, pick a new file`, exitCode: 2 })
     }
+    const bar = output.progress("backed up", !o.json, 1000, (n) => f.size(n))
+    const done = (source: string, method: string) =>
+      Effect.gen(function*() {
+        const bytes = statSync(file).size
+        yield* bar.done(bytes, "bytes")
+        if (o.json) return yield* output.json({ database: source, file, method, bytes })
+        yield* output.out(
+          `backed up ${source} to ${file}${method === "pg_dump" ? " with pg_dump" : ""} (${f.size(bytes)})\n`
+        )
+      })
+    /** Reports the copy's size as it grows (the SQLite copy is one statement, so only its end shows there). */
+    const watched = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.raceFirst(
+        effect,
+        Effect.forever(
+          Effect.zipRight(
+            Effect.sleep("250 millis"),
+            Effect.suspend(() => existsSync(file) ? bar.update(statSync(file).size, "bytes") : Effect.void)
+          )
+        )
+      )
+    if (!o.json) yield* output.err(`backing up ${Database.redactUrl(db.url)} to ${file}`)
     if (db.target._tag === "sqlite") {
-      yield* Effect.provide(Retention.backupSqlite(file), readLayer(db.url))
-      return yield* output.out(`backed up ${db.target.filename} to ${file} (${f.size(statSync(file).size)})\n`)
+      yield* watched(Effect.provide(Retention.backupSqlite(file), readLayer(db.url)))
+      return yield* done(db.target.filename, "sqlite-vacuum-into")
     }
     const redacted = Database.redactUrl(db.url)
     if (!onPath("pg_dump")) {
@@ -232,7 +278,7 @@ export const backup = Command.make("backup", {
           `\`pg_dump --format=custom --file ${file} ${redacted}\` (a consistent snapshot while writers run)`
       })
     }
-    yield* Effect.async<void, CliError>((resume) => {
+    yield* watched(Effect.async<void, CliError>((resume) => {
       const child = spawn("pg_dump", ["--format=custom", "--file", file, "--dbname", db.url], {
         stdio: ["ignore", "ignore", "pipe"]
       })
@@ -245,8 +291,8 @@ export const backup = Command.make("backup", {
             new CliError({ message: `pg_dump exited with ${code}: ${stderr.trim().split("\n")[0] ?? ""}` })
           )
         ))
-    })
-    yield* output.out(`backed up ${redacted} to ${file} with pg_dump (${f.size(statSync(file).size)})\n`)
+    }))
+    yield* done(redacted, "pg_dump")
   })).pipe(
     Command.withDescription(
       "A consistent copy while writers run: SQLite online backup, or pg_dump on Postgres. " +
