@@ -27,15 +27,19 @@ describe("sextant: help, version, URL resolution", () => {
         "stats",
         "usage",
         "export",
+        "view",
         "migrate",
         "sweep",
         "prune",
         "backup",
         "vacuum",
+        "detect",
         "dashboard"
       ]
     ) {
-      expect(help.stdout).toContain(command)
+      // Each command's line in the listing carries its description with an example.
+      const line = help.stdout.split("\n").find((l) => l.trimStart().startsWith(`- ${command} `))
+      expect(line, command).toMatch(new RegExp(`Example: sextant ${command}`))
     }
     const runsHelp = await sextant(["runs", "--help"])
     expect(runsHelp.code).toBe(0)
