@@ -90,10 +90,7 @@ export const toEvent = (
   step: signal.step,
   evidence: signal.evidence,
   timestamp,
-  explanation: {
-    ...explanation,
-    fixes: explanation.fixes.map((f) => (f.snippet === undefined ? { description: f.description } : { ...f }))
-  }
+  explanation
 })
 
 const terminal = new Set(["RunCompleted", "RunFailed", "RunCancelled", "RunInterrupted", "RunAbandoned"])

@@ -112,3 +112,34 @@ export const decodeRows = <Name extends string, Cols extends Record<string, tabl
  * one order: the billing reads and the rollup's upsert are built from this list.
  */
 export const usageCountColumns: typeof tables.usageCountColumns = tables.usageCountColumns
+
+/**
+ * Every failure signal type `failure_signals.signal_type` holds, in catalogue order: the one list the detectors
+ * raise, the store and the read router validate a `type` filter against, and the dashboard offers.
+ */
+export const signalTypes = [
+  "TOOL_LOOP",
+  "TOOL_THRASHING",
+  "TOOL_AVOIDANCE",
+  "GOAL_ABANDONMENT",
+  "PROMPT_INJECTION_SIGNAL",
+  "RAG_EMPTY_RETRIEVAL",
+  "LLM_TRUNCATION_LOOP",
+  "CONTEXT_BLOAT",
+  "SLOW_STEP",
+  "RETRY_STORM",
+  "EMPTY_LLM_RESPONSE",
+  "STEP_COUNT_INFLATION",
+  "CASCADING_TOOL_FAILURE",
+  "FIRST_STEP_FAILURE",
+  "REASONING_STALL"
+] as const
+
+/** A failure signal type (`failure_signals.signal_type`). */
+export type SignalType = (typeof signalTypes)[number]
+
+/** How bad a failure signal is (`failure_signals.severity`), lowest first. */
+export const signalSeverities = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const
+
+/** A failure signal severity. */
+export type SignalSeverity = (typeof signalSeverities)[number]
