@@ -11,7 +11,7 @@
 import { SqlClient } from "@effect/sql"
 import type { DetectorSignal } from "@sextant/notifiers"
 import { Ids, Notifier, type StreamEvent } from "@sextant/runtime"
-import { Clock, Context, Duration, Effect, FiberMap, Layer, Ref } from "effect"
+import { Clock, Context, Duration, Effect, FiberMap, FiberSet, Layer, Ref } from "effect"
 import { detect } from "./Catalogue.js"
 import { type DetectorConfig, resolve } from "./Config.js"
 import type { DetectorConfigError } from "./Errors.js"
@@ -51,7 +51,7 @@ export interface DetectorsService {
   readonly notifier: Notifier.Notifier
   /** Current counters. */
   readonly stats: Effect.Effect<DetectorStats>
-  /** Waits until no evaluation is in flight (stall timers aside): for tests and orderly shutdown. */
+  /** Waits until no evaluation or notifier delivery is in flight (stall timers aside): for tests and shutdown. */
   readonly idle: Effect.Effect<void>
 }
 
@@ -65,8 +65,8 @@ export interface DetectorsOptions {
   /**
    * Notifiers (`WebhookNotifier`, `SlackNotifier`, `AlertNotifier` with `AlertRules.detectorSignal`, your own)
    * handed each newly stored live (non-shadow) signal as a `DetectorSignal` event with its explanation. Never
-   * shadow ones. Fail-open: each delivery runs under the notifier's own timeout; a failure is counted in
-   * `stats.failed` and logged, never retried into the run.
+   * shadow ones. Fail-open: each delivery runs in its own fiber under the notifier's own timeout (not the
+   * evaluation's); a failure is counted in `stats.failed` and logged, never retried into the run.
    */
   readonly notifiers?: ReadonlyArray<Notifier.Notifier> | undefined
   /** How long one evaluation may take before it is abandoned and counted as failed (default 30 seconds). */
@@ -119,20 +119,26 @@ const make = (input: DetectorConfig, options?: DetectorsOptions) =>
 
     const notifiers = options?.notifiers ?? []
     const context: Notifier.DeliveryContext = { traceContext: undefined, stats: Effect.succeed([]) }
+    // Deliveries run in their own fibers (scoped to the layer), each under its notifier's timeout, not the
+    // evaluation's: a webhook retrying for a minute neither cuts the evaluation short nor waits on it.
+    const deliveries = yield* FiberSet.make<void, never>()
     const deliver = (signal: Signal) =>
-      Effect.gen(function*() {
-        const event = toEvent(signal, explain(signal), yield* Clock.currentTimeMillis)
-        yield* Effect.forEach(notifiers, (target) =>
-          Effect.suspend(() => target.handle(event as unknown as StreamEvent.StreamEvent, context)).pipe(
-            Effect.timeout(target.timeout),
-            Effect.catchAllCause((cause) =>
-              Effect.zipRight(
-                bump({ failed: 1 }),
-                Effect.logWarning(`detectors: notifier '${target.name}' failed on signal ${signal.id}`, cause)
+      notifiers.length === 0 ? Effect.void : FiberSet.run(
+        deliveries,
+        Effect.gen(function*() {
+          const event = toEvent(signal, explain(signal), yield* Clock.currentTimeMillis)
+          yield* Effect.forEach(notifiers, (target) =>
+            Effect.suspend(() => target.handle(event as unknown as StreamEvent.StreamEvent, context)).pipe(
+              Effect.timeout(target.timeout),
+              Effect.catchAllCause((cause) =>
+                Effect.zipRight(
+                  bump({ failed: 1 }),
+                  Effect.logWarning(`detectors: notifier '${target.name}' failed on signal ${signal.id}`, cause)
+                )
               )
-            )
-          ), { discard: true })
-      })
+            ), { discard: true })
+        })
+      ).pipe(Effect.asVoid)
 
     const evaluate = (runId: string): Effect.Effect<ReadonlyArray<Signal>, SignalStoreError> =>
       Effect.gen(function*() {
@@ -241,7 +247,7 @@ const make = (input: DetectorConfig, options?: DetectorsOptions) =>
       backfill,
       notifier,
       stats: Ref.get(stats),
-      idle: Effect.asVoid(FiberMap.awaitEmpty(evaluations))
+      idle: Effect.zipRight(FiberMap.awaitEmpty(evaluations), FiberSet.awaitEmpty(deliveries))
     } satisfies DetectorsService
   })
 

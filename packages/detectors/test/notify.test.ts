@@ -118,4 +118,23 @@ describe.each(dialects)("detector.signal reaches notifiers ($name)", (dialect) =
         stack(url, { live: ["TOOL_LOOP"] }, { notifiers: [broken, watcher] })
       )
     }).pipe(quiet))
+
+  it.scopedLive("a notifier slower than the evaluation timeout still gets the signal: delivery is not cut", () =>
+    Effect.gen(function*() {
+      const url = yield* dialect.database
+      const seen: Array<string> = []
+      const slow = Notifier.make({
+        name: "slow",
+        onEvent: (e) => Effect.as(Effect.sleep("1500 millis"), void seen.push(e._tag))
+      })
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const result = yield* runAgent("looper", loop("search", 5))
+          expect(result.answer).toBe("done")
+          expect(seen).toEqual(["DetectorSignal"])
+          expect(yield* (yield* Detectors).stats).toMatchObject({ evaluated: 1, failed: 0, signals: 1 })
+        }),
+        stack(url, { live: ["TOOL_LOOP"] }, { notifiers: [slow], evaluationTimeout: "1 second" })
+      )
+    }).pipe(quiet))
 })
