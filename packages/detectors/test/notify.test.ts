@@ -125,7 +125,7 @@ describe.each(dialects)("detector.signal reaches notifiers ($name)", (dialect) =
       const seen: Array<string> = []
       const slow = Notifier.make({
         name: "slow",
-        onEvent: (e) => Effect.as(Effect.sleep("1500 millis"), void seen.push(e._tag))
+        onEvent: (e) => Effect.zipRight(Effect.sleep("1500 millis"), Effect.sync(() => void seen.push(e._tag)))
       })
       yield* Effect.provide(
         Effect.gen(function*() {
