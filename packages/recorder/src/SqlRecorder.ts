@@ -10,7 +10,9 @@ import { Recorder, type RecorderService, RetryPolicy, RunLedger } from "@sextant
 import { Context, type Duration, Effect, Either, Layer, Option, type Scope } from "effect"
 import type { DatabaseOptions } from "./Database.js"
 import * as Database from "./Database.js"
+import { Encryption } from "./Encryption.js"
 import type { DatabaseUrlError, DriverNotInstalled, MigrationsPending } from "./Errors.js"
+import { RequestDeltas } from "./internal/deltas.js"
 import { makeLedger } from "./internal/ledger.js"
 import * as SqliteWriter from "./internal/sqliteWriter.js"
 import { resolvePolicy, retryDefaults } from "./internal/write.js"
@@ -44,6 +46,11 @@ export interface SqlRecorderOptions {
    * a run marked `error` would refuse them.
    */
   readonly haltRuns?: boolean | undefined
+  /**
+   * Store each model call's request as the messages new since the run's previous call (default true); the
+   * RunStore rebuilds the full request. False stores every request in full (as before migration 8).
+   */
+  readonly requestDeltas?: boolean | undefined
 }
 
 /** Everything building a recorder from a URL can fail with. */
@@ -86,7 +93,13 @@ export const make = (
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({ sqlite: () => Effect.asVoid(Migrations.run), orElse: () => Migrations.check })
     const own = yield* sqliteWriter(options)
+    // With an `Encryption` key ring in context, every content column is sealed with its current key.
+    const ring = yield* Effect.serviceOption(Encryption)
     return yield* makeWriter({
+      codec: {
+        deltas: options.requestDeltas === false ? undefined : new RequestDeltas(),
+        sealer: Option.getOrUndefined(ring)
+      },
       retry,
       maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)),
       transact: own?.transact,
@@ -145,7 +158,8 @@ export const layer = (
   Layer.scopedContext(
     Effect.gen(function*() {
       const recorder = yield* make(options)
-      const ledger = yield* makeLedger(yield* retryPolicy(options))
+      const ring = yield* Effect.serviceOption(Encryption)
+      const ledger = yield* makeLedger(yield* retryPolicy(options), Option.getOrUndefined(ring))
       return Context.make(Recorder, recorder).pipe(Context.add(RunLedger, ledger))
     })
   )

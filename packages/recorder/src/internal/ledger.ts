@@ -13,6 +13,7 @@ import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { unescapeText } from "./escape.js"
 import { markFailed } from "./halt.js"
 import { ACTIVE_STATUSES } from "./migrations/0006_threads.js"
+import { type MaybeOpener, openRows, type Sealer, sealRow } from "./sealed.js"
 import { agentRuns, reactTraces } from "./tables.js"
 import { describeWriteError, withRetry, type WriteError } from "./write.js"
 
@@ -152,9 +153,22 @@ const HALTS: ReadonlySet<RecorderOperation> = new Set(["ledger.isCancelRequested
  * naming the operation; when the run's own process made it (the cancel check, the heartbeat) the run halts
  * there, so it is marked `error` / `recorder` like a failed write.
  */
-export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
+export const makeLedger = (
+  retry: RetryPolicy.Resolved,
+  ring?: (Sealer & { readonly open: (sealed: string) => string }) | undefined
+): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const opener: MaybeOpener = ring
+    // Sealed content (the pause state, the input, messages) opened with the key ring; without the right key the
+    // read fails (permanently, never retried) naming the key.
+    const opened = <A>(rows: ReadonlyArray<A>): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError> => {
+      try {
+        return Effect.succeed(openRows(opener, rows))
+      } catch (cause) {
+        return Effect.fail(new SqlError.SqlError({ cause, message: (cause as Error).message }))
+      }
+    }
     // `subject` names what was read in the message (a run, or a thread: then `runId` holds the thread id).
     const run = <A>(
       what: RecorderOperation,
@@ -187,6 +201,7 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
         what,
         value,
         sql`SELECT ${sql.literal(COLUMNS)} FROM agent_runs WHERE ${sql(where)} = ${key(value)}`.pipe(
+          Effect.flatMap(opened),
           Effect.flatMap((rows) =>
             Either.match(decodeRuns(rows), {
               onLeft: (error) =>
@@ -210,12 +225,16 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
           "ledger.claim",
           runId,
           Effect.flatMap(now, (at) => {
-            const row = agentRuns.encode({
-              id: runId,
-              resume_submission: submission,
-              resume_submission_id: submissionId,
-              updated_at: at
-            })
+            const row = sealRow(
+              ring,
+              "agent_runs",
+              agentRuns.encode({
+                id: runId,
+                resume_submission: submission,
+                resume_submission_id: submissionId,
+                updated_at: at
+              })
+            )
             return sql`UPDATE agent_runs SET status = 'running', resume_submission = ${row.resume_submission},
               resume_submission_id = ${row.resume_submission_id}, updated_at = ${at}, last_progress_at = ${at}
               WHERE id = ${row.id} AND (status = ${expected}
@@ -279,6 +298,7 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
             JOIN run_events s ON s.agent_run_id = r.id AND s.sequence_index = 0
             JOIN react_traces t ON t.agent_run_id = r.id
             WHERE r.thread_id = ${key(threadId)} ORDER BY s.id, t.order_index`.pipe( // runs by their run.started row: one after another
+            Effect.flatMap(opened),
             Effect.flatMap((rows) =>
               Either.match(decodeMessages(rows), {
                 onLeft: (e) => unreadable("a thread message", ParseResult.TreeFormatter.formatErrorSync(e)),
