@@ -31,6 +31,7 @@ import { createPgDatabase, createTempDir } from "../../../test-support/databases
 import { Database, Migrations, SqlRecorder } from "../src/index.js"
 import { benchModel, threeTurnAgent } from "./model.js"
 import { type Group, naiveWrite, openSqlite, pgWriter, type RawWriter, rowsOf, sqliteWriter } from "./raw.js"
+import { privacy } from "./privacy.js"
 import { endToEnd } from "./runs.js"
 import { streamChunks } from "./streams.js"
 import { threadStartup } from "./threads.js"
@@ -423,5 +424,6 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   sections.push(...(await endToEnd()))
   sections.push(...(await threadStartup()))
   sections.push(...(await streamChunks()))
+  sections.push(...(await privacy()))
   return sections
 }
