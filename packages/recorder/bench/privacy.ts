@@ -80,10 +80,12 @@ type Runtime = ManagedRuntime.ManagedRuntime<Recorder | SqlClient.SqlClient, unk
 const replay = (runtime: Runtime, runs: ReadonlyArray<ReadonlyArray<HookEvent.HookEvent>>) =>
   runtime.runPromise(
     Effect.flatMap(Recorder, (recorder) =>
-      Effect.forEach(runs, (events) => Effect.forEach(events, (e) => recorder.record(e), { discard: true }), {
+      Effect.forEach(runs, (events) =>
+        Effect.forEach(events, (e) => recorder.record(e), { discard: true }), {
         concurrency: "unbounded",
         discard: true
-      })).pipe(Effect.as(runs.reduce((n, r) => n + r.length, 0)))
+      })).pipe(Effect.as(runs.reduce((n, r) =>
+        n + r.length, 0)))
   )
 
 const key = (fill: number) => Buffer.alloc(32, fill).toString("base64")
@@ -125,7 +127,7 @@ const targets: ReadonlyArray<Target> = [
             + COALESCE(length(CAST(provider_request AS BLOB)), 0) + COALESCE(length(CAST(provider_response AS BLOB)), 0)
           ) AS n FROM llm_interactions`
         return { total: statSync(url.slice("sqlite:".length)).size, llm: Number(llm[0]?.n ?? 0) }
-      })),
+      }))
   },
   {
     name: "Postgres",

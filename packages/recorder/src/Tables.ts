@@ -7,8 +7,8 @@
  * through them; the migrations' newer columns are generated from them.
  */
 import type { Either, ParseResult, Schema } from "effect"
-import * as internal from "./internal/escape.js"
 import * as deltas from "./internal/deltas.js"
+import * as internal from "./internal/escape.js"
 import * as sealedValues from "./internal/sealed.js"
 import * as tables from "./internal/tables.js"
 
@@ -119,8 +119,10 @@ export const usageCountColumns: typeof tables.usageCountColumns = tables.usageCo
  * Rows with every sealed value (`Encryption`) opened into its stored form, before decoding; values not sealed
  * pass through. Throws `EncryptionKeyMissing` (no key ring, or not the key a value names) or `DecryptionFailed`.
  */
-export const openSealed: <A>(ring: { readonly open: (sealed: string) => string } | undefined, rows: ReadonlyArray<A>) => ReadonlyArray<A> =
-  sealedValues.openRows
+export const openSealed: <A>(
+  ring: { readonly open: (sealed: string) => string } | undefined,
+  rows: ReadonlyArray<A>
+) => ReadonlyArray<A> = sealedValues.openRows
 
 /** The content columns of each table (sealed when the recorder has an `Encryption` key ring), and their kind. */
 export const contentColumns = sealedValues.contentColumns

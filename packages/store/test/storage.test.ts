@@ -5,8 +5,8 @@
  * database (the SQLite file's raw bytes are searched), opens with the key, is a typed error without it or with a
  * wrong one, and still reads after a rotation once the old key is removed.
  */
-import { it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { it } from "@effect/vitest"
 import { Encryption, SqlRecorder, Tables } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, Schema } from "effect"
@@ -96,7 +96,6 @@ const contentText = Effect.gen(function*() {
   return texts
 })
 
-
 /** The raw bytes of a SQLite database (the file and its WAL), as latin1 text to search. */
 const sqliteBytes = (url: string) => {
   const file = url.slice("sqlite:".length)
@@ -138,111 +137,119 @@ for (const dialect of dialects) {
         expect(after.bytes.total).toBeLessThan(before.bytes.total)
       }))
 
-    it.scoped("sealed content: ciphertext in the database, opens with the key, typed errors without it", () =>
-      Effect.gen(function*() {
-        const url = yield* dialect.database
-        const ring = Encryption.layer({ keys: { k1: key1 }, current: "k1", compress: { minBytes: 64 } })
-        const { runId, paused } = yield* Effect.gen(function*() {
-          const { runId } = yield* runLong(4, `My input holds ${SECRET}`, (i) => `${SECRET}-${i}`)
-          // A paused run: its pause state and the client's submission are sealed too.
-          const agent = yield* Agent.make({ name: "checkout", instructions: "You are checkout.", tools: [echo, pay] })
-          const pausedRun = yield* agent.run(`pay for ${SECRET}`).pipe(
-            Effect.provide(ScriptedModel.layer([{ toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }] }]))
+    it.scoped(
+      "sealed content: ciphertext in the database, opens with the key, typed errors without it",
+      () =>
+        Effect.gen(function*() {
+          const url = yield* dialect.database
+          const ring = Encryption.layer({ keys: { k1: key1 }, current: "k1", compress: { minBytes: 64 } })
+          const { runId, paused } = yield* Effect.gen(function*() {
+            const { runId } = yield* runLong(4, `My input holds ${SECRET}`, (i) => `${SECRET}-${i}`)
+            // A paused run: its pause state and the client's submission are sealed too.
+            const agent = yield* Agent.make({ name: "checkout", instructions: "You are checkout.", tools: [echo, pay] })
+            const pausedRun = yield* agent.run(`pay for ${SECRET}`).pipe(
+              Effect.provide(
+                ScriptedModel.layer([{ toolCalls: [{ name: "confirm_payment", arguments: { amount: 12 } }] }])
+              )
+            )
+            const sql = yield* SqlClient.SqlClient
+            const state = yield* sql<{ v: string }>`SELECT ${
+              sql.onDialectOrElse({ pg: () => sql`pause_state::text`, orElse: () => sql`pause_state` })
+            } AS v FROM agent_runs WHERE id = ${pausedRun.runId}`
+            expect(Encryption.isSealed(state[0]!.v)).toBe(true)
+            // The ledger opens the sealed pause state to resume the run.
+            yield* resumeAndComplete(pausedRun.runId, pausedRun.pendingCalls![0]!.id)
+            const store = yield* RunStore
+            const run = yield* store.getRun(runId)
+            expect(run.input).toContain(SECRET)
+            const traces = (yield* store.getTraces(runId)).items
+            expect(traces.some((t) => t.content.includes(SECRET))).toBe(true)
+            const tools = (yield* store.getToolCalls(runId)).items
+            expect(tools[0]!.result).toMatchObject({ city: `${SECRET}-0` })
+            const calls = (yield* store.getLlmCalls(runId)).items
+            expect(JSON.stringify(calls[3]!.semanticRequest)).toContain(`${SECRET}-2`)
+            const events = (yield* store.getEvents(runId)).items
+            expect(JSON.stringify(events)).toContain(SECRET)
+            // Every content value in the database is sealed (nothing plain is left to find).
+            const texts = yield* contentText
+            expect(texts.length).toBeGreaterThan(20)
+            expect(texts.filter((t) => !Encryption.isSealed(t))).toEqual([])
+            const ringNow = yield* Encryption.Encryption
+            const stats = ringNow.stats()
+            console.log(
+              `[storage ${dialect.name}] sealed ${stats.sealed} values; gzip on ${stats.compressed}: ` +
+                `${stats.plainBytes} B -> ${stats.compressedBytes} B (saved ${
+                  stats.plainBytes - stats.compressedBytes
+                } B)`
+            )
+            expect(stats.compressedBytes).toBeLessThan(stats.plainBytes)
+            return { runId, paused: pausedRun.runId }
+          }).pipe(Effect.provide(recorderOn(url).pipe(Layer.provideMerge(ring))))
+          if (dialect.name === "sqlite") {
+            const raw = sqliteBytes(url)
+            expect(raw.length).toBeGreaterThan(0)
+            expect(raw.includes(SECRET)).toBe(false)
+          }
+
+          // Without keys: a typed error naming the key, never ciphertext passed off as content.
+          const plain = yield* Effect.promise(() => RunStore.fromDatabaseUrl(url))
+          const missing = yield* Effect.flip(plain.service.getTraces(runId))
+          expect(missing._tag).toBe("StoreError")
+          expect((missing as { cause?: { _tag?: string } }).cause?._tag).toBe("EncryptionKeyMissing")
+          expect(missing.message).toContain("key 'k1'")
+          // Lists that hold no content still read.
+          expect((yield* plain.service.listRuns()).items.length).toBe(2)
+          yield* Effect.promise(() => plain.close())
+
+          // A wrong key under the same id: DecryptionFailed, never garbage.
+          const bad = yield* Effect.gen(function*() {
+            const store = yield* RunStore
+            return yield* Effect.flip(store.getRun(runId))
+          }).pipe(Effect.provide(
+            RunStore.layerFromUrl(url).pipe(Layer.provide(Encryption.layer({ keys: { k1: wrong }, current: "k1" })))
+          ))
+          expect((bad as { cause?: { _tag?: string } }).cause?._tag).toBe("DecryptionFailed")
+
+          // The keys from the environment (as the CLI and a router opened from a URL get them).
+          process.env.SEXTANT_ENCRYPTION_KEYS = `k1:${key1}`
+          const fromEnv = yield* Effect.promise(() => RunStore.fromDatabaseUrl(url)).pipe(
+            Effect.ensuring(Effect.sync(() => delete process.env.SEXTANT_ENCRYPTION_KEYS))
           )
-          const sql = yield* SqlClient.SqlClient
-          const state = yield* sql<{ v: string }>`SELECT ${
-            sql.onDialectOrElse({ pg: () => sql`pause_state::text`, orElse: () => sql`pause_state` })
-          } AS v FROM agent_runs WHERE id = ${pausedRun.runId}`
-          expect(Encryption.isSealed(state[0]!.v)).toBe(true)
-          // The ledger opens the sealed pause state to resume the run.
-          yield* resumeAndComplete(pausedRun.runId, pausedRun.pendingCalls![0]!.id)
-          const store = yield* RunStore
-          const run = yield* store.getRun(runId)
-          expect(run.input).toContain(SECRET)
-          const traces = (yield* store.getTraces(runId)).items
-          expect(traces.some((t) => t.content.includes(SECRET))).toBe(true)
-          const tools = (yield* store.getToolCalls(runId)).items
-          expect(tools[0]!.result).toMatchObject({ city: `${SECRET}-0` })
-          const calls = (yield* store.getLlmCalls(runId)).items
-          expect(JSON.stringify(calls[3]!.semanticRequest)).toContain(`${SECRET}-2`)
-          const events = (yield* store.getEvents(runId)).items
-          expect(JSON.stringify(events)).toContain(SECRET)
-          // Every content value in the database is sealed (nothing plain is left to find).
-          const texts = yield* contentText
-          expect(texts.length).toBeGreaterThan(20)
-          expect(texts.filter((t) => !Encryption.isSealed(t))).toEqual([])
-          const ringNow = yield* Encryption.Encryption
-          const stats = ringNow.stats()
-          console.log(
-            `[storage ${dialect.name}] sealed ${stats.sealed} values; gzip on ${stats.compressed}: ` +
-              `${stats.plainBytes} B -> ${stats.compressedBytes} B (saved ${stats.plainBytes - stats.compressedBytes} B)`
+          expect((yield* fromEnv.service.getRun(paused)).answer).toBe("paid")
+          yield* Effect.promise(() => fromEnv.close())
+
+          // Rotation to k2 in small batches, progress reported; then k1 is removed and everything still reads.
+          const progress: Array<number> = []
+          const rotated = yield* Encryption.rotate({
+            batchSize: 7,
+            onProgress: (p) => Effect.sync(() => progress.push(p.resealed))
+          }).pipe(
+            Effect.provide(SqlRecorder.layerFromUrl(url).pipe(Layer.orDie)),
+            Effect.provide(Encryption.layer({ keys: { k1: key1, k2: key2 }, current: "k2" }))
           )
-          expect(stats.compressedBytes).toBeLessThan(stats.plainBytes)
-          return { runId, paused: pausedRun.runId }
-        }).pipe(Effect.provide(recorderOn(url).pipe(Layer.provideMerge(ring))))
-        if (dialect.name === "sqlite") {
-          const raw = sqliteBytes(url)
-          expect(raw.length).toBeGreaterThan(0)
-          expect(raw.includes(SECRET)).toBe(false)
-        }
-
-        // Without keys: a typed error naming the key, never ciphertext passed off as content.
-        const plain = yield* Effect.promise(() => RunStore.fromDatabaseUrl(url))
-        const missing = yield* Effect.flip(plain.service.getTraces(runId))
-        expect(missing._tag).toBe("StoreError")
-        expect((missing as { cause?: { _tag?: string } }).cause?._tag).toBe("EncryptionKeyMissing")
-        expect(missing.message).toContain("key 'k1'")
-        // Lists that hold no content still read.
-        expect((yield* plain.service.listRuns()).items.length).toBe(2)
-        yield* Effect.promise(() => plain.close())
-
-        // A wrong key under the same id: DecryptionFailed, never garbage.
-        const bad = yield* Effect.gen(function*() {
-          const store = yield* RunStore
-          return yield* Effect.flip(store.getRun(runId))
-        }).pipe(Effect.provide(
-          RunStore.layerFromUrl(url).pipe(Layer.provide(Encryption.layer({ keys: { k1: wrong }, current: "k1" })))
-        ))
-        expect((bad as { cause?: { _tag?: string } }).cause?._tag).toBe("DecryptionFailed")
-
-        // The keys from the environment (as the CLI and a router opened from a URL get them).
-        process.env.SEXTANT_ENCRYPTION_KEYS = `k1:${key1}`
-        const fromEnv = yield* Effect.promise(() => RunStore.fromDatabaseUrl(url)).pipe(
-          Effect.ensuring(Effect.sync(() => delete process.env.SEXTANT_ENCRYPTION_KEYS))
-        )
-        expect((yield* fromEnv.service.getRun(paused)).answer).toBe("paid")
-        yield* Effect.promise(() => fromEnv.close())
-
-        // Rotation to k2 in small batches, progress reported; then k1 is removed and everything still reads.
-        const progress: Array<number> = []
-        const rotated = yield* Encryption.rotate({
-          batchSize: 7,
-          onProgress: (p) => Effect.sync(() => progress.push(p.resealed))
-        }).pipe(
-          Effect.provide(SqlRecorder.layerFromUrl(url).pipe(Layer.orDie)),
-          Effect.provide(Encryption.layer({ keys: { k1: key1, k2: key2 }, current: "k2" }))
-        )
-        expect(rotated.resealed).toBeGreaterThan(20)
-        expect(progress.length).toBe(rotated.batches)
-        expect(progress[progress.length - 1]).toBe(rotated.resealed)
-        yield* Effect.gen(function*() {
-          const store = yield* RunStore
-          expect((yield* store.getRun(runId)).input).toContain(SECRET)
-          expect(JSON.stringify((yield* store.getLlmCalls(runId)).items)).toContain(`${SECRET}-2`)
-          expect((yield* store.getRun(paused)).answer).toBe("paid")
-          const texts = yield* contentText
-          expect(texts.filter((t) => !t.includes("e1:k2:"))).toEqual([])
-          // A second rotation has nothing left to do.
-          const again = yield* Encryption.rotate()
-          expect(again.resealed).toBe(0)
-        }).pipe(Effect.provide(
-          RunStore.layer.pipe(
-            Layer.provideMerge(SqlRecorder.layerFromUrl(url)),
-            Layer.provideMerge(Encryption.layer({ keys: { k2: key2 }, current: "k2" })),
-            Layer.orDie
-          )
-        ))
-      }), 60_000)
+          expect(rotated.resealed).toBeGreaterThan(20)
+          expect(progress.length).toBe(rotated.batches)
+          expect(progress[progress.length - 1]).toBe(rotated.resealed)
+          yield* Effect.gen(function*() {
+            const store = yield* RunStore
+            expect((yield* store.getRun(runId)).input).toContain(SECRET)
+            expect(JSON.stringify((yield* store.getLlmCalls(runId)).items)).toContain(`${SECRET}-2`)
+            expect((yield* store.getRun(paused)).answer).toBe("paid")
+            const texts = yield* contentText
+            expect(texts.filter((t) => !t.includes("e1:k2:"))).toEqual([])
+            // A second rotation has nothing left to do.
+            const again = yield* Encryption.rotate()
+            expect(again.resealed).toBe(0)
+          }).pipe(Effect.provide(
+            RunStore.layer.pipe(
+              Layer.provideMerge(SqlRecorder.layerFromUrl(url)),
+              Layer.provideMerge(Encryption.layer({ keys: { k2: key2 }, current: "k2" })),
+              Layer.orDie
+            )
+          ))
+        }),
+      60_000
+    )
 
     it.effect("a bad key configuration is a typed error naming the field", () =>
       Effect.gen(function*() {

@@ -36,7 +36,12 @@ export class RequestDeltas {
   private readonly runs = new Map<string, Last>()
 
   /** The stored form of a call's request, and (on `commit`) the call remembered as the run's last. */
-  delta(runId: string, callId: string, sequenceIndex: number, request: unknown): Delta & { readonly commit: () => void } {
+  delta(
+    runId: string,
+    callId: string,
+    sequenceIndex: number,
+    request: unknown
+  ): Delta & { readonly commit: () => void } {
     if (!hasMessages(request)) return { request, base: null, prefix: null, commit: () => this.runs.delete(runId) }
     const messages = request.messages
     const commit = () => {

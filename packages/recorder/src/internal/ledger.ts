@@ -245,10 +245,12 @@ export const makeLedger = (
         run(
           "ledger.heartbeat",
           runId,
-          Effect.flatMap(now, (at) =>
-            sql`UPDATE agent_runs SET last_progress_at = ${at} WHERE id = ${key(runId)} AND status = 'running'`).pipe(
-              Effect.asVoid
-            )
+          Effect.flatMap(
+            now,
+            (at) => sql`UPDATE agent_runs SET last_progress_at = ${at} WHERE id = ${key(runId)} AND status = 'running'`
+          ).pipe(
+            Effect.asVoid
+          )
         ),
       requestCancel: (runId) =>
         run(

@@ -218,7 +218,9 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
           finish_reason: e.finishReason,
           semantic_request: delta === undefined ? e.request : delta.request,
           // Only the messages new since the run's previous call are stored; the store rebuilds the full request.
-          ...(delta === undefined || delta.base === null ? {} : { request_base: delta.base, request_prefix: delta.prefix }),
+          ...(delta === undefined || delta.base === null
+            ? {}
+            : { request_base: delta.base, request_prefix: delta.prefix }),
           semantic_response: {
             text: e.text,
             toolCalls: e.toolCalls,

@@ -52,14 +52,16 @@ export const scoped = (url: string, options?: RunStoreOptions) =>
     return yield* Effect.provide(make(options, Database.redactUrl(url), reader, ring), client)
   })
 
-const fromEnv = Effect.suspend(() => Option.match(Encryption.optionsFromEnv(), {
-  onNone: () => Effect.succeed(undefined),
-  onSome: (options) =>
-    Effect.mapError(
-      Encryption.make(options),
-      (e) => new StoreError({ message: `SEXTANT_ENCRYPTION_KEYS: ${e.message}`, cause: e })
-    )
-}))
+const fromEnv = Effect.suspend(() =>
+  Option.match(Encryption.optionsFromEnv(), {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (options) =>
+      Effect.mapError(
+        Encryption.make(options),
+        (e) => new StoreError({ message: `SEXTANT_ENCRYPTION_KEYS: ${e.message}`, cause: e })
+      )
+  })
+)
 
 /** A store service over its own read-only connection to `url`, as the layer of `tag`. */
 export const layerFromUrl = <I>(tag: Context.Tag<I, RunStoreService>, url: string, options?: RunStoreOptions) =>

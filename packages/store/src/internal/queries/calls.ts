@@ -38,8 +38,10 @@ export const toolCalls = (ctx: QueryContext, runId: string, iteration: Statement
 export const llmCalls = (ctx: QueryContext, runId: string, iteration: Statement.Fragment) =>
   query(Effect.gen(function*() {
     const found = yield* Effect.flatMap(
-      ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.llm)} FROM llm_interactions WHERE agent_run_id = ${stored(runId)}
-        AND ${iteration} ORDER BY started_at, id`),
+      ctx.rows(
+        ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.llm)} FROM llm_interactions WHERE agent_run_id = ${stored(runId)}
+        AND ${iteration} ORDER BY started_at, id`
+      ),
       rows.llmRows
     )
     if (found.every((r) => r.request_base === null)) return found.map(rows.toLlmCall)
