@@ -5,6 +5,7 @@
  * message objects, compared by reference first); a run it has not seen call the model (a fresh process, a
  * resumed run) stores its full request. The store rebuilds the full request on read (`rebuildRequests`).
  */
+import { Data } from "effect"
 import { stringify } from "./json.js"
 
 interface Last {
@@ -84,9 +85,7 @@ export interface StoredRequest {
 }
 
 /** A call continues a call that is not recorded (or whose request was cleared). */
-export class MissingBase extends Error {
-  readonly _tag = "MissingBase"
-}
+export class MissingBase extends Data.TaggedError("MissingBase")<{ readonly message: string }> {}
 
 /**
  * The full requests of a run's calls (by id): each stored delta is its base's first `prefix` messages followed by
@@ -102,7 +101,9 @@ export const rebuildRequests = (calls: ReadonlyArray<StoredRequest>): Map<string
     else {
       const base = byId.get(call.base)
       if (base === undefined || depth > calls.length) {
-        throw new MissingBase(`the request of model call ${call.id} continues call ${call.base}, which is not recorded`)
+        throw new MissingBase({
+          message: `the request of model call ${call.id} continues call ${call.base}, which is not recorded`
+        })
       }
       const baseRequest = resolve(base, depth + 1)
       value = hasMessages(baseRequest)

@@ -38,8 +38,12 @@ const opening = (ring: Encryption.Keyring | undefined) => <A>(rows: ReadonlyArra
   try {
     return Effect.succeed(Tables.openSealed(ring, rows))
   } catch (cause) {
-    if (!isUnsealError(cause)) throw cause
-    return Effect.fail(new SqlError.SqlError({ cause, message: cause.message }))
+    return Effect.fail(
+      new SqlError.SqlError({
+        cause,
+        message: isUnsealError(cause) ? cause.message : `sealed content could not be opened: ${String(cause)}`
+      })
+    )
   }
 }
 
