@@ -154,6 +154,11 @@ export const RunResumed = Schema.TaggedStruct("RunResumed", {
   ...base,
   agentName: Schema.String,
   resumedFrom: PausedStatus,
+  /**
+   * The thread the run continues (as on its `run.started`): a segment may resume in another process, whose
+   * notifiers never saw the start, and still name the conversation.
+   */
+  threadId: opt(Schema.String),
   /** What was submitted (tool results, a decision or input), as the model will see it. */
   submission: Json
 })

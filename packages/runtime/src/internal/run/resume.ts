@@ -171,16 +171,25 @@ const continueRun = (
     }
     const state = cell.state = fromPause(segment, agent, saved)
     state.output = options.output
-    return yield* runSegment(state, resumed(state, saved, submission, scanned))
+    return yield* runSegment(state, resumed(state, saved, submission, scanned, run.threadId))
   })
 
 /** The resumed segment's body: `run.resumed`, the submission folded into the batch, the batch, the loop. */
-const resumed = (state: RunState, saved: PauseState, submission: Submission, scanned: Scanned<Json>) =>
+const resumed = (
+  state: RunState,
+  saved: PauseState,
+  submission: Submission,
+  scanned: Scanned<Json>,
+  threadId: string | undefined
+) =>
   Effect.gen(function*() {
-    yield* state.bus.emit(
-      { _tag: "RunResumed", agentName: state.agent.name, resumedFrom: saved.status, submission: scanned.value },
-      saved.iteration
-    )
+    yield* state.bus.emit({
+      _tag: "RunResumed",
+      agentName: state.agent.name,
+      resumedFrom: saved.status,
+      ...(threadId === undefined ? {} : { threadId }),
+      submission: scanned.value
+    }, saved.iteration)
     yield* report(state, scanned, "input", saved.iteration)
     const batch = yield* applySubmission(state, saved, submission)
     const ended = yield* processBatch(state, batch)
