@@ -271,9 +271,33 @@ export const rounds = (groups: ReadonlyArray<ReadonlyArray<Plan>>): ReadonlyArra
   return out
 }
 
+/** The Postgres channel a commit of run events is announced on (`LISTEN sextant_events`; channels are per database). */
+export const EVENTS_CHANNEL = "sextant_events"
+
+/** A notification's payload: the run's last committed sequence index, a colon, the run's stored id. */
+export const eventsPayload = (runKey: string, sequenceIndex: number): string => `${sequenceIndex}:${runKey}`
+
+/**
+ * On Postgres, one `pg_notify` per run the transaction writes to, with its last sequence index: delivered to
+ * listeners when (and only if) the transaction commits, so a live tail wakes as soon as the events are
+ * readable. One statement for all the runs of a batch; nothing on SQLite (no notifications: tails poll).
+ */
+const announce = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, SqlError.SqlError> => {
+  if (!sql.onDialectOrElse({ pg: () => true, orElse: () => false }) || plans.length === 0) return Effect.void
+  const last = new Map<string, number>()
+  for (const p of plans) last.set(p.runKey, Math.max(last.get(p.runKey) ?? -1, p.sequenceIndex))
+  const payloads = [...last].map(([run, seq]) => eventsPayload(run, seq))
+  const values = payloads.map((_, i) => `($${i + 2})`).join(", ")
+  return Effect.asVoid(
+    sql.unsafe(`SELECT pg_notify($1, v) FROM (VALUES ${values}) AS t(v)`, [EVENTS_CHANNEL, ...payloads])
+  )
+}
+
 /** Writes events (of distinct runs when there are several) in one transaction. */
 export const transact = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, WriteError> =>
-  sql.withTransaction(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans))
+  sql.withTransaction(
+    Effect.zipRight(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans), announce(sql, plans))
+  )
 
 /**
  * Writes the events of one or more callers in one transaction. One caller's events are applied one by one;
@@ -285,9 +309,12 @@ export const transactGroups = (
   groups: ReadonlyArray<ReadonlyArray<Plan>>
 ): Effect.Effect<void, WriteError> =>
   sql.withTransaction(
-    groups.length === 1
-      ? applyGroup(sql, groups[0]!)
-      : Effect.forEach(rounds(groups), (round) => applyMany(sql, round), { discard: true })
+    Effect.zipRight(
+      groups.length === 1
+        ? applyGroup(sql, groups[0]!)
+        : Effect.forEach(rounds(groups), (round) => applyMany(sql, round), { discard: true }),
+      announce(sql, groups.flat())
+    )
   )
 
 const decodeTime = Schema.decodeUnknownSync(Timestamp)

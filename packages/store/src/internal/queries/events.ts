@@ -1,9 +1,11 @@
 /**
- * A run's events: a page, the live tail (polling: SQLite has no notifications, and one code path serves both
- * dialects) and the pause/resume pairs built from them.
+ * A run's events: a page, the live tail and the pause/resume pairs built from them. An idle tail waits for the
+ * next commit of the run's events: on Postgres a notification wakes it (`notifications.ts`), with its poll
+ * interval as the fallback; SQLite has no notifications and polls. Either way it re-reads from its cursor, so
+ * what it emits is the same: every event once, in order.
  */
 import { HookEvent, Lifecycle } from "@sextant/runtime"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Option, Queue, Stream } from "effect"
 import type { StoreError } from "../../Errors.js"
 import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
@@ -64,8 +66,13 @@ const nextBatch = (
   runId: string,
   scope: Api.Scope | undefined,
   follow: boolean,
-  pollMs: number
+  pollMs: number,
+  signal: Queue.Dequeue<void> | undefined
 ) => {
+  // A notification or the poll interval, whichever comes first; signals already queued are folded into it.
+  const idle = signal === undefined
+    ? Effect.sleep(pollMs)
+    : Effect.zipRight(Effect.timeoutOption(Queue.take(signal), pollMs), Queue.takeAll(signal))
   const loop = (cursor: number): Effect.Effect<Option.Option<Array<R.StoredEvent>>, StoreError> =>
     Effect.gen(function*() {
       const batch = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
@@ -76,7 +83,7 @@ const nextBatch = (
         const rest = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
         return rest.length > 0 ? Option.some(rest) : Option.none()
       }
-      yield* Effect.sleep(pollMs)
+      yield* idle
       return yield* loop(cursor)
     })
   return loop
@@ -84,12 +91,14 @@ const nextBatch = (
 
 /** `streamEvents`: the recorded events, then new ones as they land; ends after the terminal one unless `follow`. */
 export const streamEvents = (ctx: QueryContext): Api.RunStoreService["streamEvents"] => (runId, options) =>
-  Stream.unwrap(Effect.gen(function*() {
+  Stream.unwrapScoped(Effect.gen(function*() {
     const id = yield* decodeRunId(runId)
     const o = yield* decodeTail(options)
     yield* requireRun(ctx, id, o.scope)
     const follow = o.follow === true
-    const next = nextBatch(ctx, id, o.scope, follow, o.pollIntervalMs)
+    // Listening before the first read: a commit after it is either read or signalled, never missed.
+    const signal = ctx.hub === undefined ? undefined : yield* ctx.hub.subscribe(stored(id))
+    const next = nextBatch(ctx, id, o.scope, follow, o.pollIntervalMs, signal)
     return Stream.unfoldChunkEffect(
       { cursor: o.after ?? -1, ended: false },
       (state) =>
