@@ -9,16 +9,20 @@
  */
 import type { SqlClient, SqlError } from "@effect/sql"
 import { Database } from "@sextant/recorder"
-import { Deferred, Effect, Exit, Queue, Schedule, Scope, Stream } from "effect"
+import { Clock, Deferred, Effect, Exit, Queue, Schedule, Scope, Stream } from "effect"
 
 /** Wakes the tails of runs. */
 export interface Hub {
   /**
    * A signal for the run (its stored id), listening before it returns (or after `READY_WITHIN`, polling only):
-   * every commit of the run's events after this returns puts a signal in the queue.
+   * every commit of the run's events after this returns puts a signal in the queue. The tail subscribes the
+   * first time it is idle and reads again before it waits, so no commit falls between.
    */
   readonly subscribe: (runKey: string) => Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
 }
+
+/** The hub's own timers run on real time whatever clock the caller's fiber has (a test clock included). */
+const live = Clock.make()
 
 /** How long a first tail waits for the probe before it goes on polling only. */
 const READY_WITHIN = "2 seconds"
@@ -74,7 +78,7 @@ export const make = (sql: SqlClient.SqlClient): Hub | undefined => {
       scope
     )
     return { scope, ready }
-  })
+  }).pipe(Effect.withClock(live))
 
   const acquire = lock.withPermits(1)(Effect.gen(function*() {
     count++
@@ -114,6 +118,6 @@ export const make = (sql: SqlClient.SqlClient): Hub | undefined => {
         )
         yield* Deferred.await(listening.ready).pipe(Effect.timeout(READY_WITHIN), Effect.ignore)
         return queue
-      })
+      }).pipe(Effect.withClock(live))
   }
 }

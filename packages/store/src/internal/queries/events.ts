@@ -5,7 +5,7 @@
  * what it emits is the same: every event once, in order.
  */
 import { HookEvent, Lifecycle } from "@sextant/runtime"
-import { Chunk, Effect, Option, Queue, Stream } from "effect"
+import { Chunk, Effect, Option, Queue, Scope, Stream } from "effect"
 import type { StoreError } from "../../Errors.js"
 import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
@@ -67,12 +67,20 @@ const nextBatch = (
   scope: Api.Scope | undefined,
   follow: boolean,
   pollMs: number,
-  signal: Queue.Dequeue<void> | undefined
+  listen: Effect.Effect<Queue.Dequeue<void>> | undefined
 ) => {
+  let signal: Queue.Dequeue<void> | undefined
   // A notification or the poll interval, whichever comes first; signals already queued are folded into it.
-  const idle = signal === undefined
-    ? Effect.sleep(pollMs)
-    : Effect.zipRight(Effect.timeoutOption(Queue.take(signal), pollMs), Queue.takeAll(signal))
+  // The first time the tail is idle it starts listening and reads again at once (no wait): a commit after
+  // that read is signalled, one before it is read. A tail that never idles (a finished run) never listens.
+  const idle = Effect.suspend(() => {
+    if (listen !== undefined && signal === undefined) {
+      return Effect.map(listen, (queue) => void (signal = queue))
+    }
+    return signal === undefined
+      ? Effect.sleep(pollMs)
+      : Effect.zipRight(Effect.timeoutOption(Queue.take(signal), pollMs), Queue.takeAll(signal))
+  })
   const loop = (cursor: number): Effect.Effect<Option.Option<Array<R.StoredEvent>>, StoreError> =>
     Effect.gen(function*() {
       const batch = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
@@ -96,9 +104,11 @@ export const streamEvents = (ctx: QueryContext): Api.RunStoreService["streamEven
     const o = yield* decodeTail(options)
     yield* requireRun(ctx, id, o.scope)
     const follow = o.follow === true
-    // Listening before the first read: a commit after it is either read or signalled, never missed.
-    const signal = ctx.hub === undefined ? undefined : yield* ctx.hub.subscribe(stored(id))
-    const next = nextBatch(ctx, id, o.scope, follow, o.pollIntervalMs, signal)
+    // The subscription lives as long as the stream.
+    const streamScope = yield* Effect.scope
+    const hub = ctx.hub
+    const listen = hub === undefined ? undefined : Scope.extend(hub.subscribe(stored(id)), streamScope)
+    const next = nextBatch(ctx, id, o.scope, follow, o.pollIntervalMs, listen)
     return Stream.unfoldChunkEffect(
       { cursor: o.after ?? -1, ended: false },
       (state) =>
