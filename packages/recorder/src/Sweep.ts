@@ -19,7 +19,7 @@ import { Clock, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import { SweepOptionsError } from "./Errors.js"
 import { plan } from "./internal/plan.js"
 import { agentRuns } from "./internal/tables.js"
-import { durable, resolvePolicy, transact, withRetry, type WriteError } from "./internal/write.js"
+import { durable, resolvePolicy, transactFresh, withRetry, type WriteError } from "./internal/write.js"
 
 /** Options of `Sweep.run`. */
 export interface SweepOptions {
@@ -93,7 +93,7 @@ const sweepOne = (
 ) =>
   Effect.gen(function*() {
     const planned = plan(sql, event(run, kind, now))
-    return yield* retried(policy, transact(sql, [planned])).pipe(
+    return yield* retried(policy, transactFresh(sql, planned)).pipe(
       Effect.as(true),
       // The run moved since it was selected: it is alive (or someone else swept it).
       Effect.catchTag("WriteConflict", () => Effect.succeed(false)),
@@ -193,22 +193,27 @@ export const run = (
       )
     // Postgres: the kind's runs locked (skipping those another sweeper holds) and moved, a chunk per
     // transaction (short transactions, each attempt well inside the retry policy's cut). Each move is a
-    // savepoint (`transact` nests), so one that misses leaves the others be.
-    const sweepChunk = (statuses: ReadonlyArray<string>, cutoff: string, kind: "RunInterrupted" | "RunAbandoned") =>
+    // savepoint (transactions nest), so one that misses leaves the others be.
+    const sweepChunk = (
+      statuses: ReadonlyArray<string>,
+      cutoff: string,
+      kind: "RunInterrupted" | "RunAbandoned",
+      size: number
+    ) =>
       retried(
         policy,
         sql.withTransaction(
           Effect.gen(function*() {
-            const locked = yield* select(statuses, cutoff, kind === "RunInterrupted" ? "exclude" : "any", CHUNK)
+            const locked = yield* select(statuses, cutoff, kind === "RunInterrupted" ? "exclude" : "any", size)
             const ids: Array<string> = []
             for (const c of locked) {
-              const moved = yield* transact(sql, [plan(sql, event(c, kind, now))]).pipe(
+              const moved = yield* transactFresh(sql, plan(sql, event(c, kind, now))).pipe(
                 Effect.as(true),
                 Effect.catchTag("WriteConflict", () => Effect.succeed(false))
               )
               if (moved) ids.push(c.id)
             }
-            return { ids, full: locked.length === CHUNK }
+            return { ids, full: locked.length === size }
           })
         )
       )
@@ -217,9 +222,11 @@ export const run = (
         const ids: Array<string> = []
         let seen = 0
         while (seen < limit) {
-          const chunk = yield* sweepChunk(statuses, cutoff, kind)
+          // At most `limit` runs in all, as on SQLite.
+          const size = Math.min(CHUNK, limit - seen)
+          const chunk = yield* sweepChunk(statuses, cutoff, kind, size)
           ids.push(...chunk.ids)
-          seen += CHUNK
+          seen += size
           if (!chunk.full) break
         }
         return ids

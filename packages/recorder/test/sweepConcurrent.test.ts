@@ -17,10 +17,10 @@ interface SweepOutput {
 }
 
 /** A sweeper process: `ready` once its database is open, `go()` starts its sweep, `done` is its result. */
-const sweeper = (url: string) => {
+const sweeper = (url: string, now: number) => {
   let ready!: () => void
   const isReady = new Promise<void>((resolve) => (ready = resolve))
-  const proc = spawn(process.execPath, ["--conditions=@sextant/source", "--import", "tsx", child, url], {
+  const proc = spawn(process.execPath, ["--conditions=@sextant/source", "--import", "tsx", child, url, String(now)], {
     cwd: root,
     stdio: ["pipe", "pipe", "pipe"]
   })
@@ -65,8 +65,9 @@ for (const dialect of dialects) {
             )).pipe(
               Effect.provide(SqlRecorder.layerFromUrl(url))
             )
-          const a = sweeper(url)
-          const b = sweeper(url)
+          const now = Date.now()
+          const a = sweeper(url, now)
+          const b = sweeper(url, now)
           yield* Effect.promise(() => Promise.all([a.ready, b.ready]))
           a.go()
           b.go()

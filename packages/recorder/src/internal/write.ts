@@ -300,6 +300,19 @@ export const transact = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): 
   )
 
 /**
+ * One event written only if its run moves: a miss is a `WriteConflict`, never taken for the replay of an
+ * earlier commit. For the sweep, whose events every sweeper makes anew: two sweepers that read the clock in the
+ * same millisecond make identical events, and another's committed event is not this one's lost reply.
+ */
+export const transactFresh = (sql: SqlClient.SqlClient, plan: Plan): Effect.Effect<void, WriteError> =>
+  sql.withTransaction(Effect.gen(function*() {
+    const moved = yield* plan.advance()
+    if (moved.length === 0) return yield* conflict(sql, plan)
+    yield* writeRows(sql, [plan])
+    yield* announce(sql, [plan])
+  }))
+
+/**
  * Writes the events of one or more callers in one transaction. One caller's events are applied one by one;
  * several callers' in rounds of multi-row statements, any miss failing the batch (the writer then retries
  * caller by caller).
