@@ -9,6 +9,7 @@ import type { Json } from "../../HookEvent.js"
 import type { StandardSchemaV1 } from "../../StandardSchema.js"
 import { foreignOf, mismatchMessage } from "../effectCopies.js"
 import { isStandardSchema } from "../schemaAdapter.js"
+import { RedactionSpec } from "./redactionConfig.js"
 import { explained, hasNul, NUL, optional, PositiveDuration, required, show } from "./fields.js"
 
 /** The most iterations an agent may be configured with. */
@@ -198,7 +199,8 @@ export const AgentConfigSchema = Schema.Struct({
   prices: optional(Schema.Record({ key: Schema.String, value: PriceSpec })),
   maxDelegationDepth: optional(NonNegativeInt),
   heartbeatInterval: optional(PositiveDuration),
-  history: optional(HistorySpec)
+  history: optional(HistorySpec),
+  redaction: optional(RedactionSpec)
 })
 /** A configuration as validated. */
 export type AgentConfigSpec = typeof AgentConfigSchema.Type
