@@ -374,13 +374,15 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
   }
   const encoder = new TextEncoder()
   let size = 0
+  let whole = 0
   /** Phase 2: content strings through the remembered values and the patterns; sizes capped on the way. */
   const finish = (value: unknown, key: string | undefined): unknown => {
     if (typeof value === "string") {
       size += value.length + 2
       if (key !== undefined && structural.has(key)) return value
       const text = active ? scrub(value) : value
-      if (text.length * 3 <= cap || Buffer.byteLength(text) <= cap) return text
+      // Inside a value capped as a whole, its strings are not capped one by one (its marker hashes all of it).
+      if (whole > 0 || text.length * 3 <= cap || Buffer.byteLength(text) <= cap) return text
       const t = truncate(encoder.encode(text))
       return `${prefix(text, Math.min(1024, cap >> 4))}… [truncated: ${t.bytes} bytes, sha256:${t.sha256}${
         t.blob === undefined ? "" : `, ${t.blob}`
@@ -407,8 +409,15 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
         continue
       }
       const before = size
-      let v = finish(item, k)
-      if (cappedWhole.has(k) && typeof v === "object" && v !== null && (size - before) * 6 > cap) {
+      const asWhole = cappedWhole.has(k) && typeof item === "object" && item !== null
+      if (asWhole) whole++
+      let v: unknown
+      try {
+        v = finish(item, k)
+      } finally {
+        if (asWhole) whole--
+      }
+      if (asWhole && (size - before) * 6 > cap) {
         const bytes = encoder.encode(JSON.stringify(v))
         if (bytes.byteLength > cap) v = { truncated: truncate(bytes) }
       }
