@@ -12,6 +12,7 @@ import { createTempDir } from "../../../test-support/databases.js"
 import {
   Agent,
   AgentConfigError,
+  HookBus,
   type HookEvent,
   MemoryRecorder,
   Notifier,
@@ -230,4 +231,30 @@ describe("redaction policy", () => {
       // The caller's stream is the caller's own data.
       expect(leaks(JSON.stringify(bare.caller))).toEqual(expect.arrayContaining(["password", "order"]))
     }))
+})
+
+describe("redaction policy on a hook bus opened from outside the loop", () => {
+  it.scoped("applies the policy before the recorder, and names a bad setting", () =>
+    Effect.gen(function*() {
+      const bad = yield* Effect.flip(
+        HookBus.open({ runId: "r0", redaction: { rules: [{ keys: ["x"], action: "zap" as never }] } })
+      )
+      expect(bad.field).toBe("redaction.rules[0].action")
+      expect(bad.message).toMatch(/^redaction\.rules\[0\]\.action: /)
+      const bus = yield* HookBus.open({
+        runId: "r1",
+        redaction: { rules: [{ keys: ["password"], action: "mask" }] }
+      })
+      yield* bus.emit({
+        _tag: "RunStarted",
+        agentName: "outside",
+        instructions: "",
+        input: "hi",
+        delegationLevel: 0,
+        tools: []
+      }, 0)
+      yield* bus.emit({ _tag: "CustomEvent", name: "custom.login", data: { user: "u", Password: raw.password } }, 0)
+      const recorded = yield* (yield* MemoryRecorder).events()
+      expect(recorded[1]).toMatchObject({ data: { user: "u", Password: "[redacted]" }, redacted: { "keys:password": 1 } })
+    }).pipe(Effect.provide(Recorder.memory)))
 })

@@ -59,10 +59,13 @@ export const defaultRedaction: CompiledRedaction = {
 const bad = (field: string, message: string) =>
   Either.left(new AgentConfigError({ field, message: `${field}: ${message}` }))
 
-/** Compiles a decoded policy; the error's `field` is the path of what is wrong (`redaction.rules[1].pattern`). */
+/**
+ * Compiles a decoded policy; the error's `field` is the path of what is wrong (`redaction.rules[1].pattern`).
+ * `toolNames`: the tools a tool rule may name (undefined: any, for runs recorded from outside the loop).
+ */
 export const compileRedaction = (
   spec: RedactionSpec | undefined,
-  toolNames: ReadonlySet<string>
+  toolNames: ReadonlySet<string> | undefined
 ): Either.Either<CompiledRedaction, AgentConfigError> => {
   if (spec === undefined) return Either.right(defaultRedaction)
   const keys = new Map<string, Named>()
@@ -89,7 +92,7 @@ export const compileRedaction = (
       regex.lastIndex = 0
       patterns.push({ name: rule.name ?? `pattern:${regex.source}`, action: rule.action, regex })
     } else if (rule.tool !== undefined) {
-      if (!toolNames.has(rule.tool)) return bad(`${at}.tool`, `'${rule.tool}' is not one of the agent's tools`)
+      if (toolNames !== undefined && !toolNames.has(rule.tool)) return bad(`${at}.tool`, `'${rule.tool}' is not one of the agent's tools`)
       const paths: Partial<Record<"arguments" | "result", Paths>> = {}
       for (const side of ["arguments", "result"] as const) {
         const list = rule[side]
