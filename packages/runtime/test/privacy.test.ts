@@ -54,24 +54,25 @@ const storageOf = (modes: readonly [Mode, Mode, Mode]) => {
  * A bus over an in-memory recorder, one capturing sink and the caller's stream, with the policy of a run holding
  * `mapping` and, when given, a redaction policy's storage pass.
  */
-const harnessWith = (modes?: readonly [Mode, Mode, Mode]) => Effect.gen(function*() {
-  const recorded: Array<HookEvent> = []
-  const delivered: Array<StreamEvent> = []
-  const caller: Array<StreamEvent> = []
-  let redactions = mapping
-  const recorder: RecorderService = { record: (event) => Effect.sync(() => void recorded.push(event)) }
-  const bus = yield* makeBus({
-    runId: "run-1",
-    recorder,
-    sinks: [(event) => void delivered.push(event)],
-    caller: (event) => void caller.push(event),
-    traceContext: undefined,
-    startSequence: 0,
-    policy: makePolicy({ guardrails, get: () => redactions, set: (r) => (redactions = r) }),
-    storage: modes === undefined ? undefined : storageOf(modes)
+const harnessWith = (modes?: readonly [Mode, Mode, Mode]) =>
+  Effect.gen(function*() {
+    const recorded: Array<HookEvent> = []
+    const delivered: Array<StreamEvent> = []
+    const caller: Array<StreamEvent> = []
+    let redactions = mapping
+    const recorder: RecorderService = { record: (event) => Effect.sync(() => void recorded.push(event)) }
+    const bus = yield* makeBus({
+      runId: "run-1",
+      recorder,
+      sinks: [(event) => void delivered.push(event)],
+      caller: (event) => void caller.push(event),
+      traceContext: undefined,
+      startSequence: 0,
+      policy: makePolicy({ guardrails, get: () => redactions, set: (r) => (redactions = r) }),
+      storage: modes === undefined ? undefined : storageOf(modes)
+    })
+    return { bus, recorded, delivered, caller }
   })
-  return { bus, recorded, delivered, caller }
-})
 const harness = harnessWith()
 
 const leaked = (text: string) => rawValues.filter((v) => text.includes(v))

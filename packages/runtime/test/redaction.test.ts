@@ -20,7 +20,7 @@ import {
   Recorder,
   Redaction,
   ScriptedModel,
-  type StreamEvent,
+  type StreamEvent as Events,
   Tool
 } from "../src/index.js"
 
@@ -71,7 +71,7 @@ const leaks = (text: string) => Object.entries(raw).filter(([, v]) => text.inclu
 
 /** Streams a run of `config` on the script: what the recorder, a notifier and the caller got. */
 const withNotifier = (config: Partial<Agent.AgentConfig>, steps = script) => {
-  const seen: Array<StreamEvent> = []
+  const seen: Array<Events.StreamEvent> = []
   const notifier = Notifier.make({ name: "seen", onEvent: (e) => void seen.push(e) })
   return Effect.gen(function*() {
     const agent = yield* Agent.make({ name: "policy", instructions: "Be helpful.", tools: [login, lookup], ...config })
@@ -172,7 +172,7 @@ describe("redaction policy", () => {
       const dump = Tool.make("dump", {
         description: "Returns a lot",
         parameters: Schema.Struct({}),
-        handler: () => ({ rows: Array.from({ length: 200 }, (_, i) => ({ i, v: "row" })) , text: big })
+        handler: () => ({ rows: Array.from({ length: 200 }, (_, i) => ({ i, v: "row" })), text: big })
       })
       const steps: ReadonlyArray<ScriptedModel.ScriptStep> = [
         { toolCalls: [{ name: "dump", arguments: {} }], usage },
@@ -255,6 +255,9 @@ describe("redaction policy on a hook bus opened from outside the loop", () => {
       }, 0)
       yield* bus.emit({ _tag: "CustomEvent", name: "custom.login", data: { user: "u", Password: raw.password } }, 0)
       const recorded = yield* (yield* MemoryRecorder).events()
-      expect(recorded[1]).toMatchObject({ data: { user: "u", Password: "[redacted]" }, redacted: { "keys:password": 1 } })
+      expect(recorded[1]).toMatchObject({
+        data: { user: "u", Password: "[redacted]" },
+        redacted: { "keys:password": 1 }
+      })
     }).pipe(Effect.provide(Recorder.memory)))
 })

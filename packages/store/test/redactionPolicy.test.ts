@@ -85,7 +85,10 @@ const recordRun = (dialect: "sqlite" | "postgres", redaction: Redaction.Config |
       return { rows, exported, sums: JSON.stringify({ perCall, perRun }) }
     }).pipe(
       Effect.provide(
-        Layer.mergeAll(ScriptedModel.layer(script), RunStore.layer.pipe(Layer.provideMerge(SqlRecorder.layerFromUrl(url))))
+        Layer.mergeAll(
+          ScriptedModel.layer(script),
+          RunStore.layer.pipe(Layer.provideMerge(SqlRecorder.layerFromUrl(url)))
+        )
       )
     )
   })
@@ -104,7 +107,9 @@ const suite = (dialect: "sqlite" | "postgres") =>
         // The normal run does store the content (so the search below can find it).
         expect(found("normal", JSON.stringify(normal.rows), content).length).toBeGreaterThan(4)
         expect([
-          ...Object.entries(bare.rows).flatMap(([table, text]) => found(`table ${table}`, text, content)),
+          ...Object.entries(bare.rows).flatMap(([table, text]) =>
+            found(`table ${table}`, text, content)
+          ),
           ...found("export", bare.exported, content)
         ]).toEqual([])
       }), { timeout: 60_000 })
@@ -121,7 +126,9 @@ const suite = (dialect: "sqlite" | "postgres") =>
         })
         const covered = { password: content.password, parcel: "PX-778812", result: content.result }
         expect([
-          ...Object.entries(run.rows).flatMap(([table, text]) => found(`table ${table}`, text, covered)),
+          ...Object.entries(run.rows).flatMap(([table, text]) =>
+            found(`table ${table}`, text, covered)
+          ),
           ...found("export", run.exported, covered)
         ]).toEqual([])
         expect(run.rows["tool_calls"]).toContain("delivered")

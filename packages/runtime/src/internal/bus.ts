@@ -102,7 +102,7 @@ export const makeBus = (options: {
     // Text held back by the redaction passes goes out just before its call's end, so the pieces add up to it.
     const publish = (event: HookEvent) => {
       if (event._tag === "LlmCallCompleted" || event._tag === "LlmCallFailed") {
-        if (policy !== undefined) for (const held of policy.flush(event.correlationId)) offerShown(held)
+        if (policy !== undefined) { for (const held of policy.flush(event.correlationId)) offerShown(held) }
         if (storage !== undefined) {
           for (const held of storage.flush(event.correlationId)) for (const sink of sinks) sink(held, traceContext)
         }

@@ -11,7 +11,7 @@ import type { PriceTable } from "../Pricing.js"
 import type { ToolContext, ToolHandlerResult } from "../Tool.js"
 import { AgentConfigSchema, type AgentConfigSpec, type ToolSpec } from "./config/agentConfig.js"
 import { decodeWith } from "./config/fields.js"
-import { compileRedaction, type CompiledRedaction } from "./redaction/policy.js"
+import { type CompiledRedaction, compileRedaction } from "./redaction/policy.js"
 import { compileOutput, type OutputSpec } from "./run/output.js"
 import { adapt, type Rejected } from "./schemaAdapter.js"
 

@@ -9,8 +9,8 @@ import type { Json } from "../../HookEvent.js"
 import type { StandardSchemaV1 } from "../../StandardSchema.js"
 import { foreignOf, mismatchMessage } from "../effectCopies.js"
 import { isStandardSchema } from "../schemaAdapter.js"
-import { RedactionSpec } from "./redactionConfig.js"
 import { explained, hasNul, NUL, optional, PositiveDuration, required, show } from "./fields.js"
+import { RedactionSpec } from "./redactionConfig.js"
 
 /** The most iterations an agent may be configured with. */
 export const MAX_ITERATIONS_CEILING = 200

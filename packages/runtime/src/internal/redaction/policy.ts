@@ -84,7 +84,10 @@ export const compileRedaction = (
       try {
         regex = typeof rule.pattern === "string"
           ? new RegExp(rule.pattern, "g")
-          : new RegExp(rule.pattern.source, rule.pattern.flags.includes("g") ? rule.pattern.flags : rule.pattern.flags + "g")
+          : new RegExp(
+            rule.pattern.source,
+            rule.pattern.flags.includes("g") ? rule.pattern.flags : rule.pattern.flags + "g"
+          )
       } catch (error) {
         return bad(`${at}.pattern`, `is not a regular expression (${(error as Error).message})`)
       }
@@ -92,7 +95,9 @@ export const compileRedaction = (
       regex.lastIndex = 0
       patterns.push({ name: rule.name ?? `pattern:${regex.source}`, action: rule.action, regex })
     } else if (rule.tool !== undefined) {
-      if (toolNames !== undefined && !toolNames.has(rule.tool)) return bad(`${at}.tool`, `'${rule.tool}' is not one of the agent's tools`)
+      if (toolNames !== undefined && !toolNames.has(rule.tool)) {
+        return bad(`${at}.tool`, `'${rule.tool}' is not one of the agent's tools`)
+      }
       const paths: Partial<Record<"arguments" | "result", Paths>> = {}
       for (const side of ["arguments", "result"] as const) {
         const list = rule[side]
@@ -186,7 +191,12 @@ const metadataKeys: ReadonlySet<string> = new Set([
   "redacted"
 ])
 /** Events whose `reason` is the kernel's, not a person's (an approval's reason is content). */
-const systemReasons: ReadonlySet<string> = new Set(["ProviderRetry", "PolicyDenied", "GuardrailBlocked", "RunCancelled"])
+const systemReasons: ReadonlySet<string> = new Set([
+  "ProviderRetry",
+  "PolicyDenied",
+  "GuardrailBlocked",
+  "RunCancelled"
+])
 
 const isPlain = (value: unknown): value is Record<string, unknown> => {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false
@@ -211,7 +221,15 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
   const bump = (name: string, n = 1) => {
     if (counts !== undefined) counts.set(name, (counts.get(name) ?? 0) + n)
   }
-  const hmac = (text: string) => `hmac-sha256:${createHmac("sha256", policy.hashKey!).update(text).digest("hex")}`
+  const hashes = new Map<string, string>()
+  const hmac = (text: string) => {
+    let h = hashes.get(text)
+    if (h === undefined) {
+      h = `hmac-sha256:${createHmac("sha256", policy.hashKey!).update(text).digest("hex")}`
+      if (hashes.size < 10_000) hashes.set(text, h)
+    }
+    return h
+  }
   const replacement = (action: Action, value: unknown): unknown | typeof DROP =>
     action === "drop"
       ? DROP
@@ -221,14 +239,19 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
 
   // Values a key or path rule redacted, replaced wherever they reappear in the run (as the guardrails' mapping).
   const learned = new Map<string, { readonly text: string; readonly name: string }>()
+  const learnedList: Array<string> = []
   let matcher: RegExp | undefined
   const learn = (value: unknown, rule: Named) => {
     if (typeof value === "string") {
       if (value.length < 4 || learned.has(value)) return
       const text = rule.action === "drop" ? "" : rule.action === "mask" ? MASK : hmac(value)
       learned.set(value, { text, name: rule.name })
+      learnedList.push(value)
       const escaped = JSON.stringify(value).slice(1, -1)
-      if (escaped !== value) learned.set(escaped, { text, name: rule.name })
+      if (escaped !== value) {
+        learned.set(escaped, { text, name: rule.name })
+        learnedList.push(escaped)
+      }
       matcher = undefined
     } else if (Array.isArray(value)) {
       for (const item of value) learn(item, rule)
@@ -279,8 +302,20 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
     }
     return out
   }
+  // Tool messages' texts already through their rules: every later request repeats the history.
+  const toolTexts = new Map<string, string>()
   /** A tool message's content: its result as JSON text (or as a plain string). */
   const throughToolText = (rules: ReadonlyArray<ToolPaths>, content: string) => {
+    const known = toolTexts.get(content)
+    if (known !== undefined) {
+      if (known !== content) bump(rules[0]!.name)
+      return known
+    }
+    const out = toolText(rules, content)
+    if (toolTexts.size < 10_000) toolTexts.set(content, out)
+    return out
+  }
+  const toolText = (rules: ReadonlyArray<ToolPaths>, content: string) => {
     let parsed: unknown = content
     try {
       parsed = JSON.parse(content)
@@ -310,11 +345,13 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
       ? value["name"]
       : undefined
     const toolRules = toolName === undefined ? undefined : policy.tools.get(toolName)
-    let changed = false
-    const out: Record<string, unknown> = {}
-    for (const [k, item] of Object.entries(value)) {
+    let out: Record<string, unknown> | undefined
+    const keys = Object.keys(value)
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!
+      const item = value[k]
       if (k === "redacted") {
-        out[k] = item
+        if (out !== undefined) out[k] = item
         continue
       }
       let v: unknown = item
@@ -331,13 +368,30 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
         }
         v = structure(v, inJson || jsonFields.has(k) || k === "request")
       }
-      if (v !== item) changed = true
-      if (v !== DROP) out[k] = v
+      if (v !== item && out === undefined) {
+        out = {}
+        for (let j = 0; j < i; j++) out[keys[j]!] = value[keys[j]!]
+      }
+      if (out !== undefined && v !== DROP) out[k] = v
     }
-    return changed ? out : value
+    return out ?? value
   }
 
+  // Strings already scrubbed, with their result, what it replaced, and how many learned values they were checked
+  // against (a run's history repeats: a string seen needs checking only against the values learned since).
+  const scrubbed = new Map<string, { out: string; hits: ReadonlyArray<string>; checked: number }>()
   const scrub = (text: string): string => {
+    const known = scrubbed.get(text)
+    if (known !== undefined) {
+      let hit = false
+      for (let i = known.checked; !hit && i < learnedList.length; i++) hit = text.includes(learnedList[i]!)
+      if (!hit) {
+        known.checked = learnedList.length
+        for (const name of known.hits) bump(name)
+        return known.out
+      }
+    }
+    const hits: Array<string> = []
     let out = text
     if (learned.size > 0) {
       matcher ??= new RegExp(
@@ -348,7 +402,7 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
       if (matcher.test(out)) {
         out = out.replace(matcher, (m) => {
           const hit = learned.get(m)!
-          bump(hit.name)
+          hits.push(hit.name)
           return hit.text
         })
       }
@@ -357,10 +411,12 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
       p.regex.lastIndex = 0
       if (!p.regex.test(out)) continue
       out = out.replace(p.regex, (m) => {
-        bump(p.name)
+        hits.push(p.name)
         return p.action === "drop" ? "" : p.action === "mask" ? MASK : hmac(m)
       })
     }
+    for (const name of hits) bump(name)
+    if (scrubbed.size < 10_000) scrubbed.set(text, { out, hits, checked: learnedList.length })
     return out
   }
 
@@ -404,11 +460,13 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
       size += 8
       return value
     }
-    let changed = false
-    const out: Record<string, unknown> = {}
-    for (const [k, item] of Object.entries(value)) {
+    let out: Record<string, unknown> | undefined
+    const keys = Object.keys(value)
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!
+      const item = value[k]
       if (k === "redacted") {
-        out[k] = item
+        if (out !== undefined) out[k] = item
         continue
       }
       const before = size
@@ -424,10 +482,13 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
         const bytes = encoder.encode(JSON.stringify(v))
         if (bytes.byteLength > cap) v = { truncated: truncate(bytes) }
       }
-      if (v !== item) changed = true
-      out[k] = v
+      if (v !== item && out === undefined) {
+        out = {}
+        for (let j = 0; j < i; j++) out[keys[j]!] = value[keys[j]!]
+      }
+      if (out !== undefined) out[k] = v
     }
-    return changed ? out : value
+    return out ?? value
   }
 
   /** Metadata-only: every content string emptied, every content JSON value left out (or `null`). */
@@ -471,8 +532,36 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
     return { ...event, redacted: merged }
   }
 
+  /**
+   * Whether something in `value` may be over the cap: a string longer than a third of it (UTF-8 takes at most
+   * three bytes a UTF-16 unit), or a value capped as a whole whose estimate is. No allocation: the walk the
+   * size cap alone costs on every event.
+   */
+  let estimate = 0
+  const mayExceed = (value: unknown, key: string | undefined): boolean => {
+    if (typeof value === "string") {
+      estimate += value.length + 2
+      return value.length * 3 > cap
+    }
+    if (typeof value !== "object" || value === null) {
+      estimate += 8
+      return false
+    }
+    const before = estimate
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (mayExceed(value[i], undefined)) return true
+    } else {
+      for (const k in value) if (mayExceed((value as Record<string, unknown>)[k], k)) return true
+    }
+    return key !== undefined && cappedWhole.has(key) && (estimate - before) * 6 > cap
+  }
+
   const content = (event: Record<string, unknown>): Record<string, unknown> => {
     if (policy.metadataOnly) return strip(event, undefined, event["_tag"] as string) as Record<string, unknown>
+    if (!active) {
+      estimate = 0
+      if (!mayExceed(event, undefined)) return event
+    }
     const structured = active ? structure(event, false) as Record<string, unknown> : event
     size = 0
     return finish(structured, undefined) as Record<string, unknown>
