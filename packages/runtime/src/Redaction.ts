@@ -109,27 +109,34 @@ const failure = (hash: string, what: string) => (cause: unknown) =>
  * name and renamed, so a reader never sees half a blob.
  */
 export const directory = (path: string): BlobStore => {
-  const fileOf = (hash: string) => {
-    if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error("not a SHA-256 in hex")
-    return join(path, hash.slice(0, 2), hash)
-  }
+  const fileOf = (hash: string) => join(path, hash.slice(0, 2), hash)
+  const checked = <A>(hash: string, effect: Effect.Effect<A, BlobStoreError>) =>
+    /^[0-9a-f]{64}$/.test(hash)
+      ? effect
+      : Effect.fail(new BlobStoreError({ sha256: hash, message: `blob ${hash}: not a SHA-256 in lower-case hex` }))
   return {
     put: (hash, bytes) =>
-      Effect.tryPromise({
-        try: async () => {
-          const file = fileOf(hash)
-          if (await stat(file).then(() => true, () => false)) return
-          await mkdir(join(path, hash.slice(0, 2)), { recursive: true })
-          const temporary = `${file}.${process.pid}.${Date.now()}.tmp`
-          await writeFile(temporary, bytes)
-          await rename(temporary, file)
-        },
-        catch: failure(hash, "written")
-      }),
+      checked(
+        hash,
+        Effect.tryPromise({
+          try: async () => {
+            const file = fileOf(hash)
+            if (await stat(file).then(() => true, () => false)) return
+            await mkdir(join(path, hash.slice(0, 2)), { recursive: true })
+            const temporary = `${file}.${process.pid}.${Date.now()}.tmp`
+            await writeFile(temporary, bytes)
+            await rename(temporary, file)
+          },
+          catch: failure(hash, "written")
+        })
+      ),
     get: (hash) =>
-      Effect.tryPromise({
-        try: async () => new Uint8Array(await readFile(fileOf(hash))),
-        catch: failure(hash, "read")
-      })
+      checked(
+        hash,
+        Effect.tryPromise({
+          try: async () => new Uint8Array(await readFile(fileOf(hash))),
+          catch: failure(hash, "read")
+        })
+      )
   }
 }
