@@ -261,3 +261,36 @@ describe("redaction policy on a hook bus opened from outside the loop", () => {
       })
     }).pipe(Effect.provide(Recorder.memory)))
 })
+
+describe("redaction policy on a resumed run", () => {
+  it.effect("a tool rule applies to a client's submitted result (named by its call, not its tool)", () =>
+    Effect.gen(function*() {
+      const pay = Tool.make("pay", {
+        description: "Client side",
+        parameters: Schema.Struct({ amount: Schema.Number }),
+        target: "client"
+      })
+      const agent = yield* Agent.make({
+        name: "client",
+        instructions: "",
+        tools: [pay],
+        redaction: { rules: [{ tool: "pay", result: { deny: ["$.card"] }, action: "mask" }] }
+      })
+      const paused = yield* agent.run("pay 3")
+      const callId = paused.pendingCalls![0]!.id
+      const done = yield* agent.submitToolResults(paused.runId, [{
+        callId,
+        result: { card: "4000-1234-5678-9010", ok: true }
+      }])
+      expect(done.status).toBe("success")
+      const recorded = JSON.stringify(yield* (yield* MemoryRecorder).events())
+      expect(recorded).not.toContain("4000-1234-5678-9010")
+      expect(recorded).toContain(`"card":"[redacted]"`)
+    }).pipe(Effect.provide(Layer.mergeAll(
+      ScriptedModel.layer([
+        { toolCalls: [{ name: "pay", arguments: { amount: 3 } }], usage },
+        { text: "Paid.", usage }
+      ]),
+      Recorder.memory
+    ))))
+})

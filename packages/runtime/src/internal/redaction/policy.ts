@@ -213,8 +213,14 @@ const prefix = (text: string, n: number) => {
   return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut
 }
 
-/** Makes a run's storage pass. */
-export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
+/**
+ * Makes a run's storage pass. `calls`: the tool calls a resumed segment's submission may answer (a client
+ * result names its call, not its tool), so tool rules apply to a submitted result too.
+ */
+export const makeStoragePass = (
+  policy: CompiledRedaction,
+  calls: ReadonlyArray<{ readonly id: string; readonly name: string }> = []
+): StoragePass => {
   const cap = policy.maxFieldBytes
   const active = policy.keys.size > 0 || policy.patterns.length > 0 || policy.tools.size > 0
   let counts: Map<string, number> | undefined
@@ -237,6 +243,8 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
       ? MASK
       : hmac(typeof value === "string" ? value : JSON.stringify(value))
 
+  // The tool of each call id seen (or given), for a submission's results, which name the call only.
+  const toolOfCall = new Map<string, string>(calls.map((c) => [c.id, c.name]))
   // Values a key or path rule redacted, replaced wherever they reappear in the run (as the guardrails' mapping).
   const learned = new Map<string, { readonly text: string; readonly name: string }>()
   const learnedList: Array<string> = []
@@ -343,7 +351,13 @@ export const makeStoragePass = (policy: CompiledRedaction): StoragePass => {
       ? value["toolName"]
       : typeof value["name"] === "string" && "arguments" in value
       ? value["name"]
+      : typeof value["callId"] === "string"
+      ? toolOfCall.get(value["callId"])
       : undefined
+    if (toolName !== undefined && policy.tools.size > 0) {
+      const id = typeof value["id"] === "string" ? value["id"] : value["correlationId"]
+      if (typeof id === "string" && !toolOfCall.has(id) && toolOfCall.size < 10_000) toolOfCall.set(id, toolName)
+    }
     const toolRules = toolName === undefined ? undefined : policy.tools.get(toolName)
     let out: Record<string, unknown> | undefined
     const keys = Object.keys(value)

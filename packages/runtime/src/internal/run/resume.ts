@@ -164,7 +164,7 @@ const continueRun = (
       traceContext: options.traceContext ?? otelContext.active(),
       startSequence: run.lastSequenceIndex + 1,
       policy: policyFor(agent.guardrails, cell, saved.redactions),
-      storage: makeStoragePass(agent.redaction)
+      storage: makeStoragePass(agent.redaction, saved.batch.calls)
     })
     const segment = {
       bus,
