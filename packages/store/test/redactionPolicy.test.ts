@@ -1,13 +1,17 @@
 /**
  * The redaction policy against the real record, on SQLite and Postgres: a metadata-only run keeps the same
- * usage sums (per call and per run) as a normal run of the same script, and no table holds any of its content;
- * a run with key, pattern and tool-path rules leaves none of the values they cover in any table or the export.
+ * usage sums (per call and per run) as a normal run of the same script, and no table, notifier, JSONL line or
+ * span (content capture on) holds any of its content;
+ * a run with key, pattern and tool-path rules leaves none of the values they cover in any of those.
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { JsonlFileNotifier, OpenTelemetryNotifier } from "@sextant/notifiers"
 import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
-import { Agent, Redaction, ScriptedModel, Tool } from "@sextant/runtime"
+import { Agent, Notifier, Notifiers, Redaction, ScriptedModel, Tool } from "@sextant/runtime"
 import { Chunk, Effect, Layer, Schema, Stream } from "effect"
+import { readFileSync } from "node:fs"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { RunStore } from "../src/index.js"
 
@@ -59,11 +63,24 @@ const databaseUrl = (dialect: "sqlite" | "postgres") =>
       Effect.tap((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
     )
 
-/** Runs the script (streamed) with `redaction`; every table's rows as text, the export, the usage sums. */
+/**
+ * Runs the script (streamed) with `redaction`; every table's rows as text, the export, the usage sums, and what
+ * the notifiers got (a capturing one, the JSONL file, OTel spans with content capture on).
+ */
 const recordRun = (dialect: "sqlite" | "postgres", redaction: Redaction.Config | undefined) =>
   Effect.gen(function*() {
     const url = yield* databaseUrl(dialect)
-    return yield* Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(Effect.sync(createTempDir), (d) => Effect.sync(d.remove))
+    const jsonl = `${dir.path}/events.jsonl`
+    const exporter = new InMemorySpanExporter()
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer("t")
+    const seen: Array<string> = []
+    const notifiers = Notifiers.layer([
+      Notifier.make({ name: "seen", onEvent: (e) => void seen.push(JSON.stringify(e)) }),
+      JsonlFileNotifier.make({ path: jsonl }),
+      OpenTelemetryNotifier.make({ name: "otel", tracer, captureContent: true })
+    ])
+    const recorded = yield* Effect.gen(function*() {
       const agent = yield* Agent.make({
         name: "concierge",
         instructions: content.instructions,
@@ -89,8 +106,14 @@ const recordRun = (dialect: "sqlite" | "postgres", redaction: Redaction.Config |
           ScriptedModel.layer(script),
           RunStore.layer.pipe(Layer.provideMerge(SqlRecorder.layerFromUrl(url)))
         )
-      )
+      ),
+      Effect.provide(notifiers),
+      Effect.scoped
     )
+    const spans = JSON.stringify(
+      exporter.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events }))
+    )
+    return { ...recorded, notified: seen.join("\n"), jsonl: readFileSync(jsonl, "utf8"), spans }
   })
 
 const found = (where: string, text: string, values: Record<string, string>) =>
@@ -98,7 +121,7 @@ const found = (where: string, text: string, values: Record<string, string>) =>
 
 const suite = (dialect: "sqlite" | "postgres") =>
   describe(`redaction policy on ${dialect}`, () => {
-    it.scoped("metadata-only keeps the usage sums of a normal run and stores no content in any table", () =>
+    it.scoped("metadata-only keeps the usage sums of a normal run and stores no content in any table or sink", () =>
       Effect.gen(function*() {
         const normal = yield* recordRun(dialect, undefined)
         const bare = yield* recordRun(dialect, { metadataOnly: true })
@@ -110,11 +133,17 @@ const suite = (dialect: "sqlite" | "postgres") =>
           ...Object.entries(bare.rows).flatMap(([table, text]) =>
             found(`table ${table}`, text, content)
           ),
-          ...found("export", bare.exported, content)
+          ...found("export", bare.exported, content),
+          ...found("notifier", bare.notified, content),
+          ...found("jsonl", bare.jsonl, content),
+          ...found("otel (content capture on)", bare.spans, content)
         ]).toEqual([])
+        expect(found("normal spans", normal.spans, content).length).toBeGreaterThan(0)
+        // The spans still carry the run's usage.
+        expect(bare.spans).toContain("gen_ai.usage.input_tokens")
       }), { timeout: 60_000 })
 
-    it.scoped("key, pattern and tool-path rules leave none of their values in any table or the export", () =>
+    it.scoped("key, pattern and tool-path rules leave none of their values in any table or sink", () =>
       Effect.gen(function*() {
         const run = yield* recordRun(dialect, {
           hashKey: "host-hmac-key-0123456789",
@@ -129,7 +158,10 @@ const suite = (dialect: "sqlite" | "postgres") =>
           ...Object.entries(run.rows).flatMap(([table, text]) =>
             found(`table ${table}`, text, covered)
           ),
-          ...found("export", run.exported, covered)
+          ...found("export", run.exported, covered),
+          ...found("notifier", run.notified, covered),
+          ...found("jsonl", run.jsonl, covered),
+          ...found("otel (content capture on)", run.spans, covered)
         ]).toEqual([])
         expect(run.rows["tool_calls"]).toContain("delivered")
         expect(run.rows["run_events"]).toContain("redacted")
