@@ -210,6 +210,27 @@ describe("redaction policy", () => {
       expect(JSON.stringify(shown.result)).toBe(full)
     }))
 
+  it.effect("a blob store that refuses a value fails the write, as a failed record does (fail-closed)", () =>
+    Effect.gen(function*() {
+      const refusing: Redaction.BlobStore = {
+        put: (sha256) => Effect.fail(new Redaction.BlobStoreError({ sha256, message: `blob ${sha256}: disk full` })),
+        get: (sha256) => Effect.fail(new Redaction.BlobStoreError({ sha256, message: "none" }))
+      }
+      const agent = yield* Agent.make({
+        name: "refused",
+        instructions: "",
+        redaction: { maxFieldBytes: 1024, blobs: refusing }
+      })
+      const error = yield* Effect.flip(agent.run("go"))
+      expect(error._tag).toBe("RecorderError")
+      expect(error.message).toContain("the blob store refused a truncated field's value")
+      const recorded = yield* (yield* MemoryRecorder).events()
+      expect(recorded.some((e) => e._tag === "LlmCallCompleted")).toBe(false)
+    }).pipe(Effect.provide(Layer.mergeAll(
+      ScriptedModel.layer([{ text: "y".repeat(5000), usage }]),
+      Recorder.memory
+    ))))
+
   it.effect("metadata-only keeps timings, tokens, costs and statuses, and no content", () =>
     Effect.gen(function*() {
       const normal = yield* withNotifier({ redaction: policy })
