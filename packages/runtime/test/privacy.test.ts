@@ -93,7 +93,9 @@ const jsonWithRaw: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     textWithRaw,
     fc.integer(),
     fc.array(tie("value"), { maxLength: 3 }),
-    fc.dictionary(fc.constantFrom("note", "password", "result", "data", "nested"), tie("value"), { maxKeys: 3 })
+    fc.dictionary(fc.constantFrom("note", "password", "result", "data", "nested", "id", "name"), tie("value"), {
+      maxKeys: 3
+    })
   )
 })).value
 
@@ -148,7 +150,9 @@ const jsonWithAll: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     textWithAll,
     fc.integer(),
     fc.array(tie("value"), { maxLength: 3 }),
-    fc.dictionary(fc.constantFrom("note", "result", "data", "nested"), tie("value"), { maxKeys: 3 }),
+    fc.dictionary(fc.constantFrom("note", "result", "data", "nested", "id", "name", "redacted"), tie("value"), {
+      maxKeys: 3
+    }),
     fc.constantFrom("password", "Password", "PASSWORD", "api_token", "API_Token").map((k) => ({
       [k]: policyRaw.keyed
     }))

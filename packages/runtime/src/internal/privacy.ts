@@ -68,6 +68,20 @@ export const structural: ReadonlySet<string> = new Set([
   "redacted"
 ])
 
+/** Fields holding a whole JSON value of content: below them, no key is structural. */
+export const contentFields: ReadonlySet<string> = new Set([
+  "arguments",
+  "result",
+  "data",
+  "value",
+  "submission",
+  "output",
+  "metadata",
+  "providerRequest",
+  "providerResponse",
+  "samples"
+])
+
 /** How many characters of streamed text stay unsent until more arrives or the call ends. */
 export const holdBack = 96
 
@@ -169,12 +183,15 @@ export const makePolicy = (source: MappingSource): Policy => {
     if (out === value && mapping === cleanFor && clean.size < 10_000) clean.add(value)
     return out
   }
-  const visit = (value: unknown, key: string | undefined): unknown => {
-    if (typeof value === "string") return key !== undefined && structural.has(key) ? value : keyed(key, value)
+  // Inside content (a tool's arguments or result, custom data…) every string is content, whatever its key.
+  const visit = (value: unknown, key: string | undefined, inContent = false): unknown => {
+    if (typeof value === "string") {
+      return !inContent && key !== undefined && structural.has(key) ? value : keyed(key, value)
+    }
     if (Array.isArray(value)) {
       let changed = false
       const out = value.map((item) => {
-        const v = visit(item, undefined)
+        const v = visit(item, undefined, inContent)
         if (v !== item) changed = true
         return v
       })
@@ -186,7 +203,7 @@ export const makePolicy = (source: MappingSource): Policy => {
       let changed = false
       const out: Record<string, unknown> = {}
       for (const [k, item] of Object.entries(value)) {
-        const v = visit(item, k)
+        const v = visit(item, k, inContent || contentFields.has(k))
         if (v !== item) changed = true
         out[k] = v
       }
@@ -219,7 +236,7 @@ export const makePolicy = (source: MappingSource): Policy => {
       // A tool stream's chunk is scanned as a value (binary frames pass as they are); its start has no content.
       if (d._tag === "StreamStarted") return [d]
       if (d._tag === "StreamChunk") {
-        return [d.data instanceof Uint8Array ? d : { ...d, data: visit(d.data, undefined) as typeof d.data }]
+        return [d.data instanceof Uint8Array ? d : { ...d, data: visit(d.data, undefined, true) as typeof d.data }]
       }
       const key = keyOf(d)
       const entry = streams.get(key) ?? { raw: "", sent: 0, last: d }

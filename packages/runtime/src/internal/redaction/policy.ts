@@ -15,7 +15,7 @@ import type { HookEvent } from "../../HookEvent.js"
 import { type Action, blobRef, type BlobStore, defaultMaxFieldBytes, sha256 } from "../../Redaction.js"
 import type { StreamDelta, TextDelta, ToolArgumentsDelta } from "../../StreamEvent.js"
 import type { RedactionSpec } from "../config/redactionConfig.js"
-import { holdBack, structural } from "../privacy.js"
+import { contentFields, holdBack, structural } from "../privacy.js"
 import { advance, ends, parsePath, type Step } from "./paths.js"
 
 interface Named {
@@ -155,19 +155,8 @@ export const MASK = "[redacted]"
 
 const DROP: unique symbol = Symbol("drop")
 
-/** Content fields holding a whole JSON value: capped as a whole, and emptied by metadata-only. */
-const jsonFields: ReadonlySet<string> = new Set([
-  "arguments",
-  "result",
-  "data",
-  "value",
-  "submission",
-  "output",
-  "metadata",
-  "providerRequest",
-  "providerResponse",
-  "samples"
-])
+/** Content fields holding a whole JSON value: emptied by metadata-only; below them, no key is structural. */
+const jsonFields = contentFields
 /** Of those, the ones an event may leave out (metadata-only omits them; the others become `null`). */
 const optionalJson: ReadonlySet<string> = new Set([
   "output",
@@ -364,12 +353,13 @@ export const makeStoragePass = (
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!
       const item = value[k]
-      if (k === "redacted") {
+      if (k === "redacted" && !inJson) {
         if (out !== undefined) out[k] = item
         continue
       }
       let v: unknown = item
-      const keyRule = structural.has(k) ? undefined : policy.keys.get(k.toLowerCase())
+      // An event's own ids and names are never rewritten; inside content (a tool's result…) every key is content.
+      const keyRule = !inJson && structural.has(k) ? undefined : policy.keys.get(k.toLowerCase())
       if (keyRule !== undefined) {
         v = redactWhole(keyRule, item)
         if (v === DROP) v = inJson ? DROP : typeof item === "string" ? "" : null
@@ -380,7 +370,7 @@ export const makeStoragePass = (
             v = throughToolText(toolRules, item)
           }
         }
-        v = structure(v, inJson || jsonFields.has(k) || k === "request")
+        v = structure(v, inJson || jsonFields.has(k))
       }
       if (v !== item && out === undefined) {
         out = {}
@@ -449,10 +439,10 @@ export const makeStoragePass = (
   let size = 0
   let whole = 0
   /** Phase 2: content strings through the remembered values and the patterns; sizes capped on the way. */
-  const finish = (value: unknown, key: string | undefined): unknown => {
+  const finish = (value: unknown, key: string | undefined, inJson: boolean): unknown => {
     if (typeof value === "string") {
       size += value.length + 2
-      if (key !== undefined && structural.has(key)) return value
+      if (!inJson && key !== undefined && structural.has(key)) return value
       const text = active ? scrub(value) : value
       // Inside a value capped as a whole, its strings are not capped one by one (its marker hashes all of it).
       if (whole > 0 || text.length * 3 <= cap || Buffer.byteLength(text) <= cap) return text
@@ -464,7 +454,7 @@ export const makeStoragePass = (
     if (Array.isArray(value)) {
       let changed = false
       const out = value.map((item) => {
-        const v = finish(item, undefined)
+        const v = finish(item, undefined, inJson)
         if (v !== item) changed = true
         return v
       })
@@ -479,7 +469,7 @@ export const makeStoragePass = (
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!
       const item = value[k]
-      if (k === "redacted") {
+      if (k === "redacted" && !inJson) {
         if (out !== undefined) out[k] = item
         continue
       }
@@ -488,7 +478,7 @@ export const makeStoragePass = (
       if (asWhole) whole++
       let v: unknown
       try {
-        v = finish(item, k)
+        v = finish(item, k, inJson || jsonFields.has(k))
       } finally {
         if (asWhole) whole--
       }
@@ -578,7 +568,7 @@ export const makeStoragePass = (
     }
     const structured = active ? structure(event, false) as Record<string, unknown> : event
     size = 0
-    return finish(structured, undefined) as Record<string, unknown>
+    return finish(structured, undefined, false) as Record<string, unknown>
   }
 
   // Streamed text per model call (and tool-argument index), as the guardrails' pass released it.
@@ -655,7 +645,7 @@ export const makeStoragePass = (
   function scrubValue(value: unknown): unknown {
     const structured = active ? structure(value, true) : value
     size = 0
-    const v = finish(structured, undefined)
+    const v = finish(structured, undefined, true)
     return v === DROP ? null : v
   }
 }
