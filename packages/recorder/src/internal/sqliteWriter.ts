@@ -68,7 +68,6 @@ let executorFactory:
   | ((db: SqliteDatabase, textOf: (sid: number) => string | undefined) => Executor)
   | undefined
 const makeExecutor = (db: SqliteDatabase, textOf: (sid: number) => string | undefined): Executor => {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the thread's own source, shared on purpose
   executorFactory ??= new Function(`"use strict"\n${EXECUTOR_SOURCE}\nreturn makeExecutor`)() as typeof executorFactory
   return executorFactory!(db, textOf)
 }
