@@ -49,6 +49,14 @@ export interface SqliteWriterOptions {
 
 /** The most events a group commit on the main thread carries (a few hundred µs of SQLite at most). */
 const LOCAL_MAX_EVENTS = 8
+/**
+ * How many of the latest writes' runs are looked at to tell one or two runs writing in turn (the main thread's
+ * case) from many concurrent runs, whose events must queue behind the thread's commit to be grouped: committed
+ * at once on the main thread, each would be a transaction of its own.
+ */
+const RECENT_WRITES = 16
+/** The most distinct runs among the recent writes for a commit to run on the main thread. */
+const LOCAL_MAX_RUNS = 2
 /** Main-thread commits between two passive WAL checkpoints asked of the thread (that connection never checkpoints). */
 const CHECKPOINT_EVERY = 256
 
@@ -412,6 +420,20 @@ const writerOn = (post: Post, local: LocalPath | undefined): SqliteWriter => {
     }
     return id
   }
+  // The runs of the latest writes (a ring): few distinct ones means low concurrency.
+  const recent: Array<string> = []
+  let next = 0
+  const fewRuns = (groups: ReadonlyArray<ReadonlyArray<Plan>>): boolean => {
+    for (const plans of groups) {
+      recent[next] = plans[0]!.runId
+      next = (next + 1) % RECENT_WRITES
+    }
+    let distinct = 0
+    for (let i = 0; i < recent.length && distinct <= LOCAL_MAX_RUNS; i++) {
+      if (recent.indexOf(recent[i]!) === i) distinct++
+    }
+    return distinct <= LOCAL_MAX_RUNS
+  }
   const settle = (reply: Reply, groups: ReadonlyArray<ReadonlyArray<Plan>>) => {
     const error = outcome(reply, groups)
     return error === undefined ? Effect.void : Effect.fail(error)
@@ -473,7 +495,7 @@ const writerOn = (post: Post, local: LocalPath | undefined): SqliteWriter => {
     transact: (groups) =>
       Effect.suspend(() => {
         const ops = groups.map((plans) => plans.map(compile))
-        const here = local?.(texts, ops)
+        const here = local !== undefined && fewRuns(groups) ? local(texts, ops) : undefined
         if (here !== undefined) return settle(here, groups)
         // The thread learns the texts it has not seen yet (those first used on the main thread included).
         const sent = defs
