@@ -260,15 +260,17 @@ const openLocal = (Sqlite: unknown, filename: string, options: SqliteWriterOptio
     fileMustExist: true,
     timeout: 0
   })
+  // A pragma that fails closes the connection; its error reaches the caller's `Effect.try` (a `SqlError`).
+  let ready = false
   try {
     db.pragma(`synchronous = ${Math.max(0, Math.min(1, Math.floor(options.synchronous)))}`)
     db.pragma("foreign_keys = ON")
     db.pragma("secure_delete = ON")
     db.pragma("wal_autocheckpoint = 0")
+    ready = true
     return db
-  } catch (error) {
-    db.close()
-    throw error
+  } finally {
+    if (!ready) db.close()
   }
 }
 
