@@ -24,6 +24,7 @@ import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier } from "./Notifier.js"
 import type { ModelPrice } from "./Pricing.js"
 import type { Recorder } from "./Recorder.js"
+import type * as Redaction from "./Redaction.js"
 import type { RunLedger } from "./RunLedger.js"
 import type { RunResult, ToolResultSubmission } from "./RunResult.js"
 import type { StreamEvent } from "./StreamEvent.js"
@@ -83,6 +84,11 @@ export interface AgentConfig<Out = unknown> {
   readonly budget?: BudgetConfig | undefined
   /** Scanners applied at the model boundary, in order (see `Guardrails`). */
   readonly guardrails?: ReadonlyArray<Guardrail> | undefined
+  /**
+   * What must not be stored or observed beyond the guardrails: key, pattern and tool-path rules, metadata-only,
+   * the per-field size cap and a blob store (see `Redaction`). Checked here: a bad setting fails naming its path.
+   */
+  readonly redaction?: Redaction.Config | undefined
   /** Price overrides (per million tokens) on top of the built-in table, keyed `provider:model` or `model`. */
   readonly prices?: Readonly<Record<string, ModelPrice>> | undefined
   /** Deepest delegation level a run of this agent may start children at (default 10). */

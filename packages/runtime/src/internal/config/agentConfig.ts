@@ -10,6 +10,7 @@ import type { StandardSchemaV1 } from "../../StandardSchema.js"
 import { foreignOf, mismatchMessage } from "../effectCopies.js"
 import { isStandardSchema } from "../schemaAdapter.js"
 import { explained, hasNul, NUL, optional, PositiveDuration, required, show } from "./fields.js"
+import { RedactionSpec } from "./redactionConfig.js"
 
 /** The most iterations an agent may be configured with. */
 export const MAX_ITERATIONS_CEILING = 200
@@ -198,7 +199,8 @@ export const AgentConfigSchema = Schema.Struct({
   prices: optional(Schema.Record({ key: Schema.String, value: PriceSpec })),
   maxDelegationDepth: optional(NonNegativeInt),
   heartbeatInterval: optional(PositiveDuration),
-  history: optional(HistorySpec)
+  history: optional(HistorySpec),
+  redaction: optional(RedactionSpec)
 })
 /** A configuration as validated. */
 export type AgentConfigSpec = typeof AgentConfigSchema.Type
