@@ -59,7 +59,9 @@ describe("the SQLite writer thread", () => {
           const context = yield* Layer.build(SqlRecorder.layerFromUrl(url, { sqliteMainThread }))
           const recorder = Context.get(context, Recorder)
           yield* recorder.record(started("r"))
-          yield* recorder.recordAll([message("r", 1), message("r", 2)])
+          const recordAll = recorder.recordAll
+          expect(recordAll).toBeDefined()
+          yield* recordAll!([message("r", 1), message("r", 2)])
           const gap = yield* Effect.exit(recorder.record(message("r", 5)))
           const [row, events] = yield* Effect.all([runRow("r"), recordedEvents("r")]).pipe(
             Effect.provide(SqlRecorder.layerFromUrl(url))
