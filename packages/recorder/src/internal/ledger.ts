@@ -193,6 +193,8 @@ const HALTS: ReadonlySet<RecorderOperation> = new Set(["ledger.isCancelRequested
 export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // SQLite's driver is synchronous: a timer cannot cut its statement, so the first attempt goes without one.
+    const bareFirst = sql.onDialectOrElse({ sqlite: () => true, orElse: () => false })
     // `subject` names what was read in the message (a run, or a thread: then `runId` holds the thread id).
     const run = <A>(
       what: RecorderOperation,
@@ -200,7 +202,7 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
       statement: Effect.Effect<A, WriteError>,
       subject = `run ${runId}`
     ) =>
-      Effect.flatMap(withRetry(retry, statement), (outcome) => {
+      Effect.flatMap(withRetry(retry, statement, { bareFirst }), (outcome) => {
         if (Either.isRight(outcome)) return Effect.succeed(outcome.right.value)
         const failed = outcome.left
         const error = new RecorderError({
