@@ -117,6 +117,7 @@ export const ToolSpec = Schema.Struct({
     explained(Schema.Literal("server", "client"), (u) => `must be "server" or "client", got ${show(u)}`)
   ),
   parallel: optional(explained(Schema.Boolean, (u) => `must be a boolean, got ${show(u)}`)),
+  idempotent: optional(explained(Schema.Boolean, (u) => `must be a boolean, got ${show(u)}`)),
   timeout: optional(PositiveDuration),
   maxCallsPerRun: optional(PositiveInt),
   stream: optional(Schema.Struct({
@@ -198,7 +199,10 @@ export const AgentConfigSchema = Schema.Struct({
   prices: optional(Schema.Record({ key: Schema.String, value: PriceSpec })),
   maxDelegationDepth: optional(NonNegativeInt),
   heartbeatInterval: optional(PositiveDuration),
-  history: optional(HistorySpec)
+  history: optional(HistorySpec),
+  onInterruptedTool: optional(
+    explained(Schema.Literal("pause", "fail"), (u) => `must be "pause" or "fail", got ${show(u)}`)
+  )
 })
 /** A configuration as validated. */
 export type AgentConfigSpec = typeof AgentConfigSchema.Type
