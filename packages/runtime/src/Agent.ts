@@ -423,3 +423,7 @@ export const recover = (
   options?: RecoverOptions
 ): Effect.Effect<RunResult, RunError | RunNotFound | AgentMismatch, LanguageModel | Recorder | RunLedger> =>
   Effect.suspend(() => Recover.recover(definitionOf(agent), runId, events, options ?? {}))
+
+/** The names of the agent's tools, in order (as `run.started` records them). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output
+export const toolNames = (agent: Agent<any>): ReadonlyArray<string> => definitionOf(agent).tools.map((t) => t.name)
