@@ -25,6 +25,7 @@ import {
   LanguageModel,
   Lifecycle,
   Recorder,
+  type RetryPolicy,
   RunLedger,
   type RunResult,
   Runs
@@ -72,6 +73,21 @@ export interface FleetOptions {
    * defaults favour quick failover: 64 shards, 6 s shard-lock expiry, health checks every second.
    */
   readonly cluster?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  /**
+   * The recorder's options. Fleet mode defaults to a patient retry (10 attempts within 20 s, each cut after
+   * 5 s): a runner under load waits for the database rather than failing a run that another runner could not
+   * continue either.
+   */
+  readonly recorder?: SqlRecorder.SqlRecorderOptions | undefined
+  /** Postgres pool size of the record (default 10); the cluster has a pool of its own (default 5). */
+  readonly maxConnections?: number | undefined
+}
+
+/** The recorder's retry in fleet mode (see `FleetOptions.recorder`). */
+export const recorderRetry: RetryPolicy.RetryPolicy = {
+  maxAttempts: 10,
+  budget: Duration.seconds(20),
+  attemptTimeout: Duration.seconds(5)
 }
 
 /** Options of `submit`. */
@@ -384,8 +400,17 @@ export const layer = (
         )
       )
       : Layer.empty
-    const record = SqlRecorder.layerFromUrl(url)
+    const record = SqlRecorder.layerFromUrl(url, {
+      retry: recorderRetry,
+      ...options.recorder,
+      database: { maxConnections: options.maxConnections ?? 10, applicationName: "sextant-fleet" }
+    })
+    // The cluster's storage polls and holds shard locks: its own pool, so it never starves the recorder.
+    const clusterSql = Layer.fresh(
+      Database.layerFromUrl(url, { maxConnections: 5, applicationName: "sextant-fleet-cluster" })
+    )
     const cluster = clusterLayer(options).pipe(
+      Layer.provide(clusterSql),
       Layer.mapError((e) => fail("cluster")(e as { readonly message: string }))
     )
     const entities = options.runner === undefined ? Layer.empty : runEntityLayer
