@@ -21,7 +21,6 @@ import {
   HookBus,
   HookEvent,
   Ids,
-
   LanguageModel,
   Lifecycle,
   Recorder,
@@ -244,7 +243,8 @@ const agentFor = (shared: Shared, agentName: string) =>
       Effect.fail(
         new FleetAgentNotRegistered({
           agentName,
-          message: `no agent '${agentName}' is registered on runner ${shared.address}: Fleet.register it on every runner`
+          message:
+            `no agent '${agentName}' is registered on runner ${shared.address}: Fleet.register it on every runner`
         })
       )
     )
@@ -262,7 +262,10 @@ const execute = (runId: string, agentName: string) =>
         shared.counters.waiting--
         shared.counters.running++
         const events = yield* readEvents(sql, runId)
-        const result = yield* Agent.recover(agent, runId, events, { note: { runner: shared.address } }).pipe(
+        const result = yield* Agent.recover(agent, runId, events, {
+          note: { runner: shared.address },
+          leaveRunningOnInterrupt: true
+        }).pipe(
           Effect.mapError(fail("execute", runId))
         )
         return { status: result.status }

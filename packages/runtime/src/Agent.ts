@@ -397,6 +397,12 @@ export interface RecoverOptions {
   readonly traceContext?: unknown
   /** JSON recorded with the segment's `custom.run.recovered` event (e.g. the runner that took the run over). */
   readonly note?: Json | undefined
+  /**
+   * When the segment's fiber is interrupted without a cancellation (fleet mode: the run's shard moved to
+   * another runner), record nothing and leave the run `running` for the process that continues it (default
+   * false: the run ends `cancelled`/`interrupted`, as an in-process run does).
+   */
+  readonly leaveRunningOnInterrupt?: boolean | undefined
 }
 
 /** The prompt of a run paused because a non-idempotent tool call was in flight when its process was lost. */

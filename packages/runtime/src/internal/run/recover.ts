@@ -9,7 +9,7 @@
 import { context as otelContext } from "@opentelemetry/api"
 import { Effect, Option } from "effect"
 import type { RecoverOptions } from "../../Agent.js"
-import { RecorderError, type RunError, type RunNotFound, type AgentMismatch } from "../../Errors.js"
+import { type AgentMismatch, RecorderError, type RunError, type RunNotFound } from "../../Errors.js"
 import { emptyRedactions } from "../../Guardrails.js"
 import type { HookEvent, Json, Message, ToolCallRef } from "../../HookEvent.js"
 import type { LanguageModel } from "../../LanguageModel.js"
@@ -207,14 +207,18 @@ const positionOf = (run: StoredRun, events: ReadonlyArray<HookEvent>): Position 
 const checkEvents = (run: StoredRun, events: ReadonlyArray<HookEvent>): Effect.Effect<void, RecorderError> => {
   for (const [i, e] of events.entries()) {
     if (e.sequenceIndex !== i || e.runId !== run.runId) {
-      return Effect.fail(unreadable(run.runId, `recover: the events of run ${run.runId} are not its gapless record (index ${i})`))
+      return Effect.fail(
+        unreadable(run.runId, `recover: the events of run ${run.runId} are not its gapless record (index ${i})`)
+      )
     }
   }
   if (events.length !== run.lastSequenceIndex + 1) {
     return Effect.fail(
       unreadable(
         run.runId,
-        `recover: ${events.length} events were given for run ${run.runId}, whose record has ${run.lastSequenceIndex + 1}`
+        `recover: ${events.length} events were given for run ${run.runId}, whose record has ${
+          run.lastSequenceIndex + 1
+        }`
       )
     )
   }
@@ -328,5 +332,7 @@ export const recover = (
     state.output = output.right
     // Only `run.started` recorded (a queued fleet run): its first execution, not a recovery.
     const first = events.length === 1
-    return yield* runSegment(state, body(state, position, options.note, first))
+    return yield* runSegment(state, body(state, position, options.note, first), {
+      leaveRunningOnInterrupt: options.leaveRunningOnInterrupt
+    })
   }).pipe(Effect.scoped, Effect.annotateLogs("agent", agent.name))
