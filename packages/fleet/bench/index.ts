@@ -136,8 +136,11 @@ export default async (): Promise<ReadonlyArray<BenchSection>> => {
     const recovery: Array<number> = []
     for (let r = 0; r < ROUNDS; r++) {
       local.push(await localRound(db.url))
+      console.log(`fleet round ${r}: local done`)
       one.push(await fleetRound(db.url, pool, 1))
+      console.log(`fleet round ${r}: 1 runner done`)
       two.push(await fleetRound(db.url, pool, 2))
+      console.log(`fleet round ${r}: 2 runners done`)
       recovery.push(...await recoveryRound(db.url, pool))
       console.log(
         `fleet round ${r}: local ${num(local[r]!)} runs/s, 1 runner ${num(one[r]!)}, 2 runners ${num(two[r]!)}`
