@@ -29,7 +29,7 @@ import {
   type RunResult,
   Runs
 } from "@sextant/runtime"
-import { Context, Duration, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
+import { Chunk, Context, Duration, Effect, Either, Layer, Option, Schedule, Schema, Stream } from "effect"
 import {
   FleetAgentConflict,
   FleetAgentNotRegistered,
@@ -130,6 +130,15 @@ export interface FleetService {
     input: string,
     options?: SubmitOptions
   ) => Effect.Effect<string, FleetAgentNotRegistered | FleetError>
+  /**
+   * The run's recorded events from any process, as hook events in sequence order (after `options.after`), read
+   * from the record every `pollInterval` as they land; ends after the terminal event (or a pause, unless
+   * `acceptPaused: false`).
+   */
+  readonly stream: (
+    runId: string,
+    options?: ResultOptions & { readonly after?: number | undefined }
+  ) => Stream.Stream<HookEvent.HookEvent, FleetError>
   /** Waits for the run to end (or pause), reading the record every `pollInterval`, from any process. */
   readonly result: (runId: string, options?: ResultOptions) => Effect.Effect<RunResult, FleetError>
   /** Cancels a run from any process: a paused run at once, an executing one at its next step (the record's flag). */
@@ -307,6 +316,7 @@ const make = (options: FleetOptions) =>
     const ledger = yield* RunLedger
     const model = yield* Effect.serviceOption(LanguageModel)
     const client = yield* RunEntity.client
+    const sql = yield* SqlClient.SqlClient
     const poll = Duration.decode(options.pollInterval ?? Duration.millis(100))
     const provide = <A, E>(effect: Effect.Effect<A, E, Recorder | RunLedger>) =>
       effect.pipe(Effect.provideService(Recorder, recorder), Effect.provideService(RunLedger, ledger))
@@ -339,6 +349,23 @@ const make = (options: FleetOptions) =>
           )
           return runId
         }).pipe(Effect.scoped, provide),
+      stream: (runId, streamOptions) => {
+        const acceptPaused = streamOptions?.acceptPaused ?? true
+        const ends = (e: HookEvent.HookEvent) =>
+          Lifecycle.isTerminalEvent(e) || (acceptPaused && e._tag === "RunPaused")
+        return Stream.unfoldChunkEffect(
+          { after: streamOptions?.after ?? -1, done: false, first: true },
+          (s) =>
+            s.done ? Effect.succeed(Option.none()) : Effect.gen(function*() {
+              if (!s.first) yield* Effect.sleep(poll)
+              const events = yield* readEvents(sql, runId, s.after)
+              const end = events.findIndex(ends)
+              const batch = end < 0 ? events : events.slice(0, end + 1)
+              const after = batch.length === 0 ? s.after : batch[batch.length - 1]!.sequenceIndex
+              return Option.some([Chunk.fromIterable(batch), { after, done: end >= 0, first: false }] as const)
+            })
+        )
+      },
       result: (runId, resultOptions) =>
         Effect.gen(function*() {
           const acceptPaused = resultOptions?.acceptPaused ?? true

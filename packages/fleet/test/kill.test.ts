@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Fleet } from "@sextant/fleet"
 import { Database, Migrations } from "@sextant/recorder"
 import { Agent } from "@sextant/runtime"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime, Stream } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
@@ -214,6 +214,13 @@ describe("a fleet of runners", () => {
     const result = await client.runPromise(Effect.flatMap(Fleet.Fleet, (f) => f.result(runId)))
     expect(result.status).toBe("success")
     await checkRecord([runId])
+    // Streamed from this process (not the runner's): the whole record, gapless, ending with run.completed.
+    const events = await client.runPromise(
+      Effect.flatMap(Fleet.Fleet, (f) => Stream.runCollect(f.stream(runId)))
+    )
+    const list = [...events]
+    expect(list.map((e) => e.sequenceIndex)).toEqual(list.map((_, i) => i))
+    expect(list.at(-1)!._tag).toBe("RunCompleted")
   }, 60_000)
 
   it("cancel from another process: a run executing on a runner stops at its next step", async () => {

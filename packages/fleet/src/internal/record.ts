@@ -12,15 +12,16 @@ import { FleetError } from "../Errors.js"
 
 const decodeEvents = Schema.decodeUnknownEither(Schema.Array(HookEvent.HookEvent))
 
-/** Every recorded event of the run, in sequence order. */
+/** The run's recorded events after sequence index `after` (default: all of them), in sequence order. */
 export const readEvents = (
   sql: SqlClient.SqlClient,
-  runId: string
+  runId: string,
+  after = -1
 ): Effect.Effect<ReadonlyArray<HookEvent.HookEvent>, FleetError> =>
   Effect.gen(function*() {
     const rows = yield* sql`SELECT * FROM run_events WHERE agent_run_id = ${
       Tables.escapeText(runId)
-    } ORDER BY sequence_index`
+    } AND sequence_index > ${after} ORDER BY sequence_index`
     const decoded = Tables.runEvents.decode(rows)
     if (Either.isLeft(decoded)) {
       return yield* new FleetError({ operation: "readEvents", runId, message: decoded.left.message })
