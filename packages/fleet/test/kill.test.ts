@@ -14,8 +14,8 @@ import pg from "pg"
 import { createPgDatabase } from "../../../test-support/databases.js"
 import { createExecTable, makeAgent, model } from "./fixtures/agent.js"
 
-/** Runs of the main phase (the issue's 300 take too long on two shared cores: see the README). */
-const RUNS = 90
+/** Runs of the main phase, as the issue asks (about 11 s on two quiet cores). */
+const RUNS = 300
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const basePort = 36_000 + Math.floor(Math.random() * 2_000) * 2
 
@@ -86,7 +86,7 @@ const ended = async (ids: ReadonlyArray<string>) => {
 
 /** Waits until `count` of the runs have ended (or paused); the bound is generous, nothing is timed. */
 const waitEnded = async (ids: ReadonlyArray<string>, count = ids.length) => {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 1500; i++) {
     if ((await ended(ids)) >= count) return
     await sleep(100)
   }
@@ -204,7 +204,7 @@ describe("a fleet of runners", () => {
       [ids]
     )
     expect(Number(recovered.rows[0].n)).toBeGreaterThan(0)
-  }, 90_000)
+  }, 180_000)
 
   it("the submitter killed right after submit returns: the run still executes", async () => {
     const submitter = start("submitter.ts", [db.url, "orphan"])
