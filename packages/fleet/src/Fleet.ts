@@ -18,7 +18,6 @@ import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
 import {
   Agent,
   type CancelResult,
-  HookBus,
   HookEvent,
   Ids,
   LanguageModel,
@@ -332,23 +331,16 @@ const make = (options: FleetOptions) =>
             })
           }
           const runId = submitOptions?.runId ?? Ids.make()
-          const bus = yield* HookBus.open({ runId }).pipe(Effect.mapError(fail("submit", runId)))
-          yield* bus.emit({
-            _tag: "RunStarted",
-            agentName,
-            instructions: agent.instructions,
-            input,
+          yield* Agent.recordQueued(agent, runId, input, {
             ...(Option.isSome(model) ? { model: model.value.model, provider: model.value.provider } : {}),
-            delegationLevel: 0,
-            tools: Agent.toolNames(agent),
             ...(submitOptions?.tenantId === undefined ? {} : { tenantId: submitOptions.tenantId }),
             metadata: { ...submitOptions?.metadata, [FLEET_METADATA_KEY]: true }
-          }, 0).pipe(Effect.mapError(fail("submit", runId)))
+          }).pipe(Effect.mapError(fail("submit", runId)))
           yield* client(runId).Execute({ runId, agentName }, { discard: true }).pipe(
             Effect.mapError(fail("submit", runId))
           )
           return runId
-        }).pipe(Effect.scoped, provide),
+        }).pipe(provide),
       stream: (runId, streamOptions) => {
         const acceptPaused = streamOptions?.acceptPaused ?? true
         const ends = (e: HookEvent.HookEvent) =>

@@ -6,6 +6,7 @@ import {
   AgentConfigError,
   type AgentMismatch,
   DelegationDepthExceeded,
+  type RecorderError,
   type RunError,
   type RunNotFound,
   type SubmitError
@@ -25,6 +26,7 @@ import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier } from "./Notifier.js"
 import type { ModelPrice } from "./Pricing.js"
 import type { Recorder } from "./Recorder.js"
+import type * as Redaction from "./Redaction.js"
 import type { RunLedger } from "./RunLedger.js"
 import type { RunResult, ToolResultSubmission } from "./RunResult.js"
 import type { StreamEvent } from "./StreamEvent.js"
@@ -84,6 +86,11 @@ export interface AgentConfig<Out = unknown> {
   readonly budget?: BudgetConfig | undefined
   /** Scanners applied at the model boundary, in order (see `Guardrails`). */
   readonly guardrails?: ReadonlyArray<Guardrail> | undefined
+  /**
+   * What must not be stored or observed beyond the guardrails: key, pattern and tool-path rules, metadata-only,
+   * the per-field size cap and a blob store (see `Redaction`). Checked here: a bad setting fails naming its path.
+   */
+  readonly redaction?: Redaction.Config | undefined
   /** Price overrides (per million tokens) on top of the built-in table, keyed `provider:model` or `model`. */
   readonly prices?: Readonly<Record<string, ModelPrice>> | undefined
   /** Deepest delegation level a run of this agent may start children at (default 10). */
@@ -430,6 +437,18 @@ export const recover = (
 ): Effect.Effect<RunResult, RunError | RunNotFound | AgentMismatch, LanguageModel | Recorder | RunLedger> =>
   Effect.suspend(() => Recover.recover(definitionOf(agent), runId, events, options ?? {}))
 
-/** The names of the agent's tools, in order (as `run.started` records them). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output
-export const toolNames = (agent: Agent<any>): ReadonlyArray<string> => definitionOf(agent).tools.map((t) => t.name)
+/** What `Agent.recordQueued` records with the run besides its input. */
+export type QueuedOptions = Recover.QueuedOptions
+
+/**
+ * Records `run.started` of a run that another process will execute with `Agent.recover` (fleet mode's queued
+ * run), through the agent's guardrails and redaction policy, as a run started here would be.
+ */
+export const recordQueued = (
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output
+  agent: Agent<any>,
+  runId: string,
+  input: string,
+  options?: QueuedOptions
+): Effect.Effect<void, RecorderError, Recorder> =>
+  Effect.suspend(() => Recover.recordQueued(definitionOf(agent), runId, input, options ?? {}))

@@ -11,6 +11,7 @@ import type { PriceTable } from "../Pricing.js"
 import type { ToolContext, ToolHandlerResult } from "../Tool.js"
 import { AgentConfigSchema, type AgentConfigSpec, type ToolSpec } from "./config/agentConfig.js"
 import { decodeWith } from "./config/fields.js"
+import { type CompiledRedaction, compileRedaction } from "./redaction/policy.js"
 import { compileOutput, type OutputSpec } from "./run/output.js"
 import { adapt, type Rejected } from "./schemaAdapter.js"
 
@@ -51,6 +52,8 @@ export interface AgentDefinition {
     }
     | undefined
   readonly guardrails: ReadonlyArray<Guardrail>
+  /** The redaction policy and size cap the bus applies for the recorder and the observers. */
+  readonly redaction: CompiledRedaction
   readonly prices: PriceTable
   readonly maxDelegationDepth: number
   /** How often a run refreshes its progress while a model or tool call is in flight. */
@@ -159,6 +162,8 @@ export const compile = (input: unknown): Either.Either<AgentDefinition, AgentCon
   const toolsByName = new Map(tools.right.map((t) => [t.name, t] as const))
   const governance = checkGovernance(config, toolsByName)
   if (Either.isLeft(governance)) return Either.left(governance.left)
+  const redaction = compileRedaction(config.redaction, new Set(toolsByName.keys()))
+  if (Either.isLeft(redaction)) return Either.left(redaction.left)
   const raw = input as { readonly output?: unknown; readonly outputRepairs?: unknown }
   const output = raw.output === undefined && raw.outputRepairs === undefined
     ? Either.right(undefined)
@@ -179,6 +184,7 @@ export const compile = (input: unknown): Either.Either<AgentDefinition, AgentCon
     requireApproval: new Set(config.requireApproval ?? []),
     budget: compileBudget(config.budget),
     guardrails: config.guardrails ?? [],
+    redaction: redaction.right,
     prices: Pricing.withOverrides(Pricing.builtIn, config.prices ?? {}),
     maxDelegationDepth: config.maxDelegationDepth ?? 10,
     heartbeatInterval: Duration.decode(config.heartbeatInterval ?? defaultHeartbeatInterval),

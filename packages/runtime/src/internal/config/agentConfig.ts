@@ -10,6 +10,7 @@ import type { StandardSchemaV1 } from "../../StandardSchema.js"
 import { foreignOf, mismatchMessage } from "../effectCopies.js"
 import { isStandardSchema } from "../schemaAdapter.js"
 import { explained, hasNul, NUL, optional, PositiveDuration, required, show } from "./fields.js"
+import { RedactionSpec } from "./redactionConfig.js"
 
 /** The most iterations an agent may be configured with. */
 export const MAX_ITERATIONS_CEILING = 200
@@ -202,7 +203,8 @@ export const AgentConfigSchema = Schema.Struct({
   history: optional(HistorySpec),
   onInterruptedTool: optional(
     explained(Schema.Literal("pause", "fail"), (u) => `must be "pause" or "fail", got ${show(u)}`)
-  )
+  ),
+  redaction: optional(RedactionSpec)
 })
 /** A configuration as validated. */
 export type AgentConfigSpec = typeof AgentConfigSchema.Type

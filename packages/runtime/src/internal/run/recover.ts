@@ -21,6 +21,7 @@ import { makeBus } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { checkAgent, findRun } from "../lookup.js"
 import { forCaller, policyFor, type StateCell } from "../privacy.js"
+import { makeStoragePass } from "../redaction/policy.js"
 import { type Batch, fresh, type RunState, type ToolOutcome } from "../runState.js"
 import * as Services from "../services.js"
 import { checkRunNotifiers, segmentSinks } from "../sinks.js"
@@ -311,10 +312,13 @@ export const recover = (
     const bus = yield* makeBus({
       runId,
       recorder: yield* Services.recorder,
-      sinks: yield* segmentSinks(options.notifiers, forCaller(undefined, cell)),
+      sinks: yield* segmentSinks(options.notifiers, undefined),
+      caller: forCaller(undefined, cell),
       traceContext: options.traceContext ?? otelContext.active(),
       startSequence: run.lastSequenceIndex + 1,
-      policy: policyFor(agent.guardrails, cell, emptyRedactions)
+      policy: policyFor(agent.guardrails, cell, emptyRedactions),
+      // The agent's redaction policy covers the recovered segment, and knows the calls of the batch it finishes.
+      storage: makeStoragePass(agent.redaction, position.batch?.calls ?? [])
     })
     const segment = { bus, model: yield* Services.languageModel, ledger, streaming: false }
     const state = cell.state = fresh(segment, agent, {
@@ -336,3 +340,46 @@ export const recover = (
       leaveRunningOnInterrupt: options.leaveRunningOnInterrupt
     })
   }).pipe(Effect.scoped, Effect.annotateLogs("agent", agent.name))
+
+/** What `recordQueued` records with the run besides its input. */
+export interface QueuedOptions {
+  readonly tenantId?: string | undefined
+  readonly metadata?: { readonly [key: string]: Json } | undefined
+  readonly model?: string | undefined
+  readonly provider?: string | undefined
+}
+
+/**
+ * Records `run.started` of a run another process executes (a queued fleet run), through the agent's guardrails
+ * and redaction policy as a started run's events are.
+ */
+export const recordQueued = (
+  agent: AgentDefinition,
+  runId: string,
+  input: string,
+  options: QueuedOptions
+): Effect.Effect<void, RecorderError, Recorder> =>
+  Effect.gen(function*() {
+    const cell: StateCell = { state: undefined }
+    const bus = yield* makeBus({
+      runId,
+      recorder: yield* Services.recorder,
+      sinks: yield* segmentSinks(undefined, undefined),
+      traceContext: otelContext.active(),
+      startSequence: 0,
+      policy: policyFor(agent.guardrails, cell, emptyRedactions),
+      storage: makeStoragePass(agent.redaction)
+    })
+    yield* bus.emit({
+      _tag: "RunStarted",
+      agentName: agent.name,
+      instructions: agent.instructions,
+      input,
+      ...(options.model === undefined ? {} : { model: options.model }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+      delegationLevel: 0,
+      tools: agent.tools.map((t) => t.name),
+      ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata })
+    }, 0)
+  }).pipe(Effect.scoped)

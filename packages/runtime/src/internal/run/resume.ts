@@ -28,6 +28,7 @@ import type { AgentDefinition } from "../definition.js"
 import { describeError } from "../json.js"
 import { checkAgent, findRun } from "../lookup.js"
 import { forCaller, policyFor, type StateCell } from "../privacy.js"
+import { makeStoragePass } from "../redaction/policy.js"
 import { type Batch, decodePause, fromPause, type PauseState, type RunState, type ToolOutcome } from "../runState.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
 import * as Services from "../services.js"
@@ -158,10 +159,12 @@ const continueRun = (
     const bus = yield* makeBus({
       runId: run.runId,
       recorder: yield* Services.recorder,
-      sinks: yield* segmentSinks(options.notifiers, forCaller(stream, cell)),
+      sinks: yield* segmentSinks(options.notifiers, undefined),
+      caller: forCaller(stream, cell),
       traceContext: options.traceContext ?? otelContext.active(),
       startSequence: run.lastSequenceIndex + 1,
-      policy: policyFor(agent.guardrails, cell, saved.redactions)
+      policy: policyFor(agent.guardrails, cell, saved.redactions),
+      storage: makeStoragePass(agent.redaction, saved.batch.calls)
     })
     const segment = {
       bus,
