@@ -526,7 +526,8 @@ export const FailureReason = Schema.Literal(
   "internal",
   "output_invalid",
   "stale_running",
-  "abandoned_waiting"
+  "abandoned_waiting",
+  "interrupted"
 )
 /** Why a run ended in `error`. */
 export type FailureReason = typeof FailureReason.Type

@@ -22,6 +22,8 @@ export interface CompiledTool {
   readonly target: "server" | "client"
   readonly kind: "tool" | "human"
   readonly parallel: boolean
+  /** A call in flight when its runner was lost may execute again (see `Agent.recover`). */
+  readonly idempotent: boolean
   readonly timeout: Duration.Duration
   readonly maxCallsPerRun: number | undefined
   /** How the call's stream is sampled into the record. */
@@ -62,6 +64,8 @@ export interface AgentDefinition {
   readonly outputRepairs: number | undefined
   /** The window a run on a thread applies to the thread's earlier messages (none: the whole thread). */
   readonly history: HistoryWindow | undefined
+  /** What a recovered run does about a non-idempotent tool call that was in flight. */
+  readonly onInterruptedTool: "pause" | "fail"
 }
 
 /** A thread's history window, as the engine applies it. */
@@ -92,6 +96,7 @@ const compileTool = (tool: ToolSpec, index: number): Either.Either<CompiledTool,
     target: tool.target ?? "server",
     kind: tool.kind === "human" ? "human" : "tool",
     parallel: tool.parallel ?? true,
+    idempotent: tool.idempotent ?? false,
     timeout: Duration.decode(tool.timeout ?? "120 seconds"),
     maxCallsPerRun: tool.maxCallsPerRun,
     stream: { sampleRate: tool.stream?.sampleRate ?? 0, maxSamples: tool.stream?.maxSamples ?? 1000 },
@@ -183,6 +188,7 @@ export const compile = (input: unknown): Either.Either<AgentDefinition, AgentCon
     prices: Pricing.withOverrides(Pricing.builtIn, config.prices ?? {}),
     maxDelegationDepth: config.maxDelegationDepth ?? 10,
     heartbeatInterval: Duration.decode(config.heartbeatInterval ?? defaultHeartbeatInterval),
+    onInterruptedTool: config.onInterruptedTool ?? "pause",
     history: config.history === undefined ? undefined : {
       maxMessages: config.history.maxMessages,
       maxTokens: config.history.maxTokens,

@@ -118,6 +118,7 @@ export const ToolSpec = Schema.Struct({
     explained(Schema.Literal("server", "client"), (u) => `must be "server" or "client", got ${show(u)}`)
   ),
   parallel: optional(explained(Schema.Boolean, (u) => `must be a boolean, got ${show(u)}`)),
+  idempotent: optional(explained(Schema.Boolean, (u) => `must be a boolean, got ${show(u)}`)),
   timeout: optional(PositiveDuration),
   maxCallsPerRun: optional(PositiveInt),
   stream: optional(Schema.Struct({
@@ -200,6 +201,9 @@ export const AgentConfigSchema = Schema.Struct({
   maxDelegationDepth: optional(NonNegativeInt),
   heartbeatInterval: optional(PositiveDuration),
   history: optional(HistorySpec),
+  onInterruptedTool: optional(
+    explained(Schema.Literal("pause", "fail"), (u) => `must be "pause" or "fail", got ${show(u)}`)
+  ),
   redaction: optional(RedactionSpec)
 })
 /** A configuration as validated. */
