@@ -14,7 +14,7 @@ import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as Rpc from "@effect/rpc/Rpc"
 import { SqlClient } from "@effect/sql"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { Database, Migrations, SqlRecorder, Sweep } from "@sextant/recorder"
 import {
   Agent,
   type CancelResult,
@@ -151,6 +151,12 @@ export class Fleet extends Context.Tag("@sextant/fleet/Fleet")<Fleet, FleetServi
 
 /** The metadata key that marks a fleet run in `agent_runs.metadata` (the sweep leaves such runs to the fleet). */
 export const FLEET_METADATA_KEY = "fleet"
+
+/**
+ * The sweep's `handBack` for fleet runs: a stale fleet run is left `running` for the cluster to deliver again
+ * (never interrupted). `sextant sweep` uses it by default; pass it to `Sweep.run` in your own sweeps.
+ */
+export const sweepHandBack: Sweep.HandBack = { metadataKey: FLEET_METADATA_KEY }
 
 const ExecuteError = Schema.Union(FleetAgentNotRegistered, FleetError)
 
