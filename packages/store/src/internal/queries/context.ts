@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { RunNotFound, StoreError } from "../../Errors.js"
 import type * as Api from "../../RunStore.js"
+import * as Notifications from "../notifications.js"
 import * as rows from "../rows.js"
 import type { Reader } from "../sqliteReader.js"
 
@@ -21,6 +22,8 @@ export interface QueryContext {
   readonly scope: Api.Scope | undefined
   /** Runs a statement built with `sql`: on the store's own SQLite connection when it has one, else through `sql`. */
   readonly rows: <A>(statement: Statement.Statement<A>) => Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
+  /** Wakes live tails on Postgres commits (`notifications.ts`); absent on SQLite, where tails poll. */
+  readonly hub: Notifications.Hub | undefined
 }
 
 const throughClient = <A>(statement: Statement.Statement<A>): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError> =>
@@ -60,7 +63,14 @@ export const make = (
   const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
   const run = reader?.rows ?? throughClient
   const open = opening(ring)
-  return { sql, pg, cols: rows.columns(pg), scope, rows: (statement) => Effect.flatMap(run(statement), open) }
+  return {
+    sql,
+    pg,
+    cols: rows.columns(pg),
+    scope,
+    rows: (statement) => Effect.flatMap(run(statement), open),
+    hub: Notifications.make(sql)
+  }
 }
 
 /**
