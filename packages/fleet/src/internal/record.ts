@@ -5,9 +5,9 @@
  * which recovery never reads.
  */
 import type { SqlClient } from "@effect/sql"
-import { Tables } from "@sextant/recorder"
+import { Encryption, Tables } from "@sextant/recorder"
 import { HookEvent } from "@sextant/runtime"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { FleetError } from "../Errors.js"
 
 const decodeEvents = Schema.decodeUnknownEither(Schema.Array(HookEvent.HookEvent))
@@ -22,7 +22,11 @@ export const readEvents = (
     const rows = yield* sql`SELECT * FROM run_events WHERE agent_run_id = ${
       Tables.escapeText(runId)
     } AND sequence_index > ${after} ORDER BY sequence_index`
-    const decoded = Tables.runEvents.decode(rows)
+    // Sealed event data (an `Encryption` key ring on the recorder) opens with the key ring in context.
+    const ring = Option.getOrUndefined(yield* Encryption.current)
+    const open = Either.try({ try: () => Tables.openSealed(ring, rows), catch: (e) => (e as Error).message })
+    if (Either.isLeft(open)) return yield* new FleetError({ operation: "readEvents", runId, message: open.left })
+    const decoded = Tables.runEvents.decode(open.right)
     if (Either.isLeft(decoded)) {
       return yield* new FleetError({ operation: "readEvents", runId, message: decoded.left.message })
     }
