@@ -7,7 +7,9 @@
  * through them; the migrations' newer columns are generated from them.
  */
 import type { Either, ParseResult, Schema } from "effect"
+import * as deltas from "./internal/deltas.js"
 import * as internal from "./internal/escape.js"
+import * as sealedValues from "./internal/sealed.js"
 import * as tables from "./internal/tables.js"
 
 /** How a column is stored on each dialect. */
@@ -112,6 +114,27 @@ export const decodeRows = <Name extends string, Cols extends Record<string, tabl
  * one order: the billing reads and the rollup's upsert are built from this list.
  */
 export const usageCountColumns: typeof tables.usageCountColumns = tables.usageCountColumns
+
+/**
+ * Rows with every sealed value (`Encryption`) opened into its stored form, before decoding; values not sealed
+ * pass through. Throws `EncryptionKeyMissing` (no key ring, or not the key a value names) or `DecryptionFailed`.
+ */
+export const openSealed: <A>(
+  ring: { readonly open: (sealed: string) => string } | undefined,
+  rows: ReadonlyArray<A>
+) => ReadonlyArray<A> = sealedValues.openRows
+
+/** The content columns of each table (sealed when the recorder has an `Encryption` key ring), and their kind. */
+export const contentColumns = sealedValues.contentColumns
+
+/** A model call's request as stored (migration 8): in full, or the messages after `prefix` of its `base` call's. */
+export type StoredRequest = deltas.StoredRequest
+
+/**
+ * The full requests of a run's model calls by id, rebuilt from their stored deltas (the reference read of
+ * `llm_interactions.semantic_request`). Throws when a call continues one that is not among `calls`.
+ */
+export const rebuildRequests: (calls: ReadonlyArray<StoredRequest>) => Map<string, unknown> = deltas.rebuildRequests
 
 /**
  * Every failure signal type `failure_signals.signal_type` holds, in catalogue order: the one list the detectors
