@@ -298,7 +298,29 @@ describe("sextant sweep, tail and progress", () => {
     expect(bad.code).toBe(2)
     const swept = await sextant(["sweep", "--abandon-after", "7d", "--json", "--database-url", db.url])
     expect(swept.code).toBe(0)
-    expect(JSON.parse(swept.stdout)).toEqual({ interrupted: [], abandoned: [seeded.paused] })
+    expect(JSON.parse(swept.stdout)).toEqual({ interrupted: [], abandoned: [seeded.paused], handedBack: [] })
+  }, 60_000)
+
+  it("sweep leaves a stale fleet run to the fleet (never interrupts it) and interrupts a stale local one", async () => {
+    const recorder = recorderOf(db.url)
+    const { weather: [fleetRun, localRun] } = await seed(recorder)
+    await recorder.dispose()
+    const stale = (id: string, metadata: string) =>
+      query(
+        db.url,
+        `UPDATE agent_runs SET status = 'running', metadata = '${metadata}',
+         last_progress_at = '2020-01-01T00:00:00.000Z' WHERE id = '${id}'`
+      )
+    await stale(fleetRun!, `{"fleet":true}`)
+    await stale(localRun!, `{"tier":"gold"}`)
+    const swept = await sextant(["sweep", "--stale-after", "1h", "--json", "--database-url", db.url])
+    expect(swept.code).toBe(0)
+    const result = JSON.parse(swept.stdout)
+    expect(result.handedBack).toEqual([fleetRun])
+    expect(result.interrupted).toEqual([localRun])
+    expect(await query(db.url, `SELECT status FROM agent_runs WHERE id = '${fleetRun}'`)).toEqual([
+      { status: "running" }
+    ])
   }, 60_000)
 
   it("tail follows every new event of a run recorded after it started; SIGINT ends it without a trace", async () => {

@@ -150,13 +150,13 @@ export interface FleetService {
 export class Fleet extends Context.Tag("@sextant/fleet/Fleet")<Fleet, FleetService>() {}
 
 /** The metadata key that marks a fleet run in `agent_runs.metadata` (the sweep leaves such runs to the fleet). */
-export const FLEET_METADATA_KEY = "fleet"
+export const FLEET_METADATA_KEY = Sweep.fleetHandBack.metadataKey
 
 /**
  * The sweep's `handBack` for fleet runs: a stale fleet run is left `running` for the cluster to deliver again
  * (never interrupted). `sextant sweep` uses it by default; pass it to `Sweep.run` in your own sweeps.
  */
-export const sweepHandBack: Sweep.HandBack = { metadataKey: FLEET_METADATA_KEY }
+export const sweepHandBack: Sweep.HandBack = Sweep.fleetHandBack
 
 const ExecuteError = Schema.Union(FleetAgentNotRegistered, FleetError)
 

@@ -49,6 +49,12 @@ export interface HandBack {
   readonly to?: ((runIds: ReadonlyArray<string>) => Effect.Effect<void>) | undefined
 }
 
+/**
+ * The hand-back of fleet runs: `@sextant/fleet` marks its runs with `metadata.fleet`, and a stale one is left
+ * `running` for the cluster to deliver again. The one place the marker is named (the fleet and the CLI use it).
+ */
+export const fleetHandBack: HandBack = { metadataKey: "fleet" }
+
 /** The runs one sweep ended. */
 export interface SweepResult {
   /** Runs moved to `error`/`stale_running` (with `run.interrupted`). */

@@ -90,7 +90,9 @@ export const sweep = Command.make("sweep", {
     const stale = yield* parse.duration("stale-after", o.staleAfter)
     const abandon = yield* parse.duration("abandon-after", o.abandonAfter)
     const result = yield* Effect.provide(
-      checked(db.url)(Sweep.run({ staleRunningAfter: stale, abandonedWaitingAfter: abandon })),
+      checked(db.url)(
+        Sweep.run({ staleRunningAfter: stale, abandonedWaitingAfter: abandon, handBack: Sweep.fleetHandBack })
+      ),
       writeLayer(db.url)
     ).pipe(Effect.mapError((e) => (e instanceof CliError ? e : new CliError({ message: e.message }))))
     if (o.json) return yield* output.json(result)
@@ -99,6 +101,7 @@ export const sweep = Command.make("sweep", {
     )
     for (const id of result.interrupted) yield* output.out(`  interrupted ${id}\n`)
     for (const id of result.abandoned) yield* output.out(`  abandoned ${id}\n`)
+    for (const id of result.handedBack ?? []) yield* output.out(`  left to the fleet ${id}\n`)
   })).pipe(
     Command.withDescription(
       "End runs whose process died or whose client never came back. Example: sextant sweep --stale-after 30m"
