@@ -5,7 +5,7 @@ import {
   HumanMessage,
   ToolMessage
 } from "@langchain/core/messages"
-import { tool } from "@langchain/core/tools"
+import { type StructuredToolInterface, tool } from "@langchain/core/tools"
 import { FakeListChatModel } from "@langchain/core/utils/testing"
 import { ChatOpenAI } from "@langchain/openai"
 import { SqlRecorder } from "@sextant/recorder"
@@ -93,7 +93,7 @@ describe("LangChain callback handler", () => {
       const news = tool(async (): Promise<string> => {
         throw new Error("service down")
       }, { name: "get_news", description: "News", schema: z.object({}) })
-      const tools = { get_weather: weather, get_news: news }
+      const tools: Record<string, StructuredToolInterface> = { get_weather: weather, get_news: news }
       const model = new ChatOpenAI({
         model: "gpt-loopback",
         apiKey: "sk-loopback",
@@ -124,9 +124,9 @@ describe("LangChain callback handler", () => {
             return run.runId
           }
           for (const call of reply.tool_calls) {
-            const chosen = tools[call.name as keyof typeof tools]
+            const chosen = tools[call.name]!
             try {
-              messages.push(await chosen.invoke({ ...call, type: "tool_call" }, { callbacks }))
+              messages.push((await chosen.invoke({ ...call, type: "tool_call" }, { callbacks })) as ToolMessage)
             } catch (error) {
               messages.push(
                 new ToolMessage({ tool_call_id: call.id!, content: `error: ${(error as Error).message}` })
