@@ -15,7 +15,17 @@ import { type BenchSection, type Figure, meets, targetText } from "./section.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const only = process.argv.slice(2)
-const order = ["runtime", "recorder", "notifiers", "store", "detectors", "http-router", "providers", "dashboard"]
+const order = [
+  "runtime",
+  "recorder",
+  "notifiers",
+  "store",
+  "detectors",
+  "http-router",
+  "providers",
+  "trace",
+  "dashboard"
+]
 const packages = readdirSync(`${root}packages`)
   .filter((p) => existsSync(`${root}packages/${p}/bench/index.ts`))
   .filter((p) => only.length === 0 || only.includes(p))
