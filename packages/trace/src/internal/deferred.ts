@@ -7,7 +7,14 @@
  * it was stamped with, so the record equals what recording straight away would have written; from then on
  * the tree's runs write directly. A tree whose root ends otherwise is forgotten: it cost an array.
  */
-import { HookBus, type HookEvent, type Notifier, type Recorder, type RecorderError } from "@sextant/runtime"
+import {
+  HookBus,
+  type HookEvent,
+  type InvalidRunOptions,
+  type Notifier,
+  type Recorder,
+  type RecorderError
+} from "@sextant/runtime"
 import { Clock, Effect, type Scope } from "effect"
 
 interface Held {
@@ -19,7 +26,8 @@ interface Held {
 /** One run of a deferred tree. */
 interface Member {
   readonly runId: string
-  readonly notifiers: ReadonlyArray<Notifier.Notifier> | undefined
+  /** The real bus opened when the run started (a run with notifiers of its own, checked then). */
+  readonly prepared: HookBus.HookBus | undefined
   readonly held: Array<Held>
   /** The real bus, once the tree is recorded. */
   real: HookBus.HookBus | undefined
@@ -31,8 +39,11 @@ export interface Deferral {
   /** Whether the tree was recorded (its root failed). */
   recorded: boolean
   readonly members: Array<Member>
-  /** Opens a real bus for a member (over the recorder and scope of the root's start), timestamps replayed. */
-  readonly open: (member: Member) => Effect.Effect<HookBus.HookBus, RecorderError>
+  /** Opens a real bus (over the recorder and scope of the root's start) whose timestamps can be replayed. */
+  readonly open: (
+    runId: string,
+    notifiers: ReadonlyArray<Notifier.Notifier> | undefined
+  ) => Effect.Effect<HookBus.HookBus, InvalidRunOptions>
   /** The timestamp the real buses stamp next (undefined: now). */
   replayAt: number | undefined
 }
@@ -61,10 +72,8 @@ export const make: Effect.Effect<Deferral, never, Recorder | Scope.Scope> = Effe
     recorded: false,
     members: [],
     replayAt: undefined,
-    open: (member) =>
-      HookBus.open({ runId: member.runId, notifiers: member.notifiers }).pipe(
-        // The notifiers were checked when the run started (`check`), so this cannot fail.
-        Effect.orDie,
+    open: (runId, notifiers) =>
+      HookBus.open({ runId, notifiers }).pipe(
         Effect.withClock(replayClock(deferral, base)),
         Effect.provide(context)
       )
@@ -72,18 +81,10 @@ export const make: Effect.Effect<Deferral, never, Recorder | Scope.Scope> = Effe
   return deferral
 })
 
-/** Refuses a run's notifiers exactly as opening its real bus would, before anything is held. */
-export const check = (
-  runId: string,
-  notifiers: ReadonlyArray<Notifier.Notifier> | undefined
-) =>
-  notifiers === undefined || notifiers.length === 0
-    ? Effect.void
-    : Effect.scoped(Effect.asVoid(HookBus.open({ runId: `${runId}:check`, notifiers })))
-
 const replay = (deferral: Deferral, member: Member): Effect.Effect<void, RecorderError> =>
   Effect.gen(function*() {
-    const real = yield* deferral.open(member)
+    // Without notifiers of its own, opening a bus cannot be refused (nothing to check).
+    const real = member.prepared ?? (yield* Effect.orDie(deferral.open(member.runId, undefined)))
     for (const held of member.held) {
       deferral.replayAt = held.timestamp
       yield* Effect.ensuring(
@@ -115,10 +116,14 @@ export const bus = (
   runId: string,
   notifiers: ReadonlyArray<Notifier.Notifier> | undefined,
   root: boolean
-): Effect.Effect<HookBus.HookBus> =>
+): Effect.Effect<HookBus.HookBus, InvalidRunOptions> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const member: Member = { runId, notifiers, held: [], real: undefined, lock: yield* Effect.makeSemaphore(1) }
+    // A run with notifiers of its own opens its real bus now, so that they are checked before anything is held.
+    const prepared = notifiers === undefined || notifiers.length === 0
+      ? undefined
+      : yield* deferral.open(runId, notifiers)
+    const member: Member = { runId, prepared, held: [], real: undefined, lock: yield* Effect.makeSemaphore(1) }
     deferral.members.push(member)
     let sequence = 0
     const emit = <E extends HookBus.HookEventInput>(

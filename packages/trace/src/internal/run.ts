@@ -362,7 +362,6 @@ export const run = <A, E, R>(
     const inherited = active === undefined ? undefined : deferrals.get(active)
     let deferral: Deferred.Deferral | undefined = inherited
     if (deferral === undefined && decision === "onError") deferral = yield* Deferred.make
-    if (deferral !== undefined) yield* Deferred.check(runId, options.notifiers)
     const bus = deferral === undefined
       ? yield* HookBus.open({ runId, notifiers: options.notifiers })
       : yield* Deferred.bus(deferral, runId, options.notifiers, inherited === undefined)
