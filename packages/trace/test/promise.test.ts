@@ -108,7 +108,7 @@ describe("Trace.make (Promise API)", () => {
 
   it("onlyOnError on SQLite: the failed run is in the RunStore and reached its notifiers; the one that succeeded did not", async () => {
     const url = tempDb()
-    const seen: Array<StreamEvent> = []
+    const seen: Array<StreamEvent.StreamEvent> = []
     const collect = Notifier.make({ name: "collect", onEvent: (event) => void seen.push(event) })
     const tracer = Trace.make(SqlRecorder.layerFromUrl(url))
     const work = (run: Trace.PromiseRun) => run.tool("lookup", { id: 1 }, () => ({ found: true }))
