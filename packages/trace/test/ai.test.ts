@@ -192,4 +192,34 @@ describe("Vercel AI SDK adapter", () => {
       expect(types.indexOf("llm.completed")).toBeLessThan(types.indexOf("tool.started"))
     })
   }
+
+  it("a streamText step whose provider fails is a failed model call in the record", async () => {
+    const server = await startModelServer([]) // no scripted turn: the server answers 404
+    cleanups.push(server.close)
+    const dir = createTempDir()
+    cleanups.push(dir.remove)
+    const url = `sqlite:${join(dir.path, "ai-fail.db")}`
+    const tracer = Trace.make(SqlRecorder.layerFromUrl(url))
+    const openai = createOpenAI({ baseURL: server.url, apiKey: "sk-loopback" })
+    const runId = await tracer.run("ai-broken", { input: "hi" }, async (run) => {
+      const result = streamText({
+        model: wrapLanguageModel({ model: openai.chat("gpt-loopback"), middleware: AiSdk.middleware(run) }),
+        prompt: "hi",
+        maxRetries: 0,
+        onError: () => {}
+      })
+      const errors: Array<unknown> = []
+      for await (const part of result.fullStream) if (part.type === "error") errors.push(part.error)
+      expect(errors).toHaveLength(1)
+      await run.fail(errors[0])
+      return run.runId
+    })
+    await tracer.close()
+    const store = await RunStore.fromDatabaseUrl(url)
+    cleanups.push(() => store.close())
+    expect(await store.getRun(runId)).toMatchObject({ status: "error" })
+    const llm = (await store.getLlmCalls(runId)).items
+    expect(llm.map((c) => [c.model, c.status])).toEqual([["gpt-loopback", "failed"]])
+    expect(llm[0]!.error?.message).toContain("no scripted turn")
+  })
 })
