@@ -250,8 +250,12 @@ describe("Ingest over loopback HTTP", () => {
     const body = (await response.json()) as Ingest.Refusal
     expect(body).toMatchObject({ error: "Conflict", runId: "run-changed", index: 1, field: "events.1" })
     expect(body.message).toContain("other content")
-    // The faithful resend is still a duplicate, and the record is the original.
+    // The faithful resend is still a duplicate (its fields in another order too), and the record is the original.
     expect(await (await post(base, batch(events))).json()).toEqual({ committed: 0, duplicates: 3 })
+    const reordered = events.map((e) =>
+      Object.fromEntries(Object.entries(e).reverse()) as unknown as HookEvent.HookEvent
+    )
+    expect(await (await post(base, batch(reordered))).json()).toEqual({ committed: 0, duplicates: 3 })
     const stored = await eventsOf(url, "run-changed")
     expect(stored.map((e) => e.sequenceIndex)).toEqual([0, 1, 2])
     expect(JSON.stringify(stored[1])).toContain("{\"n\":1}")

@@ -8,7 +8,7 @@
 import type { HookEvent, RecorderError, RecorderService, RunLedgerService } from "@sextant/runtime"
 import { Data, Deferred, Duration, Effect, Option } from "effect"
 import { createHash } from "node:crypto"
-import * as Wire from "./wire.js"
+import type * as Wire from "./wire.js"
 
 /** Who sent the batch: a key may only write runs of its own tenant. */
 export interface Principal {
@@ -35,9 +35,12 @@ export interface CommitOptions {
   readonly rememberEvents: number
 }
 
-/** The digest an event is compared by (its wire encoding). */
+/**
+ * The digest an event is compared by: its JSON as decoded (fields in the schema's order, so two encodings of
+ * one event that order its fields differently agree; a JSON payload keeps its sender's order).
+ */
 const digest = (event: HookEvent.HookEvent): string =>
-  createHash("sha256").update(JSON.stringify(Wire.encodeEvent(event))).digest().subarray(0, 16).toString("base64")
+  createHash("sha256").update(JSON.stringify(event)).digest().subarray(0, 16).toString("base64")
 
 /**
  * Digests of the events committed most recently (by run, least recently written runs forgotten first): an
