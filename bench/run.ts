@@ -24,7 +24,8 @@ const order = [
   "http-router",
   "providers",
   "trace",
-  "dashboard"
+  "dashboard",
+  "fleet"
 ]
 const packages = readdirSync(`${root}packages`)
   .filter((p) => existsSync(`${root}packages/${p}/bench/index.ts`))

@@ -5,11 +5,13 @@
  * evaluated again if it later ends), and `backfill` over recorded runs. Evaluation reads the durable record,
  * runs the catalogue and replaces the run's rows in `failure_signals` (idempotent). It runs in the layer's own
  * fibers, never on a run's path: a detector that throws, or an evaluation that fails or hangs, changes nothing
- * about the run and is counted in `stats`.
+ * about the run and is counted in `stats`. Each newly stored live signal is handed, with its explanation, as a
+ * `DetectorSignal` (the notifiers' `detector.signal`) to the configured `notifiers`.
  */
 import { SqlClient } from "@effect/sql"
-import { Ids, Notifier } from "@sextant/runtime"
-import { Clock, Context, Duration, Effect, FiberMap, Layer, Ref } from "effect"
+import type { DetectorSignal } from "@sextant/notifiers"
+import { Ids, Notifier, type StreamEvent } from "@sextant/runtime"
+import { Clock, Context, Duration, Effect, FiberMap, FiberSet, Layer, Ref } from "effect"
 import { detect } from "./Catalogue.js"
 import { type DetectorConfig, resolve } from "./Config.js"
 import type { DetectorConfigError } from "./Errors.js"
@@ -49,7 +51,7 @@ export interface DetectorsService {
   readonly notifier: Notifier.Notifier
   /** Current counters. */
   readonly stats: Effect.Effect<DetectorStats>
-  /** Waits until no evaluation is in flight (stall timers aside): for tests and orderly shutdown. */
+  /** Waits until no evaluation or notifier delivery is in flight (stall timers aside): for tests and shutdown. */
   readonly idle: Effect.Effect<void>
 }
 
@@ -60,9 +62,36 @@ export interface DetectorsOptions {
    * webhook or an alerting rule. Fail-open: a failure or throw is counted, never retried into the run.
    */
   readonly announce?: ((signal: Signal, explanation: Explanation) => Effect.Effect<unknown, unknown> | void) | undefined
+  /**
+   * Notifiers (`WebhookNotifier`, `SlackNotifier`, `AlertNotifier` with `AlertRules.detectorSignal`, your own)
+   * handed each newly stored live (non-shadow) signal as a `DetectorSignal` event with its explanation. Never
+   * shadow ones. Fail-open: each delivery runs in its own fiber under the notifier's own timeout (not the
+   * evaluation's); a failure is counted in `stats.failed` and logged, never retried into the run.
+   */
+  readonly notifiers?: ReadonlyArray<Notifier.Notifier> | undefined
   /** How long one evaluation may take before it is abandoned and counted as failed (default 30 seconds). */
   readonly evaluationTimeout?: Duration.DurationInput | undefined
 }
+
+/** The notifiers' `DetectorSignal` event of a stored signal. */
+export const toEvent = (
+  signal: Signal,
+  explanation: Explanation,
+  timestamp: number
+): DetectorSignal.DetectorSignal => ({
+  _tag: "DetectorSignal",
+  signalId: signal.id,
+  runId: signal.runId,
+  tenantId: signal.tenantId,
+  agentName: signal.agentName,
+  signalType: signal.type,
+  severity: signal.severity,
+  confidence: signal.confidence,
+  step: signal.step,
+  evidence: signal.evidence,
+  timestamp,
+  explanation
+})
 
 const terminal = new Set(["RunCompleted", "RunFailed", "RunCancelled", "RunInterrupted", "RunAbandoned"])
 const ended = new Set(["success", "max_iterations", "error", "cancelled"])
@@ -88,10 +117,35 @@ const make = (input: DetectorConfig, options?: DetectorsOptions) =>
         return Effect.isEffect(out) ? Effect.asVoid(out) : Effect.void
       }).pipe(Effect.catchAllCause(() => bump({ failed: 1 })))
 
+    const notifiers = options?.notifiers ?? []
+    const context: Notifier.DeliveryContext = { traceContext: undefined, stats: Effect.succeed([]) }
+    // Deliveries run in their own fibers (scoped to the layer), each under its notifier's timeout, not the
+    // evaluation's: a webhook retrying for a minute neither cuts the evaluation short nor waits on it.
+    const deliveries = yield* FiberSet.make<void, never>()
+    const deliver = (signal: Signal) =>
+      notifiers.length === 0 ? Effect.void : FiberSet.run(
+        deliveries,
+        Effect.gen(function*() {
+          const event = toEvent(signal, explain(signal), yield* Clock.currentTimeMillis)
+          yield* Effect.forEach(notifiers, (target) =>
+            Effect.suspend(() => target.handle(event as unknown as StreamEvent.StreamEvent, context)).pipe(
+              Effect.timeout(target.timeout),
+              Effect.catchAllCause((cause) =>
+                Effect.zipRight(
+                  bump({ failed: 1 }),
+                  Effect.logWarning(`detectors: notifier '${target.name}' failed on signal ${signal.id}`, cause)
+                )
+              )
+            ), { discard: true })
+        })
+      ).pipe(Effect.asVoid)
+
     const evaluate = (runId: string): Effect.Effect<ReadonlyArray<Signal>, SignalStoreError> =>
       Effect.gen(function*() {
         const run = yield* q.runRow(sql, runId)
-        if (run === undefined) return []
+        if (run === undefined) {
+          return []
+        }
         const events = yield* q.runEvents(sql, runId)
         const thresholds = config.thresholdsFor(run.agentName)
         const stepCounts = yield* q.baseline(sql, run, config.versionKey, thresholds.STEP_COUNT_INFLATION.baselineRuns)
@@ -101,11 +155,16 @@ const make = (input: DetectorConfig, options?: DetectorsOptions) =>
           sql,
           run,
           findings.map((f) => ({ ...f, shadow: !config.live.has(f.type) })),
-          () => Ids.make(),
+          () =>
+            Ids.make(),
           now
         )
         yield* bump({ evaluated: 1, failed: failed.length, signals: stored.added.length })
-        yield* Effect.forEach(stored.added.filter((s) => !s.shadow), announce, { discard: true })
+        yield* Effect.forEach(
+          stored.added.filter((s) => !s.shadow),
+          (s) => Effect.zipRight(announce(s), deliver(s)),
+          { discard: true }
+        )
         return stored.signals
       }).pipe(
         Effect.mapError((cause) =>
@@ -188,7 +247,7 @@ const make = (input: DetectorConfig, options?: DetectorsOptions) =>
       backfill,
       notifier,
       stats: Ref.get(stats),
-      idle: Effect.asVoid(FiberMap.awaitEmpty(evaluations))
+      idle: Effect.zipRight(FiberMap.awaitEmpty(evaluations), FiberSet.awaitEmpty(deliveries))
     } satisfies DetectorsService
   })
 

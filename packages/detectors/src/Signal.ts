@@ -3,27 +3,12 @@
  * confidence, the run, the sequence-index range it points at and structured evidence (counts, names, hashes
  * and ratios; never the run's content).
  */
+import { Tables } from "@sextant/recorder"
 import { HookEvent } from "@sextant/runtime"
 import { Schema } from "effect"
 
-/** Every signal type of the catalogue, in catalogue order. */
-export const signalTypes = [
-  "TOOL_LOOP",
-  "TOOL_THRASHING",
-  "TOOL_AVOIDANCE",
-  "GOAL_ABANDONMENT",
-  "PROMPT_INJECTION_SIGNAL",
-  "RAG_EMPTY_RETRIEVAL",
-  "LLM_TRUNCATION_LOOP",
-  "CONTEXT_BLOAT",
-  "SLOW_STEP",
-  "RETRY_STORM",
-  "EMPTY_LLM_RESPONSE",
-  "STEP_COUNT_INFLATION",
-  "CASCADING_TOOL_FAILURE",
-  "FIRST_STEP_FAILURE",
-  "REASONING_STALL"
-] as const
+/** Every signal type of the catalogue, in catalogue order (the recorder's `Tables.signalTypes`, the one list). */
+export const signalTypes = Tables.signalTypes
 
 /** A signal type (the allow-list every reader validates against). */
 export const SignalType = Schema.Literal(...signalTypes)
@@ -31,7 +16,7 @@ export const SignalType = Schema.Literal(...signalTypes)
 export type SignalType = typeof SignalType.Type
 
 /** How bad a signal is. */
-export const Severity = Schema.Literal("LOW", "MEDIUM", "HIGH", "CRITICAL")
+export const Severity = Schema.Literal(...Tables.signalSeverities)
 /** How bad a signal is. */
 export type Severity = typeof Severity.Type
 

@@ -1,4 +1,5 @@
-import { Records } from "@sextant/store"
+import { Tables } from "@sextant/recorder"
+import { Explain as StoreExplain, Options, Records } from "@sextant/store"
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { Catalogue, Config, Explain, RunEvents, Signal } from "../src/index.js"
@@ -79,14 +80,21 @@ const raised = (events: Events, options?: Catalogue.DetectOptions) =>
 
 describe("completeness", () => {
   it("lists every signal type exactly once in the allow-list, the registry and the templates", () => {
+    // Defined once, in the recorder's Tables contract (the failure_signals column's values); everyone imports it.
+    expect(Signal.signalTypes).toBe(Tables.signalTypes)
+    expect(Records.signalTypes).toBe(Tables.signalTypes)
     expect(new Set(Signal.signalTypes).size).toBe(15)
     expect(Signal.SignalType.literals).toEqual(Signal.signalTypes)
     expect(Object.keys(Catalogue.detectors).sort()).toEqual([...Signal.signalTypes].sort())
     expect([...Explain.templated].sort()).toEqual([...Signal.signalTypes].sort())
     expect(Object.keys(Config.defaults).sort()).toEqual([...Signal.signalTypes].sort())
-    // The store (which never imports the detectors) and the read router validate `type` filters against this list.
-    expect(Records.signalTypes).toEqual(Signal.signalTypes)
-    expect(Records.signalSeverities).toEqual(Signal.Severity.literals)
+    expect(Records.signalSeverities).toBe(Tables.signalSeverities)
+    expect(Signal.Severity.literals).toEqual(Tables.signalSeverities)
+    // The store's templates are the detectors' (one set, in the read side): every type has one.
+    expect(Explain.templated).toBe(StoreExplain.templated)
+    // The router's allow-list is this Schema (`GET /signals?type=`, packages/http-router/src/Api.ts); its
+    // OpenAPI enum is checked against the same list in packages/http-router/test/signals.test.ts.
+    expect(Options.SignalTypeFilter.literals).toEqual(Tables.signalTypes)
   })
 
   it.each(Signal.signalTypes)("%s: a positive and a negative case, and an explanation with 1–3 fixes", (type) => {

@@ -56,7 +56,7 @@ const runAgent = (name: string, script: ReadonlyArray<ScriptedModel.ScriptStep>,
 
 const types = (items: ReadonlyArray<Records.SignalRecord>) => items.map((s) => s.type)
 const withoutLabelledAt = (items: ReadonlyArray<Records.SignalRecord>) =>
-  items.map(({ labelledAt: _, ...rest }) => rest)
+  items.map(({ explanation: _e, labelledAt: _, ...rest }) => rest)
 const failure = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => e)
 
 for (const dialect of ["sqlite", "postgres"] as const) {
@@ -90,7 +90,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       await db?.drop()
     })
 
-    it("getRunSignals: a run that loops on one tool shows TOOL_LOOP, as the detectors stored it, explainable", async () => {
+    it("getRunSignals: a run that loops on one tool shows TOOL_LOOP, as the detectors stored it, explained", async () => {
       const live = await store.getRunSignals(looper)
       expect(types(live.items)).toEqual(["TOOL_LOOP"])
       const loopSignal = live.items[0]!
@@ -106,8 +106,17 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         evidence: { tool: "search", count: 5, distinctArguments: 1 }
       })
       expect(loopSignal.detectedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
-      // The record is the detectors' own signal: their `Explain` applies to it as it is.
-      expect(Explain.explain(loopSignal as Signal.Signal).title).toBe("Tool loop")
+      // The record carries its explanation inline: the detectors' own words for their signal.
+      expect(loopSignal.explanation).toEqual(
+        Explain.explain(detected.get(looper)!.find((s) => s.type === "TOOL_LOOP")!)
+      )
+      expect(loopSignal.explanation.title).toBe("Tool loop")
+      expect(loopSignal.explanation.what).toMatch(/called 'search' 5 times/)
+      expect(loopSignal.explanation.whyItMatters).toMatch(/cost \$0\.00[45]/)
+      expect(loopSignal.explanation.fixes.length).toBeGreaterThanOrEqual(1)
+      for (const s of (await store.listSignals({ shadow: "include" })).items) {
+        expect(s.explanation.title, s.type).not.toMatch(/^Signal /)
+      }
       // Every signal of every run, shadow included, equals what the detectors read back themselves.
       for (const id of [looper, payer, clean]) {
         const all = await store.getRunSignals(id, { shadow: "include" })
@@ -229,6 +238,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         const live = await get(`/runs/${looper}/signals`)
         expect(live.status).toBe(200)
         expect(live.body).toEqual(await store.getRunSignals(looper))
+        expect(live.body.items[0].explanation).toMatchObject({ title: "Tool loop", fixes: expect.any(Array) })
         expect(live.body.items.map((s: { type: string }) => s.type)).toEqual(["TOOL_LOOP"])
         expect((await get(`/runs/${payer}/signals?shadow=include`)).body).toEqual(
           await store.getRunSignals(payer, { shadow: "include" })
@@ -250,6 +260,10 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         const live = await get("/signals")
         expect(live.status).toBe(200)
         expect(live.body).toEqual(await store.listSignals())
+        expect(live.body.items.map((s: Records.SignalRecord) => s.explanation.title).sort()).toEqual([
+          "Retry storm",
+          "Tool loop"
+        ])
         expect((await get("/signals?agentName=looper")).body.items.map((s: { type: string }) => s.type)).toEqual([
           "TOOL_LOOP"
         ])

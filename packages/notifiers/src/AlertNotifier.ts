@@ -4,13 +4,15 @@
  * `deliver` delays or fails this notifier only (counted in its statistics), never a run.
  *
  * How an alert reaches a plain `Notifier`: as the `event` argument of its `handle` (so `onEvent` sees it); tell it
- * apart with `Alert.isAlert(event)`. Timers (for `approvalWaiting`) live in this notifier's worker fiber: they stop
+ * apart with `Alert.isAlert(event)`. A `DetectorSignal` handed to this notifier (by `@sextant/detectors`) is
+ * checked by the rules too (`AlertRules.detectorSignal`). Timers (for `approvalWaiting`) live in this notifier's worker fiber: they stop
  * when the runtime shuts down.
  */
 import { Lifecycle, Notifier, type StreamEvent } from "@sextant/runtime"
 import { Clock, Duration, Effect, Fiber } from "effect"
 import { type Alert, isAlert } from "./Alert.js"
 import type { Rule, RuleInput } from "./AlertRules.js"
+import { isDetectorSignal } from "./DetectorSignal.js"
 import { checkCommon, invalid } from "./internal/config.js"
 import { RunTable } from "./internal/runs.js"
 import type { CommonOptions, NotifierEvent } from "./NotifierEvent.js"
@@ -147,6 +149,17 @@ export const make = (options: AlertOptions): AlertNotifier => {
   const handle = (event: NotifierEvent, context: Notifier.DeliveryContext): Effect.Effect<void, unknown> =>
     Effect.gen(function*() {
       if (isAlert(event)) return
+      if (isDetectorSignal(event)) {
+        // A signal comes after its run ended: rules see it with a state of its own, kept nowhere (no leak).
+        const run: RunAlerts = {
+          states: rules.map((r) => r.init()),
+          fired: new Set(),
+          timers: new Set(),
+          agentName: event.agentName,
+          iteration: 0
+        }
+        return yield* deliverAll(evaluate(run, event), context)
+      }
       const run = runs.get(event.runId)
       run.iteration = event.iteration
       if (event._tag === "RunStarted" || event._tag === "RunResumed") run.agentName = event.agentName

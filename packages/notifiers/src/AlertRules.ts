@@ -6,6 +6,7 @@
 import { Lifecycle, type StreamEvent } from "@sextant/runtime"
 import { Duration } from "effect"
 import type { Severity } from "./Alert.js"
+import type { DetectorSignal } from "./DetectorSignal.js"
 import { checkDuration, checkNumber, invalid } from "./internal/config.js"
 import { formatCount, formatDuration, formatUsd } from "./internal/text.js"
 
@@ -16,8 +17,8 @@ export interface Tick {
   readonly timestamp: number
 }
 
-/** What a rule checks: one of the run's events, or a `Tick`. */
-export type RuleInput = StreamEvent.StreamEvent | Tick
+/** What a rule checks: one of the run's events, a `Tick`, or a detector's signal about the (ended) run. */
+export type RuleInput = StreamEvent.StreamEvent | Tick | DetectorSignal
 
 /** What a rule reports when its condition holds. */
 export interface Finding {
@@ -266,4 +267,65 @@ export const approvalWaiting = (
     },
     wakeAt: (input) => (input._tag === "ApprovalRequested" ? input.timestamp + limit : undefined)
   }, options)
+}
+
+const signalSeverities = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const
+
+/** Options of `detectorSignal`. */
+export interface DetectorSignalOptions extends BuiltinOptions {
+  /** Only these signal types (default: every type). */
+  readonly types?: ReadonlyArray<string> | undefined
+  /** Only signals at least this severe (default `LOW`: every signal). */
+  readonly minSeverity?: DetectorSignal["severity"] | undefined
+}
+
+/**
+ * Fires when `@sextant/detectors` hands over a live signal (a `DetectorSignal`) matching `types` and
+ * `minSeverity`: the alert carries the signal's explanation (title, what happened, why it matters, the first
+ * fix) and its type, severity and step range as figures. A `HIGH` or `CRITICAL` signal is a `critical`
+ * alert, a `MEDIUM` one a `warning`, a `LOW` one `info`, unless `severity` fixes it. Fires once per signal
+ * type and run by default. Throws a `NotifierConfigError` naming the setting when `types` is not an array of
+ * strings or `minSeverity` is not a signal severity.
+ */
+export const detectorSignal = (options?: DetectorSignalOptions): Rule<null> => {
+  const component = "AlertRules.detectorSignal"
+  const types = options?.types
+  if (types !== undefined && (!Array.isArray(types) || types.some((t) => typeof t !== "string"))) {
+    invalid(component, "types", "must be an array of signal type names (TOOL_LOOP, RETRY_STORM, …)")
+  }
+  const min = options?.minSeverity ?? "LOW"
+  if (!signalSeverities.includes(min)) {
+    invalid(component, "minSeverity", `must be one of ${signalSeverities.join(", ")}, got ${String(min)}`)
+  }
+  const allowed = types === undefined ? undefined : new Set(types)
+  const floor = signalSeverities.indexOf(min)
+  return make({
+    name: options?.name ?? "detector_signal",
+    severity: options?.severity ?? "warning",
+    // Each signal arrives alone after its run ended: `once` would silence a second type of the same run.
+    once: options?.once ?? false,
+    init: () => null,
+    check: (input) => {
+      if (input._tag !== "DetectorSignal") return undefined
+      if (allowed !== undefined && !allowed.has(input.signalType)) return undefined
+      const rank = signalSeverities.indexOf(input.severity)
+      if (rank < floor) return undefined
+      const e = input.explanation
+      const fix = e.fixes[0]
+      return {
+        title: `${e.title} (${input.signalType})`,
+        message: `${e.what} ${e.whyItMatters}${fix === undefined ? "" : ` Fix: ${fix.description}`}`,
+        ...(options?.severity === undefined
+          ? { severity: rank >= 2 ? "critical" : rank === 1 ? "warning" : "info" }
+          : {}),
+        figures: {
+          signalType: input.signalType,
+          signalSeverity: input.severity,
+          signalId: input.signalId,
+          stepStart: input.step.start,
+          stepEnd: input.step.end
+        }
+      }
+    }
+  })
 }

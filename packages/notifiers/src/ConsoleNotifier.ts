@@ -6,6 +6,7 @@
 import { type HookEvent, Lifecycle, Notifier } from "@sextant/runtime"
 import { Effect } from "effect"
 import { isAlert } from "./Alert.js"
+import { isDetectorSignal } from "./DetectorSignal.js"
 import { type Paint, type Palette, palette, shouldColor } from "./internal/ansi.js"
 import { checkCommon, checkNumber } from "./internal/config.js"
 import { RunTable } from "./internal/runs.js"
@@ -102,6 +103,12 @@ export const makeFormatter = (options: {
     if (isAlert(event)) {
       const paint = event.severity === "critical" ? p.red : event.severity === "warning" ? p.yellow : p.cyan
       return [[["  ⚠ alert ", paint], [`[${event.severity}] ${event.title}`, p.bold], [`: ${event.message}`]]]
+    }
+    if (isDetectorSignal(event)) {
+      const paint = event.severity === "CRITICAL" || event.severity === "HIGH" ? p.red : p.yellow
+      return [[["  ⚑ signal ", paint], [`[${event.severity}] ${event.signalType}`, p.bold], [
+        `: ${event.explanation.what}`
+      ]]]
     }
     const run = runs.peek(event.runId)
     switch (event._tag) {

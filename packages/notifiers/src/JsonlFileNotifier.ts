@@ -1,16 +1,17 @@
 /**
  * Appends one JSON line per event to a file. The line format (`JsonlLine`, version 1) is
  * `{"v":1,"type":"<event_type>","event":{…}}` where `type` is the recorded `event_type` (`run.started`,
- * `tool.completed`, …) or `alert`, and `event` is the hook event (or `Alert`) exactly as the runtime's Schema
+ * `tool.completed`, …), `alert` or `detector.signal`, and `event` is the hook event (or `Alert`, `DetectorSignal`) exactly as the runtime's Schema
  * encodes it. `read` decodes a file back, naming the line of any bad entry.
  */
 import { HookEvent, Notifier, StreamEvent } from "@sextant/runtime"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { appendFile, mkdir, readFile } from "node:fs/promises"
 import { dirname } from "node:path"
-import { Alert, isAlert } from "./Alert.js"
+import { Alert } from "./Alert.js"
+import { DetectorSignal } from "./DetectorSignal.js"
 import { checkCommon, invalid } from "./internal/config.js"
-import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
+import { type CommonOptions, type EventFilter, isOwnEvent, type NotifierEvent } from "./NotifierEvent.js"
 import { recordedAndAlerts, typeOf } from "./WebhookNotifier.js"
 
 /** The version of the line format written by this package. */
@@ -20,7 +21,7 @@ export const LINE_VERSION = 1
 export const JsonlLine = Schema.Struct({
   v: Schema.Literal(LINE_VERSION),
   type: Schema.String,
-  event: Schema.Union(HookEvent.HookEvent, Alert)
+  event: Schema.Union(HookEvent.HookEvent, Alert, DetectorSignal)
 }).annotations({ identifier: "JsonlLine" })
 /** One line of the file. */
 export type JsonlLine = typeof JsonlLine.Type
@@ -61,7 +62,7 @@ export const make = (options: JsonlOptions): Notifier.Notifier => {
     strategy: options.strategy,
     timeout: options.timeout,
     onEvent: (event: NotifierEvent) => {
-      if (!filter(event) || (!isAlert(event) && StreamEvent.isDelta(event))) return
+      if (!filter(event) || (!isOwnEvent(event) && StreamEvent.isDelta(event))) return
       const line = encodeLine({ v: LINE_VERSION, type: typeOf(event), event: event as JsonlLine["event"] })
       ready ??= mkdir(dirname(options.path), { recursive: true }).catch((e) => {
         ready = undefined

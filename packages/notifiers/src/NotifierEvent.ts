@@ -1,13 +1,17 @@
 /**
- * What the notifiers of this package handle: the runtime's stream events plus this package's `Alert`, and the
- * options every one of them shares.
+ * What the notifiers of this package handle: the runtime's stream events plus this package's `Alert` and
+ * `DetectorSignal`, and the options every one of them shares.
  */
 import type { StreamEvent } from "@sextant/runtime"
 import type { Duration } from "effect"
-import type { Alert } from "./Alert.js"
+import { type Alert, isAlert } from "./Alert.js"
+import { type DetectorSignal, isDetectorSignal } from "./DetectorSignal.js"
 
-/** A hook event, a stream delta, or an alert raised by `AlertNotifier`. */
-export type NotifierEvent = StreamEvent.StreamEvent | Alert
+/** A hook event, a stream delta, an alert raised by `AlertNotifier`, or a detector's signal. */
+export type NotifierEvent = StreamEvent.StreamEvent | Alert | DetectorSignal
+
+/** What this package adds to the runtime's events: an alert or a detector's signal (never batched, no delta). */
+export type OwnEvent = Alert | DetectorSignal
 
 /** A predicate choosing which events a notifier acts on. */
 export type EventFilter = (event: NotifierEvent) => boolean
@@ -23,3 +27,6 @@ export interface CommonOptions {
   /** Per-event handler timeout. */
   readonly timeout?: Duration.DurationInput | undefined
 }
+
+/** Whether an event is this package's own (an `Alert` or a `DetectorSignal`) rather than a runtime event. */
+export const isOwnEvent = (event: NotifierEvent): event is OwnEvent => isAlert(event) || isDetectorSignal(event)

@@ -1,19 +1,20 @@
 /**
  * Posts Block Kit messages to a Slack incoming webhook for the events worth a human's attention: a run failed
  * (or was interrupted/abandoned by the sweep), a budget threshold or limit, a guardrail block, an approval
- * request, and any `Alert`. Each message says what happened, which run and agent, the key figures, and links
+ * request, any `Alert` and any live `DetectorSignal`. Each message says what happened, which run and agent, the key figures, and links
  * to the run in the read router.
  */
 import type { HttpClient } from "@effect/platform"
 import { type HookEvent, Lifecycle, Notifier, type RetryPolicy, StreamEvent } from "@sextant/runtime"
 import { Effect } from "effect"
-import { type Alert, isAlert } from "./Alert.js"
+import type { Alert } from "./Alert.js"
+import { type DetectorSignal, isDetectorSignal } from "./DetectorSignal.js"
 import { checkCommon, checkUrl } from "./internal/config.js"
 import * as Http from "./internal/http.js"
 import { endpointOf, scrubber } from "./internal/redact.js"
 import { RunTable } from "./internal/runs.js"
 import { formatCount, formatUsd, jsonText, shorten } from "./internal/text.js"
-import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
+import { type CommonOptions, type EventFilter, isOwnEvent, type NotifierEvent } from "./NotifierEvent.js"
 import type { HttpNotifier } from "./WebhookNotifier.js"
 
 /** Options of `SlackNotifier.make`. */
@@ -38,10 +39,11 @@ const attentionTags: ReadonlySet<string> = new Set([
   "BudgetExceeded",
   "GuardrailBlocked",
   "ApprovalRequested",
-  "Alert"
+  "Alert",
+  "DetectorSignal"
 ])
 
-/** The default filter: failures, budget, guardrail blocks, approval requests and alerts. */
+/** The default filter: failures, budget, guardrail blocks, approval requests, alerts and detector signals. */
 export const attentionWorthy: EventFilter = (event) => attentionTags.has(event._tag)
 
 interface RunInfo {
@@ -59,7 +61,7 @@ interface Message {
   readonly figures: ReadonlyArray<readonly [string, string]>
 }
 
-const describe = (event: HookEvent.HookEvent | Alert): Message | undefined => {
+const describe = (event: HookEvent.HookEvent | Alert | DetectorSignal): Message | undefined => {
   switch (event._tag) {
     case "RunFailed":
       return {
@@ -119,24 +121,47 @@ const describe = (event: HookEvent.HookEvent | Alert): Message | undefined => {
         text: esc(event.message),
         figures: Object.entries(event.figures).map(([k, v]) => [k, String(v)] as const)
       }
+    case "DetectorSignal":
+      return {
+        emoji: signalEmoji[event.severity],
+        title: `${event.explanation.title} (${event.signalType})`,
+        text: esc(shorten(`${event.explanation.what} ${event.explanation.whyItMatters}`, 1200)),
+        figures: [
+          ["Severity", event.severity],
+          [
+            "Events",
+            event.step.start === event.step.end ? `${event.step.start}` : `${event.step.start}–${event.step.end}`
+          ],
+          ["Evidence", esc(shorten(event.explanation.evidence, 300))],
+          ...event.explanation.fixes.slice(0, 3).map((f, i) =>
+            [`Fix ${i + 1}`, esc(shorten(f.description, 300))] as const
+          )
+        ]
+      }
     default:
       return undefined
   }
 }
 
 const severityEmoji = { critical: ":rotating_light:", warning: ":warning:", info: ":information_source:" } as const
+const signalEmoji = {
+  CRITICAL: ":rotating_light:",
+  HIGH: ":warning:",
+  MEDIUM: ":large_yellow_circle:",
+  LOW: ":information_source:"
+} as const
 
 const budgetFigure = (kind: "tokens" | "cost", n: number) => (kind === "cost" ? formatUsd(n) : formatCount(n))
 
 /** Builds the Block Kit body for an event, or `undefined` when the event has no message form. */
 export const blocksFor = (
-  event: HookEvent.HookEvent | Alert,
+  event: HookEvent.HookEvent | Alert | DetectorSignal,
   run: { readonly agentName?: string | undefined; readonly model?: string | undefined } = {},
   runLinkBaseUrl?: string
 ): { readonly text: string; readonly blocks: ReadonlyArray<unknown> } | undefined => {
   const m = describe(event)
   if (m === undefined) return undefined
-  const agentName = run.agentName ?? (isAlert(event) ? event.agentName : undefined)
+  const agentName = run.agentName ?? (isOwnEvent(event) ? event.agentName : undefined)
   const model = run.model === undefined ? "" : ` (${esc(run.model)})`
   const fields = [
     `*Run*\n\`${event.runId}\``,
@@ -157,7 +182,12 @@ export const blocksFor = (
   }
   blocks.push({
     type: "context",
-    elements: [{ type: "mrkdwn", text: `${new Date(event.timestamp).toISOString()} · iteration ${event.iteration}` }]
+    elements: [{
+      type: "mrkdwn",
+      text: `${new Date(event.timestamp).toISOString()} · ${
+        isDetectorSignal(event) ? `detected after the run` : `iteration ${event.iteration}`
+      }`
+    }]
   })
   return { text: `${m.title}: run ${event.runId}${agentName === undefined ? "" : ` (${agentName})`}`, blocks }
 }
@@ -183,23 +213,8 @@ export const make = (options: SlackOptions): HttpNotifier => {
   const runs = new RunTable<RunInfo>(() => ({}))
   const headers = Effect.succeed({ "content-type": "application/json" })
 
-  const handle = (event: NotifierEvent): Effect.Effect<void, unknown> => {
-    if (event._tag === "RunStarted") {
-      const info = runs.get(event.runId)
-      info.agentName = event.agentName
-      if (event.model !== undefined) info.model = event.model
-    } else if (event._tag === "RunResumed") {
-      runs.get(event.runId).agentName = event.agentName
-    }
-    const info = runs.peek(event.runId)
-    if ((!isAlert(event) && StreamEvent.isDelta(event)) || !filter(event)) {
-      if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
-      return Effect.void
-    }
-    const body = blocksFor(event, info ?? {}, options.runLinkBaseUrl)
-    if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
-    if (body === undefined) return Effect.void
-    return Http.postWithRetry({
+  const post = (body: ReturnType<typeof blocksFor>): Effect.Effect<void, unknown> =>
+    body === undefined ? Effect.void : Http.postWithRetry({
       client,
       url: target.href,
       endpoint,
@@ -209,6 +224,27 @@ export const make = (options: SlackOptions): HttpNotifier => {
       counters,
       scrub
     })
+
+  const handle = (event: NotifierEvent): Effect.Effect<void, unknown> => {
+    if (event._tag === "RunStarted") {
+      const info = runs.get(event.runId)
+      info.agentName = event.agentName
+      if (event.model !== undefined) info.model = event.model
+    } else if (event._tag === "RunResumed") {
+      runs.get(event.runId).agentName = event.agentName
+    }
+    const info = runs.peek(event.runId)
+    if (isDetectorSignal(event)) {
+      if (!filter(event)) return Effect.void
+      return post(blocksFor(event, {}, options.runLinkBaseUrl))
+    }
+    if ((!isOwnEvent(event) && StreamEvent.isDelta(event)) || !filter(event)) {
+      if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
+      return Effect.void
+    }
+    const body = blocksFor(event, info ?? {}, options.runLinkBaseUrl)
+    if (Lifecycle.isTerminalEvent(event)) runs.delete(event.runId)
+    return post(body)
   }
 
   const notifier = Notifier.make({

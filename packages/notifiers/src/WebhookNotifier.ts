@@ -6,10 +6,11 @@ import type { HttpClient } from "@effect/platform"
 import { HookEvent, Lifecycle, Notifier, type RetryPolicy, StreamEvent } from "@sextant/runtime"
 import { Clock, Effect, Schema } from "effect"
 import { Alert, isAlert } from "./Alert.js"
+import { DetectorSignal, isDetectorSignal } from "./DetectorSignal.js"
 import { checkCommon, checkNumber, checkUrl, invalid } from "./internal/config.js"
 import * as Http from "./internal/http.js"
 import { endpointOf, scrubber } from "./internal/redact.js"
-import type { CommonOptions, EventFilter, NotifierEvent } from "./NotifierEvent.js"
+import { type CommonOptions, type EventFilter, isOwnEvent, type NotifierEvent } from "./NotifierEvent.js"
 import { EVENT_HEADER, IDEMPOTENCY_HEADER, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "./WebhookSignature.js"
 
 /**
@@ -22,10 +23,10 @@ export const retryDefaults: Required<RetryPolicy.RetryPolicy> = Http.retryDefaul
 /** The payload format version this package sends. */
 export const SCHEMA_VERSION = 1
 
-/** One event as it is sent: its type string (`tool.completed`, `alert`, …) and the event itself. */
+/** One event as it is sent: its type string (`tool.completed`, `alert`, `detector.signal`, …) and the event itself. */
 export const WebhookItem = Schema.Struct({
   type: Schema.String,
-  event: Schema.Union(HookEvent.HookEvent, Alert)
+  event: Schema.Union(HookEvent.HookEvent, Alert, DetectorSignal)
 })
 /** One event as it is sent. */
 export type WebhookItem = typeof WebhookItem.Type
@@ -51,7 +52,7 @@ export interface WebhookOptions extends CommonOptions {
   readonly url: string
   /** Signs each POST (HMAC-SHA256 over `timestamp + "." + body`). */
   readonly secret?: string | undefined
-  /** Which events to send (default: every recorded event and every alert; stream deltas never). */
+  /** Which events to send (default: every recorded event, alert and detector signal; stream deltas never). */
   readonly filter?: EventFilter | undefined
   /** Extra headers (authorization, routing); credential values never appear in errors or logs. */
   readonly headers?: Readonly<Record<string, string>> | undefined
@@ -61,7 +62,7 @@ export interface WebhookOptions extends CommonOptions {
   readonly client?: HttpClient.HttpClient | undefined
   /**
    * Batch a run's events: a POST holds up to `maxEvents`, and is sent when full or when the run's segment ends
-   * (completed, failed, cancelled, paused). Alerts are never held back.
+   * (completed, failed, cancelled, paused). Alerts and detector signals are never held back.
    */
   readonly batch?: { readonly maxEvents: number } | undefined
 }
@@ -80,9 +81,10 @@ export interface HttpNotifier extends Notifier.Notifier {
   readonly deliveries: Effect.Effect<DeliveryStats>
 }
 
-/** The `type` string of an event: its recorded `event_type`, `alert`, or `stream.<delta>`. */
+/** The `type` string of an event: its recorded `event_type`, `alert`, `detector.signal`, or `stream.<delta>`. */
 export const typeOf = (event: NotifierEvent): string => {
   if (isAlert(event)) return "alert"
+  if (isDetectorSignal(event)) return "detector.signal"
   if (event._tag === "TextDelta") return "stream.text_delta"
   if (event._tag === "ToolArgumentsDelta") return "stream.tool_arguments_delta"
   if (event._tag === "StreamStarted") return "stream.started"
@@ -90,11 +92,12 @@ export const typeOf = (event: NotifierEvent): string => {
   return HookEvent.eventType(event)
 }
 
-/** The default filter: recorded events and alerts, not stream deltas. */
-export const recordedAndAlerts: EventFilter = (event) => isAlert(event) || !StreamEvent.isDelta(event)
+/** The default filter: recorded events, alerts and detector signals, not stream deltas. */
+export const recordedAndAlerts: EventFilter = (event) => isOwnEvent(event) || !StreamEvent.isDelta(event)
 
 const idempotencyKey = (event: NotifierEvent): string => {
   if (isAlert(event)) return `${event.runId}:alert:${event.rule}:${event.sequenceIndex ?? event.timestamp}`
+  if (isDetectorSignal(event)) return `${event.runId}:signal:${event.signalId}`
   if (StreamEvent.isDelta(event)) {
     return `${event.runId}:delta:${event.correlationId}:${"sequence" in event ? event.sequence : event.timestamp}`
   }
@@ -177,7 +180,7 @@ export const make = (options: WebhookOptions): HttpNotifier => {
 
   const handle = (event: NotifierEvent): Effect.Effect<void, unknown> => {
     const selected = filter(event)
-    if (maxBatch === 1 || isAlert(event)) return selected ? sendOne(event) : Effect.void
+    if (maxBatch === 1 || isOwnEvent(event)) return selected ? sendOne(event) : Effect.void
     if (selected) {
       const buffer = buffers.get(event.runId) ?? []
       buffer.push(event)

@@ -12,6 +12,8 @@ export * as AlertRules from "./AlertRules.js"
 export * as CompositeNotifier from "./CompositeNotifier.js"
 /** A live terminal view of runs. */
 export * as ConsoleNotifier from "./ConsoleNotifier.js"
+/** Detector signals handed to notifiers. */
+export * as DetectorSignal from "./DetectorSignal.js"
 /** The typed failure of HTTP notifiers. */
 export * from "./DeliveryError.js"
 /** GenAI semantic-convention attribute names. */
@@ -19,7 +21,7 @@ export * as GenAiAttributes from "./GenAiAttributes.js"
 /** One JSON line per event, and a reader. */
 export * as JsonlFileNotifier from "./JsonlFileNotifier.js"
 /** What notifiers handle, and their shared options. */
-export type * from "./NotifierEvent.js"
+export * from "./NotifierEvent.js"
 /** The typed error of a bad notifier or alert-rule setting. */
 export * from "./NotifierConfigError.js"
 /** OpenTelemetry spans and metrics. */

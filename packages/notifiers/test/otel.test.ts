@@ -343,4 +343,25 @@ describe("OpenTelemetry: a run on a thread", () => {
       for (const span of spans) expect(span.attributes[A.CONVERSATION_ID], span.name).toBe("conversation-7")
       expect(byName(spans, "invoke_agent weather").attributes[A.SEXTANT_RUN_ID]).toBe("run-thread")
     }))
+  it.effect("a segment resumed in a process that never saw the start names the thread from run.resumed", () =>
+    Effect.gen(function*() {
+      const { exporter, tracer } = setup()
+      // A fresh notifier: this process sees the run from its resume on.
+      const otel = OpenTelemetryNotifier.make({ tracer })
+      const r = "run-elsewhere"
+      const resumed: HookEvent.RunResumed = {
+        _tag: "RunResumed",
+        runId: r,
+        sequenceIndex: 6,
+        iteration: 1,
+        timestamp: 9000,
+        agentName: "ops",
+        resumedFrom: "waiting_client_tool",
+        threadId: "conversation-9",
+        submission: []
+      }
+      for (const e of [resumed, ev.completed(r, 7, 9500)]) yield* otel.handle(e, context())
+      const [span] = exporter.getFinishedSpans()
+      expect(span!.attributes[A.CONVERSATION_ID]).toBe("conversation-9")
+    }))
 })

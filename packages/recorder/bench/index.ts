@@ -30,6 +30,7 @@ import type { BenchSection, Figure } from "../../../bench/section.js"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { Database, Migrations, SqlRecorder } from "../src/index.js"
 import { benchModel, threeTurnAgent } from "./model.js"
+import { privacy } from "./privacy.js"
 import { type Group, naiveWrite, openSqlite, pgWriter, type RawWriter, rowsOf, sqliteWriter } from "./raw.js"
 import { endToEnd } from "./runs.js"
 import { streamChunks } from "./streams.js"
@@ -423,5 +424,6 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   sections.push(...(await endToEnd()))
   sections.push(...(await threadStartup()))
   sections.push(...(await streamChunks()))
+  sections.push(...(await privacy()))
   return sections
 }

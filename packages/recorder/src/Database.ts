@@ -14,6 +14,7 @@ import type { DatabaseUrlError, DriverNotInstalled } from "./Errors.js"
 import * as internal from "./internal/database.js"
 import * as Drivers from "./internal/drivers.js"
 import * as url from "./internal/url.js"
+import * as Write from "./internal/write.js"
 
 /** Options of `layerFromUrl`. */
 export type DatabaseOptions = internal.DatabaseOptions
@@ -44,3 +45,20 @@ export const importDriver: <A>(
   dialect: "sqlite" | "postgres",
   specifier: string
 ) => Effect.Effect<A, DriverNotInstalled | SqlError.SqlError> = Drivers.load
+
+/**
+ * The Postgres channel the recorder notifies on every commit of run events (`LISTEN sextant_events`; a
+ * channel is per database). The payload is `<last sequence index>:<stored run id>`, one per run of the commit.
+ */
+export const eventsChannel: string = Write.EVENTS_CHANNEL
+
+/** An events notification's stored run id and last committed sequence index; undefined for any other payload. */
+export const parseEventsPayload = (
+  payload: string
+): { readonly runKey: string; readonly sequenceIndex: number } | undefined => {
+  const colon = payload.indexOf(":")
+  if (colon <= 0) return undefined
+  const head = payload.slice(0, colon)
+  if (!/^\d+$/.test(head)) return undefined
+  return { runKey: payload.slice(colon + 1), sequenceIndex: Number(head) }
+}

@@ -44,3 +44,9 @@ export class DriverNotInstalled extends Schema.TaggedError<DriverNotInstalled>()
   missing: Schema.String,
   message: Schema.String
 }) {}
+
+/** A `Sweep.run` option is not usable; `field` names it and the message says what to pass. */
+export class SweepOptionsError extends Schema.TaggedError<SweepOptionsError>()("SweepOptionsError", {
+  field: Schema.String,
+  message: Schema.String
+}) {}

@@ -14,6 +14,7 @@ import usageDaily from "./internal/migrations/0004_usage_daily.js"
 import failureSignals from "./internal/migrations/0005_failure_signals.js"
 import threads from "./internal/migrations/0006_threads.js"
 import streamChunks from "./internal/migrations/0007_stream_chunks.js"
+import requestDeltas from "./internal/migrations/0008_request_deltas.js"
 import { backfillSql } from "./internal/rollup.js"
 
 /** The bookkeeping table of applied migrations. */
@@ -26,11 +27,12 @@ const loader = Migrator.fromRecord({
   "0004_usage_daily": usageDaily,
   "0005_failure_signals": failureSignals,
   "0006_threads": threads,
-  "0007_stream_chunks": streamChunks
+  "0007_stream_chunks": streamChunks,
+  "0008_request_deltas": requestDeltas
 })
 
 /** The newest migration id this version of the recorder needs. */
-export const latest = 7
+export const latest = 8
 
 /** Applies the migrations not yet applied; returns the `[id, name]` pairs it applied. */
 export const run: Effect.Effect<

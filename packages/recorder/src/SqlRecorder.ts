@@ -10,7 +10,9 @@ import { Recorder, type RecorderService, RetryPolicy, RunLedger } from "@sextant
 import { Context, type Duration, Effect, Either, Layer, Option, type Scope } from "effect"
 import type { DatabaseOptions } from "./Database.js"
 import * as Database from "./Database.js"
+import { Encryption } from "./Encryption.js"
 import type { DatabaseUrlError, DriverNotInstalled, MigrationsPending } from "./Errors.js"
+import { RequestDeltas } from "./internal/deltas.js"
 import { makeLedger } from "./internal/ledger.js"
 import * as SqliteWriter from "./internal/sqliteWriter.js"
 import { resolvePolicy, retryDefaults } from "./internal/write.js"
@@ -39,11 +41,23 @@ export interface SqlRecorderOptions {
    */
   readonly sqliteWriter?: boolean | undefined
   /**
+   * With the SQLite writer in WAL mode and `synchronous` NORMAL: a small group commit (up to 8 events) made
+   * while the writer thread is idle runs on the main thread's own connection, which never waits for a lock
+   * (a busy database sends it to the thread) — saving the thread hop at low concurrency. Default true; false
+   * sends every commit to the thread.
+   */
+  readonly sqliteMainThread?: boolean | undefined
+  /**
    * Whether a write that fails for good marks its runs `error` (`failure_reason = 'recorder'`) as a halted
    * native run is (default true). An ingest endpoint sets false: its sender retries the same events later, and
    * a run marked `error` would refuse them.
    */
   readonly haltRuns?: boolean | undefined
+  /**
+   * Store each model call's request as the messages new since the run's previous call (default true); the
+   * RunStore rebuilds the full request. False stores every request in full (as before migration 8).
+   */
+  readonly requestDeltas?: boolean | undefined
 }
 
 /** Everything building a recorder from a URL can fail with. */
@@ -86,7 +100,13 @@ export const make = (
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({ sqlite: () => Effect.asVoid(Migrations.run), orElse: () => Migrations.check })
     const own = yield* sqliteWriter(options)
+    // With an `Encryption` key ring in context, every content column is sealed with its current key.
+    const ring = yield* Effect.serviceOption(Encryption)
     return yield* makeWriter({
+      codec: {
+        deltas: options.requestDeltas === false ? undefined : new RequestDeltas(),
+        sealer: Option.getOrUndefined(ring)
+      },
       retry,
       maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 1000)),
       transact: own?.transact,
@@ -112,9 +132,14 @@ const sqliteWriter = (options: SqlRecorderOptions) =>
     const sql = client.value
     const busy = yield* sql<{ timeout: number }>`PRAGMA busy_timeout`
     const synchronous = yield* sql<{ synchronous: number }>`PRAGMA synchronous`
+    const journal = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
+    const level = Number(synchronous[0]?.synchronous ?? 1)
     return yield* SqliteWriter.open(filename, {
       busyTimeoutMs: Number(busy[0]?.timeout ?? 100),
-      synchronous: Number(synchronous[0]?.synchronous ?? 1)
+      synchronous: level,
+      // In WAL mode with NORMAL (the default), a commit writes the log and never waits for the disk.
+      local: options.sqliteMainThread !== false && level <= 1 &&
+        String(journal[0]?.journal_mode ?? "").toLowerCase() === "wal"
     })
   })
 
@@ -145,7 +170,8 @@ export const layer = (
   Layer.scopedContext(
     Effect.gen(function*() {
       const recorder = yield* make(options)
-      const ledger = yield* makeLedger(yield* retryPolicy(options))
+      const ring = yield* Effect.serviceOption(Encryption)
+      const ledger = yield* makeLedger(yield* retryPolicy(options), Option.getOrUndefined(ring))
       return Context.make(Recorder, recorder).pipe(Context.add(RunLedger, ledger))
     })
   )

@@ -7,7 +7,9 @@
  * through them; the migrations' newer columns are generated from them.
  */
 import type { Either, ParseResult, Schema } from "effect"
+import * as deltas from "./internal/deltas.js"
 import * as internal from "./internal/escape.js"
+import * as sealedValues from "./internal/sealed.js"
 import * as tables from "./internal/tables.js"
 
 /** How a column is stored on each dialect. */
@@ -112,3 +114,55 @@ export const decodeRows = <Name extends string, Cols extends Record<string, tabl
  * one order: the billing reads and the rollup's upsert are built from this list.
  */
 export const usageCountColumns: typeof tables.usageCountColumns = tables.usageCountColumns
+
+/**
+ * Rows with every sealed value (`Encryption`) opened into its stored form, before decoding; values not sealed
+ * pass through. Throws `EncryptionKeyMissing` (no key ring, or not the key a value names) or `DecryptionFailed`.
+ */
+export const openSealed: <A>(
+  ring: { readonly open: (sealed: string) => string } | undefined,
+  rows: ReadonlyArray<A>
+) => ReadonlyArray<A> = sealedValues.openRows
+
+/** The content columns of each table (sealed when the recorder has an `Encryption` key ring), and their kind. */
+export const contentColumns = sealedValues.contentColumns
+
+/** A model call's request as stored (migration 8): in full, or the messages after `prefix` of its `base` call's. */
+export type StoredRequest = deltas.StoredRequest
+
+/**
+ * The full requests of a run's model calls by id, rebuilt from their stored deltas (the reference read of
+ * `llm_interactions.semantic_request`). Throws when a call continues one that is not among `calls`.
+ */
+export const rebuildRequests: (calls: ReadonlyArray<StoredRequest>) => Map<string, unknown> = deltas.rebuildRequests
+
+/**
+ * Every failure signal type `failure_signals.signal_type` holds, in catalogue order: the one list the detectors
+ * raise, the store and the read router validate a `type` filter against, and the dashboard offers.
+ */
+export const signalTypes = [
+  "TOOL_LOOP",
+  "TOOL_THRASHING",
+  "TOOL_AVOIDANCE",
+  "GOAL_ABANDONMENT",
+  "PROMPT_INJECTION_SIGNAL",
+  "RAG_EMPTY_RETRIEVAL",
+  "LLM_TRUNCATION_LOOP",
+  "CONTEXT_BLOAT",
+  "SLOW_STEP",
+  "RETRY_STORM",
+  "EMPTY_LLM_RESPONSE",
+  "STEP_COUNT_INFLATION",
+  "CASCADING_TOOL_FAILURE",
+  "FIRST_STEP_FAILURE",
+  "REASONING_STALL"
+] as const
+
+/** A failure signal type (`failure_signals.signal_type`). */
+export type SignalType = (typeof signalTypes)[number]
+
+/** How bad a failure signal is (`failure_signals.severity`), lowest first. */
+export const signalSeverities = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const
+
+/** A failure signal severity. */
+export type SignalSeverity = (typeof signalSeverities)[number]

@@ -3,6 +3,8 @@
  */
 /** A `SqlClient` from a database URL. */
 export * as Database from "./Database.js"
+/** Encryption at rest of the content columns (AES-256-GCM, rotating keys, optional gzip). */
+export * as Encryption from "./Encryption.js"
 /** Tagged errors. */
 export * from "./Errors.js"
 /** The versioned migration set. */

@@ -5,11 +5,27 @@
  */
 import { Effect, Layer } from "effect"
 import { recorderContract, type Tables } from "../../../test-support/recorderContract.js"
-import { SqlRecorder, Sweep } from "../src/index.js"
+import { SqlRecorder, Sweep, Tables as T } from "../src/index.js"
 import { dialects, readAll } from "./support.js"
 
-/** Every table's rows of one run, decoded by `Tables`. */
-const readTables = (runId: string) => Effect.map(readAll(runId), (rows): Tables => rows)
+/**
+ * Every table's rows of one run, decoded by `Tables`; each model call's request rebuilt in full from its stored
+ * delta (migration 8), as the RunStore reads it, so the contract states the full request every call was sent.
+ */
+const readTables = (runId: string) =>
+  Effect.map(readAll(runId), (rows): Tables => {
+    const calls = rows.llm_interactions as ReadonlyArray<Record<string, unknown>>
+    const full = T.rebuildRequests(calls.map((r) => ({
+      id: String(r.id),
+      request: r.semantic_request,
+      base: r.request_base as string | null,
+      prefix: r.request_prefix as number | null
+    })))
+    return {
+      ...rows,
+      llm_interactions: calls.map((r) => ({ ...r, semantic_request: full.get(String(r.id)) ?? null }))
+    } as unknown as Tables
+  })
 
 for (const dialect of dialects) {
   recorderContract(

@@ -146,7 +146,7 @@ export const pgAdmin = (url: string) =>
 export const started = (
   runId: string,
   parentRunId?: string,
-  extra: { readonly threadId?: string } = {}
+  extra: { readonly threadId?: string; readonly metadata?: { readonly [key: string]: HookEvent.Json } } = {}
 ): HookEvent.HookEvent => ({
   _tag: "RunStarted",
   runId,

@@ -5,8 +5,8 @@
  * main thread would sit in SQLite's busy wait, unable to let the holder release, and fail with SQLITE_BUSY.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Recorder } from "@sextant/runtime"
-import { Context, Effect, Fiber, Layer, Option } from "effect"
+import { type HookEvent, Recorder } from "@sextant/runtime"
+import { Context, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { SqlRecorder } from "../src/index.js"
 import { dialects, recordedEvents, runRow, sqliteLocker, started } from "./support.js"
 
@@ -39,5 +39,42 @@ describe("the SQLite writer thread", () => {
       )
       expect(row).toMatchObject({ status: "running" })
       expect(events.map((e) => e.type)).toEqual(["run.started"])
+    }))
+
+  it.scopedLive("a commit on the main thread's connection writes and refuses exactly as one on the thread", () =>
+    Effect.gen(function*() {
+      const message = (runId: string, sequenceIndex: number): HookEvent.HookEvent => ({
+        _tag: "MessageAppended",
+        runId,
+        sequenceIndex,
+        iteration: 1,
+        timestamp: 1_700_000_000_000 + sequenceIndex,
+        orderIndex: sequenceIndex,
+        message: { _tag: "user", content: "more" }
+      })
+      // One run at a time (the main thread's case) through each path: the same rows, the same refusal of a gap.
+      const outcome = (sqliteMainThread: boolean) =>
+        Effect.gen(function*() {
+          const url = yield* sqlite.database
+          const context = yield* Layer.build(SqlRecorder.layerFromUrl(url, { sqliteMainThread }))
+          const recorder = Context.get(context, Recorder)
+          yield* recorder.record(started("r"))
+          const recordAll = recorder.recordAll
+          expect(recordAll).toBeDefined()
+          yield* recordAll!([message("r", 1), message("r", 2)])
+          const gap = yield* Effect.exit(recorder.record(message("r", 5)))
+          const [row, events] = yield* Effect.all([runRow("r"), recordedEvents("r")]).pipe(
+            Effect.provide(SqlRecorder.layerFromUrl(url))
+          )
+          return {
+            row: { status: row?.status, last: row?.last_sequence_index },
+            events: events.map((e) => e.type),
+            gap: Exit.isFailure(gap) ? gap.cause.toString() : "recorded"
+          }
+        })
+      const [here, there] = [yield* outcome(true), yield* outcome(false)]
+      expect(here).toEqual(there)
+      expect(here.events).toEqual(["run.started", "message.appended", "message.appended"])
+      expect(here.gap).toMatch(/expected #4/)
     }))
 })

@@ -40,6 +40,7 @@ import {
 } from "../../../bench/plainLoop.js"
 import { cpuProfile, summarise, summaryMarkdown } from "../../../bench/profile.js"
 import type { BenchSection, Figure } from "../../../bench/section.js"
+import { redactionSection } from "./redaction.js"
 
 const PER_RUN = 200
 const RUNS = Number(process.env.BENCH_KERNEL_RUNS ?? 25)
@@ -396,6 +397,7 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
         "",
         summaryMarkdown(profiled)
       ].join("\n")
-    }
+    },
+    await redactionSection()
   ]
 }

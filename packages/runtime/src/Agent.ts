@@ -6,16 +6,18 @@ import {
   AgentConfigError,
   type AgentMismatch,
   DelegationDepthExceeded,
+  type RecorderError,
   type RunError,
   type RunNotFound,
   type SubmitError
 } from "./Errors.js"
 import type { Guardrail } from "./Guardrails.js"
-import type { Json, Message } from "./HookEvent.js"
+import type { HookEvent, Json, Message } from "./HookEvent.js"
 import type { Sink } from "./internal/bus.js"
 import * as AgentConfigSchemas from "./internal/config/agentConfig.js"
 import * as RunOptionSchemas from "./internal/config/runOptions.js"
 import { type AgentDefinition, compile } from "./internal/definition.js"
+import * as Recover from "./internal/run/recover.js"
 import * as Resume from "./internal/run/resume.js"
 import { retryRun } from "./internal/run/retry.js"
 import { startRun } from "./internal/run/start.js"
@@ -24,6 +26,7 @@ import type { LanguageModel } from "./LanguageModel.js"
 import type { Notifier } from "./Notifier.js"
 import type { ModelPrice } from "./Pricing.js"
 import type { Recorder } from "./Recorder.js"
+import type * as Redaction from "./Redaction.js"
 import type { RunLedger } from "./RunLedger.js"
 import type { RunResult, ToolResultSubmission } from "./RunResult.js"
 import type { StreamEvent } from "./StreamEvent.js"
@@ -83,6 +86,11 @@ export interface AgentConfig<Out = unknown> {
   readonly budget?: BudgetConfig | undefined
   /** Scanners applied at the model boundary, in order (see `Guardrails`). */
   readonly guardrails?: ReadonlyArray<Guardrail> | undefined
+  /**
+   * What must not be stored or observed beyond the guardrails: key, pattern and tool-path rules, metadata-only,
+   * the per-field size cap and a blob store (see `Redaction`). Checked here: a bad setting fails naming its path.
+   */
+  readonly redaction?: Redaction.Config | undefined
   /** Price overrides (per million tokens) on top of the built-in table, keyed `provider:model` or `model`. */
   readonly prices?: Readonly<Record<string, ModelPrice>> | undefined
   /** Deepest delegation level a run of this agent may start children at (default 10). */
@@ -103,6 +111,13 @@ export interface AgentConfig<Out = unknown> {
   readonly outputRepairs?: number | undefined
   /** The window of a thread's earlier messages a run on the thread sends (see `RunOptions.threadId`). */
   readonly history?: HistoryConfig | undefined
+  /**
+   * What a run recovered from the record (`Agent.recover`, fleet mode) does about a call of a tool not declared
+   * `idempotent` that was in flight when its runner was lost: `pause` (default) waits `waiting_approval` with the
+   * prompt "interrupted during a non-idempotent tool call" so a person decides (approve: it executes again;
+   * reject: it fails); `fail` ends the run `error` with `failureReason: "interrupted"`.
+   */
+  readonly onInterruptedTool?: "pause" | "fail" | undefined
 }
 
 /** Options of one run (and of resuming one: its notifiers and trace context). */
@@ -380,3 +395,60 @@ export const asTool = (agent: Agent<any>, options: AsToolOptions): Tool<{ readon
     }
   })
 }
+
+/** Options of `Agent.recover`. */
+export interface RecoverOptions {
+  /** Notifiers for the recovered segment only, in addition to the runtime's. */
+  readonly notifiers?: ReadonlyArray<Notifier> | undefined
+  /** The OpenTelemetry Context notifier spans are parented to; defaults to the active one. */
+  readonly traceContext?: unknown
+  /** JSON recorded with the segment's `custom.run.recovered` event (e.g. the runner that took the run over). */
+  readonly note?: Json | undefined
+  /**
+   * When the segment's fiber is interrupted without a cancellation (fleet mode: the run's shard moved to
+   * another runner), record nothing and leave the run `running` for the process that continues it (default
+   * false: the run ends `cancelled`/`interrupted`, as an in-process run does).
+   */
+  readonly leaveRunningOnInterrupt?: boolean | undefined
+}
+
+/** The prompt of a run paused because a non-idempotent tool call was in flight when its process was lost. */
+export const INTERRUPTED_PROMPT: string = Recover.INTERRUPTED_PROMPT
+
+/** The name of the custom event that opens a recovered segment (what was abandoned, what was decided). */
+export const RECOVERED_EVENT: string = Recover.RECOVERED_EVENT
+
+/**
+ * Continues a `running` run in this process from its recorded events (all of them, in sequence order), as
+ * fleet mode does when a run's process was lost or a queued run (only `run.started` recorded) is picked up.
+ * The state is rebuilt from the record and the run goes on from its last completed step: a model call without
+ * `llm.completed` is recorded `llm.failed` (tag `Abandoned`) and made again; a tool call without
+ * `tool.completed` executes again only if its tool is `idempotent`, else the agent's `onInterruptedTool`
+ * decides (pause `waiting_approval` with `INTERRUPTED_PROMPT`, or fail `interrupted`). Redacted values come
+ * back as their placeholders (the raw mapping lived in the lost process). A run that is not `running`
+ * answers with its stored result and nothing executes.
+ */
+export const recover = (
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output
+  agent: Agent<any>,
+  runId: string,
+  events: ReadonlyArray<HookEvent>,
+  options?: RecoverOptions
+): Effect.Effect<RunResult, RunError | RunNotFound | AgentMismatch, LanguageModel | Recorder | RunLedger> =>
+  Effect.suspend(() => Recover.recover(definitionOf(agent), runId, events, options ?? {}))
+
+/** What `Agent.recordQueued` records with the run besides its input. */
+export type QueuedOptions = Recover.QueuedOptions
+
+/**
+ * Records `run.started` of a run that another process will execute with `Agent.recover` (fleet mode's queued
+ * run), through the agent's guardrails and redaction policy, as a run started here would be.
+ */
+export const recordQueued = (
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output
+  agent: Agent<any>,
+  runId: string,
+  input: string,
+  options?: QueuedOptions
+): Effect.Effect<void, RecorderError, Recorder> =>
+  Effect.suspend(() => Recover.recordQueued(definitionOf(agent), runId, input, options ?? {}))

@@ -25,8 +25,9 @@ export interface AgentRuntimeOptions {
   /** How long `dispose` waits for each notifier's mailbox to drain (default 2 seconds). */
   readonly drainTimeout?: Duration.DurationInput | undefined
   /**
-   * At most this many runs execute at once (`run`, `submit*`, `retryRun`; each resumed segment counts as a run).
-   * Default: no limit. Past it runs wait in arrival order, up to `maxQueuedRuns`; beyond that they are
+   * At most this many runs execute at once (`run`, `stream`, `submit*`, `streamSubmit*`, `retryRun`; each
+   * resumed segment counts as a run; a stream holds its slot from its first `next()` until it ends or is
+   * stopped). Default: no limit. Past it runs wait in arrival order, up to `maxQueuedRuns`; beyond that they are
    * rejected with `Overloaded` before anything is recorded.
    */
   readonly maxConcurrentRuns?: number | undefined
@@ -221,21 +222,56 @@ export const make = <E>(
   /** A run (or resumed segment) through admission. */
   const admitted = <A, Err>(effect: Effect.Effect<A, Err, LanguageModel | Recorder | Notifiers>) =>
     admission.admit(() => run(effect))
+  /**
+   * A stream through admission, like a run: its first `next()` takes a slot (waiting for one, or rejecting
+   * with `Overloaded`), which is held until the stream ends, fails or the consumer stops it (`return`).
+   */
   const iterable = <E>(
     stream: Stream.Stream<StreamEvent, E, LanguageModel | Recorder | Notifiers>
   ): AsyncIterable<StreamEvent> => ({
     [Symbol.asyncIterator]: () => {
       let inner: Promise<AsyncIterator<StreamEvent>> | undefined
-      const iterator =
-        () => (inner ??= runtime.acquire().then((managed) => managed.runtime()).then((rt) =>
-          Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()
-        ))
+      let release: (() => void) | undefined
+      let ended = false
+      const end = () => {
+        ended = true
+        release?.()
+      }
+      const iterator = () => (inner ??= new Promise<AsyncIterator<StreamEvent>>((resolve, reject) => {
+        admission.admit(() =>
+          new Promise<void>((done) => {
+            release = done
+            // Stopped while it waited for its slot: the slot goes straight back.
+            if (ended) return done()
+            runtime.acquire().then((managed) => managed.runtime()).then(
+              (rt) => resolve(Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]()),
+              (error: unknown) => {
+                done()
+                reject(error)
+              }
+            )
+          })
+        ).catch(reject)
+      }))
       return {
-        next: () => iterator().then((it) => it.next()).catch((error: unknown) => Promise.reject(unwrap(error))),
-        return: (value?: unknown) =>
-          iterator().then((it) => it.return?.(value) ?? { done: true as const, value: undefined }).catch((
+        next: () =>
+          iterator().then((it) => it.next()).then((result) => {
+            if (result.done === true) end()
+            return result
+          }).catch((error: unknown) => {
+            end()
+            return Promise.reject(unwrap(error))
+          }),
+        return: (value?: unknown) => {
+          // Never started: nothing to stop, no slot to take.
+          if (inner === undefined) {
+            ended = true
+            return Promise.resolve({ done: true as const, value: undefined })
+          }
+          return iterator().then((it) => it.return?.(value) ?? { done: true as const, value: undefined }).catch((
             error: unknown
-          ) => Promise.reject(unwrap(error)))
+          ) => Promise.reject(unwrap(error))).finally(end)
+        }
       }
     }
   })

@@ -4,14 +4,18 @@
  * run reaches the recorder, the runtime's notifiers and `Runs.follow` exactly as a native one does.
  */
 import { context as otelContext } from "@opentelemetry/api"
-import { Effect, type Scope } from "effect"
-import type { InvalidRunOptions, RecorderError } from "./Errors.js"
+import { Effect, Either, type Scope } from "effect"
+import { InvalidRunOptions, type RecorderError } from "./Errors.js"
 import type { HookEvent } from "./HookEvent.js"
 import * as Bus from "./internal/bus.js"
+import { decodeWith } from "./internal/config/fields.js"
+import { RedactionSpec } from "./internal/config/redactionConfig.js"
+import { compileRedaction, defaultRedaction, makeStoragePass, type StoragePass } from "./internal/redaction/policy.js"
 import * as Services from "./internal/services.js"
 import { checkRunNotifiers, segmentSinks } from "./internal/sinks.js"
 import type { Notifier } from "./Notifier.js"
 import type { Recorder } from "./Recorder.js"
+import type * as Redaction from "./Redaction.js"
 import type { StreamDelta } from "./StreamEvent.js"
 
 /** An event before the bus stamps `runId`, `sequenceIndex`, `iteration` and `timestamp`. */
@@ -41,6 +45,31 @@ export interface OpenOptions {
   readonly traceContext?: unknown
   /** The sequence index of the first emitted event (default 0). */
   readonly startSequence?: number | undefined
+  /**
+   * The redaction policy applied before the recorder and the notifiers (as an agent's `redaction`); without
+   * one, the default per-field size cap still applies. A bad setting fails `InvalidRunOptions` naming it.
+   */
+  readonly redaction?: Redaction.Config | undefined
+}
+
+const decodeRedaction = decodeWith(
+  RedactionSpec,
+  "redaction",
+  (field, message) =>
+    field === "redaction"
+      ? new InvalidRunOptions({ field, message })
+      : new InvalidRunOptions({ field: `redaction.${field}`, message: `redaction.${message}` })
+)
+
+/** The storage pass of a policy given to `open`, or the typed error naming what is wrong in it. */
+const storageOf = (config: Redaction.Config | undefined): Either.Either<StoragePass, InvalidRunOptions> => {
+  if (config === undefined) return Either.right(makeStoragePass(defaultRedaction))
+  const decoded = decodeRedaction(config)
+  if (Either.isLeft(decoded)) return Either.left(decoded.left)
+  return Either.mapBoth(compileRedaction(decoded.right, undefined), {
+    onLeft: (e) => new InvalidRunOptions({ field: e.field, message: e.message }),
+    onRight: makeStoragePass
+  })
 }
 
 /**
@@ -52,13 +81,16 @@ export const open = (
 ): Effect.Effect<HookBus, InvalidRunOptions, Recorder | Scope.Scope> =>
   Effect.gen(function*() {
     yield* checkRunNotifiers(options.notifiers)
+    const storage = storageOf(options.redaction)
+    if (Either.isLeft(storage)) return yield* storage.left
     const recorder = yield* Services.recorder
     const bus = yield* Bus.makeBus({
       runId: options.runId,
       recorder,
       sinks: yield* segmentSinks(options.notifiers, undefined),
       traceContext: options.traceContext ?? otelContext.active(),
-      startSequence: options.startSequence ?? 0
+      startSequence: options.startSequence ?? 0,
+      storage: storage.right
     })
     const lock = yield* Effect.makeSemaphore(1)
     return {

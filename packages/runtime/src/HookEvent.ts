@@ -118,11 +118,22 @@ export const ErrorInfo = Schema.Struct({ tag: Schema.String, message: Schema.Str
 /** An error as it is recorded. */
 export type ErrorInfo = typeof ErrorInfo.Type
 
+/**
+ * How many values the bus's redaction pass replaced in an event, per source: `mapped` (a value already in the
+ * run's mapping), a guardrail's name, a redaction rule's name, `sizeCap`, `metadataOnly`. Absent: none.
+ */
+export const RedactionCounts = Schema.Record({ key: Schema.String, value: Schema.Int.pipe(Schema.nonNegative()) })
+  .annotations({ identifier: "RedactionCounts" })
+/** How many values the bus's redaction pass replaced in an event, per source. */
+export type RedactionCounts = typeof RedactionCounts.Type
+
 const base = {
   runId: Schema.String,
   sequenceIndex: Schema.Int.pipe(Schema.nonNegative()),
   iteration: Schema.Int.pipe(Schema.nonNegative()),
-  timestamp: Schema.Number
+  timestamp: Schema.Number,
+  /** What the redaction pass replaced in this event (see {@link RedactionCounts}). */
+  redacted: opt(RedactionCounts)
 }
 const correlated = { ...base, correlationId: Schema.String }
 
@@ -154,6 +165,11 @@ export const RunResumed = Schema.TaggedStruct("RunResumed", {
   ...base,
   agentName: Schema.String,
   resumedFrom: PausedStatus,
+  /**
+   * The thread the run continues (as on its `run.started`): a segment may resume in another process, whose
+   * notifiers never saw the start, and still name the conversation.
+   */
+  threadId: opt(Schema.String),
   /** What was submitted (tool results, a decision or input), as the model will see it. */
   submission: Json
 })
@@ -510,7 +526,8 @@ export const FailureReason = Schema.Literal(
   "internal",
   "output_invalid",
   "stale_running",
-  "abandoned_waiting"
+  "abandoned_waiting",
+  "interrupted"
 )
 /** Why a run ended in `error`. */
 export type FailureReason = typeof FailureReason.Type

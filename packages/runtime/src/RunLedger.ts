@@ -76,10 +76,28 @@ export interface RunLedgerService {
   /** The thread's tenants and active run; none when no run has recorded this thread id. */
   readonly threadState: (threadId: string) => Effect.Effect<Option.Option<ThreadState>, RecorderError>
   /**
-   * Every user, assistant and tool message of the thread's runs, in order (runs by start, then each run's
-   * messages by order index): the initial history of a run continuing the thread.
+   * The thread's runs in start order, each with its user, assistant and tool messages (by order index) and the
+   * recorded usage of its completed model calls: the initial history of a run continuing the thread, and what
+   * a token budget counts it with.
    */
-  readonly threadHistory: (threadId: string) => Effect.Effect<ReadonlyArray<Message>, RecorderError>
+  readonly threadHistory: (threadId: string) => Effect.Effect<ReadonlyArray<ThreadRun>, RecorderError>
+}
+
+/** The recorded usage of one completed model call. */
+export interface CallTokens {
+  readonly inputTokens: number
+  readonly outputTokens: number
+}
+
+/** One run of a thread as its history reads it. */
+export interface ThreadRun {
+  readonly runId: string
+  /** The run this one retried (`agent.retry`): the retry stands in for it in the conversation. */
+  readonly retryOfRunId?: string | undefined
+  /** The run's messages, in order. */
+  readonly messages: ReadonlyArray<Message>
+  /** The run's completed model calls in order, with recorded usage (calls without usage are left out). */
+  readonly calls: ReadonlyArray<CallTokens>
 }
 
 /** The run ledger port. */

@@ -77,6 +77,11 @@ export interface ToolOptions<A, I> {
   readonly maxCallsPerRun?: number | undefined
   /** How the call's stream (`context.stream`) is sampled into the record. */
   readonly stream?: ToolStreamOptions | undefined
+  /**
+   * Safe to execute twice: a fleet run recovered after its runner was lost re-executes a call of this tool that
+   * was in flight (see the agent's `onInterruptedTool` for the others). Default `false`.
+   */
+  readonly idempotent?: boolean | undefined
 }
 
 /** A tool definition, validated when an agent is made. */

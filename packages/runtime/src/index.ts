@@ -31,6 +31,8 @@ export type * from "./RunResult.js"
 export * from "./RunLedger.js"
 /** Operations on recorded runs. */
 export * as Runs from "./Runs.js"
+/** The redaction policy: what is not stored or observed, size caps and blob offload. */
+export * as Redaction from "./Redaction.js"
 /** Guardrails at the model boundary. */
 export * as Guardrails from "./Guardrails.js"
 /** Model prices. */

@@ -85,6 +85,39 @@ describe("AgentRuntime admission", () => {
     }
   })
 
+  it("a stream takes a slot like a run: past the queue its first next() is refused, and its end frees the slot", async () => {
+    const { open, seen, tool } = gated()
+    const agent = Agent.makeSync({ name: "adm3", instructions: "", tools: [tool] })
+    const runtime = AgentRuntime.make(layer, { maxConcurrentRuns: 1, maxQueuedRuns: 1 })
+    const drain = async (events: AsyncIterable<{ readonly _tag: string }>) => {
+      const types: Array<string> = []
+      for await (const event of events) types.push(event._tag)
+      return types
+    }
+    try {
+      await runtime.ready()
+      const first = drain(runtime.stream(agent, "go", { runId: "s1" }))
+      const queued = runtime.run(agent, "go", { runId: "s2" })
+      // The stream took the one slot at its first next(); the run waits behind it.
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      expect(runtime.admission()).toMatchObject({ running: 1, queued: 1 })
+      const refused = await rejection(runtime.stream(agent, "go", { runId: "s3" })[Symbol.asyncIterator]().next())
+      expect(refused).toBeInstanceOf(Overloaded)
+      open()
+      expect(await first).toContain("RunCompleted")
+      expect((await queued).status).toBe("success")
+      // The refused stream never started (its tool never ran); a stream stopped early frees its slot too.
+      expect(seen.entered).toEqual(["s1", "s2"])
+      const it = runtime.stream(agent, "go", { runId: "s4" })[Symbol.asyncIterator]()
+      await it.next()
+      expect(runtime.admission()).toMatchObject({ running: 1 })
+      await it.return?.()
+      expect(runtime.admission()).toMatchObject({ running: 0, queued: 0, admitted: 3, rejected: 1 })
+    } finally {
+      await runtime.dispose()
+    }
+  })
+
   it("without maxConcurrentRuns nothing waits; limits that are not counts are refused where they are given", async () => {
     const runtime = AgentRuntime.make(layer)
     expect(runtime.admission()).toMatchObject({ maxConcurrentRuns: undefined, running: 0, queued: 0 })

@@ -392,6 +392,35 @@ describe("the history window of a thread", () => {
       ))
     ))
 
+  it.effect("the memory ledger counts the budget from recorded usage, and a retry stays on its thread", () =>
+    Effect.gen(function*() {
+      const agent = yield* Agent.make({ name: "chat", instructions: "", tools: [weather], history: { maxTokens: 30 } })
+      yield* agent.run("Oslo?", { threadId: "use" })
+      const second = yield* agent.run("And Bergen?", { threadId: "use" })
+      const retried = yield* agent.retry(second.runId)
+      const requests = yield* sent
+      // The tool result counts 150 - 100 - 7 = 43 tokens: only the last answer (20) fits the budget.
+      expect(requests[2]!.messages).toEqual([assistant("Clear."), user("And Bergen?")])
+      // The retry is on the thread, and the run it retried is not part of its history.
+      expect(requests[3]!.messages).toEqual([assistant("Clear."), user("And Bergen?")])
+      const ledger = yield* RunLedger
+      const stored = yield* ledger.get(retried.runId)
+      expect(Option.getOrThrow(stored).threadId).toBe("use")
+    }).pipe(
+      Effect.provide(Layer.merge(
+        ScriptedModel.layer([
+          {
+            toolCalls: [{ name: "weather", arguments: { city: "Oslo" } }],
+            usage: { inputTokens: 100, outputTokens: 7 }
+          },
+          { text: "Clear.", usage: { inputTokens: 150, outputTokens: 20 } },
+          { text: "Rain.", usage: { inputTokens: 40, outputTokens: 2 } },
+          { text: "Rain again.", usage: { inputTokens: 40, outputTokens: 3 } }
+        ]),
+        Recorder.memory
+      ))
+    ))
+
   it.effect("summarize: its text replaces the dropped prefix and is recorded as history.summarized", () =>
     Effect.gen(function*() {
       const seen: Array<ReadonlyArray<HookEvent.Message>> = []

@@ -5,6 +5,7 @@
  * is an object `{ items }` (a page adds its cursor), so it can gain fields (a cursor, a total) without breaking
  * callers, and the Promise client and HTTP return the same shape.
  */
+import { Tables } from "@sextant/recorder"
 import { HookEvent } from "@sextant/runtime"
 import { Schema } from "effect"
 
@@ -401,45 +402,51 @@ export const StreamChunkList = list(StreamChunkRecord, "StreamChunkList")
 export type StreamChunkList = typeof StreamChunkList.Type
 
 /**
- * Every signal type `@sextant/detectors` raises, in catalogue order (the allow-list the store and the router
- * validate a `type` filter against; the detectors' completeness test keeps the two lists equal).
+ * Every signal type `@sextant/detectors` raises, in catalogue order: the recorder's `Tables.signalTypes` (the
+ * one list; the store and the router validate a `type` filter against it).
  */
-export const signalTypes = [
-  "TOOL_LOOP",
-  "TOOL_THRASHING",
-  "TOOL_AVOIDANCE",
-  "GOAL_ABANDONMENT",
-  "PROMPT_INJECTION_SIGNAL",
-  "RAG_EMPTY_RETRIEVAL",
-  "LLM_TRUNCATION_LOOP",
-  "CONTEXT_BLOAT",
-  "SLOW_STEP",
-  "RETRY_STORM",
-  "EMPTY_LLM_RESPONSE",
-  "STEP_COUNT_INFLATION",
-  "CASCADING_TOOL_FAILURE",
-  "FIRST_STEP_FAILURE",
-  "REASONING_STALL"
-] as const
+export const signalTypes = Tables.signalTypes
 
 /** A failure signal type. */
 export const SignalType = Schema.Literal(...signalTypes).annotations({ identifier: "SignalType" })
 /** A failure signal type. */
 export type SignalType = typeof SignalType.Type
 
-/** How bad a signal is, lowest first. */
-export const signalSeverities = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const
+/** How bad a signal is, lowest first (the recorder's `Tables.signalSeverities`). */
+export const signalSeverities = Tables.signalSeverities
 
 /** How bad a signal is. */
 export const SignalSeverity = Schema.Literal(...signalSeverities).annotations({ identifier: "SignalSeverity" })
 /** How bad a signal is. */
 export type SignalSeverity = typeof SignalSeverity.Type
 
+/** A concrete fix of an explanation: what to do, optionally a code snippet. */
+export const Fix = Schema.Struct({
+  description: Schema.String,
+  snippet: Schema.optionalWith(Schema.String, { exact: true })
+})
+  .annotations({ identifier: "SignalFix" })
+/** A concrete fix of an explanation. */
+export type Fix = typeof Fix.Type
+
+/** A signal's explanation (`Explain.explain`): deterministic words from its type and evidence, no LLM. */
+export const Explanation = Schema.Struct({
+  title: Schema.String,
+  what: Schema.String,
+  whyItMatters: Schema.String,
+  /** The evidence in words. */
+  evidence: Schema.String,
+  /** One to three concrete fixes. */
+  fixes: Schema.Array(Fix)
+}).annotations({ identifier: "SignalExplanation" })
+/** A signal's explanation. */
+export type Explanation = typeof Explanation.Type
+
 /**
  * A failure signal as `@sextant/detectors` stored it in `failure_signals`: what was found in which run, the
  * sequence indexes (inclusive) it points at and structured evidence (counts, names, hashes; never the run's
- * content). `shadow` signals are recorded but not alerted. The words (`Explain.explain` of the detectors) are
- * not stored: apply them to the record where they are shown.
+ * content). `shadow` signals are recorded but not alerted. The words are not stored: `explanation` is
+ * `Explain.explain` of the record, computed when it is read (so a better template applies to old signals).
  */
 export const SignalRecord = Schema.Struct({
   id: Schema.String,
@@ -456,7 +463,9 @@ export const SignalRecord = Schema.Struct({
   /** A human's verdict (`true_positive` / `false_positive`), null until labelled. */
   label: Nullable(Schema.String),
   labelledAt: Nullable(DateTime),
-  detectedAt: DateTime
+  detectedAt: DateTime,
+  /** Title, what happened, why it matters, the evidence in words and fixes. */
+  explanation: Explanation
 }).annotations({ identifier: "SignalRecord" })
 /** A stored failure signal. */
 export type SignalRecord = typeof SignalRecord.Type

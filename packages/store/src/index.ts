@@ -3,6 +3,8 @@
  */
 /** Tagged errors. */
 export * from "./Errors.js"
+/** Deterministic explanations of failure signals (every signal record carries one). */
+export * as Explain from "./Explain.js"
 /** The store's arguments as Schemas (also the read router's parameter schemas). */
 export * as Options from "./Options.js"
 /** The records the store returns (also the read router's response schemas). */

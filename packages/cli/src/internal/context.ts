@@ -1,5 +1,5 @@
 import { Options } from "@effect/cli"
-import { Database, Migrations } from "@sextant/recorder"
+import { Database, Encryption, Migrations } from "@sextant/recorder"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer, type Option } from "effect"
 import { CliError } from "../Errors.js"
@@ -22,11 +22,17 @@ export const json = Options.boolean("json").pipe(Options.withDescription("machin
 /** The database of `--database-url`, which must exist (reads never create one). */
 export const existing = (flag: Option.Option<string>) => Effect.tap(url.resolve(flag), url.requireExisting)
 
+/** The `Encryption` key ring of `SEXTANT_ENCRYPTION_KEYS`, if set: reads open sealed content with it. */
+export const encryptionFromEnv = Encryption.layerFromEnv().pipe(
+  Layer.mapError((e) => new CliError({ message: `SEXTANT_ENCRYPTION_KEYS: ${e.message}` }))
+)
+
 /** A read-only connection and a RunStore over it (fails with MigrationsPending on an unmigrated database). */
 export const readLayer = (databaseUrl: string) =>
   RunStore.layer.pipe(
     Layer.provideMerge(Layer.effectDiscard(schemaCheck(databaseUrl))),
-    Layer.provideMerge(Database.layerFromUrl(databaseUrl, { readOnly: true }))
+    Layer.provideMerge(Database.layerFromUrl(databaseUrl, { readOnly: true })),
+    Layer.provideMerge(encryptionFromEnv)
   )
 
 /** Fails, naming the command to run, unless the database has every migration this version needs. */

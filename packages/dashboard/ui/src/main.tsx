@@ -17,6 +17,9 @@ type Page = FunctionComponent<{ readonly location: Location }>
 const loaders: Record<string, () => Promise<Page>> = {
   run: () => import("./pages/Run.js").then((m) => m.RunPage),
   usage: () => import("./pages/Usage.js").then((m) => m.UsagePage),
+  signals: () => import("./pages/Signals.js").then((m) => m.SignalsPage),
+  threads: () => import("./pages/Threads.js").then((m) => m.ThreadsPage),
+  thread: () => import("./pages/Threads.js").then((m) => m.ThreadPage),
   api: () => import("./pages/ApiDocs.js").then((m) => m.ApiDocsPage)
 }
 
@@ -25,11 +28,20 @@ const pageKey = (path: string) =>
     ? "runs"
     : path.startsWith("runs/")
     ? "run"
-    : path === "usage"
-    ? "usage"
-    : path === "api"
-    ? "api"
+    : path.startsWith("threads/")
+    ? "thread"
+    : path === "usage" || path === "api" || path === "signals" || path === "threads"
+    ? path
     : "missing"
+
+const titles: Record<string, string> = {
+  runs: "Runs · Sextant",
+  usage: "Usage · Sextant",
+  api: "API · Sextant",
+  signals: "Signals · Sextant",
+  threads: "Threads · Sextant",
+  thread: "Thread · Sextant"
+}
 
 const Lazy = ({ name, location }: { readonly name: string; readonly location: Location }) => {
   const [page, setPage] = useState<{ readonly name: string; readonly Page: Page } | { readonly error: unknown }>()
@@ -77,9 +89,7 @@ const App = () => {
   const location = useLocation()
   const key = pageKey(location.path)
   useEffect(() => {
-    document.title = key === "runs" ? "Runs · Sextant" : key === "usage" ? "Usage · Sextant" : key === "api"
-      ? "API · Sextant"
-      : "Sextant"
+    document.title = titles[key] ?? "Sextant"
   }, [key])
   const nav = (to: string, label: string, active: boolean) => (
     <a href={href(to)} aria-current={active ? "page" : undefined}>
@@ -94,6 +104,8 @@ const App = () => {
         </a>
         <nav>
           {nav("", "Runs", key === "runs" || key === "run")}
+          {nav("threads", "Threads", key === "threads" || key === "thread")}
+          {nav("signals", "Signals", key === "signals")}
           {nav("usage", "Usage", key === "usage")}
           {nav("api", "API", key === "api")}
         </nav>

@@ -1,5 +1,6 @@
 /**
- * Routing on the History API, relative to the UI's base (`…/ui/`): `` (runs), `runs/<id>`, `usage`, `api`, each
+ * Routing on the History API, relative to the UI's base (`…/ui/`): `` (runs), `runs/<id>`, `threads`,
+ * `threads/<id>`, `signals`, `usage`, `api`, each
  * with its filters in the query string, so every view has a URL and the back button works.
  */
 import { useEffect, useState } from "preact/hooks"

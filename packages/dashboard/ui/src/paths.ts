@@ -14,6 +14,10 @@ export const paths = {
   getLlmCalls: "/runs/:runId/llm-calls",
   getPauses: "/runs/:runId/pauses",
   getRunTree: "/runs/:runId/tree",
+  getRunSignals: "/runs/:runId/signals",
+  listSignals: "/signals",
+  listThreads: "/threads",
+  getThread: "/threads/:threadId",
   usage: "/usage"
 } as const
 

@@ -3,9 +3,9 @@
  * and reading and writing `failure_signals`. Portable across SQLite and Postgres (JSON as text, timestamps
  * as ISO-8601, booleans 0/1 or BOOLEAN).
  */
-import type { SqlClient, SqlError } from "@effect/sql"
-import { Tables } from "@sextant/recorder"
-import { Effect } from "effect"
+import { type SqlClient, SqlError } from "@effect/sql"
+import { Encryption, Tables } from "@sextant/recorder"
+import { Effect, Option } from "effect"
 import { fromStored, type RunEvent } from "../RunEvents.js"
 import type { Finding, Label, Signal } from "../Signal.js"
 
@@ -45,11 +45,27 @@ export const runRow = (sql: SqlClient.SqlClient, runId: string) =>
     }
   )
 
+/**
+ * Rows with their sealed content opened with the `Encryption` key ring in context (the recorder's); a sealed
+ * value without its key fails the read (an `SqlError` whose cause is the typed error), never reads as data.
+ */
+const opened = (rows: ReadonlyArray<Record<string, unknown>>) =>
+  Effect.flatMap(Encryption.current, (ring) => {
+    try {
+      return Effect.succeed(Tables.openSealed(Option.getOrUndefined(ring), rows))
+    } catch (cause) {
+      return Effect.fail(new SqlError.SqlError({ cause, message: (cause as Error).message }))
+    }
+  })
+
 /** One run's recorded events in sequence order. */
 export const runEvents = (sql: SqlClient.SqlClient, runId: string) =>
   Effect.map(
-    sql<Record<string, unknown>>`SELECT sequence_index, event_type, iteration, correlation_id, data, created_at
+    Effect.flatMap(
+      sql<Record<string, unknown>>`SELECT sequence_index, event_type, iteration, correlation_id, data, created_at
       FROM run_events WHERE agent_run_id = ${runId} ORDER BY sequence_index`,
+      opened
+    ),
     (rows): ReadonlyArray<RunEvent> =>
       rows.map((r) =>
         fromStored({

@@ -1,5 +1,6 @@
 import { SqlClient, SqlError } from "@effect/sql"
 import {
+  type CallTokens,
   HookEvent,
   Lifecycle,
   RecorderError,
@@ -7,12 +8,14 @@ import {
   type RetryPolicy,
   type RunLedgerService,
   type StoredRun,
+  type ThreadRun,
   type ThreadState
 } from "@sextant/runtime"
 import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { unescapeText } from "./escape.js"
 import { markFailed } from "./halt.js"
 import { ACTIVE_STATUSES } from "./migrations/0006_threads.js"
+import { type MaybeOpener, openRows, type Sealer, sealRow } from "./sealed.js"
 import { agentRuns, reactTraces } from "./tables.js"
 import { describeWriteError, withRetry, type WriteError } from "./write.js"
 
@@ -105,7 +108,14 @@ const MessageRow = reactTraces.Row.pick(
   "parts"
 )
 type MessageRow = typeof MessageRow.Type
-const decodeMessages = Schema.decodeUnknownEither(Schema.Array(MessageRow))
+/** A thread's message rows carry their run. */
+const ThreadRow = Schema.Struct({ ...MessageRow.fields, run_id: agentRuns.Row.fields.id })
+type ThreadRow = typeof ThreadRow.Type
+const decodeThreadRows = Schema.decodeUnknownEither(Schema.Array(ThreadRow))
+/** A thread's run and the run it retried. */
+const RunRef = Schema.Struct({ run_id: agentRuns.Row.fields.id, retry_of_run_id: agentRuns.Row.fields.retry_of_run_id })
+type RunRef = typeof RunRef.Type
+const decodeRunRefs = Schema.decodeUnknownEither(Schema.Array(RunRef))
 const decodeCalls = Schema.decodeUnknownEither(Schema.Array(HookEvent.ToolCallRef))
 const decodeParts = Schema.decodeUnknownEither(Schema.Array(HookEvent.UserPart))
 
@@ -142,6 +152,35 @@ const toMessage = (row: MessageRow): Either.Either<HookEvent.Message, string> =>
 const unreadable = (what: string, detail: string) =>
   Effect.fail(new SqlError.SqlError({ cause: detail, message: `${what} could not be read: ${detail}` }))
 
+/** A thread's runs (in start order) with their decoded message rows and their calls' usage. */
+const threadRuns = (
+  refs: ReadonlyArray<RunRef>,
+  rows: ReadonlyArray<ThreadRow>,
+  calls: ReadonlyArray<{ readonly agent_run_id: string; readonly input_tokens: number; readonly output_tokens: number }>
+): Effect.Effect<ReadonlyArray<ThreadRun>, SqlError.SqlError> => {
+  const messages = new Map<string, Array<HookEvent.Message>>()
+  for (const row of rows) {
+    const message = toMessage(row)
+    if (Either.isLeft(message)) return unreadable("a thread message", message.left)
+    const list = messages.get(row.run_id) ?? []
+    list.push(message.right)
+    messages.set(row.run_id, list)
+  }
+  const usage = new Map<string, Array<CallTokens>>()
+  for (const c of calls) {
+    const id = unescapeText(c.agent_run_id)
+    const list = usage.get(id) ?? []
+    list.push({ inputTokens: Number(c.input_tokens), outputTokens: Number(c.output_tokens) })
+    usage.set(id, list)
+  }
+  return Effect.succeed(refs.map((ref) => ({
+    runId: ref.run_id,
+    ...(ref.retry_of_run_id === null ? {} : { retryOfRunId: ref.retry_of_run_id }),
+    messages: messages.get(ref.run_id) ?? [],
+    calls: usage.get(ref.run_id) ?? []
+  })))
+}
+
 /** Operations the run's own process makes while it runs: their failure halts the run like a failed write. */
 const HALTS: ReadonlySet<RecorderOperation> = new Set(["ledger.isCancelRequested", "ledger.heartbeat"])
 
@@ -152,9 +191,24 @@ const HALTS: ReadonlySet<RecorderOperation> = new Set(["ledger.isCancelRequested
  * naming the operation; when the run's own process made it (the cancel check, the heartbeat) the run halts
  * there, so it is marked `error` / `recorder` like a failed write.
  */
-export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
+export const makeLedger = (
+  retry: RetryPolicy.Resolved,
+  ring?: (Sealer & { readonly open: (sealed: string) => string }) | undefined
+): Effect.Effect<RunLedgerService, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const opener: MaybeOpener = ring
+    // Sealed content (the pause state, the input, messages) opened with the key ring; without the right key the
+    // read fails (permanently, never retried) naming the key.
+    const opened = <A>(rows: ReadonlyArray<A>): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError> => {
+      try {
+        return Effect.succeed(openRows(opener, rows))
+      } catch (cause) {
+        return Effect.fail(new SqlError.SqlError({ cause, message: (cause as Error).message }))
+      }
+    }
+    // SQLite's driver is synchronous: a timer cannot cut its statement, so the first attempt goes without one.
+    const bareFirst = sql.onDialectOrElse({ sqlite: () => true, orElse: () => false })
     // `subject` names what was read in the message (a run, or a thread: then `runId` holds the thread id).
     const run = <A>(
       what: RecorderOperation,
@@ -162,7 +216,7 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
       statement: Effect.Effect<A, WriteError>,
       subject = `run ${runId}`
     ) =>
-      Effect.flatMap(withRetry(retry, statement), (outcome) => {
+      Effect.flatMap(withRetry(retry, statement, { bareFirst }), (outcome) => {
         if (Either.isRight(outcome)) return Effect.succeed(outcome.right.value)
         const failed = outcome.left
         const error = new RecorderError({
@@ -187,6 +241,7 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
         what,
         value,
         sql`SELECT ${sql.literal(COLUMNS)} FROM agent_runs WHERE ${sql(where)} = ${key(value)}`.pipe(
+          Effect.flatMap(opened),
           Effect.flatMap((rows) =>
             Either.match(decodeRuns(rows), {
               onLeft: (error) =>
@@ -210,12 +265,16 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
           "ledger.claim",
           runId,
           Effect.flatMap(now, (at) => {
-            const row = agentRuns.encode({
-              id: runId,
-              resume_submission: submission,
-              resume_submission_id: submissionId,
-              updated_at: at
-            })
+            const row = sealRow(
+              ring,
+              "agent_runs",
+              agentRuns.encode({
+                id: runId,
+                resume_submission: submission,
+                resume_submission_id: submissionId,
+                updated_at: at
+              })
+            )
             return sql`UPDATE agent_runs SET status = 'running', resume_submission = ${row.resume_submission},
               resume_submission_id = ${row.resume_submission_id}, updated_at = ${at}, last_progress_at = ${at}
               WHERE id = ${row.id} AND (status = ${expected}
@@ -226,10 +285,12 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
         run(
           "ledger.heartbeat",
           runId,
-          Effect.flatMap(now, (at) =>
-            sql`UPDATE agent_runs SET last_progress_at = ${at} WHERE id = ${key(runId)} AND status = 'running'`).pipe(
-              Effect.asVoid
-            )
+          Effect.flatMap(
+            now,
+            (at) => sql`UPDATE agent_runs SET last_progress_at = ${at} WHERE id = ${key(runId)} AND status = 'running'`
+          ).pipe(
+            Effect.asVoid
+          )
         ),
       requestCancel: (runId) =>
         run(
@@ -273,27 +334,31 @@ export const makeLedger = (retry: RetryPolicy.Resolved): Effect.Effect<RunLedger
         run(
           "ledger.threadHistory",
           threadId,
-          sql`SELECT t.role, t.content, t.tool_calls, t.tool_call_id, t.provider_call_id, t.tool_name, t.is_error,
-              t.parts
-            FROM agent_runs r
-            JOIN run_events s ON s.agent_run_id = r.id AND s.sequence_index = 0
-            JOIN react_traces t ON t.agent_run_id = r.id
-            WHERE r.thread_id = ${key(threadId)} ORDER BY s.id, t.order_index`.pipe( // runs by their run.started row: one after another
-            Effect.flatMap((rows) =>
-              Either.match(decodeMessages(rows), {
-                onLeft: (e) => unreadable("a thread message", ParseResult.TreeFormatter.formatErrorSync(e)),
-                onRight: (decoded) => {
-                  const messages: Array<HookEvent.Message> = []
-                  for (const row of decoded) {
-                    const message = toMessage(row)
-                    if (Either.isLeft(message)) return unreadable("a thread message", message.left)
-                    messages.push(message.right)
-                  }
-                  return Effect.succeed(messages)
-                }
-              })
-            )
-          ),
+          Effect.gen(function*() {
+            // Runs by their run.started row: the runs of a thread start one after another (a run with no
+            // message yet, as a retry reading its history, is listed too: it names the run it retried).
+            const runs = yield* sql`SELECT r.id AS run_id, r.retry_of_run_id FROM agent_runs r
+              JOIN run_events s ON s.agent_run_id = r.id AND s.sequence_index = 0
+              WHERE r.thread_id = ${key(threadId)} ORDER BY s.id`
+            const rows = yield* sql`SELECT r.id AS run_id, t.role, t.content, t.tool_calls,
+                t.tool_call_id, t.provider_call_id, t.tool_name, t.is_error, t.parts
+              FROM agent_runs r
+              JOIN run_events s ON s.agent_run_id = r.id AND s.sequence_index = 0
+              JOIN react_traces t ON t.agent_run_id = r.id
+              WHERE r.thread_id = ${key(threadId)} ORDER BY s.id, t.order_index`.pipe(Effect.flatMap(opened))
+            // The completed calls' usage, for the window's token budget (calls that recorded none are left out).
+            const calls = yield* sql<{ agent_run_id: string; input_tokens: number; output_tokens: number }>`
+              SELECT l.agent_run_id, l.input_tokens, l.output_tokens FROM llm_interactions l
+              JOIN agent_runs r ON r.id = l.agent_run_id
+              WHERE r.thread_id = ${key(threadId)} AND l.status = 'completed'
+                AND l.input_tokens IS NOT NULL AND l.output_tokens IS NOT NULL
+              ORDER BY l.started_at, l.iteration`
+            const decoded = Either.all([decodeRunRefs(runs), decodeThreadRows(rows)])
+            return yield* Either.match(decoded, {
+              onLeft: (e) => unreadable("a thread message", ParseResult.TreeFormatter.formatErrorSync(e)),
+              onRight: ([refs, messages]) => threadRuns(refs, messages, calls)
+            })
+          }),
           `thread ${threadId}`
         ),
       isCancelRequested: (runId) =>

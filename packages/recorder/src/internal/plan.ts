@@ -1,6 +1,8 @@
 import type { SqlClient, Statement } from "@effect/sql"
 import { HookEvent, Lifecycle } from "@sextant/runtime"
+import type { RequestDeltas } from "./deltas.js"
 import { escapeText } from "./escape.js"
+import { type Sealer, sealRow } from "./sealed.js"
 import {
   agentRuns,
   llmInteractions,
@@ -77,10 +79,20 @@ interface Parts {
   readonly usage?: UsageRow
   /** `run_events.data` when it is not the event minus its stamped fields. */
   readonly data?: Record<string, unknown>
+  /** Remembers what this event's rows assumed (the run's last request), once they are encoded. */
+  readonly commit?: () => void
 }
 
 type EventOf<T extends HookEvent.HookEventTag> = Extract<HookEvent.HookEvent, { readonly _tag: T }>
-type Mapper<T extends HookEvent.HookEventTag> = (event: EventOf<T>, at: string) => Parts
+type Mapper<T extends HookEvent.HookEventTag> = (event: EventOf<T>, at: string, codec: Codec) => Parts
+
+/** How a recorder stores content: request deltas (its memory of each run's last request) and sealing. */
+export interface Codec {
+  readonly deltas?: RequestDeltas | undefined
+  readonly sealer?: Sealer | undefined
+}
+
+const noCodec: Codec = {}
 
 const orNull = <A>(value: A | undefined): A | null => value ?? null
 
@@ -185,9 +197,10 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
       started_at: at
     }))]
   }),
-  LlmCallCompleted: (e, at) => {
+  LlmCallCompleted: (e, at, codec) => {
     const u = e.usage
     const costNanos = nanosOf(u)
+    const delta = codec.deltas?.delta(e.runId, e.correlationId, e.sequenceIndex, e.request)
     return {
       rows: [
         ...(e.stream === undefined
@@ -203,7 +216,11 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
           response_model: orNull(e.responseModel),
           response_id: orNull(e.responseId),
           finish_reason: e.finishReason,
-          semantic_request: e.request,
+          semantic_request: delta === undefined ? e.request : delta.request,
+          // Only the messages new since the run's previous call are stored; the store rebuilds the full request.
+          ...(delta === undefined || delta.base === null
+            ? {}
+            : { request_base: delta.base, request_prefix: delta.prefix }),
           semantic_response: {
             text: e.text,
             toolCalls: e.toolCalls,
@@ -241,7 +258,8 @@ const mappers: { readonly [T in HookEvent.HookEventTag]: Mapper<T> } = {
         }
       }),
       // The request and the vendor payloads can be large: they live in llm_interactions only.
-      data: withoutStamps(e, new Set(["request", "providerRequest", "providerResponse"]))
+      data: withoutStamps(e, new Set(["request", "providerRequest", "providerResponse"])),
+      ...(delta === undefined ? {} : { commit: delta.commit })
     }
   },
   LlmCallFailed: (e, at) => ({
@@ -423,10 +441,11 @@ const insertRun = (sql: Sql, row: Record<string, Value>) =>
  * The writes of one event. Every value is encoded here (JSON serialised, strings escaped), before any statement
  * runs, so an event that cannot be written fails on its own (throws `NotJson`) and never reaches a transaction.
  */
-export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
+export const plan = (sql: Sql, event: HookEvent.HookEvent, codec: Codec = noCodec): Plan => {
   const at = new Date(event.timestamp).toISOString()
   const step = Lifecycle.stepOf(event)
-  const parts = (mappers[event._tag] as Mapper<HookEvent.HookEventTag>)(event, at)
+  const parts = (mappers[event._tag] as Mapper<HookEvent.HookEventTag>)(event, at, codec)
+  const sealer = codec.sealer
   const seq = event.sequenceIndex
   const runKey = escapeText(event.runId)
   const progress: Progress | undefined = isProgress(step)
@@ -437,8 +456,10 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
     }
     : undefined
   // Encoded now, so that a pause state JSON cannot carry fails before anything is written.
-  const columns = progress === undefined && step.from !== "new" ? stepColumns(event, step, at) : {}
-  const runRow = event._tag === "RunStarted" ? runRowOf(event, at) : undefined
+  const columns = progress === undefined && step.from !== "new"
+    ? sealRow(sealer, "agent_runs", stepColumns(event, step, at))
+    : {}
+  const runRow = event._tag === "RunStarted" ? sealRow(sealer, "agent_runs", runRowOf(event, at)) : undefined
   const inserted = runRow === undefined ? undefined : insertRun(sql, runRow)
   // A batch moves plain progress with one statement for all its events: build the per-event UPDATE only if needed.
   const advance = () =>
@@ -461,15 +482,23 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
       ])
     } RETURNING id`
   const eventType = HookEvent.eventType(event)
-  const eventRow = runEvents.encode({
-    agent_run_id: event.runId,
-    sequence_index: seq,
-    event_type: eventType,
-    iteration: event.iteration,
-    correlation_id: "correlationId" in event ? event.correlationId : null,
-    data: parts.data ?? withoutStamps(event),
-    created_at: at
-  })
+  const eventRow = sealRow(
+    sealer,
+    "run_events",
+    runEvents.encode({
+      agent_run_id: event.runId,
+      sequence_index: seq,
+      event_type: eventType,
+      iteration: event.iteration,
+      correlation_id: "correlationId" in event ? event.correlationId : null,
+      data: parts.data ?? withoutStamps(event),
+      created_at: at
+    })
+  )
+  const rows = parts.rows ?? []
+  // Everything is encoded: the run's last request can be remembered; a run that stops leaves the memory.
+  parts.commit?.()
+  if (step.finishes === true || event._tag === "RunPaused") codec.deltas?.forget(event.runId)
   return {
     event,
     runId: event.runId,
@@ -482,7 +511,7 @@ export const plan = (sql: Sql, event: HookEvent.HookEvent): Plan => {
     progress,
     runRow,
     columns,
-    rows: parts.rows ?? [],
+    rows: sealer === undefined ? rows : rows.map((r) => ({ ...r, row: sealRow(sealer, r.table, r.row) })),
     usage: parts.usage,
     eventRow
   }

@@ -7,7 +7,9 @@
  * transaction ended; the main thread turns them into the same typed errors as before.
  *
  * It is plain CommonJS run with `eval` (no TypeScript, no imports but `worker_threads` and the driver by its
- * resolved path), so it starts the same way from the sources, under a test runner and from `dist`.
+ * resolved path), so it starts the same way from the sources, under a test runner and from `dist`. Its
+ * transaction logic (`EXECUTOR_SOURCE`) is shared with the writer's main-thread path (`sqliteWriter.ts`), which
+ * runs a small group commit on its own connection when the thread is idle: one text, so both write alike.
  *
  * Protocol (workerData: `{ driver, filename, busyTimeoutMs, synchronous, fixed }`; `fixed` are the texts of
  * statements 0–6: BEGIN IMMEDIATE, COMMIT, ROLLBACK, the billing row, its rollup, the replay check, the miss read):
@@ -15,37 +17,27 @@
  *   → `{ id, defs: [[sid, text]…], groups: [[op…]…] }`, op = `{ a: [sid, params], r: [[sid, params, upsert]…],
  *      u: [usageParams, rollupParams] | null, e: [sid, params], k: [run, index, type, at] }`
  *   ← `{ id, t: "ok" | "miss" | "conflict" | "unmoved" | "sql", group?, plan?, row?, missed?, cause? }`
+ *   → `{ checkpoint: true }` (a passive WAL checkpoint, no reply)
  *   → `{ close: true }` ← `{ t: "closed" }`
  */
-export const WORKER_SOURCE = String.raw`
-"use strict"
-const { parentPort, workerData } = require("node:worker_threads")
+/**
+ * `makeExecutor(db, textOf)`: the group-commit transaction on one better-sqlite3 connection, statements
+ * prepared on first use from `textOf(sid)`. `transact(groups)` returns the reply (see the protocol above);
+ * BEGIN failing (busy past the connection's timeout) throws.
+ */
+export const EXECUTOR_SOURCE = String.raw`
 const errorOf = (e) => ({
   name: e && typeof e.name === "string" ? e.name : "Error",
   message: e && typeof e.message === "string" ? e.message : String(e),
   code: e && typeof e.code === "string" ? e.code : undefined
 })
-const main = () => {
-  let db
-  try {
-    const Sqlite = require(workerData.driver)
-    db = new Sqlite(workerData.filename, { fileMustExist: true, timeout: workerData.busyTimeoutMs })
-    db.pragma("synchronous = " + workerData.synchronous)
-    db.pragma("foreign_keys = ON")
-    // Cleared content (pause states, submissions, pruned rows) is zeroed, not left in free pages.
-    db.pragma("secure_delete = ON")
-  } catch (e) {
-    parentPort.postMessage({ t: "open", error: errorOf(e) })
-    return
-  }
-  const texts = new Map()
+const makeExecutor = (db, textOf) => {
   const prepared = new Map()
-  workerData.fixed.forEach((text, sid) => texts.set(sid, text))
   const statement = (sid) => {
     let s = prepared.get(sid)
     if (s === undefined) {
-      const text = texts.get(sid)
-      if (text === undefined) throw new Error("the SQLite writer thread has no statement #" + sid)
+      const text = textOf(sid)
+      if (text === undefined) throw new Error("the SQLite writer has no statement #" + sid)
       s = db.prepare(text)
       prepared.set(sid, s)
     }
@@ -112,11 +104,40 @@ const main = () => {
       return { t: "sql", cause: errorOf(e) }
     }
   }
+  return { transact }
+}
+`
+
+/** The thread: `EXECUTOR_SOURCE` on its own connection, serving requests in order. */
+export const WORKER_SOURCE = String.raw`
+"use strict"
+const { parentPort, workerData } = require("node:worker_threads")
+${EXECUTOR_SOURCE}
+const main = () => {
+  let db
+  try {
+    const Sqlite = require(workerData.driver)
+    db = new Sqlite(workerData.filename, { fileMustExist: true, timeout: workerData.busyTimeoutMs })
+    db.pragma("synchronous = " + workerData.synchronous)
+    db.pragma("foreign_keys = ON")
+    // Cleared content (pause states, submissions, pruned rows) is zeroed, not left in free pages.
+    db.pragma("secure_delete = ON")
+  } catch (e) {
+    parentPort.postMessage({ t: "open", error: errorOf(e) })
+    return
+  }
+  const texts = new Map()
+  workerData.fixed.forEach((text, sid) => texts.set(sid, text))
+  const { transact } = makeExecutor(db, (sid) => texts.get(sid))
   parentPort.on("message", (request) => {
     if (request.close === true) {
       try { db.close() } catch {}
       parentPort.postMessage({ t: "closed" })
       parentPort.close()
+      return
+    }
+    if (request.checkpoint === true) {
+      try { db.pragma("wal_checkpoint(PASSIVE)") } catch {}
       return
     }
     for (const [sid, text] of request.defs) texts.set(sid, text)

@@ -26,7 +26,7 @@ import * as Drivers from "./drivers.js"
 import { unescapeText } from "./escape.js"
 import { type Plan, type RowInsert, usageCounts, type Value } from "./plan.js"
 import { rollupRow, SQLITE_ROLLUP_SQL } from "./rollup.js"
-import { WORKER_SOURCE } from "./sqliteWorker.js"
+import { EXECUTOR_SOURCE, WORKER_SOURCE } from "./sqliteWorker.js"
 import { MISSED_RUN_SQL, type MissedRun, missMessage, RECORDED_SQL, type WriteError } from "./write.js"
 
 /** Writes groups of events on the recorder's own connection. */
@@ -40,6 +40,44 @@ export interface SqliteWriterOptions {
   readonly busyTimeoutMs: number
   /** SQLite `synchronous` (the number `PRAGMA synchronous` reads: 1 NORMAL, 2 FULL). */
   readonly synchronous: number
+  /**
+   * Whether a small group commit may run on the main thread's own connection when the thread is idle (see
+   * `localPath`): only in WAL mode with `synchronous` NORMAL or OFF, where a commit never waits for the disk.
+   */
+  readonly local: boolean
+}
+
+/** The most events a group commit on the main thread carries (a few hundred µs of SQLite at most). */
+const LOCAL_MAX_EVENTS = 8
+/**
+ * How many of the latest writes' runs are looked at to tell one or two runs writing in turn (the main thread's
+ * case) from many concurrent runs, whose events must queue behind the thread's commit to be grouped: committed
+ * at once on the main thread, each would be a transaction of its own.
+ */
+const RECENT_WRITES = 16
+/** The most distinct runs among the recent writes for a commit to run on the main thread. */
+const LOCAL_MAX_RUNS = 2
+/** Main-thread commits between two passive WAL checkpoints asked of the thread (that connection never checkpoints). */
+const CHECKPOINT_EVERY = 256
+
+interface Executor {
+  readonly transact: (groups: ReadonlyArray<ReadonlyArray<Op>>) => Reply
+}
+
+interface SqliteDatabase {
+  readonly pragma: (source: string) => unknown
+  readonly prepare: (source: string) => unknown
+  readonly close: () => void
+  readonly inTransaction: boolean
+}
+
+/** The thread's transaction logic, compiled once for the main thread (one text: both connections write alike). */
+let executorFactory:
+  | ((db: SqliteDatabase, textOf: (sid: number) => string | undefined) => Executor)
+  | undefined
+const makeExecutor = (db: SqliteDatabase, textOf: (sid: number) => string | undefined): Executor => {
+  executorFactory ??= new Function(`"use strict"\n${EXECUTOR_SOURCE}\nreturn makeExecutor`)() as typeof executorFactory
+  return executorFactory!(db, textOf)
 }
 
 const usageColumns = ["cacheReadTokens", "cacheWriteTokens", "reasoningTokens"] as const
@@ -189,7 +227,7 @@ export const open = (
 ): Effect.Effect<SqliteWriter, SqlError.SqlError | DriverNotInstalled, Scope.Scope> =>
   Effect.gen(function*() {
     // The driver must be installed (an optional peer): the thread loads it by the path this module resolves.
-    yield* Drivers.load<unknown>("sqlite", "better-sqlite3")
+    const driverModule = yield* Drivers.load<unknown>("sqlite", "better-sqlite3")
     const [{ Worker }, { createRequire }] = yield* Effect.promise(() =>
       Promise.all([import("node:worker_threads"), import("node:module")])
     )
@@ -197,11 +235,44 @@ export const open = (
       try: () => createRequire(import.meta.url).resolve("better-sqlite3"),
       catch: (cause) => new SqlError.SqlError({ cause, message: "cannot resolve the SQLite driver 'better-sqlite3'" })
     })
+    const local = options.local
+      ? yield* Effect.acquireRelease(
+        Effect.try({
+          try: () => openLocal(Drivers.defaultExport(driverModule), filename, options),
+          catch: (cause) => new SqlError.SqlError({ cause, message: `cannot open SQLite database ${filename}` })
+        }),
+        (db) => Effect.sync(() => db.close())
+      )
+      : undefined
     return yield* Effect.acquireRelease(
-      start(Worker, filename, options, driver),
+      start(Worker, filename, options, driver, local),
       (thread) => Effect.promise(() => thread.close())
     ).pipe(Effect.map((thread) => thread.writer))
   })
+
+/**
+ * The main thread's connection for small group commits: it never waits for a lock (busy timeout 0: a busy
+ * database sends the commit to the thread instead) and never checkpoints (the thread does, see `localPath`),
+ * so it cannot stall the event loop beyond the statements themselves.
+ */
+const openLocal = (Sqlite: unknown, filename: string, options: SqliteWriterOptions): SqliteDatabase => {
+  const db = new (Sqlite as new(file: string, options: object) => SqliteDatabase)(filename, {
+    fileMustExist: true,
+    timeout: 0
+  })
+  // A pragma that fails closes the connection; its error reaches the caller's `Effect.try` (a `SqlError`).
+  let ready = false
+  try {
+    db.pragma(`synchronous = ${Math.max(0, Math.min(1, Math.floor(options.synchronous)))}`)
+    db.pragma("foreign_keys = ON")
+    db.pragma("secure_delete = ON")
+    db.pragma("wal_autocheckpoint = 0")
+    ready = true
+    return db
+  } finally {
+    if (!ready) db.close()
+  }
+}
 
 interface Thread {
   readonly writer: SqliteWriter
@@ -212,7 +283,8 @@ const start = (
   WorkerClass: typeof Worker,
   filename: string,
   options: SqliteWriterOptions,
-  driver: string
+  driver: string,
+  local: SqliteDatabase | undefined
 ): Effect.Effect<Thread, SqlError.SqlError> =>
   Effect.async<Thread, SqlError.SqlError>((resume) => {
     const worker = new WorkerClass(WORKER_SOURCE, {
@@ -265,7 +337,7 @@ const start = (
             )
           )
         }
-        return resume(Effect.succeed({ writer: writerOn(post), close }))
+        return resume(Effect.succeed({ writer: writerOn(post, local === undefined ? undefined : localPath), close }))
       }
       if (message.t === "closed") return
       const complete = pending.get(message.id!)
@@ -285,6 +357,31 @@ const start = (
         worker.postMessage({ id, defs, groups: ops })
       })
 
+    // A small group commit while the thread is idle runs here, on the main thread's connection: no thread hop
+    // (two wake-ups, a structured clone each way) for the common case of one run's few events. The thread
+    // being idle (no request in flight) keeps the order of writes: nothing can be posted while this
+    // synchronous transaction runs. Fail-closed as on the thread: the caller completes after COMMIT returned.
+    let executor: Executor | undefined
+    let localCommits = 0
+    const localPath: LocalPath = (texts, ops) => {
+      if (local === undefined || dead !== undefined || pending.size > 0) return undefined
+      let events = 0
+      for (const group of ops) events += group.length
+      if (events > LOCAL_MAX_EVENTS) return undefined
+      executor ??= makeExecutor(local, (sid) => FIXED[sid] ?? texts.get(sid))
+      let reply: Reply
+      try {
+        reply = executor.transact(ops)
+      } catch {
+        // BEGIN was refused (another connection holds the write lock): the thread waits for it instead.
+        return undefined
+      }
+      // Busy in the middle (rolled back, nothing written): the thread, which may wait, takes it.
+      if (reply.t === "sql" && reply.cause.code?.startsWith("SQLITE_BUSY") === true) return undefined
+      if (reply.t === "ok" && ++localCommits % CHECKPOINT_EVERY === 0) worker.postMessage({ checkpoint: true })
+      return reply
+    }
+
     const close = () =>
       new Promise<void>((done) => {
         if (dead !== undefined) return done()
@@ -298,23 +395,50 @@ const start = (
     return Effect.sync(() => void worker.terminate())
   })
 
+/** A group commit on the main thread's connection; `undefined` when it must go to the thread. */
+type LocalPath = (
+  texts: ReadonlyMap<number, string>,
+  ops: ReadonlyArray<ReadonlyArray<Op>>
+) => Reply | undefined
+
 type Post = (
   defs: Array<readonly [number, string]>,
   ops: ReadonlyArray<ReadonlyArray<Op>>
 ) => Effect.Effect<Reply>
 
-const writerOn = (post: Post): SqliteWriter => {
+const writerOn = (post: Post, local: LocalPath | undefined): SqliteWriter => {
   // Texts are one per table and shape (a few dozen at most): each gets an id, and its text goes to the thread once.
   const ids = new Map<string, number>()
+  const texts = new Map<number, string>()
   let defs: Array<readonly [number, string]> = []
   const shaped = (shape: string, text: () => string): number => {
     let id = ids.get(shape)
     if (id === undefined) {
       id = FIXED.length + ids.size
       ids.set(shape, id)
-      defs.push([id, text()])
+      const source = text()
+      texts.set(id, source)
+      defs.push([id, source])
     }
     return id
+  }
+  // The runs of the latest writes (a ring): few distinct ones means low concurrency.
+  const recent: Array<string> = []
+  let next = 0
+  const fewRuns = (groups: ReadonlyArray<ReadonlyArray<Plan>>): boolean => {
+    for (const plans of groups) {
+      recent[next] = plans[0]!.runId
+      next = (next + 1) % RECENT_WRITES
+    }
+    let distinct = 0
+    for (let i = 0; i < recent.length && distinct <= LOCAL_MAX_RUNS; i++) {
+      if (recent.indexOf(recent[i]!) === i) distinct++
+    }
+    return distinct <= LOCAL_MAX_RUNS
+  }
+  const settle = (reply: Reply, groups: ReadonlyArray<ReadonlyArray<Plan>>) => {
+    const error = outcome(reply, groups)
+    return error === undefined ? Effect.void : Effect.fail(error)
   }
   const valuesOf = (
     row: Readonly<Record<string, Value>>
@@ -373,12 +497,12 @@ const writerOn = (post: Post): SqliteWriter => {
     transact: (groups) =>
       Effect.suspend(() => {
         const ops = groups.map((plans) => plans.map(compile))
+        const here = local !== undefined && fewRuns(groups) ? local(texts, ops) : undefined
+        if (here !== undefined) return settle(here, groups)
+        // The thread learns the texts it has not seen yet (those first used on the main thread included).
         const sent = defs
         defs = []
-        return Effect.flatMap(post(sent, ops), (reply) => {
-          const error = outcome(reply, groups)
-          return error === undefined ? Effect.void : Effect.fail(error)
-        })
+        return Effect.flatMap(post(sent, ops), (reply) => settle(reply, groups))
       })
   }
 }

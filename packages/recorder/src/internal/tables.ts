@@ -331,7 +331,14 @@ export const llmInteractions = table("llm_interactions", {
   error_message: str,
   started_at: timestamp(),
   completed_at: nullable(timestamp()),
-  cost_nanos: nullable(bigint(3))
+  cost_nanos: nullable(bigint(3)),
+  /**
+   * Migration 8: the call whose full request this one's `semantic_request` continues (NULL: it holds the full
+   * request). Such a row stores only the messages new since that call; the store rebuilds the whole request.
+   */
+  request_base: nullable(text(8)),
+  /** Migration 8: how many of the base call's (rebuilt) messages come before the messages stored here. */
+  request_prefix: nullable(int(8))
 })
 
 /** One billing row per completed model call. */

@@ -83,6 +83,13 @@ export interface RetryOptions {
    * driver error, or its commit) is the write's, as when the writer ran on the main thread.
    */
   readonly uncut?: boolean | undefined
+  /**
+   * The first attempt runs without a timer around it (no race, no forked fiber): for a synchronous driver
+   * (SQLite), whose statement a timer cannot cut anyway. Only when it fails with a retryable error does the
+   * policy's machinery start, counting that attempt as its first (same waits, attempts and budget). Implied
+   * by `uncut`.
+   */
+  readonly bareFirst?: boolean | undefined
 }
 
 /**
@@ -95,19 +102,58 @@ export const withRetry = <A>(
   write: Effect.Effect<A, WriteError>,
   options: RetryOptions = {}
 ): Effect.Effect<Either.Either<{ readonly value: A; readonly attempts: number }, Failed>> =>
+  (options.uncut === true || options.bareFirst === true) && options.from === undefined
+    ? bareFirst(policy, write, options)
+    : retried(policy, write, options)
+
+/**
+ * The common case without the retry machinery: one attempt, bare. A retryable failure continues under the
+ * policy as if that attempt had been its first (`retried` with `prior`), so waits, attempts and budget are
+ * those of the full path.
+ */
+const bareFirst = <A>(
+  policy: RetryPolicy.Resolved,
+  write: Effect.Effect<A, WriteError>,
+  options: RetryOptions
+): Effect.Effect<Either.Either<{ readonly value: A; readonly attempts: number }, Failed>> =>
+  Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+    const own = options.uncut === true ? Effect.uninterruptible(write) : write
+    const first = options.afterFirstAttempt
+    return Effect.flatMap(Effect.either(first === undefined ? own : Effect.ensuring(own, first)), (outcome) => {
+      if (Either.isRight(outcome)) return Effect.succeed(Either.right({ value: outcome.right, attempts: 1 }))
+      const error = outcome.left
+      if (!retryable(error) || policy.maxAttempts <= 1) {
+        return Effect.succeed(Either.left({ error, attempts: 1, transient: retryable(error), timedOut: false }))
+      }
+      return retried(policy, write, { ...options, afterFirstAttempt: undefined }, { startedAt, error })
+    })
+  })
+
+const retried = <A>(
+  policy: RetryPolicy.Resolved,
+  write: Effect.Effect<A, WriteError>,
+  options: RetryOptions,
+  prior?: { readonly startedAt: number; readonly error: WriteError }
+): Effect.Effect<Either.Either<{ readonly value: A; readonly attempts: number }, Failed>> =>
   Effect.gen(function*() {
     const from = options.from
     const now = yield* Clock.currentTimeMillis
     const before = from?.attempts ?? 0
-    const budget = Duration.toMillis(policy.budget) - (from === undefined ? 0 : now - from.startedAt)
+    const began = from?.startedAt ?? prior?.startedAt
+    const budget = Duration.toMillis(policy.budget) - (began === undefined ? 0 : now - began)
     if (from !== undefined && (budget <= 0 || before >= policy.maxAttempts)) return Either.left(from.last)
+    if (prior !== undefined && budget <= 0) {
+      return Either.left({ error: prior.error, attempts: 1, transient: true, timedOut: false })
+    }
     const attemptMs = Math.min(Duration.toMillis(policy.attemptTimeout), budget)
     const cut = noReply(attemptMs)
     let count = 0
     // With `uncut`, the last attempt's own exit (the budget's timeout waits for it, then reports itself).
     let last: Exit.Exit<A, WriteError> | undefined
     const attempt = Effect.suspend(() => {
-      const first = ++count === 1 ? options.afterFirstAttempt : undefined
+      // The attempt `bareFirst` made already: its failure again, so the policy waits before the next.
+      if (++count === 1 && prior !== undefined) return Effect.fail(prior.error)
+      const first = count === 1 ? options.afterFirstAttempt : undefined
       if (options.uncut === true) {
         last = undefined
         const own = Effect.uninterruptible(Effect.onExit(write, (exit) => Effect.sync(() => (last = exit))))
@@ -271,9 +317,46 @@ export const rounds = (groups: ReadonlyArray<ReadonlyArray<Plan>>): ReadonlyArra
   return out
 }
 
+/** The Postgres channel a commit of run events is announced on (`LISTEN sextant_events`; channels are per database). */
+export const EVENTS_CHANNEL = "sextant_events"
+
+/** A notification's payload: the run's last committed sequence index, a colon, the run's stored id. */
+export const eventsPayload = (runKey: string, sequenceIndex: number): string => `${sequenceIndex}:${runKey}`
+
+/**
+ * On Postgres, one `pg_notify` per run the transaction writes to, with its last sequence index: delivered to
+ * listeners when (and only if) the transaction commits, so a live tail wakes as soon as the events are
+ * readable. One statement for all the runs of a batch; nothing on SQLite (no notifications: tails poll).
+ */
+const announce = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, SqlError.SqlError> => {
+  if (!sql.onDialectOrElse({ pg: () => true, orElse: () => false }) || plans.length === 0) return Effect.void
+  const last = new Map<string, number>()
+  for (const p of plans) last.set(p.runKey, Math.max(last.get(p.runKey) ?? -1, p.sequenceIndex))
+  const payloads = [...last].map(([run, seq]) => eventsPayload(run, seq))
+  const values = payloads.map((_, i) => `($${i + 2})`).join(", ")
+  return Effect.asVoid(
+    sql.unsafe(`SELECT pg_notify($1, v) FROM (VALUES ${values}) AS t(v)`, [EVENTS_CHANNEL, ...payloads])
+  )
+}
+
 /** Writes events (of distinct runs when there are several) in one transaction. */
 export const transact = (sql: SqlClient.SqlClient, plans: ReadonlyArray<Plan>): Effect.Effect<void, WriteError> =>
-  sql.withTransaction(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans))
+  sql.withTransaction(
+    Effect.zipRight(plans.length === 1 ? applyOne(sql, plans[0]!) : applyMany(sql, plans), announce(sql, plans))
+  )
+
+/**
+ * One event written only if its run moves: a miss is a `WriteConflict`, never taken for the replay of an
+ * earlier commit. For the sweep, whose events every sweeper makes anew: two sweepers that read the clock in the
+ * same millisecond make identical events, and another's committed event is not this one's lost reply.
+ */
+export const transactFresh = (sql: SqlClient.SqlClient, plan: Plan): Effect.Effect<void, WriteError> =>
+  sql.withTransaction(Effect.gen(function*() {
+    const moved = yield* plan.advance()
+    if (moved.length === 0) return yield* conflict(sql, plan)
+    yield* writeRows(sql, [plan])
+    yield* announce(sql, [plan])
+  }))
 
 /**
  * Writes the events of one or more callers in one transaction. One caller's events are applied one by one;
@@ -285,9 +368,12 @@ export const transactGroups = (
   groups: ReadonlyArray<ReadonlyArray<Plan>>
 ): Effect.Effect<void, WriteError> =>
   sql.withTransaction(
-    groups.length === 1
-      ? applyGroup(sql, groups[0]!)
-      : Effect.forEach(rounds(groups), (round) => applyMany(sql, round), { discard: true })
+    Effect.zipRight(
+      groups.length === 1
+        ? applyGroup(sql, groups[0]!)
+        : Effect.forEach(rounds(groups), (round) => applyMany(sql, round), { discard: true }),
+      announce(sql, groups.flat())
+    )
   )
 
 const decodeTime = Schema.decodeUnknownSync(Timestamp)

@@ -3,7 +3,7 @@ import { HookEvent, Lifecycle, RecorderError, type RecorderService, type RetryPo
 import { Cause, Clock, Effect, Either, FiberSet, Queue, type Scope } from "effect"
 import { markFailed, outsideTransactions } from "./halt.js"
 import { NotJson } from "./json.js"
-import { type Plan, plan } from "./plan.js"
+import { type Codec, type Plan, plan } from "./plan.js"
 import {
   type Continuation,
   describeWriteError,
@@ -25,6 +25,8 @@ export interface WriterOptions {
   readonly uncut?: boolean | undefined
   /** Whether a failed write marks its runs `error` / `recorder` (default true; false for ingest, whose sender retries). */
   readonly haltRuns?: boolean | undefined
+  /** How content is stored: request deltas and sealing (default: full requests, nothing sealed). */
+  readonly codec?: Codec | undefined
 }
 
 /** One caller's events (one `record`, or one `recordAll`): written in one transaction, completed together. */
@@ -101,7 +103,8 @@ const refusal = (
  */
 const planAll = (
   sql: SqlClient.SqlClient,
-  events: ReadonlyArray<HookEvent.HookEvent>
+  events: ReadonlyArray<HookEvent.HookEvent>,
+  codec: Codec | undefined
 ): Either.Either<ReadonlyArray<Plan>, RecorderError> => {
   const plans: Array<Plan> = []
   for (const event of events) {
@@ -111,7 +114,7 @@ const planAll = (
       if (Either.isLeft(fresh)) return Either.left(refusal(event, "conflict", fresh.left.message))
     }
     try {
-      plans.push(plan(sql, event))
+      plans.push(plan(sql, event, codec))
     } catch (cause) {
       return Either.left(
         refusal(event, "serialization", cause instanceof NotJson ? cause.message : String(cause), cause)
@@ -269,7 +272,7 @@ export const makeWriter = (
     const submit = (events: ReadonlyArray<HookEvent.HookEvent>): Effect.Effect<void, RecorderError> =>
       Effect.suspend(() => {
         if (events.length === 0) return Effect.void
-        const planned = planAll(sql, events)
+        const planned = planAll(sql, events, options.codec)
         if (Either.isLeft(planned)) {
           const error = planned.left
           return error.reason === "conflict" || options.haltRuns === false

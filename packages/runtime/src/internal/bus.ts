@@ -5,11 +5,12 @@
  * write, one await); sinks only ever see durable events (docs/commit-points.md).
  */
 import { Effect } from "effect"
-import type { RecorderError } from "../Errors.js"
-import type { HookEvent } from "../HookEvent.js"
+import { RecorderError } from "../Errors.js"
+import { eventType, type HookEvent } from "../HookEvent.js"
 import type { RecorderService } from "../Recorder.js"
 import type { StreamDelta, StreamEvent } from "../StreamEvent.js"
 import type { Policy } from "./privacy.js"
+import type { StoragePass } from "./redaction/policy.js"
 
 /** Where recorded events and deltas go after the recorder; called synchronously, it must not block. */
 export type Sink = (event: StreamEvent, traceContext: unknown) => void
@@ -67,25 +68,50 @@ export const makeBus = (options: {
   readonly startSequence: number
   /** The run's redaction pass (runs with guardrails): nothing reaches the recorder or a sink without it. */
   readonly policy?: Policy | undefined
+  /**
+   * The agent's redaction policy and size cap, applied after `policy` for the recorder and every sink but
+   * `caller` (the caller's own stream, which gets the guardrails' pass only).
+   */
+  readonly storage?: StoragePass | undefined
+  /** The caller's stream: offered after the other sinks, with the event before the `storage` pass. */
+  readonly caller?: Sink | undefined
 }): Effect.Effect<Bus> =>
   Effect.map(Effect.clock, (clock) => {
-    const { policy, recorder, runId, sinks, traceContext } = options
+    const { caller, policy, recorder, runId, sinks, storage, traceContext } = options
     const lock = Effect.unsafeMakeSemaphore(1)
     let sequence = options.startSequence
     let groups = 0
     let staged: Array<HookEvent> = []
+    // The caller's version of each staged event, when the storage pass changed it.
+    const shownOf = new WeakMap<HookEvent, HookEvent>()
     // A failed write halts the run; one that failed leaves the bus refusing every later write, so no event can
     // follow a gap in the sequence (a failed write's events were stamped, maybe partly durable).
     let failure: RecorderError | undefined
     const offer = (event: StreamEvent) => {
       for (const sink of sinks) sink(event, traceContext)
+      if (caller !== undefined) caller(event, traceContext)
     }
-    // Text held back by the redaction pass goes out just before its call's end, so the pieces add up to it.
-    const publish = (event: HookEvent) => {
-      if (policy !== undefined && (event._tag === "LlmCallCompleted" || event._tag === "LlmCallFailed")) {
-        for (const held of policy.flush(event.correlationId)) offer(held)
+    /** A delta after the guardrails' pass: to the caller as it is, to the other sinks through the storage pass. */
+    const offerShown = (delta: StreamDelta) => {
+      if (storage === undefined) return offer(delta)
+      for (const part of storage.delta(delta)) {
+        for (const sink of sinks) sink(part, traceContext)
       }
-      offer(forSinks(event))
+      if (caller !== undefined) caller(delta, traceContext)
+    }
+    // Text held back by the redaction passes goes out just before its call's end, so the pieces add up to it.
+    const publish = (event: HookEvent) => {
+      if (event._tag === "LlmCallCompleted" || event._tag === "LlmCallFailed") {
+        if (policy !== undefined) { for (const held of policy.flush(event.correlationId)) offerShown(held) }
+        if (storage !== undefined) {
+          for (const held of storage.flush(event.correlationId)) for (const sink of sinks) sink(held, traceContext)
+        }
+      }
+      const shown = shownOf.get(event)
+      if (shown === undefined) return offer(forSinks(event))
+      const stored = forSinks(event)
+      for (const sink of sinks) sink(stored, traceContext)
+      if (caller !== undefined) caller(forSinks(shown), traceContext)
     }
     const stamp = (input: HookEventInput, iteration: number): HookEvent => {
       const stamped = {
@@ -95,7 +121,9 @@ export const makeBus = (options: {
         iteration,
         timestamp: clock.unsafeCurrentTimeMillis()
       } as HookEvent
-      const event = policy === undefined ? stamped : policy.event(stamped)
+      const shown = policy === undefined ? stamped : policy.event(stamped)
+      const event = storage === undefined ? shown : storage.event(shown)
+      if (event !== shown) shownOf.set(event, shown)
       staged.push(event)
       return event
     }
@@ -117,13 +145,32 @@ export const makeBus = (options: {
       if (staged.length === 0) return Effect.void
       const events = staged
       staged = []
-      const write = events.length === 1
+      const record = events.length === 1
         ? Effect.map(recorder.record(events[0]!), () => publish(events[0]!))
         : recorder.recordAll === undefined
         ? oneByOne(events)
         : Effect.map(recorder.recordAll(events), () => {
           for (const event of events) publish(event)
         })
+      // The full values of truncated fields are in the blob store before the references to them are recorded.
+      const blobs = storage?.takeBlobs() ?? []
+      const write = blobs.length === 0 || storage?.blobs === undefined ? record : Effect.zipRight(
+        Effect.forEach(blobs, (b) => storage.blobs!.put(b.sha256, b.bytes), { discard: true, concurrency: 4 }).pipe(
+          Effect.mapError((error) =>
+            new RecorderError({
+              operation: "record",
+              runId,
+              eventType: eventType(events[0]!),
+              sequenceIndex: events[0]!.sequenceIndex,
+              attempts: 1,
+              reason: "transient",
+              message: `the blob store refused a truncated field's value: ${error.message}`,
+              cause: error
+            })
+          )
+        ),
+        record
+      )
       // A write that started finishes (its retry budget is bounded): the record never ends mid-write.
       return Effect.uninterruptible(Effect.catchAll(write, failed(events)))
     })
@@ -131,8 +178,8 @@ export const makeBus = (options: {
     /** A stream-only delta, through the redaction pass (which may hold text back until its call ends). */
     const offerDelta = (input: DeltaInput) => {
       const delta = { ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta
-      if (policy === undefined) return offer(delta)
-      for (const part of policy.delta(delta)) offer(part)
+      if (policy === undefined) return offerShown(delta)
+      for (const part of policy.delta(delta)) offerShown(part)
     }
     return {
       runId,

@@ -11,6 +11,7 @@ import type { PriceTable } from "../Pricing.js"
 import type { ToolContext, ToolHandlerResult } from "../Tool.js"
 import { AgentConfigSchema, type AgentConfigSpec, type ToolSpec } from "./config/agentConfig.js"
 import { decodeWith } from "./config/fields.js"
+import { type CompiledRedaction, compileRedaction } from "./redaction/policy.js"
 import { compileOutput, type OutputSpec } from "./run/output.js"
 import { adapt, type Rejected } from "./schemaAdapter.js"
 
@@ -21,6 +22,8 @@ export interface CompiledTool {
   readonly target: "server" | "client"
   readonly kind: "tool" | "human"
   readonly parallel: boolean
+  /** A call in flight when its runner was lost may execute again (see `Agent.recover`). */
+  readonly idempotent: boolean
   readonly timeout: Duration.Duration
   readonly maxCallsPerRun: number | undefined
   /** How the call's stream is sampled into the record. */
@@ -49,6 +52,8 @@ export interface AgentDefinition {
     }
     | undefined
   readonly guardrails: ReadonlyArray<Guardrail>
+  /** The redaction policy and size cap the bus applies for the recorder and the observers. */
+  readonly redaction: CompiledRedaction
   readonly prices: PriceTable
   readonly maxDelegationDepth: number
   /** How often a run refreshes its progress while a model or tool call is in flight. */
@@ -59,6 +64,8 @@ export interface AgentDefinition {
   readonly outputRepairs: number | undefined
   /** The window a run on a thread applies to the thread's earlier messages (none: the whole thread). */
   readonly history: HistoryWindow | undefined
+  /** What a recovered run does about a non-idempotent tool call that was in flight. */
+  readonly onInterruptedTool: "pause" | "fail"
 }
 
 /** A thread's history window, as the engine applies it. */
@@ -89,6 +96,7 @@ const compileTool = (tool: ToolSpec, index: number): Either.Either<CompiledTool,
     target: tool.target ?? "server",
     kind: tool.kind === "human" ? "human" : "tool",
     parallel: tool.parallel ?? true,
+    idempotent: tool.idempotent ?? false,
     timeout: Duration.decode(tool.timeout ?? "120 seconds"),
     maxCallsPerRun: tool.maxCallsPerRun,
     stream: { sampleRate: tool.stream?.sampleRate ?? 0, maxSamples: tool.stream?.maxSamples ?? 1000 },
@@ -154,6 +162,8 @@ export const compile = (input: unknown): Either.Either<AgentDefinition, AgentCon
   const toolsByName = new Map(tools.right.map((t) => [t.name, t] as const))
   const governance = checkGovernance(config, toolsByName)
   if (Either.isLeft(governance)) return Either.left(governance.left)
+  const redaction = compileRedaction(config.redaction, new Set(toolsByName.keys()))
+  if (Either.isLeft(redaction)) return Either.left(redaction.left)
   const raw = input as { readonly output?: unknown; readonly outputRepairs?: unknown }
   const output = raw.output === undefined && raw.outputRepairs === undefined
     ? Either.right(undefined)
@@ -174,9 +184,11 @@ export const compile = (input: unknown): Either.Either<AgentDefinition, AgentCon
     requireApproval: new Set(config.requireApproval ?? []),
     budget: compileBudget(config.budget),
     guardrails: config.guardrails ?? [],
+    redaction: redaction.right,
     prices: Pricing.withOverrides(Pricing.builtIn, config.prices ?? {}),
     maxDelegationDepth: config.maxDelegationDepth ?? 10,
     heartbeatInterval: Duration.decode(config.heartbeatInterval ?? defaultHeartbeatInterval),
+    onInterruptedTool: config.onInterruptedTool ?? "pause",
     history: config.history === undefined ? undefined : {
       maxMessages: config.history.maxMessages,
       maxTokens: config.history.maxTokens,

@@ -2,7 +2,7 @@ import { Either } from "effect"
 import { RecorderError } from "../Errors.js"
 import { eventType, type HookEvent, type Json, type Message, type PausedStatus, type RunStarted } from "../HookEvent.js"
 import * as Lifecycle from "../Lifecycle.js"
-import type { StoredRun, ThreadState } from "../RunLedger.js"
+import type { CallTokens, StoredRun, ThreadRun, ThreadState } from "../RunLedger.js"
 
 /** One run as the memory recorder keeps it: the lifecycle record, its start fields and the ledger's flags. */
 interface Entry {
@@ -11,6 +11,8 @@ interface Entry {
   cancelRequested: boolean
   /** The run's messages, in order (what a run continuing its thread starts from). */
   readonly messages: Array<Message>
+  /** The recorded usage of the run's completed model calls, in order (what a thread's token budget counts). */
+  readonly calls: Array<CallTokens>
   submissionId?: string
   submission?: Json
 }
@@ -101,6 +103,9 @@ export class MemoryRuns {
     if (entry !== undefined) {
       entry.record = next.right
       if (event._tag === "MessageAppended") entry.messages.push(event.message)
+      if (event._tag === "LlmCallCompleted" && event.usage !== undefined) {
+        entry.calls.push({ inputTokens: event.usage.inputTokens, outputTokens: event.usage.outputTokens })
+      }
       // The submission that resumed the run is consumed by its next pause or its end, and not kept.
       if (Lifecycle.stepOf(event).pauseState !== undefined) delete entry.submission
       return Either.right(undefined)
@@ -120,7 +125,7 @@ export class MemoryRuns {
       }
       this.byKey.set(start.idempotencyKey, event.runId)
     }
-    const created: Entry = { record: next.right, start, cancelRequested: false, messages: [] }
+    const created: Entry = { record: next.right, start, cancelRequested: false, messages: [], calls: [] }
     this.entries.set(event.runId, created)
     if (start.threadId !== undefined) {
       const runs = this.byThread.get(start.threadId)
@@ -185,9 +190,14 @@ export class MemoryRuns {
     }
   }
 
-  /** The messages of the thread's runs, runs in start order. */
-  threadHistory(threadId: string): ReadonlyArray<Message> {
-    return this.threadRuns(threadId).flatMap((e) => e.messages)
+  /** The thread's runs in start order, with their messages and their calls' usage. */
+  threadHistory(threadId: string): ReadonlyArray<ThreadRun> {
+    return this.threadRuns(threadId).map((e) => ({
+      runId: e.record.runId,
+      ...(e.start.retryOfRunId === undefined ? {} : { retryOfRunId: e.start.retryOfRunId }),
+      messages: [...e.messages],
+      calls: [...e.calls]
+    }))
   }
 
   private threadRuns(threadId: string): ReadonlyArray<Entry> {

@@ -31,7 +31,7 @@ export interface MappingSource {
 }
 
 /** Fields holding ids, names and enumerations: never content, never rewritten. */
-const structural: ReadonlySet<string> = new Set([
+export const structural: ReadonlySet<string> = new Set([
   "_tag",
   "runId",
   "sequenceIndex",
@@ -64,7 +64,22 @@ const structural: ReadonlySet<string> = new Set([
   "idempotencyKey",
   "idempotencyFingerprint",
   "kind",
-  "type"
+  "type",
+  "redacted"
+])
+
+/** Fields holding a whole JSON value of content: below them, no key is structural. */
+export const contentFields: ReadonlySet<string> = new Set([
+  "arguments",
+  "result",
+  "data",
+  "value",
+  "submission",
+  "output",
+  "metadata",
+  "providerRequest",
+  "providerResponse",
+  "samples"
 ])
 
 /** How many characters of streamed text stay unsent until more arrives or the call ends. */
@@ -111,13 +126,34 @@ export const makePolicy = (source: MappingSource): Policy => {
   // Strings already seen clean under the current mapping (cleared when it grows): the history repeats.
   let clean = new Set<string>()
   let cleanFor = source.get()
+  // What this event's pass replaced, per source (`mapped`: a value already in the mapping; else the guardrail).
+  let counts: Map<string, number> | undefined
+  const bump = (name: string, n: number) => {
+    if (counts !== undefined && n > 0) counts.set(name, (counts.get(name) ?? 0) + n)
+  }
   const text = (
     value: string,
     redactions: Guardrails.Redactions
   ): { text: string; redactions: Guardrails.Redactions } => {
-    const replaced = reapply(value, redactions)
+    let replaced = value
+    if (counts === undefined) replaced = reapply(value, redactions)
+    else {
+      const { byValue, regex } = matcherOf(redactions)
+      if (byValue.size > 0) {
+        regex.lastIndex = 0
+        if (regex.test(value)) {
+          replaced = value.replace(regex, (v) => {
+            bump("mapped", 1)
+            return byValue.get(v) ?? v
+          })
+        }
+      }
+    }
     if (guards.length === 0) return { text: replaced, redactions }
     const result = Guardrails.scan(guards, replaced, redactions)
+    if (counts !== undefined) {
+      for (const d of result.detections) bump(d.guardrail, d.entities.reduce((n, e) => n + e.count, 0))
+    }
     return { text: result.text, redactions: result.redactions }
   }
   const keyed = (key: string | undefined, value: string): string => {
@@ -147,12 +183,15 @@ export const makePolicy = (source: MappingSource): Policy => {
     if (out === value && mapping === cleanFor && clean.size < 10_000) clean.add(value)
     return out
   }
-  const visit = (value: unknown, key: string | undefined): unknown => {
-    if (typeof value === "string") return key !== undefined && structural.has(key) ? value : keyed(key, value)
+  // Inside content (a tool's arguments or result, custom data…) every string is content, whatever its key.
+  const visit = (value: unknown, key: string | undefined, inContent = false): unknown => {
+    if (typeof value === "string") {
+      return !inContent && key !== undefined && structural.has(key) ? value : keyed(key, value)
+    }
     if (Array.isArray(value)) {
       let changed = false
       const out = value.map((item) => {
-        const v = visit(item, undefined)
+        const v = visit(item, undefined, inContent)
         if (v !== item) changed = true
         return v
       })
@@ -164,7 +203,7 @@ export const makePolicy = (source: MappingSource): Policy => {
       let changed = false
       const out: Record<string, unknown> = {}
       for (const [k, item] of Object.entries(value)) {
-        const v = visit(item, k)
+        const v = visit(item, k, inContent || contentFields.has(k))
         if (v !== item) changed = true
         out[k] = v
       }
@@ -180,17 +219,24 @@ export const makePolicy = (source: MappingSource): Policy => {
   const piece = (template: TextDelta | ToolArgumentsDelta, delta: string): StreamDelta => ({ ...template, delta })
   return {
     event: (event) => {
-      if (event._tag === "RunPaused" && event.state !== undefined) {
-        const { state, ...rest } = event
-        return { ...(visit(rest, undefined) as object), state } as HookEvent
+      counts = new Map()
+      try {
+        const withCounts = (e: object): object =>
+          counts!.size === 0 ? e : { ...e, redacted: Object.fromEntries(counts!) }
+        if (event._tag === "RunPaused" && event.state !== undefined) {
+          const { state, ...rest } = event
+          return { ...withCounts(visit(rest, undefined) as object), state } as HookEvent
+        }
+        return withCounts(visit(event, undefined) as object) as HookEvent
+      } finally {
+        counts = undefined
       }
-      return visit(event, undefined) as HookEvent
     },
     delta: (d) => {
       // A tool stream's chunk is scanned as a value (binary frames pass as they are); its start has no content.
       if (d._tag === "StreamStarted") return [d]
       if (d._tag === "StreamChunk") {
-        return [d.data instanceof Uint8Array ? d : { ...d, data: visit(d.data, undefined) as typeof d.data }]
+        return [d.data instanceof Uint8Array ? d : { ...d, data: visit(d.data, undefined, true) as typeof d.data }]
       }
       const key = keyOf(d)
       const entry = streams.get(key) ?? { raw: "", sent: 0, last: d }

@@ -4,9 +4,9 @@
  * read while a recorder's connection writes, so reads never queue behind its group commits (a store over the
  * recorder's own `SqlClient` shares its one connection and waits for every open transaction).
  */
-import { Database } from "@sextant/recorder"
-import { type Context, Effect, Either, Layer } from "effect"
-import { DatabaseNotFound } from "../Errors.js"
+import { Database, Encryption } from "@sextant/recorder"
+import { type Context, Effect, Either, Layer, Option } from "effect"
+import { DatabaseNotFound, StoreError } from "../Errors.js"
 import type { RunStoreOptions, RunStoreService } from "../RunStore.js"
 import * as sqliteReader from "./sqliteReader.js"
 import { make } from "./store.js"
@@ -46,8 +46,22 @@ export const scoped = (url: string, options?: RunStoreOptions) =>
     const reader = Either.isRight(target) && target.right._tag === "sqlite"
       ? yield* sqliteReader.open(target.right.filename)
       : undefined
-    return yield* Effect.provide(make(options, Database.redactUrl(url), reader), client)
+    // The key ring in context, else the environment's (`SEXTANT_ENCRYPTION_KEYS`): a store opened from a URL (the
+    // CLI, a router) opens sealed content as the recorder wrote it.
+    const ring = Option.getOrUndefined(yield* Encryption.current) ?? (yield* fromEnv)
+    return yield* Effect.provide(make(options, Database.redactUrl(url), reader, ring), client)
   })
+
+const fromEnv = Effect.suspend(() =>
+  Option.match(Encryption.optionsFromEnv(), {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (options) =>
+      Effect.mapError(
+        Encryption.make(options),
+        (e) => new StoreError({ message: `SEXTANT_ENCRYPTION_KEYS: ${e.message}`, cause: e })
+      )
+  })
+)
 
 /** A store service over its own read-only connection to `url`, as the layer of `tag`. */
 export const layerFromUrl = <I>(tag: Context.Tag<I, RunStoreService>, url: string, options?: RunStoreOptions) =>

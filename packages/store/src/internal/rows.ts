@@ -251,8 +251,23 @@ export const toolCalls = decoder(tool.Row, (r): R.ToolCall => ({
   completedAt: r.completed_at
 }))
 
-/** Decodes `llm_interactions` rows selected with `columns.llm`. */
-export const llmCalls = decoder(llm.Row, (r): R.LlmCall => ({
+/** A decoded `llm_interactions` row selected with `columns.llm`. */
+export type LlmRow = Schema.Schema.Type<typeof llm.Row>
+
+/** Decodes `llm_interactions` rows selected with `columns.llm`, as rows (`toLlmCall` maps one). */
+export const llmRows = decoder(llm.Row, (r: LlmRow) => r)
+
+/** The columns `calls.llmCalls` rebuilds a delta-stored request from (every call of the run). */
+export const requestChain: Selection<
+  Tables.LlmInteraction,
+  "id" | "semantic_request" | "request_base" | "request_prefix"
+> = selection(Tables.llmInteractions, ["id", "semantic_request", "request_base", "request_prefix"])
+
+/** Decodes `requestChain` rows. */
+export const requestChainRows = decoder(requestChain.Row, (r) => r)
+
+/** A decoded `llm_interactions` row as an `LlmCall` (its `semantic_request` already rebuilt in full). */
+export const toLlmCall = (r: LlmRow): R.LlmCall => ({
   id: r.id,
   iteration: r.iteration,
   status: r.status,
@@ -276,7 +291,10 @@ export const llmCalls = decoder(llm.Row, (r): R.LlmCall => ({
   error: recordedError(r.error_tag, r.error_message),
   startedAt: r.started_at,
   completedAt: r.completed_at
-}))
+})
+
+/** Decodes `llm_interactions` rows selected with `columns.llm` (requests as stored: see `calls.llmCalls`). */
+export const llmCalls = decoder(llm.Row, toLlmCall)
 
 /** Decodes `token_usage` rows selected with `columns.usage`. */
 export const usageRecords = decoder(usage.Row, (r): R.UsageRecord => ({

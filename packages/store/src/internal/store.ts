@@ -3,8 +3,8 @@
  * (the store never migrates), then assembles the service from the queries in `queries/`.
  */
 import { SqlClient } from "@effect/sql"
-import { Migrations, MigrationsPending } from "@sextant/recorder"
-import { Effect } from "effect"
+import { Encryption, Migrations, MigrationsPending } from "@sextant/recorder"
+import { Effect, Option } from "effect"
 import * as Options from "../Options.js"
 import type * as Api from "../RunStore.js"
 import * as decode from "./decode.js"
@@ -73,11 +73,14 @@ export const service = (ctx: context.QueryContext): Api.RunStoreService => ({
 export const make = (
   options?: Api.RunStoreOptions,
   url?: string,
-  reader?: Reader
+  reader?: Reader,
+  ring?: Encryption.Keyring
 ): Effect.Effect<Api.RunStoreService, Api.MakeError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const { scope } = yield* decodeStoreOptions(options)
     const sql = yield* SqlClient.SqlClient
     yield* checkSchema(url)
-    return service(context.make(sql, scope, reader))
+    // Sealed content opens with the `Encryption` key ring in context (or the one given).
+    const keys = ring ?? Option.getOrUndefined(yield* Encryption.current)
+    return service(context.make(sql, scope, reader, keys))
   })

@@ -1,5 +1,6 @@
 import { Args, Command, Options } from "@effect/cli"
 import { SqlClient } from "@effect/sql"
+import { Encryption, Tables } from "@sextant/recorder"
 import { HookEvent } from "@sextant/runtime"
 import { type Records, RunStore, type Views } from "@sextant/store"
 import { Clock, Effect, Option, Stream } from "effect"
@@ -417,6 +418,7 @@ export const tail = Command.make("tail", {
           )
         }
         const sql = yield* SqlClient.SqlClient
+        const ring = yield* Encryption.current
         const top = yield* sql<{ id: number | null }>`SELECT MAX(id) AS id FROM run_events`
         let after = Number(top[0]?.id ?? 0)
         yield* output.err("following every new event of every run (Ctrl-C stops)")
@@ -429,7 +431,13 @@ export const tail = Command.make("tail", {
             data: string
             created_at: string | Date
           }>`SELECT id, agent_run_id, sequence_index, event_type, data, created_at FROM run_events
-            WHERE id > ${after} ORDER BY id LIMIT 500`
+            WHERE id > ${after} ORDER BY id LIMIT 500`.pipe(Effect.flatMap((found) =>
+            // Sealed event data opens with SEXTANT_ENCRYPTION_KEYS; without the key the command fails saying so.
+            Effect.try({
+              try: () => Tables.openSealed(Option.getOrUndefined(ring), found),
+              catch: (e) => new CliError({ message: (e as Error).message })
+            })
+          ))
           for (const r of rows) {
             after = Number(r.id)
             yield* print({

@@ -1,7 +1,8 @@
 /**
  * The run page: the header (agent, status and failure reason, model, tenant, totals, wall time, input, answer,
  * error), the typed timeline in sequence order, tokens per iteration, the delegation tree with subtree totals,
- * and the payload inspector of the selected node (formatted, raw JSON, evidence). A run that has not ended
+ * the failure signals the detectors found (each explained, pointing at its events; shadow ones marked), and
+ * the payload inspector of the selected node (formatted, raw JSON, evidence). A run that has not ended
  * follows its SSE tail and refreshes as events land, until its terminal event.
  */
 import { useEffect, useRef, useState } from "preact/hooks"
@@ -9,6 +10,7 @@ import { call, type Success } from "../api.js"
 import { Bars } from "../components/Bars.js"
 import { ErrorBox, Loading, Status, Time } from "../components/common.js"
 import { Inspector } from "../components/Inspector.js"
+import { SignalCard } from "../components/Signals.js"
 import { count, duration, localClock, statusLabel, usd } from "../format.js"
 import { useVisible } from "../hooks.js"
 import { href, type Location, navigate } from "../nav.js"
@@ -17,6 +19,7 @@ import { tail } from "../sse.js"
 type Run = Success<"getRun">
 type Timeline = Success<"getTimeline">
 type Tree = Success<"getRunTree">
+type Signals = Success<"getRunSignals">
 /** A node of the timeline. */
 export type Node = Timeline["nodes"][number]
 
@@ -26,16 +29,18 @@ interface Loaded {
   readonly run: Run
   readonly timeline: Timeline
   readonly tree: Tree
+  readonly signals: Signals
 }
 
 const loadAll = async (runId: string, signal?: AbortSignal): Promise<Loaded> => {
   const path = { runId }
-  const [run, timeline, tree] = await Promise.all([
+  const [run, timeline, tree, signals] = await Promise.all([
     call("getRun", { path, ...(signal ? { signal } : {}) }),
     call("getTimeline", { path, ...(signal ? { signal } : {}) }),
-    call("getRunTree", { path, ...(signal ? { signal } : {}) })
+    call("getRunTree", { path, ...(signal ? { signal } : {}) }),
+    call("getRunSignals", { path, query: { shadow: "include" }, ...(signal ? { signal } : {}) })
   ])
-  return { run, timeline, tree }
+  return { run, timeline, tree, signals }
 }
 
 const Capped = ({ text, limit = 600 }: { readonly text: string; readonly limit?: number }) => {
@@ -63,7 +68,15 @@ const Header = ({ run, live }: { readonly run: Run; readonly live: boolean }) =>
         {run.failureReason !== null && <span class="badge bad">failure: {statusLabel(run.failureReason)}</span>}
         {live && <span class="live-dot" title="Following the run's event stream">● live</span>}
       </div>
-      <p class="muted run-id">{run.id}</p>
+      <p class="muted run-id">
+        {run.id}
+        {run.threadId !== null && (
+          <>
+            {" · "}
+            <a href={href(`threads/${run.threadId}`)} data-thread-link={run.threadId}>thread {run.threadId}</a>
+          </>
+        )}
+      </p>
       <dl class="facts">
         <div>
           <dt>Model</dt>
@@ -296,6 +309,22 @@ const TreeItem = ({ node, current }: { readonly node: TreeNode; readonly current
   </li>
 )
 
+const SignalsPanel = ({ signals }: { readonly signals: Signals }) => {
+  if (signals.items.length === 0) return null
+  const live = signals.items.filter((s) => !s.shadow).length
+  return (
+    <section class="panel run-signals" aria-label="Signals">
+      <h2>
+        Signals{" "}
+        <span class="muted">
+          {live} live{live === signals.items.length ? "" : `, ${signals.items.length - live} shadow`}
+        </span>
+      </h2>
+      {signals.items.map((s) => <SignalCard key={s.id} signal={s} runLink={false} />)}
+    </section>
+  )
+}
+
 const Delegation = ({ tree }: { readonly tree: Tree }) => {
   if (tree.ancestors.length === 0 && tree.children.length === 0) return null
   const s = tree.subtreeTotals
@@ -382,6 +411,7 @@ export const RunPage = ({ location }: { readonly location: Location }) => {
       <Header run={data.run} live={live} />
       <div class="columns">
         <div class="left">
+          <SignalsPanel signals={data.signals} />
           <section class="panel">
             <h2>
               Timeline <span class="muted">{nodes.length} nodes</span>

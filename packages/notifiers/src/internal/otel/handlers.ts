@@ -194,12 +194,13 @@ export const makeHandlers = ({ capture, chunkEvents, recordCall, spans }: Wiring
     RunAbandoned: swept,
     // The whole message is on the model call's span (with `captureContent`); the history adds nothing.
     MessageAppended: ignore,
-    // Deltas are summed up by the call's end event (some sampled as span events); an alert is for people, not for traces.
+    // Deltas are summed up by the call's end event (some sampled as span events); alerts and detector signals are for people, not for traces.
     TextDelta: chunkEvent,
     ToolArgumentsDelta: chunkEvent,
     StreamStarted: ignore,
     StreamChunk: chunkEvent,
-    Alert: ignore
+    Alert: ignore,
+    DetectorSignal: ignore
   }
 }
 

@@ -100,8 +100,9 @@ export const makeSpans = (tracer: Tracer, capture: boolean): Spans => {
       if (event._tag === "RunStarted") {
         if (event.provider !== undefined) run.provider = event.provider
         if (event.model !== undefined) run.model = event.model
-        if (event.threadId !== undefined) run.threadId = event.threadId
       }
+      // A resumed segment names its thread too: it may run in a process that never saw the run's start.
+      if (event.threadId !== undefined) run.threadId = event.threadId
       run.agentName = event.agentName
       const facts: RunFacts = { provider: run.provider, model: run.model, threadId: run.threadId }
       const links: Array<Link> = run.previous === undefined ? [] : [{ context: run.previous }]

@@ -10,6 +10,7 @@ import type { StandardSchemaV1 } from "../../StandardSchema.js"
 import { foreignOf, mismatchMessage } from "../effectCopies.js"
 import { isStandardSchema } from "../schemaAdapter.js"
 import { explained, hasNul, NUL, optional, PositiveDuration, required, show } from "./fields.js"
+import { RedactionSpec } from "./redactionConfig.js"
 
 /** The most iterations an agent may be configured with. */
 export const MAX_ITERATIONS_CEILING = 200
@@ -117,6 +118,7 @@ export const ToolSpec = Schema.Struct({
     explained(Schema.Literal("server", "client"), (u) => `must be "server" or "client", got ${show(u)}`)
   ),
   parallel: optional(explained(Schema.Boolean, (u) => `must be a boolean, got ${show(u)}`)),
+  idempotent: optional(explained(Schema.Boolean, (u) => `must be a boolean, got ${show(u)}`)),
   timeout: optional(PositiveDuration),
   maxCallsPerRun: optional(PositiveInt),
   stream: optional(Schema.Struct({
@@ -198,7 +200,11 @@ export const AgentConfigSchema = Schema.Struct({
   prices: optional(Schema.Record({ key: Schema.String, value: PriceSpec })),
   maxDelegationDepth: optional(NonNegativeInt),
   heartbeatInterval: optional(PositiveDuration),
-  history: optional(HistorySpec)
+  history: optional(HistorySpec),
+  onInterruptedTool: optional(
+    explained(Schema.Literal("pause", "fail"), (u) => `must be "pause" or "fail", got ${show(u)}`)
+  ),
+  redaction: optional(RedactionSpec)
 })
 /** A configuration as validated. */
 export type AgentConfigSpec = typeof AgentConfigSchema.Type

@@ -37,7 +37,10 @@ export const finish = (
 export const finishFailed = (
   state: RunState,
   error: { readonly tag: string; readonly message: string },
-  failureReason: Extract<FailureReason, "model" | "internal" | "budget" | "guardrail" | "output_invalid">
+  failureReason: Extract<
+    FailureReason,
+    "model" | "internal" | "budget" | "guardrail" | "output_invalid" | "interrupted"
+  >
 ): Effect.Effect<RunResult, RecorderError> => {
   const usage = state.totals.usage
   return Effect.as(

@@ -28,6 +28,7 @@ import type { AgentDefinition } from "../definition.js"
 import { describeError } from "../json.js"
 import { checkAgent, findRun } from "../lookup.js"
 import { forCaller, policyFor, type StateCell } from "../privacy.js"
+import { makeStoragePass } from "../redaction/policy.js"
 import { type Batch, decodePause, fromPause, type PauseState, type RunState, type ToolOutcome } from "../runState.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
 import * as Services from "../services.js"
@@ -158,10 +159,12 @@ const continueRun = (
     const bus = yield* makeBus({
       runId: run.runId,
       recorder: yield* Services.recorder,
-      sinks: yield* segmentSinks(options.notifiers, forCaller(stream, cell)),
+      sinks: yield* segmentSinks(options.notifiers, undefined),
+      caller: forCaller(stream, cell),
       traceContext: options.traceContext ?? otelContext.active(),
       startSequence: run.lastSequenceIndex + 1,
-      policy: policyFor(agent.guardrails, cell, saved.redactions)
+      policy: policyFor(agent.guardrails, cell, saved.redactions),
+      storage: makeStoragePass(agent.redaction, saved.batch.calls)
     })
     const segment = {
       bus,
@@ -171,16 +174,25 @@ const continueRun = (
     }
     const state = cell.state = fromPause(segment, agent, saved)
     state.output = options.output
-    return yield* runSegment(state, resumed(state, saved, submission, scanned))
+    return yield* runSegment(state, resumed(state, saved, submission, scanned, run.threadId))
   })
 
 /** The resumed segment's body: `run.resumed`, the submission folded into the batch, the batch, the loop. */
-const resumed = (state: RunState, saved: PauseState, submission: Submission, scanned: Scanned<Json>) =>
+const resumed = (
+  state: RunState,
+  saved: PauseState,
+  submission: Submission,
+  scanned: Scanned<Json>,
+  threadId: string | undefined
+) =>
   Effect.gen(function*() {
-    yield* state.bus.emit(
-      { _tag: "RunResumed", agentName: state.agent.name, resumedFrom: saved.status, submission: scanned.value },
-      saved.iteration
-    )
+    yield* state.bus.emit({
+      _tag: "RunResumed",
+      agentName: state.agent.name,
+      resumedFrom: saved.status,
+      ...(threadId === undefined ? {} : { threadId }),
+      submission: scanned.value
+    }, saved.iteration)
     yield* report(state, scanned, "input", saved.iteration)
     const batch = yield* applySubmission(state, saved, submission)
     const ended = yield* processBatch(state, batch)

@@ -1,6 +1,6 @@
 /**
  * Retrying a finished run: a new run from its recorded input, tenant, metadata and parent, linked to it by
- * `retryOfRunId`.
+ * `retryOfRunId`, on its thread when it had one.
  */
 import { Effect } from "effect"
 import type { RunOptions } from "../../Agent.js"
@@ -31,6 +31,9 @@ export const retryRun = (
       ...(run.tenantId === undefined ? {} : { tenantId: run.tenantId }),
       ...(run.metadata === undefined ? {} : { metadata: run.metadata }),
       ...(run.parentRunId === undefined ? {} : { parentRunId: run.parentRunId }),
+      // The retry continues the conversation the run belonged to, under the thread's rules (its tenant, one
+      // active run): the retried run's own messages are left out of its history (the ledger's threadHistory).
+      ...(run.threadId === undefined ? {} : { threadId: run.threadId }),
       ...options,
       retryOfRunId: runId
     }, undefined)

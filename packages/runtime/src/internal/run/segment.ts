@@ -13,7 +13,7 @@ import { cancelledResult, finishFailed, recordCancelled } from "./finish.js"
 import { withHeartbeat } from "./heartbeat.js"
 
 /** A defect in the body ends the run `error` (`internal`); a failure (a `RecorderError`) halts it as it is. */
-const guard = (state: RunState, body: Effect.Effect<RunResult, RecorderError>) =>
+const guard = (state: RunState, body: Effect.Effect<RunResult, RecorderError>, options: SegmentOptions) =>
   body.pipe(
     // Every way a segment ends commits; this one catches anything a path left staged before its result.
     Effect.zipLeft(state.bus.commit),
@@ -24,19 +24,28 @@ const guard = (state: RunState, body: Effect.Effect<RunResult, RecorderError>) =
       return finishFailed(state, { tag: "Defect", message: describeError(Cause.squash(cause)) }, "internal")
     }),
     Effect.onInterrupt(() => {
-      const reason = Registry.cancelRequested(state.bus.runId) ? "cancel_requested" : "interrupted"
-      return Effect.ignore(recordCancelled(state, reason))
+      const requested = Registry.cancelRequested(state.bus.runId)
+      // A fleet run interrupted because its shard moved stays `running`: another runner continues it.
+      if (!requested && options.leaveRunningOnInterrupt === true) return Effect.void
+      return Effect.ignore(recordCancelled(state, requested ? "cancel_requested" : "interrupted"))
     })
   )
+
+/** How a segment treats an interruption of its fiber. */
+export interface SegmentOptions {
+  /** An interruption that is no cancellation records nothing (the run stays `running` for another process). */
+  readonly leaveRunningOnInterrupt?: boolean | undefined
+}
 
 /** Runs a segment's body to its result; an in-process cancellation yields the cancelled result. */
 export const runSegment = (
   state: RunState,
-  body: Effect.Effect<RunResult, RecorderError>
+  body: Effect.Effect<RunResult, RecorderError>,
+  options: SegmentOptions = {}
 ): Effect.Effect<RunResult, RecorderError> =>
   Effect.gen(function*() {
     const runId = state.bus.runId
-    const child = yield* Effect.fork(withHeartbeat(state, guard(state, body)))
+    const child = yield* Effect.fork(withHeartbeat(state, guard(state, body, options)))
     Registry.register(runId, child)
     let cancelled = false
     const exit = yield* Fiber.await(child).pipe(

@@ -21,6 +21,7 @@ import type { RunResult } from "../../RunResult.js"
 import { makeBus, type Sink } from "../bus.js"
 import type { AgentDefinition } from "../definition.js"
 import { forCaller, policyFor, type StateCell } from "../privacy.js"
+import { makeStoragePass } from "../redaction/policy.js"
 import { fresh, type RunState } from "../runState.js"
 import { report, type Scanned, scanValue } from "../sanitize.js"
 import * as Services from "../services.js"
@@ -183,10 +184,12 @@ export const startRun = (
     const bus = yield* makeBus({
       runId: opts.runId ?? Ids.make(),
       recorder,
-      sinks: yield* segmentSinks(opts.notifiers, forCaller(stream, cell)),
+      sinks: yield* segmentSinks(opts.notifiers, undefined),
+      caller: forCaller(stream, cell),
       traceContext: opts.traceContext ?? otelContext.active(),
       startSequence: 0,
-      policy: policyFor(agent.guardrails, cell, emptyRedactions)
+      policy: policyFor(agent.guardrails, cell, emptyRedactions),
+      storage: makeStoragePass(agent.redaction)
     })
     const state = cell.state = fresh({ bus, model, ledger, streaming: stream !== undefined }, agent, {
       tenantId: opts.tenantId,

@@ -8,7 +8,7 @@ import { type RecorderError, ThreadBusy, ThreadTenantMismatch } from "../../Erro
 import type { Message } from "../../HookEvent.js"
 import type { RunLedgerService } from "../../RunLedger.js"
 import type { HistoryWindow } from "../definition.js"
-import { completeCalls, window } from "../history.js"
+import { completeCounted, countedHistory, window } from "../history.js"
 import type { RunState } from "../runState.js"
 import { scanValue } from "../sanitize.js"
 
@@ -147,9 +147,10 @@ export const threadHistory = (
   history: HistoryWindow | undefined
 ): Effect.Effect<Array<Message>, RecorderError> =>
   Effect.gen(function*() {
-    const all = completeCalls(yield* ledger.threadHistory(threadId))
+    const counted = completeCounted(countedHistory(yield* ledger.threadHistory(threadId)))
+    const all = counted.map((c) => c.message)
     if (history === undefined) return all
-    const { dropped, kept } = window(all, history)
+    const { dropped, kept } = window(all, history, counted.map((c) => c.tokens))
     if (dropped.length === 0 || history.summarize === undefined) return [...kept]
     const summarize = history.summarize
     const exit = yield* Effect.exit(Effect.suspend(() => summarize(dropped)) as Effect.Effect<unknown, unknown>)

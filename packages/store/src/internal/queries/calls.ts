@@ -2,7 +2,8 @@
  * A run's rows by table: messages (`react_traces`), tool calls, model calls and `token_usage` rows, each
  * optionally restricted to one iteration.
  */
-import type { Statement } from "@effect/sql"
+import { SqlError, type Statement } from "@effect/sql"
+import { Tables } from "@sextant/recorder"
 import { Effect } from "effect"
 import type { StoreError } from "../../Errors.js"
 import * as Options from "../../Options.js"
@@ -30,13 +31,40 @@ export const toolCalls = (ctx: QueryContext, runId: string, iteration: Statement
     rows.toolCalls
   ))
 
-/** A run's model calls in start order. */
+/**
+ * A run's model calls in start order, each with its full request: a call stored as a delta (migration 8) is
+ * rebuilt from the calls it continues (read too when an iteration filter left them out).
+ */
 export const llmCalls = (ctx: QueryContext, runId: string, iteration: Statement.Fragment) =>
-  query(Effect.flatMap(
-    ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.llm)} FROM llm_interactions WHERE agent_run_id = ${stored(runId)}
-      AND ${iteration} ORDER BY started_at, id`),
-    rows.llmCalls
-  ))
+  query(Effect.gen(function*() {
+    const found = yield* Effect.flatMap(
+      ctx.rows(
+        ctx.sql`SELECT ${ctx.sql.literal(ctx.cols.llm)} FROM llm_interactions WHERE agent_run_id = ${stored(runId)}
+        AND ${iteration} ORDER BY started_at, id`
+      ),
+      rows.llmRows
+    )
+    if (found.every((r) => r.request_base === null)) return found.map(rows.toLlmCall)
+    const ids = new Set(found.map((r) => r.id))
+    const chain = found.every((r) => r.request_base === null || ids.has(r.request_base))
+      ? found
+      : yield* Effect.flatMap(
+        ctx.rows(ctx.sql`SELECT ${ctx.sql.literal(ctx.pg ? rows.requestChain.pg : rows.requestChain.sqlite)}
+          FROM llm_interactions WHERE agent_run_id = ${stored(runId)}`),
+        rows.requestChainRows
+      )
+    const full = yield* Effect.try({
+      try: () =>
+        Tables.rebuildRequests(chain.map((r) => ({
+          id: r.id,
+          request: r.semantic_request,
+          base: r.request_base,
+          prefix: r.request_prefix
+        }))),
+      catch: (cause) => new SqlError.SqlError({ cause, message: (cause as Error).message })
+    })
+    return found.map((r) => rows.toLlmCall({ ...r, semantic_request: full.get(r.id) ?? null }))
+  }))
 
 /** A run's `token_usage` rows in order. */
 export const usageRows = (ctx: QueryContext, runId: string) =>

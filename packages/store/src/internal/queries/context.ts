@@ -2,12 +2,13 @@
  * What every query needs: the client, its dialect, the SELECT lists, the store's own tenant scope, and the
  * helpers each per-run query shares (tenant conditions, error mapping, the visibility check of a run).
  */
-import type { SqlClient, SqlError, Statement } from "@effect/sql"
-import { Tables } from "@sextant/recorder"
+import { type SqlClient, SqlError, type Statement } from "@effect/sql"
+import { Encryption, Tables } from "@sextant/recorder"
 import { Effect } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { RunNotFound, StoreError } from "../../Errors.js"
 import type * as Api from "../../RunStore.js"
+import * as Notifications from "../notifications.js"
 import * as rows from "../rows.js"
 import type { Reader } from "../sqliteReader.js"
 
@@ -21,15 +22,55 @@ export interface QueryContext {
   readonly scope: Api.Scope | undefined
   /** Runs a statement built with `sql`: on the store's own SQLite connection when it has one, else through `sql`. */
   readonly rows: <A>(statement: Statement.Statement<A>) => Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
+  /** Wakes live tails on Postgres commits (`notifications.ts`); absent on SQLite, where tails poll. */
+  readonly hub: Notifications.Hub | undefined
 }
 
 const throughClient = <A>(statement: Statement.Statement<A>): Effect.Effect<ReadonlyArray<A>, SqlError.SqlError> =>
   statement
 
-/** The context over a client (and the store's own SQLite reader, when it opened the database itself). */
-export const make = (sql: SqlClient.SqlClient, scope: Api.Scope | undefined, reader?: Reader): QueryContext => {
+/** Whether a failure is a sealed value that could not be opened (no key, wrong key). */
+const isUnsealError = (e: unknown): e is Encryption.UnsealError =>
+  e instanceof Encryption.EncryptionKeyMissing || e instanceof Encryption.DecryptionFailed
+
+/**
+ * Opens the sealed values of the rows with the key ring (values not sealed pass through untouched). A sealed
+ * value without its key, or with a wrong one, fails the read with the typed error as the cause.
+ */
+const opening = (ring: Encryption.Keyring | undefined) => <A>(rows: ReadonlyArray<A>) => {
+  try {
+    return Effect.succeed(Tables.openSealed(ring, rows))
+  } catch (cause) {
+    return Effect.fail(
+      new SqlError.SqlError({
+        cause,
+        message: isUnsealError(cause) ? cause.message : `sealed content could not be opened: ${String(cause)}`
+      })
+    )
+  }
+}
+
+/**
+ * The context over a client (and the store's own SQLite reader, when it opened the database itself); `ring`
+ * opens sealed content (`Encryption`).
+ */
+export const make = (
+  sql: SqlClient.SqlClient,
+  scope: Api.Scope | undefined,
+  reader?: Reader,
+  ring?: Encryption.Keyring
+): QueryContext => {
   const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-  return { sql, pg, cols: rows.columns(pg), scope, rows: reader?.rows ?? throughClient }
+  const run = reader?.rows ?? throughClient
+  const open = opening(ring)
+  return {
+    sql,
+    pg,
+    cols: rows.columns(pg),
+    scope,
+    rows: (statement) => Effect.flatMap(run(statement), open),
+    hub: Notifications.make(sql)
+  }
 }
 
 /**
@@ -53,10 +94,13 @@ export const where = (ctx: QueryContext, conditions: ReadonlyArray<Statement.Fra
   conditions.length === 0 ? ctx.sql.literal("") : ctx.sql`WHERE ${ctx.sql.and(conditions)}`
 
 const storeError = (e: SqlError.SqlError | ParseError) =>
-  new StoreError({
-    message: e._tag === "ParseError" ? `a row could not be decoded: ${e.message}` : `database error: ${e.message}`,
-    cause: e
-  })
+  e._tag === "SqlError" && isUnsealError(e.cause)
+    // Encrypted content without its key: the message says which key and how to give it; the cause is typed.
+    ? new StoreError({ message: e.cause.message, cause: e.cause })
+    : new StoreError({
+      message: e._tag === "ParseError" ? `a row could not be decoded: ${e.message}` : `database error: ${e.message}`,
+      cause: e
+    })
 
 /** Runs a statement, mapping a database or decoding failure to `StoreError`. */
 export const query = <A, R>(

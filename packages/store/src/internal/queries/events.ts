@@ -1,9 +1,11 @@
 /**
- * A run's events: a page, the live tail (polling: SQLite has no notifications, and one code path serves both
- * dialects) and the pause/resume pairs built from them.
+ * A run's events: a page, the live tail and the pause/resume pairs built from them. An idle tail waits for the
+ * next commit of the run's events: on Postgres a notification wakes it (`notifications.ts`), with its poll
+ * interval as the fallback; SQLite has no notifications and polls. Either way it re-reads from its cursor, so
+ * what it emits is the same: every event once, in order.
  */
 import { HookEvent, Lifecycle } from "@sextant/runtime"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Option, Queue, Scope, Stream } from "effect"
 import type { StoreError } from "../../Errors.js"
 import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
@@ -64,8 +66,21 @@ const nextBatch = (
   runId: string,
   scope: Api.Scope | undefined,
   follow: boolean,
-  pollMs: number
+  pollMs: number,
+  listen: Effect.Effect<Queue.Dequeue<void>> | undefined
 ) => {
+  let signal: Queue.Dequeue<void> | undefined
+  // A notification or the poll interval, whichever comes first; signals already queued are folded into it.
+  // The first time the tail is idle it starts listening and reads again at once (no wait): a commit after
+  // that read is signalled, one before it is read. A tail that never idles (a finished run) never listens.
+  const idle = Effect.suspend(() => {
+    if (listen !== undefined && signal === undefined) {
+      return Effect.map(listen, (queue) => void (signal = queue))
+    }
+    return signal === undefined
+      ? Effect.sleep(pollMs)
+      : Effect.zipRight(Effect.timeoutOption(Queue.take(signal), pollMs), Queue.takeAll(signal))
+  })
   const loop = (cursor: number): Effect.Effect<Option.Option<Array<R.StoredEvent>>, StoreError> =>
     Effect.gen(function*() {
       const batch = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
@@ -76,7 +91,7 @@ const nextBatch = (
         const rest = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
         return rest.length > 0 ? Option.some(rest) : Option.none()
       }
-      yield* Effect.sleep(pollMs)
+      yield* idle
       return yield* loop(cursor)
     })
   return loop
@@ -84,12 +99,16 @@ const nextBatch = (
 
 /** `streamEvents`: the recorded events, then new ones as they land; ends after the terminal one unless `follow`. */
 export const streamEvents = (ctx: QueryContext): Api.RunStoreService["streamEvents"] => (runId, options) =>
-  Stream.unwrap(Effect.gen(function*() {
+  Stream.unwrapScoped(Effect.gen(function*() {
     const id = yield* decodeRunId(runId)
     const o = yield* decodeTail(options)
     yield* requireRun(ctx, id, o.scope)
     const follow = o.follow === true
-    const next = nextBatch(ctx, id, o.scope, follow, o.pollIntervalMs)
+    // The subscription lives as long as the stream.
+    const streamScope = yield* Effect.scope
+    const hub = ctx.hub
+    const listen = hub === undefined ? undefined : Scope.extend(hub.subscribe(stored(id)), streamScope)
+    const next = nextBatch(ctx, id, o.scope, follow, o.pollIntervalMs, listen)
     return Stream.unfoldChunkEffect(
       { cursor: o.after ?? -1, ended: false },
       (state) =>

@@ -1,11 +1,13 @@
 /**
  * Failure signals: the rows `@sextant/detectors` wrote to `failure_signals` (migration 0005), read with the
  * recorder's column codecs (text unescaped, JSON parsed, booleans and timestamps alike on both dialects). The
- * store reads the table itself and never imports the detectors; explanations are the caller's (`Explain`).
+ * store reads the table itself and never imports the detectors; each record carries its explanation
+ * (`Explain.explain`, the templates live in this package).
  */
 import type { Statement } from "@effect/sql"
 import { Tables } from "@sextant/recorder"
 import { Effect, Schema } from "effect"
+import { explain } from "../../Explain.js"
 import * as Options from "../../Options.js"
 import type * as R from "../../Records.js"
 import type * as Api from "../../RunStore.js"
@@ -35,23 +37,26 @@ const columns = (pg: boolean) =>
     pg ? "evidence::text AS evidence" : "evidence"
   }, shadow, label, labelled_at, detected_at`
 
-const toRecord = (r: typeof SignalRow.Type): R.SignalRecord => ({
-  id: r.id,
-  runId: r.run_id,
-  tenantId: r.tenant_id,
-  agentName: r.agent_name,
-  type: r.signal_type,
-  severity: r.severity,
-  confidence: r.confidence,
-  step: { start: r.step_start, end: r.step_end },
-  evidence: typeof r.evidence === "object" && r.evidence !== null && !Array.isArray(r.evidence)
-    ? (r.evidence as Record<string, unknown>)
-    : {},
-  shadow: r.shadow,
-  label: r.label,
-  labelledAt: r.labelled_at,
-  detectedAt: r.detected_at
-})
+const toRecord = (r: typeof SignalRow.Type): R.SignalRecord => {
+  const record: Omit<R.SignalRecord, "explanation"> = {
+    id: r.id,
+    runId: r.run_id,
+    tenantId: r.tenant_id,
+    agentName: r.agent_name,
+    type: r.signal_type,
+    severity: r.severity,
+    confidence: r.confidence,
+    step: { start: r.step_start, end: r.step_end },
+    evidence: typeof r.evidence === "object" && r.evidence !== null && !Array.isArray(r.evidence)
+      ? (r.evidence as Record<string, unknown>)
+      : {},
+    shadow: r.shadow,
+    label: r.label,
+    labelledAt: r.labelled_at,
+    detectedAt: r.detected_at
+  }
+  return { ...record, explanation: explain(record) }
+}
 
 const read = (ctx: QueryContext, statement: Statement.Statement<unknown>) =>
   query(Effect.flatMap(ctx.rows(statement), decodeRows)).pipe(Effect.map((rows) => rows.map(toRecord)))

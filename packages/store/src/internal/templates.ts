@@ -1,20 +1,17 @@
 /** The explanation templates: one per signal type, deterministic text from a finding's evidence. */
-import type { Finding, SignalType } from "../Signal.js"
+import type { Tables } from "@sextant/recorder"
 
-/** A concrete fix. */
-export interface Fix {
-  readonly description: string
-  readonly snippet?: string
+/** What a template reads of a signal: a stored `SignalRecord` or a detector's finding. */
+export interface Explainable {
+  readonly type: string
+  readonly severity: string
+  readonly step: { readonly start: number; readonly end: number }
+  readonly evidence: Readonly<Record<string, unknown>>
 }
+type Finding = Explainable
+type SignalType = Tables.SignalType
 
-/** What a template produces. */
-export interface Explanation {
-  readonly title: string
-  readonly what: string
-  readonly whyItMatters: string
-  readonly evidence: string
-  readonly fixes: ReadonlyArray<Fix>
-}
+import type { Explanation } from "../Records.js"
 
 type Ev = Finding["evidence"]
 const n = (ev: Ev, key: string): string => {
