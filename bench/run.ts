@@ -23,6 +23,7 @@ const order = [
   "detectors",
   "http-router",
   "providers",
+  "trace",
   "dashboard",
   "fleet",
   "cli"

@@ -3,11 +3,12 @@
  * `POST /v1/ingest`; the answer is 200 only once every event is durable in the host's recorder, 503 with
  * `Retry-After` when the database is down (nothing is dropped: the sender retries), 400 naming the first bad
  * event's index and field (the batch is then refused whole: nothing of it is written), 403 for a run of
- * another tenant than the key's, 409 for a sequence gap, 413 above the size limit. Idempotent by
- * `(run, sequence)`: events already durable are skipped, so a retried batch adds nothing.
+ * another tenant than the key's, 409 for a sequence gap that does not fill within `holdFor` (a batch arriving
+ * before its predecessor is held until then) or for an event resent with other content, 413 above the size
+ * limit. Idempotent by `(run, sequence)`: events already durable are skipped, so a retried batch adds nothing.
  */
 import type { Recorder, RunLedger } from "@sextant/runtime"
-import { Effect, type Layer, ManagedRuntime } from "effect"
+import { type Duration, Effect, type Layer, ManagedRuntime } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as internal from "./internal/ingest/http.js"
@@ -29,6 +30,20 @@ export interface IngestOptions {
   readonly maxEvents?: number | undefined
   /** The `Retry-After` of a 503, in seconds (default 1). */
   readonly retryAfterSeconds?: number | undefined
+  /**
+   * How long a batch that arrives before its predecessor (its run's first event is past the recorded end) is
+   * held — its request kept waiting — for the missing events to be committed by another request; then 409.
+   * Default 5 seconds; 0 refuses such a batch at once.
+   */
+  readonly holdFor?: Duration.DurationInput | undefined
+  /** Most events held at once across waiting batches (default 10,000); a batch beyond it is a 409 at once. */
+  readonly maxHeldEvents?: number | undefined
+  /**
+   * How many recently committed events are remembered (by digest) to tell a resent event from a changed one
+   * at the same `(run, sequence)`, a 409 (default 100,000; older runs are forgotten first and their resends
+   * are only de-duplicated).
+   */
+  readonly rememberEvents?: number | undefined
   /** A path prefix the host mounts the endpoint under (`/sextant` serves `/sextant/v1/ingest`). */
   readonly prefix?: string | undefined
 }

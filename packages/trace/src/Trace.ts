@@ -44,8 +44,17 @@ export interface RunOptions {
    * run follows its parent's decision.
    */
   readonly sampleRate?: number | undefined
-  /** Decides per run whether it is recorded (instead of `sampleRate`); a child follows its parent. */
-  readonly sampler?: ((run: SampleInfo) => boolean) | undefined
+  /**
+   * Hold the run's events in memory and record them only if the run fails (`run.failed`); a run that
+   * completes or is cancelled is forgotten. Applies to the runs `sampleRate` keeps; a child is held with its
+   * parent's tree (recorded whole when the parent fails). Deltas are not offered live while held.
+   */
+  readonly onlyOnError?: boolean | undefined
+  /**
+   * Decides per run (instead of `sampleRate` and `onlyOnError`): `true` records it, `false` skips it,
+   * `"onError"` holds it and records it only if it fails. A child follows its parent.
+   */
+  readonly sampler?: ((run: SampleInfo) => boolean | "onError") | undefined
 }
 
 /** What a sampler decides on. */

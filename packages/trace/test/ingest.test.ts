@@ -157,7 +157,7 @@ describe("Ingest over loopback HTTP", () => {
 
   it("a bad event is a 400 naming its index and field, and nothing of the batch is written", async () => {
     const { url } = sqliteUrl()
-    const { base } = await serve(url, { maxBodyBytes: 4096 })
+    const { base } = await serve(url, { maxBodyBytes: 4096, holdFor: "20 millis" })
     const good = runEvents("run-good", "acme")
     const bad = [...runEvents("run-bad", "acme")]
     bad[1] = { ...bad[1]!, sequenceIndex: -1 } as HookEvent.HookEvent
@@ -175,7 +175,8 @@ describe("Ingest over loopback HTTP", () => {
     expect(await notJson.json()).toMatchObject({ field: "body" })
     const huge = await post(base, { version: 1, events: [], pad: "x".repeat(5000) })
     expect(huge.status).toBe(413)
-    // A gap is a 409 naming the first missing event; the run's events before it are unaffected.
+    // A gap that does not fill while held is a 409 naming the first missing event; the run's events before it
+    // are unaffected.
     expect((await post(base, batch(good.slice(0, 1)))).status).toBe(200)
     const gap = await post(base, batch(good.slice(2)))
     expect(gap.status).toBe(409)
@@ -184,15 +185,92 @@ describe("Ingest over loopback HTTP", () => {
     expect(orphan.status).toBe(409)
   })
 
+  it("a batch that arrives before its predecessor is held until the predecessor commits, then both are 200", async () => {
+    const { url } = sqliteUrl()
+    const { base } = await serve(url, { holdFor: "30 seconds" })
+    const events = runEvents("run-late", "acme")
+    let settled = false
+    const early = post(base, batch(events.slice(1))).then((r) => {
+      settled = true
+      return r
+    })
+    // Another request's full round trip: the early batch reached the server meanwhile, and waits.
+    expect((await post(base, batch(runEvents("run-other", "acme")))).status).toBe(200)
+    expect(settled).toBe(false)
+    const first = await post(base, batch(events.slice(0, 1)))
+    expect(first.status).toBe(200)
+    const held = await early
+    expect(held.status).toBe(200)
+    expect(await held.json()).toEqual({ committed: 2, duplicates: 0 })
+    expect((await eventsOf(url, "run-late")).map((e) => e.sequenceIndex)).toEqual([0, 1, 2])
+
+    // Two exporters racing, each batch sent in reverse order: everything lands exactly once.
+    const runs = Array.from({ length: 4 }, (_, r) => runEvents(`run-race-${r}`, "acme"))
+    const answers = await Promise.all(
+      runs.flatMap((ev) => [ev.slice(2), ev.slice(1, 2), ev.slice(0, 1)]).map((b) => post(base, batch(b)))
+    )
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200))
+    for (let r = 0; r < runs.length; r++) {
+      expect((await eventsOf(url, `run-race-${r}`)).map((e) => e.sequenceIndex)).toEqual([0, 1, 2])
+    }
+  })
+
+  it("a held batch whose gap never fills is a 409 once the hold runs out; above the held-events bound at once", async () => {
+    const { url } = sqliteUrl()
+    const { base } = await serve(url, { holdFor: "50 millis", maxHeldEvents: 2 })
+    const events = runEvents("run-hole", "acme")
+    expect((await post(base, batch(events.slice(0, 1)))).status).toBe(200)
+    const expired = await post(base, batch(events.slice(2)))
+    expect(expired.status).toBe(409)
+    const body = (await expired.json()) as Ingest.Refusal
+    expect(body).toMatchObject({ error: "Conflict", runId: "run-hole", field: "events.0.sequenceIndex" })
+    expect(body.message).toContain("expects #1 next")
+    expect(body.message).toContain("never arrived")
+    // Three events would exceed the bound of two held: refused without waiting.
+    const orphan = runEvents("run-orphan", "acme")
+    const tooMany = await post(base, batch([...orphan.slice(1), { ...orphan[2]!, sequenceIndex: 3 }]))
+    expect(tooMany.status).toBe(409)
+    expect(((await tooMany.json()) as Ingest.Refusal).message).toContain("not held")
+    // A hole inside the batch itself can never fill: refused at once.
+    const inner = await post(base, batch([events[1]!, { ...events[2]!, sequenceIndex: 3 }]))
+    expect(inner.status).toBe(409)
+    expect(((await inner.json()) as Ingest.Refusal).message).toContain("expects #2 next")
+    expect((await eventsOf(url, "run-hole")).map((e) => e.sequenceIndex)).toEqual([0])
+  })
+
+  it("an event resent at a recorded (run, sequence) with other content is a 409 naming it, not a duplicate", async () => {
+    const { url } = sqliteUrl()
+    const { base } = await serve(url)
+    const events = runEvents("run-changed", "acme")
+    expect(await (await post(base, batch(events))).json()).toEqual({ committed: 3, duplicates: 0 })
+    const changed = [...events]
+    changed[1] = { ...events[1]!, data: { n: 2 } } as HookEvent.HookEvent
+    const response = await post(base, batch(changed))
+    expect(response.status).toBe(409)
+    const body = (await response.json()) as Ingest.Refusal
+    expect(body).toMatchObject({ error: "Conflict", runId: "run-changed", index: 1, field: "events.1" })
+    expect(body.message).toContain("other content")
+    // The faithful resend is still a duplicate (its fields in another order too), and the record is the original.
+    expect(await (await post(base, batch(events))).json()).toEqual({ committed: 0, duplicates: 3 })
+    const reordered = events.map((e) =>
+      Object.fromEntries(Object.entries(e).reverse()) as unknown as HookEvent.HookEvent
+    )
+    expect(await (await post(base, batch(reordered))).json()).toEqual({ committed: 0, duplicates: 3 })
+    const stored = await eventsOf(url, "run-changed")
+    expect(stored.map((e) => e.sequenceIndex)).toEqual([0, 1, 2])
+    expect(JSON.stringify(stored[1])).toContain("{\"n\":1}")
+  })
+
   it("the database down is a 503 with Retry-After; once it is back the sender's retries land exactly once", async () => {
     const { file, url } = sqliteUrl()
     const { base } = await serve(url, { retryAfterSeconds: 0 })
+    const events = runEvents("run-down", "acme")
     // Create the run first, then hold the database's write lock from another connection.
-    expect((await post(base, batch(runEvents("run-down", "acme").slice(0, 1)))).status).toBe(200)
+    expect((await post(base, batch(events.slice(0, 1)))).status).toBe(200)
     const blocker = new Sqlite(file)
     cleanups.push(() => void blocker.close())
     blocker.exec("BEGIN EXCLUSIVE")
-    const direct = await post(base, batch(runEvents("run-down", "acme").slice(1)))
+    const direct = await post(base, batch(events.slice(1)))
     expect(direct.status).toBe(503)
     expect(direct.headers.get("retry-after")).toBe("0")
     expect(await direct.json()).toMatchObject({ error: "Unavailable" })
@@ -209,11 +287,11 @@ describe("Ingest over loopback HTTP", () => {
       return response
     }
     const send = Remote.send({ url: base, apiKey: "key-acme", fetch: watching, retry: { baseDelay: "10 millis" } })
-    expect(await Effect.runPromise(send(runEvents("run-down", "acme")))).toEqual({ committed: 2, duplicates: 1 })
+    expect(await Effect.runPromise(send(events))).toEqual({ committed: 2, duplicates: 1 })
     expect(statuses[0]).toBe(503)
     expect(statuses.at(-1)).toBe(200)
-    const events = await eventsOf(url, "run-down")
-    expect(events.map((e) => e.sequenceIndex)).toEqual([0, 1, 2])
+    const stored = await eventsOf(url, "run-down")
+    expect(stored.map((e) => e.sequenceIndex)).toEqual([0, 1, 2])
   })
 
   it("concurrent senders on Postgres lose and duplicate nothing", async () => {

@@ -105,4 +105,35 @@ describe("Trace.make (Promise API)", () => {
       error: { tag: "TypeError", message: "bad state" }
     })
   })
+
+  it("onlyOnError on SQLite: the failed run is in the RunStore and reached its notifiers; the one that succeeded did not", async () => {
+    const url = tempDb()
+    const seen: Array<StreamEvent.StreamEvent> = []
+    const collect = Notifier.make({ name: "collect", onEvent: (event) => void seen.push(event) })
+    const tracer = Trace.make(SqlRecorder.layerFromUrl(url))
+    const work = (run: Trace.PromiseRun) => run.tool("lookup", { id: 1 }, () => ({ found: true }))
+    await tracer.run("held-ok", { runId: "held-ok", onlyOnError: true, notifiers: [collect] }, work)
+    await expect(
+      tracer.run(
+        "held-bad",
+        { runId: "held-bad", onlyOnError: true, notifiers: [collect], input: "go" },
+        async (run) => {
+          await work(run)
+          // A child of the held tree is recorded with it.
+          await tracer.run("helper", { runId: "held-child" }, (child) => child.memoryRead("k", "v"))
+          throw new Error("gave up")
+        }
+      )
+    ).rejects.toThrow("gave up")
+    await tracer.close()
+    const store = await RunStore.fromDatabaseUrl(url)
+    cleanups.push(() => store.close())
+    expect((await store.listRuns()).items.map((r) => r.id).sort()).toEqual(["held-bad", "held-child"])
+    expect(await store.getRun("held-bad")).toMatchObject({ status: "error", input: "go" })
+    expect(await store.getRun("held-child")).toMatchObject({ status: "success", parentRunId: "held-bad" })
+    expect((await store.getToolCalls("held-bad")).items.map((t) => [t.toolName, t.success])).toEqual([["lookup", true]])
+    const runIds = new Set(seen.map((e) => e.runId))
+    expect([...runIds]).toEqual(["held-bad"])
+    expect(seen.at(-1)?._tag).toBe("RunFailed")
+  })
 })

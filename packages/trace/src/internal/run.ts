@@ -16,6 +16,7 @@ import { Cause, Clock, Effect, Either, Exit, FiberRef, Option, ParseResult, Sche
 import { TraceError } from "../Errors.js"
 import type * as Trace from "../Trace.js"
 import * as Ref from "./current.js"
+import * as Deferred from "./deferred.js"
 import { errorInfo, toJson } from "./json.js"
 import * as Sampling from "./sampling.js"
 
@@ -330,6 +331,9 @@ const makeHandle = (
   }
 }
 
+/** The deferred tree (`onlyOnError`) each held run belongs to. */
+const deferrals = new WeakMap<Trace.TraceRun, Deferred.Deferral>()
+
 /** Traces `body` as a run; `parent` (the Promise API's active run) overrides the fiber's. */
 export const run = <A, E, R>(
   name: string,
@@ -349,11 +353,18 @@ export const run = <A, E, R>(
         ? 0
         : 1)
     const tenantId = options.tenantId ?? active?.tenantId
-    if (!Sampling.decide(options, { runId, name, tenantId }, active)) {
+    const decision = Sampling.decide(options, { runId, name, tenantId }, active)
+    if (decision === "skip") {
       const handle = Sampling.unsampled(runId, { parentRunId, delegationLevel, tenantId })
       return yield* Effect.locally(body(handle), Ref.currentRun, handle)
     }
-    const bus = yield* HookBus.open({ runId, notifiers: options.notifiers })
+    // A child of a deferred tree joins it; a top-level run decided `onError` starts one.
+    const inherited = active === undefined ? undefined : deferrals.get(active)
+    let deferral: Deferred.Deferral | undefined = inherited
+    if (deferral === undefined && decision === "onError") deferral = yield* Deferred.make
+    const bus = deferral === undefined
+      ? yield* HookBus.open({ runId, notifiers: options.notifiers })
+      : yield* Deferred.bus(deferral, runId, options.notifiers, inherited === undefined)
     const state: State = {
       ended: false,
       broken: undefined,
@@ -362,6 +373,7 @@ export const run = <A, E, R>(
       totals: Lifecycle.emptyTotals
     }
     const handle = makeHandle(bus, state, { parentRunId, delegationLevel, tenantId })
+    if (deferral !== undefined) deferrals.set(handle, deferral)
     const input = inputText(options.input)
     yield* bus.emit({
       _tag: "RunStarted",

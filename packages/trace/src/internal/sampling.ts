@@ -16,16 +16,26 @@ export const hashUnit = (runId: string): number => {
   return h / 0x1_0000_0000
 }
 
-/** Whether the run is recorded: its parent's decision, else the sampler, else the rate (default 1). */
+/** How a run is recorded: straight away, not at all, or held and recorded only if it fails. */
+export type Decision = "record" | "skip" | "onError"
+
+/**
+ * The run's decision: its parent's (a child of a held run is held with it), else the sampler's, else the
+ * rate (default 1) — and a run the rate keeps is held when `onlyOnError` is set.
+ */
 export const decide = (
   options: Trace.RunOptions,
   info: Trace.SampleInfo,
   parent: Trace.TraceRun | undefined
-): boolean => {
-  if (parent !== undefined) return parent.sampled
-  if (options.sampler !== undefined) return options.sampler(info)
+): Decision => {
+  if (parent !== undefined) return parent.sampled ? "record" : "skip"
+  if (options.sampler !== undefined) {
+    const verdict = options.sampler(info)
+    return verdict === "onError" ? "onError" : verdict === true ? "record" : "skip"
+  }
   const rate = options.sampleRate ?? 1
-  return rate >= 1 ? true : rate <= 0 ? false : hashUnit(info.runId) < rate
+  const kept = rate >= 1 ? true : rate <= 0 ? false : hashUnit(info.runId) < rate
+  return !kept ? "skip" : options.onlyOnError === true ? "onError" : "record"
 }
 
 const done = Effect.void

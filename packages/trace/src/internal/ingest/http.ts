@@ -2,12 +2,12 @@
  * The ingest endpoint over HTTP: a Web `Request → Response` handler and a Node `(req, res)` handler around
  * one function that authorises, reads the body under a size limit, decodes the batch and commits it.
  */
-import { type RecorderService, RunLedger, type RunLedgerService } from "@sextant/runtime"
+import { RunLedger } from "@sextant/runtime"
 import { Recorder } from "@sextant/runtime"
-import { Effect, Either, Runtime } from "effect"
+import { Duration, Effect, Either, Runtime } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as Ingest from "../../Ingest.js"
-import { commit, type Principal } from "./commit.js"
+import { makeCommitter, type Principal } from "./commit.js"
 import { decodeBatch } from "./validate.js"
 import * as Wire from "./wire.js"
 
@@ -35,12 +35,19 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 const refusal = (r: Wire.Refusal, retryAfter: number): Outgoing =>
   json(Wire.statuses[r.error], r, r.error === "Unavailable" ? { "retry-after": String(retryAfter) } : {})
 
-const defaults = { maxBodyBytes: 1_048_576, maxEvents: 1000, retryAfterSeconds: 1 }
+const defaults = {
+  maxBodyBytes: 1_048_576,
+  maxEvents: 1000,
+  retryAfterSeconds: 1,
+  holdFor: Duration.seconds(5),
+  maxHeldEvents: 10_000,
+  rememberEvents: 100_000
+}
 
 /** Handles one request: the answer is 200 only once every event of the batch is durable. */
 const handle = async (
   run: <A>(effect: Effect.Effect<A>) => Promise<A>,
-  services: { readonly recorder: RecorderService; readonly ledger: RunLedgerService },
+  committer: ReturnType<typeof makeCommitter>,
   options: Ingest.IngestOptions,
   request: Incoming
 ): Promise<Outgoing> => {
@@ -74,7 +81,7 @@ const handle = async (
   const decoded = decodeBatch(body, options.maxEvents ?? defaults.maxEvents)
   if (Either.isLeft(decoded)) return refuse(decoded.left)
   const who = principal
-  const outcome = await run(Effect.either(commit(services.recorder, services.ledger, who, decoded.right)))
+  const outcome = await run(Effect.either(committer.commit(who, decoded.right)))
   return Either.isLeft(outcome) ? refuse(outcome.left) : json(200, outcome.right)
 }
 
@@ -122,13 +129,17 @@ export const makeHandler = (
 ): Effect.Effect<Ingest.IngestHandler, never, Recorder | RunLedger> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
-    const services = { recorder: yield* Recorder, ledger: yield* RunLedger }
+    const committer = makeCommitter(yield* Recorder, yield* RunLedger, {
+      holdFor: Duration.decode(options.holdFor ?? defaults.holdFor),
+      maxHeldEvents: options.maxHeldEvents ?? defaults.maxHeldEvents,
+      rememberEvents: options.rememberEvents ?? defaults.rememberEvents
+    })
     const run = <A>(effect: Effect.Effect<A>) => Runtime.runPromise(runtime)(effect)
     const prefix = options.prefix ?? ""
     const strip = (pathname: string) =>
       prefix !== "" && pathname.startsWith(prefix) ? pathname.slice(prefix.length) : pathname
     const fetch = async (request: Request): Promise<Response> => {
-      const out = await handle(run, services, options, {
+      const out = await handle(run, committer, options, {
         method: request.method,
         pathname: strip(new URL(request.url).pathname),
         headers: request.headers,
@@ -138,7 +149,7 @@ export const makeHandler = (
     }
     const node = (req: IncomingMessage, res: ServerResponse): void => {
       const pathname = strip(new URL(req.url ?? "/", "http://localhost").pathname)
-      handle(run, services, options, {
+      handle(run, committer, options, {
         method: req.method ?? "GET",
         pathname,
         headers: nodeHeaders(req),

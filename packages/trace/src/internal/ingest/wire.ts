@@ -65,6 +65,11 @@ export const openApi = (): unknown => ({
     [path]: {
       post: {
         summary: "Record a batch of hook events; answers 200 only once every event is durable",
+        description: "Idempotent by (runId, sequenceIndex): events already recorded are skipped (`duplicates`), " +
+          "but one resent with other content is a 409 naming it. A batch whose run's first event lies past the " +
+          "recorded end (its predecessor not yet arrived) is held, the request kept open, until the missing " +
+          "events are committed, then answered 200; if they do not arrive within the endpoint's hold time, or " +
+          "too many events are held already, it is a 409. Every refusal commits nothing of the batch.",
         security: [{ bearer: [] }],
         requestBody: {
           required: true,
