@@ -37,6 +37,15 @@ export const layerFromUrl: (
   DatabaseUrlError | SqlError.SqlError | MigrationError | DriverNotInstalled
 > = internal.layerFromUrl
 
+/** A node-postgres pool as far as a reader needs it (named, i.e. prepared, statements). */
+export type PgQueryPool = internal.PgQueryPool
+
+/**
+ * The node-postgres pool behind a Postgres client built by `layerFromUrl` (undefined for any other client): the
+ * RunStore runs its reads on it as named statements, planned once per connection.
+ */
+export const pgPoolOf: (sql: SqlClient.SqlClient) => PgQueryPool | undefined = internal.pgPoolOf
+
 /**
  * Imports one of a dialect's driver packages (for packages that open their own connections, as the RunStore
  * does), or fails with `DriverNotInstalled` naming the packages to install.

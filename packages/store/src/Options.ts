@@ -433,5 +433,10 @@ export const ListSignalsOptions = Schema.Struct({
 /** Options of a store. */
 export const RunStoreOptions = Schema.Struct({
   /** Restricts every query of this store to one tenant. */
-  scope: optional(Scope)
+  scope: optional(Scope),
+  /**
+   * Postgres: run reads as named (prepared) statements, planned once per connection (default true). Set false
+   * behind a connection pooler in transaction mode that does not support them (PgBouncer before 1.21).
+   */
+  preparedStatements: optional(Schema.Boolean)
 })

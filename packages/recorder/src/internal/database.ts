@@ -147,6 +147,21 @@ const pgLayer = (url: string, options: DatabaseOptions) =>
     ]).pipe(Effect.map(([{ PgClient }, driver]) => pgLayerWith(PgClient, driver, url, options)))
   )
 
+/** A node-postgres pool as far as a reader needs it: named (prepared) statements. */
+export interface PgQueryPool {
+  readonly query: (config: {
+    readonly name?: string | undefined
+    readonly text: string
+    readonly values: ReadonlyArray<unknown>
+  }) => Promise<{ readonly rows: ReadonlyArray<unknown> }>
+}
+
+// The pool behind each Postgres client this module built (for readers that prepare their statements).
+const pools = new WeakMap<SqlClient.SqlClient, PgQueryPool>()
+
+/** The node-postgres pool behind a Postgres client built by `layerFromUrl`; undefined for any other client. */
+export const pgPoolOf = (sql: SqlClient.SqlClient): PgQueryPool | undefined => pools.get(sql)
+
 const pgLayerWith = (
   PgClient: PgModule["PgClient"],
   pg: PgDriver,
@@ -184,11 +199,18 @@ const pgLayerWith = (
     }),
     (pool) => Effect.promise(() => pool.end().catch(() => undefined)).pipe(Effect.timeoutOption(1_000))
   )
+  let built: PgQueryPool | undefined
   return PgClient.layerFromPool({
-    acquire,
+    acquire: Effect.tap(acquire, (pool) => Effect.sync(() => void (built = pool as unknown as PgQueryPool))),
     applicationName: options.applicationName ?? "sextant",
     types: pgTypes
-  }) as Layer.Layer<SqlClient.SqlClient, SqlError.SqlError>
+  }).pipe(
+    Layer.tap((context) =>
+      Effect.sync(() => {
+        if (built !== undefined) pools.set(Context.get(context, SqlClient.SqlClient), built)
+      })
+    )
+  ) as Layer.Layer<SqlClient.SqlClient, SqlError.SqlError>
 }
 
 /** A `SqlClient` layer for a parsed target. */

@@ -3,11 +3,12 @@
  * (the store never migrates), then assembles the service from the queries in `queries/`.
  */
 import { SqlClient } from "@effect/sql"
-import { Encryption, Migrations, MigrationsPending } from "@sextant/recorder"
+import { Database, Encryption, Migrations, MigrationsPending } from "@sextant/recorder"
 import { Effect, Option } from "effect"
 import * as Options from "../Options.js"
 import type * as Api from "../RunStore.js"
 import * as decode from "./decode.js"
+import * as pgReader from "./pgReader.js"
 import * as calls from "./queries/calls.js"
 import * as context from "./queries/context.js"
 import * as events from "./queries/events.js"
@@ -77,10 +78,12 @@ export const make = (
   ring?: Encryption.Keyring
 ): Effect.Effect<Api.RunStoreService, Api.MakeError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const { scope } = yield* decodeStoreOptions(options)
+    const { preparedStatements, scope } = yield* decodeStoreOptions(options)
     const sql = yield* SqlClient.SqlClient
     yield* checkSchema(url)
     // Sealed content opens with the `Encryption` key ring in context (or the one given).
     const keys = ring ?? Option.getOrUndefined(yield* Encryption.current)
-    return service(context.make(sql, scope, reader, keys))
+    // Postgres over a client `Database` built: reads as named statements on its pool (see `pgReader.ts`).
+    const pool = reader === undefined && preparedStatements !== false ? Database.pgPoolOf(sql) : undefined
+    return service(context.make(sql, scope, reader ?? (pool === undefined ? undefined : pgReader.make(pool)), keys))
   })
