@@ -92,10 +92,11 @@ export const runnerLayer = (
   const config = Layer.unwrapEffect(Effect.gen(function*() {
     const bound = (yield* SocketServer.SocketServer).address
     const port = bound._tag === "TcpAddress" ? bound.port : listen.port ?? 0
+    // `FleetOptions.cluster` still has the last word (e.g. a `runnerAddress` advertised through a NAT).
     return ShardingConfig.layerFromEnv({
-      ...sharding,
       runnerAddress: Option.some(RunnerAddress.make(listen.host, port)),
-      runnerListenAddress: Option.some(RunnerAddress.make(listen.listenHost ?? listen.host, port))
+      runnerListenAddress: Option.some(RunnerAddress.make(listen.listenHost ?? listen.host, port)),
+      ...sharding
     })
   }))
   const runnerHealth = RunnerHealth.layerPing.pipe(
