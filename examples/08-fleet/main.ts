@@ -49,18 +49,18 @@ const agent = Agent.makeSync({
   ]
 })
 
-const [role, databaseUrl, port] = process.argv.slice(2)
+const [role, databaseUrl] = process.argv.slice(2)
 
 if (role === "runner") {
   // A runner: executes runs until it is killed.
   Effect.runFork(
     Effect.gen(function*() {
-      yield* Fleet.Fleet
-      console.log(`runner ${port} ready`)
+      const f = yield* Fleet.Fleet
+      console.log(`runner ${f.address} ready`)
       return yield* Effect.never
     }).pipe(
       Effect.provide(
-        Fleet.layer({ databaseUrl: databaseUrl!, runner: { host: "127.0.0.1", port: Number(port) }, agents: [agent] })
+        Fleet.layer({ databaseUrl: databaseUrl!, runner: { host: "127.0.0.1" }, agents: [agent] })
           .pipe(Layer.provide(model))
       )
     )
@@ -77,11 +77,12 @@ if (role === "runner") {
   url.pathname = `/${name}`
   await admin(`CREATE DATABASE ${name}`)
   const runners: Array<ChildProcess> = []
-  const startRunner = (p: number) =>
+  // Each runner without a port: the OS gives it a free one, registered with the cluster.
+  const startRunner = () =>
     new Promise<ChildProcess>((resolve) => {
       const child = spawn(
         process.execPath,
-        ["--conditions=@sextant/source", "--import", "tsx", fileURLToPath(import.meta.url), "runner", url.href, `${p}`],
+        ["--conditions=@sextant/source", "--import", "tsx", fileURLToPath(import.meta.url), "runner", url.href],
         { stdio: ["ignore", "pipe", "inherit"] }
       )
       child.stdout!.on("data", (d: Buffer) => {
@@ -94,8 +95,7 @@ if (role === "runner") {
     await Effect.runPromise(
       Effect.gen(function*() {
         const f = yield* Fleet.Fleet
-        const base = 37_000 + Math.floor(Math.random() * 1_000) * 3
-        runners.push(...yield* Effect.promise(() => Promise.all([0, 1, 2].map((i) => startRunner(base + i)))))
+        runners.push(...yield* Effect.promise(() => Promise.all([0, 1, 2].map(() => startRunner()))))
         const ids = yield* Effect.forEach(
           Array.from({ length: 20 }, (_, i) => `question ${i}`),
           (q) => f.submit("researcher", q)

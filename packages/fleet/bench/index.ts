@@ -20,13 +20,12 @@ import { createExecTable, makeAgent, model } from "../test/fixtures/agent.js"
 const ROUNDS = roundsFromEnv(2)
 const RUNS = 64
 const runnerScript = fileURLToPath(new URL("../test/fixtures/runner.ts", import.meta.url))
-let port = 39_000 + Math.floor(Math.random() * 500) * 4
 
 const startRunner = (url: string) =>
   new Promise<ChildProcess>((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=@sextant/source", "--import", "tsx", runnerScript, url, String(port++), "16"],
+      ["--conditions=@sextant/source", "--import", "tsx", runnerScript, url, "-", "16"],
       { stdio: ["ignore", "pipe", "inherit"] }
     )
     child.stdout!.on("data", (d: Buffer) => {

@@ -35,3 +35,14 @@ export class FleetError extends Schema.TaggedError<FleetError>()("FleetError", {
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
+
+/**
+ * A runner could not listen on its cluster socket: `address` is the host:port it tried, `code` the system's
+ * reason (`EADDRINUSE`, `EACCES`, ...); a port in use is retried for `runner.listenRetry` first.
+ */
+export class FleetListenFailed extends Schema.TaggedError<FleetListenFailed>()("FleetListenFailed", {
+  address: Schema.String,
+  code: Schema.optional(Schema.String),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}

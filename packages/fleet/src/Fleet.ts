@@ -8,9 +8,8 @@
  */
 import * as ClusterSchema from "@effect/cluster/ClusterSchema"
 import * as Entity from "@effect/cluster/Entity"
-import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import type * as Sharding from "@effect/cluster/Sharding"
-import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as Rpc from "@effect/rpc/Rpc"
 import { SqlClient } from "@effect/sql"
@@ -33,19 +32,30 @@ import {
   FleetAgentConflict,
   FleetAgentNotRegistered,
   FleetError,
+  FleetListenFailed,
   FleetPostgresOnly,
   InvalidFleetConfig
 } from "./Errors.js"
+import * as Cluster from "./internal/cluster.js"
 import { readEvents } from "./internal/record.js"
 
 /** Where a runner listens and how other runners reach it. */
 export interface RunnerOptions {
   /** The host other runners connect to (default `localhost`). */
   readonly host?: string | undefined
-  /** The port of this runner's cluster socket. */
-  readonly port: number
+  /**
+   * The port of this runner's cluster socket; absent, the OS picks a free one and the runner registers the
+   * port it got (`FleetService.address`). A fixed port is best chosen outside the kernel's ephemeral range
+   * (`/proc/sys/net/ipv4/ip_local_port_range`, often 32768-60999): there any outgoing connection may hold it.
+   */
+  readonly port?: number | undefined
   /** The host the socket listens on, when it differs from `host` (e.g. `0.0.0.0` in a container). */
   readonly listenHost?: string | undefined
+  /**
+   * How long a port in use is retried, with backoff, before the layer fails `FleetListenFailed` naming the
+   * address (default 10 s: a previous runner on this machine may still be closing).
+   */
+  readonly listenRetry?: Duration.DurationInput | undefined
 }
 
 /** Options of `Fleet.layer`. */
@@ -144,6 +154,8 @@ export interface FleetService {
   readonly cancel: (runId: string) => Effect.Effect<CancelResult, FleetError>
   /** This runner's load. */
   readonly stats: () => FleetStats
+  /** The `host:port` this runner registered with the cluster (the port bound); `undefined` for a client. */
+  readonly address: string | undefined
 }
 
 /** The fleet service. */
@@ -211,10 +223,17 @@ const checkOptions = (options: FleetOptions): Effect.Effect<string, FleetPostgre
       })
     }
     const port = options.runner?.port
-    if (options.runner !== undefined && (!Number.isInteger(port) || port! < 1 || port! > 65535)) {
+    if (options.runner !== undefined && port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
       return yield* new InvalidFleetConfig({
         field: "runner.port",
-        message: `runner.port: must be a TCP port 1..65535, got ${String(port)}`
+        message: `runner.port: must be a TCP port 1..65535 (or absent for a free one), got ${String(port)}`
+      })
+    }
+    const retry = options.runner?.listenRetry
+    if (retry !== undefined && Option.isNone(Duration.decodeUnknown(retry))) {
+      return yield* new InvalidFleetConfig({
+        field: "runner.listenRetry",
+        message: `runner.listenRetry: must be a duration (e.g. "10 seconds" or milliseconds), got ${String(retry)}`
       })
     }
     return target.right.url
@@ -229,6 +248,7 @@ interface Shared {
   readonly slots: Effect.Semaphore
   readonly capacity: number
   readonly counters: { running: number; waiting: number; finished: number }
+  /** `host:port` of a runner, `client` otherwise. */
   readonly address: string
 }
 
@@ -294,21 +314,23 @@ const runEntityLayer = RunEntity.toLayer({
   Execute: (envelope) => execute(envelope.payload.runId, envelope.payload.agentName)
 }, { maxIdleTime: Duration.seconds(30) })
 
+/** The cluster of a client (no socket) or of a runner (its socket bound first: see `internal/cluster.ts`). */
 const clusterLayer = (options: FleetOptions) => {
   const runner = options.runner
-  const shardingConfig: Partial<ShardingConfig.ShardingConfig["Type"]> = {
-    ...clusterDefaults,
-    ...(runner === undefined ? { runnerAddress: Option.none() } : {
-      runnerAddress: Option.some(RunnerAddress.make(runner.host ?? "localhost", runner.port)),
-      ...(runner.listenHost === undefined
-        ? {}
-        : { runnerListenAddress: Option.some(RunnerAddress.make(runner.listenHost, runner.port)) })
-    }),
-    ...options.cluster
+  const shardingConfig = { ...clusterDefaults, ...options.cluster }
+  if (runner === undefined) {
+    return NodeClusterSocket.layer({
+      clientOnly: true,
+      storage: "sql",
+      shardingConfig: { ...shardingConfig, runnerAddress: Option.none() }
+    })
   }
-  return runner === undefined
-    ? NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig })
-    : NodeClusterSocket.layer({ storage: "sql", shardingConfig })
+  return Cluster.runnerLayer({
+    host: runner.host ?? "localhost",
+    port: runner.port,
+    listenHost: runner.listenHost,
+    retryFor: Duration.decode(runner.listenRetry ?? Duration.seconds(10))
+  }, shardingConfig)
 }
 
 const isEnded = (status: string, acceptPaused: boolean) =>
@@ -387,7 +409,8 @@ const make = (options: FleetOptions) =>
           }
         }),
       cancel: (runId) => provide(Runs.cancelRun(runId)).pipe(Effect.mapError(fail("cancel", runId))),
-      stats: () => ({ ...shared.counters, capacity: shared.capacity })
+      stats: () => ({ ...shared.counters, capacity: shared.capacity }),
+      address: options.runner === undefined ? undefined : shared.address
     }
     for (const agent of options.agents ?? []) yield* registerIn(shared)(agent).pipe(Effect.orDie)
     return service
@@ -402,24 +425,28 @@ export const layer = (
   options: FleetOptions
 ): Layer.Layer<
   Fleet | Recorder | RunLedger | Sharding.Sharding,
-  FleetPostgresOnly | InvalidFleetConfig | SqlRecorder.LayerError | FleetError,
+  FleetPostgresOnly | InvalidFleetConfig | FleetListenFailed | SqlRecorder.LayerError | FleetError,
   LanguageModel
 > =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const url = yield* checkOptions(options)
     const capacity = options.capacity ?? 16
-    const address = options.runner === undefined
-      ? "client"
-      : `${options.runner.host ?? "localhost"}:${options.runner.port}`
+    // A runner's address is known once its socket is bound (the OS may have chosen the port).
     const sharedLayer = Layer.effect(
       SharedState,
-      Effect.map(Effect.makeSemaphore(capacity), (slots) => ({
-        agents: new Map(),
-        slots,
-        capacity,
-        counters: { running: 0, waiting: 0, finished: 0 },
-        address
-      }))
+      Effect.gen(function*() {
+        const config = yield* Effect.serviceOption(ShardingConfig.ShardingConfig)
+        const registered = Option.flatMap(config, (c) => c.runnerAddress)
+        return {
+          agents: new Map(),
+          slots: yield* Effect.makeSemaphore(capacity),
+          capacity,
+          counters: { running: 0, waiting: 0, finished: 0 },
+          address: options.runner === undefined || Option.isNone(registered)
+            ? "client"
+            : `${registered.value.host}:${registered.value.port}`
+        }
+      })
     )
     const migrated = options.migrate === true
       ? Layer.effectDiscard(
@@ -439,13 +466,15 @@ export const layer = (
     )
     const cluster = clusterLayer(options).pipe(
       Layer.provide(clusterSql),
-      Layer.mapError((e) => fail("cluster")(e as { readonly message: string }))
+      Layer.catchAll((e) =>
+        Layer.fail(e instanceof FleetListenFailed ? e : fail("cluster")(e as { readonly message: string }))
+      )
     )
     const entities = options.runner === undefined ? Layer.empty : runEntityLayer
     const fleet = Layer.effect(Fleet, make(options))
     return Layer.mergeAll(fleet, entities).pipe(
-      Layer.provideMerge(cluster),
       Layer.provideMerge(sharedLayer),
+      Layer.provideMerge(cluster),
       Layer.provideMerge(Layer.provide(record, migrated))
     )
   }))

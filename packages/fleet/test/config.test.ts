@@ -29,4 +29,13 @@ describe("Fleet.layer options", () => {
       const error = yield* build({ databaseUrl: "postgres://u@127.0.0.1:1/x", runner: { port: 70_000 } })
       expect(error).toMatchObject({ _tag: "InvalidFleetConfig", field: "runner.port" })
     }))
+
+  it.effect("a listenRetry that is not a duration fails InvalidFleetConfig naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* build({
+        databaseUrl: "postgres://u@127.0.0.1:1/x",
+        runner: { listenRetry: "soon" as unknown as number }
+      })
+      expect(error).toMatchObject({ _tag: "InvalidFleetConfig", field: "runner.listenRetry" })
+    }))
 })

@@ -425,8 +425,10 @@ export const RECOVERED_EVENT: string = Recover.RECOVERED_EVENT
  * `llm.completed` is recorded `llm.failed` (tag `Abandoned`) and made again; a tool call without
  * `tool.completed` executes again only if its tool is `idempotent`, else the agent's `onInterruptedTool`
  * decides (pause `waiting_approval` with `INTERRUPTED_PROMPT`, or fail `interrupted`). Redacted values come
- * back as their placeholders (the raw mapping lived in the lost process). A run that is not `running`
- * answers with its stored result and nothing executes.
+ * back as their placeholders (the raw mapping lived in the lost process). A run on a thread gets the thread's
+ * earlier messages again (the record of a run holds only its own), windowed as at its start, with the
+ * `history.summarized` text its first segment recorded. A run that is not `running` answers with its stored
+ * result and nothing executes.
  */
 export const recover = (
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any agent, whatever its output

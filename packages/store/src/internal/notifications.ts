@@ -5,11 +5,14 @@
  * by the first tail and stopped with the last: `@effect/sql-pg` shares one connection between its listen
  * streams and a stream's end `UNLISTEN`s the channel for all of them, so the store fans out itself.
  * Readiness is proven, not assumed: the hub notifies a probe of its own and counts as listening once it comes
- * back. Polling stays as the fallback (a lost connection, a notification that never comes) and is all SQLite has.
+ * back. While tails are subscribed the hub keeps proving it (a probe every `HEALTH_EVERY`): a LISTEN whose
+ * connection was lost (a terminated backend, a server restart: `@effect/sql-pg`'s stream then goes silent
+ * rather than ending) is started again with backoff, and every tail re-reads once it is back. Polling stays
+ * as the fallback meanwhile (and for a notification that never comes), and is all SQLite has.
  */
 import type { SqlClient, SqlError } from "@effect/sql"
 import { Database } from "@sextant/recorder"
-import { Clock, Deferred, Effect, Exit, Queue, Schedule, Scope, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Queue, Schedule, Scope, Stream } from "effect"
 
 /** Wakes the tails of runs. */
 export interface Hub {
@@ -27,6 +30,15 @@ const live = Clock.make()
 /** How long a first tail waits for the probe before it goes on polling only. */
 const READY_WITHIN = "2 seconds"
 
+/** While tails are subscribed, how often the hub proves its LISTEN still hears (a probe of its own). */
+const HEALTH_EVERY = "2 seconds"
+
+/** How long a health probe may take to come back before the LISTEN counts as lost and is started again. */
+const HEALTH_WITHIN = "3 seconds"
+
+/** The backoff between LISTEN attempts after a loss: 100 ms doubling to 5 s, reset once one is proven. */
+const backoff = (attempt: number) => Duration.millis(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)))
+
 type Listening = SqlClient.SqlClient & {
   readonly listen: (channel: string) => Stream.Stream<string, SqlError.SqlError>
 }
@@ -43,6 +55,8 @@ export const make = (sql: SqlClient.SqlClient): Hub | undefined => {
   const lock = Effect.unsafeMakeSemaphore(1)
   let active: { readonly scope: Scope.CloseableScope; readonly ready: Deferred.Deferred<void> } | undefined
   let count = 0
+  const probePrefix = `probe-${Math.random().toString(36).slice(2)}-${Date.now()}-`
+  let probes = 0
 
   const dispatch = (payload: string) => {
     const parsed = Database.parseEventsPayload(payload)
@@ -50,33 +64,86 @@ export const make = (sql: SqlClient.SqlClient): Hub | undefined => {
     if (queues !== undefined) { for (const q of queues) q.unsafeOffer(undefined) }
   }
 
+  /** Every subscribed tail reads again (after a LISTEN came back: commits while it was lost were not heard). */
+  const wakeAll = Effect.sync(() => {
+    for (const queues of waiting.values()) for (const q of queues) q.unsafeOffer(undefined)
+  })
+
+  /**
+   * One LISTEN until it is lost: proven by a probe (then `onReady`), then probed every `HEALTH_EVERY`.
+   * `@effect/sql-pg`'s listen stream does not end when its connection dies (a terminated backend, a restart):
+   * it just goes silent, so only an unanswered probe tells. Ends when the stream ends or a probe goes unheard;
+   * succeeds with whether the LISTEN was proven.
+   */
+  const session = (onReady: Effect.Effect<void>) => {
+    let proven = false
+    return Effect.gen(function*() {
+      const heard = new Set<string>()
+      const ended = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(
+        Stream.runForEach(
+          sql.listen(channel),
+          (payload) => Effect.sync(() => payload.startsWith(probePrefix) ? heard.add(payload) : dispatch(payload))
+        ).pipe(
+          Effect.catchAllCause((cause) => Effect.logDebug("the store's LISTEN failed", cause)),
+          Effect.ensuring(Deferred.succeed(ended, undefined)),
+          Effect.interruptible
+        )
+      )
+      // `pg_notify`, not the client's `notify` (its `NOTIFY channel, $1` is refused by the server).
+      const probe = (within: Duration.DurationInput, every: Duration.DurationInput) =>
+        Effect.suspend(() => {
+          const token = `${probePrefix}${probes++}`
+          return sql`SELECT pg_notify(${channel}, ${token})`.pipe(
+            Effect.ignore,
+            Effect.repeat({ schedule: Schedule.spaced(every), until: () => heard.has(token) }),
+            Effect.timeoutOption(within),
+            Effect.map((o) => o._tag === "Some" || heard.has(token)),
+            Effect.ensuring(Effect.sync(() => heard.delete(token)))
+          )
+        })
+      proven = yield* Effect.raceFirst(probe(READY_WITHIN, "50 millis"), Effect.as(Deferred.await(ended), false))
+      if (!proven) return
+      yield* onReady
+      const health = Effect.gen(function*() {
+        while (true) {
+          yield* Effect.sleep(HEALTH_EVERY)
+          if (!(yield* probe(HEALTH_WITHIN, "500 millis"))) return
+        }
+      })
+      yield* Effect.raceFirst(health, Deferred.await(ended))
+    }).pipe(
+      Effect.scoped,
+      // Closing a dead LISTEN's scope fails its `UNLISTEN`: the session is over either way.
+      Effect.catchAllCause((cause) => Effect.logDebug("the store's LISTEN closed", cause)),
+      Effect.map(() => proven)
+    )
+  }
+
+  /** LISTENs again and again, with backoff, as long as tails are subscribed (interrupted with the last). */
+  const supervise = (ready: Deferred.Deferred<void>) =>
+    Effect.gen(function*() {
+      let attempt = 0
+      let first = true
+      while (true) {
+        // The first proven LISTEN releases the first subscribers; a later one wakes every tail.
+        const proven = yield* session(
+          Effect.zipRight(Deferred.succeed(ready, undefined), first ? Effect.void : wakeAll)
+        )
+        if (proven) {
+          first = false
+          attempt = 0
+        }
+        yield* Effect.logDebug("the store's LISTEN was lost; tails poll until it is back")
+        yield* Effect.sleep(backoff(attempt++))
+      }
+    })
+
   const start = Effect.gen(function*() {
     const scope = yield* Scope.make()
     const ready = yield* Deferred.make<void>()
-    const probe = `probe-${Math.random().toString(36).slice(2)}-${Date.now()}`
-    let heard = false
-    const listen = Stream.runForEach(
-      sql.listen(channel),
-      (payload) =>
-        payload === probe
-          ? Effect.zipRight(Effect.sync(() => (heard = true)), Deferred.succeed(ready, undefined))
-          : Effect.sync(() => dispatch(payload))
-    ).pipe(Effect.catchAllCause((cause) => Effect.logDebug("the store's LISTEN ended; tails poll", cause)))
-    // Forked from an acquisition (uninterruptible): made interruptible, so that closing the scope ends them.
-    yield* Effect.forkIn(Effect.interruptible(listen), scope)
-    // The probe until it comes back: LISTEN is then active, and every later commit is heard.
-    yield* Effect.forkIn(
-      Effect.interruptible(
-        // `pg_notify`, not the client's `notify` (its `NOTIFY channel, $1` is refused by the server).
-        sql`SELECT pg_notify(${channel}, ${probe})`.pipe(
-          Effect.ignore,
-          Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: () => heard }),
-          Effect.timeout(READY_WITHIN),
-          Effect.ignore
-        )
-      ),
-      scope
-    )
+    // Forked from an acquisition (uninterruptible): made interruptible, so that closing the scope ends it.
+    yield* Effect.forkIn(Effect.interruptible(supervise(ready)), scope)
     return { scope, ready }
   }).pipe(Effect.withClock(live))
 

@@ -31,6 +31,7 @@ import { finishFailed } from "./finish.js"
 import { answered, resolveOutput } from "./output.js"
 import { pause } from "./pause.js"
 import { runSegment } from "./segment.js"
+import { threadHistory } from "./thread.js"
 import { iterate } from "./turn.js"
 
 /** The prompt of a run paused because a non-idempotent tool call was in flight when its runner was lost. */
@@ -71,6 +72,9 @@ interface Position {
   readonly tenantId: string | undefined
   readonly delegationLevel: number
   readonly input: string
+  /** The thread the run continues, and the summary of its history its first segment recorded. */
+  readonly threadId: string | undefined
+  readonly summary: string | undefined
   /** The order index of the next message. */
   readonly nextOrderIndex: number
 }
@@ -100,12 +104,18 @@ const positionOf = (run: StoredRun, events: ReadonlyArray<HookEvent>): Position 
   let tenantId: string | undefined
   let delegationLevel = 0
   let input = run.input
+  let threadId = run.threadId
+  let summary: string | undefined
   for (const e of events) {
     switch (e._tag) {
       case "RunStarted":
         tenantId = e.tenantId
         delegationLevel = e.delegationLevel
         input = e.input
+        threadId = e.threadId ?? threadId
+        break
+      case "HistorySummarized":
+        summary = e.summary
         break
       case "MessageAppended":
         messages.push({ orderIndex: e.orderIndex, message: e.message, iteration: e.iteration })
@@ -200,6 +210,8 @@ const positionOf = (run: StoredRun, events: ReadonlyArray<HookEvent>): Position 
     tenantId,
     delegationLevel,
     input,
+    threadId,
+    summary,
     nextOrderIndex: messages.length === 0 ? 0 : messages[messages.length - 1]!.orderIndex + 1
   }
 }
@@ -229,6 +241,26 @@ const checkEvents = (run: StoredRun, events: ReadonlyArray<HookEvent>): Effect.E
 /** The recovered segment: what was abandoned is recorded, then the run goes on from its last completed step. */
 const body = (state: RunState, position: Position, note: Json | undefined, fresh: boolean) =>
   Effect.gen(function*() {
+    // A run on a thread: the thread's earlier messages first, as its first segment read them (the record of
+    // the run holds only its own messages).
+    if (position.threadId !== undefined && state.ledger !== undefined) {
+      const earlier = yield* threadHistory(state, state.ledger, position.threadId, state.agent.history, {
+        runId: state.bus.runId,
+        summary: position.summary
+      }).pipe(
+        // As at the start: a failed read must not leave the thread held by a run that will never go on.
+        Effect.tapError((error) =>
+          Effect.ignore(state.bus.emit({
+            _tag: "RunFailed",
+            error: { tag: error._tag, message: error.message },
+            failureReason: "recorder",
+            iterations: state.iterations,
+            usage: state.totals.usage
+          }, state.iterations))
+        )
+      )
+      state.history = [...earlier, ...state.history]
+    }
     const { batch } = position
     const idempotent = position.inFlight.filter((c) => state.agent.toolsByName.get(c.name)?.idempotent === true)
     const interrupted = position.inFlight.filter((c) => state.agent.toolsByName.get(c.name)?.idempotent !== true)

@@ -6,7 +6,7 @@
 import { Duration, Effect, Exit, Option, Schedule } from "effect"
 import { type RecorderError, ThreadBusy, ThreadTenantMismatch } from "../../Errors.js"
 import type { Message } from "../../HookEvent.js"
-import type { RunLedgerService } from "../../RunLedger.js"
+import type { RunLedgerService, ThreadRun } from "../../RunLedger.js"
 import type { HistoryWindow } from "../definition.js"
 import { completeCounted, countedHistory, window } from "../history.js"
 import type { RunState } from "../runState.js"
@@ -134,6 +134,23 @@ export const summaryMessage = (summary: string): Message => ({
   content: `Summary of the earlier conversation:\n${summary}`
 })
 
+/** A run continued from its record (`Agent.recover`): its id, and the summary its first segment recorded. */
+export interface RecoveredThread {
+  readonly runId: string
+  readonly summary: string | undefined
+}
+
+/**
+ * The thread's runs as they were when `runId` started: the runs before it, and it without messages (its own
+ * messages are in its record; a run of the thread started after it cannot exist while it is active).
+ */
+const asAtStart = (runs: ReadonlyArray<ThreadRun>, runId: string): ReadonlyArray<ThreadRun> => {
+  const at = runs.findIndex((r) => r.runId === runId)
+  const before = at < 0 ? runs : runs.slice(0, at)
+  const self = at < 0 ? undefined : runs[at]!
+  return self === undefined ? before : [...before, { ...self, messages: [], calls: [] }]
+}
+
 /**
  * The run's initial history: the thread's recorded messages (read once the start is recorded, when no other
  * run of the thread can still add to them), completed and windowed. The `summarize` hook's text (scanned by
@@ -144,14 +161,18 @@ export const threadHistory = (
   state: RunState,
   ledger: RunLedgerService,
   threadId: string,
-  history: HistoryWindow | undefined
+  history: HistoryWindow | undefined,
+  recovered?: RecoveredThread | undefined
 ): Effect.Effect<Array<Message>, RecorderError> =>
   Effect.gen(function*() {
-    const counted = completeCounted(countedHistory(yield* ledger.threadHistory(threadId)))
+    const runs = yield* ledger.threadHistory(threadId)
+    const counted = completeCounted(countedHistory(recovered === undefined ? runs : asAtStart(runs, recovered.runId)))
     const all = counted.map((c) => c.message)
     if (history === undefined) return all
     const { dropped, kept } = window(all, history, counted.map((c) => c.tokens))
     if (dropped.length === 0 || history.summarize === undefined) return [...kept]
+    // A recovered run's summary was made and recorded by its first segment: the same text, no second call.
+    if (recovered?.summary !== undefined) return [summaryMessage(recovered.summary), ...kept]
     const summarize = history.summarize
     const exit = yield* Effect.exit(Effect.suspend(() => summarize(dropped)) as Effect.Effect<unknown, unknown>)
     if (Exit.isFailure(exit) || typeof exit.value !== "string") {
