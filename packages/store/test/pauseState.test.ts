@@ -10,7 +10,7 @@ import { SqlClient } from "@effect/sql"
 import { it } from "@effect/vitest"
 import { Encryption, SqlRecorder } from "@sextant/recorder"
 import { Agent, Guardrails, ScriptedModel, Tool } from "@sextant/runtime"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { describe, expect } from "vitest"
 import { dialects } from "./support.js"
@@ -74,7 +74,8 @@ const allTables = (sql: SqlClient.SqlClient) =>
 const scenario = (url: string, encrypted: boolean) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const ring = encrypted ? yield* Encryption.Encryption : undefined
+    const ring = Option.getOrUndefined(yield* Encryption.current)
+    expect(ring !== undefined).toBe(encrypted)
     let inflight: Snapshot | undefined
     // A server tool the model calls after the client's result: it sees the row while the resumed segment runs.
     const peek = Tool.make("peek", {
