@@ -10,6 +10,7 @@ import { CliError } from "./Errors.js"
 import * as admin from "./internal/commands/admin.js"
 import { dashboard } from "./internal/commands/dashboard.js"
 import { detect } from "./internal/commands/detect.js"
+import { encryption } from "./internal/commands/encryption.js"
 import * as read from "./internal/commands/read.js"
 import { view } from "./internal/commands/view.js"
 
@@ -20,7 +21,7 @@ export const version: string = (createRequire(import.meta.url)("../package.json"
 export const command = Command.make("sextant").pipe(
   Command.withDescription(
     "Inspect and look after a Sextant database: runs, show, tail, stats, usage, export, view, migrate, sweep, " +
-      "prune, backup, vacuum, detect, dashboard. Example: sextant runs --database-url sqlite:./.sextant/demo.db"
+      "prune, backup, vacuum, detect, encryption, dashboard. Example: sextant runs --database-url sqlite:./.sextant/demo.db"
   ),
   Command.withSubcommands([
     read.runs,
@@ -36,6 +37,7 @@ export const command = Command.make("sextant").pipe(
     admin.backup,
     admin.vacuum,
     detect,
+    encryption,
     dashboard
   ])
 )

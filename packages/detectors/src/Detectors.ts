@@ -10,8 +10,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { DetectorSignal } from "@sextant/notifiers"
+import { Encryption } from "@sextant/recorder"
 import { Ids, Notifier, type StreamEvent } from "@sextant/runtime"
-import { Clock, Context, Duration, Effect, FiberMap, FiberSet, Layer, Ref } from "effect"
+import { Clock, Context, Duration, Effect, FiberMap, FiberSet, Layer, Option, Ref } from "effect"
 import { detect } from "./Catalogue.js"
 import { type DetectorConfig, resolve } from "./Config.js"
 import type { DetectorConfigError } from "./Errors.js"
@@ -100,6 +101,11 @@ const make = (input: DetectorConfig, options?: DetectorsOptions) =>
   Effect.gen(function*() {
     const config = yield* resolve(input)
     const sql = yield* SqlClient.SqlClient
+    // The key ring of the layer's context (the recorder's, or the CLI's from SEXTANT_ENCRYPTION_KEYS): live
+    // evaluations run in fibers of the bus, which need not have it, so it is taken here, once.
+    const ring = yield* Encryption.current
+    const withKeys = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Option.isSome(ring) ? Effect.provideService(effect, Encryption.Encryption, ring.value) : effect
     const stats = yield* Ref.make<DetectorStats>({ evaluated: 0, stalled: 0, failed: 0, signals: 0 })
     const bump = (d: Partial<DetectorStats>) =>
       Ref.update(stats, (s) => ({
@@ -146,7 +152,7 @@ const make = (input: DetectorConfig, options?: DetectorsOptions) =>
         if (run === undefined) {
           return []
         }
-        const events = yield* q.runEvents(sql, runId)
+        const events = yield* withKeys(q.runEvents(sql, runId))
         const thresholds = config.thresholdsFor(run.agentName)
         const stepCounts = yield* q.baseline(sql, run, config.versionKey, thresholds.STEP_COUNT_INFLATION.baselineRuns)
         const { failed, findings } = detect(runId, events, { config, baseline: { stepCounts } })

@@ -10,7 +10,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchem
 import { Options, Records, RunNotFound, ThreadNotFound, Views } from "@sextant/store"
 import { Context, JSONSchema, Option, ParseResult, Schema } from "effect"
 import * as AST from "effect/SchemaAST"
-import { Forbidden, InternalError, InvalidParameter, RouteNotFound, Unauthorized } from "./Errors.js"
+import { ContentEncrypted, Forbidden, InternalError, InvalidParameter, RouteNotFound, Unauthorized } from "./Errors.js"
 import { defaultSecurity, fixDocument } from "./internal/openapi.js"
 
 /** Who is reading: what the host's `authorize` returned. A `tenantId` restricts every route to that tenant. */
@@ -343,6 +343,7 @@ export class ReadApi extends HttpApi.make("sextant-read")
   .addError(InvalidParameter)
   .addError(RouteNotFound)
   .addError(InternalError)
+  .addError(ContentEncrypted)
   .annotate(OpenApi.Title, "Sextant read API")
   .annotate(
     OpenApi.Description,

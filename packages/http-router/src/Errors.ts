@@ -30,6 +30,17 @@ export class InternalError extends Schema.TaggedError<InternalError>()("Internal
   message: Schema.String
 }, HttpApiSchema.annotations({ status: 500, description: "The server failed (the cause is logged)" })) {}
 
+/**
+ * 500: the stored content is encrypted and this server cannot open it: it was not given the key `keyId` names
+ * (`reason: "EncryptionKeyMissing"`), or its key under that id is wrong (`"DecryptionFailed"`). The message
+ * says how to give the keys; no ciphertext is ever sent.
+ */
+export class ContentEncrypted extends Schema.TaggedError<ContentEncrypted>()("ContentEncrypted", {
+  keyId: Schema.String,
+  reason: Schema.Literal("EncryptionKeyMissing", "DecryptionFailed"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 500, description: "The content is encrypted and the server lacks its key" })) {}
+
 /** A `makeReadRouter` option is malformed; `field` names it (thrown when the router is made, never at request time). */
 export class InvalidRouterOptions extends Schema.TaggedError<InvalidRouterOptions>()("InvalidRouterOptions", {
   field: Schema.String,

@@ -324,3 +324,59 @@ export const isSealed: (value: unknown) => value is string = sealed.isSealed
 /** A stored TEXT value as the string it stands for, opened with the key ring when sealed (throws `UnsealError`). */
 export const openText = (ring: Keyring | undefined, stored: string): string =>
   unescapeText(sealed.openValue(ring, stored) as string)
+
+/** What one content column holds: values in plain text, and sealed values per key id. */
+export interface InventoryColumn {
+  readonly table: string
+  readonly column: string
+  readonly plain: number
+  readonly byKey: Readonly<Record<string, number>>
+}
+
+/** What the content columns hold (see `inventory`). */
+export interface Inventory {
+  readonly columns: ReadonlyArray<InventoryColumn>
+  /** Values stored in plain text (written without keys, or before encryption was configured). */
+  readonly plain: number
+  /** Sealed values per key id, over every column: a key with no values here can be removed. */
+  readonly byKey: Readonly<Record<string, number>>
+}
+
+/**
+ * Counts the stored content values per column: plain, and sealed per key id (one grouped query per column; no
+ * key is needed, nothing is decrypted). Run it before removing a key: `rotate` first if the key still seals values.
+ */
+export const inventory: Effect.Effect<Inventory, SqlError.SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
+  const columns: Array<InventoryColumn> = []
+  const byKey: Record<string, number> = {}
+  let plain = 0
+  for (const [table, kinds] of Object.entries(sealed.contentColumns)) {
+    for (const [column, kind] of Object.entries(kinds)) {
+      const value = pg && kind === "json" ? sql`${sql(column)}::text` : sql`${sql(column)}`
+      const prefix = kind === "json" ? sealed.JSON_PREFIX : sealed.TEXT_PREFIX
+      // The key id runs from just after the prefix to the next ':' (ids never hold one).
+      const rest = sql`substr(${value}, ${prefix.length + 1})`
+      const keyId = pg ? sql`split_part(${rest}, ':', 1)` : sql`substr(${rest}, 1, instr(${rest}, ':') - 1)`
+      const rows = yield* sql<{ k: string | null; n: number | string }>`SELECT
+          CASE WHEN ${value} LIKE ${likeEscape(prefix) + "%"} ESCAPE '\\' THEN ${keyId} ELSE NULL END AS k,
+          COUNT(*) AS n
+        FROM ${sql(table)} WHERE ${sql(column)} IS NOT NULL GROUP BY 1`
+      const counts: Record<string, number> = {}
+      let columnPlain = 0
+      for (const row of rows) {
+        const n = Number(row.n)
+        if (row.k === null) columnPlain += n
+        else {
+          counts[row.k] = (counts[row.k] ?? 0) + n
+          byKey[row.k] = (byKey[row.k] ?? 0) + n
+        }
+      }
+      plain += columnPlain
+      columns.push({ table, column, plain: columnPlain, byKey: counts })
+    }
+  }
+  return { columns, plain, byKey }
+})

@@ -4,12 +4,15 @@
  * error, streamed model text, an approval rejection reason, a client tool result, human input), then every sink
  * is searched for them: every column of every table, the SQLite file's bytes, the NDJSON export, a notifier,
  * the JSONL file, OTel spans with content capture on and off, the model's requests and the caller's stream.
+ * Every table is also searched at each pause (approval, client tool, human input): the only raw values then are
+ * the pause state's own placeholder mapping, and with encryption keys none at all (every content value is
+ * sealed, and the export, decrypted with the keys, is still clean).
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { JsonlFileNotifier, OpenTelemetryNotifier } from "@sextant/notifiers"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { Database, Encryption, Migrations, SqlRecorder, Tables } from "@sextant/recorder"
 import { Agent, Guardrails, Notifier, Notifiers, ScriptedModel, StreamEvent as Events, Tool } from "@sextant/runtime"
 import { Chunk, Effect, Layer, Schema, Stream } from "effect"
 
@@ -112,7 +115,36 @@ const tablesOf = (sql: SqlClient.SqlClient, dialect: "sqlite" | "postgres") =>
       (rows) => rows.map((r) => r.table_name)
     )
 
-const leakHunt = (dialect: "sqlite" | "postgres") =>
+/** Every row of every table as JSON text per table. */
+const snapshot = (sql: SqlClient.SqlClient, dialect: "sqlite" | "postgres") =>
+  Effect.gen(function*() {
+    const rows: Record<string, string> = {}
+    for (const table of yield* tablesOf(sql, dialect)) {
+      rows[table] = JSON.stringify(yield* sql.unsafe(`SELECT * FROM ${table}`))
+    }
+    return rows
+  })
+
+/**
+ * The raw values found in a snapshot taken while the run is paused. Without keys the pause state's own mapping
+ * (`redactions`, placeholder → raw value) is the one place allowed to hold them, and is left out of the search;
+ * with keys nothing is left out.
+ */
+const huntPaused = (when: string, rows: Record<string, string>, encrypted: boolean) =>
+  Object.entries(rows).flatMap(([table, text]) => {
+    if (table !== "agent_runs" || encrypted) return hunt(`${when}: table ${table}`, text)
+    const runs = (JSON.parse(text) as Array<Record<string, unknown>>).map(({ pause_state, ...row }) => {
+      if (typeof pause_state !== "string" && (typeof pause_state !== "object" || pause_state === null)) return row
+      const state = (typeof pause_state === "string" ? JSON.parse(pause_state) : pause_state) as Record<string, unknown>
+      const { redactions: _mapping, ...rest } = state
+      return { ...row, pause_state: rest }
+    })
+    return hunt(`${when}: table ${table}`, JSON.stringify(runs))
+  })
+
+const encryptionKeys = { keys: { k1: Buffer.alloc(32, 11).toString("base64") }, current: "k1" }
+
+const leakHunt = (dialect: "sqlite" | "postgres", encrypted = false) =>
   Effect.gen(function*() {
     const dir = createTempDir()
     yield* Effect.addFinalizer(() => Effect.sync(dir.remove))
@@ -149,17 +181,23 @@ const leakHunt = (dialect: "sqlite" | "postgres") =>
       requireApproval: ["deploy"],
       guardrails: [Guardrails.PII(), Guardrails.SecretDetection({ action: "redact" })]
     })
-    const { caller, exported, requests, rows, runId } = yield* Effect.gen(function*() {
+    const { atPauses, caller, exported, plainContent, requests, rows, runId } = yield* Effect.gen(function*() {
       const caller: Array<StreamEvent> = []
       const segment = <E, R>(stream: Stream.Stream<StreamEvent, E, R>) =>
         Effect.tap(collect(stream), (events) => Effect.sync(() => caller.push(...events)))
+      const sql = yield* SqlClient.SqlClient
+      const atPauses: Array<string> = []
+      const paused = (when: string) =>
+        Effect.map(snapshot(sql, dialect), (rows) => void atPauses.push(...huntPaused(when, rows, encrypted)))
       const first = yield* segment(agent.stream(input, { metadata: { contact: raw.metadata } }))
       const runId = first[0]!.runId
       pendingOf(first)
+      yield* paused("waiting for approval")
       const approval = yield* segment(
         agent.streamSubmitApproval(runId, { approved: false, reason: `ask ${raw.reviewer}` })
       )
       const clientCall = pendingOf(approval)
+      yield* paused("waiting for the client")
       const paid = yield* segment(
         agent.streamSubmitToolResults(runId, [{
           callId: clientCall,
@@ -167,18 +205,38 @@ const leakHunt = (dialect: "sqlite" | "postgres") =>
         }])
       )
       pendingOf(paid)
+      yield* paused("waiting for human input")
       yield* segment(agent.streamSubmitInput(runId, `use ${raw.human}`))
       const requests = yield* (yield* ScriptedModel.Requests).requests
-      const sql = yield* SqlClient.SqlClient
-      const rows: Record<string, string> = {}
-      for (const table of yield* tablesOf(sql, dialect)) {
-        rows[table] = JSON.stringify(yield* sql.unsafe(`SELECT * FROM ${table}`))
+      const rows = yield* snapshot(sql, dialect)
+      // With keys, every content value is sealed.
+      const plainContent: Array<string> = []
+      if (encrypted) {
+        for (const [table, columns] of Object.entries(Tables.contentColumns)) {
+          for (const column of Object.keys(columns)) {
+            const values = yield* sql<{ v: string | null }>`SELECT ${
+              dialect === "postgres" ? sql`${sql(column)}::text` : sql`${sql(column)}`
+            } AS v FROM ${sql(table)}`
+            for (const { v } of values) {
+              if (v !== null && !Encryption.isSealed(v)) plainContent.push(`${table}.${column}`)
+            }
+          }
+        }
       }
       const store = yield* RunStore
       const exported = Chunk.toArray(yield* Stream.runCollect(store.exportRuns())).join("\n")
-      return { caller, exported, requests, rows, runId }
+      return { atPauses, caller, exported, plainContent, requests, rows, runId }
     }).pipe(
-      Effect.provide(Layer.mergeAll(model, RunStore.layer.pipe(Layer.provideMerge(SqlRecorder.layerFromUrl(url))))),
+      Effect.provide(
+        Layer.mergeAll(
+          model,
+          RunStore.layer.pipe(
+            Layer.provideMerge(SqlRecorder.layerFromUrl(url)),
+            Layer.provideMerge(encrypted ? Encryption.layer(encryptionKeys) : Layer.empty),
+            Layer.orDie
+          )
+        )
+      ),
       Effect.provide(notifiers),
       Effect.scoped
     )
@@ -190,6 +248,10 @@ const leakHunt = (dialect: "sqlite" | "postgres") =>
     expect(streamedText(seenEvents.filter((e) => e._tag === "TextDelta"))).toMatch(
       /^Noted; I will call <<PHONE_\d+>> later\.Done for <<EMAIL_1>>\.$/
     )
+    expect(atPauses).toEqual([])
+    expect(plainContent).toEqual([])
+    // The export decrypted (with keys) holds what the record holds: placeholders.
+    expect(exported).toContain("<<EMAIL_")
     const leaks = [
       ...Object.entries(rows).flatMap(([table, text]) => hunt(`table ${table}`, text)),
       ...hunt("export", exported),
@@ -226,6 +288,16 @@ describe("leak hunt", () => {
   it.scoped(
     "Postgres: no raw value reaches any table, a notifier, a span, the model or the stream",
     () => leakHunt("postgres"),
+    { timeout: 60_000 }
+  )
+  it.scoped(
+    "SQLite with encryption keys: every content value sealed, none raw at a pause, the decrypted export clean",
+    () => leakHunt("sqlite", true),
+    { timeout: 60_000 }
+  )
+  it.scoped(
+    "Postgres with encryption keys: every content value sealed, none raw at a pause, the decrypted export clean",
+    () => leakHunt("postgres", true),
     { timeout: 60_000 }
   )
 })

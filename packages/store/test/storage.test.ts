@@ -218,6 +218,17 @@ for (const dialect of dialects) {
           expect((yield* fromEnv.service.getRun(paused)).answer).toBe("paid")
           yield* Effect.promise(() => fromEnv.close())
 
+          // The inventory (no key needed) counts every content value under k1, none plain.
+          const counted = yield* Encryption.inventory.pipe(
+            Effect.provide(SqlRecorder.layerFromUrl(url).pipe(Layer.orDie))
+          )
+          expect(counted.plain).toBe(0)
+          expect(Object.keys(counted.byKey)).toEqual(["k1"])
+          expect(counted.columns.find((c) => c.table === "agent_runs" && c.column === "input")).toMatchObject({
+            plain: 0,
+            byKey: { k1: 2 }
+          })
+
           // Rotation to k2 in small batches, progress reported; then k1 is removed and everything still reads.
           const progress: Array<number> = []
           const rotated = yield* Encryption.rotate({
@@ -240,6 +251,9 @@ for (const dialect of dialects) {
             // A second rotation has nothing left to do.
             const again = yield* Encryption.rotate()
             expect(again.resealed).toBe(0)
+            const after = yield* Encryption.inventory
+            expect(after).toMatchObject({ plain: 0, byKey: { k2: counted.byKey.k1 } })
+            expect(Object.keys(after.byKey)).toEqual(["k2"])
           }).pipe(Effect.provide(
             RunStore.layer.pipe(
               Layer.provideMerge(SqlRecorder.layerFromUrl(url)),

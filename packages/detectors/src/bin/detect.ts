@@ -2,9 +2,9 @@
 /**
  * `sextant-detect <database-url> --since <iso-datetime> [--config <file.json>]`: runs the detectors over the
  * runs recorded since then and stores their signals (idempotent: running it twice writes no duplicate).
- * The configuration file holds a `Config.DetectorConfig` as JSON; an invalid one names the bad setting.
+ * Encrypted content opens with `SEXTANT_ENCRYPTION_KEYS`. The configuration file holds a `Config.DetectorConfig` as JSON; an invalid one names the bad setting.
  */
-import { Database } from "@sextant/recorder"
+import { Database, Encryption } from "@sextant/recorder"
 import { Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { Detectors } from "../Detectors.js"
@@ -41,7 +41,12 @@ const program = Effect.gen(function*() {
 })
 
 Effect.runPromise(
-  program.pipe(Effect.provide(Detectors.layer(config as never).pipe(Layer.provide(Database.layerFromUrl(url)))))
+  // Sealed event data opens with the keys of SEXTANT_ENCRYPTION_KEYS (without them such a run fails, naming the key).
+  program.pipe(Effect.provide(
+    Detectors.layer(config as never).pipe(
+      Layer.provide(Layer.merge(Database.layerFromUrl(url), Encryption.layerFromEnv()))
+    )
+  ))
 ).catch((error) => {
   console.error(`detection failed: ${error?.message ?? String(error)}`)
   process.exitCode = 1

@@ -4,9 +4,29 @@
  */
 import { HttpApiBuilder, type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Options } from "@sextant/store"
+import type { StoreError } from "@sextant/store"
 import { Cause, Effect } from "effect"
 import { ReadApi } from "../Api.js"
-import { InternalError, InvalidParameter, RouteNotFound } from "../Errors.js"
+import { ContentEncrypted, InternalError, InvalidParameter, RouteNotFound } from "../Errors.js"
+
+/**
+ * A store failure whose cause is encrypted content the store could not open, as the API's `ContentEncrypted`
+ * (naming the key and how to give it), else `undefined`.
+ */
+export const contentEncrypted = (e: StoreError): ContentEncrypted | undefined => {
+  const cause = e.cause as { readonly _tag?: unknown; readonly keyId?: unknown } | undefined
+  if (cause?._tag !== "EncryptionKeyMissing" && cause?._tag !== "DecryptionFailed") return undefined
+  const keyId = typeof cause.keyId === "string" ? cause.keyId : "?"
+  return new ContentEncrypted({
+    keyId,
+    reason: cause._tag,
+    message: cause._tag === "EncryptionKeyMissing"
+      ? `The stored content is encrypted with key '${keyId}', which this server was not given: give the RunStore ` +
+        "the keys (the `Encryption` layer, or SEXTANT_ENCRYPTION_KEYS in the server's environment)."
+      : `The stored content is encrypted with key '${keyId}' and does not decrypt with the key this server has ` +
+        "under that id: the key is wrong (check SEXTANT_ENCRYPTION_KEYS or the `Encryption` layer of the RunStore)."
+  })
+}
 
 /** The body of every 500. */
 export const internalError = new InternalError({ message: "The server failed; the cause is in the server log." })
@@ -18,7 +38,8 @@ const knownErrors = new Set([
   "RunNotFound",
   "ThreadNotFound",
   "RouteNotFound",
-  "InternalError"
+  "InternalError",
+  "ContentEncrypted"
 ])
 
 interface DecodeFailure {

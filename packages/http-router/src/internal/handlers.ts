@@ -13,7 +13,8 @@ import type {
 } from "@sextant/store"
 import { Effect, Layer, Stream } from "effect"
 import { CurrentPrincipal, ReadApi } from "../Api.js"
-import { InternalError, InvalidParameter } from "../Errors.js"
+import { ContentEncrypted, InternalError, InvalidParameter } from "../Errors.js"
+import { contentEncrypted } from "./errors.js"
 import { fixDocument, type Security } from "./openapi.js"
 import { type SseOptions, sseResponse } from "./sse.js"
 
@@ -22,19 +23,27 @@ export interface HandlerSettings extends SseOptions {
   readonly security: Security | undefined
 }
 
-/** Maps a query failure: bad query → 400 naming the parameter; database failure → logged 500. */
-export const fromQueryError = (e: InvalidQuery | StoreError): Effect.Effect<never, InvalidParameter | InternalError> =>
-  e._tag === "InvalidQuery"
-    ? Effect.fail(new InvalidParameter({ parameter: e.field.split(/[.[]/)[0]!, message: e.message }))
-    : Effect.zipRight(
-      Effect.logError("sextant read router: store failure", e.cause ?? e.message),
-      Effect.fail(new InternalError({ message: "The run store failed; the cause is in the server log." }))
-    )
+/**
+ * Maps a query failure: bad query → 400 naming the parameter; encrypted content without its key → logged 500
+ * `ContentEncrypted`; any other database failure → logged 500.
+ */
+export const fromQueryError = (
+  e: InvalidQuery | StoreError
+): Effect.Effect<never, InvalidParameter | InternalError | ContentEncrypted> => {
+  if (e._tag === "InvalidQuery") {
+    return Effect.fail(new InvalidParameter({ parameter: e.field.split(/[.[]/)[0]!, message: e.message }))
+  }
+  const sealed = contentEncrypted(e)
+  return Effect.zipRight(
+    Effect.logError("sextant read router: store failure", e.cause ?? e.message),
+    Effect.fail(sealed ?? new InternalError({ message: "The run store failed; the cause is in the server log." }))
+  )
+}
 
 /** Maps a per-run query failure (an unknown or out-of-scope run stays a 404). */
 export const fromStoreError = (
   e: RunQueryError
-): Effect.Effect<never, InvalidParameter | InternalError | RunNotFound> =>
+): Effect.Effect<never, InvalidParameter | InternalError | ContentEncrypted | RunNotFound> =>
   e._tag === "RunNotFound" ? Effect.fail(e) : fromQueryError(e)
 
 const unserialisable = (e: unknown) =>
@@ -73,7 +82,7 @@ const withThreadScope = <A>(f: (scope: Scope) => Effect.Effect<A, ThreadNotFound
     Effect.flatMap(
       Effect.catchAll(
         f(scope),
-        (e): Effect.Effect<never, ThreadNotFound | InvalidParameter | InternalError> =>
+        (e): Effect.Effect<never, ThreadNotFound | InvalidParameter | InternalError | ContentEncrypted> =>
           e._tag === "ThreadNotFound" ? Effect.fail(e) : fromQueryError(e)
       ),
       json
@@ -145,7 +154,19 @@ const runsGroup = (store: RunStoreService, settings: HandlerSettings) =>
         Effect.gen(function*() {
           const filter = { ...urlParams, scope: yield* scopeOf }
           // Validate the filter (and the scope) before the 200 goes out; the body then streams in constant memory.
-          yield* Effect.catchAll(store.listRuns({ ...filter, limit: 1, includeTotal: false }), fromQueryError)
+          const first = yield* Effect.catchAll(
+            store.listRuns({ ...filter, limit: 1, includeTotal: false }),
+            fromQueryError
+          )
+          // And that the first run's content opens: encrypted content without its key is a typed error, not a
+          // 200 whose body stops at the first line (a key missing only for later runs still ends it, logged).
+          const run = first.items[0]
+          if (run !== undefined) {
+            yield* store.getRun(run.id, { scope: filter.scope }).pipe(
+              Effect.catchTag("RunNotFound", () => Effect.void),
+              Effect.catchAll(fromQueryError)
+            )
+          }
           const body = store.exportRuns(filter).pipe(
             Stream.tapError((e) => Effect.logError("sextant read router: export failed mid-stream", e)),
             Stream.encodeText

@@ -5,6 +5,7 @@
 import { HttpServerResponse } from "@effect/platform"
 import type { RunStoreService } from "@sextant/store"
 import { Effect, Stream } from "effect"
+import { contentEncrypted } from "./errors.js"
 
 /** Timings of the SSE tail. */
 export interface SseOptions {
@@ -39,7 +40,12 @@ export const sseResponse = (
         Stream.fromEffect(
           Effect.as(
             Effect.logError("sextant read router: event tail failed", e),
-            `event: error\ndata: ${JSON.stringify({ _tag: "InternalError", message: "The event tail failed." })}\n\n`
+            `event: error\ndata: ${
+              JSON.stringify(
+                (e._tag === "StoreError" ? contentEncrypted(e) : undefined) ??
+                  { _tag: "InternalError", message: "The event tail failed." }
+              )
+            }\n\n`
           )
         )
       )

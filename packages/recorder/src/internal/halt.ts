@@ -24,8 +24,10 @@ export const markFailed = (sql: SqlClient.SqlClient, runId: string, message: str
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const at = new Date(now).toISOString()
     const row = agentRuns.encode({ id: runId, error_message: message, finished_at: at })
+    // An ended run keeps no pause state (it holds a guarded run's raw placeholder mapping) nor submission.
     return sql`UPDATE agent_runs SET status = 'error', failure_reason = 'recorder', error_tag = 'RecorderError',
-      error_message = ${row.error_message}, finished_at = ${row.finished_at}, updated_at = ${row.finished_at}
+      error_message = ${row.error_message}, finished_at = ${row.finished_at}, updated_at = ${row.finished_at},
+      pause_state = NULL, resume_submission = NULL
       WHERE id = ${row.id} AND status IN ${sql.in(Lifecycle.activeStatuses)}`
   }).pipe(
     abandonable,

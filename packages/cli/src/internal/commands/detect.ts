@@ -4,7 +4,7 @@ import { Detectors } from "@sextant/detectors"
 import { Clock, Effect, Layer, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { CliError } from "../../Errors.js"
-import { existing, json, schemaCheck, shared, writeLayer } from "../context.js"
+import { encryptionFromEnv, existing, json, schemaCheck, shared, writeLayer } from "../context.js"
 import * as f from "../format.js"
 import * as output from "../output.js"
 import * as parse from "../parse.js"
@@ -47,7 +47,10 @@ export const detect = Command.make("detect", {
         JOIN agent_runs r ON r.id = s.run_id WHERE r.created_at >= ${since}`
       return { result, stats, total: Number(rows[0]?.n ?? 0) }
     }).pipe(
-      Effect.provide(Layer.provideMerge(Detectors.layer(config as never), writeLayer(db.url))),
+      // Sealed event data opens with SEXTANT_ENCRYPTION_KEYS (the detectors take the key ring when they are made).
+      Effect.provide(
+        Layer.provideMerge(Detectors.layer(config as never), Layer.merge(writeLayer(db.url), encryptionFromEnv))
+      ),
       (effect) => Effect.zipRight(Effect.provide(schemaCheck(db.url), writeLayer(db.url)), effect),
       Effect.mapError((e) =>
         e instanceof CliError ? e : new CliError({

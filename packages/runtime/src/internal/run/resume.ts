@@ -16,7 +16,7 @@ import {
   RunNotPaused,
   type SubmitError
 } from "../../Errors.js"
-import type { Json, PausedStatus, ToolCallRef } from "../../HookEvent.js"
+import type { HookEvent, Json, PausedStatus, ToolCallRef } from "../../HookEvent.js"
 import * as Ids from "../../Ids.js"
 import { LanguageModel } from "../../LanguageModel.js"
 import * as Lifecycle from "../../Lifecycle.js"
@@ -133,13 +133,34 @@ export const submit = (
     // Scanned before it is stored with the claim: a client's result or a reviewer's reason is never kept raw.
     const scanning = { agent, redactions: saved.redactions }
     const scanned = scanValue(scanning, encodeSubmission(submission.right))
-    // One id per submit call: a retried claim of this submission wins again, another submitter's loses.
-    const won = yield* ledger.claim(runId, status, scanned.value, Ids.make())
+    // One id per submit call: a retried claim of this submission wins again, another submitter's loses. What is
+    // stored is the submission as `run.resumed` records it (the redaction policy's pass too); the run itself
+    // continues with the scanned value.
+    const won = yield* ledger.claim(runId, status, storedSubmission(agent, run, saved, scanned.value), Ids.make())
     if (!won) return yield* classifyLost(ledger, runId)
     const clean = { ...saved, redactions: scanning.redactions }
     const continued = { ...valid.right, output: output.right }
     return yield* continueRun(agent, run, clean, decodeSubmission(scanned.value), scanned, continued, stream)
   }).pipe(Effect.scoped)
+
+/**
+ * The submission as the claim stores it: through the agent's storage pass (redaction policy, size cap), as the
+ * run's `run.resumed` event is recorded, so `agent_runs.resume_submission` never holds what the policy covers.
+ */
+const storedSubmission = (agent: AgentDefinition, run: StoredRun, saved: PauseState, submission: Json): Json => {
+  const event: HookEvent = {
+    _tag: "RunResumed",
+    runId: run.runId,
+    sequenceIndex: run.lastSequenceIndex + 1,
+    iteration: saved.iteration,
+    timestamp: 0,
+    agentName: agent.name,
+    resumedFrom: saved.status,
+    submission
+  }
+  const passed = makeStoragePass(agent.redaction, saved.batch.calls).event(event)
+  return passed._tag === "RunResumed" ? passed.submission ?? null : null
+}
 
 const continueRun = (
   agent: AgentDefinition,
