@@ -35,20 +35,22 @@ export class MemoryRecorder extends Context.Tag("@sextant/runtime/MemoryRecorder
 
 const makeMemory = Effect.sync(() => {
   const all: Array<HookEvent> = []
-  const byIndex = new Map<string, HookEvent>()
+  // Each run's events by sequence index (no per-event key string to build and hash).
+  const byRun = new Map<string, Array<HookEvent>>()
   const runs = new MemoryRuns()
   const record = (event: HookEvent): Effect.Effect<void, RecorderError> =>
     Effect.suspend(() => {
       // A write retried after its reply was lost: the same event at a recorded index is already durable.
-      const key = `${event.runId}#${event.sequenceIndex}`
-      const recorded = byIndex.get(key)
+      const recorded = byRun.get(event.runId)?.[event.sequenceIndex]
       if (recorded !== undefined && recorded._tag === event._tag && recorded.timestamp === event.timestamp) {
         return Effect.void
       }
       const applied = runs.apply(event)
       if (applied._tag === "Left") return Effect.fail(applied.left)
       all.push(event)
-      byIndex.set(key, event)
+      let indexed = byRun.get(event.runId)
+      if (indexed === undefined) byRun.set(event.runId, indexed = [])
+      indexed[event.sequenceIndex] = event
       return Effect.void
     })
   const recorder: RecorderService = {

@@ -31,15 +31,19 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
  */
 const walk = (value: unknown, replace: Replace): Json => {
   const seen = new Set<object>()
-  const unreadable = (path: ReadonlyArray<string | number>, error: unknown) =>
-    replace({ path, found: `unreadable (${describe(error)})` }, `[unreadable: ${describe(error)}]`)
-  const visit = (v: unknown, path: ReadonlyArray<string | number>, viaToJson = false): Json => {
+  // The path of the value being visited, as a stack (keys pushed and popped): copied only when a problem is
+  // reported, so a walk allocates nothing per value for it.
+  const path: Array<string | number> = []
+  const unreadable = (error: unknown) =>
+    replace({ path: [...path], found: `unreadable (${describe(error)})` }, `[unreadable: ${describe(error)}]`)
+  const problem = (found: string, marker: string) => replace({ path: [...path], found }, marker)
+  const visit = (v: unknown, viaToJson = false): Json => {
     if (v === null || typeof v === "string" || typeof v === "boolean") return v
     if (v === undefined) return null
-    if (typeof v === "number") return Number.isFinite(v) ? v : replace({ path, found: String(v) }, `[number ${v}]`)
-    if (typeof v === "bigint") return replace({ path, found: "a bigint" }, `[bigint ${v}]`)
-    if (typeof v === "function") return replace({ path, found: "a function" }, `[function ${v.name}]`)
-    if (typeof v !== "object") return replace({ path, found: `a ${typeof v}` }, `[${typeof v}]`)
+    if (typeof v === "number") return Number.isFinite(v) ? v : problem(String(v), `[number ${v}]`)
+    if (typeof v === "bigint") return problem("a bigint", `[bigint ${v}]`)
+    if (typeof v === "function") return problem("a function", `[function ${v.name}]`)
+    if (typeof v !== "object") return problem(`a ${typeof v}`, `[${typeof v}]`)
     const toJSON = (v as { toJSON?: unknown }).toJSON
     // As JSON.stringify does, `toJSON` is called once: its result is not asked again.
     if (!viaToJson && typeof toJSON === "function") {
@@ -47,57 +51,65 @@ const walk = (value: unknown, replace: Replace): Json => {
       try {
         converted = toJSON.call(v)
       } catch (error) {
-        return unreadable(path, error)
+        return unreadable(error)
       }
-      return visit(converted, path, true)
+      return visit(converted, true)
     }
-    if (seen.has(v)) return replace({ path, found: "a circular reference" }, "[circular]")
+    if (seen.has(v)) return problem("a circular reference", "[circular]")
     seen.add(v)
     try {
-      return Array.isArray(v) ? visitArray(v, path) : visitRecord(v, path)
+      return Array.isArray(v) ? visitArray(v) : visitRecord(v)
     } finally {
       seen.delete(v)
     }
   }
-  const visitArray = (v: ReadonlyArray<unknown>, path: ReadonlyArray<string | number>): Json => {
+  const visitArray = (v: ReadonlyArray<unknown>): Json => {
     const out: Array<Json> = []
     for (let i = 0; i < v.length; i++) {
+      // No `finally` needed for the pop: what escapes a visit (a strict walk's stop) ends the whole walk.
+      path.push(i)
       let item: unknown
       try {
         item = v[i]
       } catch (error) {
-        out.push(unreadable([...path, i], error))
+        out.push(unreadable(error))
+        path.pop()
         continue
       }
-      out.push(visit(item, [...path, i]))
+      out.push(visit(item))
+      path.pop()
     }
     return out
   }
-  const visitRecord = (v: object, path: ReadonlyArray<string | number>): Json => {
+  const visitRecord = (v: object): Json => {
     const proto = Object.getPrototypeOf(v)
     if (proto !== Object.prototype && proto !== null) {
       const name = (proto as { constructor?: { name?: string } })?.constructor?.name || "non-plain object"
-      return replace({ path, found: `a ${name}` }, `[${name}]`)
+      return problem(`a ${name}`, `[${name}]`)
     }
     const out: Record<string, Json> = {}
     for (const key of Object.keys(v)) {
+      path.push(key)
       let item: unknown
       try {
         item = (v as Record<string, unknown>)[key]
       } catch (error) {
-        out[key] = unreadable([...path, key], error)
+        out[key] = unreadable(error)
+        path.pop()
         continue
       }
-      if (item !== undefined) out[key] = visit(item, [...path, key])
+      if (item !== undefined) out[key] = visit(item)
+      path.pop()
     }
     return out
   }
   try {
-    return visit(value, [])
+    return visit(value)
   } catch (error) {
     if (error instanceof Stop) throw error
     // A Proxy whose traps throw while its prototype or keys are read.
-    return unreadable([], error)
+    path.length = 0
+    return unreadable(error)
   }
 }
 

@@ -560,11 +560,51 @@ export const makeStoragePass = (
     return key !== undefined && cappedWhole.has(key) && (estimate - before) * 6 > cap
   }
 
+  /**
+   * The history an `llm.completed` request carried last, every message of it checked. Each request carries
+   * the whole history (a fresh copy of the list, the same message objects), so walking it again on every
+   * model call made the check quadratic in the run's length: a message already checked in the previous
+   * request (the same object at the same place) is not walked again. The history's messages are the engine's
+   * own and never change once recorded (a model port changing a message it was given would change the run's
+   * history as well; it is given a copy of the list, not of the messages).
+   */
+  let checkedHistory: ReadonlyArray<unknown> = []
+  const historyMayExceed = (messages: ReadonlyArray<unknown>): boolean => {
+    const previous = checkedHistory
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]
+      if (i < previous.length && message === previous[i]) continue
+      if (mayExceed(message, undefined)) return true
+    }
+    checkedHistory = messages
+    return false
+  }
+  /**
+   * `mayExceed` of a whole event; an `llm.completed` request's history through `historyMayExceed`. (The
+   * estimate matters only below a field capped as a whole, and `request` is none: skipping a message's walk
+   * changes no outcome.)
+   */
+  const eventMayExceed = (event: Record<string, unknown>): boolean => {
+    if (event["_tag"] !== "LlmCallCompleted") return mayExceed(event, undefined)
+    for (const k in event) {
+      const value = event[k]
+      if (k !== "request" || typeof value !== "object" || value === null || Array.isArray(value)) {
+        if (mayExceed(value, k)) return true
+        continue
+      }
+      for (const r in value) {
+        const part = (value as Record<string, unknown>)[r]
+        if (r === "messages" && Array.isArray(part) ? historyMayExceed(part) : mayExceed(part, r)) return true
+      }
+    }
+    return false
+  }
+
   const content = (event: Record<string, unknown>): Record<string, unknown> => {
     if (policy.metadataOnly) return strip(event, undefined, event["_tag"] as string) as Record<string, unknown>
     if (!active) {
       estimate = 0
-      if (!mayExceed(event, undefined)) return event
+      if (!eventMayExceed(event)) return event
     }
     const structured = active ? structure(event, false) as Record<string, unknown> : event
     size = 0
