@@ -569,6 +569,7 @@ export const makeStoragePass = (
    * history as well; it is given a copy of the list, not of the messages).
    */
   let checkedHistory: ReadonlyArray<unknown> = []
+  let checkedTools: unknown = undefined
   const historyMayExceed = (messages: ReadonlyArray<unknown>): boolean => {
     const previous = checkedHistory
     for (let i = 0; i < messages.length; i++) {
@@ -594,7 +595,16 @@ export const makeStoragePass = (
       }
       for (const r in value) {
         const part = (value as Record<string, unknown>)[r]
-        if (r === "messages" && Array.isArray(part) ? historyMayExceed(part) : mayExceed(part, r)) return true
+        if (r === "messages" && Array.isArray(part)) {
+          if (historyMayExceed(part)) return true
+        } else if (r === "tools" && part === checkedTools) {
+          // The agent's tool list (one array per agent, the same in every request), checked before.
+          continue
+        } else if (mayExceed(part, r)) {
+          return true
+        } else if (r === "tools") {
+          checkedTools = part
+        }
       }
     }
     return false
