@@ -20,6 +20,7 @@ const undecided = (batch: Batch, outcomes: Outcomes) => batch.calls.filter((c) =
 
 /** Records `policy.denied` for each denied call and gives it a failed outcome; it never executes. */
 const denyCalls = (state: RunState, batch: Batch, outcomes: Outcomes): Effect.Effect<void, RecorderError> => {
+  if (state.agent.deny.size === 0) return Effect.void
   const denied = undecided(batch, outcomes).filter((c) => state.agent.deny.has(c.name))
   if (denied.length === 0) return Effect.void
   return Effect.forEach(denied, (call) =>
@@ -120,7 +121,7 @@ const requestApproval = (
   batch: Batch,
   outcomes: Outcomes
 ): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
-  if (batch.approved) return Effect.succeed(Option.none())
+  if (batch.approved || state.agent.requireApproval.size === 0) return none
   const gated = undecided(batch, outcomes).filter((c) => state.agent.requireApproval.has(c.name))
   if (gated.length === 0) return Effect.succeed(Option.none())
   return Effect.gen(function*() {
