@@ -39,7 +39,7 @@ const completed = (messages: ReadonlyArray<Message>, sequenceIndex: number): Hoo
 } as unknown as HookEvent)
 
 const contents = (event: HookEvent): Array<string> =>
-  ((event as unknown as { request: { messages: Array<{ content: string }> } }).request.messages).map((m) => m.content)
+  (event as unknown as { request: { messages: Array<{ content: string }> } }).request.messages.map((m) => m.content)
 
 const user = (content: string): Message => ({ _tag: "user", content })
 

@@ -41,7 +41,10 @@ class Walker {
   constructor(readonly replace: Replace) {}
 
   unreadable(error: unknown): Json {
-    return this.replace({ path: [...this.path], found: `unreadable (${describe(error)})` }, `[unreadable: ${describe(error)}]`)
+    return this.replace(
+      { path: [...this.path], found: `unreadable (${describe(error)})` },
+      `[unreadable: ${describe(error)}]`
+    )
   }
 
   problem(found: string, marker: string): Json {

@@ -108,8 +108,7 @@ const runServerCalls = (
     const from = (i: number): Effect.Effect<Option.Option<RunResult>, RecorderError> =>
       i === groups.length ? none : Effect.flatMap(
         runGroup(state, groups[i]!, batch.iteration, overLimit, outcomes),
-        (blocked) =>
-          blocked === undefined ? from(i + 1) : Effect.map(blockedByGuardrail(state, blocked), Option.some)
+        (blocked) => blocked === undefined ? from(i + 1) : Effect.map(blockedByGuardrail(state, blocked), Option.some)
       )
     return from(0)
   })
@@ -152,7 +151,10 @@ export const processBatch = (state: RunState, batch: Batch): Effect.Effect<Optio
     const appendAll = (): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
       const { calls, iteration } = batch
       if (calls.length === 1) {
-        return Effect.as(appendMessage(state, toolMessage(calls[0]!, outcomes[calls[0]!.id]!), iteration), Option.none())
+        return Effect.as(
+          appendMessage(state, toolMessage(calls[0]!, outcomes[calls[0]!.id]!), iteration),
+          Option.none()
+        )
       }
       return Effect.as(
         Effect.forEach(calls, (call) => appendMessage(state, toolMessage(call, outcomes[call.id]!), iteration), {

@@ -186,7 +186,9 @@ const turn = (state: RunState): Effect.Effect<Option.Option<RunResult>, Recorder
         messages: [...state.history],
         tools: toolsOf(state.agent),
         reportRetry: (info) =>
-          Effect.asVoid(bus.emit({ _tag: "ProviderRetry", correlationId, provider: model.provider, ...info }, iteration))
+          Effect.asVoid(
+            bus.emit({ _tag: "ProviderRetry", correlationId, provider: model.provider, ...info }, iteration)
+          )
       }
       return Effect.flatMap(callModel(state, request, correlationId), ({ durationMs, outcome, stream }) => {
         if (Either.isLeft(outcome)) {
