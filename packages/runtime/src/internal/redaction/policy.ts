@@ -212,9 +212,14 @@ export const makeStoragePass = (
 ): StoragePass => {
   const cap = policy.maxFieldBytes
   const active = policy.keys.size > 0 || policy.patterns.length > 0 || policy.tools.size > 0
+  // What the pass did to the event being passed, by rule (made on the first count: most events get none);
+  // `counting` is off outside an event and for stream text, whose counts are not reported.
+  let counting = false
   let counts: Map<string, number> | undefined
   const bump = (name: string, n = 1) => {
-    if (counts !== undefined) counts.set(name, (counts.get(name) ?? 0) + n)
+    if (!counting) return
+    counts ??= new Map()
+    counts.set(name, (counts.get(name) ?? 0) + n)
   }
   const hashes = new Map<string, string>()
   const hmac = (text: string) => {
@@ -650,10 +655,10 @@ export const makeStoragePass = (
   const keyOf = (d: TextDelta | ToolArgumentsDelta) =>
     d._tag === "TextDelta" ? `${d.correlationId}\u0000text` : `${d.correlationId}\u0000${d.index}`
   const scrubStream = (raw: string) => {
-    const saved = counts
-    counts = undefined
+    const saved = counting
+    counting = false
     const out = scrub(raw)
-    counts = saved
+    counting = saved
     return out
   }
   const structuredRules = policy.keys.size > 0 || policy.tools.size > 0
@@ -666,7 +671,8 @@ export const makeStoragePass = (
       return taken
     },
     event: (event) => {
-      counts = new Map()
+      counting = true
+      counts = undefined
       try {
         if (event._tag === "RunPaused" && event.state !== undefined) {
           const { state, ...rest } = event
@@ -674,6 +680,7 @@ export const makeStoragePass = (
         }
         return withCounts(content(event as unknown as Record<string, unknown>)) as unknown as HookEvent
       } finally {
+        counting = false
         counts = undefined
       }
     },
@@ -682,10 +689,10 @@ export const makeStoragePass = (
       if (d._tag === "StreamChunk") {
         if (d.data instanceof Uint8Array) return policy.metadataOnly ? [{ ...d, data: null }] : [d]
         if (policy.metadataOnly) return [{ ...d, data: null }]
-        const saved = counts
-        counts = undefined
+        const saved = counting
+        counting = false
         const data = scrubValue(d.data)
-        counts = saved
+        counting = saved
         return [data === d.data ? d : { ...d, data: data as typeof d.data }]
       }
       if (policy.metadataOnly) return []
