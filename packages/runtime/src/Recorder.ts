@@ -35,26 +35,39 @@ export class MemoryRecorder extends Context.Tag("@sextant/runtime/MemoryRecorder
 
 const makeMemory = Effect.sync(() => {
   const all: Array<HookEvent> = []
-  const byIndex = new Map<string, HookEvent>()
+  // Each run's events by sequence index (no per-event key string to build and hash).
+  const byRun = new Map<string, Array<HookEvent>>()
   const runs = new MemoryRuns()
-  const record = (event: HookEvent): Effect.Effect<void, RecorderError> =>
-    Effect.suspend(() => {
-      // A write retried after its reply was lost: the same event at a recorded index is already durable.
-      const key = `${event.runId}#${event.sequenceIndex}`
-      const recorded = byIndex.get(key)
-      if (recorded !== undefined && recorded._tag === event._tag && recorded.timestamp === event.timestamp) {
-        return Effect.void
-      }
-      const applied = runs.apply(event)
-      if (applied._tag === "Left") return Effect.fail(applied.left)
-      all.push(event)
-      byIndex.set(key, event)
-      return Effect.void
-    })
+  /** Records one event; the refusal, if any. */
+  const recordOne = (event: HookEvent): RecorderError | undefined => {
+    // A write retried after its reply was lost: the same event at a recorded index is already durable.
+    let indexed = byRun.get(event.runId)
+    const recorded = indexed?.[event.sequenceIndex]
+    if (recorded !== undefined && recorded._tag === event._tag && recorded.timestamp === event.timestamp) {
+      return undefined
+    }
+    const applied = runs.apply(event)
+    if (applied._tag === "Left") return applied.left
+    all.push(event)
+    if (indexed === undefined) byRun.set(event.runId, indexed = [])
+    indexed[event.sequenceIndex] = event
+    return undefined
+  }
   const recorder: RecorderService = {
-    record,
+    record: (event) =>
+      Effect.suspend(() => {
+        const refused = recordOne(event)
+        return refused === undefined ? Effect.void : Effect.fail(refused)
+      }),
     // Event by event, stopping at the first refusal: the events before it stay recorded (a prefix, as the port allows).
-    recordAll: (events) => Effect.forEach(events, record, { discard: true })
+    recordAll: (events) =>
+      Effect.suspend(() => {
+        for (const event of events) {
+          const refused = recordOne(event)
+          if (refused !== undefined) return Effect.fail(refused)
+        }
+        return Effect.void
+      })
   }
   const reader: MemoryRecorderService = {
     events: (runId) => Effect.sync(() => (runId === undefined ? [...all] : all.filter((e) => e.runId === runId)))

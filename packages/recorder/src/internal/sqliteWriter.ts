@@ -50,13 +50,22 @@ export interface SqliteWriterOptions {
 /** The most events a group commit on the main thread carries (a few hundred µs of SQLite at most). */
 const LOCAL_MAX_EVENTS = 8
 /**
- * How many of the latest writes' runs are looked at to tell one or two runs writing in turn (the main thread's
- * case) from many concurrent runs, whose events must queue behind the thread's commit to be grouped: committed
- * at once on the main thread, each would be a transaction of its own.
+ * After how many writes of others a run that has not ended stops counting as writing. The count tells one or
+ * two runs writing in turn (the main thread's case) from many concurrent runs, whose events must queue behind
+ * the thread's commit to be grouped: committed at once on the main thread, each would be a transaction of its own.
  */
 const RECENT_WRITES = 16
-/** The most distinct runs among the recent writes for a commit to run on the main thread. */
+/** The most runs writing (see `fewRuns`) for a commit to run on the main thread. */
 const LOCAL_MAX_RUNS = 2
+/** A run's write that ends its writing for now: its end, or its pause (until a resume writes again). */
+const ENDS_WRITING: ReadonlySet<string> = new Set([
+  "run.completed",
+  "run.failed",
+  "run.cancelled",
+  "run.interrupted",
+  "run.abandoned",
+  "run.paused"
+])
 /** Main-thread commits between two passive WAL checkpoints asked of the thread (that connection never checkpoints). */
 const CHECKPOINT_EVERY = 256
 
@@ -422,19 +431,23 @@ const writerOn = (post: Post, local: LocalPath | undefined): SqliteWriter => {
     }
     return id
   }
-  // The runs of the latest writes (a ring): few distinct ones means low concurrency.
-  const recent: Array<string> = []
-  let next = 0
+  // The runs that wrote among the latest writes and have not ended (or paused) since: few of them means low
+  // concurrency. A run's last write (its end or pause) takes it out at once, so runs one after the other count
+  // as one (a ring of the latest writes' runs counted the two runs before as well, which sent every commit of
+  // sequential runs to the thread); a run that stopped writing without an end ages out after RECENT_WRITES.
+  const live = new Map<string, number>()
+  let writes = 0
   const fewRuns = (groups: ReadonlyArray<ReadonlyArray<Plan>>): boolean => {
     for (const plans of groups) {
-      recent[next] = plans[0]!.runId
-      next = (next + 1) % RECENT_WRITES
+      const last = plans[plans.length - 1]!
+      if (ENDS_WRITING.has(last.eventType)) live.delete(last.runId)
+      else live.set(last.runId, writes)
+      writes++
     }
-    let distinct = 0
-    for (let i = 0; i < recent.length && distinct <= LOCAL_MAX_RUNS; i++) {
-      if (recent.indexOf(recent[i]!) === i) distinct++
+    if (live.size > LOCAL_MAX_RUNS) {
+      for (const [runId, at] of live) if (writes - at > RECENT_WRITES) live.delete(runId)
     }
-    return distinct <= LOCAL_MAX_RUNS
+    return live.size <= LOCAL_MAX_RUNS
   }
   const settle = (reply: Reply, groups: ReadonlyArray<ReadonlyArray<Plan>>) => {
     const error = outcome(reply, groups)

@@ -140,7 +140,8 @@ export const makeBus = (options: {
     /** Without `recordAll` the events are written one by one, each offered to the sinks once durable. */
     const oneByOne = (events: ReadonlyArray<HookEvent>) =>
       Effect.forEach(events, (event) => Effect.map(recorder.record(event), () => publish(event)), { discard: true })
-    const flush: Effect.Effect<void, RecorderError> = Effect.suspend(() => {
+    /** The write of everything staged, to run now (inside a `suspend` or the lock). */
+    const flushNow = (): Effect.Effect<void, RecorderError> => {
       if (failure !== undefined) return Effect.fail(failure)
       if (staged.length === 0) return Effect.void
       const events = staged
@@ -173,8 +174,11 @@ export const makeBus = (options: {
       )
       // A write that started finishes (its retry budget is bounded): the record never ends mid-write.
       return Effect.uninterruptible(Effect.catchAll(write, failed(events)))
-    })
-    const commit = Effect.suspend(() => (groups === 0 ? flush : lock.withPermits(1)(flush)))
+    }
+    const flush = Effect.suspend(flushNow)
+    /** The commit point, to run now: lock-free outside a concurrent group (one fiber emits), else under the lock. */
+    const commitNow = () => (groups === 0 ? flushNow() : lock.withPermits(1)(flush))
+    const commit = Effect.suspend(commitNow)
     /** A stream-only delta, through the redaction pass (which may hold text back until its call ends). */
     const offerDelta = (input: DeltaInput) => {
       const delta = { ...input, runId, timestamp: clock.unsafeCurrentTimeMillis() } as StreamDelta
@@ -186,7 +190,7 @@ export const makeBus = (options: {
       emit: (input, iteration) =>
         Effect.suspend(() => {
           const event = stamp(input, iteration)
-          return Effect.as(commit, event)
+          return Effect.as(commitNow(), event)
         }),
       stage: (input, iteration) => Effect.sync(() => stamp(input, iteration)),
       commit,

@@ -133,8 +133,12 @@ const startWorker = (
     // A handler that is a plain function finishing synchronously costs one call: no effect, no clock. What it
     // returns asynchronously (an Effect or a Promise) is awaited under the watchdog like any other handler.
     const direct = directHandlerOf(notifier)
+    // Runs without a trace context (the common case) share one delivery context: no object per delivery.
+    const untraced: DeliveryContext = { traceContext: undefined, stats: options.stats }
     const deliver = (envelope: Envelope): Effect.Effect<void> | undefined => {
-      const context: DeliveryContext = { traceContext: envelope.traceContext, stats: options.stats }
+      const context: DeliveryContext = envelope.traceContext === undefined
+        ? untraced
+        : { traceContext: envelope.traceContext, stats: options.stats }
       if (direct === undefined) {
         return deliverEffect(envelope, Effect.suspend(() => notifier.handle(envelope.event, context)))
       }

@@ -27,19 +27,37 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
  * Walks a value into JSON data. `toJSON` is honoured (Dates become ISO strings); `undefined` object fields are
  * dropped and `undefined` array items become null, as `JSON.stringify` does. Everything else JSON would
  * silently mangle (functions, symbols, bigints, non-finite numbers, cycles, class instances such as Map, a
- * getter or `toJSON` that throws) goes to `replace`.
+ * getter or `toJSON` that throws) goes to `replace`. One walker per walk, its steps methods (no closures made
+ * per walk: it runs on every tool result and model payload).
  */
-const walk = (value: unknown, replace: Replace): Json => {
-  const seen = new Set<object>()
-  const unreadable = (path: ReadonlyArray<string | number>, error: unknown) =>
-    replace({ path, found: `unreadable (${describe(error)})` }, `[unreadable: ${describe(error)}]`)
-  const visit = (v: unknown, path: ReadonlyArray<string | number>, viaToJson = false): Json => {
+class Walker {
+  readonly seen = new Set<object>()
+  /**
+   * The path of the value being visited, as a stack (keys pushed and popped): copied only when a problem is
+   * reported, so a walk allocates nothing per value for it. No `finally` is needed for the pops: what escapes
+   * a visit (a strict walk's stop) ends the whole walk.
+   */
+  readonly path: Array<string | number> = []
+  constructor(readonly replace: Replace) {}
+
+  unreadable(error: unknown): Json {
+    return this.replace(
+      { path: [...this.path], found: `unreadable (${describe(error)})` },
+      `[unreadable: ${describe(error)}]`
+    )
+  }
+
+  problem(found: string, marker: string): Json {
+    return this.replace({ path: [...this.path], found }, marker)
+  }
+
+  visit(v: unknown, viaToJson = false): Json {
     if (v === null || typeof v === "string" || typeof v === "boolean") return v
     if (v === undefined) return null
-    if (typeof v === "number") return Number.isFinite(v) ? v : replace({ path, found: String(v) }, `[number ${v}]`)
-    if (typeof v === "bigint") return replace({ path, found: "a bigint" }, `[bigint ${v}]`)
-    if (typeof v === "function") return replace({ path, found: "a function" }, `[function ${v.name}]`)
-    if (typeof v !== "object") return replace({ path, found: `a ${typeof v}` }, `[${typeof v}]`)
+    if (typeof v === "number") return Number.isFinite(v) ? v : this.problem(String(v), `[number ${v}]`)
+    if (typeof v === "bigint") return this.problem("a bigint", `[bigint ${v}]`)
+    if (typeof v === "function") return this.problem("a function", `[function ${v.name}]`)
+    if (typeof v !== "object") return this.problem(`a ${typeof v}`, `[${typeof v}]`)
     const toJSON = (v as { toJSON?: unknown }).toJSON
     // As JSON.stringify does, `toJSON` is called once: its result is not asked again.
     if (!viaToJson && typeof toJSON === "function") {
@@ -47,57 +65,72 @@ const walk = (value: unknown, replace: Replace): Json => {
       try {
         converted = toJSON.call(v)
       } catch (error) {
-        return unreadable(path, error)
+        return this.unreadable(error)
       }
-      return visit(converted, path, true)
+      return this.visit(converted, true)
     }
-    if (seen.has(v)) return replace({ path, found: "a circular reference" }, "[circular]")
-    seen.add(v)
+    if (this.seen.has(v)) return this.problem("a circular reference", "[circular]")
+    this.seen.add(v)
     try {
-      return Array.isArray(v) ? visitArray(v, path) : visitRecord(v, path)
+      return Array.isArray(v) ? this.visitArray(v) : this.visitRecord(v)
     } finally {
-      seen.delete(v)
+      this.seen.delete(v)
     }
   }
-  const visitArray = (v: ReadonlyArray<unknown>, path: ReadonlyArray<string | number>): Json => {
+
+  visitArray(v: ReadonlyArray<unknown>): Json {
     const out: Array<Json> = []
+    const path = this.path
     for (let i = 0; i < v.length; i++) {
+      path.push(i)
       let item: unknown
       try {
         item = v[i]
       } catch (error) {
-        out.push(unreadable([...path, i], error))
+        out.push(this.unreadable(error))
+        path.pop()
         continue
       }
-      out.push(visit(item, [...path, i]))
+      out.push(this.visit(item))
+      path.pop()
     }
     return out
   }
-  const visitRecord = (v: object, path: ReadonlyArray<string | number>): Json => {
+
+  visitRecord(v: object): Json {
     const proto = Object.getPrototypeOf(v)
     if (proto !== Object.prototype && proto !== null) {
       const name = (proto as { constructor?: { name?: string } })?.constructor?.name || "non-plain object"
-      return replace({ path, found: `a ${name}` }, `[${name}]`)
+      return this.problem(`a ${name}`, `[${name}]`)
     }
     const out: Record<string, Json> = {}
+    const path = this.path
     for (const key of Object.keys(v)) {
+      path.push(key)
       let item: unknown
       try {
         item = (v as Record<string, unknown>)[key]
       } catch (error) {
-        out[key] = unreadable([...path, key], error)
+        out[key] = this.unreadable(error)
+        path.pop()
         continue
       }
-      if (item !== undefined) out[key] = visit(item, [...path, key])
+      if (item !== undefined) out[key] = this.visit(item)
+      path.pop()
     }
     return out
   }
+}
+
+const walk = (value: unknown, replace: Replace): Json => {
+  const walker = new Walker(replace)
   try {
-    return visit(value, [])
+    return walker.visit(value)
   } catch (error) {
     if (error instanceof Stop) throw error
     // A Proxy whose traps throw while its prototype or keys are read.
-    return unreadable([], error)
+    walker.path.length = 0
+    return walker.unreadable(error)
   }
 }
 

@@ -76,7 +76,7 @@ export class MemoryRuns {
   /** The runs of each thread, in start order. */
   private readonly byThread = new Map<string, Array<Entry>>()
   /** The run that recorded each tool or model call id (`kind:id`). */
-  private readonly callRuns = new Map<string, string>()
+  private readonly callRuns = { "tool call": new Map<string, string>(), "model call": new Map<string, string>() }
 
   /**
    * Applies an event; whatever the lifecycle refuses, a second run with a used key and a call id another run
@@ -88,8 +88,9 @@ export class MemoryRuns {
     if (Either.isLeft(next)) return Either.left(conflict(event, next.left.message))
     const call = callOf(event)
     if (call !== undefined) {
-      const key = `${call.kind}:${call.id}`
-      const owner = this.callRuns.get(key)
+      // One map per kind, keyed by the id: no key string built per event.
+      const owners = this.callRuns[call.kind]
+      const owner = owners.get(call.id)
       if (owner !== undefined && owner !== event.runId) {
         return Either.left(
           conflict(
@@ -98,7 +99,7 @@ export class MemoryRuns {
           )
         )
       }
-      this.callRuns.set(key, event.runId)
+      if (owner === undefined) owners.set(call.id, event.runId)
     }
     if (entry !== undefined) {
       entry.record = next.right

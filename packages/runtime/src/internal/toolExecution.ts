@@ -96,10 +96,13 @@ const invoke = (
   context: Omit<ToolContext, "signal">
 ): Effect.Effect<Ended> => {
   const abortable = lazySignal()
-  const ctx = Object.defineProperty({ ...context }, "signal", {
-    get: abortable.signal,
-    enumerable: true
-  }) as ToolContext
+  // An own, enumerable getter (as `defineProperty` made it), written as a literal: no map change per call.
+  const ctx: ToolContext = {
+    ...context,
+    get signal() {
+      return abortable.signal()
+    }
+  }
   let out: unknown
   try {
     out = handler(args, ctx)

@@ -212,9 +212,14 @@ export const makeStoragePass = (
 ): StoragePass => {
   const cap = policy.maxFieldBytes
   const active = policy.keys.size > 0 || policy.patterns.length > 0 || policy.tools.size > 0
+  // What the pass did to the event being passed, by rule (made on the first count: most events get none);
+  // `counting` is off outside an event and for stream text, whose counts are not reported.
+  let counting = false
   let counts: Map<string, number> | undefined
   const bump = (name: string, n = 1) => {
-    if (counts !== undefined) counts.set(name, (counts.get(name) ?? 0) + n)
+    if (!counting) return
+    counts ??= new Map()
+    counts.set(name, (counts.get(name) ?? 0) + n)
   }
   const hashes = new Map<string, string>()
   const hmac = (text: string) => {
@@ -584,11 +589,61 @@ export const makeStoragePass = (
     return key !== undefined && cappedWhole.has(key) && (estimate - before) * 6 > cap
   }
 
+  /**
+   * The history an `llm.completed` request carried last, every message of it checked. Each request carries
+   * the whole history (a fresh copy of the list, the same message objects), so walking it again on every
+   * model call made the check quadratic in the run's length: a message already checked in the previous
+   * request (the same object at the same place) is not walked again. The history's messages are the engine's
+   * own and never change once recorded (a model port changing a message it was given would change the run's
+   * history as well; it is given a copy of the list, not of the messages).
+   */
+  let checkedHistory: ReadonlyArray<unknown> = []
+  let checkedTools: unknown = undefined
+  const historyMayExceed = (messages: ReadonlyArray<unknown>): boolean => {
+    const previous = checkedHistory
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]
+      if (i < previous.length && message === previous[i]) continue
+      if (mayExceed(message, undefined)) return true
+    }
+    checkedHistory = messages
+    return false
+  }
+  /**
+   * `mayExceed` of a whole event; an `llm.completed` request's history through `historyMayExceed`. (The
+   * estimate matters only below a field capped as a whole, and `request` is none: skipping a message's walk
+   * changes no outcome.)
+   */
+  const eventMayExceed = (event: Record<string, unknown>): boolean => {
+    if (event["_tag"] !== "LlmCallCompleted") return mayExceed(event, undefined)
+    for (const k in event) {
+      const value = event[k]
+      if (k !== "request" || typeof value !== "object" || value === null || Array.isArray(value)) {
+        if (mayExceed(value, k)) return true
+        continue
+      }
+      for (const r in value) {
+        const part = (value as Record<string, unknown>)[r]
+        if (r === "messages" && Array.isArray(part)) {
+          if (historyMayExceed(part)) return true
+        } else if (r === "tools" && part === checkedTools) {
+          // The agent's tool list (one array per agent, the same in every request), checked before.
+          continue
+        } else if (mayExceed(part, r)) {
+          return true
+        } else if (r === "tools") {
+          checkedTools = part
+        }
+      }
+    }
+    return false
+  }
+
   const content = (event: Record<string, unknown>): Record<string, unknown> => {
     if (policy.metadataOnly) return strip(event, undefined, event["_tag"] as string) as Record<string, unknown>
     if (!active) {
       estimate = 0
-      if (!mayExceed(event, undefined)) return event
+      if (!eventMayExceed(event)) return event
     }
     const structured = active ? structure(event, false) as Record<string, unknown> : event
     size = 0
@@ -600,10 +655,10 @@ export const makeStoragePass = (
   const keyOf = (d: TextDelta | ToolArgumentsDelta) =>
     d._tag === "TextDelta" ? `${d.correlationId}\u0000text` : `${d.correlationId}\u0000${d.index}`
   const scrubStream = (raw: string) => {
-    const saved = counts
-    counts = undefined
+    const saved = counting
+    counting = false
     const out = scrub(raw)
-    counts = saved
+    counting = saved
     return out
   }
   const structuredRules = policy.keys.size > 0 || policy.tools.size > 0
@@ -616,7 +671,8 @@ export const makeStoragePass = (
       return taken
     },
     event: (event) => {
-      counts = new Map()
+      counting = true
+      counts = undefined
       try {
         if (event._tag === "RunPaused" && event.state !== undefined) {
           const { state, ...rest } = event
@@ -624,6 +680,7 @@ export const makeStoragePass = (
         }
         return withCounts(content(event as unknown as Record<string, unknown>)) as unknown as HookEvent
       } finally {
+        counting = false
         counts = undefined
       }
     },
@@ -632,10 +689,10 @@ export const makeStoragePass = (
       if (d._tag === "StreamChunk") {
         if (d.data instanceof Uint8Array) return policy.metadataOnly ? [{ ...d, data: null }] : [d]
         if (policy.metadataOnly) return [{ ...d, data: null }]
-        const saved = counts
-        counts = undefined
+        const saved = counting
+        counting = false
         const data = scrubValue(d.data)
-        counts = saved
+        counting = saved
         return [data === d.data ? d : { ...d, data: data as typeof d.data }]
       }
       if (policy.metadataOnly) return []

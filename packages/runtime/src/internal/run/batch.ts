@@ -20,6 +20,7 @@ const undecided = (batch: Batch, outcomes: Outcomes) => batch.calls.filter((c) =
 
 /** Records `policy.denied` for each denied call and gives it a failed outcome; it never executes. */
 const denyCalls = (state: RunState, batch: Batch, outcomes: Outcomes): Effect.Effect<void, RecorderError> => {
+  if (state.agent.deny.size === 0) return Effect.void
   const denied = undecided(batch, outcomes).filter((c) => state.agent.deny.has(c.name))
   if (denied.length === 0) return Effect.void
   return Effect.forEach(denied, (call) =>
@@ -86,24 +87,32 @@ const runGroup = (
   return started.pipe(Effect.zipRight(state.bus.commit), Effect.zipRight(all), Effect.map(() => blocked))
 }
 
-/** Executes the batch's undecided server calls, group by group; ends the run when a guardrail blocks. */
+const none: Effect.Effect<Option.Option<RunResult>> = Effect.succeed(Option.none())
+
+/**
+ * Executes the batch's undecided server calls, group by group; ends the run when a guardrail blocks. (Every
+ * step of a batch is a `flatMap`, not `Effect.gen`: a generator costs a few µs per batch.)
+ */
 const runServerCalls = (
   state: RunState,
   batch: Batch,
   outcomes: Outcomes
-): Effect.Effect<Option.Option<RunResult>, RecorderError> =>
-  Effect.gen(function*() {
-    const server = undecided(batch, outcomes).filter((c) => state.agent.toolsByName.get(c.name)?.target !== "client")
-    if (server.length === 0) return Option.none()
-    const cancelled = yield* cancelIfRequested(state)
-    if (Option.isSome(cancelled)) return cancelled
+): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
+  const server = undecided(batch, outcomes).filter((c) => state.agent.toolsByName.get(c.name)?.target !== "client")
+  if (server.length === 0) return none
+  return Effect.flatMap(cancelIfRequested(state), (cancelled) => {
+    if (Option.isSome(cancelled)) return Effect.succeed(cancelled)
     const overLimit = overLimitCalls(state, server)
-    for (const group of groupCalls(server, state.agent.toolsByName)) {
-      const blocked = yield* runGroup(state, group, batch.iteration, overLimit, outcomes)
-      if (blocked !== undefined) return Option.some(yield* blockedByGuardrail(state, blocked))
-    }
-    return Option.none()
+    const groups = groupCalls(server, state.agent.toolsByName)
+    // Group after group, each built once the one before it ended.
+    const from = (i: number): Effect.Effect<Option.Option<RunResult>, RecorderError> =>
+      i === groups.length ? none : Effect.flatMap(
+        runGroup(state, groups[i]!, batch.iteration, overLimit, outcomes),
+        (blocked) => blocked === undefined ? from(i + 1) : Effect.map(blockedByGuardrail(state, blocked), Option.some)
+      )
+    return from(0)
   })
+}
 
 /** Gated calls of an unapproved batch: `approval.requested` each, then the whole batch waits. */
 const requestApproval = (
@@ -111,7 +120,7 @@ const requestApproval = (
   batch: Batch,
   outcomes: Outcomes
 ): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
-  if (batch.approved) return Effect.succeed(Option.none())
+  if (batch.approved || state.agent.requireApproval.size === 0) return none
   const gated = undecided(batch, outcomes).filter((c) => state.agent.requireApproval.has(c.name))
   if (gated.length === 0) return Effect.succeed(Option.none())
   return Effect.gen(function*() {
@@ -136,17 +145,37 @@ const awaitClient = (state: RunState, batch: Batch, outcomes: Outcomes, client: 
 
 /** Decides a batch; returns the segment's result when the run paused or ended, nothing when it goes on. */
 export const processBatch = (state: RunState, batch: Batch): Effect.Effect<Option.Option<RunResult>, RecorderError> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const outcomes: Outcomes = { ...batch.outcomes }
-    yield* denyCalls(state, batch, outcomes)
-    const approval = yield* requestApproval(state, batch, outcomes)
-    if (Option.isSome(approval)) return approval
-    const ended = yield* runServerCalls(state, batch, outcomes)
-    if (Option.isSome(ended)) return ended
-    const client = undecided(batch, outcomes)
-    if (client.length > 0) return Option.some(yield* awaitClient(state, batch, outcomes, client))
-    for (const call of batch.calls) {
-      yield* appendMessage(state, toolMessage(call, outcomes[call.id]!), batch.iteration)
+    // Each step is built after the one before ran: it reads the outcomes decided so far.
+    const appendAll = (): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
+      const { calls, iteration } = batch
+      if (calls.length === 1) {
+        return Effect.as(
+          appendMessage(state, toolMessage(calls[0]!, outcomes[calls[0]!.id]!), iteration),
+          Option.none()
+        )
+      }
+      return Effect.as(
+        Effect.forEach(calls, (call) => appendMessage(state, toolMessage(call, outcomes[call.id]!), iteration), {
+          discard: true
+        }),
+        Option.none()
+      )
     }
-    return Option.none()
+    const afterServer = (ended: Option.Option<RunResult>): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
+      if (Option.isSome(ended)) return Effect.succeed(ended)
+      const client = undecided(batch, outcomes)
+      if (client.length > 0) return Effect.map(awaitClient(state, batch, outcomes, client), Option.some)
+      return appendAll()
+    }
+    return denyCalls(state, batch, outcomes).pipe(
+      Effect.flatMap(() => requestApproval(state, batch, outcomes)),
+      Effect.flatMap((approval) =>
+        Option.isSome(approval) ? Effect.succeed(approval) : Effect.flatMap(
+          runServerCalls(state, batch, outcomes),
+          afterServer
+        )
+      )
+    )
   })

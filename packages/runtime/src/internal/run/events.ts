@@ -11,13 +11,22 @@ const withProviderId = <A extends object>(fields: A, call: ToolCallRef) =>
 
 /** The `tool.started` event of a call. */
 export const toolStarted = (call: ToolCallRef, target: "server" | "client") =>
-  withProviderId({
-    _tag: "ToolCallStarted" as const,
-    correlationId: call.id,
-    toolName: call.name,
-    target,
-    arguments: call.arguments
-  }, call)
+  call.providerCallId === undefined
+    ? {
+      _tag: "ToolCallStarted" as const,
+      correlationId: call.id,
+      toolName: call.name,
+      target,
+      arguments: call.arguments
+    }
+    : {
+      _tag: "ToolCallStarted" as const,
+      correlationId: call.id,
+      toolName: call.name,
+      target,
+      arguments: call.arguments,
+      providerCallId: call.providerCallId
+    }
 
 /** The `tool.completed` event of a call. */
 export const toolCompleted = (call: ToolCallRef, target: "server" | "client", outcome: ToolOutcome) =>

@@ -89,7 +89,12 @@ const rejectInvalid = (
   )
 }
 
-/** Records the model's answer; ends the run when a guardrail blocks it, else goes on to its tool calls. */
+const some = Option.some
+
+/**
+ * Records the model's answer; ends the run when a guardrail blocks it, else goes on to its tool calls. (Written
+ * as `flatMap` steps, not `Effect.gen`, as every step of a turn is: a generator costs a few µs per turn.)
+ */
 const recordResponse = (
   state: RunState,
   request: ModelRequest,
@@ -98,14 +103,14 @@ const recordResponse = (
   durationMs: number,
   stream?: StreamStats
 ): Effect.Effect<Option.Option<RunResult>, RecorderError> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const iteration = request.iteration
     const { note, usage } = priced(state, response)
     const { invalid, scanned, toolCalls } = readCalls(state, response)
     const text = scanned.value.text
     state.totals = Lifecycle.addUsage(state.totals, usage ?? Lifecycle.unreportedUsage)
     // Staged: durable at the next commit point (the next model call, tool execution, pause or result).
-    yield* state.bus.stage(
+    const staged = state.bus.stage(
       {
         _tag: "LlmCallCompleted",
         correlationId,
@@ -130,29 +135,38 @@ const recordResponse = (
       },
       iteration
     )
-    yield* report(state, scanned, "output", iteration)
-    if (scanned.blocked !== undefined) return Option.some(yield* blockedByGuardrail(state, scanned.blocked.reason))
-    yield* checkBudget(state, iteration)
-    yield* appendMessage(state, { _tag: "assistant", content: text, toolCalls }, iteration)
-    if (toolCalls.length === 0) return yield* answered(state, text, correlationId, iteration)
-    const outcomes = yield* rejectInvalid(state, toolCalls, invalid, iteration)
-    return yield* processBatch(state, { iteration, calls: toolCalls, outcomes, approved: false })
+    const toolsOrAnswer = (): Effect.Effect<Option.Option<RunResult>, RecorderError> => {
+      if (toolCalls.length === 0) return answered(state, text, correlationId, iteration)
+      return Effect.flatMap(
+        rejectInvalid(state, toolCalls, invalid, iteration),
+        (outcomes) => processBatch(state, { iteration, calls: toolCalls, outcomes, approved: false })
+      )
+    }
+    return Effect.flatMap(Effect.zipRight(staged, report(state, scanned, "output", iteration)), () => {
+      if (scanned.blocked !== undefined) return Effect.map(blockedByGuardrail(state, scanned.blocked.reason), some)
+      return Effect.flatMap(
+        Effect.zipRight(
+          checkBudget(state, iteration),
+          appendMessage(state, { _tag: "assistant", content: text, toolCalls }, iteration)
+        ),
+        toolsOrAnswer
+      )
+    })
   })
 
 /** One turn: checks, `llm.started`, the model call, its record and its tool batch. */
 const turn = (state: RunState): Effect.Effect<Option.Option<RunResult>, RecorderError> =>
-  Effect.gen(function*() {
-    const cancelled = yield* cancelIfRequested(state)
-    if (Option.isSome(cancelled)) return cancelled
+  Effect.flatMap(cancelIfRequested(state), (cancelled) => {
+    if (Option.isSome(cancelled)) return Effect.succeed(cancelled)
     if (budgetStops(state)) {
       const error = { tag: "BudgetExceeded", message: "the run's budget is used up (onExceeded: stop)" }
-      return Option.some(yield* finishFailed(state, error, "budget"))
+      return Effect.map(finishFailed(state, error, "budget"), some)
     }
     const { bus, model } = state
     const iteration = ++state.iterations
     const correlationId = Ids.make()
     const messageCount = state.history.length
-    yield* bus.emit(
+    const started = bus.emit(
       {
         _tag: "LlmCallStarted",
         correlationId,
@@ -163,26 +177,31 @@ const turn = (state: RunState): Effect.Effect<Option.Option<RunResult>, Recorder
       },
       iteration
     )
-    const request: ModelRequest = {
-      runId: bus.runId,
-      iteration,
-      system: systemFor(state, state.agent.instructions),
-      ...(state.output === undefined ? {} : { output: formatOf(state.output) }),
-      messages: [...state.history],
-      tools: toolsOf(state.agent),
-      reportRetry: (info) =>
-        Effect.asVoid(bus.emit({ _tag: "ProviderRetry", correlationId, provider: model.provider, ...info }, iteration))
-    }
-    const { durationMs, outcome, stream } = yield* callModel(state, request, correlationId)
-    if (Either.isLeft(outcome)) {
-      if (outcome.left._tag === "RecorderError") return yield* outcome.left
-      return Option.some(yield* modelFailed(state, outcome.left, correlationId, durationMs, iteration))
-    }
-    const malformed = checkResponse(model.provider, outcome.right)
-    if (malformed !== undefined) {
-      return Option.some(yield* modelFailed(state, malformed, correlationId, durationMs, iteration))
-    }
-    return yield* recordResponse(state, request, outcome.right, correlationId, durationMs, stream)
+    return Effect.flatMap(started, () => {
+      const request: ModelRequest = {
+        runId: bus.runId,
+        iteration,
+        system: systemFor(state, state.agent.instructions),
+        ...(state.output === undefined ? {} : { output: formatOf(state.output) }),
+        messages: [...state.history],
+        tools: toolsOf(state.agent),
+        reportRetry: (info) =>
+          Effect.asVoid(
+            bus.emit({ _tag: "ProviderRetry", correlationId, provider: model.provider, ...info }, iteration)
+          )
+      }
+      return Effect.flatMap(callModel(state, request, correlationId), ({ durationMs, outcome, stream }) => {
+        if (Either.isLeft(outcome)) {
+          if (outcome.left._tag === "RecorderError") return Effect.fail(outcome.left)
+          return Effect.map(modelFailed(state, outcome.left, correlationId, durationMs, iteration), some)
+        }
+        const malformed = checkResponse(model.provider, outcome.right)
+        if (malformed !== undefined) {
+          return Effect.map(modelFailed(state, malformed, correlationId, durationMs, iteration), some)
+        }
+        return recordResponse(state, request, outcome.right, correlationId, durationMs, stream)
+      })
+    })
   })
 
 /** The ReAct loop from the current state until the run ends or pauses. */
