@@ -6,10 +6,9 @@
  */
 import { Agent, Redaction, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Schema } from "effect"
-import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createTempDir } from "../../../test-support/databases.js"
-import { freshDatabase, launch, recorderOf, screenshot, type Served, serveInExpress, signedInPage } from "./support.js"
+import { browse, type Browsing, freshDatabase, recorderOf, screenshot } from "./support.js"
 
 const CAP = 4096
 const dump = Tool.make("dump_table", {
@@ -35,15 +34,13 @@ describe("a value removed by the size cap, in the dashboard (Express at /api/sex
   let db: Awaited<ReturnType<typeof freshDatabase>>
   let recorder: ReturnType<typeof recorderOf>
   let blobs: ReturnType<typeof createTempDir>
-  let served: Served
-  let browser: Awaited<ReturnType<typeof launch>>
-  let page: Page
+  let session: Browsing
   let kept: string
   let dropped: string
 
-  const open = (path: string) => page.goto(new URL(path, served.ui).toString())
   const inspectTool = async (runId: string) => {
-    await open(`runs/${runId}`)
+    const page = session.page
+    await session.open(`runs/${runId}`)
     await page.locator("li[data-node-type=toolCall] button").click()
     await page.locator("section.inspector h4", { hasText: "Result" }).waitFor()
     return page.locator("section.inspector")
@@ -55,14 +52,11 @@ describe("a value removed by the size cap, in the dashboard (Express at /api/sex
     recorder = recorderOf(db.url)
     kept = await recorder.runPromise(run("kept", 500, { maxFieldBytes: CAP, blobs: Redaction.directory(blobs.path) }))
     dropped = await recorder.runPromise(run("dropped", 400, { maxFieldBytes: CAP }))
-    served = await serveInExpress(db.url)
-    browser = await launch()
-    page = await signedInPage(browser.context, served.ui)
-    await page.locator("tr[data-run-id]").first().waitFor()
+    session = await browse(db.url)
+    await session.page.locator("tr[data-run-id]").first().waitFor()
   }, 120_000)
   afterAll(async () => {
-    await browser?.close()
-    await served?.close()
+    await session?.close()
     await recorder?.dispose()
     await db?.drop()
     blobs?.remove()
@@ -81,7 +75,7 @@ describe("a value removed by the size cap, in the dashboard (Express at /api/sex
     // The formatted view shows the sentence in place of the marker's JSON.
     const results = await inspector.locator(".json pre").allTextContents()
     expect(results.some((t) => t.includes("\"truncated\""))).toBe(false)
-    await screenshot(page, "truncated")
+    await screenshot(session.page, "truncated")
   })
 
   it("says when no blob store kept the whole value", async () => {

@@ -9,15 +9,16 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { JsonlFileNotifier, OpenTelemetryNotifier } from "@sextant/notifiers"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Guardrails, Notifier, Notifiers, ScriptedModel, StreamEvent as Events, Tool } from "@sextant/runtime"
 import { Chunk, Effect, Layer, Schema, Stream } from "effect"
 
 type StreamEvent = Events.StreamEvent
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+import { createTempDir } from "../../../test-support/databases.js"
 import { RunStore } from "../src/index.js"
+import { dialectNamed, tableNames } from "./support.js"
 
 const raw = {
   accessKey: "AKIAIOSFODNN7EXAMPLE",
@@ -101,17 +102,6 @@ const tracing = () => {
 const spanText = (exporter: InMemorySpanExporter) =>
   JSON.stringify(exporter.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })))
 
-const tablesOf = (sql: SqlClient.SqlClient, dialect: "sqlite" | "postgres") =>
-  dialect === "sqlite"
-    ? Effect.map(
-      sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
-      (rows) => rows.map((r) => r.name)
-    )
-    : Effect.map(
-      sql<{ table_name: string }>`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
-      (rows) => rows.map((r) => r.table_name)
-    )
-
 const leakHunt = (dialect: "sqlite" | "postgres") =>
   Effect.gen(function*() {
     const dir = createTempDir()
@@ -119,10 +109,7 @@ const leakHunt = (dialect: "sqlite" | "postgres") =>
     const file = join(dir.path, "leak.db")
     const url = dialect === "sqlite"
       ? `sqlite:${file}`
-      : yield* Effect.acquireRelease(Effect.promise(createPgDatabase), (db) => Effect.promise(db.drop)).pipe(
-        Effect.map((db) => db.url),
-        Effect.tap((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-      )
+      : yield* dialectNamed("postgres").database
     const seen: Array<string> = []
     const seenEvents: Array<StreamEvent> = []
     const captured = Notifier.make({
@@ -171,7 +158,7 @@ const leakHunt = (dialect: "sqlite" | "postgres") =>
       const requests = yield* (yield* ScriptedModel.Requests).requests
       const sql = yield* SqlClient.SqlClient
       const rows: Record<string, string> = {}
-      for (const table of yield* tablesOf(sql, dialect)) {
+      for (const table of yield* tableNames(sql, dialect)) {
         rows[table] = JSON.stringify(yield* sql.unsafe(`SELECT * FROM ${table}`))
       }
       const store = yield* RunStore
