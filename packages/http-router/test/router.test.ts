@@ -368,12 +368,16 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           const b = sseFrames(second)
           const resumed: Array<number> = []
           let last: any
+          const frames: Array<unknown> = []
           for (let frame = await b.next(); frame !== undefined; frame = await b.next()) {
+            frames.push(frame)
             if (frame.data === undefined) continue
             last = JSON.parse(frame.data)
             resumed.push(last.sequenceIndex)
           }
-          expect(last.eventType).toBe("run.completed")
+          // On failure, every frame the resumed tail sent (and the recorded events) say where it ended.
+          const recorded = (await get(`/runs/${runId}/events?after=${resumeFrom}`, "acme")).body
+          expect(last?.eventType, JSON.stringify({ resumeFrom, frames, recorded })).toBe("run.completed")
           const all = [...received, ...resumed]
           expect(all).toEqual(all.map((_, i) => i))
         })

@@ -210,7 +210,11 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
             deliver: () => undefined
           })
         ]
-      }
+      },
+      // Where the five's cost goes: each kind alone (the dispatcher row above is the hand-off alone).
+      { label: "console alone", make: () => [ConsoleNotifier.make({ output: sink })] },
+      { label: "OpenTelemetry alone", make: () => [OpenTelemetryNotifier.make({ tracer })] },
+      { label: "sleeps 1 s/event + throws alone", make: () => slowAndBroken() }
     ]
     const results: Array<Awaited<ReturnType<typeof scenarioTable>>> = []
     for (const scenario of scenarios) results.push(await scenarioTable(scenario, configs))

@@ -283,6 +283,31 @@ describe("redaction policy on a hook bus opened from outside the loop", () => {
     }).pipe(Effect.provide(Recorder.memory)))
 })
 
+describe("redaction policy over JSON held as text", () => {
+  it.effect("key rules apply inside a JSON input and a tool result returned as JSON text", () =>
+    Effect.gen(function*() {
+      const fetchUser = Tool.make("fetch_user", {
+        description: "Returns the user record as JSON text",
+        parameters: Schema.Struct({}),
+        handler: () => JSON.stringify({ user: "ann", password: raw.password, nested: [{ token: raw.bearer }] })
+      })
+      const agent = yield* Agent.make({
+        name: "json-text",
+        instructions: "x",
+        tools: [fetchUser],
+        redaction: { rules: [{ keys: ["password", "token"], action: "drop" }] }
+      })
+      yield* agent.run(JSON.stringify({ ask: "who", password: raw.password })).pipe(
+        Effect.provide(ScriptedModel.layer([{ toolCalls: [{ name: "fetch_user", arguments: {} }] }, { text: "ok" }]))
+      )
+      const recorded = JSON.stringify(yield* (yield* MemoryRecorder).events())
+      expect(recorded).not.toContain(raw.password)
+      expect(recorded).not.toContain(raw.bearer)
+      // What is not a secret stays, and the text is still JSON.
+      expect(recorded).toContain(JSON.stringify(JSON.stringify({ user: "ann", nested: [{}] })).slice(1, -1))
+    }).pipe(Effect.provide(Recorder.memory)))
+})
+
 describe("redaction policy on a resumed run", () => {
   it.effect("a tool rule applies to a client's submitted result (named by its call, not its tool)", () =>
     Effect.gen(function*() {

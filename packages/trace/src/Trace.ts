@@ -5,7 +5,7 @@
  * `llm`, `tool`, `memoryRead`/`memoryWrite`, `event`, `stream`, `final` and `fail` become hook events; a run
  * started inside another becomes its child (parent id, delegation level) through the active context.
  */
-import type { HookEvent, InvalidRunOptions, Notifier, Recorder, RecorderError } from "@sextant/runtime"
+import type { HookEvent, InvalidRunOptions, Notifier, Recorder, RecorderError, Redaction } from "@sextant/runtime"
 import type { Effect, Layer, Option } from "effect"
 import type { TraceError } from "./Errors.js"
 import * as promise from "./internal/promise.js"
@@ -39,6 +39,12 @@ export interface RunOptions {
   readonly delegationLevel?: number | undefined
   /** Notifiers for this run only, besides the runtime's `Notifiers`. */
   readonly notifiers?: ReadonlyArray<Notifier.Notifier> | undefined
+  /**
+   * The redaction policy (key, pattern and per-tool rules, metadata-only, the field cap) applied by the run's
+   * bus before the recorder and every notifier, as an agent's `redaction`; a child run inherits its parent's.
+   * A bad setting fails the run's start with `InvalidRunOptions` naming it.
+   */
+  readonly redaction?: Redaction.Config | undefined
   /**
    * The fraction of runs recorded, 0..1 (default 1), decided by a hash of the run id (deterministic). A child
    * run follows its parent's decision.

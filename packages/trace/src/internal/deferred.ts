@@ -13,7 +13,8 @@ import {
   type InvalidRunOptions,
   type Notifier,
   type Recorder,
-  type RecorderError
+  type RecorderError,
+  type Redaction
 } from "@sextant/runtime"
 import { Clock, Effect, type Scope } from "effect"
 
@@ -42,7 +43,8 @@ export interface Deferral {
   /** Opens a real bus (over the recorder and scope of the root's start) whose timestamps can be replayed. */
   readonly open: (
     runId: string,
-    notifiers: ReadonlyArray<Notifier.Notifier> | undefined
+    notifiers: ReadonlyArray<Notifier.Notifier> | undefined,
+    redaction: Redaction.Config | undefined
   ) => Effect.Effect<HookBus.HookBus, InvalidRunOptions>
   /** The timestamp the real buses stamp next (undefined: now). */
   replayAt: number | undefined
@@ -72,8 +74,8 @@ export const make: Effect.Effect<Deferral, never, Recorder | Scope.Scope> = Effe
     recorded: false,
     members: [],
     replayAt: undefined,
-    open: (runId, notifiers) =>
-      HookBus.open({ runId, notifiers }).pipe(
+    open: (runId, notifiers, redaction) =>
+      HookBus.open({ runId, notifiers, redaction }).pipe(
         Effect.withClock(replayClock(deferral, base)),
         Effect.provide(context)
       )
@@ -83,8 +85,8 @@ export const make: Effect.Effect<Deferral, never, Recorder | Scope.Scope> = Effe
 
 const replay = (deferral: Deferral, member: Member): Effect.Effect<void, RecorderError> =>
   Effect.gen(function*() {
-    // Without notifiers of its own, opening a bus cannot be refused (nothing to check).
-    const real = member.prepared ?? (yield* Effect.orDie(deferral.open(member.runId, undefined)))
+    // Without notifiers or a policy of its own, opening a bus cannot be refused (nothing to check).
+    const real = member.prepared ?? (yield* Effect.orDie(deferral.open(member.runId, undefined, undefined)))
     for (const held of member.held) {
       deferral.replayAt = held.timestamp
       yield* Effect.ensuring(
@@ -115,14 +117,16 @@ export const bus = (
   deferral: Deferral,
   runId: string,
   notifiers: ReadonlyArray<Notifier.Notifier> | undefined,
-  root: boolean
+  root: boolean,
+  redaction?: Redaction.Config | undefined
 ): Effect.Effect<HookBus.HookBus, InvalidRunOptions> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    // A run with notifiers of its own opens its real bus now, so that they are checked before anything is held.
-    const prepared = notifiers === undefined || notifiers.length === 0
+    // A run with notifiers or a redaction policy of its own opens its real bus now, so that they are checked
+    // before anything is held (and held events are redacted when they are replayed through it).
+    const prepared = (notifiers === undefined || notifiers.length === 0) && redaction === undefined
       ? undefined
-      : yield* deferral.open(runId, notifiers)
+      : yield* deferral.open(runId, notifiers, redaction)
     const member: Member = { runId, prepared, held: [], real: undefined, lock: yield* Effect.makeSemaphore(1) }
     deferral.members.push(member)
     let sequence = 0

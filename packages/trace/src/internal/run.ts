@@ -10,7 +10,8 @@ import {
   type InvalidRunOptions,
   Lifecycle,
   type Recorder,
-  type RecorderError
+  type RecorderError,
+  type Redaction
 } from "@sextant/runtime"
 import { Cause, Clock, Effect, Either, Exit, FiberRef, Option, ParseResult, Schema } from "effect"
 import { TraceError } from "../Errors.js"
@@ -333,6 +334,8 @@ const makeHandle = (
 
 /** The deferred tree (`onlyOnError`) each held run belongs to. */
 const deferrals = new WeakMap<Trace.TraceRun, Deferred.Deferral>()
+/** The redaction policy of a run, inherited by its children. */
+const policies = new WeakMap<Trace.TraceRun, Redaction.Config>()
 
 /** Traces `body` as a run; `parent` (the Promise API's active run) overrides the fiber's. */
 export const run = <A, E, R>(
@@ -362,9 +365,10 @@ export const run = <A, E, R>(
     const inherited = active === undefined ? undefined : deferrals.get(active)
     let deferral: Deferred.Deferral | undefined = inherited
     if (deferral === undefined && decision === "onError") deferral = yield* Deferred.make
+    const redaction = options.redaction ?? (active === undefined ? undefined : policies.get(active))
     const bus = deferral === undefined
-      ? yield* HookBus.open({ runId, notifiers: options.notifiers })
-      : yield* Deferred.bus(deferral, runId, options.notifiers, inherited === undefined)
+      ? yield* HookBus.open({ runId, notifiers: options.notifiers, redaction })
+      : yield* Deferred.bus(deferral, runId, options.notifiers, inherited === undefined, redaction)
     const state: State = {
       ended: false,
       broken: undefined,
@@ -374,6 +378,7 @@ export const run = <A, E, R>(
     }
     const handle = makeHandle(bus, state, { parentRunId, delegationLevel, tenantId })
     if (deferral !== undefined) deferrals.set(handle, deferral)
+    if (redaction !== undefined) policies.set(handle, redaction)
     const input = inputText(options.input)
     yield* bus.emit({
       _tag: "RunStarted",

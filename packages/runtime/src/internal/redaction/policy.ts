@@ -324,8 +324,32 @@ export const makeStoragePass = (
     return typeof out === "string" ? out : out === null ? "" : JSON.stringify(out)
   }
 
+  // JSON texts already through the key rules (a run's history repeats them).
+  const jsonTexts = new Map<string, string>()
+  /**
+   * A string holding a JSON object or array (a traced run's input, a tool that returns JSON text): key rules
+   * apply inside it as inside a structured value, so `{"password": …}` sent as text is redacted too.
+   */
+  const throughJsonText = (text: string): string => {
+    const first = text.charCodeAt(0)
+    if (first !== 123 && first !== 91) return text // `{` or `[`
+    const known = jsonTexts.get(text)
+    if (known !== undefined) return known
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      return text
+    }
+    const v = structure(parsed, true)
+    const out = v === parsed ? text : JSON.stringify(v === DROP ? null : v)
+    if (jsonTexts.size < 10_000) jsonTexts.set(text, out)
+    return out
+  }
+
   /** Phase 1: key rules and tool paths (and remembering what they redact). */
   const structure = (value: unknown, inJson: boolean): unknown => {
+    if (typeof value === "string") return policy.keys.size > 0 ? throughJsonText(value) : value
     if (Array.isArray(value)) {
       let changed = false
       const out = value.map((item) => {

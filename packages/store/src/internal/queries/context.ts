@@ -120,6 +120,20 @@ export const statusOf = (ctx: QueryContext, runId: string, callScope: Api.Scope 
     )
   ).pipe(Effect.map((found) => (found.length === 0 ? undefined : Tables.unescapeText(String(found[0]!.status)))))
 
+/** The run's status and the sequence index of its last recorded event (undefined when not visible). */
+export const progressOf = (ctx: QueryContext, runId: string, callScope: Api.Scope | undefined) =>
+  query(
+    ctx.rows(
+      ctx.sql<{ readonly status: string; readonly last_sequence_index: unknown }>`SELECT status, last_sequence_index
+        FROM agent_runs WHERE ${ctx.sql.and([ctx.sql`id = ${stored(runId)}`, ...scoped(ctx, callScope)])}`
+    )
+  ).pipe(Effect.map((found) =>
+    found.length === 0 ? undefined : {
+      status: Tables.unescapeText(String(found[0]!.status)),
+      last: found[0]!.last_sequence_index == null ? -1 : Number(found[0]!.last_sequence_index)
+    }
+  ))
+
 /** Fails with `RunNotFound` unless the run exists within the scopes; yields its status. */
 export const requireRun = (
   ctx: QueryContext,

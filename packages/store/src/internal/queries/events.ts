@@ -13,10 +13,12 @@ import type * as Api from "../../RunStore.js"
 import * as decode from "../decode.js"
 import * as mappers from "../mappers.js"
 import { pairPauses } from "../pauses.js"
-import { always, query, type QueryContext, requireRun, scoped, statusOf, stored } from "./context.js"
+import { always, progressOf, query, type QueryContext, requireRun, scoped, stored } from "./context.js"
 import { decodeRunId } from "./runs.js"
 
 const STREAM_BATCH = 100
+/** How many times a tail of a finished run re-reads when its events fall short of the run's last index. */
+const SHORT_READS = 20
 
 const decodePage = decode.options(Options.GetEventsOptions)
 const decodeTail = decode.options(Options.StreamEventsOptions)
@@ -70,6 +72,9 @@ const nextBatch = (
   listen: Effect.Effect<Queue.Dequeue<void>> | undefined
 ) => {
   let signal: Queue.Dequeue<void> | undefined
+  // Reads of a finished run that came back short of its last event (bounded, so a run whose events were pruned
+  // behind its counter still ends).
+  let shortReads = 0
   // A notification or the poll interval, whichever comes first; signals already queued are folded into it.
   // The first time the tail is idle it starts listening and reads again at once (no wait): a commit after
   // that read is signalled, one before it is read. A tail that never idles (a finished run) never listens.
@@ -85,11 +90,13 @@ const nextBatch = (
     Effect.gen(function*() {
       const batch = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
       if (batch.length > 0) return Option.some(batch)
-      const status = yield* statusOf(ctx, runId, scope)
-      if (!follow && status !== undefined && Lifecycle.isTerminal(status as HookEvent.RunStatus)) {
-        // The status is terminal, so every event is committed: one last look, then the tail ends.
+      const progress = yield* progressOf(ctx, runId, scope)
+      if (!follow && progress !== undefined && Lifecycle.isTerminal(progress.status as HookEvent.RunStatus)) {
+        // The status is terminal, so every event is committed: one last look, then the tail ends, but only once
+        // it has read up to the run's last recorded event (a tail never ends short of the terminal event).
         const rest = yield* eventsAfter(ctx, runId, cursor, STREAM_BATCH)
-        return rest.length > 0 ? Option.some(rest) : Option.none()
+        if (rest.length > 0) return Option.some(rest)
+        if (cursor >= progress.last || ++shortReads > SHORT_READS) return Option.none()
       }
       yield* idle
       return yield* loop(cursor)
