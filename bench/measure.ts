@@ -62,14 +62,24 @@ export interface Timing {
   readonly cpuMs: number
 }
 
-/** Times `work` by the wall clock and by the process's CPU time (user + system). */
-export const time = async <A>(work: () => Promise<A>): Promise<Timing & { readonly value: A }> => {
+/** Starts both clocks (wall, and the process's CPU time: user + system); `stop()` reads what has passed. */
+export const startClocks = (): { readonly stop: () => Timing } => {
   const cpu = process.cpuUsage()
   const started = performance.now()
+  return {
+    stop: () => {
+      const wallMs = performance.now() - started
+      const used = process.cpuUsage(cpu)
+      return { wallMs, cpuMs: (used.user + used.system) / 1000 }
+    }
+  }
+}
+
+/** Times `work` by the wall clock and by the process's CPU time (user + system). */
+export const time = async <A>(work: () => Promise<A>): Promise<Timing & { readonly value: A }> => {
+  const clocks = startClocks()
   const value = await work()
-  const wallMs = performance.now() - started
-  const used = process.cpuUsage(cpu)
-  return { wallMs, cpuMs: (used.user + used.system) / 1000, value }
+  return { ...clocks.stop(), value }
 }
 
 /** Event-loop responsiveness during a round. */

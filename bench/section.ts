@@ -1,7 +1,9 @@
 /**
  * What each `packages/<pkg>/bench/index.ts` default export returns: markdown sections for BENCHMARKS.md and
- * the figures they contain, for `bench/results.json`.
+ * the figures they contain, for `bench/results.json`; and the two shapes most figures take (a cost and a
+ * throughput of one configuration against a baseline measured in the same alternating rounds).
  */
+import { costRatio, cpuRateRatio, type Measured, rateRatio } from "./measure.js"
 
 /** A target a figure is held to: an upper or lower bound on its `value` or its `ratio`. */
 export interface Target {
@@ -56,4 +58,63 @@ export const targetText = (figure: Figure): string => {
   const suffix = t.of === "ratio" ? "×" : ` ${figure.unit}`
   return [t.min === undefined ? "" : `≥ ${t.min}${suffix}`, t.max === undefined ? "" : `≤ ${t.max}${suffix}`]
     .filter((s) => s !== "").join(", ")
+}
+
+/** What a figure says beside its numbers. */
+export interface FigureText {
+  readonly name: string
+  readonly unit: string
+  readonly baseline: string
+  readonly target?: Target
+}
+
+/**
+ * A cost figure: `measured`'s median per unit by `clock` (default wall) times `scale` (1000 for ms → µs), its
+ * cost ratio against `baseline` (measured in the same rounds) by that clock with the other clock's beside it
+ * (unless `other` is false), and the spread of the round-by-round ratios.
+ */
+export const costFigure = (
+  measured: Measured,
+  baseline: Measured,
+  text: FigureText & { readonly scale?: number; readonly clock?: "wall" | "cpu"; readonly other?: boolean }
+): Figure => {
+  const clock = text.clock ?? "wall"
+  const r = costRatio(measured, baseline)
+  const other = text.other === false
+    ? {}
+    : clock === "wall"
+    ? { cpuRatio: r.cpu.value }
+    : { wallRatio: r.wall.value }
+  return {
+    name: text.name,
+    value: measured[clock].median * (text.scale ?? 1),
+    unit: text.unit,
+    ratio: r[clock].value,
+    ...other,
+    baseline: text.baseline,
+    spread: [r[clock].min, r[clock].max],
+    ...(text.target === undefined ? {} : { target: text.target })
+  }
+}
+
+/**
+ * A throughput figure: `measured`'s median units per second, its rate ratio against `baseline` (measured in
+ * the same rounds) with the CPU ratio beside it (unless `cpu` is false), and the round-by-round spread.
+ */
+export const rateFigure = (
+  measured: Measured,
+  baseline: Measured,
+  text: FigureText & { readonly cpu?: boolean }
+): Figure => {
+  const r = rateRatio(measured, baseline)
+  return {
+    name: text.name,
+    value: measured.rate.median,
+    unit: text.unit,
+    ratio: r.value,
+    ...(text.cpu === false ? {} : { cpuRatio: cpuRateRatio(measured, baseline) }),
+    baseline: text.baseline,
+    spread: [r.min, r.max],
+    ...(text.target === undefined ? {} : { target: text.target })
+  }
 }

@@ -65,3 +65,38 @@ export const makeDialects = (migrate: (url: string) => Effect.Effect<unknown>): 
   { name: "sqlite", database: sqliteDatabase },
   { name: "postgres", database: Effect.tap(pgDatabase, migrate) }
 ]
+
+/** A fresh database of a dialect for Promise-based suites: its URL, the SQLite file's directory, a cleanup. */
+export interface FreshDatabase {
+  readonly url: string
+  /** The temp directory holding the SQLite file (undefined on Postgres). */
+  readonly dir: string | undefined
+  readonly drop: () => Promise<void>
+}
+
+/**
+ * A fresh database of the dialect migrated with `migrate` (the caller's `Migrations.run`, as for
+ * {@link makeDialects}): a `file` in a new temp dir on SQLite, a new database on the Postgres server. Both are
+ * migrated here: a store opens read-only and never migrates.
+ */
+export const createDatabase = async (
+  dialect: Dialect["name"],
+  migrate: (url: string) => Effect.Effect<unknown>,
+  file = "test.db"
+): Promise<FreshDatabase> => {
+  if (dialect === "sqlite") {
+    const dir = createTempDir()
+    const url = `sqlite:${join(dir.path, file)}`
+    await Effect.runPromise(migrate(url)).catch((e) => {
+      dir.remove()
+      throw e
+    })
+    return { url, dir: dir.path, drop: async () => dir.remove() }
+  }
+  const db = await createPgDatabase()
+  await Effect.runPromise(migrate(db.url)).catch(async (e) => {
+    await db.drop()
+    throw e
+  })
+  return { url: db.url, dir: undefined, drop: db.drop }
+}

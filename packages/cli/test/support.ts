@@ -3,13 +3,13 @@
  * Postgres database) seeded by recorded runs of the agent loop with a scripted model.
  */
 import { SqlClient } from "@effect/sql"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { Database, SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+import { freshDatabase as freshDatabaseOf } from "../../recorder/test/databases.js"
 
 /** The repository root (the binary runs from there unless a test says otherwise). */
 export const root = fileURLToPath(new URL("../../..", import.meta.url))
@@ -44,18 +44,8 @@ export const sextant = (
     child.on("exit", (code) => resolve({ code, stdout, stderr }))
   })
 
-/** A fresh, migrated database of the dialect and a function that removes it. */
-export const freshDatabase = async (dialect: "sqlite" | "postgres") => {
-  if (dialect === "sqlite") {
-    const dir = createTempDir()
-    const url = `sqlite:${join(dir.path, "runs.db")}`
-    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-    return { url, dir: dir.path, drop: async () => dir.remove() }
-  }
-  const db = await createPgDatabase()
-  await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
-  return { ...db, dir: undefined }
-}
+/** A fresh, migrated database of the dialect (SQLite: `runs.db` in a new temp dir) and a function that removes it. */
+export const freshDatabase = (dialect: "sqlite" | "postgres") => freshDatabaseOf(dialect, "runs.db")
 
 const weather = Tool.make("get_weather", {
   description: "Weather for a city",

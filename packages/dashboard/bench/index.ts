@@ -9,19 +9,18 @@
  *   same rows with `innerHTML`. Samples alternate; medians with their spread.
  */
 import { toNodeHandler } from "@sextant/http-router/node"
-import { Database, Migrations } from "@sextant/recorder"
 import { RunStore } from "@sextant/store"
-import { Effect } from "effect"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import * as Http from "node:http"
 import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
-import { chromium } from "playwright-core"
+import { stats } from "../../../bench/measure.js"
+import { freshDatabase } from "../../recorder/test/databases.js"
 import { makeDashboard } from "../src/index.js"
+import { launchChromium } from "../test/chromium.js"
 
 /** A section of BENCHMARKS.md (the shape `bench/section.ts` declares). */
 interface BenchSection {
@@ -95,27 +94,14 @@ document.getElementById("rows").innerHTML = page.items.map((r) => "<tr data-run-
 performance.mark("sextant:runs-rendered")
 </script></body></html>`
 
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const spread = (xs: ReadonlyArray<number>) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`
+const median = (xs: ReadonlyArray<number>) => stats(xs).median
+const range = (xs: ReadonlyArray<number>) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`
 
 /** One cold load of `url` in a fresh profile: ms to the rows mark and to first contentful paint. */
 const sample = async (url: string) => {
-  const profile = mkdtempSync(join(tmpdir(), "sextant-bench-chromium-"))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync"
-    ]
-  })
+  const browser = await launchChromium()
   try {
-    const page = await context.newPage()
+    const page = await browser.context.newPage()
     await page.goto(url)
     await page.waitForSelector("tr[data-run-id]")
     return await page.evaluate(() => ({
@@ -123,18 +109,16 @@ const sample = async (url: string) => {
       fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? Number.NaN
     }))
   } finally {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
+    await browser.close()
   }
 }
 
 export default async (): Promise<ReadonlyArray<BenchSection>> => {
   const b = bundle()
-  const dir = mkdtempSync(join(tmpdir(), "sextant-bench-dashboard-"))
-  const url = `sqlite:${join(dir, "runs.db")}`
-  await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
+  const db = await freshDatabase("sqlite", "runs.db")
+  const url = db.url
   const seeding = performance.now()
-  seed(join(dir, "runs.db"))
+  seed(join(db.dir!, "runs.db"))
   console.log(`seeded ${RUNS} runs in ${((performance.now() - seeding) / 1000).toFixed(1)} s`)
   const store = await RunStore.fromDatabaseUrl(url)
   const router = makeDashboard({
@@ -167,7 +151,7 @@ export default async (): Promise<ReadonlyArray<BenchSection>> => {
     server.close()
     await router.dispose()
     await store.close()
-    rmSync(dir, { recursive: true, force: true })
+    await db.drop()
   }
   const appRows = app.map((s) => s.rows)
   const bareRows = bare.map((s) => s.rows)
@@ -177,13 +161,13 @@ export default async (): Promise<ReadonlyArray<BenchSection>> => {
     "| measure | dashboard | baseline | ratio |",
     "|---|---:|---:|---:|",
     `| runs page: navigation → first rows in the DOM (median, range) | ${median(appRows).toFixed(0)} ms (${
-      spread(appRows)
-    }) | ${median(bareRows).toFixed(0)} ms (${spread(bareRows)}) | **${
+      range(appRows)
+    }) | ${median(bareRows).toFixed(0)} ms (${range(bareRows)}) | **${
       (median(appRows) / median(bareRows)).toFixed(2)
     }×** |`,
-    `| first contentful paint (median, range) | ${median(appFcp).toFixed(0)} ms (${spread(appFcp)}) | ${
+    `| first contentful paint (median, range) | ${median(appFcp).toFixed(0)} ms (${range(appFcp)}) | ${
       median(bareFcp).toFixed(0)
-    } ms (${spread(bareFcp)}) | ${(median(appFcp) / median(bareFcp)).toFixed(2)}× |`,
+    } ms (${range(bareFcp)}) | ${(median(appFcp) / median(bareFcp)).toFixed(2)}× |`,
     `| initial JS of the runs page, gzipped (budget 150 KB) | ${kb(b.initial.gzip)} (${kb(b.initial.raw)} raw) | | **${
       (b.initial.gzip / BUDGET * 100).toFixed(0)
     }% of budget** |`,

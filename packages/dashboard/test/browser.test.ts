@@ -8,8 +8,9 @@ import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   BIG_RESULT,
+  browse,
+  type Browsing,
   freshDatabase,
-  launch,
   recorderOf,
   recordRun,
   screenshot,
@@ -17,8 +18,6 @@ import {
   seed,
   type Seeded,
   type Served,
-  serveInExpress,
-  signedInPage,
   startGatedRun,
   TOKEN
 } from "./support.js"
@@ -29,8 +28,8 @@ describe("the dashboard in a browser (Express at /api/sextant, SQLite)", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>
   let recorder: ReturnType<typeof recorderOf>
   let seeded: Seeded
+  let session: Browsing
   let served: Served
-  let browser: Awaited<ReturnType<typeof launch>>
   let context: BrowserContext
   let page: Page
   let seededCount = EXTRA + 9
@@ -50,15 +49,12 @@ describe("the dashboard in a browser (Express at /api/sextant, SQLite)", () => {
     db = await freshDatabase("sqlite")
     recorder = recorderOf(db.url)
     seeded = await recorder.runPromise(seed(EXTRA))
-    served = await serveInExpress(db.url)
-    browser = await launch()
-    context = browser.context
-    page = await signedInPage(context, served.ui)
+    session = await browse(db.url)
+    ;({ served, context, page } = session)
     await rows().first().waitFor()
   }, 120_000)
   afterAll(async () => {
-    await browser?.close()
-    await served?.close()
+    await session?.close()
     await recorder?.dispose()
     await db?.drop()
   })

@@ -9,9 +9,9 @@ import { Detectors } from "@sextant/detectors"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Notifiers, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
-import type { BrowserContext, Page } from "playwright-core"
+import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freshDatabase, launch, screenshot, type Served, serveInExpress, signedInPage } from "./support.js"
+import { browse, type Browsing, freshDatabase, screenshot, type Served } from "./support.js"
 
 const search = Tool.make("search", {
   description: "Searches",
@@ -59,9 +59,8 @@ const detection = (url: string) =>
 describe("signals and threads in the dashboard (Express at /api/sextant, SQLite)", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>
   let runtime: ReturnType<typeof detection>
+  let session: Browsing
   let served: Served
-  let browser: Awaited<ReturnType<typeof launch>>
-  let context: BrowserContext
   let page: Page
   let looper: string
   let payer: string
@@ -81,15 +80,12 @@ describe("signals and threads in the dashboard (Express at /api/sextant, SQLite)
     for (const [input, answer] of [["Hi, I am Ada.", "Hello Ada."], ["Who am I?", "You are Ada."], ["Bye.", "Bye!"]]) {
       turns.push(await runtime.runPromise(run("chat", [{ text: answer!, usage }], input!, { threadId: "conv-ada" })))
     }
-    served = await serveInExpress(db.url)
-    browser = await launch()
-    context = browser.context
-    page = await signedInPage(context, served.ui)
+    session = await browse(db.url)
+    ;({ served, page } = session)
     await page.locator("tr[data-run-id]").first().waitFor()
   }, 120_000)
   afterAll(async () => {
-    await browser?.close()
-    await served?.close()
+    await session?.close()
     await runtime?.dispose()
     await db?.drop()
   })

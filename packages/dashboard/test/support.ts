@@ -1,23 +1,23 @@
 /**
  * Browser-test fixtures: a database seeded with real recorded runs (the agent loop, a scripted model that
  * also reports a provider payload, the SqlRecorder), the dashboard mounted in Express or served standalone,
- * and Debian's Chromium driven by playwright-core (never a downloaded browser), one per test file.
+ * and Debian's Chromium (`chromium.ts`), one per test file.
  */
 import { toNodeHandler } from "@sextant/http-router/node"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Guardrails, Ids, LanguageModel, ScriptedModel, Tool } from "@sextant/runtime"
 import { RunStore, type RunStoreClient } from "@sextant/store"
 import { Deferred, Effect, Layer, ManagedRuntime, Schema, Stream } from "effect"
 import express from "express"
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { mkdirSync } from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type BrowserContext, chromium, type Page } from "playwright-core"
-import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+import type { BrowserContext, Page } from "playwright-core"
+import { freshDatabase as freshDatabaseOf } from "../../recorder/test/databases.js"
 import { Dashboard, makeDashboard } from "../src/index.js"
+import { launchChromium } from "./chromium.js"
 
 /** Where screenshots go (git-ignored), for a reviewer to look at. */
 export const artifacts = fileURLToPath(new URL("../../../.artifacts/dashboard/", import.meta.url))
@@ -25,36 +25,9 @@ export const artifacts = fileURLToPath(new URL("../../../.artifacts/dashboard/",
 /** The bearer token of the test servers. */
 export const TOKEN = "s3cret-token"
 
-const CHROMIUM = "/usr/bin/chromium"
-
-/** Chromium with the flags this machine needs (no network calls of its own) and a fresh profile. */
-export const launch = async (): Promise<{ readonly context: BrowserContext; readonly close: () => Promise<void> }> => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
-  const profile = mkdtempSync(join(tmpdir(), "sextant-chromium-"))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync"
-    ],
-    viewport: { width: 1280, height: 900 },
-    timezoneId: "America/New_York",
-    locale: "en-US"
-  })
-  return {
-    context,
-    close: async () => {
-      await context.close()
-      rmSync(profile, { recursive: true, force: true })
-    }
-  }
-}
+/** Chromium (see `chromium.ts`) at the tests' viewport, zone and locale. */
+export const launch = () =>
+  launchChromium({ viewport: { width: 1280, height: 900 }, timezoneId: "America/New_York", locale: "en-US" })
 
 /** Saves a full-page screenshot under `.artifacts/dashboard/`. */
 export const screenshot = async (page: Page, name: string) => {
@@ -257,18 +230,8 @@ export const seed = (extraRuns = 0) =>
     } satisfies Seeded
   })
 
-/** A fresh, migrated database of a dialect; resolves to its URL and a cleanup. */
-export const freshDatabase = async (dialect: "sqlite" | "postgres") => {
-  if (dialect === "sqlite") {
-    const dir = createTempDir()
-    const url = `sqlite:${dir.path}/runs.db`
-    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-    return { url, drop: async () => dir.remove() }
-  }
-  const db = await createPgDatabase()
-  await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
-  return db
-}
+/** A fresh, migrated database of a dialect (SQLite: `runs.db` in a new temp dir); resolves to its URL and a cleanup. */
+export const freshDatabase = (dialect: "sqlite" | "postgres") => freshDatabaseOf(dialect, "runs.db")
 
 /** The recorder of a database, for seeding and for runs a test drives. */
 export const recorderOf = (url: string) => ManagedRuntime.make(SqlRecorder.layerFromUrl(url).pipe(Layer.orDie))
@@ -321,5 +284,40 @@ export const serveInExpress = async (url: string): Promise<Served> => {
       await router.dispose()
       await store.close()
     }
+  }
+}
+
+/** The dashboard of a database served in Express and a signed-in Chromium page on it: one a test file. */
+export interface Browsing {
+  readonly served: Served
+  readonly context: BrowserContext
+  readonly page: Page
+  /** Opens a path of the app, relative to its `…/ui/`. */
+  readonly open: (path: string) => Promise<unknown>
+  /** Closes the browser, then the server. */
+  readonly close: () => Promise<void>
+}
+
+/** Serves the dashboard of the database at `url` in Express and signs a fresh Chromium page in. */
+export const browse = async (url: string): Promise<Browsing> => {
+  const served = await serveInExpress(url)
+  let browser: Awaited<ReturnType<typeof launch>> | undefined
+  const close = async () => {
+    await browser?.close()
+    await served.close()
+  }
+  try {
+    browser = await launch()
+    const page = await signedInPage(browser.context, served.ui)
+    return {
+      served,
+      context: browser.context,
+      page,
+      open: (path) => page.goto(new URL(path, served.ui).toString()),
+      close
+    }
+  } catch (error) {
+    await close()
+    throw error
   }
 }

@@ -2,16 +2,12 @@
  * Fixtures for the detectors' database tests: both dialects as fresh real databases, runs recorded by the
  * real agent loop (scripted model, SqlRecorder), the detection service and its notifier beside them.
  */
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Notifiers, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, Schema } from "effect"
-import { makeDialects } from "../../../test-support/databases.js"
 import { type Config, Detectors, type DetectorsOptions, Signals } from "../src/index.js"
 
-/** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects = makeDialects((url) =>
-  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
-)
+export { dialects } from "../../recorder/test/databases.js"
 
 /** A search tool that answers, and one that always fails. */
 export const searchTool = Tool.make("search", {

@@ -19,7 +19,6 @@ import { isDeepStrictEqual } from "node:util"
 import {
   alternate,
   type Config,
-  cpuRateRatio,
   logRound,
   type Measured,
   num,
@@ -29,10 +28,11 @@ import {
   roundsFromEnv,
   sig,
   spread,
+  startClocks,
   stats,
   table
 } from "../../../bench/measure.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, type Figure, rateFigure } from "../../../bench/section.js"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { makeReadRouter } from "../src/index.js"
 import { toNodeHandler } from "../src/node.js"
@@ -63,12 +63,11 @@ const sample = async (ops: Record<string, () => Promise<unknown>>, samples = SAM
   const cpu = Object.fromEntries(names.map((n) => [n, 0]))
   for (let i = 0; i < samples; i++) {
     for (const n of names) {
-      const c = process.cpuUsage()
-      const t = performance.now()
+      const clocks = startClocks()
       await ops[n]!()
-      lat[n]!.push(performance.now() - t)
-      const used = process.cpuUsage(c)
-      cpu[n]! += (used.user + used.system) / 1000
+      const { cpuMs, wallMs } = clocks.stop()
+      lat[n]!.push(wallMs)
+      cpu[n]! += cpuMs
     }
   }
   return Object.fromEntries(names.map((n): [string, Sampled] => {
@@ -184,11 +183,11 @@ const httpBench = async (store: RunStoreClient, driver: Driver): Promise<Readonl
       const cannon = (name: string, url: string): Config<undefined> => ({
         name,
         run: async () => {
-          const c = process.cpuUsage()
+          const clocks = startClocks()
           const r = await autocannon(url + path, HTTP_SECONDS)
-          const used = process.cpuUsage(c)
+          const { cpuMs } = clocks.stop()
           latency[name]!.push(r)
-          return { units: r.requests, wallMs: r.seconds * 1000, cpuMs: (used.user + used.system) / 1000 }
+          return { units: r.requests, wallMs: r.seconds * 1000, cpuMs }
         }
       })
       // A short unmeasured warm-up of each server, then alternating rounds.
@@ -357,28 +356,20 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       const vsStatic = rateRatio(h.router, h.staticBytes)
       const short = r.name === "SQLite" ? "sqlite" : "postgres"
       const filteredRoute = h.path.includes("status")
-      figures.push({
+      figures.push(rateFigure(h.router, h.bare, {
         name: `router vs bare handler same queries${short === "sqlite" ? "" : " postgres"}${
           filteredRoute ? " filtered" : ""
         }`,
-        value: h.router.rate.median,
         unit: "requests/s, 10 connections",
-        ratio: vsBare.value,
-        cpuRatio: cpuRateRatio(h.router, h.bare),
         baseline: "bare node:http handler running the same prepared queries and serialising the same JSON",
-        spread: [vsBare.min, vsBare.max],
         ...(short === "sqlite" && !filteredRoute ? { target: { of: "ratio", min: 0.7 } as const } : {})
-      })
+      }))
       if (!filteredRoute) {
-        figures.push({
+        figures.push(rateFigure(h.router, h.staticBytes, {
           name: `router vs static bytes ${short}`,
-          value: h.router.rate.median,
           unit: "requests/s, 10 connections",
-          ratio: vsStatic.value,
-          cpuRatio: cpuRateRatio(h.router, h.staticBytes),
-          baseline: "node:http handler returning the same bytes from memory",
-          spread: [vsStatic.min, vsStatic.max]
-        })
+          baseline: "node:http handler returning the same bytes from memory"
+        }))
       }
       return [
         r.name,

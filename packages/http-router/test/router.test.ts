@@ -3,7 +3,17 @@ import type { RunStoreClient } from "@sextant/store"
 import { Deferred, Effect, Fiber, Schema, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter, toWebHandler } from "../src/index.js"
-import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime, run, script, sseFrames } from "./support.js"
+import {
+  bearerAuthorize,
+  freshDatabase,
+  getJson,
+  hosts,
+  openStore,
+  recorderRuntime,
+  run,
+  script,
+  sseFrames
+} from "./support.js"
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const PREFIX = "/api/sextant"
@@ -47,19 +57,8 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         })
         afterAll(() => close())
 
-        const get = async (path: string, token: string | null = "admin", headers: Record<string, string> = {}) => {
-          const res = await fetch(base + path, {
-            headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }
-          })
-          const text = await res.text()
-          let body: any
-          try {
-            body = JSON.parse(text)
-          } catch {
-            body = text
-          }
-          return { status: res.status, type: res.headers.get("content-type") ?? "", body, text }
-        }
+        const get = (path: string, token: string | null = "admin", headers: Record<string, string> = {}) =>
+          getJson(base, path, token, headers)
 
         it("serves /health and /openapi.json without authorization; OpenAPI lists every route", async () => {
           expect(await get("/health", null)).toMatchObject({ status: 200, body: { status: "ok" } })
@@ -314,10 +313,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           ;({ base, close } = await host.start(router, PREFIX))
         })
         afterAll(() => close())
-        const get = async (path: string, token: string) => {
-          const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } })
-          return { status: res.status, body: await res.json() as any }
-        }
+        const get = (path: string, token: string) => getJson(base, path, token)
 
         it("streams a run in progress over SSE; Last-Event-ID resumes with no gap or repeat", async () => {
           const gate = await recorder.runPromise(Deferred.make<void>())

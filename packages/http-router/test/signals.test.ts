@@ -11,7 +11,7 @@ import { type Records, type RunStoreClient } from "@sextant/store"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter } from "../src/index.js"
-import { bearerAuthorize, freshDatabase, hosts, openStore } from "./support.js"
+import { bearerAuthorize, freshDatabase, getJson, hosts, openStore } from "./support.js"
 
 const searchTool = Tool.make("search", {
   description: "Searches",
@@ -229,10 +229,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         ;({ base, close } = await host.start(router, "/api"))
       })
       afterAll(() => close())
-      const get = async (path: string, token = "admin") => {
-        const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } })
-        return { status: res.status, body: await res.json() as any }
-      }
+      const get = (path: string, token = "admin") => getJson(base, path, token)
 
       it("GET /runs/{runId}/signals serves the run's signals; unknown or foreign runs are 404", async () => {
         const live = await get(`/runs/${looper}/signals`)

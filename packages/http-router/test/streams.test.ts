@@ -8,7 +8,7 @@ import type { RunStoreClient } from "@sextant/store"
 import { Effect, Schema, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter, toWebHandler } from "../src/index.js"
-import { freshDatabase, hosts, openStore, recorderRuntime } from "./support.js"
+import { freshDatabase, getJson, hosts, openStore, recorderRuntime } from "./support.js"
 
 const PREFIX = "/api/sextant"
 
@@ -112,10 +112,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       const host = hosts[0]!
       const { base, close } = await host.start(router, PREFIX)
       try {
-        const get = async (path: string) => {
-          const res = await fetch(base + path)
-          return { status: res.status, body: (await res.json()) as any }
-        }
+        const get = (path: string) => getJson(base, path, null)
         const streams = await get(`/runs/${big}/streams`)
         expect(streams.status).toBe(200)
         expect(streams.body).toEqual(JSON.parse(JSON.stringify(await store.getStreams(big))))

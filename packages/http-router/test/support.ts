@@ -3,7 +3,7 @@
  * SqlRecorder), a store over it, and the four host frameworks serving the router on loopback sockets.
  */
 import { serve as honoServe } from "@hono/node-server"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Ids, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { RunStore } from "@sextant/store"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
@@ -12,16 +12,13 @@ import Fastify from "fastify"
 import { Hono } from "hono"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { createPgDatabase, createTempDir, type Dialect, makeDialects } from "../../../test-support/databases.js"
+import type { Dialect } from "../../../test-support/databases.js"
 import { forbidden, makeReadRouter, type ReadRouterOptions, toWebHandler, unauthorized } from "../src/index.js"
 import { toNodeHandler } from "../src/node.js"
 
 export type { Dialect }
 
-/** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects = makeDialects((url) =>
-  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
-)
+export { dialects, freshDatabase } from "../../recorder/test/databases.js"
 
 const weather = Tool.make("get_weather", {
   description: "Weather for a city",
@@ -152,20 +149,32 @@ export const hosts: ReadonlyArray<Host> = [
 /** A fresh store client over a URL. */
 export const openStore = (url: string) => RunStore.fromDatabaseUrl(url)
 
-/** A fresh, migrated database of a dialect for Promise-based suites; resolves to its URL and a cleanup. */
-export const freshDatabase = async (
-  dialect: Dialect["name"]
-): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
-  if (dialect === "sqlite") {
-    const dir = createTempDir()
-    const url = `sqlite:${dir.path}/test.db`
-    // The store opens read-only and never migrates: the recorder's layer creates and migrates the file.
-    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-    return { url, drop: async () => dir.remove() }
+/** What `getJson` read: the status, the content type, the body (parsed JSON, else the text) and the text. */
+export interface Got {
+  readonly status: number
+  readonly type: string
+  readonly body: any
+  readonly text: string
+}
+
+/** GET `base + path` with a bearer `token` (no authorization when null) and extra `headers`. */
+export const getJson = async (
+  base: string,
+  path: string,
+  token: string | null = "admin",
+  headers: Record<string, string> = {}
+): Promise<Got> => {
+  const res = await fetch(base + path, {
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }
+  })
+  const text = await res.text()
+  let body: any
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = text
   }
-  const db = await createPgDatabase()
-  await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
-  return db
+  return { status: res.status, type: res.headers.get("content-type") ?? "", body, text }
 }
 
 /** One frame of an SSE stream. */

@@ -3,7 +3,7 @@ import { type RunStoreClient, ThreadNotFound } from "@sextant/store"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter } from "../src/index.js"
-import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime } from "./support.js"
+import { bearerAuthorize, freshDatabase, getJson, hosts, openStore, recorderRuntime } from "./support.js"
 
 const PREFIX = "/api/sextant"
 
@@ -110,10 +110,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
           ;({ base, close } = await host.start(router, PREFIX))
         })
         afterAll(() => close())
-        const get = async (path: string, token = "admin") => {
-          const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } })
-          return { status: res.status, body: await res.json() as any }
-        }
+        const get = (path: string, token = "admin") => getJson(base, path, token)
 
         it("GET /threads/:id serves the thread; another tenant's thread and an unknown one are 404 JSON", async () => {
           const ok = await get("/threads/conv", "acme")

@@ -3,7 +3,7 @@ import type { RunStoreClient } from "@sextant/store"
 import { Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeReadRouter, type ReadRouter, toWebHandler } from "../src/index.js"
-import { bearerAuthorize, freshDatabase, hosts, openStore, recorderRuntime, run, script } from "./support.js"
+import { bearerAuthorize, freshDatabase, getJson, hosts, openStore, recorderRuntime, run, script } from "./support.js"
 
 const PREFIX = "/api/sextant"
 
@@ -56,11 +56,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         })
         afterAll(() => close())
 
-        const get = async (path: string, token: string | null = "admin") => {
-          const res = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
-          const text = await res.text()
-          return { status: res.status, type: res.headers.get("content-type") ?? "", body: JSON.parse(text), text }
-        }
+        const get = (path: string, token: string | null = "admin") => getJson(base, path, token)
 
         it("GET /run-rows is GET /runs with pause and child counts, same filters and cursors", async () => {
           const rows = await get("/run-rows")

@@ -21,11 +21,12 @@ import {
   ratioText,
   roundsFromEnv,
   spread,
+  startClocks,
   stats,
   table,
   type Timing
 } from "../../../bench/measure.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure } from "../../../bench/section.js"
 import { AlertNotifier, AlertRules, ConsoleNotifier, JsonlFileNotifier, OpenTelemetryNotifier } from "../src/index.js"
 
 const STEPS = 20
@@ -106,11 +107,9 @@ const measure = async (scenario: Scenario, notifiers: ReadonlyArray<Notifier.Not
   let timing: Timing = { wallMs: 0, cpuMs: 0 }
   await Effect.runPromise(
     Effect.gen(function*() {
-      const cpu = process.cpuUsage()
-      const started = performance.now()
+      const clocks = startClocks()
       for (let r = 0; r < scenario.runs; r++) yield* agent.run("go")
-      const used = process.cpuUsage(cpu)
-      timing = { wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 }
+      timing = clocks.stop()
     }).pipe(Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.None))
   )
   return timing
@@ -221,17 +220,12 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
     for (const scenario of scenarios) results.push(await scenarioTable(scenario, configs))
     const figureOf = (i: number, name: string, target?: number): Figure => {
       const m = results[i]!.measured
-      const r = costRatio(m[configs[2]!.label]!, m[configs[0]!.label]!)
-      return {
+      return costFigure(m[configs[2]!.label]!, m[configs[0]!.label]!, {
         name,
-        value: m[configs[2]!.label]!.wall.median,
         unit: "ms wall per 20-step run with the five notifiers",
-        ratio: r.wall.value,
-        cpuRatio: r.cpu.value,
         baseline: "the same runs with no notifier",
-        spread: [r.wall.min, r.wall.max],
         ...(target === undefined ? {} : { target: { of: "ratio", max: target } as const })
-      }
+      })
     }
     const eventsPerRun = 2 + (STEPS - 1) * 6 + 4
     const markdown = [

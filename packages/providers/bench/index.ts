@@ -11,7 +11,7 @@ import { LanguageModel, type ModelRequest } from "@sextant/runtime"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type Stats, stats } from "../../../bench/measure.js"
+import { startClocks, type Stats, stats } from "../../../bench/measure.js"
 import type { BenchSection, Figure } from "../../../bench/section.js"
 import { Anthropic, OpenAi, OpenAiCompatible, type ProviderConfigError } from "../src/index.js"
 
@@ -106,11 +106,10 @@ const request: ModelRequest = {
 
 /** Wall and CPU µs per call of `n` sequential calls. */
 const time = async (n: number, f: () => Promise<unknown>) => {
-  const cpu = process.cpuUsage()
-  const started = performance.now()
+  const clocks = startClocks()
   for (let i = 0; i < n; i++) await f()
-  const used = process.cpuUsage(cpu)
-  return { wall: ((performance.now() - started) * 1000) / n, cpu: (used.user + used.system) / n }
+  const { wallMs, cpuMs } = clocks.stop()
+  return { wall: (wallMs * 1000) / n, cpu: (cpuMs * 1000) / n }
 }
 
 interface Row {

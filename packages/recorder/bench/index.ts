@@ -15,7 +15,6 @@ import {
   alternate,
   type Config,
   costRatio,
-  cpuRateRatio,
   logRound,
   type Measured,
   rateRatio,
@@ -26,7 +25,7 @@ import {
   table
 } from "../../../bench/measure.js"
 import { cpuProfile, summarise, summaryMarkdown } from "../../../bench/profile.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure, rateFigure } from "../../../bench/section.js"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { Database, Migrations, SqlRecorder } from "../src/index.js"
 import { benchModel, threeTurnAgent } from "./model.js"
@@ -303,45 +302,32 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
       const latency = one === undefined ? undefined : costRatio(one.recorder, one.raw)
       const suffix = target.short === "sqlite" ? "sqlite" : target.short
       figures.push(
-        {
+        rateFigure(top.recorder, top.raw, {
           name: `recorder ${suffix} vs raw incl. serialisation`,
-          value: top.recorder.rate.median,
           unit: "events/s at 100 concurrent runs",
-          ratio: rateRatio(top.recorder, top.raw).value,
-          cpuRatio: cpuRateRatio(top.recorder, top.raw),
           baseline: "raw driver writing the same rows incl. serialisation, one transaction per wave of 100 events",
-          spread: [rateRatio(top.recorder, top.raw).min, rateRatio(top.recorder, top.raw).max],
           ...(target.short === "sqlite full" ? {} : { target: { of: "ratio", min: 0.75 } as const })
-        },
-        {
+        }),
+        rateFigure(top.recorder, top.naive, {
           name: target.short === "sqlite" ? "recorder vs naive" : `recorder ${suffix} vs naive`,
-          value: top.recorder.rate.median,
           unit: "events/s at 100 concurrent runs",
-          ratio: rateRatio(top.recorder, top.naive).value,
-          cpuRatio: cpuRateRatio(top.recorder, top.naive),
           baseline: "the same rows through @effect/sql, each event in its own transaction, 100 runs concurrent",
-          spread: [rateRatio(top.recorder, top.naive).min, rateRatio(top.recorder, top.naive).max],
           ...(target.short === "sqlite" ? { target: { of: "ratio", min: 8 } as const } : {})
-        },
-        {
+        }),
+        rateFigure(top.recorder, top.precompiled!, {
           name: `recorder ${suffix} vs raw precompiled`,
-          value: top.recorder.rate.median,
           unit: "events/s at 100 concurrent runs",
-          ratio: rateRatio(top.recorder, top.precompiled!).value,
-          cpuRatio: cpuRateRatio(top.recorder, top.precompiled!),
-          baseline: "raw driver executing statements built beforehand (serialisation not timed)",
-          spread: [rateRatio(top.recorder, top.precompiled!).min, rateRatio(top.recorder, top.precompiled!).max]
-        },
-        ...(one === undefined || latency === undefined ? [] : [{
-          name: target.short === "sqlite" ? "event latency vs raw commit" : `event latency vs raw commit ${suffix}`,
-          value: one.recorder.wall.median * 1000,
-          unit: "µs per recorded event at concurrency 1",
-          ratio: latency.wall.value,
-          cpuRatio: latency.cpu.value,
-          baseline: "raw driver serialising and committing that event alone",
-          spread: [latency.wall.min, latency.wall.max] as const,
-          ...(target.short === "sqlite" ? { target: { of: "ratio", max: 1.5 } as const } : {})
-        }])
+          baseline: "raw driver executing statements built beforehand (serialisation not timed)"
+        }),
+        ...(one === undefined ? [] : [
+          costFigure(one.recorder, one.raw, {
+            name: target.short === "sqlite" ? "event latency vs raw commit" : `event latency vs raw commit ${suffix}`,
+            scale: 1000,
+            unit: "µs per recorded event at concurrency 1",
+            baseline: "raw driver serialising and committing that event alone",
+            ...(target.short === "sqlite" ? { target: { of: "ratio", max: 1.5 } as const } : {})
+          })
+        ])
       )
       sections.push({
         title: `Recorder: durable events, ${target.name}`,

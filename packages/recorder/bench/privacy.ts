@@ -21,7 +21,7 @@ import {
   spread,
   table
 } from "../../../bench/measure.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, type Figure, rateFigure } from "../../../bench/section.js"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { Database, Encryption, Migrations, SqlRecorder } from "../src/index.js"
 
@@ -248,15 +248,12 @@ export const privacy = async (): Promise<ReadonlyArray<BenchSection>> => {
         m === base ? "1×" : ratioText(rateRatio(m, base))
       ])
       for (const name of ["sealed", "sealed + gzip"]) {
-        const r = rateRatio(measured[name]!, base)
-        figures.push({
+        figures.push(rateFigure(measured[name]!, base, {
           name: `recording ${target.short} ${name} vs unsealed`,
-          value: measured[name]!.rate.median,
           unit: `events/s at ${CONCURRENT} concurrent runs`,
-          ratio: r.value,
           baseline: "the same runs recorded without encryption",
-          spread: [r.min, r.max]
-        })
+          cpu: false
+        }))
       }
       sections.push({
         title: `Encryption: recording throughput sealed vs unsealed, ${target.name}`,

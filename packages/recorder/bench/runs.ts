@@ -13,7 +13,6 @@ import {
   alternate,
   type Config,
   costRatio,
-  cpuRateRatio,
   logRound,
   type Measured,
   num,
@@ -33,7 +32,7 @@ import {
   threeTurnResults,
   threeTurnScript
 } from "../../../bench/plainLoop.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure, rateFigure } from "../../../bench/section.js"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { Database, Migrations, SqlRecorder } from "../src/index.js"
 import { benchModel, threeTurnAgent } from "./model.js"
@@ -166,8 +165,6 @@ export const endToEnd = async (): Promise<ReadonlyArray<BenchSection>> => {
         m === memory ? "" : ratioText(r.cpu)
       ]
     })
-    const sqliteSeq = costRatio(seq["SQLite recorder"]!, memory)
-    const pgSeq = costRatio(seq["Postgres recorder"]!, memory)
 
     const con = await concurrent(stores)
     const plain = con["plain Effect, no recording"]!
@@ -187,42 +184,29 @@ export const endToEnd = async (): Promise<ReadonlyArray<BenchSection>> => {
     const pgCon = con["kernel, Postgres recorder"]!
     const memCon = con["kernel, memory recorder"]!
     const figures: Array<Figure> = [
-      {
+      costFigure(seq["SQLite recorder"]!, memory, {
         name: "sqlite run vs memory run",
-        value: seq["SQLite recorder"]!.wall.median,
         unit: "ms wall per sequential 3-turn run",
-        ratio: sqliteSeq.wall.value,
-        cpuRatio: sqliteSeq.cpu.value,
         baseline: "the same run on the memory recorder",
-        spread: [sqliteSeq.wall.min, sqliteSeq.wall.max],
         target: { of: "ratio", max: 1.5 }
-      },
-      {
+      }),
+      costFigure(seq["Postgres recorder"]!, memory, {
         name: "postgres run vs memory run",
-        value: seq["Postgres recorder"]!.wall.median,
         unit: "ms wall per sequential 3-turn run",
-        ratio: pgSeq.wall.value,
-        cpuRatio: pgSeq.cpu.value,
-        baseline: "the same run on the memory recorder",
-        spread: [pgSeq.wall.min, pgSeq.wall.max]
-      },
+        baseline: "the same run on the memory recorder"
+      }),
       ...([
         ["throughput 100 concurrent vs plain Effect", sqliteCon, { of: "ratio", min: 0.6 } as const],
         ["throughput 100 concurrent postgres vs plain Effect", pgCon, undefined],
         ["throughput 100 concurrent memory vs plain Effect", memCon, undefined]
-      ] as const).map(([name, m, target]): Figure => {
-        const r = rateRatio(m, plain)
-        return {
+      ] as const).map(([name, m, target]) =>
+        rateFigure(m, plain, {
           name,
-          value: m.rate.median,
           unit: "runs/s at 100 concurrent runs, 20 ms tools",
-          ratio: r.value,
-          cpuRatio: cpuRateRatio(m, plain),
           baseline: "plain-Effect loop doing the same awaited steps without recording",
-          spread: [r.min, r.max],
           ...(target === undefined ? {} : { target })
-        }
-      }),
+        })
+      ),
       ...([
         ["event loop p99 ms sqlite 100 concurrent", sqliteCon, { of: "value", max: 50 } as const],
         ["event loop p99 ms postgres 100 concurrent", pgCon, undefined],

@@ -19,7 +19,7 @@ import {
   roundsFromEnv,
   table
 } from "../../../bench/measure.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, type Figure, rateFigure } from "../../../bench/section.js"
 import * as SqlRecorder from "../src/SqlRecorder.js"
 
 const CHUNKS = 10_000
@@ -96,22 +96,18 @@ export const streamChunks = async (): Promise<ReadonlyArray<BenchSection>> => {
   const recordedRatio = rateRatio(recorded!, notRecorded!)
   const notifiedRatio = rateRatio(notified!, plain!)
   const figures: Array<Figure> = [
-    {
+    rateFigure(recorded!, notRecorded!, {
       name: "stream chunks recorded vs not recorded sqlite",
-      value: recorded!.rate.median,
       unit: "chunks/s",
-      ratio: recordedRatio.value,
       baseline: "the same run on SQLite with chunks not recorded (sampleRate 0)",
-      spread: [recordedRatio.min, recordedRatio.max]
-    },
-    {
+      cpu: false
+    }),
+    rateFigure(notified!, plain!, {
       name: "stream chunks with notifier and stream vs without",
-      value: notified!.rate.median,
       unit: "chunks/s",
-      ratio: notifiedRatio.value,
       baseline: "the same run on the memory recorder with no notifier and no caller stream",
-      spread: [notifiedRatio.min, notifiedRatio.max]
-    }
+      cpu: false
+    })
   ]
   const markdown = [
     `${

@@ -19,7 +19,7 @@ import {
   spread,
   table
 } from "../../../bench/measure.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure } from "../../../bench/section.js"
 import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
 import { Database, Migrations, SqlRecorder } from "../src/index.js"
 
@@ -122,15 +122,13 @@ export const threadStartup = async (): Promise<ReadonlyArray<BenchSection>> => {
       const r = costRatio(m, base)
       return { n, m, r }
     })
-    const figures: Array<Figure> = rows.map(({ m, n, r }) => ({
-      name: `thread start-up ${target.short} ${n} messages`,
-      value: m.wall.median,
-      unit: "ms per one-turn run on the thread",
-      ratio: r.wall.value,
-      cpuRatio: r.cpu.value,
-      baseline: "the same one-turn run without a thread",
-      spread: [r.wall.min, r.wall.max]
-    }))
+    const figures: Array<Figure> = rows.map(({ m, n }) =>
+      costFigure(m, base, {
+        name: `thread start-up ${target.short} ${n} messages`,
+        unit: "ms per one-turn run on the thread",
+        baseline: "the same one-turn run without a thread"
+      })
+    )
     sections.push({
       title: `Threads: start-up cost of a run on a thread, ${target.name}`,
       markdown: [

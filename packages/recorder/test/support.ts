@@ -8,15 +8,9 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Agent, type HookEvent, MemoryRecorder, Recorder, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Either, Layer, Schema } from "effect"
 import pg from "pg"
-import { type Dialect, makeDialects } from "../../../test-support/databases.js"
-import { Database, Migrations, Tables } from "../src/index.js"
+import { Tables } from "../src/index.js"
 
-export type { Dialect }
-
-/** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects = makeDialects((url) =>
-  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
-)
+export { type Dialect, dialects } from "./databases.js"
 
 /** The six tables. */
 export const tables = Tables.all.map((t) => t.name)

@@ -1,30 +1,10 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Agent, type HookEvent, ScriptedModel, ThreadBusy, Tool } from "@sextant/runtime"
-import { Effect, Either, Layer, Schema } from "effect"
+import { Agent, ThreadBusy } from "@sextant/runtime"
+import { Effect, Either } from "effect"
 import { SqlRecorder, Tables } from "../src/index.js"
 import { dialects } from "./support.js"
-
-const pick = Tool.make("pick_file", {
-  description: "Let the user pick a file (runs in the client)",
-  parameters: Schema.Struct({ kind: Schema.String }),
-  target: "client"
-})
-const weather = Tool.make("weather", {
-  description: "The weather in a city",
-  parameters: Schema.Struct({ city: Schema.String }),
-  handler: ({ city }) => ({ city, sky: "clear" })
-})
-
-/** A freshly built "process": its own model script and its own recorder over the same database. */
-const processOn = (url: string, script: ReadonlyArray<ScriptedModel.ScriptStep>) =>
-  Layer.merge(ScriptedModel.layer(script), SqlRecorder.layerFromUrl(url))
-
-const user = (content: string): HookEvent.Message => ({ _tag: "user", content })
-const assistant = (content: string): HookEvent.Message => ({ _tag: "assistant", content, toolCalls: [] })
-
-/** The requests the scripted model of the current "process" received. */
-const sent = Effect.flatMap(ScriptedModel.Requests, (r) => r.requests)
+import { assistant, pick, processOn, sent, user, weather } from "./threadFixtures.js"
 
 const eventData = (runId: string, type: string) =>
   Effect.gen(function*() {

@@ -1,11 +1,12 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Agent, type HookEvent, Recorder, RunLedger, ScriptedModel, ThreadBusy, Tool } from "@sextant/runtime"
-import { Effect, Either, Layer, Option, Schema } from "effect"
+import { Agent, type HookEvent, Recorder, RunLedger, ScriptedModel, ThreadBusy } from "@sextant/runtime"
+import { Effect, Either, Option } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { SqlRecorder, Tables } from "../src/index.js"
 import { dialects, started as startedEvent } from "./support.js"
+import { assistant, pick, processOn, user, weather } from "./threadFixtures.js"
 
 const child = fileURLToPath(new URL("./fixtures/thread-child.ts", import.meta.url))
 const root = fileURLToPath(new URL("../../..", import.meta.url))
@@ -41,24 +42,6 @@ const runChild = (args: ReadonlyArray<string>) => {
   })
   return { ready, done }
 }
-
-const pick = Tool.make("pick_file", {
-  description: "Let the user pick a file (runs in the client)",
-  parameters: Schema.Struct({ kind: Schema.String }),
-  target: "client"
-})
-const weather = Tool.make("weather", {
-  description: "The weather in a city",
-  parameters: Schema.Struct({ city: Schema.String }),
-  handler: ({ city }) => ({ city, sky: "clear" })
-})
-
-/** A freshly built "process": its own model script and its own recorder over the same database. */
-const processOn = (url: string, script: ReadonlyArray<ScriptedModel.ScriptStep>) =>
-  Layer.merge(ScriptedModel.layer(script), SqlRecorder.layerFromUrl(url))
-
-const user = (content: string): HookEvent.Message => ({ _tag: "user", content })
-const assistant = (content: string): HookEvent.Message => ({ _tag: "assistant", content, toolCalls: [] })
 
 const threadRows = (threadId: string) =>
   Effect.gen(function*() {

@@ -39,7 +39,7 @@ import {
   type Script
 } from "../../../bench/plainLoop.js"
 import { cpuProfile, summarise, summaryMarkdown } from "../../../bench/profile.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure } from "../../../bench/section.js"
 import { redactionSection } from "./redaction.js"
 
 const PER_RUN = 200
@@ -259,9 +259,6 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
   const profiled = summarise(profile, PROFILE_MARKERS)
 
   const us = (s: Measured["wall"]) => spread(s, 1000, " µs")
-  const vsPlain = costRatio(k3, p3)
-  const vsPlain0 = costRatio(k0, p0)
-  const vsBare = costRatio(k3, b)
   const rows = [
     [k3, p3],
     [p3, p3],
@@ -289,42 +286,35 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
     ? undefined
     : (k3.cpu.median / p3.cpu.median) / (saved.cpuUsPerIteration / saved.plainEffectCpuUsPerIteration)
   const figures: Array<Figure> = [
-    {
+    costFigure(k3, p3, {
       name: "kernel vs plain Effect",
-      value: k3.cpu.median * 1000,
+      clock: "cpu",
+      scale: 1000,
       unit: "µs CPU per iteration",
-      ratio: vsPlain.cpu.value,
-      wallRatio: vsPlain.wall.value,
       baseline: "plain-Effect loop, same logical steps, 3 consumers (CPU)",
-      spread: [vsPlain.cpu.min, vsPlain.cpu.max],
       target: { of: "ratio", max: 1.5 }
-    },
-    {
+    }),
+    costFigure(k3, p3, {
       name: "kernel vs plain Effect (wall)",
-      value: k3.wall.median * 1000,
+      scale: 1000,
       unit: "µs wall per iteration",
-      ratio: vsPlain.wall.value,
       baseline: "plain-Effect loop, same logical steps, 3 consumers (wall)",
-      spread: [vsPlain.wall.min, vsPlain.wall.max]
-    },
-    {
+      other: false
+    }),
+    costFigure(k0, p0, {
       name: "kernel without notifiers vs plain Effect without consumers",
-      value: k0.cpu.median * 1000,
+      clock: "cpu",
+      scale: 1000,
       unit: "µs CPU per iteration",
-      ratio: vsPlain0.cpu.value,
-      wallRatio: vsPlain0.wall.value,
-      baseline: "plain-Effect loop, no consumers (CPU)",
-      spread: [vsPlain0.cpu.min, vsPlain0.cpu.max]
-    },
-    {
+      baseline: "plain-Effect loop, no consumers (CPU)"
+    }),
+    costFigure(k3, b, {
       name: "kernel vs bare async loop",
-      value: k3.cpu.median * 1000,
+      clock: "cpu",
+      scale: 1000,
       unit: "µs CPU per iteration",
-      ratio: vsBare.cpu.value,
-      wallRatio: vsBare.wall.value,
-      baseline: "bare async loop pushing the same events into an array (CPU)",
-      spread: [vsBare.cpu.min, vsBare.cpu.max]
-    },
+      baseline: "bare async loop pushing the same events into an array (CPU)"
+    }),
     {
       name: "kernel vs today's kernel",
       value: k3.cpu.median * 1000,

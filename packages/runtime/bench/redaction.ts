@@ -9,7 +9,7 @@
  */
 import { Effect, Layer, Schema } from "effect"
 import { alternate, costRatio, logRound, num, ratioText, roundsFromEnv, spread, table } from "../../../bench/measure.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure } from "../../../bench/section.js"
 import type { HookEvent } from "../src/HookEvent.js"
 import { Agent, MemoryRecorder, Recorder, ScriptedModel, Tool } from "../src/index.js"
 import { type HookEventInput, makeBus } from "../src/internal/bus.js"
@@ -117,17 +117,16 @@ export const redactionSection = async (): Promise<BenchSection> => {
       name === "no storage pass" ? "1.00×" : ratioText(ratio.cpu)
     ]
   })
-  const figures: Array<Figure> = Object.keys(policies).filter((n) => n !== "no storage pass").map((name) => {
-    const ratio = costRatio(measured[name]!, base)
-    return {
+  const figures: Array<Figure> = Object.keys(policies).filter((n) => n !== "no storage pass").map((name) =>
+    costFigure(measured[name]!, base, {
       name: `redaction: ${name} / no storage pass (cpu per event)`,
-      value: measured[name]!.cpu.median * 1000,
+      clock: "cpu",
+      scale: 1000,
       unit: "µs/event",
-      ratio: ratio.cpu.value,
       baseline: "the bus without a storage pass",
-      spread: [ratio.cpu.min, ratio.cpu.max]
-    }
-  })
+      other: false
+    })
+  )
   return {
     title: "runtime: redaction policy in the bus",
     markdown: [

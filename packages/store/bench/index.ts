@@ -28,7 +28,7 @@ import {
   spread,
   table
 } from "../../../bench/measure.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure } from "../../../bench/section.js"
 import { RunStore } from "../src/index.js"
 
 const BIG = Number(process.env.BENCH_USAGE_RUNS ?? 1_000_000)
@@ -207,18 +207,13 @@ export default async function(): Promise<ReadonlyArray<BenchSection>> {
     const sS = m["store, 10k"]!
     const dB = m["driver, 1M"]!
     const dS = m["driver, 10k"]!
-    const growth = costRatio(sB, sS)
     const label = BIG.toLocaleString("en-US")
-    const figures: Array<Figure> = [{
+    const figures: Array<Figure> = [costFigure(sB, sS, {
       name: "usage 1M vs 10k",
-      value: sB.wall.median,
       unit: `ms per usage() by tenant and day over ${label} runs`,
-      ratio: growth.wall.value,
-      cpuRatio: growth.cpu.value,
       baseline: `the same call over ${SMALL.toLocaleString("en-US")} runs (same 30 days, same ${groups} groups)`,
-      spread: [growth.wall.min, growth.wall.max],
       target: { of: "ratio", max: 3 }
-    }]
+    })]
     const row = (x: typeof sB, base: typeof sB | undefined) => [
       x.name,
       spread(x.wall, 1, " ms"),

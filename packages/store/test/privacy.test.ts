@@ -12,15 +12,16 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { JsonlFileNotifier, OpenTelemetryNotifier } from "@sextant/notifiers"
-import { Database, Encryption, Migrations, SqlRecorder, Tables } from "@sextant/recorder"
+import { Encryption, SqlRecorder, Tables } from "@sextant/recorder"
 import { Agent, Guardrails, Notifier, Notifiers, ScriptedModel, StreamEvent as Events, Tool } from "@sextant/runtime"
 import { Chunk, Effect, Layer, Schema, Stream } from "effect"
 
 type StreamEvent = Events.StreamEvent
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+import { createTempDir } from "../../../test-support/databases.js"
 import { RunStore } from "../src/index.js"
+import { dialectNamed, tableNames } from "./support.js"
 
 const raw = {
   accessKey: "AKIAIOSFODNN7EXAMPLE",
@@ -104,22 +105,11 @@ const tracing = () => {
 const spanText = (exporter: InMemorySpanExporter) =>
   JSON.stringify(exporter.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })))
 
-const tablesOf = (sql: SqlClient.SqlClient, dialect: "sqlite" | "postgres") =>
-  dialect === "sqlite"
-    ? Effect.map(
-      sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
-      (rows) => rows.map((r) => r.name)
-    )
-    : Effect.map(
-      sql<{ table_name: string }>`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
-      (rows) => rows.map((r) => r.table_name)
-    )
-
 /** Every row of every table as JSON text per table. */
 const snapshot = (sql: SqlClient.SqlClient, dialect: "sqlite" | "postgres") =>
   Effect.gen(function*() {
     const rows: Record<string, string> = {}
-    for (const table of yield* tablesOf(sql, dialect)) {
+    for (const table of yield* tableNames(sql, dialect)) {
       rows[table] = JSON.stringify(yield* sql.unsafe(`SELECT * FROM ${table}`))
     }
     return rows
@@ -151,10 +141,7 @@ const leakHunt = (dialect: "sqlite" | "postgres", encrypted = false) =>
     const file = join(dir.path, "leak.db")
     const url = dialect === "sqlite"
       ? `sqlite:${file}`
-      : yield* Effect.acquireRelease(Effect.promise(createPgDatabase), (db) => Effect.promise(db.drop)).pipe(
-        Effect.map((db) => db.url),
-        Effect.tap((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-      )
+      : yield* dialectNamed("postgres").database
     const seen: Array<string> = []
     const seenEvents: Array<StreamEvent> = []
     const captured = Notifier.make({

@@ -8,12 +8,13 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { JsonlFileNotifier, OpenTelemetryNotifier } from "@sextant/notifiers"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Notifier, Notifiers, Redaction, ScriptedModel, Tool } from "@sextant/runtime"
 import { Chunk, Effect, Layer, Schema, Stream } from "effect"
 import { readFileSync } from "node:fs"
-import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+import { createTempDir } from "../../../test-support/databases.js"
 import { RunStore } from "../src/index.js"
+import { dialectNamed, tableNames } from "./support.js"
 
 const content = {
   instructions: "Answer as the concierge.",
@@ -42,34 +43,13 @@ const script: ReadonlyArray<ScriptedModel.ScriptStep> = [
   { text: content.answer, usage: { ...usage, outputTokens: 11 } }
 ]
 
-const tables = (sql: SqlClient.SqlClient, dialect: "sqlite" | "postgres") =>
-  dialect === "sqlite"
-    ? Effect.map(
-      sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
-      (rows) => rows.map((r) => r.name)
-    )
-    : Effect.map(
-      sql<{ table_name: string }>`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
-      (rows) => rows.map((r) => r.table_name)
-    )
-
-const databaseUrl = (dialect: "sqlite" | "postgres") =>
-  dialect === "sqlite"
-    ? Effect.acquireRelease(Effect.sync(createTempDir), (dir) => Effect.sync(dir.remove)).pipe(
-      Effect.map((dir) => `sqlite:${dir.path}/policy.db`)
-    )
-    : Effect.acquireRelease(Effect.promise(createPgDatabase), (db) => Effect.promise(db.drop)).pipe(
-      Effect.map((db) => db.url),
-      Effect.tap((url) => Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie))
-    )
-
 /**
  * Runs the script (streamed) with `redaction`; every table's rows as text, the export, the usage sums, and what
  * the notifiers got (a capturing one, the JSONL file, OTel spans with content capture on).
  */
 const recordRun = (dialect: "sqlite" | "postgres", redaction: Redaction.Config | undefined) =>
   Effect.gen(function*() {
-    const url = yield* databaseUrl(dialect)
+    const url = yield* dialectNamed(dialect).database
     const dir = yield* Effect.acquireRelease(Effect.sync(createTempDir), (d) => Effect.sync(d.remove))
     const jsonl = `${dir.path}/events.jsonl`
     const exporter = new InMemorySpanExporter()
@@ -90,7 +70,7 @@ const recordRun = (dialect: "sqlite" | "postgres", redaction: Redaction.Config |
       yield* Stream.runDrain(agent.stream(content.input, { metadata: { desk: content.metadata } }))
       const sql = yield* SqlClient.SqlClient
       const rows: Record<string, string> = {}
-      for (const table of yield* tables(sql, dialect)) {
+      for (const table of yield* tableNames(sql, dialect)) {
         rows[table] = JSON.stringify(yield* sql.unsafe(`SELECT * FROM ${table}`))
       }
       const perCall = yield* sql<Record<string, unknown>>`

@@ -2,18 +2,26 @@
  * Test fixtures: both dialects as fresh real databases, seeded through real recorded runs (the agent loop,
  * a scripted model, the SqlRecorder), plus a paused run resumed through the runtime.
  */
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
+import { SqlClient } from "@effect/sql"
+import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Context, Effect, Layer, Schema } from "effect"
-import { type Dialect, makeDialects } from "../../../test-support/databases.js"
+import { type Dialect } from "../../recorder/test/databases.js"
 import { RunStore } from "../src/index.js"
 
-export type { Dialect }
+export { type Dialect, dialectNamed, dialects } from "../../recorder/test/databases.js"
 
-/** Both dialects; Postgres databases are created on the real server and migrated. */
-export const dialects = makeDialects((url) =>
-  Migrations.run.pipe(Effect.provide(Database.layerFromUrl(url)), Effect.orDie)
-)
+/** The names of the database's tables (SQLite's own left out), to check what a run wrote where. */
+export const tableNames = (sql: SqlClient.SqlClient, dialect: Dialect["name"]) =>
+  dialect === "sqlite"
+    ? Effect.map(
+      sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
+      (rows) => rows.map((r) => r.name)
+    )
+    : Effect.map(
+      sql<{ table_name: string }>`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
+      (rows) => rows.map((r) => r.table_name)
+    )
 
 const weatherTool = Tool.make("get_weather", {
   description: "Weather for a city",

@@ -29,7 +29,7 @@ import {
   table
 } from "../../../bench/measure.js"
 import { responseOf, threeTurnResults, threeTurnScript } from "../../../bench/plainLoop.js"
-import type { BenchSection, Figure } from "../../../bench/section.js"
+import { type BenchSection, costFigure, type Figure } from "../../../bench/section.js"
 import { Ingest, Remote, Trace } from "../src/index.js"
 
 /** Events of one 3-turn, 2-tool run (either way). */
@@ -150,40 +150,32 @@ const perEvent = async (dir: string): Promise<BenchSection> => {
   const outRatio = costRatio(out!, nm!)
   const heldRatio = costRatio(held!, nm!)
   const figures: Array<Figure> = [
-    {
+    costFigure(tm!, nm!, {
       name: "trace per event vs kernel loop memory",
-      value: tm!.wall.median * 1000,
+      scale: 1000,
       unit: "µs/event",
-      ratio: memoryRatio.wall.value,
-      cpuRatio: memoryRatio.cpu.value,
-      baseline: "the runtime's own loop recording the same 18-event run on the memory recorder",
-      spread: [memoryRatio.wall.min, memoryRatio.wall.max]
-    },
-    {
+      baseline: "the runtime's own loop recording the same 18-event run on the memory recorder"
+    }),
+    costFigure(ts!, ns!, {
       name: "trace per event vs kernel loop sqlite",
-      value: ts!.wall.median * 1000,
+      scale: 1000,
       unit: "µs/event",
-      ratio: sqliteRatio.wall.value,
-      cpuRatio: sqliteRatio.cpu.value,
-      baseline: "the runtime's own loop recording the same 18-event run on SQLite",
-      spread: [sqliteRatio.wall.min, sqliteRatio.wall.max]
-    },
-    {
+      baseline: "the runtime's own loop recording the same 18-event run on SQLite"
+    }),
+    costFigure(out!, nm!, {
       name: "trace sampled out vs kernel loop memory",
-      value: out!.wall.median * 1000,
+      scale: 1000,
       unit: "µs/event not recorded",
-      ratio: outRatio.wall.value,
       baseline: "the runtime's own loop recording the run on the memory recorder",
-      spread: [outRatio.wall.min, outRatio.wall.max]
-    },
-    {
+      other: false
+    }),
+    costFigure(held!, nm!, {
       name: "trace onlyOnError success vs kernel loop memory",
-      value: held!.wall.median * 1000,
+      scale: 1000,
       unit: "µs/event held",
-      ratio: heldRatio.wall.value,
       baseline: "the runtime's own loop recording the run on the memory recorder",
-      spread: [heldRatio.wall.min, heldRatio.wall.max]
-    }
+      other: false
+    })
   ]
   const markdown = [
     `The 3-turn, 2-tool run (${EVENTS_PER_RUN} recorded events) on the runtime's loop with a scripted model, ` +

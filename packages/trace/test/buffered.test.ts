@@ -5,8 +5,9 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+import { createTempDir } from "../../../test-support/databases.js"
 import { Ingest, Remote, Trace } from "../src/index.js"
+import { freshDatabase } from "./support.js"
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -278,10 +279,8 @@ describe("Remote.buffered against a real ingest endpoint", () => {
   })
 
   it("20 concurrent exporters x 1,000 events on Postgres lose and duplicate nothing", async () => {
-    const db = await createPgDatabase()
+    const db = await freshDatabase("postgres")
     cleanups.push(db.drop)
-    const { Database, Migrations } = await import("@sextant/recorder")
-    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
     const { base } = await serve(db.url)
     const exporters = 20
     const ticks = 998 // + run.started + run.completed = 1,000 events each

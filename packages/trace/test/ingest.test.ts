@@ -7,8 +7,9 @@ import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { createPgDatabase, createTempDir } from "../../../test-support/databases.js"
+import { createTempDir } from "../../../test-support/databases.js"
 import { Ingest, Remote, Trace } from "../src/index.js"
+import { freshDatabase } from "./support.js"
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -295,10 +296,8 @@ describe("Ingest over loopback HTTP", () => {
   })
 
   it("concurrent senders on Postgres lose and duplicate nothing", async () => {
-    const db = await createPgDatabase()
+    const db = await freshDatabase("postgres")
     cleanups.push(db.drop)
-    const { Database, Migrations } = await import("@sextant/recorder")
-    await Effect.runPromise(Migrations.run.pipe(Effect.provide(Database.layerFromUrl(db.url)), Effect.orDie))
     const { base } = await serve(db.url)
     const senders = 8
     const perSender = 50

@@ -6,6 +6,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks"
 import { call, type Query, type Success } from "../api.js"
 import { ErrorBox, Loading, Status, Time } from "../components/common.js"
+import { FilterBar, type FilterField } from "../components/Filters.js"
 import { count, duration, localClock, usd } from "../format.js"
 import { useInterval } from "../hooks.js"
 import { href, type Location, navigate } from "../nav.js"
@@ -121,103 +122,30 @@ const WaitingStrip = ({ waiting, fetchedAt }: { readonly waiting: Waiting; reado
   )
 }
 
-/**
- * A text filter: its own state while typing (a re-render from polling must not reset what is being typed),
- * committed to the URL on change (blur or Enter).
- */
-const TextFilter = ({ name, label, value, onCommit }: {
-  readonly name: string
-  readonly label: string
-  readonly value: string
-  readonly onCommit: (value: string) => void
-}) => {
-  const [text, setText] = useState(value)
-  useEffect(() => setText(value), [value])
-  return (
-    <label>
-      {label}
-      <input
-        name={name}
-        value={text}
-        onInput={(e) => setText((e.target as HTMLInputElement).value)}
-        onChange={(e) => onCommit((e.target as HTMLInputElement).value.trim())}
-      />
-    </label>
-  )
-}
+const FIELDS: ReadonlyArray<FilterField> = [
+  { kind: "search", name: "q", label: "Search", id: "run-search", placeholder: "agent name or run id  ( / )" },
+  {
+    kind: "select",
+    name: "status",
+    label: "Status",
+    any: "any",
+    choices: STATUSES.map((s) => ({ value: s, label: s.replace(/_/g, " ") }))
+  },
+  { kind: "text", name: "agent", label: "Agent" },
+  { kind: "text", name: "tenant", label: "Tenant" },
+  { kind: "date", name: "from", label: "From" },
+  { kind: "date", name: "to", label: "To" }
+]
 
-const FilterBar = ({ filters }: { readonly filters: Filters }) => {
-  const [q, setQ] = useState(filters.q)
-  useEffect(() => setQ(filters.q), [filters.q])
-  const set = (patch: Partial<Filters>, replace = false) => {
-    const next = { ...filters, ...patch }
-    navigate(href("", { ...next }), { replace })
-  }
-  useEffect(() => {
-    if (q === filters.q) return
-    const id = setTimeout(() => set({ q }, true), 300)
-    return () => clearTimeout(id)
-  }, [q])
-  const text = (name: "agent" | "tenant", label: string) => (
-    <TextFilter
-      name={name}
-      label={label}
-      value={filters[name]}
-      onCommit={(value) => set({ [name]: value })}
-    />
-  )
-  return (
-    <form class="filters" onSubmit={(e) => e.preventDefault()} role="search">
-      <label class="search">
-        Search
-        <input
-          id="run-search"
-          name="q"
-          type="search"
-          placeholder="agent name or run id  ( / )"
-          value={q}
-          onInput={(e) => setQ((e.target as HTMLInputElement).value)}
-        />
-      </label>
-      <label>
-        Status
-        <select
-          name="status"
-          value={filters.status}
-          onChange={(e) => set({ status: (e.target as HTMLSelectElement).value })}
-        >
-          <option value="">any</option>
-          {STATUSES.map((s) => <option key={s} value={s}>{s.replace(/_/g, " ")}</option>)}
-        </select>
-      </label>
-      {text("agent", "Agent")}
-      {text("tenant", "Tenant")}
-      <label>
-        From
-        <input
-          name="from"
-          type="date"
-          value={filters.from}
-          onChange={(e) => set({ from: (e.target as HTMLInputElement).value })}
-        />
-      </label>
-      <label>
-        To
-        <input
-          name="to"
-          type="date"
-          value={filters.to}
-          onChange={(e) => set({ to: (e.target as HTMLInputElement).value })}
-        />
-      </label>
-      {Object.values(filters).some((v) => v !== "") && (
-        <button type="button" onClick={() => navigate(href(""))}>
-          Clear
-        </button>
-      )}
-    </form>
-  )
-}
+const RunFilters = ({ filters }: { readonly filters: Filters }) => (
+  <FilterBar
+    fields={FIELDS}
+    values={filters as unknown as Record<string, string>}
+    onChange={(name, value, replace) => navigate(href("", { ...filters, [name]: value }), { replace })}
+    onClear={() => navigate(href(""))}
+    role="search"
+  />
+)
 
 interface ListState {
   readonly key: string
@@ -318,7 +246,7 @@ export const RunsPage = ({ location }: { readonly location: Location }) => {
 
   return (
     <div class="runs-page">
-      <FilterBar filters={filters} />
+      <RunFilters filters={filters} />
       {waiting !== undefined && <WaitingStrip waiting={waiting.value} fetchedAt={waiting.at} />}
       {error !== undefined && <ErrorBox error={error} />}
       {list === undefined ? <Loading what="runs" /> : (

@@ -5,6 +5,7 @@
  */
 import { apiBase, call, fetchApi, type Query } from "../api.js"
 import { ErrorBox, Loading, Time } from "../components/common.js"
+import { FilterBar } from "../components/Filters.js"
 import { Severity, SignalCard, type SignalRecord } from "../components/Signals.js"
 import { useLoad } from "../hooks.js"
 import { href, type Location, navigate } from "../nav.js"
@@ -62,48 +63,29 @@ export const SignalsPage = ({ location }: { readonly location: Location }) => {
   return (
     <div class="signals-page">
       <h1>Signals</h1>
-      <form class="filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Type
-          <select
-            name="type"
-            value={filters.type}
-            onChange={(e) => set({ type: (e.target as HTMLSelectElement).value })}
-          >
-            <option value="">all types</option>
-            {types.map((t) => <option key={t} value={t}>{t}</option>)}
-          </select>
-        </label>
-        <label>
-          Severity
-          <select
-            name="severity"
-            value={filters.severity}
-            onChange={(e) => set({ severity: (e.target as HTMLSelectElement).value })}
-          >
-            <option value="">all</option>
-            {severities.map((s) => <option key={s} value={s}>{s.toLowerCase()}</option>)}
-          </select>
-        </label>
-        <label>
-          Agent
-          <input
-            name="agent"
-            value={filters.agent}
-            placeholder="exact name"
-            onChange={(e) => set({ agent: (e.target as HTMLInputElement).value }, true)}
-          />
-        </label>
-        <label class="check">
-          <input
-            type="checkbox"
-            name="shadow"
-            checked={filters.shadow === "include"}
-            onChange={(e) => set({ shadow: (e.target as HTMLInputElement).checked ? "include" : "" })}
-          />
-          include shadow
-        </label>
-      </form>
+      <FilterBar
+        fields={[
+          {
+            kind: "select",
+            name: "type",
+            label: "Type",
+            any: "all types",
+            choices: types.map((t) => ({ value: t, label: t }))
+          },
+          {
+            kind: "select",
+            name: "severity",
+            label: "Severity",
+            any: "all",
+            choices: severities.map((s) => ({ value: s, label: s.toLowerCase() }))
+          },
+          { kind: "text", name: "agent", label: "Agent", placeholder: "exact name" },
+          { kind: "check", name: "shadow", label: "include shadow", on: "include" }
+        ]}
+        values={filters}
+        replacing={["agent"]}
+        onChange={(name, value, replace) => set({ [name]: value }, replace)}
+      />
       {loaded.state === "loading" && <Loading what="signals" />}
       {loaded.state === "failed" && <ErrorBox error={loaded.error} />}
       {loaded.state === "ready" && (
