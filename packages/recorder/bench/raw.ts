@@ -368,6 +368,30 @@ const progressParams = (
  * The serialisation: an event's statements with their parameters (the same rows the recorder writes for
  * these event types). Throws on an event type outside the benchmark's workload.
  */
+// The request delta the recorder stores (`deltas.ts`): per run, the last call's id and messages; a call stores
+// only the messages after the prefix it shares with that one (by reference, else by JSON text).
+const lastRequests = new Map<string, { readonly callId: string; readonly messages: ReadonlyArray<unknown> }>()
+const requestDelta = (e: HookEvent.LlmCallCompleted) => {
+  const request = e.request as { readonly messages?: ReadonlyArray<unknown> } | undefined
+  const messages = request?.messages
+  if (!Array.isArray(messages)) return { request: e.request, base: null, prefix: null }
+  const last = lastRequests.get(e.runId)
+  lastRequests.delete(e.runId)
+  if (lastRequests.size >= 10_000) lastRequests.delete(lastRequests.keys().next().value!)
+  lastRequests.set(e.runId, { callId: e.correlationId, messages })
+  if (last === undefined) return { request: e.request, base: null, prefix: null }
+  const n = Math.min(last.messages.length, messages.length)
+  let prefix = 0
+  while (
+    prefix < n &&
+    (last.messages[prefix] === messages[prefix] ||
+      JSON.stringify(last.messages[prefix]) === JSON.stringify(messages[prefix]))
+  ) prefix++
+  return prefix === 0
+    ? { request: e.request, base: null, prefix: null }
+    : { request: { ...request, messages: messages.slice(prefix) }, base: last.callId, prefix }
+}
+
 export const rowsOf = (e: HookEvent.HookEvent): ReadonlyArray<Row> => {
   const at = iso(e.timestamp)
   const eventRow = (data: string): Row => [
@@ -430,6 +454,7 @@ export const rowsOf = (e: HookEvent.HookEvent): ReadonlyArray<Row> => {
       // The bench's scripted calls always report usage.
       const u = e.usage!
       const started = iso(e.timestamp - Math.max(0, Math.round(e.durationMs)))
+      const delta = requestDelta(e)
       return [
         ["progress", progressParams(e, at, null, u)],
         ["llm_done", [
@@ -442,7 +467,7 @@ export const rowsOf = (e: HookEvent.HookEvent): ReadonlyArray<Row> => {
           orNull(e.responseModel),
           orNull(e.responseId),
           e.finishReason,
-          json(e.request),
+          json(delta.request),
           json({ text: e.text, toolCalls: e.toolCalls, finishReason: e.finishReason, usage: u }),
           e.providerRequest === undefined ? null : json(e.providerRequest),
           e.providerResponse === undefined ? null : json(e.providerResponse),
@@ -455,7 +480,9 @@ export const rowsOf = (e: HookEvent.HookEvent): ReadonlyArray<Row> => {
           orNull(e.costNote),
           Math.round(e.durationMs),
           started,
-          at
+          at,
+          delta.base,
+          delta.prefix
         ]],
         ["usage", [
           e.correlationId,
