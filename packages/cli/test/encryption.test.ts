@@ -5,9 +5,8 @@
  * (no key needed) and `encryption rotate` re-seals them with a new key, with progress on stderr, after which the
  * old key can be removed.
  */
-import { Encryption, SqlRecorder } from "@sextant/recorder"
-import { Layer, ManagedRuntime } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { sealingRecorder } from "../../recorder/test/sealing.js"
 import { freshDatabase, runAgent, sextant } from "./support.js"
 
 const SECRET = "SECRET-MARKER-c41e"
@@ -24,12 +23,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     let runId: string
     beforeAll(async () => {
       db = await freshDatabase(dialect)
-      const recorder = ManagedRuntime.make(
-        SqlRecorder.layerFromUrl(db.url).pipe(
-          Layer.provideMerge(Encryption.layer({ keys: { k1: key1 }, current: "k1" })),
-          Layer.orDie
-        )
-      )
+      const recorder = sealingRecorder(db.url, key1)
       runId = (await recorder.runPromise(runAgent("weather", [
         { toolCalls: [{ name: "get_weather", arguments: { city: SECRET } }] },
         { text: `sunny in ${SECRET}` }

@@ -9,6 +9,7 @@ import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { weatherTool as weather } from "../../../test-support/tools.js"
 import { freshDatabase as freshDatabaseOf } from "../../recorder/test/databases.js"
 
 /** The repository root (the binary runs from there unless a test says otherwise). */
@@ -47,11 +48,6 @@ export const sextant = (
 /** A fresh, migrated database of the dialect (SQLite: `runs.db` in a new temp dir) and a function that removes it. */
 export const freshDatabase = (dialect: "sqlite" | "postgres") => freshDatabaseOf(dialect, "runs.db")
 
-const weather = Tool.make("get_weather", {
-  description: "Weather for a city",
-  parameters: Schema.Struct({ city: Schema.String }),
-  handler: ({ city }) => ({ city, tempC: 21 })
-})
 const confirm = Tool.make("confirm_payment", {
   description: "Asks the user to confirm",
   parameters: Schema.Struct({ amount: Schema.Number }),

@@ -1,21 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Logger, LogLevel } from "effect"
-import { execFileSync, spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createTempDir } from "../../../test-support/databases.js"
-import { loop, runAgent, stack } from "./support.js"
+import { backfillArgs, detectCli, loop, runAgent, stack } from "./support.js"
 
 const source = fileURLToPath(new URL("../src/bin/detect.ts", import.meta.url))
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const cli = (args: ReadonlyArray<string>) =>
-  spawnSync(process.execPath, ["--conditions=@sextant/source", "--import", "tsx", source, ...args], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, DATABASE_URL: "" }
-  })
-
 describe("sextant-detect", () => {
   it("backfills a database from its URL, idempotently; bad arguments and configurations are refused", async () => {
     const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"))
@@ -29,24 +20,19 @@ describe("sextant-detect", () => {
           Logger.withMinimumLogLevel(LogLevel.None)
         )
       )
-      const run = () =>
-        execFileSync(process.execPath, [
-          "--conditions=@sextant/source",
-          "--import",
-          "tsx",
-          source,
-          url,
-          "--since",
-          "2000-01-01T00:00:00Z"
-        ], { cwd: root, encoding: "utf8" })
+      const run = () => {
+        const out = detectCli(backfillArgs(url))
+        expect(out.status, out.stderr).toBe(0)
+        return out.stdout
+      }
       expect(run()).toContain("evaluated 1 run(s), 1 signal(s) stored")
       expect(run()).toContain("evaluated 1 run(s), 1 signal(s) stored")
-      const usage = cli([url])
+      const usage = detectCli([url])
       expect(usage.status).toBe(2)
       expect(usage.stderr).toContain("usage: sextant-detect")
       const file = join(dir.path, "bad.json")
       writeFileSync(file, JSON.stringify({ agents: { looper: { TOOL_LOOP: { windw: 3 } } } }))
-      const bad = cli([url, "--since", "2000-01-01T00:00:00Z", "--config", file])
+      const bad = detectCli([url, "--since", "2000-01-01T00:00:00Z", "--config", file])
       expect(bad.status).toBe(1)
       expect(bad.stderr).toContain("agents.looper.TOOL_LOOP.windw")
     } finally {

@@ -6,24 +6,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Encryption, SqlRecorder } from "@sextant/recorder"
 import { Effect, Layer, Logger, LogLevel } from "effect"
-import { spawnSync } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { Detectors, Signals } from "../src/index.js"
-import { dialects, loop, runAgent } from "./support.js"
+import { backfillArgs, detectCli, dialects, loop, runAgent } from "./support.js"
 
-const source = fileURLToPath(new URL("../src/bin/detect.ts", import.meta.url))
-const root = fileURLToPath(new URL("../../..", import.meta.url))
 const key = Buffer.alloc(32, 5).toString("base64")
-const cli = (url: string, env: Record<string, string>) =>
-  spawnSync(process.execPath, [
-    "--conditions=@sextant/source",
-    "--import",
-    "tsx",
-    source,
-    url,
-    "--since",
-    "2000-01-01T00:00:00Z"
-  ], { cwd: root, encoding: "utf8", env: { ...process.env, DATABASE_URL: "", SEXTANT_ENCRYPTION_KEYS: "", ...env } })
+const cli = (url: string, env: Record<string, string>) => detectCli(backfillArgs(url), env)
 
 describe.each(dialects)("detection over encrypted content ($name)", (dialect) => {
   it.scopedLive(

@@ -5,6 +5,8 @@
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, Notifiers, ScriptedModel, Tool } from "@sextant/runtime"
 import { Effect, Layer, Schema } from "effect"
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { type Config, Detectors, type DetectorsOptions, Signals } from "../src/index.js"
 
 export { dialects } from "../../recorder/test/databases.js"
@@ -59,3 +61,20 @@ export const runAgent = (
     yield* detectors.idle
     return result
   })
+
+const detectSource = fileURLToPath(new URL("../src/bin/detect.ts", import.meta.url))
+const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
+
+/**
+ * `sextant-detect ARGS` from its source in a child process, with no `DATABASE_URL` or encryption keys from
+ * the environment unless `env` sets them.
+ */
+export const detectCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ["--conditions=@sextant/source", "--import", "tsx", detectSource, ...args], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    env: { ...process.env, DATABASE_URL: "", SEXTANT_ENCRYPTION_KEYS: "", ...env }
+  })
+
+/** The arguments of a backfill of every run of `url`. */
+export const backfillArgs = (url: string) => [url, "--since", "2000-01-01T00:00:00Z"]

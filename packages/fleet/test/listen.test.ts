@@ -4,25 +4,15 @@
  * `cluster: Open` now and then: their fixed ports were inside the kernel's ephemeral range) fails
  * `FleetListenFailed` naming the address and EADDRINUSE; a port freed while the runner retries is taken.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Fleet } from "@sextant/fleet"
-import { Database, Migrations } from "@sextant/recorder"
 import { Effect, Layer } from "effect"
 import net from "node:net"
 import pg from "pg"
-import { createPgDatabase } from "../../../test-support/databases.js"
+import { databaseForFile } from "../../recorder/test/databases.js"
 import { makeAgent, model } from "./fixtures/agent.js"
 
-let db: { readonly url: string; readonly drop: () => Promise<void> }
-
-beforeAll(async () => {
-  db = await createPgDatabase()
-  await Effect.runPromise(Effect.provide(Migrations.run, Database.layerFromUrl(db.url)))
-}, 60_000)
-
-afterAll(async () => {
-  await db?.drop()
-}, 30_000)
+const db = databaseForFile("postgres")
 
 const runner = (runnerOptions: Fleet.RunnerOptions) =>
   Fleet.layer({ databaseUrl: db.url, runner: runnerOptions, capacity: 2, agents: [makeAgent(undefined)] }).pipe(

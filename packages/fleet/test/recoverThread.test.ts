@@ -4,23 +4,15 @@
  * runs' messages (read from the SQL ledger), then the run's own, once each.
  */
 import { SqlClient } from "@effect/sql"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Database, Migrations, SqlRecorder } from "@sextant/recorder"
-import { Agent, HookBus, type HookEvent, Ids, ScriptedModel } from "@sextant/runtime"
+import { describe, expect, it } from "@effect/vitest"
+import { SqlRecorder } from "@sextant/recorder"
+import { Agent, type HookEvent, Ids, ScriptedModel } from "@sextant/runtime"
 import { Effect, Layer } from "effect"
-import { createPgDatabase } from "../../../test-support/databases.js"
+import { cutThreadRun } from "../../../test-support/threads.js"
+import { databaseForFile } from "../../recorder/test/databases.js"
 import { readEvents } from "../src/internal/record.js"
 
-let db: { readonly url: string; readonly drop: () => Promise<void> }
-
-beforeAll(async () => {
-  db = await createPgDatabase()
-  await Effect.runPromise(Effect.provide(Migrations.run, Database.layerFromUrl(db.url)))
-}, 60_000)
-
-afterAll(async () => {
-  await db?.drop()
-}, 30_000)
+const db = databaseForFile("postgres")
 
 const user = (content: string): HookEvent.Message => ({ _tag: "user", content })
 const assistant = (content: string): HookEvent.Message => ({ _tag: "assistant", content, toolCalls: [] })
@@ -32,26 +24,7 @@ describe("a fleet run on a thread continued from its Postgres record", () => {
       yield* agent.run("My name is Ada.", { threadId: "pg-thread" })
       // The second run's record as a lost runner left it: started on the thread, its input, a call in flight.
       const runId = Ids.make()
-      yield* Effect.scoped(Effect.gen(function*() {
-        const bus = yield* HookBus.open({ runId })
-        yield* bus.emit({
-          _tag: "RunStarted",
-          agentName: "chat",
-          instructions: "Be brief.",
-          input: "What is my name?",
-          delegationLevel: 0,
-          tools: [],
-          threadId: "pg-thread"
-        }, 0)
-        yield* bus.emit({ _tag: "MessageAppended", orderIndex: 0, message: user("What is my name?") }, 0)
-        yield* bus.emit({
-          _tag: "LlmCallStarted",
-          correlationId: `llm-${runId}`,
-          provider: "scripted",
-          model: "scripted",
-          messageCount: 1
-        }, 1)
-      }))
+      yield* cutThreadRun(runId, "pg-thread", "What is my name?")
       // What a runner does with the delivered run: the record read back, the run continued from it.
       const events = yield* readEvents(yield* SqlClient.SqlClient, runId)
       const result = yield* Agent.recover(agent, runId, events)

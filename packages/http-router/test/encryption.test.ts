@@ -4,11 +4,12 @@
  * wrong key) every route that reads content answers a typed JSON error naming the key, never ciphertext, never
  * an empty 500, and the routes that read no content still answer.
  */
-import { Encryption, SqlRecorder } from "@sextant/recorder"
 import { Agent, Ids, ScriptedModel, Tool } from "@sextant/runtime"
 import type { RunStoreClient } from "@sextant/store"
-import { Effect, Layer, ManagedRuntime, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { weatherTool as weather } from "../../../test-support/tools.js"
+import { sealingRecorder } from "../../recorder/test/sealing.js"
 import { makeReadRouter, type ReadRouter } from "../src/index.js"
 import { freshDatabase, hosts, openStore } from "./support.js"
 
@@ -18,11 +19,6 @@ const wrong = Buffer.alloc(32, 8).toString("base64")
 /** The sealed-value prefix (U+0010 "e1:"), raw or JSON-escaped. */
 const CIPHERTEXT = new RegExp(`\\\\u0010e1:|${String.fromCharCode(0x10)}e1:`)
 
-const weather = Tool.make("get_weather", {
-  description: "Weather for a city",
-  parameters: Schema.Struct({ city: Schema.String }),
-  handler: ({ city }) => ({ city, tempC: 21 })
-})
 const confirm = Tool.make("confirm_payment", {
   description: "Asks the user to confirm",
   parameters: Schema.Struct({ item: Schema.String }),
@@ -78,12 +74,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 
     beforeAll(async () => {
       db = await freshDatabase(dialect)
-      const recorder = ManagedRuntime.make(
-        SqlRecorder.layerFromUrl(db.url).pipe(
-          Layer.provideMerge(Encryption.layer({ keys: { k1: key1 }, current: "k1" })),
-          Layer.orDie
-        )
-      )
+      const recorder = sealingRecorder(db.url, key1)
       await recorder.runPromise(Effect.gen(function*() {
         const agent = yield* Agent.make({ name: "weather", instructions: "Be brief.", tools: [weather, confirm] })
         ids.run = (yield* agent.run(`Weather in ${SECRET}?`, { runId: Ids.make() }).pipe(

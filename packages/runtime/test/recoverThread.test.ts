@@ -5,36 +5,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { Agent, HookBus, type HookEvent, Ids, MemoryRecorder, Recorder, ScriptedModel } from "../src/index.js"
+import { cutThreadRun } from "../../../test-support/threads.js"
+import { Agent, type HookEvent, Ids, MemoryRecorder, Recorder, ScriptedModel } from "../src/index.js"
 
 const user = (content: string): HookEvent.Message => ({ _tag: "user", content })
 const assistant = (content: string): HookEvent.Message => ({ _tag: "assistant", content, toolCalls: [] })
 
 const sent = Effect.flatMap(ScriptedModel.Requests, (r) => r.requests)
-
-/** The record of a run on the thread cut by a crash: started, its input, a model call in flight. */
-const cutRun = (runId: string, threadId: string, input: string, before: ReadonlyArray<HookBus.HookEventInput> = []) =>
-  Effect.gen(function*() {
-    const bus = yield* HookBus.open({ runId })
-    yield* bus.emit({
-      _tag: "RunStarted",
-      agentName: "chat",
-      instructions: "Be brief.",
-      input,
-      delegationLevel: 0,
-      tools: [],
-      threadId
-    }, 0)
-    for (const e of before) yield* bus.emit(e, 0)
-    yield* bus.emit({ _tag: "MessageAppended", orderIndex: 0, message: user(input) }, 0)
-    yield* bus.emit({
-      _tag: "LlmCallStarted",
-      correlationId: `llm-${runId}`,
-      provider: "scripted",
-      model: "scripted",
-      messageCount: 1
-    }, 1)
-  }).pipe(Effect.scoped)
 
 describe("Agent.recover of a run on a thread", () => {
   it.effect("the model call made again holds the thread's earlier messages, then the run's own, once each", () =>
@@ -42,7 +19,7 @@ describe("Agent.recover of a run on a thread", () => {
       const agent = yield* Agent.make({ name: "chat", instructions: "Be brief." })
       yield* agent.run("My name is Ada.", { threadId: "t-1" })
       const runId = Ids.make()
-      yield* cutRun(runId, "t-1", "What is my name?")
+      yield* cutThreadRun(runId, "t-1", "What is my name?")
       const memory = yield* MemoryRecorder
       const result = yield* Agent.recover(agent, runId, yield* memory.events(runId))
       expect(result).toMatchObject({ status: "success", answer: "You are Ada." })
@@ -90,7 +67,7 @@ describe("Agent.recover of a run on a thread", () => {
       yield* plain.run("My name is Ada.", { threadId: "w" })
       yield* plain.run("I live in Oslo.", { threadId: "w" })
       const runId = Ids.make()
-      yield* cutRun(runId, "w", "Where do I live?", [{
+      yield* cutThreadRun(runId, "w", "Where do I live?", [{
         _tag: "HistorySummarized",
         threadId: "w",
         droppedMessages: 2,

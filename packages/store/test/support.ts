@@ -6,6 +6,7 @@ import { SqlClient } from "@effect/sql"
 import { SqlRecorder } from "@sextant/recorder"
 import { Agent, ScriptedModel, Tool } from "@sextant/runtime"
 import { Context, Effect, Layer, Schema } from "effect"
+import { weatherTool } from "../../../test-support/tools.js"
 import { type Dialect } from "../../recorder/test/databases.js"
 import { RunStore } from "../src/index.js"
 
@@ -23,11 +24,6 @@ export const tableNames = (sql: SqlClient.SqlClient, dialect: Dialect["name"]) =
       (rows) => rows.map((r) => r.table_name)
     )
 
-const weatherTool = Tool.make("get_weather", {
-  description: "Weather for a city",
-  parameters: Schema.Struct({ city: Schema.String }),
-  handler: ({ city }) => ({ city, tempC: 21 })
-})
 const payTool = Tool.make("confirm_payment", {
   description: "Asks the user to confirm",
   parameters: Schema.Struct({ amount: Schema.Number }),
